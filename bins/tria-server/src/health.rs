@@ -1,0 +1,188 @@
+//! `/health`, `/health/live`, `/health/ready`. Each component is checked in its own task with a
+//! deadline, so a check that errors, hangs or panics reports `down` instead of failing the
+//! endpoint. The overall status is the worst of the required components.
+
+use std::future::Future;
+use std::time::{Duration, Instant};
+
+use axum::Json;
+use axum::extract::State;
+use axum::response::{IntoResponse, Response};
+use http::StatusCode;
+use serde::Serialize;
+use tria_cache::CacheHealth;
+use tria_integrations::IntegrationState;
+
+use crate::state::AppState;
+
+const CHECK_DEADLINE: Duration = Duration::from_secs(2);
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum HealthStatus {
+    Ok,
+    Degraded,
+    Down,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct ComponentHealth {
+    pub name: String,
+    pub status: HealthStatus,
+    pub latency_ms: u64,
+    pub detail: String,
+    /// Whether this component being down makes the service unhealthy.
+    pub required: bool,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct HealthReport {
+    pub status: HealthStatus,
+    pub version: &'static str,
+    pub uptime_s: u64,
+    pub components: Vec<ComponentHealth>,
+}
+
+impl HealthReport {
+    /// The worst status among required components; an optional component can only degrade.
+    fn overall(components: &[ComponentHealth]) -> HealthStatus {
+        components.iter().fold(HealthStatus::Ok, |worst, c| {
+            let effective = if c.required { c.status } else { c.status.min(HealthStatus::Degraded) };
+            worst.max(effective)
+        })
+    }
+}
+
+/// Runs `check` in its own task with a deadline; errors, timeouts and panics become `down`.
+async fn checked<F>(name: &str, required: bool, check: F) -> ComponentHealth
+where
+    F: Future<Output = (HealthStatus, String)> + Send + 'static,
+{
+    let started = Instant::now();
+    let (status, detail) = match tokio::time::timeout(CHECK_DEADLINE, tokio::spawn(check)).await {
+        Ok(Ok(result)) => result,
+        Ok(Err(join)) => (HealthStatus::Down, format!("health check failed: {join}")),
+        Err(_) => (HealthStatus::Down, format!("no answer within {} ms", CHECK_DEADLINE.as_millis())),
+    };
+    ComponentHealth {
+        name: name.to_owned(),
+        status,
+        latency_ms: u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
+        detail,
+        required,
+    }
+}
+
+pub(crate) async fn report(state: &AppState) -> HealthReport {
+    let store = state.store().clone();
+    let database = checked("database", true, async move {
+        match store.ping().await {
+            Ok(_) => (HealthStatus::Ok, format!("{:?}", store.backend()).to_lowercase()),
+            Err(err) => (HealthStatus::Down, err.to_string()),
+        }
+    });
+    let cache_backend = state.cache().clone();
+    let cache = checked("cache", true, async move {
+        match cache_backend.health().await {
+            CacheHealth::Ok => (HealthStatus::Ok, cache_backend.name().to_owned()),
+            CacheHealth::Degraded(why) => (HealthStatus::Degraded, why),
+            CacheHealth::Down(why) => (HealthStatus::Down, why),
+        }
+    });
+    let (database, cache) = tokio::join!(database, cache);
+    let mut components = vec![database, cache];
+    let settings = state.settings();
+    components.push(ComponentHealth {
+        name: "embedding".into(),
+        status: HealthStatus::Ok,
+        latency_ms: 0,
+        detail: settings.embedding_description.clone(),
+        required: false,
+    });
+    components.push(ComponentHealth {
+        name: "llm".into(),
+        status: HealthStatus::Ok,
+        latency_ms: 0,
+        detail: settings.llm_description.clone(),
+        required: false,
+    });
+    for probe in state.integrations() {
+        let status = probe.status();
+        components.push(ComponentHealth {
+            name: status.name,
+            status: match status.state {
+                IntegrationState::Ok => HealthStatus::Ok,
+                IntegrationState::Degraded => HealthStatus::Degraded,
+                IntegrationState::Down => HealthStatus::Down,
+            },
+            latency_ms: 0,
+            detail: status.detail,
+            required: false,
+        });
+    }
+    HealthReport {
+        status: HealthReport::overall(&components),
+        version: env!("CARGO_PKG_VERSION"),
+        uptime_s: state.uptime().as_secs(),
+        components,
+    }
+}
+
+fn respond(report: HealthReport) -> Response {
+    let status = if report.status == HealthStatus::Down { StatusCode::SERVICE_UNAVAILABLE } else { StatusCode::OK };
+    (status, Json(report)).into_response()
+}
+
+pub(crate) async fn health(State(state): State<AppState>) -> Response {
+    respond(report(&state).await)
+}
+
+/// Ready to take traffic: healthy and not draining.
+pub(crate) async fn ready(State(state): State<AppState>) -> Response {
+    let mut report = report(&state).await;
+    if state.is_draining() {
+        report.status = HealthStatus::Down;
+        report.components.push(ComponentHealth {
+            name: "server".into(),
+            status: HealthStatus::Down,
+            latency_ms: 0,
+            detail: "shutting down".into(),
+            required: true,
+        });
+    }
+    respond(report)
+}
+
+/// The process is up and answering; nothing else is checked.
+pub(crate) async fn live() -> Response {
+    Json(serde_json::json!({ "status": "ok" })).into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn component(status: HealthStatus, required: bool) -> ComponentHealth {
+        ComponentHealth { name: "x".into(), status, latency_ms: 0, detail: String::new(), required }
+    }
+
+    #[test]
+    fn a_down_is_never_overwritten_by_a_later_ok() {
+        let all = [component(HealthStatus::Down, true), component(HealthStatus::Ok, true), component(HealthStatus::Degraded, true)];
+        assert_eq!(HealthReport::overall(&all), HealthStatus::Down);
+    }
+
+    #[test]
+    fn optional_components_only_degrade() {
+        let all = [component(HealthStatus::Ok, true), component(HealthStatus::Down, false)];
+        assert_eq!(HealthReport::overall(&all), HealthStatus::Degraded);
+        assert_eq!(HealthReport::overall(&[]), HealthStatus::Ok);
+    }
+
+    #[tokio::test]
+    async fn a_panicking_check_reports_down() {
+        let c = checked("boom", true, async { panic!("check exploded") }).await;
+        assert_eq!(c.status, HealthStatus::Down);
+        assert!(c.detail.contains("health check failed"));
+    }
+}

@@ -1,0 +1,20 @@
+//! Tria's HTTP service. [`router`] builds the whole service from an [`AppState`] so tests can
+//! drive it in-process or over a socket; [`serve`] runs it on hyper with graceful shutdown;
+//! [`startup::build_state`] turns validated settings into the components.
+
+mod auth;
+mod error;
+mod health;
+mod json_body;
+mod middleware;
+mod routes;
+mod serve;
+mod state;
+pub mod startup;
+pub mod telemetry;
+
+pub use error::ApiError;
+pub use health::{ComponentHealth, HealthReport, HealthStatus};
+pub use routes::router;
+pub use serve::{ServeOptions, serve};
+pub use state::{AppState, ServiceSettings};

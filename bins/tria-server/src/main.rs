@@ -1,0 +1,125 @@
+//! `tria-server`: read config, set up logging, build the components, serve until SIGINT/SIGTERM.
+#![allow(clippy::print_stderr)] // bad config is reported as one line on stderr before logging exists
+
+use std::path::PathBuf;
+
+use anyhow::Context;
+use clap::Parser;
+use tria_config::ConfigSources;
+use tria_server::{ServeOptions, router, serve, startup, telemetry};
+
+/// Tria's customer-service chat server.
+#[derive(Debug, Parser)]
+#[command(version, about)]
+struct Args {
+    /// Extra config file, applied after config/{profile}.toml.
+    #[arg(long)]
+    config: Option<PathBuf>,
+    /// Profile: dev (default), test, production, or any config/NAME.toml.
+    #[arg(long)]
+    profile: Option<String>,
+    /// Address to listen on, e.g. 127.0.0.1:8080.
+    #[arg(long)]
+    listen: Option<String>,
+    /// Directory for the embedded database and other state.
+    #[arg(long)]
+    data_dir: Option<PathBuf>,
+    /// Directory holding default.toml and the profile files (embedded copies fill gaps).
+    #[arg(long, default_value = "config")]
+    config_dir: PathBuf,
+}
+
+fn main() -> std::process::ExitCode {
+    let args = Args::parse();
+    let mut sources = ConfigSources {
+        config_dir: Some(args.config_dir.clone()),
+        profile: args.profile.clone(),
+        config_file: args.config.clone(),
+        ..ConfigSources::default()
+    }
+    .with_process_env();
+    if let Some(listen) = &args.listen {
+        sources.cli.push(("listen".into(), listen.clone()));
+    }
+    if let Some(dir) = &args.data_dir {
+        sources.cli.push(("data_dir".into(), dir.display().to_string()));
+    }
+    let settings = match tria_config::load(&sources) {
+        Ok(settings) => settings,
+        Err(err) => {
+            eprintln!("tria-server: {err}");
+            return std::process::ExitCode::from(2);
+        }
+    };
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(err) => {
+            eprintln!("tria-server: cannot start the async runtime: {err}");
+            return std::process::ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(settings)) {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("tria-server: {err:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(settings: tria_config::Settings) -> anyhow::Result<()> {
+    telemetry::init(settings.server.log_format, &settings.server.log_filter);
+    let started = std::time::Instant::now();
+    let (state, report) = startup::build_state(&settings).await.context("start-up failed")?;
+    for seeded in &report.seeded {
+        tracing::info!(tenant = %seeded.tenant.slug, chunks = seeded.policies.chunks_written, "seeded demo tenant");
+    }
+    if settings.seed.log_demo_keys {
+        for (slug, key) in &settings.seed.demo_keys {
+            tracing::info!(tenant = %slug, key = %key, "demo API key (dev profile only)");
+        }
+    }
+    let listener = tokio::net::TcpListener::bind(settings.listen)
+        .await
+        .with_context(|| format!("cannot listen on {}", settings.listen))?;
+    tracing::info!(
+        listen = %settings.listen,
+        profile = %settings.profile,
+        tenants = report.tenants,
+        startup_ms = started.elapsed().as_millis() as u64,
+        "tria-server ready"
+    );
+    let opts = ServeOptions { header_read_timeout: settings.server.header_read_timeout, drain_timeout: settings.server.drain_timeout };
+    let draining = state.clone();
+    let shutdown = async move {
+        shutdown_signal().await;
+        draining.start_draining();
+    };
+    serve(listener, router(state.clone()), shutdown, opts).await;
+    state.store().close().await;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        if tokio::signal::ctrl_c().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut sig) => {
+                sig.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+}

@@ -1,0 +1,52 @@
+//! The HTTP surface: paths, methods and the layers around them.
+
+use axum::extract::{Path, State};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use http::StatusCode;
+use tower_http::catch_panic::CatchPanicLayer;
+use tria_core::{ChatRequest, ErrorCode};
+
+use crate::auth::TenantAuth;
+use crate::json_body::JsonBody;
+use crate::state::AppState;
+use crate::{ApiError, health, middleware};
+
+/// The whole service. Every response, including errors from unknown paths and wrong methods,
+/// is JSON and carries `x-request-id`.
+pub fn router(state: AppState) -> Router {
+    Router::new()
+        .route("/api/chat", post(chat))
+        .route("/api/v1/sessions/{id}/messages", get(session_messages))
+        .route("/health", get(health::health))
+        .route("/health/live", get(health::live))
+        .route("/health/ready", get(health::ready))
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .layer(CatchPanicLayer::custom(middleware::panic_response))
+        .layer(axum::middleware::from_fn_with_state(state.clone(), middleware::request_context))
+        .with_state(state)
+}
+
+async fn chat(State(state): State<AppState>, TenantAuth(tenant): TenantAuth, JsonBody(request): JsonBody<ChatRequest>) -> Result<Response, ApiError> {
+    let reply = state.agent().chat(&tenant, request).await?;
+    Ok(Json(reply).into_response())
+}
+
+async fn session_messages(
+    State(state): State<AppState>,
+    TenantAuth(tenant): TenantAuth,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    let messages = state.agent().history(&tenant, &id).await?;
+    Ok(Json(serde_json::json!({ "session_id": id, "messages": messages })).into_response())
+}
+
+async fn not_found() -> ApiError {
+    ApiError::not_found("no such endpoint")
+}
+
+async fn method_not_allowed() -> ApiError {
+    ApiError::new(StatusCode::METHOD_NOT_ALLOWED, ErrorCode::MethodNotAllowed, "this endpoint does not accept that method")
+}

@@ -1,0 +1,77 @@
+//! Server tests: the service driven in-process (tower `oneshot`) and over a real socket.
+
+mod chat;
+mod errors;
+mod health;
+mod process;
+mod socket;
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use axum::Router;
+use axum::body::Body;
+use http::{Request, StatusCode};
+use http_body_util::BodyExt;
+use tower::ServiceExt;
+use tria_agent::Agent;
+use tria_cache::MemoryCache;
+use tria_server::{AppState, ServiceSettings, router};
+use tria_testkit::TestDb;
+
+pub(crate) const NORTHWIND_KEY: &str = "tria_test_northwind_key_000000000001";
+pub(crate) const VELO_KEY: &str = "tria_test_velo_key_00000000000000002";
+
+pub(crate) struct TestApp {
+    pub state: AppState,
+    pub router: Router,
+    pub db: TestDb,
+}
+
+impl TestApp {
+    /// A service over a fresh SQLite database seeded with the demo fixtures.
+    pub(crate) async fn new() -> Self {
+        Self::with_settings(ServiceSettings::default()).await
+    }
+
+    pub(crate) async fn with_settings(settings: ServiceSettings) -> Self {
+        let db = tria_testkit::sqlite().await;
+        let keys: BTreeMap<String, String> =
+            [("northwind".to_owned(), NORTHWIND_KEY.to_owned()), ("velo".to_owned(), VELO_KEY.to_owned())].into();
+        tria_agent::setup::seed_from_fixtures(&db.store, &tria_testkit::fixtures_dir(), &keys).await.expect("seed");
+        let agent = Agent::builder(db.store.clone()).build();
+        let state = AppState::new(db.store.clone(), agent, Arc::new(MemoryCache::new(1 << 20)), Vec::new(), settings);
+        Self { router: router(state.clone()), state, db }
+    }
+
+    /// Sends one request through the router in-process.
+    pub(crate) async fn send(&self, req: Request<Body>) -> (StatusCode, http::HeaderMap, serde_json::Value) {
+        let response = self.router.clone().oneshot(req).await.expect("router is infallible");
+        let status = response.status();
+        let headers = response.headers().clone();
+        let bytes = response.into_body().collect().await.expect("body").to_bytes();
+        let json = serde_json::from_slice(&bytes).unwrap_or_else(|_| serde_json::json!({ "raw": String::from_utf8_lossy(&bytes) }));
+        (status, headers, json)
+    }
+
+    pub(crate) async fn chat(&self, key: &str, body: serde_json::Value) -> (StatusCode, serde_json::Value) {
+        let (status, _, json) = self.send(chat_request(key, &body.to_string())).await;
+        (status, json)
+    }
+}
+
+pub(crate) fn chat_request(key: &str, body: &str) -> Request<Body> {
+    Request::post("/api/chat")
+        .header("authorization", format!("Bearer {key}"))
+        .header("content-type", "application/json")
+        .body(Body::from(body.to_owned()))
+        .expect("request")
+}
+
+/// Asserts the API's error shape and returns the code.
+pub(crate) fn error_code(json: &serde_json::Value) -> String {
+    let code = json["error"]["code"].as_str().unwrap_or_else(|| panic!("not an error body: {json}"));
+    let message = json["error"]["message"].as_str().unwrap_or_else(|| panic!("no message: {json}"));
+    assert!(!message.is_empty());
+    code.to_owned()
+}

@@ -1,0 +1,72 @@
+//! The real binary, started as a user would.
+
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+const BIN: &str = env!("CARGO_BIN_EXE_tria-server");
+
+#[test]
+fn a_bad_setting_exits_non_zero_with_one_line_naming_the_key() {
+    for (name, value, key) in [("TRIA_LISTEN", "not-an-address", "listen"), ("TRIA_DATABASE_URL", "mysql://x", "database.url")] {
+        let out = Command::new(BIN).env(name, value).env("TRIA_DATA_DIR", std::env::temp_dir()).output().expect("run");
+        assert!(!out.status.success(), "{name}={value} must fail");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(stderr.trim().lines().count(), 1, "{stderr}");
+        assert!(stderr.contains(key), "{stderr}");
+    }
+    let out = Command::new(BIN).args(["--profile", "nope"]).output().expect("run");
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("nope"));
+}
+
+#[tokio::test]
+async fn the_binary_starts_seeds_answers_and_stops_on_sigterm() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let port = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        l.local_addr().expect("addr").port()
+    };
+    let mut child = Command::new(BIN)
+        .args(["--listen", &format!("127.0.0.1:{port}"), "--data-dir"])
+        .arg(dir.path())
+        .env("TRIA_FIXTURES_DIR", tria_testkit::fixtures_dir())
+        .env("TRIA_LOG", "warn")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn");
+    let base = format!("http://127.0.0.1:{port}");
+    let client = reqwest::Client::new();
+    let started = Instant::now();
+    loop {
+        if let Ok(r) = client.get(format!("{base}/health/ready")).send().await
+            && r.status() == 200
+        {
+            break;
+        }
+        assert!(started.elapsed() < Duration::from_secs(30), "server did not become ready");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    // The dev profile's documented demo key works as the README shows.
+    let response = client
+        .post(format!("{base}/api/chat"))
+        .bearer_auth("tria_dev_northwind_4f3c9a1e7b2d48e6a0c5")
+        .json(&serde_json::json!({ "message": "Is shipping free?" }))
+        .send()
+        .await
+        .expect("chat");
+    assert_eq!(response.status(), 200);
+    assert!(dir.path().join("tria.db").exists(), "SQLite file under the data dir");
+
+    let status = Command::new("kill").args(["-TERM", &child.id().to_string()]).status().expect("kill");
+    assert!(status.success());
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        if let Some(exit) = child.try_wait().expect("wait") {
+            assert!(exit.success(), "clean exit on SIGTERM: {exit}");
+            break;
+        }
+        assert!(Instant::now() < deadline, "server did not stop");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}

@@ -1,0 +1,80 @@
+use std::time::Duration;
+
+use axum::routing::get;
+use tokio::net::TcpListener;
+use tria_server::{ServeOptions, serve};
+
+use crate::{NORTHWIND_KEY, TestApp};
+
+async fn start(app: &TestApp, extra: axum::Router) -> (String, tokio::sync::oneshot::Sender<()>, tokio::task::JoinHandle<()>) {
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    let router = app.router.clone().merge(extra);
+    let opts = ServeOptions { header_read_timeout: Duration::from_millis(500), drain_timeout: Duration::from_secs(5) };
+    let handle = tokio::spawn(serve(listener, router, async move { let _ = rx.await; }, opts));
+    (format!("http://{addr}"), tx, handle)
+}
+
+#[tokio::test]
+async fn chat_works_over_a_real_socket() {
+    let app = TestApp::new().await;
+    let (base, stop, handle) = start(&app, axum::Router::new()).await;
+    let client = reqwest::Client::new();
+    let response = client
+        .post(format!("{base}/api/chat"))
+        .bearer_auth(NORTHWIND_KEY)
+        .json(&serde_json::json!({ "message": "What are your support hours?" }))
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(response.status(), 200);
+    assert!(response.headers().contains_key("x-request-id"));
+    let body: serde_json::Value = response.json().await.expect("json");
+    assert_eq!(body["sources"][0]["title"], "Contact and Hours", "{body}");
+
+    let response = client.get(format!("{base}/nope")).send().await.expect("send");
+    assert_eq!(response.status(), 404);
+    let _ = stop.send(());
+    tokio::time::timeout(Duration::from_secs(5), handle).await.expect("stops").expect("no panic");
+}
+
+#[tokio::test]
+async fn shutdown_lets_in_flight_requests_finish_and_refuses_new_ones() {
+    let app = TestApp::new().await;
+    let slow = axum::Router::new().route(
+        "/slow",
+        get(|| async {
+            tokio::time::sleep(Duration::from_millis(600)).await;
+            "finished"
+        }),
+    );
+    let (base, stop, handle) = start(&app, slow).await;
+    let client = reqwest::Client::new();
+    let in_flight = tokio::spawn({
+        let client = client.clone();
+        let url = format!("{base}/slow");
+        async move { client.get(url).send().await.expect("in-flight request").text().await.expect("text") }
+    });
+    tokio::time::sleep(Duration::from_millis(150)).await;
+    let _ = stop.send(());
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let refused = reqwest::Client::new().get(format!("{base}/health/live")).send().await;
+    assert!(refused.is_err(), "new connections are refused once shutdown starts");
+    assert_eq!(in_flight.await.expect("join"), "finished");
+    tokio::time::timeout(Duration::from_secs(5), handle).await.expect("serve returns after draining").expect("no panic");
+}
+
+#[tokio::test]
+async fn a_client_that_never_finishes_its_headers_is_dropped() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let app = TestApp::new().await;
+    let (base, stop, _handle) = start(&app, axum::Router::new()).await;
+    let addr = base.trim_start_matches("http://");
+    let mut stream = tokio::net::TcpStream::connect(addr).await.expect("connect");
+    stream.write_all(b"GET /health/live HTTP/1.1\r\nHost: x\r\n").await.expect("partial headers");
+    let mut buf = Vec::new();
+    let read = tokio::time::timeout(Duration::from_secs(3), stream.read_to_end(&mut buf)).await;
+    assert!(read.is_ok(), "the server closes a connection whose headers stall past the timeout");
+    let _ = stop.send(());
+}

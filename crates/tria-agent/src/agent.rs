@@ -1,0 +1,282 @@
+//! The [`Agent`]: what a chat message goes through, from request to stored reply.
+
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
+use std::time::Instant;
+
+use chrono::Utc;
+use serde::Serialize;
+use tria_core::{
+    ChatReply, ChatRequest, ConversationId, CustomerId, ErrorCode, InputError, IntentVerdict, MessageRole,
+    TenantContext, TenantId,
+};
+use tria_intent::{Classification, IntentClassifier, RuleClassifier};
+use tria_rag::{Embedder, EmbedderStatus, TenantIndex};
+use tria_store::Store;
+use tria_store::repo::{Exchange, NewConversation, NewCustomer, NewMessage};
+
+use crate::cached::{CacheParts, Generated};
+use crate::input::{ChatLimits, validate};
+use crate::semantic::SemanticParts;
+use crate::{AgentError, responder};
+
+/// How many chunks a reply may cite.
+const TOP_K: usize = 3;
+
+/// Builds an [`Agent`]; every part has a default except the store.
+pub struct AgentBuilder {
+    store: Store,
+    classifier: Arc<dyn IntentClassifier>,
+    limits: ChatLimits,
+    pub(crate) cache: CacheParts,
+    semantic: SemanticParts,
+}
+
+impl AgentBuilder {
+    /// The embedder and intent model (see [`crate::semantic::load_semantic`]). With an embedder,
+    /// retrieval is hybrid and intents use the model; the cache's L3 uses the same embedder
+    /// unless [`AgentBuilder::cache_embedder`] set another.
+    pub fn semantic(mut self, parts: SemanticParts) -> Self {
+        if let Some(model) = &parts.intent_model {
+            self.classifier = model.clone();
+        }
+        if self.cache.embedder.is_none() {
+            self.cache.embedder.clone_from(&parts.embedder);
+        }
+        self.semantic = parts;
+        self
+    }
+
+    pub fn classifier(mut self, classifier: Arc<dyn IntentClassifier>) -> Self {
+        self.classifier = classifier;
+        self
+    }
+
+    pub fn limits(mut self, limits: ChatLimits) -> Self {
+        self.limits = limits;
+        self
+    }
+
+    pub fn build(self) -> Agent {
+        Agent {
+            store: self.store,
+            classifier: self.classifier,
+            limits: self.limits,
+            indexes: RwLock::new(HashMap::new()),
+            cache: self.cache,
+            semantic: self.semantic,
+        }
+    }
+}
+
+/// One stored message as shown in conversation history.
+#[derive(Clone, Debug, Serialize)]
+pub struct HistoryMessage {
+    pub role: String,
+    pub content: String,
+    pub intent: Option<String>,
+    pub confidence: Option<f64>,
+    pub sources: serde_json::Value,
+    pub cache: Option<String>,
+    pub latency_ms: i64,
+    pub created_at: chrono::DateTime<Utc>,
+}
+
+/// The chat pipeline. Cheap to share behind an `Arc`; all state is per tenant.
+pub struct Agent {
+    store: Store,
+    classifier: Arc<dyn IntentClassifier>,
+    limits: ChatLimits,
+    indexes: RwLock<HashMap<TenantId, Arc<TenantIndex>>>,
+    pub(crate) cache: CacheParts,
+    semantic: SemanticParts,
+}
+
+impl std::fmt::Debug for Agent {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Agent").field("limits", &self.limits).finish_non_exhaustive()
+    }
+}
+
+impl Agent {
+    pub fn builder(store: Store) -> AgentBuilder {
+        AgentBuilder {
+            store,
+            classifier: Arc::new(RuleClassifier),
+            limits: ChatLimits::default(),
+            cache: CacheParts::default(),
+            semantic: SemanticParts::unavailable("no embedder configured"),
+        }
+    }
+
+    /// For `/health`: `Ready` when retrieval is hybrid and intents use the model, otherwise why
+    /// not (e.g. the command that fetches the model files).
+    pub fn embedder_status(&self) -> &EmbedderStatus {
+        &self.semantic.status
+    }
+
+    fn embedder(&self) -> Option<&dyn Embedder> {
+        self.semantic.embedder.as_deref()
+    }
+
+    /// The message's vector, or `None` (no embedder, or it failed: BM25 and rules still answer).
+    /// Memoized, so intent, retrieval and the cache share one model call (a few ms of CPU).
+    fn query_embedding(&self, message: &str) -> Option<Vec<f32>> {
+        let embedder = self.embedder()?;
+        match embedder.embed_one(message) {
+            Ok(v) => Some(v),
+            Err(e) => {
+                tracing::warn!(error = %e, "query embedding failed; falling back to BM25 and rules");
+                None
+            }
+        }
+    }
+
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    /// (Re)loads a tenant's policy index from the store, e.g. after re-indexing. With an
+    /// embedder, chunks without a current vector are embedded first and the index is hybrid.
+    pub async fn reload_index(&self, tenant: TenantId) -> Result<usize, AgentError> {
+        let index = match TenantIndex::load(&self.store, tenant, self.embedder()).await {
+            Ok(index) => index,
+            Err(tria_rag::RagError::Embed(e)) => {
+                tracing::warn!(%tenant, error = %e, "embedding chunks failed; loading a BM25-only index");
+                TenantIndex::load(&self.store, tenant, None).await?
+            }
+            Err(e) => return Err(e.into()),
+        };
+        let index = Arc::new(index);
+        let len = index.len();
+        self.indexes.write().map_err(|_| AgentError::Internal("index lock poisoned".into()))?.insert(tenant, index);
+        Ok(len)
+    }
+
+    async fn index(&self, tenant: TenantId) -> Result<Arc<TenantIndex>, AgentError> {
+        if let Some(index) = self.indexes.read().map_err(|_| AgentError::Internal("index lock poisoned".into()))?.get(&tenant) {
+            return Ok(index.clone());
+        }
+        self.reload_index(tenant).await?;
+        self.indexes
+            .read()
+            .map_err(|_| AgentError::Internal("index lock poisoned".into()))?
+            .get(&tenant)
+            .cloned()
+            .ok_or_else(|| AgentError::Internal("index vanished after load".into()))
+    }
+
+    /// Answers one customer message for `tenant` and stores both sides of the exchange.
+    #[tracing::instrument(skip_all, fields(tenant = %tenant.slug))]
+    pub async fn chat(&self, tenant: &TenantContext, request: ChatRequest) -> Result<ChatReply, AgentError> {
+        let started = Instant::now();
+        let received_at = Utc::now();
+        let req = validate(request, self.limits)?;
+
+        let (conversation, opens) = match req.session {
+            Some(id) => {
+                if self.store.conversations().get(tenant.id, id).await?.is_none() {
+                    return Err(InputError::new(ErrorCode::NotFound, "session not found").into());
+                }
+                (id, None)
+            }
+            None => {
+                let customer = match &req.customer_external_id {
+                    Some(external) => Some(self.customer(tenant, external).await?),
+                    None => None,
+                };
+                (ConversationId::new_random(), Some(NewConversation { customer, channel: "api".into() }))
+            }
+        };
+
+        // L1 → L2 before anything is computed; L3 between classification and retrieval.
+        let context = self.cache_context(tenant.id, conversation, opens.as_ref()).await;
+        let message = req.message.as_str();
+        let (answer, cache) = self
+            .answer_through_cache(tenant, message, context, || self.classify(message), |c| self.generate(tenant, message, c))
+            .await?;
+        let (reply, sources) = (answer.reply.clone(), answer.sources.clone());
+        let latency_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
+
+        let mut user = NewMessage::new(MessageRole::User, req.message.clone());
+        user.created_at = received_at;
+        user.intent = Some((answer.intent, answer.confidence));
+        let mut assistant = NewMessage::new(MessageRole::Assistant, reply.clone());
+        assistant.intent = Some((answer.intent, answer.confidence));
+        assistant.sources = sources.iter().map(|s| s.id.clone()).collect();
+        assistant.latency_ms = i64::try_from(latency_ms).unwrap_or(i64::MAX);
+        assistant.cache_level = Some(cache);
+        self.store
+            .conversations()
+            .record_exchange(tenant.id, Exchange { conversation, opens_conversation: opens, user, assistant })
+            .await?;
+
+        Ok(ChatReply {
+            reply,
+            session_id: conversation.to_string(),
+            intent: IntentVerdict { label: answer.intent, confidence: answer.confidence },
+            sources,
+            cache,
+            latency_ms,
+        })
+    }
+
+    /// The intent of one message.
+    pub(crate) fn classify(&self, message: &str) -> Classification {
+        let vector = self.query_embedding(message);
+        self.classifier.classify_embedded(message, vector.as_deref())
+    }
+
+    /// Retrieval and the reply for a classified message (what a cache hit skips).
+    pub(crate) async fn generate(
+        &self,
+        tenant: &TenantContext,
+        message: &str,
+        classification: Classification,
+    ) -> Result<Generated, AgentError> {
+        let index = self.index(tenant.id).await?;
+        let vector = self.query_embedding(message);
+        let hits = index.hybrid_search(message, vector.as_deref(), TOP_K);
+        let reply = responder::compose(tenant, classification.label, message, &hits);
+        let sources: Vec<_> = hits.iter().map(|h| h.source_ref()).collect();
+        let answer = tria_cache::CachedAnswer::new(reply, classification.label, classification.confidence).with_sources(sources);
+        Ok(Generated { answer })
+    }
+
+    async fn customer(&self, tenant: &TenantContext, external_id: &str) -> Result<CustomerId, AgentError> {
+        // Customers first seen in chat are recorded with what we know: their id.
+        let row = self
+            .store
+            .customers()
+            .upsert(
+                tenant.id,
+                NewCustomer { external_id: external_id.to_owned(), name: String::new(), email: String::new(), company: String::new() },
+            )
+            .await?;
+        Ok(CustomerId(row.id))
+    }
+
+    /// The messages of a session, oldest first; another tenant's session is not found.
+    pub async fn history(&self, tenant: &TenantContext, session_id: &str) -> Result<Vec<HistoryMessage>, AgentError> {
+        let id: ConversationId = session_id
+            .parse()
+            .map_err(|_| InputError::new(ErrorCode::NotFound, "session not found"))?;
+        if self.store.conversations().get(tenant.id, id).await?.is_none() {
+            return Err(InputError::new(ErrorCode::NotFound, "session not found").into());
+        }
+        let rows = self.store.conversations().messages(tenant.id, id).await?;
+        Ok(rows
+            .into_iter()
+            .map(|m| HistoryMessage {
+                role: m.role,
+                content: m.content,
+                intent: m.intent,
+                confidence: m.confidence,
+                sources: m.sources,
+                cache: m.cache_level,
+                latency_ms: m.latency_ms,
+                created_at: m.created_at,
+            })
+            .collect())
+    }
+}

@@ -1,0 +1,208 @@
+//! The answer cache in the chat pipeline: the conversation context that keys an answer, the
+//! L1→L2 lookup before anything is computed, L3 (paraphrases) between classification and
+//! retrieval, single-flight for identical concurrent misses, and cache warming.
+
+use std::sync::Arc;
+
+use tria_cache::{AnswerCache, AnswerContext, AnswerQuery, CachedAnswer, Component, Fill, count_tokens};
+use tria_core::{CacheLevel, ConversationId, CustomerId, IntentLabel, OrderStatus, TenantContext, TenantId};
+use tria_intent::Classification;
+use tria_rag::Embedder;
+use tria_store::repo::NewConversation;
+
+use crate::{Agent, AgentBuilder, AgentError};
+
+/// The cache and what L3 needs: an embedder for queries (without one, L3 is skipped).
+#[derive(Clone)]
+pub(crate) struct CacheParts {
+    pub(crate) cache: Arc<AnswerCache>,
+    pub(crate) embedder: Option<Arc<dyn Embedder>>,
+}
+
+impl Default for CacheParts {
+    /// Memory only, no L3: `Agent::builder(store)` works with nothing else configured.
+    fn default() -> Self {
+        Self { cache: Arc::new(AnswerCache::memory_only()), embedder: None }
+    }
+}
+
+impl AgentBuilder {
+    /// The answer cache to use (e.g. Redis-backed, built from settings).
+    pub fn answer_cache(mut self, cache: Arc<AnswerCache>) -> Self {
+        self.cache.cache = cache;
+        self
+    }
+
+    /// The embedder for L3 lookups; query vectors are themselves cached (L4).
+    pub fn cache_embedder(mut self, embedder: Arc<dyn Embedder>) -> Self {
+        self.cache.embedder = Some(embedder);
+        self
+    }
+}
+
+/// An answer just generated, before it is cached.
+#[derive(Debug)]
+pub(crate) struct Generated {
+    pub(crate) answer: CachedAnswer,
+}
+
+/// Answers the cache must not keep: hand-offs and complaints (about one person's experience),
+/// and policy or product replies that found nothing to cite (a negative result).
+fn cacheable(answer: &CachedAnswer) -> bool {
+    match answer.intent {
+        IntentLabel::HumanHandoff | IntentLabel::Complaint => false,
+        IntentLabel::PolicyQuestion | IntentLabel::ProductInquiry => !answer.sources.is_empty(),
+        _ => true,
+    }
+}
+
+/// Orders whose state changes what "my order" means.
+fn is_open(status: &str) -> bool {
+    [OrderStatus::Draft, OrderStatus::Confirmed, OrderStatus::Invoiced].iter().any(|s| s.as_str() == status)
+}
+
+impl Agent {
+    /// The answer cache (for stats, health and invalidation).
+    pub fn answer_cache(&self) -> &Arc<AnswerCache> {
+        &self.cache.cache
+    }
+
+    /// Reloads the tenant's policy index and retires its cached answers and components; call
+    /// after re-seeding or re-indexing a tenant.
+    pub async fn reindexed(&self, tenant: TenantId) -> Result<usize, AgentError> {
+        let chunks = self.reload_index(tenant).await?;
+        if let Err(e) = self.cache.cache.invalidate_tenant(tenant).await {
+            tracing::warn!(%tenant, error = %e, "cache invalidation after re-index failed");
+        }
+        Ok(chunks)
+    }
+
+    /// What keys this message's answer besides its text. `None` when the context could not be
+    /// read: then the cache is bypassed rather than risk a wrong key.
+    pub(crate) async fn cache_context(
+        &self,
+        tenant: TenantId,
+        conversation: ConversationId,
+        opens: Option<&NewConversation>,
+    ) -> Option<AnswerContext> {
+        let turns = self.cache.cache.config().context_turns;
+        let (customer, recent_intents) = match opens {
+            Some(new) => (new.customer, Vec::new()),
+            None => {
+                let row = self.store().conversations().get(tenant, conversation).await.ok()??;
+                let recent = self.store().conversations().recent_messages(tenant, conversation, (turns * 2) as u64).await.ok()?;
+                let intents: Vec<IntentLabel> = recent
+                    .iter()
+                    .filter(|m| m.role == "user")
+                    .filter_map(|m| m.intent.as_deref().and_then(|i| i.parse().ok()))
+                    .collect();
+                (row.customer_id.map(CustomerId), intents)
+            }
+        };
+        let customer_state = match customer {
+            Some(customer) => {
+                let orders = self.store().orders().list_for_customer(tenant, customer).await.ok()?;
+                orders.iter().filter(|o| is_open(&o.status)).map(|o| format!("{}:{}", o.number, o.status)).collect()
+            }
+            None => Vec::new(),
+        };
+        let scope = match (customer, opens) {
+            (Some(c), _) => Some(format!("customer:{c}")),
+            (None, None) => Some(format!("conversation:{conversation}")),
+            (None, Some(_)) => None,
+        };
+        Some(AnswerContext { recent_intents, scope, customer_state })
+    }
+
+    /// The query vector for L3, from the L4 embedding cache or the embedder (off the reactor).
+    async fn query_vector(&self, tenant: TenantId, message: &str) -> Option<Vec<f32>> {
+        let embedder = self.cache.embedder.clone()?;
+        let cache = &self.cache.cache;
+        let model = embedder.model_id().to_owned();
+        if let Some(v) = cache.component::<Vec<f32>>(tenant, Component::Embedding, &model, message).await {
+            return Some(v);
+        }
+        let text = message.to_owned();
+        let vector = tokio::task::spawn_blocking(move || embedder.embed_one(&text)).await.ok()?.ok()?;
+        cache.put_component(tenant, Component::Embedding, &model, message, &vector).await;
+        Some(vector)
+    }
+
+    /// L1 → L2, else classify, L3, else `generate` — once for identical concurrent misses. The
+    /// level that answered comes back with the answer (`None`: generated now).
+    pub(crate) async fn answer_through_cache<C, G, Fut>(
+        &self,
+        tenant: &TenantContext,
+        message: &str,
+        context: Option<AnswerContext>,
+        classify: C,
+        generate: G,
+    ) -> Result<(Arc<CachedAnswer>, CacheLevel), AgentError>
+    where
+        C: FnOnce() -> Classification,
+        G: FnOnce(Classification) -> Fut,
+        Fut: Future<Output = Result<Generated, AgentError>>,
+    {
+        let cache = &self.cache.cache;
+        let compute = || async {
+            let classification = classify();
+            let label = classification.label;
+            let wants_l3 = cache.config().l3.enabled && !label.is_customer_specific();
+            let vector = if wants_l3 { self.query_vector(tenant.id, message).await } else { None };
+            if let Some(v) = &vector
+                && let Some(answer) = cache.lookup_semantic(tenant.id, label, message, v).await
+            {
+                return Ok(Fill { answer, level: CacheLevel::L3, vector: None, cacheable: true });
+            }
+            let mut answer = generate(classification).await?.answer;
+            // What an LLM would have been sent and would have written; a hit saves it again.
+            answer.tokens = count_tokens(message).saturating_add(count_tokens(&answer.reply));
+            let cacheable = cacheable(&answer);
+            Ok(Fill { answer: Arc::new(answer), level: CacheLevel::None, vector, cacheable })
+        };
+        match context {
+            Some(context) => {
+                let query = AnswerQuery { tenant: tenant.id, message, context: &context };
+                cache.get_or_compute(&query, compute).await
+            }
+            None => {
+                let fill = compute().await?;
+                cache.record_answer(tenant.id, fill.level != CacheLevel::None);
+                Ok((fill.answer, fill.level))
+            }
+        }
+    }
+
+    /// Pre-computes answers for `questions` (a tenant's FAQ) as a fresh, anonymous conversation
+    /// would ask them, without recording conversations. Returns how many were already cached.
+    pub async fn warm_cache(&self, tenant: &TenantContext, questions: &[String]) -> Result<WarmReport, AgentError> {
+        let mut report = WarmReport::default();
+        let context = AnswerContext::default();
+        for question in questions {
+            let question = question.trim();
+            if question.is_empty() {
+                continue;
+            }
+            let (answer, level) = self
+                .answer_through_cache(tenant, question, Some(context.clone()), || self.classify(question), |c| self.generate(tenant, question, c))
+                .await?;
+            // Customer-specific answers are never shared, so an anonymous warm-up cannot store them.
+            let storable = cacheable(&answer) && !answer.intent.is_customer_specific();
+            match level {
+                CacheLevel::None if storable => report.computed += 1,
+                CacheLevel::None => report.not_cacheable += 1,
+                _ => report.already_cached += 1,
+            }
+        }
+        Ok(report)
+    }
+}
+
+/// What [`Agent::warm_cache`] did.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize)]
+pub struct WarmReport {
+    pub computed: usize,
+    pub already_cached: usize,
+    /// Hand-offs, complaints, replies with nothing to cite, and customer-specific questions.
+    pub not_cacheable: usize,
+}

@@ -1,0 +1,98 @@
+//! Checking and cleaning a chat request before anything is stored.
+
+use tria_core::{ChatRequest, ConversationId, InputError};
+
+/// Bounds on what a customer may send.
+#[derive(Clone, Copy, Debug)]
+pub struct ChatLimits {
+    pub max_message_chars: usize,
+    pub max_customer_id_chars: usize,
+}
+
+impl Default for ChatLimits {
+    fn default() -> Self {
+        Self { max_message_chars: 4000, max_customer_id_chars: 128 }
+    }
+}
+
+/// A request that passed validation.
+#[derive(Clone, Debug)]
+pub(crate) struct CleanRequest {
+    pub message: String,
+    pub session: Option<ConversationId>,
+    pub customer_external_id: Option<String>,
+}
+
+/// Removes control characters (NUL cannot be stored in PostgreSQL text) but keeps line breaks
+/// and tabs.
+fn strip_controls(text: &str) -> String {
+    text.chars().filter(|c| !c.is_control() || *c == '\n' || *c == '\t').collect()
+}
+
+pub(crate) fn validate(req: ChatRequest, limits: ChatLimits) -> Result<CleanRequest, InputError> {
+    let message = strip_controls(&req.message).trim().to_owned();
+    if message.is_empty() {
+        return Err(InputError::invalid("message", "must not be empty"));
+    }
+    let chars = message.chars().count();
+    if chars > limits.max_message_chars {
+        return Err(InputError::invalid(
+            "message",
+            format!("is too long ({chars} characters; the limit is {})", limits.max_message_chars),
+        ));
+    }
+    let session = match req.session_id.as_deref().map(str::trim) {
+        None | Some("") => None,
+        Some(raw) => Some(raw.parse::<ConversationId>().map_err(|_| InputError::invalid("session_id", "must be a session id returned by a previous reply"))?),
+    };
+    let customer_external_id = match req.customer_id.as_deref().map(str::trim) {
+        None | Some("") => None,
+        Some(raw) if raw.chars().count() > limits.max_customer_id_chars => {
+            return Err(InputError::invalid("customer_id", format!("must be at most {} characters", limits.max_customer_id_chars)));
+        }
+        Some(raw) if raw.chars().any(char::is_control) => {
+            return Err(InputError::invalid("customer_id", "must not contain control characters"));
+        }
+        Some(raw) => Some(raw.to_owned()),
+    };
+    Ok(CleanRequest { message, session, customer_external_id })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tria_core::ErrorCode;
+
+    fn req(message: &str) -> ChatRequest {
+        ChatRequest::new(message)
+    }
+
+    #[test]
+    fn empty_and_whitespace_messages_are_rejected() {
+        for m in ["", "   ", "\n\t", "\u{0}\u{1}"] {
+            let err = validate(req(m), ChatLimits::default()).expect_err(m);
+            assert_eq!(err.code, ErrorCode::InvalidField);
+            assert!(err.message.contains("message"));
+        }
+    }
+
+    #[test]
+    fn control_characters_are_removed_and_length_is_bounded() {
+        let clean = validate(req("  hi\u{0} there\n "), ChatLimits::default()).expect("valid");
+        assert_eq!(clean.message, "hi there");
+        let long = "é".repeat(4001);
+        assert!(validate(req(&long), ChatLimits::default()).is_err());
+        assert!(validate(req(&"é".repeat(4000)), ChatLimits::default()).is_ok());
+    }
+
+    #[test]
+    fn session_ids_must_be_uuids() {
+        let mut r = req("hello");
+        r.session_id = Some("../../etc/passwd".into());
+        let err = validate(r, ChatLimits::default()).expect_err("bad id");
+        assert!(err.message.contains("session_id"));
+        let mut r = req("hello");
+        r.session_id = Some(ConversationId::new_random().to_string());
+        assert!(validate(r, ChatLimits::default()).expect("valid").session.is_some());
+    }
+}

@@ -1,0 +1,17 @@
+//! The chat pipeline as a library: resolve the session, classify the intent, retrieve the
+//! tenant's policies, compose a grounded reply and persist the exchange. Embed it with
+//! [`Agent::builder`] and call [`Agent::chat`].
+
+mod agent;
+mod cached;
+mod error;
+mod input;
+mod responder;
+pub mod semantic;
+pub mod setup;
+
+pub use agent::{Agent, AgentBuilder, HistoryMessage};
+pub use cached::WarmReport;
+pub use error::AgentError;
+pub use input::ChatLimits;
+pub use semantic::{SemanticParts, load_semantic};

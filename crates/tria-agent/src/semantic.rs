@@ -1,0 +1,71 @@
+//! The model-backed parts of the pipeline — the embedder and the intent model built from
+//! `fixtures/intents` — loaded so that a missing model degrades the agent (BM25 retrieval, rule
+//! intents) instead of stopping it, and reported for health checks.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use tria_intent::{IntentModel, load_examples};
+use tria_rag::embed::Memoized;
+use tria_rag::{Embedder, EmbedderStatus, LocalEmbedder, LocalEmbedderOptions};
+
+/// Recent query vectors kept so a message is embedded once for intent, retrieval and cache.
+const QUERY_MEMO: usize = 256;
+
+/// What [`load_semantic`] produced; hand it to [`crate::AgentBuilder::semantic`].
+#[derive(Clone)]
+pub struct SemanticParts {
+    pub embedder: Option<Arc<dyn Embedder>>,
+    pub intent_model: Option<Arc<IntentModel>>,
+    pub status: EmbedderStatus,
+}
+
+impl std::fmt::Debug for SemanticParts {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SemanticParts").field("status", &self.status).field("intent_model", &self.intent_model.is_some()).finish()
+    }
+}
+
+impl SemanticParts {
+    /// No model: BM25 retrieval and rule intents. `reason` is what health reports.
+    pub fn unavailable(reason: impl Into<String>) -> Self {
+        Self { embedder: None, intent_model: None, status: EmbedderStatus::Unavailable { reason: reason.into() } }
+    }
+
+    /// Wraps any embedder (local, remote, a test double) and builds the intent model from the
+    /// examples in `intent_examples_dir`. An unreadable examples dir leaves intents to the rules.
+    pub fn from_embedder(embedder: Arc<dyn Embedder>, intent_examples_dir: &Path) -> Self {
+        let embedder: Arc<dyn Embedder> = Arc::new(Memoized::new(embedder, QUERY_MEMO));
+        let status = EmbedderStatus::Ready { model_id: embedder.model_id().to_owned(), dimension: embedder.dimension() };
+        let intent_model = match intent_model(embedder.as_ref(), intent_examples_dir) {
+            Ok(model) => Some(Arc::new(model)),
+            Err(e) => {
+                tracing::warn!(error = %e, dir = %intent_examples_dir.display(), "intent model unavailable; using rules");
+                None
+            }
+        };
+        Self { embedder: Some(embedder), intent_model, status }
+    }
+}
+
+fn intent_model(embedder: &dyn Embedder, dir: &Path) -> Result<IntentModel, Box<dyn std::error::Error + Send + Sync>> {
+    let examples = load_examples(dir)?;
+    let texts: Vec<&str> = examples.iter().map(|e| e.text.as_str()).collect();
+    let vectors = embedder.embed_batch(&texts)?;
+    Ok(IntentModel::from_examples(&examples, &vectors)?)
+}
+
+/// Loads the local model from `models_dir` and the intent examples from
+/// `fixtures_dir/intents`. Never fails: when the model files are missing the result says which
+/// command fetches them (`cargo xtask model fetch`) and the agent runs on BM25 and rules.
+/// Blocking (≈0.5 s model load plus ≈1–2 s embedding the examples): call it from
+/// `tokio::task::spawn_blocking` in async code.
+pub fn load_semantic(models_dir: &Path, fixtures_dir: &Path) -> SemanticParts {
+    match LocalEmbedder::load(&LocalEmbedderOptions::new(models_dir)) {
+        Ok(embedder) => SemanticParts::from_embedder(Arc::new(embedder), &fixtures_dir.join("intents")),
+        Err(e) => {
+            tracing::warn!(error = %e, "embedding model unavailable: retrieval falls back to BM25 and intents to rules");
+            SemanticParts::unavailable(e.to_string())
+        }
+    }
+}

@@ -1,0 +1,138 @@
+//! Cache latency: L1 hit, L2 hit over loopback Redis, L3 lookup over 100k entries, and the
+//! cost of the switch to memory when Redis dies. Needs Redis on 127.0.0.1:6379 (or
+//! `TRIA_TEST_REDIS_URL`) and `redis-server` on PATH for the fallback bench.
+#![allow(clippy::print_stderr, clippy::unwrap_used)]
+
+use std::hint::black_box;
+use std::pin::pin;
+use std::process::{Command, Stdio};
+use std::sync::Arc;
+use std::task::{Context, Poll, Waker};
+use std::time::{Duration, Instant};
+
+use criterion::{Criterion, criterion_group, criterion_main};
+use tria_cache::{AnswerCache, AnswerContext, AnswerQuery, CacheConfig, CachedAnswer, SemanticEntry, SemanticIndex};
+use tria_core::{IntentLabel, TenantId};
+
+/// Polls a future that never waits (the memory paths) without a runtime's overhead.
+fn ready<F: Future>(future: F) -> F::Output {
+    let mut future = pin!(future);
+    match future.as_mut().poll(&mut Context::from_waker(Waker::noop())) {
+        Poll::Ready(v) => v,
+        Poll::Pending => panic!("expected an immediately ready future"),
+    }
+}
+
+fn answer() -> Arc<CachedAnswer> {
+    Arc::new(CachedAnswer::new(
+        "Unopened items can be returned within 30 days for a full refund; refunds are issued within 5 business days.",
+        IntentLabel::PolicyQuestion,
+        0.92,
+    ))
+}
+
+fn redis_url() -> String {
+    std::env::var("TRIA_TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into())
+}
+
+fn prefix() -> String {
+    format!("tria-bench-{}", std::process::id())
+}
+
+fn l1_hit(c: &mut Criterion) {
+    let cache = AnswerCache::in_memory(CacheConfig::default());
+    let tenant = TenantId::new_random();
+    let ctx = AnswerContext::default();
+    let q = AnswerQuery { tenant, message: "What is your return policy?", context: &ctx };
+    ready(cache.store(&q, answer(), None));
+    assert!(ready(cache.lookup_exact(&q)).is_some());
+    c.bench_function("l1_hit", |b| b.iter(|| ready(cache.lookup_exact(black_box(&q))).unwrap()));
+}
+
+fn l2_hit(c: &mut Criterion) {
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let mut config = CacheConfig { redis_url: Some(redis_url()), key_prefix: prefix(), ..CacheConfig::default() };
+    config.l1.enabled = false;
+    let cache = rt.block_on(AnswerCache::connect(config, Duration::from_secs(3))).unwrap();
+    assert_eq!(rt.block_on(cache.health()).as_str(), "ok", "Redis is not reachable at {}", redis_url());
+    let tenant = TenantId::new_random();
+    let ctx = AnswerContext::default();
+    let q = AnswerQuery { tenant, message: "What is your return policy?", context: &ctx };
+    rt.block_on(cache.store(&q, answer(), None));
+    assert!(rt.block_on(cache.lookup_exact(&q)).is_some());
+    c.bench_function("l2_hit_loopback", |b| b.iter(|| rt.block_on(cache.lookup_exact(black_box(&q))).unwrap()));
+    let _ = rt.block_on(cache.invalidate_pattern(&format!("{}:*", prefix())));
+}
+
+fn pseudo_vector(seed: u64, dim: usize) -> Vec<f32> {
+    let mut x = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+    (0..dim)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            (x >> 40) as f32 / (1u64 << 24) as f32 - 0.5
+        })
+        .collect()
+}
+
+fn l3_lookup(c: &mut Criterion) {
+    const N: u64 = 100_000;
+    let index = SemanticIndex::new(N as usize + 1);
+    let tenant = TenantId::new_random();
+    let far = Instant::now() + Duration::from_secs(3600);
+    let shared = answer();
+    for i in 0..N {
+        let v = pseudo_vector(i, 384);
+        let entry = SemanticEntry { id: format!("e{i}"), text: String::new(), vector: &v, entities: vec![], answer: shared.clone(), expires_at: far };
+        index.insert(tenant, IntentLabel::PolicyQuestion, entry);
+    }
+    let mut query = pseudo_vector(77_777, 384);
+    for x in query.iter_mut().take(20) {
+        *x += 0.02;
+    }
+    assert_eq!(index.search(tenant, IntentLabel::PolicyQuestion, &query, "", &[], 0.9).unwrap().id, "e77777");
+    c.bench_function("l3_lookup_100k", |b| {
+        b.iter(|| index.search(tenant, IntentLabel::PolicyQuestion, black_box(&query), "", &[], 0.9).unwrap())
+    });
+}
+
+/// Kills a private Redis under a connected cache and times the first requests after its death,
+/// then benches lookups while degraded.
+fn fallback_switch(c: &mut Criterion) {
+    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let mut child = Command::new("redis-server")
+        .args(["--port", &port.to_string(), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
+        .stdout(Stdio::null())
+        .spawn()
+        .expect("redis-server on PATH");
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let mut config = CacheConfig { redis_url: Some(format!("redis://127.0.0.1:{port}")), key_prefix: prefix(), ..CacheConfig::default() };
+    config.l1.enabled = false;
+    let cache = rt.block_on(AnswerCache::connect(config, Duration::from_secs(3))).unwrap();
+    let tenant = TenantId::new_random();
+    let ctx = AnswerContext::default();
+    let q = AnswerQuery { tenant, message: "What is your return policy?", context: &ctx };
+    rt.block_on(cache.store(&q, answer(), None));
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let mut firsts = Vec::new();
+    for _ in 0..5 {
+        let started = Instant::now();
+        let hit = rt.block_on(cache.lookup_exact(&q));
+        firsts.push(started.elapsed());
+        assert!(hit.is_some(), "served from memory after Redis died");
+    }
+    eprintln!("fallback_switch: first requests after Redis died took {firsts:?}; health {:?}", rt.block_on(cache.health()));
+    c.bench_function("fallback_degraded_lookup", |b| b.iter(|| rt.block_on(cache.lookup_exact(black_box(&q))).unwrap()));
+}
+
+criterion_group! {
+    name = benches;
+    config = Criterion::default().sample_size(50).measurement_time(Duration::from_secs(3)).warm_up_time(Duration::from_secs(1));
+    targets = l1_hit, l2_hit, l3_lookup, fallback_switch
+}
+criterion_main!(benches);

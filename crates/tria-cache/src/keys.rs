@@ -1,0 +1,92 @@
+//! Key layout and text normalisation. Keys read `{prefix}:{tenant}:{level}:{version}:{hash}`;
+//! the version segment carries the envelope format and the tenant's generation
+//! (`v1g0`), so bumping a generation retires every key of a tenant in O(1).
+
+use sha2::{Digest, Sha256};
+use tria_core::TenantId;
+
+use crate::ENVELOPE_VERSION;
+
+/// Lower case, typographic quotes folded, whitespace collapsed, trailing punctuation and
+/// polite filler dropped: the spellings of one question that must share an exact key.
+pub fn normalize(message: &str) -> String {
+    let mut out = String::with_capacity(message.len());
+    let mut space = false;
+    for c in message.chars() {
+        let c = match c {
+            '\u{2018}' | '\u{2019}' | '`' => '\'',
+            '\u{201c}' | '\u{201d}' => '"',
+            c => c,
+        };
+        if c.is_whitespace() {
+            space = !out.is_empty();
+            continue;
+        }
+        if space {
+            out.push(' ');
+            space = false;
+        }
+        out.extend(c.to_lowercase());
+    }
+    let trimmed = out.trim_end_matches(['?', '!', '.', ',', ';', ':', ' ']);
+    let mut text = trimmed.to_owned();
+    for filler in ["please", "thanks", "thank you", "pls"] {
+        if let Some(rest) = text.strip_prefix(&format!("{filler} ")) {
+            text = rest.to_owned();
+        }
+        if let Some(rest) = text.strip_suffix(&format!(" {filler}")) {
+            text = rest.trim_end_matches([',', ' ']).to_owned();
+        }
+    }
+    text
+}
+
+/// A 128-bit hex digest of the parts, unambiguous about where each part ends.
+pub fn digest<'a>(parts: impl IntoIterator<Item = &'a str>) -> String {
+    let mut hasher = Sha256::new();
+    for part in parts {
+        hasher.update((part.len() as u64).to_le_bytes());
+        hasher.update(part.as_bytes());
+    }
+    hex::encode(&hasher.finalize()[..16])
+}
+
+/// The version segment for a tenant generation.
+pub fn version(generation: u64) -> String {
+    format!("v{ENVELOPE_VERSION}g{generation}")
+}
+
+/// `{prefix}:{tenant}:{level}:{version}:{hash}`.
+pub fn key(prefix: &str, tenant: TenantId, level: &str, generation: u64, hash: &str) -> String {
+    format!("{prefix}:{tenant}:{level}:{}:{hash}", version(generation))
+}
+
+/// Where a tenant's generation counter lives.
+pub fn generation_key(prefix: &str, tenant: TenantId) -> String {
+    format!("{prefix}:{tenant}:gen")
+}
+
+/// Every key of a tenant at one level, any generation (for `SCAN MATCH`).
+pub fn level_pattern(prefix: &str, tenant: TenantId, level: &str) -> String {
+    format!("{prefix}:{tenant}:{level}:*")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn spellings_of_one_question_normalise_alike() {
+        let a = normalize("  What is your RETURN   policy?? ");
+        assert_eq!(a, "what is your return policy");
+        assert_eq!(normalize("what is your return policy, please?"), a);
+        assert_eq!(normalize("What\u{2019}s up"), "what's up");
+        assert_ne!(normalize("where is ORD-1"), normalize("where is ORD-2"));
+    }
+
+    #[test]
+    fn digests_separate_parts() {
+        assert_ne!(digest(["ab", "c"]), digest(["a", "bc"]));
+        assert_eq!(digest(["x"]).len(), 32);
+    }
+}

@@ -1,0 +1,29 @@
+//! Tria's cache: four levels of answers and components ([`AnswerCache`]) over a small async
+//! [`CacheBackend`] trait whose backends are memory, Redis and a fallback that wraps Redis with memory.
+//! Invariant: a cached answer is never served across tenants, customers or model versions.
+
+mod answer;
+mod backend;
+mod config;
+mod envelope;
+mod fallback;
+mod flight;
+pub mod guard;
+pub mod keys;
+mod memory;
+mod redis;
+mod semantic;
+mod stats;
+mod tokens;
+
+pub use answer::{AnswerCache, AnswerContext, AnswerQuery, CacheLevelName, CachedAnswer, Component, ExactHit, Fill};
+pub use backend::{BackendStats, CacheBackend, CacheError, CacheHealth};
+pub use config::{CacheConfig, DEFAULT_L3_THRESHOLD, LevelConfig, SemanticConfig};
+pub use envelope::{ENVELOPE_VERSION, EnvelopeError};
+pub use fallback::FallbackCache;
+pub use flight::SingleFlight;
+pub use memory::MemoryCache;
+pub use redis::RedisCache;
+pub use semantic::{SemanticEntry, SemanticHit, SemanticIndex};
+pub use stats::{CacheStats, LevelStats};
+pub use tokens::count_tokens;

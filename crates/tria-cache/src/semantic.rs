@@ -1,0 +1,338 @@
+//! The L3 index: per (tenant, intent) partitions searched by cosine similarity.
+//!
+//! Flat, not HNSW: partitions are small (one tenant, one intent), inserts and deletes are
+//! constant time, results are exact above the threshold, and there is no graph to rebuild after
+//! an invalidation. Partitions above [`EXACT_SCAN_LIMIT`] entries are scanned first on one sign
+//! bit per dimension (Hamming distance, 48 bytes per 384-d vector, so 100k entries fit in cache)
+//! and the nearest [`RERANK`] are re-scored exactly.
+
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
+use std::time::Instant;
+
+use tria_core::{IntentLabel, TenantId};
+
+use crate::CachedAnswer;
+use crate::guard::{entities_compatible, slot_substituted};
+
+/// Partitions up to this size are scanned exactly.
+pub(crate) const EXACT_SCAN_LIMIT: usize = 4096;
+/// Candidates re-scored exactly after the bit scan.
+pub(crate) const RERANK: usize = 64;
+
+/// A semantic match that passed the threshold and the entity guard.
+#[derive(Clone, Debug)]
+pub struct SemanticHit {
+    pub answer: Arc<CachedAnswer>,
+    pub similarity: f32,
+    /// The stored entry's id (the hash part of its key).
+    pub id: String,
+}
+
+struct Meta {
+    id: String,
+    text: String,
+    entities: Vec<String>,
+    answer: Arc<CachedAnswer>,
+    expires_at: Instant,
+    seq: u64,
+}
+
+#[derive(Default)]
+struct Partition {
+    dim: usize,
+    words: usize,
+    vectors: Vec<f32>,
+    bits: Vec<u64>,
+    meta: Vec<Meta>,
+}
+
+impl Partition {
+    fn len(&self) -> usize {
+        self.meta.len()
+    }
+
+    fn bytes(&self) -> u64 {
+        (self.vectors.len() * 4 + self.bits.len() * 8) as u64
+            + self.meta.iter().map(|m| (m.id.len() + m.answer.approx_bytes()) as u64).sum::<u64>()
+    }
+
+    fn remove(&mut self, i: usize) {
+        let last = self.len() - 1;
+        if i != last {
+            let (d, w) = (self.dim, self.words);
+            self.vectors.copy_within(last * d..(last + 1) * d, i * d);
+            self.bits.copy_within(last * w..(last + 1) * w, i * w);
+        }
+        self.vectors.truncate(last * self.dim);
+        self.bits.truncate(last * self.words);
+        self.meta.swap_remove(i);
+    }
+
+    fn vector(&self, i: usize) -> &[f32] {
+        &self.vectors[i * self.dim..(i + 1) * self.dim]
+    }
+
+    /// Indices worth scoring exactly, best first by the cheap measure.
+    fn candidates(&self, query_bits: &[u64]) -> Vec<usize> {
+        if self.len() <= EXACT_SCAN_LIMIT {
+            return (0..self.len()).collect();
+        }
+        let w = self.words;
+        let mut scored: Vec<(u32, usize)> = self
+            .bits
+            .chunks_exact(w)
+            .enumerate()
+            .map(|(i, bits)| (bits.iter().zip(query_bits).map(|(a, b)| (a ^ b).count_ones()).sum(), i))
+            .collect();
+        let k = RERANK.min(scored.len());
+        scored.select_nth_unstable(k - 1);
+        scored.truncate(k);
+        scored.into_iter().map(|(_, i)| i).collect()
+    }
+}
+
+fn normalized(vector: &[f32]) -> Option<Vec<f32>> {
+    let norm = dot(vector, vector).sqrt();
+    (norm.is_finite() && norm > 0.0).then(|| vector.iter().map(|x| x / norm).collect())
+}
+
+fn sign_bits(vector: &[f32]) -> Vec<u64> {
+    let mut bits = vec![0u64; vector.len().div_ceil(64)];
+    for (i, x) in vector.iter().enumerate() {
+        if *x > 0.0 {
+            bits[i / 64] |= 1 << (i % 64);
+        }
+    }
+    bits
+}
+
+/// Dot product written so the compiler vectorises it (eight independent accumulators).
+pub(crate) fn dot(a: &[f32], b: &[f32]) -> f32 {
+    let mut acc = [0f32; 8];
+    let (ca, cb) = (a.chunks_exact(8), b.chunks_exact(8));
+    let tail: f32 = ca.remainder().iter().zip(cb.remainder()).map(|(x, y)| x * y).sum();
+    for (x, y) in ca.zip(cb) {
+        for i in 0..8 {
+            acc[i] += x[i] * y[i];
+        }
+    }
+    acc.iter().sum::<f32>() + tail
+}
+
+/// One entry to index.
+#[derive(Clone, Debug)]
+pub struct SemanticEntry<'a> {
+    /// Stable id (the hash part of its key); inserting the same id replaces.
+    pub id: String,
+    /// The message the answer was for (the near-miss guard compares against it).
+    pub text: String,
+    pub vector: &'a [f32],
+    /// From [`crate::guard::entity_signature`].
+    pub entities: Vec<String>,
+    pub answer: Arc<CachedAnswer>,
+    pub expires_at: Instant,
+}
+
+/// In-process vector search over answers, bounded per tenant.
+pub struct SemanticIndex {
+    partitions: RwLock<HashMap<(TenantId, IntentLabel), Partition>>,
+    max_per_tenant: usize,
+    seq: std::sync::atomic::AtomicU64,
+}
+
+impl std::fmt::Debug for SemanticIndex {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SemanticIndex").field("max_per_tenant", &self.max_per_tenant).finish_non_exhaustive()
+    }
+}
+
+impl SemanticIndex {
+    pub fn new(max_per_tenant: usize) -> Self {
+        Self { partitions: RwLock::new(HashMap::new()), max_per_tenant: max_per_tenant.max(1), seq: Default::default() }
+    }
+
+    /// Adds (or replaces, by id) an entry. Vectors of another dimension than the partition's,
+    /// or of zero length, are ignored.
+    pub fn insert(&self, tenant: TenantId, intent: IntentLabel, entry: SemanticEntry<'_>) {
+        let SemanticEntry { id, text, vector, entities, answer, expires_at } = entry;
+        let Some(unit) = normalized(vector) else { return };
+        let Ok(mut parts) = self.partitions.write() else { return };
+        let tenant_len: usize = parts.iter().filter(|((t, _), _)| *t == tenant).map(|(_, p)| p.len()).sum();
+        let seq = self.seq.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        if tenant_len >= self.max_per_tenant {
+            evict_oldest(&mut parts, tenant);
+        }
+        let part = parts.entry((tenant, intent)).or_default();
+        if part.len() == 0 {
+            part.dim = unit.len();
+            part.words = unit.len().div_ceil(64);
+        } else if part.dim != unit.len() {
+            return;
+        }
+        if let Some(i) = part.meta.iter().position(|m| m.id == id) {
+            part.remove(i);
+        }
+        part.bits.extend(sign_bits(&unit));
+        part.vectors.extend_from_slice(&unit);
+        part.meta.push(Meta { id, text, entities, answer, expires_at, seq });
+    }
+
+    /// The most similar live entry at or above `threshold` whose entities match `entities` and
+    /// that is not `message` with a word swapped (see [`crate::guard::slot_substituted`]).
+    pub fn search(
+        &self,
+        tenant: TenantId,
+        intent: IntentLabel,
+        query: &[f32],
+        message: &str,
+        entities: &[String],
+        threshold: f32,
+    ) -> Option<SemanticHit> {
+        let unit = normalized(query)?;
+        let bits = sign_bits(&unit);
+        let now = Instant::now();
+        let mut expired = Vec::new();
+        let best = {
+            let parts = self.partitions.read().ok()?;
+            let part = parts.get(&(tenant, intent))?;
+            if part.dim != unit.len() {
+                return None;
+            }
+            let mut scored: Vec<(f32, usize)> = part
+                .candidates(&bits)
+                .into_iter()
+                .map(|i| (dot(part.vector(i), &unit), i))
+                .filter(|(s, _)| *s >= threshold)
+                .collect();
+            scored.sort_by(|a, b| b.0.total_cmp(&a.0));
+            let mut best = None;
+            for (similarity, i) in scored {
+                let meta = &part.meta[i];
+                if meta.expires_at <= now {
+                    expired.push(meta.id.clone());
+                    continue;
+                }
+                if entities_compatible(&meta.entities, entities) && !slot_substituted(&meta.text, message) {
+                    best = Some(SemanticHit { answer: meta.answer.clone(), similarity, id: meta.id.clone() });
+                    break;
+                }
+            }
+            best
+        };
+        if !expired.is_empty() {
+            self.remove_ids(tenant, intent, &expired);
+        }
+        best
+    }
+
+    /// The best similarity regardless of threshold and guard (for calibration).
+    pub fn nearest(&self, tenant: TenantId, intent: IntentLabel, query: &[f32]) -> Option<(f32, Arc<CachedAnswer>, Vec<String>)> {
+        let unit = normalized(query)?;
+        let bits = sign_bits(&unit);
+        let parts = self.partitions.read().ok()?;
+        let part = parts.get(&(tenant, intent))?;
+        part.candidates(&bits)
+            .into_iter()
+            .map(|i| (dot(part.vector(i), &unit), i))
+            .max_by(|a, b| a.0.total_cmp(&b.0))
+            .map(|(s, i)| (s, part.meta[i].answer.clone(), part.meta[i].entities.clone()))
+    }
+
+    fn remove_ids(&self, tenant: TenantId, intent: IntentLabel, ids: &[String]) {
+        let Ok(mut parts) = self.partitions.write() else { return };
+        if let Some(part) = parts.get_mut(&(tenant, intent)) {
+            while let Some(i) = part.meta.iter().position(|m| ids.contains(&m.id)) {
+                part.remove(i);
+            }
+        }
+    }
+
+    /// Drops every entry of a tenant.
+    pub fn clear_tenant(&self, tenant: TenantId) {
+        if let Ok(mut parts) = self.partitions.write() {
+            parts.retain(|(t, _), _| *t != tenant);
+        }
+    }
+
+    pub fn clear(&self) {
+        if let Ok(mut parts) = self.partitions.write() {
+            parts.clear();
+        }
+    }
+
+    /// Entries and approximate bytes held for a tenant.
+    pub fn usage(&self, tenant: TenantId) -> (u64, u64) {
+        let Ok(parts) = self.partitions.read() else { return (0, 0) };
+        parts
+            .iter()
+            .filter(|((t, _), _)| *t == tenant)
+            .fold((0, 0), |(n, b), (_, p)| (n + p.len() as u64, b + p.bytes()))
+    }
+}
+
+fn evict_oldest(parts: &mut HashMap<(TenantId, IntentLabel), Partition>, tenant: TenantId) {
+    let oldest = parts
+        .iter()
+        .filter(|((t, _), _)| *t == tenant)
+        .flat_map(|(k, p)| p.meta.iter().enumerate().map(move |(i, m)| (m.seq, *k, i)))
+        .min_by_key(|(seq, _, _)| *seq);
+    if let Some((_, key, i)) = oldest
+        && let Some(part) = parts.get_mut(&key)
+    {
+        part.remove(i);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn answer(text: &str) -> Arc<CachedAnswer> {
+        Arc::new(CachedAnswer::new(text, IntentLabel::PolicyQuestion, 0.9))
+    }
+
+    fn unit(seed: u64, dim: usize) -> Vec<f32> {
+        let mut x = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        (0..dim)
+            .map(|_| {
+                x = x.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+                ((x >> 33) as f32 / (1u64 << 31) as f32) - 0.5
+            })
+            .collect()
+    }
+
+    #[test]
+    fn finds_near_vectors_in_large_partitions_and_respects_the_guard() {
+        let index = SemanticIndex::new(200_000);
+        let tenant = TenantId::new_random();
+        let far = Instant::now() + std::time::Duration::from_secs(60);
+        for i in 0..10_000u64 {
+            let v = unit(i, 384);
+            let entry = SemanticEntry { id: format!("e{i}"), text: String::new(), vector: &v, entities: vec![], answer: answer("x"), expires_at: far };
+            index.insert(tenant, IntentLabel::PolicyQuestion, entry);
+        }
+        let target = unit(4242, 384);
+        let mut query = target.clone();
+        query[0] += 0.05;
+        let hit = index.search(tenant, IntentLabel::PolicyQuestion, &query, "", &[], 0.9).expect("near hit");
+        assert_eq!(hit.id, "e4242");
+        assert!(index.search(tenant, IntentLabel::PolicyQuestion, &query, "", &["order:1".into()], 0.9).is_none());
+        assert!(index.search(tenant, IntentLabel::Greeting, &query, "", &[], 0.9).is_none());
+        assert!(index.search(TenantId::new_random(), IntentLabel::PolicyQuestion, &query, "", &[], 0.9).is_none());
+        assert_eq!(index.usage(tenant).0, 10_000);
+    }
+
+    #[test]
+    fn bounded_per_tenant() {
+        let index = SemanticIndex::new(10);
+        let tenant = TenantId::new_random();
+        let far = Instant::now() + std::time::Duration::from_secs(60);
+        for i in 0..25u64 {
+            let v = unit(i, 16);
+            let entry = SemanticEntry { id: format!("e{i}"), text: String::new(), vector: &v, entities: vec![], answer: answer("x"), expires_at: far };
+            index.insert(tenant, IntentLabel::Greeting, entry);
+        }
+        assert_eq!(index.usage(tenant).0, 10);
+    }
+}

@@ -1,0 +1,33 @@
+//! Layered configuration: `config/default.toml` < `config/{profile}.toml` < `--config FILE` <
+//! `TRIA_*` environment < CLI flags, parsed into [`RawSettings`] and validated into [`Settings`].
+//! Tests pass environment maps in directly; nothing here reads process state on its own.
+
+mod layers;
+mod raw;
+mod settings;
+
+pub use layers::{ConfigSources, DEFAULT_PROFILE, load};
+pub use raw::RawSettings;
+pub use settings::{
+    CacheSettings, DatabaseSettings, EmbeddingProvider, LlmProvider, LlmSettings, LogFormat,
+    SeedSettings, ServerSettings, Settings,
+};
+
+/// Why configuration could not be loaded; the message names the offending key or file.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read config file {path}: {source}")]
+    Read { path: String, source: std::io::Error },
+    #[error("config file {path} is not valid TOML: {message}")]
+    Parse { path: String, message: String },
+    #[error("unknown profile `{0}`: no config/{0}.toml")]
+    UnknownProfile(String),
+    #[error("invalid config: {key}: {message}")]
+    Invalid { key: String, message: String },
+}
+
+impl ConfigError {
+    pub(crate) fn invalid(key: impl Into<String>, message: impl Into<String>) -> Self {
+        ConfigError::Invalid { key: key.into(), message: message.into() }
+    }
+}

@@ -1,0 +1,110 @@
+//! The configuration exactly as written in files and environment, before validation.
+
+use std::collections::BTreeMap;
+
+use serde::Deserialize;
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawSettings {
+    pub listen: String,
+    pub data_dir: String,
+    pub fixtures_dir: String,
+    pub models_dir: String,
+    pub server: RawServer,
+    pub database: RawDatabase,
+    pub cache: RawCache,
+    pub embedding: RawEmbedding,
+    pub llm: RawLlm,
+    pub seed: RawSeed,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawServer {
+    pub body_limit_bytes: u64,
+    pub request_timeout_ms: u64,
+    pub header_read_timeout_ms: u64,
+    pub drain_timeout_ms: u64,
+    pub log_format: String,
+    pub log_filter: String,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawDatabase {
+    pub url: String,
+    pub max_connections: u32,
+    pub min_connections: u32,
+    pub acquire_timeout_ms: u64,
+    pub idle_timeout_ms: u64,
+    pub max_lifetime_ms: u64,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawCache {
+    pub redis_url: String,
+    pub redis_pool_size: u32,
+    pub redis_timeout_ms: u64,
+    pub probe_interval_ms: u64,
+    pub memory_bytes: u64,
+    pub l1_bytes: u64,
+    pub l1_enabled: bool,
+    pub l1_ttl_secs: u64,
+    pub l2_enabled: bool,
+    pub l2_ttl_secs: u64,
+    pub l3_enabled: bool,
+    pub l3_ttl_secs: u64,
+    #[serde(deserialize_with = "number_or_text")]
+    pub l3_threshold: f64,
+    pub l3_max_entries_per_tenant: u64,
+    pub l4_enabled: bool,
+    pub l4_intent_ttl_secs: u64,
+    pub l4_retrieval_ttl_secs: u64,
+    pub l4_embedding_ttl_secs: u64,
+    pub context_turns: u32,
+    #[serde(deserialize_with = "number_or_text")]
+    pub price_per_1k_tokens: f64,
+}
+
+/// A float from a file, or from an environment variable (which arrives as text).
+fn number_or_text<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<f64, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum NumberOrText {
+        Float(f64),
+        Int(i64),
+        Text(String),
+    }
+    match NumberOrText::deserialize(deserializer)? {
+        NumberOrText::Float(f) => Ok(f),
+        NumberOrText::Int(i) => Ok(i as f64),
+        NumberOrText::Text(t) => t.trim().parse().map_err(|_| serde::de::Error::custom(format!("`{t}` is not a number"))),
+    }
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawEmbedding {
+    pub provider: String,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawLlm {
+    pub provider: String,
+    pub base_url: String,
+    pub model: String,
+    pub api_key: String,
+    pub timeout_ms: u64,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawSeed {
+    pub demo_on_empty: bool,
+    pub log_demo_keys: bool,
+    #[serde(default)]
+    pub demo_keys: BTreeMap<String, String>,
+}

@@ -1,0 +1,294 @@
+//! Validated, typed settings that the binaries build components from.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use crate::ConfigError;
+use crate::raw::RawSettings;
+
+#[derive(Clone, Debug)]
+pub struct Settings {
+    pub profile: String,
+    pub listen: SocketAddr,
+    pub data_dir: PathBuf,
+    pub fixtures_dir: PathBuf,
+    pub models_dir: PathBuf,
+    pub server: ServerSettings,
+    pub database: DatabaseSettings,
+    pub cache: CacheSettings,
+    pub embedding: EmbeddingProvider,
+    pub llm: LlmSettings,
+    pub seed: SeedSettings,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LogFormat {
+    Pretty,
+    Json,
+}
+
+#[derive(Clone, Debug)]
+pub struct ServerSettings {
+    pub body_limit_bytes: usize,
+    pub request_timeout: Duration,
+    pub header_read_timeout: Duration,
+    pub drain_timeout: Duration,
+    pub log_format: LogFormat,
+    pub log_filter: String,
+}
+
+#[derive(Clone, Debug)]
+pub struct DatabaseSettings {
+    /// Always a full URL: an empty setting becomes an SQLite file under `data_dir`.
+    pub url: String,
+    pub max_connections: u32,
+    pub min_connections: u32,
+    pub acquire_timeout: Duration,
+    pub idle_timeout: Duration,
+    pub max_lifetime: Duration,
+}
+
+#[derive(Clone, Debug)]
+pub struct CacheSettings {
+    pub redis_url: Option<String>,
+    pub redis_pool_size: usize,
+    pub redis_timeout: Duration,
+    pub probe_interval: Duration,
+    pub memory_bytes: u64,
+    pub l1_bytes: u64,
+    pub l1_enabled: bool,
+    pub l1_ttl: Duration,
+    pub l2_enabled: bool,
+    pub l2_ttl: Duration,
+    pub l3_enabled: bool,
+    pub l3_ttl: Duration,
+    /// Cosine similarity in (0, 1].
+    pub l3_threshold: f32,
+    pub l3_max_entries_per_tenant: usize,
+    pub l4_enabled: bool,
+    pub l4_intent_ttl: Duration,
+    pub l4_retrieval_ttl: Duration,
+    pub l4_embedding_ttl: Duration,
+    pub context_turns: usize,
+    pub price_per_1k_tokens: f64,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum EmbeddingProvider {
+    Local,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LlmProvider {
+    Offline,
+    OpenAi,
+}
+
+#[derive(Clone, Debug)]
+pub struct LlmSettings {
+    pub provider: LlmProvider,
+    pub base_url: String,
+    pub model: String,
+    pub api_key: String,
+    pub timeout: Duration,
+}
+
+#[derive(Clone, Debug)]
+pub struct SeedSettings {
+    pub demo_on_empty: bool,
+    pub log_demo_keys: bool,
+    /// Tenant slug → fixed demo key.
+    pub demo_keys: BTreeMap<String, String>,
+}
+
+fn millis(key: &str, value: u64, min: u64) -> Result<Duration, ConfigError> {
+    if value < min {
+        return Err(ConfigError::invalid(key, format!("must be at least {min} ms (got {value})")));
+    }
+    Ok(Duration::from_millis(value))
+}
+
+impl Settings {
+    pub(crate) fn validate(profile: String, raw: RawSettings) -> Result<Self, ConfigError> {
+        let listen: SocketAddr = raw.listen.parse().map_err(|_| {
+            ConfigError::invalid("listen", format!("`{}` is not an address like 127.0.0.1:8080", raw.listen))
+        })?;
+        let data_dir = non_empty_path("data_dir", &raw.data_dir)?;
+        let s = &raw.server;
+        if s.body_limit_bytes < 1024 || s.body_limit_bytes > 64 * 1024 * 1024 {
+            return Err(ConfigError::invalid(
+                "server.body_limit_bytes",
+                format!("must be between 1024 and 67108864 (got {})", s.body_limit_bytes),
+            ));
+        }
+        let log_format = match s.log_format.as_str() {
+            "pretty" => LogFormat::Pretty,
+            "json" => LogFormat::Json,
+            other => {
+                return Err(ConfigError::invalid(
+                    "server.log_format",
+                    format!("must be `pretty` or `json` (got `{other}`)"),
+                ));
+            }
+        };
+        let server = ServerSettings {
+            body_limit_bytes: usize::try_from(s.body_limit_bytes).unwrap_or(usize::MAX),
+            request_timeout: millis("server.request_timeout_ms", s.request_timeout_ms, 100)?,
+            header_read_timeout: millis("server.header_read_timeout_ms", s.header_read_timeout_ms, 100)?,
+            drain_timeout: millis("server.drain_timeout_ms", s.drain_timeout_ms, 0)?,
+            log_format,
+            log_filter: s.log_filter.clone(),
+        };
+
+        let d = &raw.database;
+        let url = if d.url.is_empty() {
+            format!("sqlite://{}?mode=rwc", data_dir.join("tria.db").display())
+        } else if d.url.starts_with("sqlite:") || d.url.starts_with("postgres://") || d.url.starts_with("postgresql://") {
+            d.url.clone()
+        } else {
+            return Err(ConfigError::invalid(
+                "database.url",
+                "must start with sqlite:, postgres:// or postgresql://",
+            ));
+        };
+        if d.max_connections == 0 {
+            return Err(ConfigError::invalid("database.max_connections", "must be at least 1 (got 0)"));
+        }
+        if d.min_connections > d.max_connections {
+            return Err(ConfigError::invalid(
+                "database.min_connections",
+                format!("must not exceed max_connections ({} > {})", d.min_connections, d.max_connections),
+            ));
+        }
+        let database = DatabaseSettings {
+            url,
+            max_connections: d.max_connections,
+            min_connections: d.min_connections,
+            acquire_timeout: millis("database.acquire_timeout_ms", d.acquire_timeout_ms, 10)?,
+            idle_timeout: millis("database.idle_timeout_ms", d.idle_timeout_ms, 1000)?,
+            max_lifetime: millis("database.max_lifetime_ms", d.max_lifetime_ms, 1000)?,
+        };
+
+        let c = &raw.cache;
+        let redis_url = c.redis_url.trim();
+        if !(c.l3_threshold > 0.0 && c.l3_threshold <= 1.0) {
+            return Err(ConfigError::invalid("cache.l3_threshold", format!("must be in (0, 1] (got {})", c.l3_threshold)));
+        }
+        if !(c.price_per_1k_tokens >= 0.0 && c.price_per_1k_tokens.is_finite()) {
+            return Err(ConfigError::invalid("cache.price_per_1k_tokens", "must be a non-negative number"));
+        }
+        if c.redis_pool_size == 0 || c.redis_pool_size > 256 {
+            return Err(ConfigError::invalid("cache.redis_pool_size", format!("must be between 1 and 256 (got {})", c.redis_pool_size)));
+        }
+        if c.memory_bytes < 1 << 20 || c.l1_bytes < 1 << 16 {
+            return Err(ConfigError::invalid("cache.memory_bytes", "memory_bytes must be at least 1 MiB and l1_bytes at least 64 KiB"));
+        }
+        let secs = |key: &str, v: u64| {
+            if v == 0 {
+                Err(ConfigError::invalid(format!("cache.{key}"), "must be at least 1 second"))
+            } else {
+                Ok(Duration::from_secs(v))
+            }
+        };
+        let cache = CacheSettings {
+            redis_pool_size: c.redis_pool_size as usize,
+            redis_timeout: millis("cache.redis_timeout_ms", c.redis_timeout_ms, 1)?,
+            probe_interval: millis("cache.probe_interval_ms", c.probe_interval_ms, 10)?,
+            memory_bytes: c.memory_bytes,
+            l1_bytes: c.l1_bytes,
+            l1_enabled: c.l1_enabled,
+            l1_ttl: secs("l1_ttl_secs", c.l1_ttl_secs)?,
+            l2_enabled: c.l2_enabled,
+            l2_ttl: secs("l2_ttl_secs", c.l2_ttl_secs)?,
+            l3_enabled: c.l3_enabled,
+            l3_ttl: secs("l3_ttl_secs", c.l3_ttl_secs)?,
+            l3_threshold: c.l3_threshold as f32,
+            l3_max_entries_per_tenant: usize::try_from(c.l3_max_entries_per_tenant.max(1)).unwrap_or(usize::MAX),
+            l4_enabled: c.l4_enabled,
+            l4_intent_ttl: secs("l4_intent_ttl_secs", c.l4_intent_ttl_secs)?,
+            l4_retrieval_ttl: secs("l4_retrieval_ttl_secs", c.l4_retrieval_ttl_secs)?,
+            l4_embedding_ttl: secs("l4_embedding_ttl_secs", c.l4_embedding_ttl_secs)?,
+            context_turns: c.context_turns as usize,
+            price_per_1k_tokens: c.price_per_1k_tokens,
+            redis_url: if redis_url.is_empty() {
+                None
+            } else if ["redis://", "rediss://", "redis-cluster://", "rediss-cluster://", "redis-sentinel://", "rediss-sentinel://"]
+                .iter()
+                .any(|scheme| redis_url.starts_with(scheme))
+            {
+                Some(redis_url.to_owned())
+            } else {
+                return Err(ConfigError::invalid(
+                    "cache.redis_url",
+                    "must be a redis://, rediss://, redis-cluster:// or redis-sentinel:// URL",
+                ));
+            },
+        };
+
+        let embedding = match raw.embedding.provider.as_str() {
+            "local" => EmbeddingProvider::Local,
+            other => {
+                return Err(ConfigError::invalid("embedding.provider", format!("must be `local` (got `{other}`)")));
+            }
+        };
+
+        let l = &raw.llm;
+        let provider = match l.provider.as_str() {
+            "offline" => LlmProvider::Offline,
+            "openai" => LlmProvider::OpenAi,
+            other => {
+                return Err(ConfigError::invalid(
+                    "llm.provider",
+                    format!("must be `offline` or `openai` (got `{other}`)"),
+                ));
+            }
+        };
+        if provider == LlmProvider::OpenAi && !(l.base_url.starts_with("http://") || l.base_url.starts_with("https://")) {
+            return Err(ConfigError::invalid("llm.base_url", "must be an http(s) URL when llm.provider = \"openai\""));
+        }
+        let llm = LlmSettings {
+            provider,
+            base_url: l.base_url.clone(),
+            model: l.model.clone(),
+            api_key: l.api_key.clone(),
+            timeout: millis("llm.timeout_ms", l.timeout_ms, 100)?,
+        };
+
+        for (slug, key) in &raw.seed.demo_keys {
+            if key.len() < 24 {
+                return Err(ConfigError::invalid(
+                    format!("seed.demo_keys.{slug}"),
+                    "demo keys must be at least 24 characters",
+                ));
+            }
+        }
+        let seed = SeedSettings {
+            demo_on_empty: raw.seed.demo_on_empty,
+            log_demo_keys: raw.seed.log_demo_keys && profile != "production",
+            demo_keys: raw.seed.demo_keys,
+        };
+
+        Ok(Settings {
+            profile,
+            listen,
+            fixtures_dir: non_empty_path("fixtures_dir", &raw.fixtures_dir)?,
+            models_dir: non_empty_path("models_dir", &raw.models_dir)?,
+            data_dir,
+            server,
+            database,
+            cache,
+            embedding,
+            llm,
+            seed,
+        })
+    }
+}
+
+fn non_empty_path(key: &str, value: &str) -> Result<PathBuf, ConfigError> {
+    if value.trim().is_empty() {
+        return Err(ConfigError::invalid(key, "must not be empty"));
+    }
+    Ok(PathBuf::from(value))
+}

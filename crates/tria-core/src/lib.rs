@@ -1,0 +1,16 @@
+//! Tria's shared vocabulary: identifiers, tenant and chat types, intent labels and error codes.
+//! Every other crate depends on this one; it depends on nothing of Tria's and holds no I/O.
+
+pub mod chat;
+pub mod error;
+pub mod ids;
+pub mod intent;
+pub mod status;
+pub mod tenant;
+
+pub use chat::{CacheLevel, ChatReply, ChatRequest, IntentVerdict, SourceRef};
+pub use error::{ErrorCode, InputError};
+pub use ids::{ConversationId, CustomerId, TenantId};
+pub use intent::IntentLabel;
+pub use status::{ConversationStatus, MessageRole, OrderStatus, Resolution};
+pub use tenant::{ApiRole, TenantContext, ToneProfile, ToneStyle};

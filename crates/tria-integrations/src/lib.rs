@@ -1,0 +1,30 @@
+//! Clients for external systems (accounting, ticketing, chat notifications) behind small
+//! traits. Every integration reports its state for `/health` without ever failing the check.
+
+use serde::Serialize;
+
+/// How an integration is doing right now.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum IntegrationState {
+    /// Configured and answering.
+    Ok,
+    /// Configured, but calls are being held back (e.g. its circuit breaker is open).
+    Degraded,
+    /// Configured and not answering.
+    Down,
+}
+
+/// One integration's entry in `/health` and `/admin/integrations`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct IntegrationStatus {
+    pub name: String,
+    pub state: IntegrationState,
+    pub detail: String,
+}
+
+/// Anything the health endpoint can ask about its state. Implementations must answer from
+/// local state (a breaker's position, the last call's outcome) and never block or fail.
+pub trait IntegrationProbe: Send + Sync {
+    fn status(&self) -> IntegrationStatus;
+}

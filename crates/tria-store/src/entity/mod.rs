@@ -1,0 +1,15 @@
+//! sea-orm entities, one module per table. Status columns hold the wire strings of the enums in
+//! `tria-core` so both SQLite and PostgreSQL store them the same way.
+
+pub mod api_key;
+pub mod conversation;
+pub mod customer;
+pub mod escalation;
+pub mod message;
+pub mod order;
+pub mod order_item;
+pub mod outbox;
+pub mod policy_chunk;
+pub mod policy_document;
+pub mod product;
+pub mod tenant;

@@ -1,0 +1,15 @@
+//! Schema migrations, applied in order and recorded in `seaql_migrations`.
+
+mod m0001_initial;
+
+use sea_orm_migration::prelude::*;
+
+/// Every migration Tria knows, oldest first.
+#[derive(Debug)]
+pub struct Migrator;
+
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![Box::new(m0001_initial::Migration)]
+    }
+}

@@ -1,0 +1,122 @@
+//! API keys. Keys are 256-bit random secrets (or fixed demo values), so one SHA-256 digest is
+//! enough: a slow password hash protects guessable secrets, and these are not guessable. Lookup
+//! goes by a short indexed prefix, then compares digests in constant time.
+
+use chrono::Utc;
+use sea_orm::{ActiveModelTrait, ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder, Set};
+use sha2::{Digest, Sha256};
+use subtle::ConstantTimeEq;
+use tria_core::{ApiRole, TenantId};
+use uuid::Uuid;
+
+use crate::StoreError;
+use crate::entity::api_key;
+
+/// Characters of the key stored in clear for lookup.
+const PREFIX_LEN: usize = 12;
+
+/// Hex SHA-256 of a key.
+pub fn hash_key(plaintext: &str) -> String {
+    hex::encode(Sha256::digest(plaintext.as_bytes()))
+}
+
+/// The lookup prefix of a key (its first characters).
+pub fn key_prefix(plaintext: &str) -> String {
+    plaintext.chars().take(PREFIX_LEN).collect()
+}
+
+/// Who a valid key speaks for.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AuthenticatedKey {
+    pub key_id: Uuid,
+    pub role: ApiRole,
+    pub tenant_id: Option<TenantId>,
+}
+
+#[derive(Clone, Copy, Debug)]
+pub struct KeyRepo<'a> {
+    pub(crate) db: &'a DatabaseConnection,
+}
+
+impl KeyRepo<'_> {
+    /// Stores a key's digest. Returns the key id; the plaintext is the caller's to show once.
+    pub async fn insert(
+        &self,
+        tenant: Option<TenantId>,
+        role: ApiRole,
+        label: &str,
+        plaintext: &str,
+    ) -> Result<Uuid, StoreError> {
+        if plaintext.len() < 24 {
+            return Err(StoreError::Invalid("API keys must be at least 24 characters".into()));
+        }
+        if (role == ApiRole::Tenant) != tenant.is_some() {
+            return Err(StoreError::Invalid("tenant keys need a tenant; admin keys must not have one".into()));
+        }
+        let id = Uuid::new_v4();
+        api_key::ActiveModel {
+            id: Set(id),
+            tenant_id: Set(tenant.map(|t| t.0)),
+            prefix: Set(key_prefix(plaintext)),
+            key_hash: Set(hash_key(plaintext)),
+            role: Set(role.as_str().to_owned()),
+            label: Set(label.to_owned()),
+            created_at: Set(Utc::now()),
+            revoked_at: Set(None),
+        }
+        .insert(self.db)
+        .await?;
+        Ok(id)
+    }
+
+    /// The key's role and tenant, or `None` for unknown or revoked keys.
+    pub async fn authenticate(&self, plaintext: &str) -> Result<Option<AuthenticatedKey>, StoreError> {
+        let candidates = api_key::Entity::find()
+            .filter(api_key::Column::Prefix.eq(key_prefix(plaintext)))
+            .filter(api_key::Column::RevokedAt.is_null())
+            .all(self.db)
+            .await?;
+        let digest = hash_key(plaintext);
+        let mut found = None;
+        // Compare against every candidate so timing does not reveal which one matched.
+        for row in candidates {
+            let equal: bool = row.key_hash.as_bytes().ct_eq(digest.as_bytes()).into();
+            if equal {
+                found = ApiRole::parse(&row.role).map(|role| AuthenticatedKey {
+                    key_id: row.id,
+                    role,
+                    tenant_id: row.tenant_id.map(TenantId),
+                });
+            }
+        }
+        Ok(found)
+    }
+
+    /// Whether a key with this plaintext is already stored (revoked or not).
+    pub async fn exists(&self, plaintext: &str) -> Result<bool, StoreError> {
+        Ok(api_key::Entity::find()
+            .filter(api_key::Column::KeyHash.eq(hash_key(plaintext)))
+            .one(self.db)
+            .await?
+            .is_some())
+    }
+
+    pub async fn revoke(&self, key_id: Uuid) -> Result<(), StoreError> {
+        let row = api_key::Entity::find_by_id(key_id)
+            .one(self.db)
+            .await?
+            .ok_or_else(|| StoreError::NotFound(format!("key {key_id}")))?;
+        let mut active: api_key::ActiveModel = row.into();
+        active.revoked_at = Set(Some(Utc::now()));
+        active.update(self.db).await?;
+        Ok(())
+    }
+
+    pub async fn list(&self, tenant: Option<TenantId>) -> Result<Vec<api_key::Model>, StoreError> {
+        let mut query = api_key::Entity::find().order_by_asc(api_key::Column::CreatedAt);
+        if let Some(tenant) = tenant {
+            query = query.filter(api_key::Column::TenantId.eq(tenant.0));
+        }
+        Ok(query.all(self.db).await?)
+    }
+}

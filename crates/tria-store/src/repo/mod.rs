@@ -1,0 +1,44 @@
+//! Repositories: one per aggregate, each borrowing the store's pool. Tenant-owned reads take a
+//! `TenantId` and filter on it in SQL.
+
+mod catalogue;
+mod conversations;
+mod customers;
+mod keys;
+mod orders;
+mod policies;
+mod tenants;
+
+pub use catalogue::{CatalogueRepo, NewProduct};
+pub use conversations::{ConversationRepo, Exchange, NewConversation, NewMessage};
+pub use customers::{CustomerRepo, NewCustomer};
+pub use keys::{AuthenticatedKey, KeyRepo, hash_key, key_prefix};
+pub use orders::{NewOrder, NewOrderLine, OrderRepo};
+pub use policies::{NewChunk, PolicyRepo};
+pub use tenants::{NewTenant, TenantRepo};
+
+use crate::Store;
+
+impl Store {
+    pub fn tenants(&self) -> TenantRepo<'_> {
+        TenantRepo { db: self.connection() }
+    }
+    pub fn keys(&self) -> KeyRepo<'_> {
+        KeyRepo { db: self.connection() }
+    }
+    pub fn customers(&self) -> CustomerRepo<'_> {
+        CustomerRepo { db: self.connection() }
+    }
+    pub fn catalogue(&self) -> CatalogueRepo<'_> {
+        CatalogueRepo { db: self.connection() }
+    }
+    pub fn orders(&self) -> OrderRepo<'_> {
+        OrderRepo { db: self.connection() }
+    }
+    pub fn conversations(&self) -> ConversationRepo<'_> {
+        ConversationRepo { db: self.connection() }
+    }
+    pub fn policies(&self) -> PolicyRepo<'_> {
+        PolicyRepo { db: self.connection() }
+    }
+}

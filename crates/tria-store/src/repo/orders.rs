@@ -1,0 +1,163 @@
+//! Orders and their lines. An order, its lines and its outbox row are written in one
+//! transaction so an invoice request never exists without its order, or the other way round.
+
+use chrono::{DateTime, Utc};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder, Set, TransactionTrait,
+};
+use tria_core::{CustomerId, OrderStatus, TenantId};
+use uuid::Uuid;
+
+use crate::StoreError;
+use crate::entity::{order, order_item, outbox, product};
+
+#[derive(Clone, Debug)]
+pub struct NewOrderLine {
+    pub sku: String,
+    pub quantity: i64,
+}
+
+#[derive(Clone, Debug)]
+pub struct NewOrder {
+    pub customer: CustomerId,
+    pub number: String,
+    pub status: OrderStatus,
+    pub idempotency_key: String,
+    pub lines: Vec<NewOrderLine>,
+    pub created_at: DateTime<Utc>,
+    /// When set, an outbox row of this kind is written in the same transaction.
+    pub outbox_kind: Option<String>,
+}
+
+#[derive(Clone, Copy, Debug)]
+pub struct OrderRepo<'a> {
+    pub(crate) db: &'a DatabaseConnection,
+}
+
+impl OrderRepo<'_> {
+    /// Creates the order priced from the catalogue. Replaying the same idempotency key returns
+    /// the order already created instead of a second one.
+    pub async fn create(&self, tenant: TenantId, new: NewOrder) -> Result<order::Model, StoreError> {
+        if let Some(existing) = self.find_by_idempotency_key(tenant, &new.idempotency_key).await? {
+            return Ok(existing);
+        }
+        if new.lines.is_empty() {
+            return Err(StoreError::Invalid("an order needs at least one line".into()));
+        }
+        let txn = self.db.begin().await?;
+        let order_id = Uuid::new_v4();
+        let mut subtotal: i64 = 0;
+        let mut currency = None;
+        let mut items = Vec::with_capacity(new.lines.len());
+        for line in &new.lines {
+            if line.quantity <= 0 {
+                return Err(StoreError::Invalid(format!("quantity for {} must be positive", line.sku)));
+            }
+            let product = product::Entity::find()
+                .filter(product::Column::TenantId.eq(tenant.0))
+                .filter(product::Column::Sku.eq(line.sku.as_str()))
+                .one(&txn)
+                .await?
+                .ok_or_else(|| StoreError::NotFound(format!("product {}", line.sku)))?;
+            let line_total = product
+                .unit_price_minor
+                .checked_mul(line.quantity)
+                .ok_or_else(|| StoreError::Invalid(format!("line total for {} overflows", line.sku)))?;
+            subtotal = subtotal
+                .checked_add(line_total)
+                .ok_or_else(|| StoreError::Invalid("order total overflows".into()))?;
+            currency.get_or_insert_with(|| product.currency.clone());
+            items.push(order_item::ActiveModel {
+                id: Set(Uuid::new_v4()),
+                tenant_id: Set(tenant.0),
+                order_id: Set(order_id),
+                product_id: Set(product.id),
+                sku: Set(product.sku),
+                name: Set(product.name),
+                quantity: Set(line.quantity),
+                unit_price_minor: Set(product.unit_price_minor),
+                line_total_minor: Set(line_total),
+            });
+        }
+        let row = order::ActiveModel {
+            id: Set(order_id),
+            tenant_id: Set(tenant.0),
+            customer_id: Set(new.customer.0),
+            number: Set(new.number),
+            status: Set(new.status.as_str().to_owned()),
+            subtotal_minor: Set(subtotal),
+            total_minor: Set(subtotal),
+            currency: Set(currency.unwrap_or_default()),
+            idempotency_key: Set(new.idempotency_key.clone()),
+            invoice_id: Set(None),
+            invoice_number: Set(None),
+            created_at: Set(new.created_at),
+            updated_at: Set(new.created_at),
+        }
+        .insert(&txn)
+        .await?;
+        order_item::Entity::insert_many(items).exec(&txn).await?;
+        if let Some(kind) = new.outbox_kind {
+            let now = Utc::now();
+            outbox::ActiveModel {
+                id: Set(Uuid::new_v4()),
+                tenant_id: Set(tenant.0),
+                kind: Set(kind.clone()),
+                payload: Set(serde_json::json!({ "order_id": order_id })),
+                idempotency_key: Set(format!("{kind}:{order_id}")),
+                state: Set("pending".into()),
+                attempts: Set(0),
+                next_attempt_at: Set(now),
+                last_error: Set(None),
+                created_at: Set(now),
+                updated_at: Set(now),
+            }
+            .insert(&txn)
+            .await?;
+        }
+        txn.commit().await?;
+        Ok(row)
+    }
+
+    pub async fn find_by_idempotency_key(&self, tenant: TenantId, key: &str) -> Result<Option<order::Model>, StoreError> {
+        Ok(order::Entity::find()
+            .filter(order::Column::TenantId.eq(tenant.0))
+            .filter(order::Column::IdempotencyKey.eq(key))
+            .one(self.db)
+            .await?)
+    }
+
+    pub async fn find_by_number(&self, tenant: TenantId, number: &str) -> Result<Option<order::Model>, StoreError> {
+        Ok(order::Entity::find()
+            .filter(order::Column::TenantId.eq(tenant.0))
+            .filter(order::Column::Number.eq(number))
+            .one(self.db)
+            .await?)
+    }
+
+    pub async fn list_for_customer(&self, tenant: TenantId, customer: CustomerId) -> Result<Vec<order::Model>, StoreError> {
+        Ok(order::Entity::find()
+            .filter(order::Column::TenantId.eq(tenant.0))
+            .filter(order::Column::CustomerId.eq(customer.0))
+            .order_by_desc(order::Column::CreatedAt)
+            .all(self.db)
+            .await?)
+    }
+
+    pub async fn items(&self, tenant: TenantId, order_id: Uuid) -> Result<Vec<order_item::Model>, StoreError> {
+        Ok(order_item::Entity::find()
+            .filter(order_item::Column::TenantId.eq(tenant.0))
+            .filter(order_item::Column::OrderId.eq(order_id))
+            .all(self.db)
+            .await?)
+    }
+
+    /// Outbox rows of a tenant (for inspection and tests).
+    pub async fn outbox(&self, tenant: TenantId) -> Result<Vec<outbox::Model>, StoreError> {
+        Ok(outbox::Entity::find()
+            .filter(outbox::Column::TenantId.eq(tenant.0))
+            .order_by_asc(outbox::Column::CreatedAt)
+            .all(self.db)
+            .await?)
+    }
+}

@@ -1,0 +1,77 @@
+//! Test-only helpers: a fresh, migrated store on SQLite (always) or PostgreSQL (when
+//! `TRIA_TEST_POSTGRES_URL` is set), each in its own file or schema so tests run in parallel and
+//! runs never collide.
+
+use std::path::PathBuf;
+
+use sea_orm::ConnectionTrait;
+use tria_store::{DbOptions, Store};
+
+/// A migrated store and what keeps it alive; drop it at the end of the test.
+#[derive(Debug)]
+pub struct TestDb {
+    pub store: Store,
+    pub label: &'static str,
+    _dir: Option<tempfile::TempDir>,
+    schema: Option<(String, String)>,
+}
+
+impl TestDb {
+    /// Drops the PostgreSQL schema (SQLite files go with the temp dir).
+    pub async fn cleanup(self) {
+        if let Some((admin_url, schema)) = &self.schema {
+            self.store.close().await;
+            if let Ok(admin) = Store::connect(&DbOptions::new(admin_url.clone())).await {
+                let _ = admin.connection().execute_unprepared(&format!("DROP SCHEMA IF EXISTS \"{schema}\" CASCADE")).await;
+                admin.close().await;
+            }
+        }
+    }
+}
+
+/// A fresh SQLite database file in a temp dir, migrated.
+pub async fn sqlite() -> TestDb {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let url = format!("sqlite://{}?mode=rwc", dir.path().join("tria.db").display());
+    let store = Store::connect(&DbOptions::new(url)).await.expect("open sqlite");
+    store.migrate().await.expect("migrate sqlite");
+    TestDb { store, label: "sqlite", _dir: Some(dir), schema: None }
+}
+
+/// The PostgreSQL server to test against, if configured.
+pub fn postgres_url() -> Option<String> {
+    std::env::var("TRIA_TEST_POSTGRES_URL").ok().filter(|u| !u.is_empty())
+}
+
+/// A fresh schema on the configured PostgreSQL, migrated; `None` when not configured.
+/// A configured but unreachable server fails the test rather than skipping it.
+pub async fn postgres() -> Option<TestDb> {
+    let admin_url = postgres_url()?;
+    let schema = format!("tria_t_{}", uuid::Uuid::new_v4().simple());
+    let admin = Store::connect(&DbOptions::new(admin_url.clone()))
+        .await
+        .unwrap_or_else(|e| panic!("TRIA_TEST_POSTGRES_URL is set but PostgreSQL is unreachable: {e}"));
+    admin
+        .connection()
+        .execute_unprepared(&format!("CREATE SCHEMA \"{schema}\""))
+        .await
+        .expect("create test schema");
+    admin.close().await;
+    let sep = if admin_url.contains('?') { '&' } else { '?' };
+    let url = format!("{admin_url}{sep}options=-c%20search_path%3D{schema}");
+    let store = Store::connect(&DbOptions::new(url)).await.expect("open postgres");
+    store.migrate().await.expect("migrate postgres");
+    Some(TestDb { store, label: "postgres", _dir: None, schema: Some((admin_url, schema)) })
+}
+
+/// SQLite always, plus PostgreSQL when configured: run a test body against each.
+pub async fn all_backends() -> Vec<TestDb> {
+    let mut dbs = vec![sqlite().await];
+    dbs.extend(postgres().await);
+    dbs
+}
+
+/// The workspace's `fixtures/` directory.
+pub fn fixtures_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../fixtures")
+}

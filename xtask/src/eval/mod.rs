@@ -1,0 +1,54 @@
+//! `eval intents` and `eval retrieval`: quality figures from held-out sets under fixtures/eval.
+//! They print a report for docs/QUALITY.md; they are measurements, not pass/fail tests.
+
+mod intents;
+mod retrieval;
+
+use std::sync::Arc;
+
+use anyhow::Context;
+use clap::{Args, Subcommand};
+use tria_config::Settings;
+use tria_rag::{Embedder, LocalEmbedder, LocalEmbedderOptions};
+
+#[derive(Debug, Args)]
+pub(crate) struct EvalArgs {
+    #[command(subcommand)]
+    which: Which,
+}
+
+#[derive(Debug, Subcommand)]
+enum Which {
+    /// Intent classification on fixtures/eval/intents.jsonl.
+    Intents {
+        /// List every misclassified message.
+        #[arg(long)]
+        verbose: bool,
+    },
+    /// Semantic cache (L3) on fixtures/eval/cache_pairs.jsonl: hit and wrong-answer rate per threshold.
+    Cache {
+        /// List missed paraphrases and wrongly shared near-misses.
+        #[arg(long)]
+        verbose: bool,
+    },
+    /// Policy retrieval on fixtures/eval/retrieval.jsonl (BM25, vector, hybrid).
+    Retrieval {
+        /// List the questions hybrid retrieval misses at 5.
+        #[arg(long)]
+        verbose: bool,
+    },
+}
+
+pub(crate) fn run(args: &EvalArgs, settings: &Settings) -> anyhow::Result<()> {
+    match &args.which {
+        Which::Intents { verbose } => intents::run(settings, *verbose),
+        Which::Retrieval { verbose } => retrieval::run(settings, *verbose),
+        Which::Cache { verbose } => crate::eval_cache::run(settings, *verbose),
+    }
+}
+
+pub(crate) fn embedder(settings: &Settings) -> anyhow::Result<Arc<dyn Embedder>> {
+    let embedder = LocalEmbedder::load(&LocalEmbedderOptions::new(&settings.models_dir))
+        .context("loading the embedding model")?;
+    Ok(Arc::new(embedder))
+}

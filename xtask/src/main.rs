@@ -1,0 +1,73 @@
+//! `cargo xtask <task>`: the project's developer tasks. Each task lives in its own module.
+#![allow(clippy::print_stdout, clippy::print_stderr)] // a command-line tool talks on stdout
+
+mod cache;
+mod db;
+mod eval;
+mod eval_cache;
+mod index;
+mod model;
+mod test;
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+use tria_config::ConfigSources;
+
+#[derive(Debug, Parser)]
+#[command(about = "Tria developer tasks")]
+struct Cli {
+    /// Profile whose settings (database URL, fixtures dir) the task uses.
+    #[arg(long, global = true)]
+    profile: Option<String>,
+    /// Extra config file, as for tria-server.
+    #[arg(long, global = true)]
+    config: Option<PathBuf>,
+    #[command(subcommand)]
+    task: Task,
+}
+
+#[derive(Debug, Subcommand)]
+enum Task {
+    /// Apply pending database migrations.
+    Migrate,
+    /// Seed the demo tenants from fixtures/ (idempotent).
+    Seed,
+    /// Run the whole test suite (Postgres store tests too when TRIA_TEST_POSTGRES_URL is set).
+    Test(test::TestArgs),
+    /// Fetch or verify the local embedding model (`model fetch`).
+    Model(model::ModelArgs),
+    /// Embed policy chunks that have no vector for the current model yet.
+    Index(index::IndexArgs),
+    /// Quality evals: `eval intents`, `eval retrieval`.
+    Eval(eval::EvalArgs),
+    /// The answer cache: `cache warm`, `cache eval` (same as `eval cache`).
+    Cache(cache::CacheArgs),
+}
+
+/// Settings as tria-server would load them from the working directory.
+pub(crate) fn settings(cli: &Cli) -> anyhow::Result<tria_config::Settings> {
+    let sources = ConfigSources {
+        config_dir: Some(PathBuf::from("config")),
+        profile: cli.profile.clone(),
+        config_file: cli.config.clone(),
+        ..ConfigSources::default()
+    }
+    .with_process_env();
+    Ok(tria_config::load(&sources)?)
+}
+
+fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    let workspace_root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
+    std::env::set_current_dir(&workspace_root)?;
+    match &cli.task {
+        Task::Migrate => db::migrate(&settings(&cli)?),
+        Task::Seed => db::seed(&settings(&cli)?),
+        Task::Test(args) => test::run(args),
+        Task::Model(args) => model::run(args, &settings(&cli)?.models_dir),
+        Task::Index(args) => index::run(args, &settings(&cli)?),
+        Task::Eval(args) => eval::run(args, &settings(&cli)?),
+        Task::Cache(args) => cache::run(args, &settings(&cli)?),
+    }
+}
