@@ -9,9 +9,9 @@ use std::time::Duration;
 use anyhow::Context;
 use clap::{Args, Subcommand};
 use tria_agent::Agent;
-use tria_cache::{AnswerCache, CacheConfig, LevelConfig, SemanticConfig};
-use tria_config::{CacheSettings, Settings};
-use tria_store::{DbOptions, Store};
+use tria_cache::AnswerCache;
+use tria_config::Settings;
+use tria_store::Store;
 
 #[derive(Debug, Args)]
 pub(crate) struct CacheArgs {
@@ -39,31 +39,7 @@ enum Which {
 }
 
 /// The cache settings as `tria_cache` takes them.
-pub(crate) fn cache_config(s: &CacheSettings) -> CacheConfig {
-    CacheConfig {
-        redis_url: s.redis_url.clone(),
-        redis_pool_size: s.redis_pool_size,
-        redis_timeout: s.redis_timeout,
-        probe_interval: s.probe_interval,
-        key_prefix: "tria".into(),
-        memory_bytes: s.memory_bytes,
-        l1_bytes: s.l1_bytes,
-        l1: LevelConfig { enabled: s.l1_enabled, ttl: s.l1_ttl },
-        l2: LevelConfig { enabled: s.l2_enabled, ttl: s.l2_ttl },
-        l3: SemanticConfig {
-            enabled: s.l3_enabled,
-            ttl: s.l3_ttl,
-            threshold: s.l3_threshold,
-            max_entries_per_tenant: s.l3_max_entries_per_tenant,
-        },
-        l4_enabled: s.l4_enabled,
-        l4_intent_ttl: s.l4_intent_ttl,
-        l4_retrieval_ttl: s.l4_retrieval_ttl,
-        l4_embedding_ttl: s.l4_embedding_ttl,
-        price_per_1k_tokens: s.price_per_1k_tokens,
-        context_turns: s.context_turns,
-    }
-}
+pub(crate) use tria_server::startup::cache_config;
 
 pub(crate) fn run(args: &CacheArgs, settings: &Settings) -> anyhow::Result<()> {
     match &args.which {
@@ -79,15 +55,7 @@ async fn warm(settings: &Settings, only: Option<&str>, faq: Option<&PathBuf>) ->
     if settings.cache.redis_url.is_none() {
         eprintln!("note: no cache.redis_url (TRIA_REDIS_URL): answers are warmed into this process's memory only, which ends with it");
     }
-    let d = &settings.database;
-    let store = Store::connect(&DbOptions {
-        url: d.url.clone(),
-        max_connections: d.max_connections,
-        min_connections: d.min_connections,
-        acquire_timeout: d.acquire_timeout,
-        idle_timeout: d.idle_timeout,
-        max_lifetime: d.max_lifetime,
-    })
+    let store = Store::connect(&tria_server::startup::db_options(settings))
     .await
     .context("connecting to the database (run `cargo xtask seed` first?)")?;
     let cache = AnswerCache::connect(cache_config(&settings.cache), Duration::from_secs(3)).await?;

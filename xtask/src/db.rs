@@ -2,7 +2,7 @@
 
 use anyhow::Context;
 use tria_config::Settings;
-use tria_store::{DbOptions, Store};
+use tria_store::Store;
 
 fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
     Ok(tokio::runtime::Builder::new_multi_thread().enable_all().build()?)
@@ -12,15 +12,7 @@ async fn open(settings: &Settings) -> anyhow::Result<Store> {
     if settings.database.url.starts_with("sqlite:") {
         std::fs::create_dir_all(&settings.data_dir).with_context(|| format!("creating {}", settings.data_dir.display()))?;
     }
-    let d = &settings.database;
-    let store = Store::connect(&DbOptions {
-        url: d.url.clone(),
-        max_connections: d.max_connections,
-        min_connections: d.min_connections,
-        acquire_timeout: d.acquire_timeout,
-        idle_timeout: d.idle_timeout,
-        max_lifetime: d.max_lifetime,
-    })
+    let store = Store::connect(&tria_server::startup::db_options(settings))
     .await
     .context("connecting to the database")?;
     Ok(store)

@@ -9,7 +9,7 @@ use anyhow::{Context, bail};
 use clap::Args;
 use tria_config::Settings;
 use tria_rag::{LocalEmbedder, LocalEmbedderOptions};
-use tria_store::{DbOptions, Store};
+use tria_store::Store;
 
 #[derive(Debug, Args)]
 pub(crate) struct IndexArgs {
@@ -27,7 +27,7 @@ pub(crate) fn run(args: &IndexArgs, settings: &Settings) -> anyhow::Result<()> {
         if settings.database.url.starts_with("sqlite:") {
             std::fs::create_dir_all(&settings.data_dir)?;
         }
-        let store = Store::connect(&DbOptions::new(settings.database.url.clone())).await.context("connecting to the database")?;
+        let store = Store::connect(&tria_server::startup::db_options(settings)).await.context("connecting to the database")?;
         store.migrate().await?;
         let mut tenants = store.tenants().list().await?;
         if let Some(slug) = &args.tenant {
@@ -36,6 +36,9 @@ pub(crate) fn run(args: &IndexArgs, settings: &Settings) -> anyhow::Result<()> {
                 bail!("no tenant `{slug}` (run `cargo xtask seed` first?)");
             }
         }
+        // Answers and retrievals cached from the old chunks must not outlive them: bump each
+        // re-indexed tenant's generation (shared through Redis when it is configured).
+        let cache = tria_cache::AnswerCache::connect(crate::cache::cache_config(&settings.cache), std::time::Duration::from_secs(2)).await?;
         for tenant in tenants {
             let started = std::time::Instant::now();
             let report = tria_rag::embed_missing_chunks(&store, tenant.id, embedder.as_ref()).await?;
@@ -48,6 +51,9 @@ pub(crate) fn run(args: &IndexArgs, settings: &Settings) -> anyhow::Result<()> {
                 started.elapsed().as_secs_f64(),
                 tria_rag::Embedder::model_id(embedder.as_ref()),
             );
+            if let Err(e) = cache.invalidate_tenant(tenant.id).await {
+                eprintln!("warning: could not retire {}'s cached answers: {e}", tenant.slug);
+            }
         }
         Ok(())
     })

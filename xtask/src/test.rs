@@ -17,7 +17,7 @@ pub(crate) fn run(args: &TestArgs) -> anyhow::Result<()> {
         _ => println!("xtask test: TRIA_TEST_POSTGRES_URL is not set; PostgreSQL store tests are skipped (SQLite always runs)"),
     }
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    let status = Command::new(cargo).args(["test", "--workspace", "--all-targets"]).args(&args.rest).status()?;
+    let status = Command::new(cargo).args(["test", "--workspace", "--all-targets", "--no-fail-fast"]).args(&args.rest).status()?;
     if !status.success() {
         bail!("tests failed ({status})");
     }

@@ -12,6 +12,7 @@ use http::StatusCode;
 use serde::Serialize;
 use tria_cache::CacheHealth;
 use tria_integrations::IntegrationState;
+use tria_agent::EmbedderStatus;
 
 use crate::state::AppState;
 
@@ -81,10 +82,10 @@ pub(crate) async fn report(state: &AppState) -> HealthReport {
             Err(err) => (HealthStatus::Down, err.to_string()),
         }
     });
-    let cache_backend = state.cache().clone();
+    let answer_cache = state.agent().answer_cache().clone();
     let cache = checked("cache", true, async move {
-        match cache_backend.health().await {
-            CacheHealth::Ok => (HealthStatus::Ok, cache_backend.name().to_owned()),
+        match answer_cache.health().await {
+            CacheHealth::Ok => (HealthStatus::Ok, answer_cache.backend().name().to_owned()),
             CacheHealth::Degraded(why) => (HealthStatus::Degraded, why),
             CacheHealth::Down(why) => (HealthStatus::Down, why),
         }
@@ -92,11 +93,15 @@ pub(crate) async fn report(state: &AppState) -> HealthReport {
     let (database, cache) = tokio::join!(database, cache);
     let mut components = vec![database, cache];
     let settings = state.settings();
+    let (embedding_status, embedding_detail) = match state.agent().embedder_status() {
+        EmbedderStatus::Ready { model_id, dimension } => (HealthStatus::Ok, format!("{model_id} ({dimension}d): hybrid retrieval and model-backed intents")),
+        EmbedderStatus::Unavailable { reason } => (HealthStatus::Down, format!("{reason}; serving with BM25 retrieval and rule intents")),
+    };
     components.push(ComponentHealth {
         name: "embedding".into(),
-        status: HealthStatus::Ok,
+        status: embedding_status,
         latency_ms: 0,
-        detail: settings.embedding_description.clone(),
+        detail: embedding_detail,
         required: false,
     });
     components.push(ComponentHealth {

@@ -19,6 +19,7 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/api/chat", post(chat))
         .route("/api/v1/sessions/{id}/messages", get(session_messages))
+        .route("/api/v1/metrics/cache", get(cache_metrics))
         .route("/health", get(health::health))
         .route("/health/live", get(health::live))
         .route("/health/ready", get(health::ready))
@@ -41,6 +42,11 @@ async fn session_messages(
 ) -> Result<Response, ApiError> {
     let messages = state.agent().history(&tenant, &id).await?;
     Ok(Json(serde_json::json!({ "session_id": id, "messages": messages })).into_response())
+}
+
+/// The caller tenant's cache figures: per level hits, misses, latency, entries, savings.
+async fn cache_metrics(State(state): State<AppState>, TenantAuth(tenant): TenantAuth) -> Response {
+    Json(state.agent().answer_cache().stats(tenant.id).await).into_response()
 }
 
 async fn not_found() -> ApiError {

@@ -5,14 +5,16 @@ use std::sync::Arc;
 
 use tria_agent::Agent;
 use tria_agent::setup::{SeededTenant, seed_from_fixtures};
-use tria_cache::MemoryCache;
-use tria_config::Settings;
+use std::time::Duration;
+
+use tria_cache::{AnswerCache, CacheConfig, LevelConfig, SemanticConfig};
+use tria_config::{CacheSettings, Settings};
 use tria_store::{DbOptions, Store};
 
 use crate::state::{AppState, ServiceSettings};
 
-/// In-memory cache budget until the cache levels are configurable.
-const MEMORY_CACHE_BYTES: u64 = 64 * 1024 * 1024;
+/// How long start-up waits for Redis before starting degraded (serving from memory).
+const REDIS_CONNECT_WAIT: Duration = Duration::from_secs(2);
 
 #[derive(Debug, thiserror::Error)]
 pub enum StartupError {
@@ -22,6 +24,35 @@ pub enum StartupError {
     Database(#[from] tria_store::StoreError),
     #[error("seeding demo data: {0}")]
     Seed(#[from] tria_agent::AgentError),
+    #[error("cache: {0}")]
+    Cache(#[from] tria_cache::CacheError),
+}
+
+/// The cache crate's configuration from the validated settings (shared with `cargo xtask`).
+pub fn cache_config(s: &CacheSettings) -> CacheConfig {
+    CacheConfig {
+        redis_url: s.redis_url.clone(),
+        redis_pool_size: s.redis_pool_size,
+        redis_timeout: s.redis_timeout,
+        probe_interval: s.probe_interval,
+        key_prefix: "tria".into(),
+        memory_bytes: s.memory_bytes,
+        l1_bytes: s.l1_bytes,
+        l1: LevelConfig { enabled: s.l1_enabled, ttl: s.l1_ttl },
+        l2: LevelConfig { enabled: s.l2_enabled, ttl: s.l2_ttl },
+        l3: SemanticConfig {
+            enabled: s.l3_enabled,
+            ttl: s.l3_ttl,
+            threshold: s.l3_threshold,
+            max_entries_per_tenant: s.l3_max_entries_per_tenant,
+        },
+        l4_enabled: s.l4_enabled,
+        l4_intent_ttl: s.l4_intent_ttl,
+        l4_retrieval_ttl: s.l4_retrieval_ttl,
+        l4_embedding_ttl: s.l4_embedding_ttl,
+        price_per_1k_tokens: s.price_per_1k_tokens,
+        context_turns: s.context_turns,
+    }
 }
 
 /// What start-up did, for the log.
@@ -68,7 +99,13 @@ pub async fn build_state(settings: &Settings) -> Result<(AppState, StartupReport
             tracing::warn!(dir = %settings.fixtures_dir.display(), "no demo fixtures found; starting with an empty database");
         }
     }
-    let agent = Agent::builder(store.clone()).build();
+    let cache = Arc::new(AnswerCache::connect(cache_config(&settings.cache), REDIS_CONNECT_WAIT).await?);
+    // Model load and embedding the intent examples take a second or two of CPU: off the runtime.
+    let (models_dir, fixtures_dir) = (settings.models_dir.clone(), settings.fixtures_dir.clone());
+    let semantic = tokio::task::spawn_blocking(move || tria_agent::load_semantic(&models_dir, &fixtures_dir))
+        .await
+        .unwrap_or_else(|e| tria_agent::SemanticParts::unavailable(format!("loading the embedding model failed: {e}")));
+    let agent = Agent::builder(store.clone()).answer_cache(cache).semantic(semantic).build();
     let tenants = store.tenants().list().await?;
     report.tenants = tenants.len();
     for tenant in &tenants {
@@ -80,6 +117,6 @@ pub async fn build_state(settings: &Settings) -> Result<(AppState, StartupReport
         request_timeout: settings.server.request_timeout,
         ..ServiceSettings::default()
     };
-    let state = AppState::new(store, agent, Arc::new(MemoryCache::new(MEMORY_CACHE_BYTES)), Vec::new(), service);
+    let state = AppState::new(store, agent, Vec::new(), service);
     Ok((state, report))
 }

@@ -5,7 +5,6 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use tria_agent::Agent;
-use tria_cache::CacheBackend;
 use tria_integrations::IntegrationProbe;
 use tria_store::Store;
 
@@ -16,8 +15,6 @@ pub struct ServiceSettings {
     pub request_timeout: Duration,
     /// Shown in `/health` for the LLM component.
     pub llm_description: String,
-    /// Shown in `/health` for the embedding component.
-    pub embedding_description: String,
 }
 
 impl Default for ServiceSettings {
@@ -26,7 +23,6 @@ impl Default for ServiceSettings {
             body_limit_bytes: 64 * 1024,
             request_timeout: Duration::from_secs(30),
             llm_description: "offline grounded responder".into(),
-            embedding_description: "lexical retrieval (BM25); no embedding model loaded".into(),
         }
     }
 }
@@ -34,7 +30,6 @@ impl Default for ServiceSettings {
 struct Inner {
     store: Store,
     agent: Agent,
-    cache: Arc<dyn CacheBackend>,
     integrations: Vec<Arc<dyn IntegrationProbe>>,
     settings: ServiceSettings,
     started_at: Instant,
@@ -57,15 +52,13 @@ impl AppState {
     pub fn new(
         store: Store,
         agent: Agent,
-        cache: Arc<dyn CacheBackend>,
-        integrations: Vec<Arc<dyn IntegrationProbe>>,
+            integrations: Vec<Arc<dyn IntegrationProbe>>,
         settings: ServiceSettings,
     ) -> Self {
         Self {
             inner: Arc::new(Inner {
                 store,
                 agent,
-                cache,
                 integrations,
                 settings,
                 started_at: Instant::now(),
@@ -79,9 +72,6 @@ impl AppState {
     }
     pub fn agent(&self) -> &Agent {
         &self.inner.agent
-    }
-    pub fn cache(&self) -> &Arc<dyn CacheBackend> {
-        &self.inner.cache
     }
     pub fn integrations(&self) -> &[Arc<dyn IntegrationProbe>] {
         &self.inner.integrations

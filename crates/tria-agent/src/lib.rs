@@ -15,3 +15,4 @@ pub use cached::WarmReport;
 pub use error::AgentError;
 pub use input::ChatLimits;
 pub use semantic::{SemanticParts, load_semantic};
+pub use tria_rag::EmbedderStatus;

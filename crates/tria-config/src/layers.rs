@@ -211,22 +211,22 @@ mod tests {
     fn precedence_is_default_then_profile_then_file_then_env_then_cli() {
         let dir = tempfile::tempdir().expect("tempdir");
         let file = dir.path().join("extra.toml");
-        std::fs::write(&file, "listen = \"127.0.0.1:7001\"\n[server]\nbody_limit_bytes = 1000\n")
+        std::fs::write(&file, "listen = \"127.0.0.1:7001\"\n[server]\nbody_limit_bytes = 10000\n")
             .expect("write");
         let mut src = sources();
         src.config_file = Some(file);
         let s = load(&src).expect("valid");
         assert_eq!(s.listen.port(), 7001);
-        assert_eq!(s.server.body_limit_bytes, 1000);
+        assert_eq!(s.server.body_limit_bytes, 10000);
 
         src.env = vec![
             ("TRIA_LISTEN".into(), "127.0.0.1:7002".into()),
-            ("TRIA_SERVER__BODY_LIMIT_BYTES".into(), "2000".into()),
+            ("TRIA_SERVER__BODY_LIMIT_BYTES".into(), "20000".into()),
             ("TRIA_TEST_POSTGRES_URL".into(), "ignored: not a setting".into()),
         ];
         let s = load(&src).expect("valid");
         assert_eq!(s.listen.port(), 7002);
-        assert_eq!(s.server.body_limit_bytes, 2000);
+        assert_eq!(s.server.body_limit_bytes, 20000);
 
         src.cli = vec![("listen".into(), "127.0.0.1:7003".into())];
         assert_eq!(load(&src).expect("valid").listen.port(), 7003);

@@ -28,6 +28,9 @@ pub enum ConfigError {
 
 impl ConfigError {
     pub(crate) fn invalid(key: impl Into<String>, message: impl Into<String>) -> Self {
-        ConfigError::Invalid { key: key.into(), message: message.into() }
+        // Messages from serde/toml may span lines; a config error is one log line.
+        let message: String = message.into();
+        let message = message.split_whitespace().collect::<Vec<_>>().join(" ");
+        ConfigError::Invalid { key: key.into(), message }
     }
 }
