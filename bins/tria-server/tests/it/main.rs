@@ -7,7 +7,6 @@ mod process;
 mod socket;
 
 use std::collections::BTreeMap;
-use std::sync::Arc;
 
 use axum::Router;
 use axum::body::Body;
@@ -15,7 +14,6 @@ use http::{Request, StatusCode};
 use http_body_util::BodyExt;
 use tower::ServiceExt;
 use tria_agent::Agent;
-use tria_cache::MemoryCache;
 use tria_server::{AppState, ServiceSettings, router};
 use tria_testkit::TestDb;
 
@@ -40,7 +38,7 @@ impl TestApp {
             [("northwind".to_owned(), NORTHWIND_KEY.to_owned()), ("velo".to_owned(), VELO_KEY.to_owned())].into();
         tria_agent::setup::seed_from_fixtures(&db.store, &tria_testkit::fixtures_dir(), &keys).await.expect("seed");
         let agent = Agent::builder(db.store.clone()).build();
-        let state = AppState::new(db.store.clone(), agent, Arc::new(MemoryCache::new(1 << 20)), Vec::new(), settings);
+        let state = AppState::new(db.store.clone(), agent, Vec::new(), settings);
         Self { router: router(state.clone()), state, db }
     }
 
