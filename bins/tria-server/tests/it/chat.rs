@@ -116,3 +116,34 @@ async fn hostile_text_is_stored_verbatim_and_answered() {
         assert_eq!(stored[0].content, message.replace('\u{0}', ""));
     }
 }
+
+#[tokio::test]
+async fn a_repeated_question_is_answered_from_the_cache_and_counted_for_its_tenant_only() {
+    let app = TestApp::new().await;
+    let question = json!({ "message": "What is the restocking fee on returns?" });
+    let (_, first) = app.chat(NORTHWIND_KEY, question.clone()).await;
+    assert_eq!(first["cache"], "none", "{first}");
+    let (status, second) = app.chat(NORTHWIND_KEY, question.clone()).await;
+    assert_eq!(status, StatusCode::OK, "{second}");
+    assert_eq!(second["cache"], "l1", "{second}");
+    assert_eq!(second["reply"], first["reply"]);
+    // The other tenant asking the same words gets its own answer, not Northwind's.
+    let (_, velo) = app.chat(VELO_KEY, question).await;
+    assert_eq!(velo["cache"], "none", "{velo}");
+    assert_ne!(velo["reply"], first["reply"]);
+
+    let stats = |key: &'static str| {
+        http::Request::get("/api/v1/metrics/cache")
+            .header("authorization", format!("Bearer {key}"))
+            .body(axum::body::Body::empty())
+            .expect("request")
+    };
+    let (status, _, northwind) = app.send(stats(NORTHWIND_KEY)).await;
+    assert_eq!(status, StatusCode::OK, "{northwind}");
+    assert_eq!(northwind["hits"], 1, "{northwind}");
+    assert_eq!(northwind["misses"], 1, "{northwind}");
+    let (_, _, velo) = app.send(stats(VELO_KEY)).await;
+    assert_eq!((velo["hits"].as_u64(), velo["misses"].as_u64()), (Some(0), Some(1)), "{velo}");
+    let (status, _, body) = app.send(http::Request::get("/api/v1/metrics/cache").body(axum::body::Body::empty()).expect("request")).await;
+    assert_eq!((status, error_code(&body).as_str()), (StatusCode::UNAUTHORIZED, "unauthorized"));
+}

@@ -8,11 +8,17 @@ fn get(path: &str) -> Request<Body> {
 }
 
 #[tokio::test]
-async fn health_lists_every_component_and_is_ok_when_they_are() {
+async fn health_lists_every_component_and_an_optional_one_down_only_degrades() {
+    // The test app runs without the embedding model: optional, so `degraded` and still 200.
     let app = TestApp::new().await;
     let (status, _, body) = app.send(get("/health")).await;
     assert_eq!(status, StatusCode::OK, "{body}");
-    assert_eq!(body["status"], "ok");
+    assert_eq!(body["status"], "degraded", "{body}");
+    let embedding = body["components"].as_array().expect("components").iter().find(|c| c["name"] == "embedding").expect("embedding");
+    assert_eq!(embedding["status"], "down", "{embedding}");
+    assert_eq!(embedding["required"], false, "{embedding}");
+    let database = body["components"].as_array().expect("components").iter().find(|c| c["name"] == "database").expect("database");
+    assert_eq!(database["status"], "ok", "{database}");
     let names: Vec<&str> = body["components"].as_array().expect("components").iter().filter_map(|c| c["name"].as_str()).collect();
     for expected in ["database", "cache", "embedding", "llm"] {
         assert!(names.contains(&expected), "{expected} missing from {names:?}");
@@ -21,7 +27,7 @@ async fn health_lists_every_component_and_is_ok_when_they_are() {
         assert!(c["latency_ms"].is_u64() && c["detail"].is_string() && c["status"].is_string(), "{c}");
     }
     let (status, _, body) = app.send(get("/health/ready")).await;
-    assert_eq!((status, body["status"].as_str()), (StatusCode::OK, Some("ok")));
+    assert_eq!((status, body["status"].as_str()), (StatusCode::OK, Some("degraded")));
     let (status, _, body) = app.send(get("/health/live")).await;
     assert_eq!((status, body["status"].as_str()), (StatusCode::OK, Some("ok")));
 }
