@@ -7,9 +7,11 @@ mod error;
 mod health;
 mod json_body;
 mod middleware;
+mod openai;
 mod routes;
 mod serve;
 mod state;
+mod stream;
 pub mod startup;
 pub mod telemetry;
 

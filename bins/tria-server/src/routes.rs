@@ -11,7 +11,7 @@ use tria_core::{ChatRequest, ErrorCode};
 use crate::auth::TenantAuth;
 use crate::json_body::JsonBody;
 use crate::state::AppState;
-use crate::{ApiError, health, middleware};
+use crate::{ApiError, health, middleware, openai, stream};
 
 /// The whole service. Every response, including errors from unknown paths and wrong methods,
 /// is JSON and carries `x-request-id`.
@@ -20,6 +20,8 @@ pub fn router(state: AppState) -> Router {
         .route("/api/chat", post(chat))
         .route("/api/v1/sessions/{id}/messages", get(session_messages))
         .route("/api/v1/metrics/cache", get(cache_metrics))
+        .route("/api/v1/chat/stream", post(stream::chat_stream))
+        .route("/v1/chat/completions", post(openai::chat_completions))
         .route("/health", get(health::health))
         .route("/health/live", get(health::live))
         .route("/health/ready", get(health::ready))

@@ -166,6 +166,19 @@ impl Agent {
             .ok_or_else(|| AgentError::Internal("index vanished after load".into()))
     }
 
+    /// The checks `chat` starts with — the message and ids are valid, the session is the
+    /// tenant's — without answering; a streaming endpoint calls it so bad input gets a plain
+    /// error response instead of an event stream.
+    pub async fn check_request(&self, tenant: &TenantContext, request: &ChatRequest) -> Result<(), AgentError> {
+        let req = validate(request.clone(), self.limits)?;
+        if let Some(id) = req.session
+            && self.store.conversations().get(tenant.id, id).await?.is_none()
+        {
+            return Err(InputError::new(ErrorCode::NotFound, "session not found").into());
+        }
+        Ok(())
+    }
+
     /// Answers one customer message for `tenant` and stores both sides of the exchange.
     #[tracing::instrument(skip_all, fields(tenant = %tenant.slug))]
     pub async fn chat(&self, tenant: &TenantContext, request: ChatRequest) -> Result<ChatReply, AgentError> {

@@ -9,10 +9,12 @@ mod input;
 mod responder;
 pub mod semantic;
 pub mod setup;
+pub mod stream;
 
 pub use agent::{Agent, AgentBuilder, HistoryMessage};
 pub use cached::WarmReport;
 pub use error::AgentError;
 pub use input::ChatLimits;
 pub use semantic::{SemanticParts, load_semantic};
+pub use stream::{ChatEvent, Usage};
 pub use tria_rag::EmbedderStatus;

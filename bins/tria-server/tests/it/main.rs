@@ -5,6 +5,7 @@ mod errors;
 mod health;
 mod process;
 mod socket;
+mod streaming;
 
 use std::collections::BTreeMap;
 

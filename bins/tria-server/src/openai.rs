@@ -1,0 +1,196 @@
+//! `POST /v1/chat/completions`: the OpenAI Chat Completions API in front of the pipeline, so
+//! OpenAI SDKs and tools can talk to Tria. The tenant key is the bearer token; the last `user`
+//! message is the customer's message (Tria keeps the conversation itself: pass
+//! `metadata.session_id` — returned in `tria.session_id` and the `x-tria-session-id` header — to
+//! continue one); `user` or `metadata.customer_id` names the customer; `model` is echoed back
+//! (any value names the tenant's assistant).
+
+use std::convert::Infallible;
+
+use axum::Json;
+use axum::extract::State;
+use axum::response::sse::{Event, Sse};
+use axum::response::{IntoResponse, Response};
+use futures::stream::{self, StreamExt};
+use http::{HeaderValue, StatusCode};
+use serde::Deserialize;
+use serde_json::{Value, json};
+use tria_agent::{ChatEvent, Usage};
+use tria_core::{ChatRequest, ErrorCode, TenantContext};
+
+use crate::ApiError;
+use crate::auth::TenantAuth;
+use crate::json_body::JsonBody;
+use crate::state::AppState;
+
+#[derive(Debug, Deserialize)]
+pub(crate) struct CompletionRequest {
+    #[serde(default)]
+    model: Option<String>,
+    messages: Vec<CompletionMessage>,
+    #[serde(default)]
+    stream: bool,
+    #[serde(default)]
+    stream_options: Option<StreamOptions>,
+    #[serde(default)]
+    user: Option<String>,
+    #[serde(default)]
+    metadata: Option<Metadata>,
+}
+
+#[derive(Debug, Deserialize)]
+struct CompletionMessage {
+    role: String,
+    /// A string, or an array of content parts of which the `text` ones are read.
+    #[serde(default)]
+    content: Value,
+}
+
+#[derive(Debug, Default, Deserialize)]
+struct StreamOptions {
+    #[serde(default)]
+    include_usage: bool,
+}
+
+#[derive(Debug, Default, Deserialize)]
+struct Metadata {
+    #[serde(default)]
+    session_id: Option<String>,
+    #[serde(default)]
+    customer_id: Option<String>,
+}
+
+fn text_of(content: &Value) -> String {
+    match content {
+        Value::String(s) => s.clone(),
+        Value::Array(parts) => parts
+            .iter()
+            .filter(|p| p["type"] == "text")
+            .filter_map(|p| p["text"].as_str())
+            .collect::<Vec<_>>()
+            .join("\n"),
+        _ => String::new(),
+    }
+}
+
+impl CompletionRequest {
+    fn into_chat(self, tenant: &TenantContext) -> Result<(ChatRequest, String, bool, bool), ApiError> {
+        let message = self
+            .messages
+            .iter()
+            .rev()
+            .find(|m| m.role == "user")
+            .map(|m| text_of(&m.content))
+            .ok_or_else(|| ApiError::new(StatusCode::BAD_REQUEST, ErrorCode::MissingField, "`messages` must contain a `user` message"))?;
+        let metadata = self.metadata.unwrap_or_default();
+        let model = self.model.filter(|m| !m.trim().is_empty()).unwrap_or_else(|| format!("tria-{}", tenant.slug));
+        let include_usage = self.stream_options.is_some_and(|o| o.include_usage);
+        let request = ChatRequest { message, session_id: metadata.session_id, customer_id: metadata.customer_id.or(self.user) };
+        Ok((request, model, self.stream, include_usage))
+    }
+}
+
+fn completion_id() -> String {
+    format!("chatcmpl-{}", uuid::Uuid::new_v4().simple())
+}
+
+fn now() -> i64 {
+    chrono::Utc::now().timestamp()
+}
+
+pub(crate) async fn chat_completions(
+    State(state): State<AppState>,
+    TenantAuth(tenant): TenantAuth,
+    JsonBody(body): JsonBody<CompletionRequest>,
+) -> Result<Response, ApiError> {
+    let (request, model, streaming, include_usage) = body.into_chat(&tenant)?;
+    if streaming {
+        state.agent().check_request(&tenant, &request).await?;
+        return Ok(stream_completion(state, tenant, request, model, include_usage));
+    }
+    let message = request.message.clone();
+    let reply = state.agent().chat(&tenant, request).await?;
+    let usage = Usage::of(&message, &reply.reply);
+    let session = reply.session_id.clone();
+    let body = json!({
+        "id": completion_id(),
+        "object": "chat.completion",
+        "created": now(),
+        "model": model,
+        "choices": [{
+            "index": 0,
+            "message": { "role": "assistant", "content": reply.reply },
+            "finish_reason": "stop",
+            "logprobs": null,
+        }],
+        "usage": usage,
+        "tria": { "session_id": reply.session_id, "intent": reply.intent, "sources": reply.sources, "cache": reply.cache, "latency_ms": reply.latency_ms },
+    });
+    let mut response = Json(body).into_response();
+    if let Ok(value) = HeaderValue::from_str(&session) {
+        response.headers_mut().insert("x-tria-session-id", value);
+    }
+    Ok(response)
+}
+
+/// The envelope shared by every chunk of one streamed completion.
+struct Chunks {
+    id: String,
+    created: i64,
+    model: String,
+}
+
+impl Chunks {
+    fn choice(&self, delta: Value, finish: Option<&str>, tria: Option<Value>) -> Event {
+        let mut c = json!({
+            "id": self.id, "object": "chat.completion.chunk", "created": self.created, "model": self.model,
+            "choices": [{ "index": 0, "delta": delta, "finish_reason": finish, "logprobs": null }],
+        });
+        if let Some(tria) = tria {
+            c["tria"] = tria;
+        }
+        Event::default().data(c.to_string())
+    }
+
+    /// OpenAI's final usage chunk (with `stream_options.include_usage`) carries no choices.
+    fn usage(&self, usage: &Usage) -> Event {
+        let c = json!({
+            "id": self.id, "object": "chat.completion.chunk", "created": self.created, "model": self.model,
+            "choices": [], "usage": usage,
+        });
+        Event::default().data(c.to_string())
+    }
+}
+
+/// `chat.completion.chunk` events, then `data: [DONE]`, as OpenAI streams them.
+fn stream_completion(state: AppState, tenant: TenantContext, request: ChatRequest, model: String, include_usage: bool) -> Response {
+    let chunks = Chunks { id: completion_id(), created: now(), model };
+    let message = request.message.clone();
+    let events = stream::once(async move { state.agent().chat(&tenant, request).await })
+        .flat_map(move |result| {
+            let mut out = Vec::new();
+            for event in ChatEvent::sequence(&message, result) {
+                match event {
+                    ChatEvent::Meta { session_id, intent, cache } => out.push(chunks.choice(
+                        json!({ "role": "assistant", "content": "" }),
+                        None,
+                        Some(json!({ "session_id": session_id, "intent": intent, "cache": cache })),
+                    )),
+                    ChatEvent::Token { delta } => out.push(chunks.choice(json!({ "content": delta }), None, None)),
+                    ChatEvent::Done { usage, sources, .. } => {
+                        out.push(chunks.choice(json!({}), Some("stop"), Some(json!({ "sources": sources }))));
+                        if include_usage {
+                            out.push(chunks.usage(&usage));
+                        }
+                    }
+                    ChatEvent::Error { code, message } => {
+                        out.push(Event::default().data(json!({ "error": { "code": code, "message": message, "type": code } }).to_string()));
+                    }
+                }
+            }
+            out.push(Event::default().data("[DONE]"));
+            stream::iter(out)
+        })
+        .map(Ok::<_, Infallible>);
+    Sse::new(events).into_response()
+}

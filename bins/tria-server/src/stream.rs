@@ -1,0 +1,34 @@
+//! `POST /api/v1/chat/stream`: the chat request of `/api/chat`, answered as Server-Sent Events
+//! (`meta`, `token`…, `done`, or `error`). The stream owns the request's work: a client that
+//! disconnects drops it, which cancels the pipeline where it stands.
+
+use std::convert::Infallible;
+
+use axum::extract::State;
+use axum::response::sse::{Event, KeepAlive, Sse};
+use axum::response::{IntoResponse, Response};
+use futures::stream::{self, StreamExt};
+use tria_agent::ChatEvent;
+use tria_core::ChatRequest;
+
+use crate::ApiError;
+use crate::auth::TenantAuth;
+use crate::json_body::JsonBody;
+use crate::state::AppState;
+
+pub(crate) async fn chat_stream(
+    State(state): State<AppState>,
+    TenantAuth(tenant): TenantAuth,
+    JsonBody(request): JsonBody<ChatRequest>,
+) -> Result<Response, ApiError> {
+    state.agent().check_request(&tenant, &request).await?;
+    let message = request.message.clone();
+    let events = stream::once(async move { state.agent().chat(&tenant, request).await })
+        .flat_map(move |result| stream::iter(ChatEvent::sequence(&message, result)))
+        .map(|event| Ok::<_, Infallible>(sse_event(&event)));
+    Ok(Sse::new(events).keep_alive(KeepAlive::default()).into_response())
+}
+
+pub(crate) fn sse_event(event: &ChatEvent) -> Event {
+    Event::default().event(event.name()).data(event.data().to_string())
+}
