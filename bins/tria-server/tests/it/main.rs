@@ -3,6 +3,7 @@
 mod chat;
 mod errors;
 mod health;
+mod openai_sdk;
 mod process;
 mod socket;
 mod streaming;
