@@ -11,14 +11,14 @@ use tria_core::{
     TenantContext, TenantId,
 };
 use tria_intent::{Classification, IntentClassifier, RuleClassifier};
-use tria_rag::{Embedder, EmbedderStatus, TenantIndex};
+use tria_rag::{Embedder, EmbedderStatus, ProductIndex, TenantIndex};
 use tria_store::Store;
 use tria_store::repo::{Exchange, NewConversation, NewCustomer, NewMessage};
 
 use crate::cached::{CacheParts, Generated};
 use crate::input::{ChatLimits, validate};
 use crate::semantic::SemanticParts;
-use crate::{AgentError, responder};
+use crate::{AgentError, catalogue, responder};
 
 /// How many chunks a reply may cite.
 const TOP_K: usize = 3;
@@ -63,6 +63,7 @@ impl AgentBuilder {
             classifier: self.classifier,
             limits: self.limits,
             indexes: RwLock::new(HashMap::new()),
+            catalogues: RwLock::new(HashMap::new()),
             cache: self.cache,
             semantic: self.semantic,
         }
@@ -88,6 +89,7 @@ pub struct Agent {
     classifier: Arc<dyn IntentClassifier>,
     limits: ChatLimits,
     indexes: RwLock<HashMap<TenantId, Arc<TenantIndex>>>,
+    catalogues: RwLock<HashMap<TenantId, Arc<ProductIndex>>>,
     pub(crate) cache: CacheParts,
     semantic: SemanticParts,
 }
@@ -149,8 +151,21 @@ impl Agent {
         };
         let index = Arc::new(index);
         let len = index.len();
+        let products = match ProductIndex::load(&self.store, tenant, self.embedder()).await {
+            Ok(products) => products,
+            Err(tria_rag::RagError::Embed(e)) => {
+                tracing::warn!(%tenant, error = %e, "embedding the catalogue failed; loading a BM25-only catalogue");
+                ProductIndex::load(&self.store, tenant, None).await?
+            }
+            Err(e) => return Err(e.into()),
+        };
+        self.catalogues.write().map_err(|_| AgentError::Internal("catalogue lock poisoned".into()))?.insert(tenant, Arc::new(products));
         self.indexes.write().map_err(|_| AgentError::Internal("index lock poisoned".into()))?.insert(tenant, index);
         Ok(len)
+    }
+
+    fn catalogue(&self, tenant: TenantId) -> Option<Arc<ProductIndex>> {
+        self.catalogues.read().ok()?.get(&tenant).cloned()
     }
 
     async fn index(&self, tenant: TenantId) -> Result<Arc<TenantIndex>, AgentError> {
@@ -249,6 +264,18 @@ impl Agent {
     ) -> Result<Generated, AgentError> {
         let index = self.index(tenant.id).await?;
         let vector = self.query_embedding(message);
+        if classification.label == IntentLabel::ProductInquiry
+            && let Some(products) = self.catalogue(tenant.id)
+        {
+            let found = products.search(message, vector.as_deref(), TOP_K);
+            let relevant = catalogue::relevant(message, &found);
+            if !relevant.is_empty() {
+                let sources = relevant.iter().map(|h| catalogue::source(h)).collect();
+                let answer = tria_cache::CachedAnswer::new(catalogue::compose(&relevant), classification.label, classification.confidence)
+                    .with_sources(sources);
+                return Ok(Generated { answer });
+            }
+        }
         let hits = index.hybrid_search(message, vector.as_deref(), TOP_K);
         let reply = responder::compose(tenant, classification.label, message, &hits);
         let sources: Vec<_> = hits.iter().map(|h| h.source_ref()).collect();

@@ -4,6 +4,7 @@
 
 mod agent;
 mod cached;
+mod catalogue;
 mod error;
 mod input;
 mod responder;
