@@ -7,7 +7,7 @@ use std::time::Instant;
 use chrono::Utc;
 use serde::Serialize;
 use tria_core::{
-    ChatReply, ChatRequest, ConversationId, CustomerId, ErrorCode, InputError, IntentVerdict, MessageRole,
+    ChatReply, ChatRequest, ConversationId, CustomerId, ErrorCode, InputError, IntentLabel, IntentVerdict, MessageRole,
     TenantContext, TenantId,
 };
 use tria_intent::{Classification, IntentClassifier, RuleClassifier};

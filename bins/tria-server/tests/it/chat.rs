@@ -147,3 +147,18 @@ async fn a_repeated_question_is_answered_from_the_cache_and_counted_for_its_tena
     let (status, _, body) = app.send(http::Request::get("/api/v1/metrics/cache").body(axum::body::Body::empty()).expect("request")).await;
     assert_eq!((status, error_code(&body).as_str()), (StatusCode::UNAUTHORIZED, "unauthorized"));
 }
+
+#[tokio::test]
+async fn product_questions_quote_the_stored_price_and_stock() {
+    let app = TestApp::new().await;
+    let (status, body) = app.chat(NORTHWIND_KEY, json!({ "message": "How much does NW-CUP-08OZ cost?" })).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["intent"]["label"], "product_inquiry", "{body}");
+    let reply = body["reply"].as_str().expect("reply");
+    assert!(reply.contains("$58.00") && reply.contains("142 in stock") && reply.contains("case of 1000"), "{reply}");
+    assert_eq!(body["sources"][0]["id"], "product:NW-CUP-08OZ", "{body}");
+    // A discontinued product is never offered as available.
+    let (_, body) = app.chat(NORTHWIND_KEY, json!({ "message": "Do you have NW-CUP-10OZ in stock?" })).await;
+    let reply = body["reply"].as_str().expect("reply");
+    assert!(reply.contains("no longer available"), "{reply}");
+}
