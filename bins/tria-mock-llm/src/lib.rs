@@ -344,7 +344,7 @@ struct StreamPlan {
 /// One step of a streamed body: wait, then send bytes or break the connection.
 enum Step {
     Send(Duration, Bytes),
-    Break,
+    Break(Duration),
 }
 
 fn stream_response(guard: InFlight, plan: StreamPlan) -> Response {
@@ -366,7 +366,9 @@ fn stream_response(guard: InFlight, plan: StreamPlan) -> Response {
                     break;
                 }
                 Fault::ResetMidStream => {
-                    steps.push(Step::Break);
+                    // Pause first so the tokens before the break are on the wire: a break before
+                    // the first flush would look like a failed request, not a broken stream.
+                    steps.push(Step::Break(plan.token_delay.max(Duration::from_millis(50))));
                     break;
                 }
                 Fault::TruncatedStream => break,
@@ -394,7 +396,10 @@ fn stream_response(guard: InFlight, plan: StreamPlan) -> Response {
                 Some((Ok(bytes), (steps, guard)))
             }
             // An error from the body makes hyper abort the connection: the client sees a reset.
-            Step::Break => Some((Err(std::io::Error::other("mock connection reset")), (VecDeque::new(), guard))),
+            Step::Break(delay) => {
+                tokio::time::sleep(delay).await;
+                Some((Err(std::io::Error::other("mock connection reset")), (VecDeque::new(), guard)))
+            }
         }
     });
     let mut response = Response::new(Body::from_stream(body));
