@@ -128,7 +128,7 @@ fn in_policy_question(before: &str) -> bool {
 }
 
 const OBJECT_GAP: &str = r"(?:\s+\S+){0,6}?\s+";
-const NOT_ABOUT_A_TOPIC: &str = r"^\s+(for|on|about|regarding|to|when|if|of|in)\b";
+const NOT_ABOUT_A_TOPIC: &str = r"^\s+(for|on|about|regarding|to|when|if|of|in case)\b";
 
 static RULES: LazyLock<Vec<Rule>> = LazyLock::new(|| {
     use ThreatCategory::*;
@@ -168,11 +168,14 @@ static RULES: LazyLock<Vec<Rule>> = LazyLock::new(|| {
         rule(PolicyOverride, "free_demand", r"\b(make|mark|give|let me have|comp)\b(?:\s+\S+){0,5}?\s+(free|for free|for nothing|at no (cost|charge)|\$0(\.00)?|zero dollars)\b").unless_policy_question(),
         rule(PolicyOverride, "set_price", r"\b(set|change|update|lower|reduce|drop|adjust|override|edit|make)\b(?:\s+\S+){0,2}?\s+(price|prices|cost|total|amount)\b(?:\s+\S+){0,5}?\s+to\s+(\$|€|£)?\s?\d").unless_policy_question(),
         rule(PolicyOverride, "mark_as_paid", r"\bmark\b(?:\s+\S+){0,4}?\s+as\s+(paid|free|refunded|settled|approved)\b").unless_policy_question(),
-        rule(PolicyOverride, "waive", r"\b(waive|remove|drop|skip|ignore|bypass|override|forget)\b(?:\s+\S+){0,4}?\s+(fees?|charges?|minimum( order)?( quantity)?|restocking|shipping cost|late fee|return window|deadline|return policy|policy|limit|credit limit)\b").unless_policy_question(),
+        rule(PolicyOverride, "waive", r"\b(waive|remove|drop|skip|ignore|bypass|override|forget)\b(?:\s+\S+){0,4}?\s+(fees?|charges?|minimum( order)?( quantity)?|restocking|shipping cost|late fee|return window|deadline|return policy|policy|limit|credit limit)\b")
+            .unless_policy_question()
+            // "can you waive the fee if I order 20 cases?" asks about a volume rule
+            .unless_after(r"^.{0,40}\bif (i|we) (order|buy|purchase|take|spend|pay)\b"),
         rule(PolicyOverride, "authorize_you", r"\b(i|we) (hereby )?(authori[sz]e|approve|permit|allow|order|instruct) you\b|\byou (are|have been|were) (now )?(authori[sz]ed|allowed|permitted|cleared|approved) to\b|\b(you have|with|i give you|i grant you) (my )?permission\b"),
         rule(PolicyOverride, "authority_claim", r"\b(i'm|i am|this is)\s+(the|your)\s+(ceo|owner|founder|boss|director|president|admin|administrator|store manager|general manager|head of sales)\b.{0,80}?\b(authori[sz]|approve|override|permission|free|discount|waive|price|refund|%)"),
         rule(PolicyOverride, "special_discount", r"\b(apply|give|use|add)\b(?:\s+\S+){0,3}?\s+(employee|staff|internal|admin|vip|partner|insider|friends and family|secret)\s+(discount|pricing|price|rate|code)\b"),
-        rule(PolicyOverride, "full_refund_no_return", r"\brefund me\b.{0,30}\b(100\s?%|in full|everything)\b.{0,40}\b(without|no)\b"),
+        rule(PolicyOverride, "full_refund_no_return", r"\brefund me\b.{0,30}\b(100\s?%|in full|everything).{0,40}\b(without|no)\b"),
         rule(PolicyOverride, "sell_for_nothing", r"\bsell\b(?:\s+\S+){0,5}?\s+for\s+(\$|€|£)\s?[01](\.\d\d)?\b"),
         rule(PolicyOverride, "store_credit", r"\b(give|grant|issue|add)\b(?:\s+\S+){0,4}?\s+(\$|€|£)\s?\d[\d,]*\s+(store )?(credit|voucher|gift card)\b").unless_policy_question(),
         // --- cross-tenant and other customers
