@@ -56,7 +56,12 @@ pub(super) fn run(settings: &Settings, verbose: bool) -> anyhow::Result<()> {
     let others = other_tenant_names(&settings.fixtures_dir, "northwind")?;
     let screen = InputScreen::new().with_other_tenants(&others);
     println!("Safety screen on fixtures/eval/safety (tenant northwind; other tenants: {})", others.join(", "));
-    for (title, suffix) in [("tuning set (the rules were written against it)", ""), ("held-out set (written after the rules froze)", "_holdout")] {
+    let sets = [
+        ("round 1: tuning set (the rules were written against it)", ""),
+        ("round 2: written after round-1 rules froze, then used to generalise them", "_round2"),
+        ("held-out: written after round-2 rules froze, never tuned on", "_holdout"),
+    ];
+    for (title, suffix) in sets {
         let attacks: Vec<Attack> = read_jsonl(&dir.join(format!("attacks{suffix}.jsonl")))?;
         let benign: Vec<Benign> = read_jsonl(&dir.join(format!("benign{suffix}.jsonl")))?;
         println!();
