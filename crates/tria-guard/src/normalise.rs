@@ -165,7 +165,8 @@ pub(crate) fn join_spaced_letters(text: &str) -> Option<String> {
             }
             continue;
         }
-        if !(single && previous_single) && !out.is_empty() && !out.ends_with(' ') {
+        let continues_a_spelled_word = single && previous_single;
+        if !continues_a_spelled_word && !out.is_empty() && !out.ends_with(' ') {
             out.push(' ');
         }
         out.push_str(token);
