@@ -59,7 +59,8 @@ pub(super) fn run(settings: &Settings, verbose: bool) -> anyhow::Result<()> {
     let sets = [
         ("round 1: tuning set (the rules were written against it)", ""),
         ("round 2: written after round-1 rules froze, then used to generalise them", "_round2"),
-        ("held-out: written after round-2 rules froze, never tuned on", "_holdout"),
+        ("round 3: written after round-2 rules froze (26.7% / 5.0% then), then used to generalise them", "_round3"),
+        ("held-out: written after round-3 rules froze, never tuned on", "_holdout"),
     ];
     for (title, suffix) in sets {
         let attacks: Vec<Attack> = read_jsonl(&dir.join(format!("attacks{suffix}.jsonl")))?;

@@ -73,7 +73,7 @@ impl ScreenVerdict {
 }
 
 static FAKE_ROLE_LINE: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"(?m)^\s*(#{1,6}\s*)?(system|assistant|developer)\s*:|\[/?(system|inst|sys|assistant)\]|<\|[a-z_]+\|>|<</?sys>>|</?(system|assistant)>")
+    Regex::new(r"(?m)^\s*(#{1,6}\s*)?(system|assistant|developer)\s*:|\[/?(system|inst|sys|assistant)\]|<\|[a-z_]+\|>|<</?sys>>|</?(system|assistant)>|<!--\s*(system|assistant|developer)\b")
         .unwrap_or_else(|e| panic!("{e}"))
 });
 
@@ -152,6 +152,7 @@ impl InputScreen {
             ("spaced", join_spaced_letters(&message.to_lowercase()).map(|t| fold(&t).text)),
             ("leet", Some(unleet(&folded.text)).filter(|t| *t != folded.text)),
             ("reversed", Some(folded.text.chars().rev().collect::<String>())),
+            ("rot13", Some(rot13(&folded.text))),
         ];
         for (how, text) in second_looks {
             if let Some((_, rule)) = text.as_deref().and_then(|t| self.plain_rules(t)) {
@@ -171,6 +172,16 @@ impl InputScreen {
         let names_other_tenant = self.other_tenants.iter().any(|name| contains_word(text, name));
         (names_other_tenant && OTHER_TENANT_DATA.is_match(text)).then(|| (ThreatCategory::CrossTenant, "other_tenant_named".to_owned()))
     }
+}
+
+fn rot13(text: &str) -> String {
+    text.chars()
+        .map(|c| match c {
+            'a'..='m' | 'A'..='M' => char::from(c as u8 + 13),
+            'n'..='z' | 'N'..='Z' => char::from(c as u8 - 13),
+            other => other,
+        })
+        .collect()
 }
 
 fn fold_case_only(text: &str) -> String {

@@ -95,6 +95,10 @@ pub(super) static RULES: LazyLock<Vec<Rule>> = LazyLock::new(|| {
         rule(RoleOverride, "never_refuses", r"\b(assistant|ai|bot|you|model|chatbot)\b.{0,30}\b(never|doesn't|does not|won't|will not) (refuses?|says? no|declines?)\b"),
         rule(RoleOverride, "drop_the_act", r"\b(forget|stop|quit|drop)\b.{0,15}\b(you('re| are)|being)\b.{0,20}\b(bot|assistant|ai|chatbot|support|customer service|agent)\b|\b(drop|cut|stop|quit) (the|this|your)\b.{0,25}\b(act|persona|role|character|script)\b"),
         rule(RoleOverride, "system_override", r"\b(system|admin|root|security|safety) (override|bypass|unlock)\b|\boverride (engaged|enabled|activated|accepted|mode)\b|\baccess granted\b"),
+        rule(RoleOverride, "your_job_now", r"\byour (only |new |real |true )?(job|purpose|task|role|mission) (now )?is (now )?\b|\b(switch|change|swap) (your )?(personalit(y|ies)|persona|character|roles?)\b"),
+        rule(RoleOverride, "reset_yourself", r"\breset (yourself|your (memory|settings|instructions|rules|context|persona))\b|\bfactory settings\b.{0,40}\b(you|yourself|forget)\b|\b(you|yourself)\b.{0,40}\bfactory settings\b"),
+        rule(PromptExtraction, "first_n_words", r"\b(first|last|opening) \d+ (words|lines|characters|sentences|tokens)\b.{0,40}\b(you|your|given|prompt|session|input)\b"),
+        rule(PromptExtraction, "came_before", r"\b(print|repeat|show|output|tell me|give me|copy|paste)\b.{0,30}\b(everything|all|whatever|the text)\b.{0,20}\b(came|comes|appears|appeared|is|was) (before|above)\b"),
         rule(RoleOverride, "no_rules_command", r",\s*no (rules|restrictions|limits|filters)\s*[.!]*$"),
         // --- prompt extraction
         rule(PromptExtraction, "prompt_noun", r"\b(system|initial|original|hidden|secret|internal|developer|full|starting|pre)[ -]?prompt\b|\byour prompt\b")
@@ -130,7 +134,8 @@ pub(super) static RULES: LazyLock<Vec<Rule>> = LazyLock::new(|| {
         rule(CrossTenant, "customer_by_id", r"\b(customer|user|client|account|member)\s*(#|id|number|no\.?|num)?\s*:?\s*#?\d{3,}\b")
             .unless_before(r"\b(my|our|i'm|i am)\s+(\S+\s+){0,1}$"),
         rule(CrossTenant, "impersonate", r"\b(log ?in as|login as|sign in as|impersonate|switch (to|into)|act as|acting as|pretend to be|answer as|speak as)\b(?:\s+\S+){0,2}?\s+(another|other|a different|the|some)?\s*(user|customer|tenant|account|company|admin|administrator|client)\b"),
-        rule(CrossTenant, "pii_of_others", r"\b(email|e-mail|phone( number)?|address|addresses|credit card|card number|password|contact details)\b(?:\s+\S+){0,6}?\s+(of|for|from)\s+(the|a|another|other|that|some|every|all)?\s*(customer|user|client|person|people|buyer|someone|everyone|customers|users)\b"),
+        rule(CrossTenant, "pii_of_others", r"\b(email|e-mail|phone( number)?|address|addresses|credit card|card number|password|contact details)\b(?:\s+\S+){0,6}?\s+(of|for|from)\s+(the|a|another|other|that|some|every|all)?\s*(customer|user|client|person|people|buyer|someone|everyone|customers|users|owner|manager)\b"),
+        rule(CrossTenant, "account_of_someone", r"\b(accounts?|orders?|invoices?)\b.{0,20}\b(registered|belonging|linked) to\b.{0,40}(@|\b(his|her|their|someone|another)\b)"),
         rule(CrossTenant, "sql", r"\bselect\s+(\*|[\w,\s]+)\s+from\s+\w+|\bdrop\s+table\b|\bunion\s+select\b|\binsert\s+into\b|\bdelete\s+from\b"),
         rule(CrossTenant, "database_export", r"\b(export|dump|download|extract|scrape)\b(?:\s+\S+){0,4}?\s+(the\s+)?(database|db|customer list|customer data|all (orders|invoices|customers|data))\b"),
     ]
