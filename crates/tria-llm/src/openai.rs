@@ -222,6 +222,7 @@ impl LlmClient for OpenAiClient {
         &self.config.model
     }
 
+    #[tracing::instrument(name = "llm.complete", skip_all, fields(model = %self.config.model))]
     async fn complete(&self, request: &CompletionRequest) -> Result<Completion, LlmError> {
         let body = self.body(request, false);
         let (bytes, attempts) = self.with_retries(|| self.complete_once(&body)).await?;
@@ -242,6 +243,8 @@ impl LlmClient for OpenAiClient {
         })
     }
 
+    /// The span covers opening the stream (retries included), not reading it.
+    #[tracing::instrument(name = "llm.stream_open", skip_all, fields(model = %self.config.model))]
     async fn stream(&self, request: &CompletionRequest) -> Result<LlmStream, LlmError> {
         let body = self.body(request, true);
         let ((response, permit), _attempts) = self.with_retries(|| self.stream_once(&body)).await?;
