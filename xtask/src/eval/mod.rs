@@ -3,6 +3,7 @@
 
 mod intents;
 mod retrieval;
+mod safety;
 
 use std::sync::Arc;
 
@@ -31,6 +32,12 @@ enum Which {
         #[arg(long)]
         verbose: bool,
     },
+    /// Input safety screen on fixtures/eval/safety: refusal rate on attacks, false refusals on benign.
+    Safety {
+        /// List every verdict with the rule that fired.
+        #[arg(long)]
+        verbose: bool,
+    },
     /// Policy retrieval on fixtures/eval/retrieval.jsonl (BM25, vector, hybrid).
     Retrieval {
         /// List the questions hybrid retrieval misses at 5.
@@ -44,6 +51,7 @@ pub(crate) fn run(args: &EvalArgs, settings: &Settings) -> anyhow::Result<()> {
         Which::Intents { verbose } => intents::run(settings, *verbose),
         Which::Retrieval { verbose } => retrieval::run(settings, *verbose),
         Which::Cache { verbose } => crate::eval_cache::run(settings, *verbose),
+        Which::Safety { verbose } => safety::run(settings, *verbose),
     }
 }
 

@@ -1,0 +1,463 @@
+//! An OpenAI-compatible mock LLM: `POST /v1/chat/completions`, plain and streamed, replying
+//! with sentences from the grounding block it was sent. Latency, jitter, error and 429 rates and
+//! streaming pace are configurable and seeded; tests can also script exact faults.
+//!
+//! In tests: `let mock = MockServer::start(MockConfig::default()).await?;` then point a client
+//! at `mock.base_url()`; `mock.push_faults([...])` scripts the next responses.
+
+use std::collections::VecDeque;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant};
+
+use axum::Router;
+use axum::body::Body;
+use axum::extract::State;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::post;
+use bytes::Bytes;
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+use serde::Deserialize;
+use serde_json::{Value, json};
+use tokio::task::JoinHandle;
+
+/// How the mock behaves when no fault is scripted.
+#[derive(Clone, Debug)]
+pub struct MockConfig {
+    /// Reported as the answering model.
+    pub model: String,
+    /// Fixed delay before the response head.
+    pub latency: Duration,
+    /// Extra random delay, uniform in `[0, jitter]`.
+    pub jitter: Duration,
+    /// Share of requests answered with a 500 or 503, in `[0, 1]`.
+    pub error_rate: f64,
+    /// Share of requests answered with a 429, in `[0, 1]`.
+    pub rate_limit_rate: f64,
+    /// The `Retry-After` the 429s carry (whole seconds on the wire).
+    pub retry_after: Duration,
+    /// Delay between streamed tokens.
+    pub token_delay: Duration,
+    /// Seed of every random choice (delays, errors, reply length); same seed, same sequence.
+    pub seed: u64,
+    /// Pick 1..=`max_sentences` grounding sentences at random instead of always the maximum,
+    /// for evals that measure consistency under variability.
+    pub vary_replies: bool,
+    /// Grounding sentences echoed per reply.
+    pub max_sentences: usize,
+}
+
+impl Default for MockConfig {
+    fn default() -> Self {
+        Self {
+            model: "tria-mock".to_owned(),
+            latency: Duration::ZERO,
+            jitter: Duration::ZERO,
+            error_rate: 0.0,
+            rate_limit_rate: 0.0,
+            retry_after: Duration::from_secs(1),
+            token_delay: Duration::ZERO,
+            seed: 42,
+            vary_replies: false,
+            max_sentences: 2,
+        }
+    }
+}
+
+/// A scripted outcome for the next request (scripted faults are used before random ones).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Fault {
+    /// Answer normally (useful to place a success inside a script).
+    None,
+    /// This HTTP status with an OpenAI-style error body.
+    Status(u16),
+    /// 429 with `Retry-After: secs`.
+    RateLimited { retry_after_secs: u64 },
+    /// Wait this long before answering at all.
+    Hang(Duration),
+    /// Stream two tokens, then a line that is not JSON.
+    MalformedSse,
+    /// Stream two tokens, then break the connection.
+    ResetMidStream,
+    /// Stream two tokens, then end the body cleanly without `[DONE]`.
+    TruncatedStream,
+    /// Answer normally but without a `usage` object.
+    NoUsage,
+}
+
+/// What the mock has seen.
+#[derive(Clone, Debug, Default)]
+pub struct MockStats {
+    pub requests: u64,
+    /// Most requests being answered at the same time.
+    pub max_in_flight: usize,
+    /// When each request arrived, in order.
+    pub arrivals: Vec<Instant>,
+}
+
+struct Shared {
+    config: MockConfig,
+    rng: Mutex<StdRng>,
+    script: Mutex<VecDeque<Fault>>,
+    requests: AtomicU64,
+    in_flight: AtomicUsize,
+    max_in_flight: AtomicUsize,
+    arrivals: Mutex<Vec<Instant>>,
+}
+
+impl Shared {
+    fn rng<T>(&self, f: impl FnOnce(&mut StdRng) -> T) -> T {
+        f(&mut self.rng.lock().unwrap_or_else(PoisonError::into_inner))
+    }
+}
+
+/// Counts a request as in flight until dropped (for streams: until the body ends).
+struct InFlight(Arc<Shared>);
+
+impl InFlight {
+    fn enter(shared: &Arc<Shared>) -> Self {
+        let now = shared.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
+        shared.max_in_flight.fetch_max(now, Ordering::SeqCst);
+        Self(Arc::clone(shared))
+    }
+}
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        self.0.in_flight.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+/// A running mock on a local port; stops when dropped.
+pub struct MockServer {
+    addr: SocketAddr,
+    shared: Arc<Shared>,
+    task: JoinHandle<()>,
+}
+
+impl std::fmt::Debug for MockServer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MockServer").field("addr", &self.addr).finish_non_exhaustive()
+    }
+}
+
+impl MockServer {
+    /// Starts on an ephemeral port of 127.0.0.1.
+    pub async fn start(config: MockConfig) -> std::io::Result<Self> {
+        Self::bind(config, SocketAddr::from(([127, 0, 0, 1], 0))).await
+    }
+
+    pub async fn bind(config: MockConfig, addr: SocketAddr) -> std::io::Result<Self> {
+        let listener = tokio::net::TcpListener::bind(addr).await?;
+        let addr = listener.local_addr()?;
+        let (router, shared) = router(config);
+        let task = tokio::spawn(async move {
+            if let Err(e) = axum::serve(listener, router).await {
+                tracing::error!(error = %e, "mock LLM server stopped");
+            }
+        });
+        Ok(Self { addr, shared, task })
+    }
+
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// `http://127.0.0.1:PORT/v1`, the base URL an OpenAI client wants.
+    pub fn base_url(&self) -> String {
+        format!("http://{}/v1", self.addr)
+    }
+
+    /// Queues outcomes for the next requests, in order.
+    pub fn push_faults(&self, faults: impl IntoIterator<Item = Fault>) {
+        self.shared.script.lock().unwrap_or_else(PoisonError::into_inner).extend(faults);
+    }
+
+    pub fn stats(&self) -> MockStats {
+        MockStats {
+            requests: self.shared.requests.load(Ordering::SeqCst),
+            max_in_flight: self.shared.max_in_flight.load(Ordering::SeqCst),
+            arrivals: self.shared.arrivals.lock().unwrap_or_else(PoisonError::into_inner).clone(),
+        }
+    }
+
+    /// Runs until the task ends (the binary's main loop).
+    pub async fn wait(self) {
+        let _ = (&mut { self }.task).await;
+    }
+}
+
+impl Drop for MockServer {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+/// The mock's routes, for serving on a listener of your own.
+fn router(config: MockConfig) -> (Router, Arc<Shared>) {
+    let shared = Arc::new(Shared {
+        rng: Mutex::new(StdRng::seed_from_u64(config.seed)),
+        config,
+        script: Mutex::new(VecDeque::new()),
+        requests: AtomicU64::new(0),
+        in_flight: AtomicUsize::new(0),
+        max_in_flight: AtomicUsize::new(0),
+        arrivals: Mutex::new(Vec::new()),
+    });
+    let router = Router::new()
+        .route("/v1/chat/completions", post(chat_completions))
+        .route("/chat/completions", post(chat_completions))
+        .with_state(Arc::clone(&shared));
+    (router, shared)
+}
+
+#[derive(Deserialize)]
+struct ChatRequest {
+    #[serde(default)]
+    messages: Vec<Message>,
+    #[serde(default)]
+    stream: bool,
+    #[serde(default)]
+    stream_options: Option<StreamOptions>,
+}
+
+#[derive(Deserialize)]
+struct Message {
+    #[serde(default)]
+    content: String,
+}
+
+#[derive(Deserialize)]
+struct StreamOptions {
+    #[serde(default)]
+    include_usage: bool,
+}
+
+fn error_response(status: StatusCode, message: &str) -> Response {
+    let body = json!({ "error": { "message": message, "type": "mock_error", "code": status.as_u16() } });
+    (status, axum::Json(body)).into_response()
+}
+
+async fn chat_completions(State(shared): State<Arc<Shared>>, body: Bytes) -> Response {
+    let guard = InFlight::enter(&shared);
+    let n = shared.requests.fetch_add(1, Ordering::SeqCst) + 1;
+    shared.arrivals.lock().unwrap_or_else(PoisonError::into_inner).push(Instant::now());
+    let request: ChatRequest = match serde_json::from_slice(&body) {
+        Ok(r) => r,
+        Err(e) => return error_response(StatusCode::BAD_REQUEST, &format!("invalid request body: {e}")),
+    };
+    let config = &shared.config;
+    let scripted = shared.script.lock().unwrap_or_else(PoisonError::into_inner).pop_front();
+    let fault = scripted.unwrap_or_else(|| {
+        shared.rng(|rng| {
+            let draw: f64 = rng.random();
+            if draw < config.rate_limit_rate {
+                Fault::RateLimited { retry_after_secs: config.retry_after.as_secs() }
+            } else if draw < config.rate_limit_rate + config.error_rate {
+                Fault::Status(if rng.random_bool(0.5) { 500 } else { 503 })
+            } else {
+                Fault::None
+            }
+        })
+    });
+    let jitter = shared.rng(|rng| {
+        let max = u64::try_from(config.jitter.as_micros()).unwrap_or(u64::MAX);
+        if max == 0 { Duration::ZERO } else { Duration::from_micros(rng.random_range(0..=max)) }
+    });
+    let wait = config.latency + jitter + if let Fault::Hang(d) = fault { d } else { Duration::ZERO };
+    if !wait.is_zero() {
+        tokio::time::sleep(wait).await;
+    }
+    match fault {
+        Fault::Status(code) => {
+            let status = StatusCode::from_u16(code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+            return error_response(status, "mock upstream failure");
+        }
+        Fault::RateLimited { retry_after_secs } => {
+            let mut response = error_response(StatusCode::TOO_MANY_REQUESTS, "mock rate limit");
+            response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(retry_after_secs));
+            return response;
+        }
+        _ => {}
+    }
+    let sentences = if config.vary_replies {
+        shared.rng(|rng| rng.random_range(1..=config.max_sentences.max(1)))
+    } else {
+        config.max_sentences.max(1)
+    };
+    let prompt: Vec<&str> = request.messages.iter().map(|m| m.content.as_str()).collect();
+    let reply = grounded_reply(&prompt, sentences);
+    let usage = json!({
+        "prompt_tokens": prompt.iter().map(|p| word_tokens(p)).sum::<u64>(),
+        "completion_tokens": word_tokens(&reply),
+        "total_tokens": prompt.iter().map(|p| word_tokens(p)).sum::<u64>() + word_tokens(&reply),
+    });
+    let id = format!("chatcmpl-mock-{n}");
+    if request.stream {
+        let include_usage = request.stream_options.is_some_and(|o| o.include_usage) && fault != Fault::NoUsage;
+        return stream_response(guard, StreamPlan { id, model: config.model.clone(), reply, usage: include_usage.then_some(usage), fault, token_delay: config.token_delay });
+    }
+    let mut body = json!({
+        "id": id, "object": "chat.completion", "created": 0, "model": config.model,
+        "choices": [{ "index": 0, "message": { "role": "assistant", "content": reply }, "finish_reason": "stop" }],
+    });
+    if fault != Fault::NoUsage {
+        body["usage"] = usage;
+    }
+    drop(guard);
+    axum::Json(body).into_response()
+}
+
+/// A rough token count (words × 4/3) — the mock only needs plausible numbers.
+fn word_tokens(text: &str) -> u64 {
+    (text.split_whitespace().count() as u64 * 4).div_ceil(3)
+}
+
+/// The first `max` sentences of the grounding block in the prompt, or a polite "I don't know".
+pub fn grounded_reply(prompt: &[&str], max: usize) -> String {
+    let grounding = prompt.iter().rev().find_map(|p| tria_llm::prompt::extract_grounding(p)).unwrap_or_default();
+    let sentences: Vec<&str> = grounding
+        .split_inclusive(['.', '!', '?', '\n'])
+        .map(str::trim)
+        .filter(|s| s.chars().any(char::is_alphanumeric))
+        .take(max)
+        .collect();
+    if sentences.is_empty() {
+        "I'm sorry, I don't have that information. Would you like me to connect you with a person?".to_owned()
+    } else {
+        sentences.join(" ")
+    }
+}
+
+struct StreamPlan {
+    id: String,
+    model: String,
+    reply: String,
+    usage: Option<Value>,
+    fault: Fault,
+    token_delay: Duration,
+}
+
+/// One step of a streamed body: wait, then send bytes or break the connection.
+enum Step {
+    Send(Duration, Bytes),
+    Break(Duration),
+}
+
+fn stream_response(guard: InFlight, plan: StreamPlan) -> Response {
+    let chunk = |delta: Value, finish: Option<&str>| {
+        let body = json!({
+            "id": plan.id, "object": "chat.completion.chunk", "created": 0, "model": plan.model,
+            "choices": [{ "index": 0, "delta": delta, "finish_reason": finish }],
+        });
+        Bytes::from(format!("data: {body}\n\n"))
+    };
+    let mut steps = vec![Step::Send(Duration::ZERO, chunk(json!({ "role": "assistant", "content": "" }), None))];
+    let tokens: Vec<&str> = plan.reply.split_inclusive(' ').collect();
+    for (i, token) in tokens.iter().enumerate() {
+        if i == 2 {
+            match plan.fault {
+                Fault::MalformedSse => {
+                    steps.push(Step::Send(plan.token_delay, Bytes::from_static(b"data: {\"choices\": [oops\n\n")));
+                    steps.push(Step::Send(Duration::ZERO, Bytes::from_static(b"data: [DONE]\n\n")));
+                    break;
+                }
+                Fault::ResetMidStream => {
+                    // Pause first so the tokens before the break are on the wire: a break before
+                    // the first flush would look like a failed request, not a broken stream.
+                    steps.push(Step::Break(plan.token_delay.max(Duration::from_millis(50))));
+                    break;
+                }
+                Fault::TruncatedStream => break,
+                _ => {}
+            }
+        }
+        steps.push(Step::Send(plan.token_delay, chunk(json!({ "content": token }), None)));
+    }
+    let broke_early = matches!(plan.fault, Fault::MalformedSse | Fault::ResetMidStream | Fault::TruncatedStream) && tokens.len() > 2;
+    if !broke_early {
+        steps.push(Step::Send(Duration::ZERO, chunk(json!({}), Some("stop"))));
+        if let Some(usage) = plan.usage {
+            let body = json!({ "id": plan.id, "object": "chat.completion.chunk", "created": 0, "model": plan.model, "choices": [], "usage": usage });
+            steps.push(Step::Send(Duration::ZERO, Bytes::from(format!("data: {body}\n\n"))));
+        }
+        steps.push(Step::Send(Duration::ZERO, Bytes::from_static(b"data: [DONE]\n\n")));
+    }
+    let state = (VecDeque::from(steps), guard);
+    let body = futures::stream::unfold(state, |(mut steps, guard)| async move {
+        match steps.pop_front()? {
+            Step::Send(delay, bytes) => {
+                if !delay.is_zero() {
+                    tokio::time::sleep(delay).await;
+                }
+                Some((Ok(bytes), (steps, guard)))
+            }
+            // An error from the body makes hyper abort the connection: the client sees a reset.
+            Step::Break(delay) => {
+                tokio::time::sleep(delay).await;
+                Some((Err(std::io::Error::other("mock connection reset")), (VecDeque::new(), guard)))
+            }
+        }
+    });
+    let mut response = Response::new(Body::from_stream(body));
+    response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("text/event-stream"));
+    response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tria_llm::prompt::{GROUNDING_CLOSE, GROUNDING_OPEN};
+
+    #[test]
+    fn replies_echo_the_grounding_sentences() {
+        let prompt = format!("system\n{GROUNDING_OPEN}\n[source: Returns]\nReturns within 30 days. Refunds in 5 days. Extra.\n{GROUNDING_CLOSE}\nquestion");
+        assert_eq!(grounded_reply(&[&prompt], 2), "Returns within 30 days. Refunds in 5 days.");
+        assert!(grounded_reply(&["no block here"], 2).contains("don't have that information"));
+    }
+
+    #[tokio::test]
+    async fn serves_plain_and_streamed_completions_over_http() {
+        let mock = MockServer::start(MockConfig::default()).await.expect("binds");
+        let prompt = format!("{GROUNDING_OPEN}\nShipping is free over $50.\n{GROUNDING_CLOSE}");
+        let client = reqwest::Client::new();
+        let url = format!("{}/chat/completions", mock.base_url());
+        let body = json!({ "model": "x", "messages": [{ "role": "user", "content": prompt }] });
+        let plain: Value = client.post(&url).json(&body).send().await.expect("sent").json().await.expect("json");
+        assert_eq!(plain["choices"][0]["message"]["content"], "Shipping is free over $50.");
+        assert!(plain["usage"]["prompt_tokens"].as_u64().is_some_and(|n| n > 0));
+        let mut streamed = body.clone();
+        streamed["stream"] = true.into();
+        let text = client.post(&url).json(&streamed).send().await.expect("sent").text().await.expect("body");
+        assert!(text.starts_with("data: ") && text.ends_with("data: [DONE]\n\n"), "{text}");
+        mock.push_faults([Fault::RateLimited { retry_after_secs: 3 }]);
+        let limited = client.post(&url).json(&body).send().await.expect("sent");
+        assert_eq!(limited.status(), 429);
+        assert_eq!(limited.headers()["retry-after"], "3");
+        assert_eq!(mock.stats().requests, 3);
+        let bad = client.post(&url).body("{").send().await.expect("sent");
+        assert_eq!(bad.status(), 400);
+    }
+
+    #[tokio::test]
+    async fn same_seed_same_random_faults() {
+        let config = MockConfig { error_rate: 0.3, rate_limit_rate: 0.2, seed: 7, ..MockConfig::default() };
+        let mut runs = Vec::new();
+        for _ in 0..2 {
+            let mock = MockServer::start(config.clone()).await.expect("binds");
+            let client = reqwest::Client::new();
+            let mut statuses = Vec::new();
+            for _ in 0..20 {
+                let r = client.post(format!("{}/chat/completions", mock.base_url())).json(&json!({ "messages": [] })).send().await.expect("sent");
+                statuses.push(r.status().as_u16());
+            }
+            runs.push(statuses);
+        }
+        assert_eq!(runs[0], runs[1]);
+        assert!(runs[0].contains(&429) && runs[0].contains(&200) && runs[0].iter().any(|s| *s >= 500), "{:?}", runs[0]);
+    }
+}

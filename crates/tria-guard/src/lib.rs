@@ -1,0 +1,17 @@
+//! What stands between the model and the customer: the grounding check (every number in a reply
+//! must come from the grounding), the input safety screen (prompt injection in all its
+//! disguises), output checks (prompt leakage, length, profanity) and deterministic tone
+//! adaptation. Pure functions over text: no I/O, same input, same verdict.
+
+pub mod grounding;
+mod normalise;
+pub mod output;
+pub mod safety;
+pub mod semantic;
+pub mod tone;
+
+pub use grounding::{Claim, ClaimKind, GroundingReport, check_grounding, extract_claims};
+pub use output::{OutputIssue, OutputPolicy, check_output, mask_profanity, truncate_at_sentence};
+pub use safety::{InputScreen, Refusal, ScreenVerdict, ThreatCategory, refusal_message};
+pub use semantic::{SemanticScore, SemanticScreen};
+pub use tone::adapt_tone;

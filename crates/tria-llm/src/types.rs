@@ -1,0 +1,107 @@
+//! Requests, completions and stream events, independent of any wire format.
+
+use std::pin::Pin;
+
+use futures::Stream;
+use serde::{Deserialize, Serialize};
+
+use crate::LlmError;
+
+/// Who wrote a message.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    System,
+    User,
+    Assistant,
+}
+
+/// One message of the conversation sent to the model.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChatMessage {
+    pub role: Role,
+    pub content: String,
+}
+
+impl ChatMessage {
+    pub fn system(content: impl Into<String>) -> Self {
+        Self { role: Role::System, content: content.into() }
+    }
+    pub fn user(content: impl Into<String>) -> Self {
+        Self { role: Role::User, content: content.into() }
+    }
+    pub fn assistant(content: impl Into<String>) -> Self {
+        Self { role: Role::Assistant, content: content.into() }
+    }
+}
+
+/// What to ask the model. The model name is the client's, not the request's.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct CompletionRequest {
+    pub messages: Vec<ChatMessage>,
+    pub max_tokens: Option<u32>,
+    pub temperature: Option<f32>,
+    /// End-user id passed upstream for abuse tracking (OpenAI's `user` field).
+    pub user: Option<String>,
+}
+
+impl CompletionRequest {
+    pub fn new(messages: Vec<ChatMessage>) -> Self {
+        Self { messages, ..Self::default() }
+    }
+    pub fn with_max_tokens(mut self, max_tokens: u32) -> Self {
+        self.max_tokens = Some(max_tokens);
+        self
+    }
+    pub fn with_temperature(mut self, temperature: f32) -> Self {
+        self.temperature = Some(temperature);
+        self
+    }
+}
+
+/// Where the token counts came from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum UsageSource {
+    /// The upstream's `usage` object.
+    Reported,
+    /// Counted locally with the cl100k tokenizer because the upstream did not say.
+    Estimated,
+}
+
+/// Tokens in and out of one call.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Usage {
+    pub prompt_tokens: u32,
+    pub completion_tokens: u32,
+    pub source: UsageSource,
+}
+
+impl Usage {
+    pub fn total_tokens(&self) -> u32 {
+        self.prompt_tokens + self.completion_tokens
+    }
+}
+
+/// A whole answer.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Completion {
+    pub text: String,
+    /// The model that answered (the upstream's name when it reports one).
+    pub model: String,
+    pub usage: Usage,
+    pub finish_reason: Option<String>,
+    /// How many HTTP attempts it took (1 = no retry).
+    pub attempts: u32,
+}
+
+/// One item of a streamed answer: text deltas, then exactly one `Done` on success. An `Err` item
+/// ends the stream; nothing follows it.
+#[derive(Clone, Debug, PartialEq)]
+pub enum StreamEvent {
+    Delta(String),
+    Done { usage: Usage, finish_reason: Option<String> },
+}
+
+/// A streamed answer. Dropping it cancels the upstream request.
+pub type LlmStream = Pin<Box<dyn Stream<Item = Result<StreamEvent, LlmError>> + Send>>;
