@@ -11,7 +11,7 @@ use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant};
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use tria_cache::{AnswerCache, AnswerContext, AnswerQuery, CacheConfig, CachedAnswer, SemanticEntry, SemanticIndex};
+use tria_cache::{AnswerCache, AnswerContext, AnswerQuery, CacheConfig, CachedAnswer, MatchRule, SemanticEntry, SemanticIndex, SemanticQuery};
 use tria_core::{IntentLabel, TenantId};
 
 /// Polls a future that never waits (the memory paths) without a runtime's overhead.
@@ -84,17 +84,17 @@ fn l3_lookup(c: &mut Criterion) {
     let shared = answer();
     for i in 0..N {
         let v = pseudo_vector(i, 384);
-        let entry = SemanticEntry { id: format!("e{i}"), text: String::new(), vector: &v, entities: vec![], answer: shared.clone(), expires_at: far };
+        let entry = SemanticEntry { id: format!("e{i}"), text: String::new(), vector: &v, entities: vec![], evidence: vec![], answer: shared.clone(), expires_at: far };
         index.insert(tenant, IntentLabel::PolicyQuestion, entry);
     }
     let mut query = pseudo_vector(77_777, 384);
     for x in query.iter_mut().take(20) {
         *x += 0.02;
     }
-    assert_eq!(index.search(tenant, IntentLabel::PolicyQuestion, &query, "", &[], 0.9).unwrap().id, "e77777");
-    c.bench_function("l3_lookup_100k", |b| {
-        b.iter(|| index.search(tenant, IntentLabel::PolicyQuestion, black_box(&query), "", &[], 0.9).unwrap())
-    });
+    let q = SemanticQuery { vector: &query, message: "", entities: &[], evidence: &[] };
+    let rule = MatchRule::cosine(0.9);
+    assert_eq!(index.search(tenant, IntentLabel::PolicyQuestion, &q, rule).unwrap().id, "e77777");
+    c.bench_function("l3_lookup_100k", |b| b.iter(|| index.search(tenant, IntentLabel::PolicyQuestion, black_box(&q), rule).unwrap()));
 }
 
 /// Kills a private Redis under a connected cache and times the first requests after its death,

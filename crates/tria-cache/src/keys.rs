@@ -28,17 +28,20 @@ pub fn normalize(message: &str) -> String {
         }
         out.extend(c.to_lowercase());
     }
-    let trimmed = out.trim_end_matches(['?', '!', '.', ',', ';', ':', ' ']);
-    let mut text = trimmed.to_owned();
+    // Cut in place, without allocating: this runs on every exact lookup.
+    let mut end = out.trim_end_matches(['?', '!', '.', ',', ';', ':', ' ']).len();
+    let mut start = 0;
     for filler in ["please", "thanks", "thank you", "pls"] {
-        if let Some(rest) = text.strip_prefix(&format!("{filler} ")) {
-            text = rest.to_owned();
+        if let Some(rest) = out[start..end].strip_prefix(filler).and_then(|r| r.strip_prefix(' ')) {
+            start = end - rest.len();
         }
-        if let Some(rest) = text.strip_suffix(&format!(" {filler}")) {
-            text = rest.trim_end_matches([',', ' ']).to_owned();
+        if let Some(rest) = out[start..end].strip_suffix(filler).and_then(|r| r.strip_suffix(' ')) {
+            end = start + rest.trim_end_matches([',', ' ']).len();
         }
     }
-    text
+    out.truncate(end);
+    out.drain(..start);
+    out
 }
 
 /// A 128-bit hex digest of the parts, unambiguous about where each part ends.
