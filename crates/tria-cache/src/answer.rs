@@ -306,16 +306,16 @@ impl AnswerCache {
         let intents = &q.context.recent_intents;
         let recent: Vec<&str> =
             intents[intents.len().saturating_sub(self.config.context_turns)..].iter().map(|i| i.as_str()).collect();
-        ExactKeys { tenant: q.tenant, generation, normalized: normalize(q.message), recent: recent.join(","), context: q.context }
+        ExactKeys { tenant: q.tenant, generation, normalized: normalize(q.message), recent: recent.join(","), context: q.context, state: std::sync::OnceLock::new() }
     }
 
-    fn l1_get(&self, key: &L1Key) -> Option<L1Slot> {
-        self.l1.get(key)
+    fn l1_get<const N: usize>(&self, (key, parts): &(L1Key, [&str; N])) -> Option<L1Slot> {
+        self.l1.get(key, parts.iter().copied())
     }
 
-    fn l1_put(&self, key: L1Key, shared_key: &str, slot: L1Slot) {
+    fn l1_put<const N: usize>(&self, (key, parts): (L1Key, [&str; N]), shared_key: &str, slot: L1Slot) {
         if self.config.l1.enabled {
-            self.l1.put(key, shared_key, slot, jitter(self.config.l1.ttl));
+            self.l1.put(key, parts, shared_key, slot, jitter(self.config.l1.ttl));
         }
     }
 
@@ -782,25 +782,31 @@ struct ExactKeys<'a> {
     normalized: String,
     recent: String,
     context: &'a AnswerContext,
+    /// The customer state in a fixed order, joined; built on first use.
+    state: std::sync::OnceLock<String>,
 }
 
 impl ExactKeys<'_> {
     /// The scope and its customer state in a fixed order, when answers may be customer-specific.
-    fn scoped_state(&self) -> Option<(&str, String)> {
+    fn scoped_state(&self) -> Option<(&str, &str)> {
         let scope = self.context.scope.as_deref()?;
-        let mut state: Vec<&str> = self.context.customer_state.iter().map(String::as_str).collect();
-        state.sort_unstable();
-        Some((scope, state.join("\n")))
+        let state = self.state.get_or_init(|| {
+            let mut state: Vec<&str> = self.context.customer_state.iter().map(String::as_str).collect();
+            state.sort_unstable();
+            state.join("\n")
+        });
+        Some((scope, state))
     }
 
-    fn l1_shared(&self, l1: &L1) -> L1Key {
-        l1.key(self.tenant, self.generation, ["exact", self.normalized.as_str(), self.recent.as_str()].into_iter())
+    fn l1_shared(&self, l1: &L1) -> (L1Key, [&str; 3]) {
+        let parts = ["exact", self.normalized.as_str(), self.recent.as_str()];
+        (l1.key(self.tenant, self.generation, parts.iter().copied()), parts)
     }
 
-    fn l1_scoped(&self, l1: &L1) -> Option<L1Key> {
+    fn l1_scoped(&self, l1: &L1) -> Option<(L1Key, [&str; 5])> {
         let (scope, state) = self.scoped_state()?;
-        let parts = ["scoped", self.normalized.as_str(), self.recent.as_str(), scope, state.as_str()];
-        Some(l1.key(self.tenant, self.generation, parts.into_iter()))
+        let parts = ["scoped", self.normalized.as_str(), self.recent.as_str(), scope, state];
+        Some((l1.key(self.tenant, self.generation, parts.iter().copied()), parts))
     }
 
     fn l2_shared(&self, prefix: &str) -> String {
@@ -810,7 +816,7 @@ impl ExactKeys<'_> {
 
     fn l2_scoped(&self, prefix: &str) -> Option<String> {
         let (scope, state) = self.scoped_state()?;
-        let hash = digest(["scoped", &self.normalized, &self.recent, scope, &state]);
+        let hash = digest(["scoped", &self.normalized, &self.recent, scope, state]);
         Some(keys::key(prefix, self.tenant, "l2", self.generation, &hash))
     }
 }

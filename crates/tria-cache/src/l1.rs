@@ -1,8 +1,9 @@
-//! L1: decoded exact answers in process, keyed by (tenant, generation, 128-bit keyed hash).
+//! L1: decoded exact answers in process, keyed by (tenant, generation, 64-bit hash).
 //!
-//! The hot path builds no strings: the hash is two SipHash passes with per-process random keys
-//! over the normalised message and the context parts (so a customer cannot craft a collision
-//! with another's key), and a hit clones one `Arc`. Each entry also keeps its L2 key string,
+//! The hot path builds no key string: one SipHash pass (per-process random key) over the
+//! normalised message and the context parts finds the entry, and the entry's own copy of those
+//! parts is compared before it is served, so a hash collision is a miss, never another
+//! conversation's answer. A hit clones two `Arc`s. Each entry also keeps its L2 key string,
 //! written once on insert, so Redis-style pattern invalidation still reaches L1.
 
 use std::collections::HashMap;
@@ -22,7 +23,7 @@ use crate::backend::glob_match;
 pub(crate) struct L1Key {
     tenant: TenantId,
     generation: u64,
-    hash: u128,
+    hash: u64,
 }
 
 /// What L1 holds: the decoded slot, answers shared rather than copied on a hit.
@@ -32,21 +33,25 @@ pub(crate) enum L1Slot {
     CustomerScoped,
 }
 
-#[derive(Clone)]
 struct L1Entry {
     slot: L1Slot,
     expires_at: Instant,
     bytes: u32,
+    /// The parts the key was hashed from, checked on every hit.
+    parts: Box<[Box<str>]>,
     /// The matching L2 key, for pattern invalidation and byte accounting.
-    shared_key: Arc<str>,
+    shared_key: Box<str>,
 }
+
+/// Shared so that reading an entry out of the cache is one reference count, not a deep copy.
+type Shared = Arc<L1Entry>;
 
 #[derive(Clone, Copy)]
 struct L1Weighter;
 
-impl Weighter<L1Key, L1Entry> for L1Weighter {
-    fn weight(&self, _key: &L1Key, entry: &L1Entry) -> u64 {
-        (entry.shared_key.len() + entry.bytes as usize + 96) as u64
+impl Weighter<L1Key, Shared> for L1Weighter {
+    fn weight(&self, _key: &L1Key, entry: &Shared) -> u64 {
+        (entry.shared_key.len() + entry.parts.iter().map(|p| p.len() + 16).sum::<usize>() + entry.bytes as usize + 96) as u64
     }
 }
 
@@ -54,9 +59,9 @@ impl Weighter<L1Key, L1Entry> for L1Weighter {
 #[derive(Clone, Default)]
 struct Evictions(Arc<Mutex<HashMap<TenantId, u64>>>);
 
-impl Lifecycle<L1Key, L1Entry> for Evictions {
+impl Lifecycle<L1Key, Shared> for Evictions {
     type RequestState = ();
-    fn on_evict(&self, _state: &mut (), key: L1Key, _val: L1Entry) {
+    fn on_evict(&self, _state: &mut (), key: L1Key, _val: Shared) {
         if let Ok(mut map) = self.0.lock() {
             *map.entry(key.tenant).or_default() += 1;
         }
@@ -65,9 +70,9 @@ impl Lifecycle<L1Key, L1Entry> for Evictions {
 
 /// The in-process exact level.
 pub(crate) struct L1 {
-    entries: Cache<L1Key, L1Entry, L1Weighter, DefaultHashBuilder, Evictions>,
+    entries: Cache<L1Key, Shared, L1Weighter, DefaultHashBuilder, Evictions>,
     evictions: Evictions,
-    seeds: [RandomState; 2],
+    seed: RandomState,
 }
 
 impl L1 {
@@ -80,35 +85,30 @@ impl L1 {
             DefaultHashBuilder::default(),
             evictions.clone(),
         );
-        Self { entries, evictions, seeds: [RandomState::new(), RandomState::new()] }
+        Self { entries, evictions, seed: RandomState::new() }
     }
 
     /// The key of `parts` (each length-prefixed, so part boundaries count) for a tenant.
-    pub(crate) fn key<'a>(&self, tenant: TenantId, generation: u64, parts: impl Iterator<Item = &'a str> + Clone) -> L1Key {
-        let half = |seed: &RandomState| {
-            let mut h = seed.build_hasher();
-            for part in parts.clone() {
-                h.write_usize(part.len());
-                h.write(part.as_bytes());
-            }
-            h.finish()
-        };
-        let hash = (u128::from(half(&self.seeds[0])) << 64) | u128::from(half(&self.seeds[1]));
-        L1Key { tenant, generation, hash }
-    }
-
-    pub(crate) fn get(&self, key: &L1Key) -> Option<L1Slot> {
-        match self.entries.get(key) {
-            Some(entry) if entry.expires_at > Instant::now() => Some(entry.slot),
-            Some(_) => {
-                self.entries.remove(key);
-                None
-            }
-            None => None,
+    pub(crate) fn key<'a>(&self, tenant: TenantId, generation: u64, parts: impl IntoIterator<Item = &'a str>) -> L1Key {
+        let mut h = self.seed.build_hasher();
+        for part in parts {
+            h.write_usize(part.len());
+            h.write(part.as_bytes());
         }
+        L1Key { tenant, generation, hash: h.finish() }
     }
 
-    pub(crate) fn put(&self, key: L1Key, shared_key: &str, slot: L1Slot, ttl: Duration) {
+    /// The live slot under `key` if it was stored for exactly these `parts`.
+    pub(crate) fn get<'a>(&self, key: &L1Key, parts: impl IntoIterator<Item = &'a str>) -> Option<L1Slot> {
+        let entry = self.entries.get(key)?;
+        if entry.expires_at <= Instant::now() {
+            self.entries.remove(key);
+            return None;
+        }
+        entry.parts.iter().map(|p| &**p).eq(parts).then(|| entry.slot.clone())
+    }
+
+    pub(crate) fn put<'a>(&self, key: L1Key, parts: impl IntoIterator<Item = &'a str>, shared_key: &str, slot: L1Slot, ttl: Duration) {
         let bytes = match &slot {
             L1Slot::Answer(a) => a.approx_bytes(),
             L1Slot::CustomerScoped => 8,
@@ -117,9 +117,10 @@ impl L1 {
             slot,
             expires_at: Instant::now() + ttl,
             bytes: u32::try_from(bytes).unwrap_or(u32::MAX),
+            parts: parts.into_iter().map(Box::from).collect(),
             shared_key: shared_key.into(),
         };
-        self.entries.insert(key, entry);
+        self.entries.insert(key, Arc::new(entry));
     }
 
     pub(crate) fn remove_tenant(&self, tenant: TenantId) {
@@ -166,13 +167,25 @@ mod tests {
         let (t1, t2) = (TenantId::new_random(), TenantId::new_random());
         let answer = Arc::new(CachedAnswer::new("x", tria_core::IntentLabel::Greeting, 1.0));
         let ttl = Duration::from_secs(60);
-        let (k1, k2) = (l1.key(t1, 0, ["a"].into_iter()), l1.key(t2, 0, ["a"].into_iter()));
-        l1.put(k1, "p:t1:l2:v1g0:aa", L1Slot::Answer(answer.clone()), ttl);
-        l1.put(k2, "p:t2:l2:v1g0:aa", L1Slot::Answer(answer), ttl);
+        let (k1, k2) = (l1.key(t1, 0, ["a"]), l1.key(t2, 0, ["a"]));
+        l1.put(k1, ["a"], "p:t1:l2:v1g0:aa", L1Slot::Answer(answer.clone()), ttl);
+        l1.put(k2, ["a"], "p:t2:l2:v1g0:aa", L1Slot::Answer(answer), ttl);
         l1.remove_matching("p:t1:*");
-        assert!(l1.get(&k1).is_none());
-        assert!(l1.get(&k2).is_some());
+        assert!(l1.get(&k1, ["a"]).is_none());
+        assert!(l1.get(&k2, ["a"]).is_some());
         l1.remove_tenant(t2);
-        assert!(l1.get(&k2).is_none());
+        assert!(l1.get(&k2, ["a"]).is_none());
+    }
+
+    #[test]
+    fn a_colliding_key_with_other_parts_is_a_miss() {
+        let l1 = L1::new(1 << 20);
+        let t = TenantId::new_random();
+        let answer = Arc::new(CachedAnswer::new("x", tria_core::IntentLabel::Greeting, 1.0));
+        // Stored under the key of other parts: as if two messages hashed alike.
+        let key = l1.key(t, 0, ["where is ORD-1"]);
+        l1.put(key, ["where is ORD-2"], "k", L1Slot::Answer(answer), Duration::from_secs(60));
+        assert!(l1.get(&key, ["where is ORD-1"]).is_none());
+        assert!(l1.get(&key, ["where is ORD-2"]).is_some());
     }
 }

@@ -27,4 +27,5 @@ pub use memory::MemoryCache;
 pub use redis::RedisCache;
 pub use semantic::{MatchRule, SemanticEntry, SemanticHit, SemanticIndex, SemanticQuery, evidence_agrees};
 pub use stats::{CacheStats, LevelStats};
+pub use keys::semantic_text;
 pub use tokens::count_tokens;

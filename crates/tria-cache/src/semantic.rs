@@ -84,6 +84,8 @@ struct Partition {
     vectors: Vec<f32>,
     bits: Vec<u64>,
     meta: Vec<Meta>,
+    /// Where each id sits in `meta`, so replacing an entry is not a scan.
+    positions: HashMap<String, usize>,
 }
 
 impl Partition {
@@ -105,7 +107,11 @@ impl Partition {
         }
         self.vectors.truncate(last * self.dim);
         self.bits.truncate(last * self.words);
-        self.meta.swap_remove(i);
+        let removed = self.meta.swap_remove(i);
+        self.positions.remove(&removed.id);
+        if let Some(moved) = self.meta.get(i) {
+            self.positions.insert(moved.id.clone(), i);
+        }
     }
 
     fn vector(&self, i: usize) -> &[f32] {
@@ -211,11 +217,12 @@ impl SemanticIndex {
         } else if part.dim != unit.len() {
             return;
         }
-        if let Some(i) = part.meta.iter().position(|m| m.id == id) {
+        if let Some(&i) = part.positions.get(&id) {
             part.remove(i);
         }
         part.bits.extend(sign_bits(&unit));
         part.vectors.extend_from_slice(&unit);
+        part.positions.insert(id.clone(), part.meta.len());
         part.meta.push(Meta { id, text, entities, evidence, answer, expires_at, seq });
     }
 
@@ -281,8 +288,10 @@ impl SemanticIndex {
     fn remove_ids(&self, tenant: TenantId, intent: IntentLabel, ids: &[String]) {
         let Ok(mut parts) = self.partitions.write() else { return };
         if let Some(part) = parts.get_mut(&(tenant, intent)) {
-            while let Some(i) = part.meta.iter().position(|m| ids.contains(&m.id)) {
-                part.remove(i);
+            for id in ids {
+                if let Some(&i) = part.positions.get(id) {
+                    part.remove(i);
+                }
             }
         }
     }
