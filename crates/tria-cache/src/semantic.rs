@@ -13,7 +13,7 @@ use std::time::Instant;
 use tria_core::{IntentLabel, TenantId};
 
 use crate::CachedAnswer;
-use crate::guard::{entities_compatible, slot_substituted};
+use crate::guard::{entities_compatible, same_wording_other_slot};
 
 /// Partitions up to this size are scanned exactly.
 pub(crate) const EXACT_SCAN_LIMIT: usize = 4096;
@@ -227,7 +227,8 @@ impl SemanticIndex {
     }
 
     /// The most similar live entry that `rule` accepts, whose entities match the query's and
-    /// that is not the query with a word swapped (see [`crate::guard::slot_substituted`]).
+    /// that is not the query worded alike with another slot (see
+    /// [`crate::guard::same_wording_other_slot`]).
     pub fn search(&self, tenant: TenantId, intent: IntentLabel, query: &SemanticQuery<'_>, rule: MatchRule) -> Option<SemanticHit> {
         let unit = normalized(query.vector)?;
         let bits = sign_bits(&unit);
@@ -258,7 +259,7 @@ impl SemanticIndex {
                     if evidence_agrees(&meta.evidence, query.evidence) { rule.agreed_threshold } else { rule.threshold };
                 if similarity >= needed
                     && entities_compatible(&meta.entities, query.entities)
-                    && !slot_substituted(&meta.text, query.message)
+                    && !same_wording_other_slot(&meta.text, query.message)
                 {
                     best = Some(SemanticHit { answer: meta.answer.clone(), similarity, id: meta.id.clone() });
                     break;
