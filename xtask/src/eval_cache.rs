@@ -278,7 +278,7 @@ async fn through_answer_cache(pairs: &[Pair], halves: &[Half], seen: &Seens, con
     let context = AnswerContext { scope: Some("eval".into()), ..AnswerContext::default() };
     let mut scores: BTreeMap<Half, Score> = BTreeMap::new();
     for (pair, half) in pairs.iter().zip(halves) {
-        let (sa, sb) = (&at(&seen, &pair.tenant, &pair.a), &at(&seen, &pair.tenant, &pair.b));
+        let (sa, sb) = (at(seen, &pair.tenant, &pair.a), at(seen, &pair.tenant, &pair.b));
         let tenant = TenantId::new_random();
         let marker = format!("answer to: {}", pair.a);
         let q = AnswerQuery { tenant, message: &pair.a, context: &context };

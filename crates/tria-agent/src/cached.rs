@@ -1,6 +1,7 @@
 //! The answer cache in the chat pipeline: the conversation context that keys an answer, the
-//! L1→L2 lookup before anything is computed, L3 (paraphrases) between classification and
-//! retrieval, single-flight for identical concurrent misses, and cache warming.
+//! L1→L2 lookup before anything is computed, L3 (paraphrases) after classification with the
+//! ids of the chunks retrieval returns for the message as a second signal, single-flight for
+//! identical concurrent misses, and cache warming.
 
 use std::sync::Arc;
 
