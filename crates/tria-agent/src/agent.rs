@@ -21,7 +21,7 @@ use crate::semantic::SemanticParts;
 use crate::{AgentError, catalogue, responder};
 
 /// How many chunks a reply may cite.
-const TOP_K: usize = 3;
+pub(crate) const TOP_K: usize = 3;
 
 /// Builds an [`Agent`]; every part has a default except the store.
 pub struct AgentBuilder {
@@ -123,7 +123,7 @@ impl Agent {
 
     /// The message's vector, or `None` (no embedder, or it failed: BM25 and rules still answer).
     /// Memoized, so intent, retrieval and the cache share one model call (a few ms of CPU).
-    fn query_embedding(&self, message: &str) -> Option<Vec<f32>> {
+    pub(crate) fn query_embedding(&self, message: &str) -> Option<Vec<f32>> {
         let embedder = self.embedder()?;
         match embedder.embed_one(message) {
             Ok(v) => Some(v),
@@ -168,7 +168,7 @@ impl Agent {
         self.catalogues.read().ok()?.get(&tenant).cloned()
     }
 
-    async fn index(&self, tenant: TenantId) -> Result<Arc<TenantIndex>, AgentError> {
+    pub(crate) async fn index(&self, tenant: TenantId) -> Result<Arc<TenantIndex>, AgentError> {
         if let Some(index) = self.indexes.read().map_err(|_| AgentError::Internal("index lock poisoned".into()))?.get(&tenant) {
             return Ok(index.clone());
         }

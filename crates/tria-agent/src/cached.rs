@@ -1,10 +1,11 @@
 //! The answer cache in the chat pipeline: the conversation context that keys an answer, the
-//! L1→L2 lookup before anything is computed, L3 (paraphrases) between classification and
-//! retrieval, single-flight for identical concurrent misses, and cache warming.
+//! L1→L2 lookup before anything is computed, L3 (paraphrases) after classification with the
+//! ids of the chunks retrieval returns for the message as a second signal, single-flight for
+//! identical concurrent misses, and cache warming.
 
 use std::sync::Arc;
 
-use tria_cache::{AnswerCache, AnswerContext, AnswerQuery, CachedAnswer, Component, Fill, count_tokens};
+use tria_cache::{AnswerCache, AnswerContext, AnswerQuery, CachedAnswer, Component, Fill, count_tokens, semantic_text};
 use tria_core::{CacheLevel, ConversationId, CustomerId, IntentLabel, OrderStatus, TenantContext, TenantId};
 use tria_intent::Classification;
 use tria_rag::Embedder;
@@ -114,18 +115,30 @@ impl Agent {
         Some(AnswerContext { recent_intents, scope, customer_state })
     }
 
-    /// The query vector for L3, from the L4 embedding cache or the embedder (off the reactor).
+    /// The query vector for L3: the embedding of the message without its politeness
+    /// ([`semantic_text`]), from the L4 embedding cache or the embedder (off the reactor).
     async fn query_vector(&self, tenant: TenantId, message: &str) -> Option<Vec<f32>> {
         let embedder = self.cache.embedder.clone()?;
         let cache = &self.cache.cache;
-        let model = embedder.model_id().to_owned();
-        if let Some(v) = cache.component::<Vec<f32>>(tenant, Component::Embedding, &model, message).await {
+        // The version names the text transformation too, so a change to it never reuses vectors.
+        let model = format!("{}+semantic-text-1", embedder.model_id());
+        let text = semantic_text(message);
+        if let Some(v) = cache.component::<Vec<f32>>(tenant, Component::Embedding, &model, &text).await {
             return Some(v);
         }
-        let text = message.to_owned();
+        let key_text = text.clone();
         let vector = tokio::task::spawn_blocking(move || embedder.embed_one(&text)).await.ok()?.ok()?;
-        cache.put_component(tenant, Component::Embedding, &model, message, &vector).await;
+        cache.put_component(tenant, Component::Embedding, &model, &key_text, &vector).await;
         Some(vector)
+    }
+
+    /// What retrieval returns for the message (chunk ids, best first): the same call
+    /// [`Agent::generate`] makes, so L3's agreement signal sees what the answer would cite.
+    /// Empty when the index cannot be read; L3 then uses its plain threshold.
+    async fn retrieval_evidence(&self, tenant: TenantId, message: &str) -> Vec<String> {
+        let Ok(index) = self.index(tenant).await else { return Vec::new() };
+        let vector = self.query_embedding(message);
+        index.hybrid_search(message, vector.as_deref(), crate::agent::TOP_K).iter().map(|h| h.chunk.id.to_string()).collect()
     }
 
     /// L1 → L2, else classify, L3, else `generate` — once for identical concurrent misses. The
@@ -149,16 +162,17 @@ impl Agent {
             let label = classification.label;
             let wants_l3 = cache.config().l3.enabled && !label.is_customer_specific();
             let vector = if wants_l3 { self.query_vector(tenant.id, message).await } else { None };
+            let evidence = if vector.is_some() { self.retrieval_evidence(tenant.id, message).await } else { Vec::new() };
             if let Some(v) = &vector
-                && let Some(answer) = cache.lookup_semantic(tenant.id, label, message, v).await
+                && let Some(answer) = cache.lookup_semantic_with(tenant.id, label, message, v, &evidence).await
             {
-                return Ok(Fill { answer, level: CacheLevel::L3, vector: None, cacheable: true });
+                return Ok(Fill { answer, level: CacheLevel::L3, vector: None, evidence: Vec::new(), cacheable: true });
             }
             let mut answer = generate(classification).await?.answer;
             // What an LLM would have been sent and would have written; a hit saves it again.
             answer.tokens = count_tokens(message).saturating_add(count_tokens(&answer.reply));
             let cacheable = cacheable(&answer);
-            Ok(Fill { answer: Arc::new(answer), level: CacheLevel::None, vector, cacheable })
+            Ok(Fill { answer: Arc::new(answer), level: CacheLevel::None, vector, evidence, cacheable })
         };
         match context {
             Some(context) => {

@@ -14,8 +14,6 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 
-use quick_cache::sync::Cache;
-use quick_cache::{DefaultHashBuilder, Lifecycle, Weighter};
 use rand::Rng;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
@@ -24,10 +22,11 @@ use tria_core::{CacheLevel, IntentLabel, SourceRef, TenantId};
 use crate::envelope::{self, Kind};
 use crate::guard::entity_signature;
 use crate::keys::{self, digest, normalize};
+use crate::l1::{L1, L1Key, L1Slot};
 use crate::stats::{self, Level, StatsRegistry, Usage};
 use crate::{
     CacheBackend, CacheConfig, CacheError, CacheHealth, CacheStats, FallbackCache, MemoryCache, RedisCache,
-    SemanticEntry, SemanticIndex, SingleFlight,
+    SemanticEntry, SemanticIndex, SemanticQuery, SingleFlight,
 };
 
 /// How long a tenant's generation read from Redis is trusted before it is read again; bounds
@@ -84,6 +83,7 @@ struct SemanticRecord {
     text: String,
     vector: Vec<f32>,
     entities: Vec<String>,
+    evidence: Vec<String>,
     answer: CachedAnswer,
 }
 
@@ -123,8 +123,20 @@ pub struct Fill {
     pub level: CacheLevel,
     /// The message's embedding, to index a fresh answer in L3.
     pub vector: Option<Vec<f32>>,
+    /// Ids of the chunks retrieved for the message, best first, stored with it in L3 (empty:
+    /// none, and then only the plain threshold can match it).
+    pub evidence: Vec<String>,
     /// False for answers that must not be cached (errors, "I don't know", hand-offs).
     pub cacheable: bool,
+}
+
+/// What L3 indexes a freshly generated answer by.
+#[derive(Clone, Copy, Debug)]
+pub struct Fresh<'a> {
+    /// The message's embedding.
+    pub vector: &'a [f32],
+    /// Ids of the chunks retrieved for the message, best first.
+    pub evidence: &'a [String],
 }
 
 /// The component caches of L4.
@@ -145,46 +157,6 @@ impl Component {
     }
 }
 
-/// What L1 holds: the decoded slot, answers shared rather than copied on a hit.
-#[derive(Clone)]
-enum L1Slot {
-    Answer(Arc<CachedAnswer>),
-    CustomerScoped,
-}
-
-#[derive(Clone)]
-struct L1Entry {
-    slot: L1Slot,
-    expires_at: Instant,
-    bytes: u32,
-}
-
-#[derive(Clone, Copy)]
-struct L1Weighter;
-
-impl Weighter<String, L1Entry> for L1Weighter {
-    fn weight(&self, key: &String, entry: &L1Entry) -> u64 {
-        (key.len() + entry.bytes as usize + 64) as u64
-    }
-}
-
-/// Counts L1 evictions per tenant (the tenant is the key's second segment).
-#[derive(Clone, Default)]
-struct L1Evictions(Arc<Mutex<HashMap<String, u64>>>);
-
-impl Lifecycle<String, L1Entry> for L1Evictions {
-    type RequestState = ();
-    fn on_evict(&self, _state: &mut (), key: String, _val: L1Entry) {
-        if let Some(tenant) = key.split(':').nth(1)
-            && let Ok(mut map) = self.0.lock()
-        {
-            *map.entry(tenant.to_owned()).or_default() += 1;
-        }
-    }
-}
-
-type L1 = Cache<String, L1Entry, L1Weighter, DefaultHashBuilder, L1Evictions>;
-
 enum Shared {
     Memory(Arc<MemoryCache>),
     Redis(Arc<FallbackCache>),
@@ -202,7 +174,6 @@ struct Written {
 pub struct AnswerCache {
     config: CacheConfig,
     l1: L1,
-    l1_evictions: L1Evictions,
     shared: Shared,
     semantic: SemanticIndex,
     l3_loaded: Mutex<HashSet<TenantId>>,
@@ -261,19 +232,11 @@ impl AnswerCache {
     }
 
     fn build(config: CacheConfig, shared: Shared) -> Self {
-        let evictions = L1Evictions::default();
-        let l1 = Cache::with(
-            usize::try_from((config.l1_bytes / 1024).max(64)).unwrap_or(usize::MAX),
-            config.l1_bytes.max(1024),
-            L1Weighter,
-            DefaultHashBuilder::default(),
-            evictions.clone(),
-        );
+        let l1 = L1::new(config.l1_bytes);
         Self {
             semantic: SemanticIndex::new(config.l3.max_entries_per_tenant),
             config,
             l1,
-            l1_evictions: evictions,
             shared,
             l3_loaded: Mutex::new(HashSet::new()),
             generations: RwLock::new(HashMap::new()),
@@ -307,7 +270,7 @@ impl AnswerCache {
     pub async fn generation(&self, tenant: TenantId) -> u64 {
         if let Ok(map) = self.generations.read()
             && let Some((generation, read_at)) = map.get(&tenant)
-            && (read_at.elapsed() < GENERATION_REFRESH || !self.backend().is_shared())
+            && (!self.backend().is_shared() || read_at.elapsed() < GENERATION_REFRESH)
         {
             return *generation;
         }
@@ -339,49 +302,21 @@ impl AnswerCache {
 
     // ----- exact levels (L1, L2) ----------------------------------------------------------
 
-    fn exact_keys(&self, q: &AnswerQuery<'_>, generation: u64) -> (String, Option<String>) {
-        let normalized = normalize(q.message);
-        let turns = self.config.context_turns;
+    fn exact_keys<'a>(&self, q: &AnswerQuery<'a>, generation: u64) -> ExactKeys<'a> {
         let intents = &q.context.recent_intents;
-        let recent: Vec<&str> = intents[intents.len().saturating_sub(turns)..].iter().map(|i| i.as_str()).collect();
-        let recent = recent.join(",");
-        let prefix = &self.config.key_prefix;
-        let shared_hash = digest(["exact", &normalized, &recent]);
-        let shared = keys::key(prefix, q.tenant, "l2", generation, &shared_hash);
-        let scoped = q.context.scope.as_ref().map(|scope| {
-            let mut state = q.context.customer_state.clone();
-            state.sort();
-            let state = state.join("\n");
-            keys::key(prefix, q.tenant, "l2", generation, &digest(["scoped", &normalized, &recent, scope, &state]))
-        });
-        (shared, scoped)
+        let recent: Vec<&str> =
+            intents[intents.len().saturating_sub(self.config.context_turns)..].iter().map(|i| i.as_str()).collect();
+        ExactKeys { tenant: q.tenant, generation, normalized: normalize(q.message), recent: recent.join(","), context: q.context, state: std::sync::OnceLock::new() }
     }
 
-    fn l1_get(&self, key: &str) -> Option<L1Slot> {
-        match self.l1.get(key) {
-            Some(entry) if entry.expires_at > Instant::now() => Some(entry.slot),
-            Some(_) => {
-                self.l1.remove(key);
-                None
-            }
-            None => None,
-        }
+    fn l1_get<const N: usize>(&self, (key, parts): &(L1Key, [&str; N])) -> Option<L1Slot> {
+        self.l1.get(key, parts.iter().copied())
     }
 
-    fn l1_put(&self, key: &str, slot: L1Slot) {
-        if !self.config.l1.enabled {
-            return;
+    fn l1_put<const N: usize>(&self, (key, parts): (L1Key, [&str; N]), shared_key: &str, slot: L1Slot) {
+        if self.config.l1.enabled {
+            self.l1.put(key, parts, shared_key, slot, jitter(self.config.l1.ttl));
         }
-        let bytes = match &slot {
-            L1Slot::Answer(a) => a.approx_bytes(),
-            L1Slot::CustomerScoped => 8,
-        };
-        let entry = L1Entry {
-            slot,
-            expires_at: Instant::now() + jitter(self.config.l1.ttl),
-            bytes: u32::try_from(bytes).unwrap_or(u32::MAX),
-        };
-        self.l1.insert(key.to_owned(), entry);
     }
 
     async fn l2_get(&self, tenant: TenantId, key: &str) -> Option<ExactSlot> {
@@ -416,23 +351,23 @@ impl AnswerCache {
     }
 
     fn hit(&self, tenant: TenantId, level: Level, answer: &CachedAnswer, started: Instant) {
-        self.stats.lookup(tenant, level, true, elapsed(started));
-        self.stats.saved(tenant, level, answer.tokens);
+        self.stats.hit(tenant, level, elapsed(started), answer.tokens);
     }
 
-    /// L1 then L2. Misses and undecodable values are `None`; errors never surface.
+    /// L1 then L2. Misses and undecodable values are `None`; errors never surface. An L1 hit
+    /// builds no string and takes no lock beyond the cache shard's.
     pub async fn lookup_exact(&self, q: &AnswerQuery<'_>) -> Option<ExactHit> {
         if !self.config.l1.enabled && !self.config.l2.enabled {
             return None;
         }
         let started = Instant::now();
         let generation = self.generation(q.tenant).await;
-        let (shared, scoped) = self.exact_keys(q, generation);
+        let keys = self.exact_keys(q, generation);
 
         if self.config.l1.enabled {
-            let answer = match self.l1_get(&shared) {
+            let answer = match self.l1_get(&keys.l1_shared(&self.l1)) {
                 Some(L1Slot::Answer(a)) => Some(a),
-                Some(L1Slot::CustomerScoped) => scoped.as_deref().and_then(|k| match self.l1_get(k) {
+                Some(L1Slot::CustomerScoped) => keys.l1_scoped(&self.l1).and_then(|k| match self.l1_get(&k) {
                     Some(L1Slot::Answer(a)) => Some(a),
                     _ => None,
                 }),
@@ -447,23 +382,25 @@ impl AnswerCache {
 
         if self.config.l2.enabled {
             let l2_started = Instant::now();
+            let prefix = &self.config.key_prefix;
+            let shared = keys.l2_shared(prefix);
             let found = match self.l2_get(q.tenant, &shared).await {
                 Some(ExactSlot::Answer(a)) => {
                     let a = Arc::new(a);
-                    self.l1_put(&shared, L1Slot::Answer(a.clone()));
+                    self.l1_put(keys.l1_shared(&self.l1), &shared, L1Slot::Answer(a.clone()));
                     Some(a)
                 }
-                Some(ExactSlot::CustomerScoped) => match &scoped {
-                    Some(scoped) => match self.l2_get(q.tenant, scoped).await {
+                Some(ExactSlot::CustomerScoped) => match (keys.l2_scoped(prefix), keys.l1_scoped(&self.l1)) {
+                    (Some(scoped), Some(l1_scoped)) => match self.l2_get(q.tenant, &scoped).await {
                         Some(ExactSlot::Answer(a)) => {
                             let a = Arc::new(a);
-                            self.l1_put(&shared, L1Slot::CustomerScoped);
-                            self.l1_put(scoped, L1Slot::Answer(a.clone()));
+                            self.l1_put(keys.l1_shared(&self.l1), &shared, L1Slot::CustomerScoped);
+                            self.l1_put(l1_scoped, &scoped, L1Slot::Answer(a.clone()));
                             Some(a)
                         }
                         _ => None,
                     },
-                    None => None,
+                    _ => None,
                 },
                 None => None,
             };
@@ -479,13 +416,28 @@ impl AnswerCache {
     // ----- semantic level (L3) ------------------------------------------------------------
 
     /// A paraphrase's answer within the tenant and intent, if one is similar enough and
-    /// mentions the same entities. Customer-specific intents always miss.
+    /// mentions the same entities. Customer-specific intents always miss. Same as
+    /// [`Self::lookup_semantic_with`] without a retrieval signal.
     pub async fn lookup_semantic(
         &self,
         tenant: TenantId,
         intent: IntentLabel,
         message: &str,
         vector: &[f32],
+    ) -> Option<Arc<CachedAnswer>> {
+        self.lookup_semantic_with(tenant, intent, message, vector, &[]).await
+    }
+
+    /// Like [`Self::lookup_semantic`], with the ids of the chunks retrieval returned for
+    /// `message` (best first): when a stored paraphrase retrieved the same top chunk, the lower
+    /// agreed threshold applies ([`SemanticConfig::rule`](crate::SemanticConfig::rule)).
+    pub async fn lookup_semantic_with(
+        &self,
+        tenant: TenantId,
+        intent: IntentLabel,
+        message: &str,
+        vector: &[f32],
+        evidence: &[String],
     ) -> Option<Arc<CachedAnswer>> {
         if !self.config.l3.enabled || intent.is_customer_specific() {
             return None;
@@ -494,7 +446,8 @@ impl AnswerCache {
         self.generation(tenant).await;
         self.ensure_l3_loaded(tenant).await;
         let entities = entity_signature(message);
-        let hit = self.semantic.search(tenant, intent, vector, message, &entities, self.config.l3.threshold);
+        let query = SemanticQuery { vector, message, entities: &entities, evidence };
+        let hit = self.semantic.search(tenant, intent, &query, self.config.l3.rule());
         match hit {
             Some(hit) => {
                 self.hit(tenant, Level::L3, &hit.answer, started);
@@ -540,6 +493,7 @@ impl AnswerCache {
                         text: r.text,
                         vector: &r.vector,
                         entities: r.entities,
+                        evidence: r.evidence,
                         answer: Arc::new(r.answer),
                         expires_at,
                     };
@@ -552,7 +506,8 @@ impl AnswerCache {
         }
     }
 
-    async fn semantic_put(&self, tenant: TenantId, message: &str, vector: &[f32], answer: Arc<CachedAnswer>) {
+    async fn semantic_put(&self, tenant: TenantId, message: &str, fresh: &Fresh<'_>, answer: Arc<CachedAnswer>) {
+        let Fresh { vector, evidence } = *fresh;
         if !self.config.l3.enabled || answer.intent.is_customer_specific() {
             return;
         }
@@ -566,6 +521,7 @@ impl AnswerCache {
             text: message.to_owned(),
             vector,
             entities: entities.clone(),
+            evidence: evidence.to_vec(),
             answer: answer.clone(),
             expires_at: Instant::now() + ttl,
         };
@@ -576,6 +532,7 @@ impl AnswerCache {
                 text: message.to_owned(),
                 vector: vector.to_vec(),
                 entities,
+                evidence: evidence.to_vec(),
                 answer: (*answer).clone(),
             };
             if let Ok(bytes) = envelope::encode(Kind::Semantic, &record) {
@@ -592,23 +549,30 @@ impl AnswerCache {
     /// Customer-specific answers go under the scoped key only (and are not stored at all
     /// without a scope); they never enter L3.
     pub async fn store(&self, q: &AnswerQuery<'_>, answer: Arc<CachedAnswer>, vector: Option<&[f32]>) {
+        self.store_with(q, answer, vector.map(|vector| Fresh { vector, evidence: &[] })).await;
+    }
+
+    /// [`Self::store`] with what retrieval returned for the message, for L3's agreement signal.
+    pub async fn store_with(&self, q: &AnswerQuery<'_>, answer: Arc<CachedAnswer>, fresh: Option<Fresh<'_>>) {
         let generation = self.generation(q.tenant).await;
-        let (shared, scoped) = self.exact_keys(q, generation);
+        let keys = self.exact_keys(q, generation);
+        let prefix = &self.config.key_prefix;
+        let shared = keys.l2_shared(prefix);
         if answer.intent.is_customer_specific() {
-            let Some(scoped) = scoped else { return };
+            let (Some(scoped), Some(l1_scoped)) = (keys.l2_scoped(prefix), keys.l1_scoped(&self.l1)) else { return };
             let marker = ExactSlot::CustomerScoped;
             let slot = ExactSlot::Answer((*answer).clone());
             self.l2_put(&scoped, &slot).await;
             self.l2_put(&shared, &marker).await;
-            self.l1_put(&scoped, L1Slot::Answer(answer.clone()));
-            self.l1_put(&shared, L1Slot::CustomerScoped);
+            self.l1_put(l1_scoped, &scoped, L1Slot::Answer(answer.clone()));
+            self.l1_put(keys.l1_shared(&self.l1), &shared, L1Slot::CustomerScoped);
             return;
         }
         let slot = ExactSlot::Answer((*answer).clone());
         self.l2_put(&shared, &slot).await;
-        self.l1_put(&shared, L1Slot::Answer(answer.clone()));
-        if let Some(vector) = vector {
-            self.semantic_put(q.tenant, q.message, vector, answer).await;
+        self.l1_put(keys.l1_shared(&self.l1), &shared, L1Slot::Answer(answer.clone()));
+        if let Some(fresh) = fresh {
+            self.semantic_put(q.tenant, q.message, &fresh, answer).await;
         }
     }
 
@@ -624,15 +588,19 @@ impl AnswerCache {
             return Ok((hit.answer, hit.level));
         }
         let generation = self.generation(q.tenant).await;
-        let (shared, scoped) = self.exact_keys(q, generation);
-        let flight_key = scoped.unwrap_or(shared);
+        let keys = self.exact_keys(q, generation);
+        let prefix = &self.config.key_prefix;
+        let flight_key = keys.l2_scoped(prefix).unwrap_or_else(|| keys.l2_shared(prefix));
         let (value, _computed) = self
             .flight
             .run(&flight_key, || async {
                 let fill = compute().await?;
                 if fill.cacheable {
-                    let vector = if fill.level == CacheLevel::None { fill.vector.as_deref() } else { None };
-                    self.store(q, fill.answer.clone(), vector).await;
+                    let fresh = match (&fill.vector, fill.level) {
+                        (Some(vector), CacheLevel::None) => Some(Fresh { vector, evidence: &fill.evidence }),
+                        _ => None,
+                    };
+                    self.store_with(q, fill.answer.clone(), fresh).await;
                 }
                 Ok((fill.answer, fill.level))
             })
@@ -726,15 +694,14 @@ impl AnswerCache {
 
     /// Deletes one level of a tenant (`l1`, `l2`, `l3`, `l4`); returns how many shared keys went.
     pub async fn invalidate_level(&self, tenant: TenantId, level: CacheLevelName) -> Result<u64, CacheError> {
-        let tenant_prefix = format!("{}:{tenant}:", self.config.key_prefix);
         let prefix = &self.config.key_prefix;
         match level {
             CacheLevelName::L1 => {
-                self.l1.retain(|k, _| !k.starts_with(&tenant_prefix));
+                self.l1.remove_tenant(tenant);
                 Ok(0)
             }
             CacheLevelName::L2 => {
-                self.l1.retain(|k, _| !k.starts_with(&tenant_prefix));
+                self.l1.remove_tenant(tenant);
                 self.backend().delete_matching(&keys::level_pattern(prefix, tenant, "l2")).await
             }
             CacheLevelName::L3 => {
@@ -751,7 +718,7 @@ impl AnswerCache {
     /// Deletes keys matching a Redis glob (`SCAN` + `UNLINK` in Redis), mirrored in L1; the
     /// in-process L3 index is dropped and reloads from the backend.
     pub async fn invalidate_pattern(&self, pattern: &str) -> Result<u64, CacheError> {
-        self.l1.retain(|k, _| !crate::backend::glob_match(pattern, k));
+        self.l1.remove_matching(pattern);
         self.semantic.clear();
         if let Ok(mut l) = self.l3_loaded.lock() {
             l.clear();
@@ -764,16 +731,8 @@ impl AnswerCache {
     /// The tenant's figures as `GET /api/v1/metrics/cache` shows them.
     pub async fn stats(&self, tenant: TenantId) -> CacheStats {
         let prefix = &self.config.key_prefix;
-        let tenant_prefix = format!("{prefix}:{tenant}:");
-        let now = Instant::now();
-        let mut l1 = Usage::default();
-        for (key, entry) in self.l1.iter() {
-            if entry.expires_at > now && key.starts_with(&tenant_prefix) {
-                l1.entries += 1;
-                l1.bytes += (key.len() + entry.bytes as usize) as u64;
-            }
-        }
-        l1.evictions = self.l1_evictions.0.lock().ok().and_then(|m| m.get(&tenant.to_string()).copied()).unwrap_or(0);
+        let (entries, bytes, evictions) = self.l1.usage(tenant);
+        let l1 = Usage { entries, bytes, evictions };
         let l2 = self.shared_usage(&keys::level_pattern(prefix, tenant, "l2"), Level::L2).await;
         let l4 = self.shared_usage(&format!("{prefix}:{tenant}:l4-*"), Level::L4).await;
         let (entries, bytes) = self.semantic.usage(tenant);
@@ -812,6 +771,53 @@ impl AnswerCache {
     /// Forgets a tenant's counters (not its entries).
     pub fn reset_stats(&self, tenant: TenantId) {
         self.stats.reset(tenant);
+    }
+}
+
+/// The keys of one exact lookup, built only as far as the lookup goes: L1 keys are hashes,
+/// L2 keys (strings with a SHA-256 part, shared between instances) only on an L1 miss.
+struct ExactKeys<'a> {
+    tenant: TenantId,
+    generation: u64,
+    normalized: String,
+    recent: String,
+    context: &'a AnswerContext,
+    /// The customer state in a fixed order, joined; built on first use.
+    state: std::sync::OnceLock<String>,
+}
+
+impl ExactKeys<'_> {
+    /// The scope and its customer state in a fixed order, when answers may be customer-specific.
+    fn scoped_state(&self) -> Option<(&str, &str)> {
+        let scope = self.context.scope.as_deref()?;
+        let state = self.state.get_or_init(|| {
+            let mut state: Vec<&str> = self.context.customer_state.iter().map(String::as_str).collect();
+            state.sort_unstable();
+            state.join("\n")
+        });
+        Some((scope, state))
+    }
+
+    fn l1_shared(&self, l1: &L1) -> (L1Key, [&str; 3]) {
+        let parts = ["exact", self.normalized.as_str(), self.recent.as_str()];
+        (l1.key(self.tenant, self.generation, parts.iter().copied()), parts)
+    }
+
+    fn l1_scoped(&self, l1: &L1) -> Option<(L1Key, [&str; 5])> {
+        let (scope, state) = self.scoped_state()?;
+        let parts = ["scoped", self.normalized.as_str(), self.recent.as_str(), scope, state];
+        Some((l1.key(self.tenant, self.generation, parts.iter().copied()), parts))
+    }
+
+    fn l2_shared(&self, prefix: &str) -> String {
+        let hash = digest(["exact", &self.normalized, &self.recent]);
+        keys::key(prefix, self.tenant, "l2", self.generation, &hash)
+    }
+
+    fn l2_scoped(&self, prefix: &str) -> Option<String> {
+        let (scope, state) = self.scoped_state()?;
+        let hash = digest(["scoped", &self.normalized, &self.recent, scope, state]);
+        Some(keys::key(prefix, self.tenant, "l2", self.generation, &hash))
     }
 }
 

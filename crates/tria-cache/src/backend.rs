@@ -78,6 +78,12 @@ pub trait CacheBackend: Send + Sync {
     fn is_degraded(&self) -> bool {
         false
     }
+    /// Whether the backend can take commands right now, as far as it knows without I/O (e.g.
+    /// its connection is up). A wrapper that sees `false` serves from elsewhere at once instead
+    /// of spending a command timeout to find out.
+    fn is_available(&self) -> bool {
+        true
+    }
     /// Whether values outlive this process (and so are shared with other instances).
     fn is_shared(&self) -> bool {
         false

@@ -52,7 +52,19 @@ pub struct CacheConfig {
 }
 
 /// Calibrated with `cargo xtask eval cache` (see docs/QUALITY.md).
-pub const DEFAULT_L3_THRESHOLD: f32 = 0.78;
+pub const DEFAULT_L3_THRESHOLD: f32 = 0.80;
+
+/// How much lower the similarity bar is when both messages retrieved the same top policy chunk
+/// (calibrated with `cargo xtask eval cache` alongside the threshold). A constant rather than a
+/// setting so the one `cache.l3_threshold` knob moves both bars together.
+pub const L3_AGREEMENT_MARGIN: f32 = 0.05;
+
+impl SemanticConfig {
+    /// The rule L3 applies: the threshold, lowered by [`L3_AGREEMENT_MARGIN`] on agreement.
+    pub fn rule(&self) -> crate::MatchRule {
+        crate::MatchRule { threshold: self.threshold, agreed_threshold: (self.threshold - L3_AGREEMENT_MARGIN).max(0.0) }
+    }
+}
 
 impl Default for CacheConfig {
     fn default() -> Self {

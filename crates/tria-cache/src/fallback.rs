@@ -94,9 +94,14 @@ impl Inner {
         }
     }
 
-    /// Serves from memory while degraded, counting it.
+    /// Serves from memory while degraded, counting it. A primary that knows it is unavailable
+    /// (its connection dropped) degrades the cache here, before any command waits on it.
     fn degraded_now(&self) -> bool {
-        let degraded = self.degraded.load(Ordering::Acquire);
+        let mut degraded = self.degraded.load(Ordering::Acquire);
+        if !degraded && !self.primary.is_available() {
+            self.mark_degraded(&CacheError::Unavailable(format!("{} connection lost", self.primary.name())));
+            degraded = true;
+        }
         if degraded {
             self.fallbacks.fetch_add(1, Ordering::Relaxed);
         }
@@ -228,6 +233,9 @@ impl CacheBackend for FallbackCache {
     }
 
     async fn health(&self) -> CacheHealth {
+        if !self.inner.degraded.load(Ordering::Acquire) && !self.inner.primary.is_available() {
+            self.inner.mark_degraded(&CacheError::Unavailable(format!("{} connection lost", self.inner.primary.name())));
+        }
         if self.inner.degraded.load(Ordering::Acquire) {
             let why = self.inner.last_error.lock().map(|e| e.clone()).unwrap_or_default();
             CacheHealth::Degraded(format!("{} unavailable ({why}); serving from memory", self.inner.primary.name()))
@@ -247,7 +255,7 @@ impl CacheBackend for FallbackCache {
     }
 
     fn is_degraded(&self) -> bool {
-        self.inner.degraded.load(Ordering::Relaxed)
+        self.inner.degraded.load(Ordering::Relaxed) || !self.inner.primary.is_available()
     }
 
     fn is_shared(&self) -> bool {

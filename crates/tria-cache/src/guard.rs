@@ -124,6 +124,36 @@ pub fn slot_substituted(cached: &str, new: &str) -> bool {
     shared >= 1 && only_a == 1 && only_b == 1
 }
 
+/// Word-level edits (insert, delete, substitute) between two token lists.
+fn word_edits(a: &[&str], b: &[&str]) -> usize {
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, x) in a.iter().enumerate() {
+        let mut diagonal = row[0];
+        row[0] = i + 1;
+        for (j, y) in b.iter().enumerate() {
+            let substitute = diagonal + usize::from(x != y);
+            diagonal = row[j + 1];
+            row[j + 1] = substitute.min(row[j] + 1).min(row[j + 1] + 1);
+        }
+    }
+    row[b.len()]
+}
+
+/// Whether `new` is `cached` worded the same with a content word or two changed ("Can I return
+/// opened items?" / "… unopened items?", "… before it ships?" / "… after it ships?"): the
+/// shape of a near-miss, which embeds almost like the original yet needs another answer. Real
+/// paraphrases reword more than two words; two messages that differ only in filler or in
+/// spellings of one word ("12 speed" / "12-speed", "sell" / "have") are not near-misses.
+pub fn same_wording_other_slot(cached: &str, new: &str) -> bool {
+    let (a, b) = (cached.to_lowercase(), new.to_lowercase());
+    let words = |s: &str| -> Vec<String> {
+        s.split(|c: char| !c.is_alphanumeric() && c != '\'' && c != '-').filter(|w| !w.is_empty()).map(str::to_owned).collect()
+    };
+    let (wa, wb) = (words(&a), words(&b));
+    let (ra, rb): (Vec<&str>, Vec<&str>) = (wa.iter().map(String::as_str).collect(), wb.iter().map(String::as_str).collect());
+    word_edits(&ra, &rb) <= 2 && slot_words(cached) != slot_words(new)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -141,6 +171,16 @@ mod tests {
         assert_eq!(entity_signature("Do you ship to Canada?"), ["name:canada"]);
         assert!(entity_signature("What is your return policy?").is_empty());
         assert!(entity_signature("How long do returns take").is_empty());
+    }
+
+    #[test]
+    fn same_wording_with_another_slot_is_a_near_miss() {
+        assert!(same_wording_other_slot("Can I return opened items?", "Can I return unopened items?"));
+        assert!(same_wording_other_slot("Can I cancel an order before it ships?", "Can I cancel an order after it ships?"));
+        assert!(same_wording_other_slot("Is the espresso roast whole bean?", "Is the espresso roast ground?"));
+        assert!(!same_wording_other_slot("Do you sell 12 speed chains?", "Do you have 12-speed chains?"));
+        assert!(!same_wording_other_slot("What is your refund policy?", "How do refunds work with you?"));
+        assert!(!same_wording_other_slot("What is your refund policy?", "what is your refund policy"));
     }
 
     #[test]

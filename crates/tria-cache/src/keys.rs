@@ -26,19 +26,69 @@ pub fn normalize(message: &str) -> String {
             out.push(' ');
             space = false;
         }
-        out.extend(c.to_lowercase());
+        if c.is_ascii() {
+            out.push(c.to_ascii_lowercase());
+        } else {
+            out.extend(c.to_lowercase());
+        }
     }
-    let trimmed = out.trim_end_matches(['?', '!', '.', ',', ';', ':', ' ']);
-    let mut text = trimmed.to_owned();
+    // Cut in place, without allocating: this runs on every exact lookup.
+    let mut end = out.trim_end_matches(['?', '!', '.', ',', ';', ':', ' ']).len();
+    let mut start = 0;
     for filler in ["please", "thanks", "thank you", "pls"] {
-        if let Some(rest) = text.strip_prefix(&format!("{filler} ")) {
-            text = rest.to_owned();
+        if let Some(rest) = out[start..end].strip_prefix(filler).and_then(|r| r.strip_prefix(' ')) {
+            start = end - rest.len();
         }
-        if let Some(rest) = text.strip_suffix(&format!(" {filler}")) {
-            text = rest.trim_end_matches([',', ' ']).to_owned();
+        if let Some(rest) = out[start..end].strip_suffix(filler).and_then(|r| r.strip_suffix(' ')) {
+            end = start + rest.trim_end_matches([',', ' ']).len();
         }
     }
-    text
+    out.truncate(end);
+    out.drain(..start);
+    out
+}
+
+/// Openers and politeness that say nothing about the question, longest first so "thank you"
+/// goes before "thank". Matched on whole words only.
+const FILLER_PHRASES: &[&str] = &[
+    "i was wondering if you could tell me", "i was wondering if", "i was wondering", "just wondering",
+    "could you please tell me", "can you please tell me", "could you tell me", "can you tell me",
+    "could you let me know", "can you let me know", "please let me know", "let me know",
+    "i would like to know", "i'd like to know", "i want to know", "i need to know", "do you know",
+    "quick question", "one more question", "good morning", "good afternoon", "good evening",
+    "hi there", "hello there", "hey there", "thank you so much", "thank you", "thanks a lot", "many thanks",
+    "thanks", "cheers", "please", "pls", "kindly", "hi", "hello", "hey", "ok so", "um", "uh",
+];
+
+/// The text L3 embeds: lower case, punctuation gone (inside codes like `NW-ESP-1KG` and
+/// `don't` it stays), openers and politeness dropped. Two phrasings of one question differ
+/// mostly in such words, and the embedding model weighs them as much as the content. Entities
+/// and guards read the original message, never this.
+pub fn semantic_text(message: &str) -> String {
+    let lowered = message.to_lowercase();
+    let words: Vec<&str> = lowered
+        .split(|c: char| c.is_whitespace() || matches!(c, '?' | '!' | ',' | ';' | ':' | '(' | ')' | '"'))
+        .map(|w| w.trim_matches(|c: char| !c.is_alphanumeric()))
+        .filter(|w| !w.is_empty())
+        .collect();
+    let mut kept: Vec<&str> = Vec::with_capacity(words.len());
+    let mut i = 0;
+    'words: while i < words.len() {
+        for phrase in FILLER_PHRASES {
+            let n = phrase.split(' ').count();
+            if i + n <= words.len() && words[i..i + n].iter().copied().eq(phrase.split(' ')) {
+                i += n;
+                continue 'words;
+            }
+        }
+        kept.push(words[i]);
+        i += 1;
+    }
+    if kept.is_empty() {
+        // All filler ("hi, thanks!"): the words are the message.
+        return words.join(" ");
+    }
+    kept.join(" ")
 }
 
 /// A 128-bit hex digest of the parts, unambiguous about where each part ends.
@@ -82,6 +132,14 @@ mod tests {
         assert_eq!(normalize("what is your return policy, please?"), a);
         assert_eq!(normalize("What\u{2019}s up"), "what's up");
         assert_ne!(normalize("where is ORD-1"), normalize("where is ORD-2"));
+    }
+
+    #[test]
+    fn semantic_text_keeps_content_and_drops_politeness() {
+        assert_eq!(semantic_text("Hi! Could you tell me how long returns take, please?"), "how long returns take");
+        assert_eq!(semantic_text("What's the price of NW-ESP-1KG?"), "what's the price of nw-esp-1kg");
+        assert_eq!(semantic_text("Thanks!"), "thanks");
+        assert_eq!(semantic_text("Is the so-called 'house blend' decaf?"), "is the so-called house blend decaf");
     }
 
     #[test]

@@ -1,11 +1,16 @@
 //! The shared backend: Redis through a `fred` connection pool. Every command fails fast and has
 //! a deadline, so a dead or slow Redis costs a bounded wait and the fallback wrapper takes over.
+//! A connection known to be down costs no wait at all: fred's connection events (error,
+//! unresponsive, reconnect) and client state are watched, and commands are refused up front
+//! while a connection is lost, so the first request after Redis dies already goes to memory.
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use async_trait::async_trait;
 use fred::prelude::{
-    ClientLike, Config, Expiration, KeysInterface, Options, Pool, ReconnectPolicy, TcpConfig,
+    Client, ClientLike, Config, EventInterface, Expiration, KeysInterface, Options, Pool, ReconnectPolicy, TcpConfig,
 };
 use fred::types::Builder;
 use fred::types::scan::Scanner;
@@ -21,6 +26,9 @@ pub struct RedisCache {
     pool: Pool,
     timeout: Duration,
     options: Options,
+    /// Set by a connection error or an unresponsive connection, cleared by a (re)connect: fred
+    /// reports these before its client state changes.
+    lost: Arc<AtomicBool>,
 }
 
 impl std::fmt::Debug for RedisCache {
@@ -51,10 +59,27 @@ impl RedisCache {
             .set_policy(ReconnectPolicy::new_constant(0, 200))
             .build_pool(pool_size.max(1))
             .map_err(|e| CacheError::Config(e.to_string()))?;
+        let lost = Arc::new(AtomicBool::new(false));
+        for client in pool.clients() {
+            watch_connection(client, &lost);
+        }
         pool.connect();
         let options =
             Options { fail_fast: true, timeout: Some(timeout), max_attempts: Some(1), ..Options::default() };
-        Ok(Self { pool, timeout, options })
+        Ok(Self { pool, timeout, options, lost })
+    }
+
+    /// Whether every connection of the pool is up and none has reported a loss since.
+    fn connected(&self) -> bool {
+        !self.lost.load(Ordering::Acquire) && self.pool.clients().iter().all(|c| c.is_connected())
+    }
+
+    /// The next client, or an immediate error while the connection is down.
+    fn client(&self) -> Result<fred::clients::WithOptions<Client>, CacheError> {
+        if !self.connected() {
+            return Err(CacheError::Unavailable("connection to Redis lost".into()));
+        }
+        Ok(self.pool.next().with_options(&self.options))
     }
 
     /// Waits up to `wait` for the first connection; `Err` if Redis did not answer in time.
@@ -65,10 +90,17 @@ impl RedisCache {
             .map_err(unavailable)
     }
 
-    /// Answers `PING` within the deadline.
+    /// Answers `PING` within the deadline. A reported loss does not stop the ping (only a
+    /// connection fred knows to be down does), and a pong clears it: this is how a loss reported
+    /// by an error that did not, in the end, cost the connection is forgotten.
     pub async fn ping(&self) -> Result<(), CacheError> {
-        self.bounded(async { self.pool.with_options(&self.options).ping::<String>(None).await.map(|_| ()) })
-            .await
+        if !self.pool.clients().iter().all(|c| c.is_connected()) {
+            return Err(CacheError::Unavailable("connection to Redis lost".into()));
+        }
+        let client = self.pool.next().with_options(&self.options);
+        self.bounded(async { client.ping::<String>(None).await.map(|_| ()) }).await?;
+        self.lost.store(false, Ordering::Release);
+        Ok(())
     }
 
     async fn bounded<T>(
@@ -84,6 +116,9 @@ impl RedisCache {
     /// Walks `SCAN MATCH pattern` over every primary. With `unlink`, each page is removed with
     /// `UNLINK` as it arrives (never `KEYS`); otherwise up to `limit` keys are collected.
     async fn scan(&self, pattern: &str, limit: usize, unlink: bool) -> Result<(Vec<String>, u64), CacheError> {
+        if !self.connected() {
+            return Err(CacheError::Unavailable("connection to Redis lost".into()));
+        }
         let client = self.pool.next();
         let clustered = client.is_clustered();
         let mut stream = if clustered {
@@ -107,10 +142,10 @@ impl RedisCache {
                     // Keys of one page may sit on different cluster slots: one command each there.
                     if clustered {
                         for key in keys {
-                            removed += self.bounded(self.pool.with_options(&self.options).unlink::<u64, _>(key)).await?;
+                            removed += self.bounded(self.client()?.unlink::<u64, _>(key)).await?;
                         }
                     } else {
-                        removed += self.bounded(self.pool.with_options(&self.options).unlink::<u64, _>(keys)).await?;
+                        removed += self.bounded(self.client()?.unlink::<u64, _>(keys)).await?;
                     }
                 }
             } else {
@@ -130,12 +165,12 @@ impl RedisCache {
 #[async_trait]
 impl CacheBackend for RedisCache {
     async fn get(&self, key: &str) -> Result<Option<Vec<u8>>, CacheError> {
-        self.bounded(self.pool.with_options(&self.options).get::<Option<Vec<u8>>, _>(key)).await
+        self.bounded(self.client()?.get::<Option<Vec<u8>>, _>(key)).await
     }
 
     async fn set(&self, key: &str, value: Vec<u8>, ttl: Duration) -> Result<(), CacheError> {
         let millis = i64::try_from(ttl.as_millis()).unwrap_or(i64::MAX).max(1);
-        self.bounded(self.pool.with_options(&self.options).set::<(), _, _>(
+        self.bounded(self.client()?.set::<(), _, _>(
             key,
             value,
             Some(Expiration::PX(millis)),
@@ -146,7 +181,7 @@ impl CacheBackend for RedisCache {
     }
 
     async fn delete(&self, key: &str) -> Result<(), CacheError> {
-        self.bounded(self.pool.with_options(&self.options).unlink::<u64, _>(key)).await.map(|_| ())
+        self.bounded(self.client()?.unlink::<u64, _>(key)).await.map(|_| ())
     }
 
     async fn delete_matching(&self, pattern: &str) -> Result<u64, CacheError> {
@@ -161,7 +196,7 @@ impl CacheBackend for RedisCache {
     }
 
     async fn incr(&self, key: &str) -> Result<u64, CacheError> {
-        self.bounded(self.pool.with_options(&self.options).incr::<u64, _>(key)).await
+        self.bounded(self.client()?.incr::<u64, _>(key)).await
     }
 
     fn name(&self) -> &'static str {
@@ -178,4 +213,27 @@ impl CacheBackend for RedisCache {
     fn is_shared(&self) -> bool {
         true
     }
+
+    fn is_available(&self) -> bool {
+        self.connected()
+    }
+}
+
+/// Keeps `lost` in step with one client's connection events.
+fn watch_connection(client: &Client, lost: &Arc<AtomicBool>) {
+    let on_error = lost.clone();
+    let on_unresponsive = lost.clone();
+    let on_reconnect = lost.clone();
+    client.on_error(move |_| {
+        on_error.store(true, Ordering::Release);
+        async { Ok(()) }
+    });
+    client.on_unresponsive(move |_| {
+        on_unresponsive.store(true, Ordering::Release);
+        async { Ok(()) }
+    });
+    client.on_reconnect(move |_| {
+        on_reconnect.store(false, Ordering::Release);
+        async { Ok(()) }
+    });
 }

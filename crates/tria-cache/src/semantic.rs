@@ -13,12 +13,50 @@ use std::time::Instant;
 use tria_core::{IntentLabel, TenantId};
 
 use crate::CachedAnswer;
-use crate::guard::{entities_compatible, slot_substituted};
+use crate::guard::{entities_compatible, same_wording_other_slot};
 
 /// Partitions up to this size are scanned exactly.
 pub(crate) const EXACT_SCAN_LIMIT: usize = 4096;
 /// Candidates re-scored exactly after the bit scan.
 pub(crate) const RERANK: usize = 64;
+
+/// When two messages' similarity is enough: `threshold` alone, or the lower `agreed_threshold`
+/// when both retrieved the same top policy chunk (paraphrases of one policy question retrieve the
+/// same passage; see [`evidence_agrees`]).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct MatchRule {
+    pub threshold: f32,
+    pub agreed_threshold: f32,
+}
+
+impl MatchRule {
+    /// Cosine alone, no retrieval signal.
+    pub fn cosine(threshold: f32) -> Self {
+        Self { threshold, agreed_threshold: threshold }
+    }
+
+    fn lowest(&self) -> f32 {
+        self.threshold.min(self.agreed_threshold)
+    }
+}
+
+/// Whether two messages' retrievals agree: the same top chunk. An empty list (nothing retrieved,
+/// or the caller has no retrieval) never agrees.
+pub fn evidence_agrees(cached: &[String], new: &[String]) -> bool {
+    matches!((cached.first(), new.first()), (Some(a), Some(b)) if a == b)
+}
+
+/// What a lookup compares a stored entry with.
+#[derive(Clone, Copy, Debug)]
+pub struct SemanticQuery<'a> {
+    pub vector: &'a [f32],
+    /// The message as the customer wrote it (the near-miss guard reads it).
+    pub message: &'a str,
+    /// From [`crate::guard::entity_signature`].
+    pub entities: &'a [String],
+    /// Ids of the chunks retrieval returned for the message, best first (may be empty).
+    pub evidence: &'a [String],
+}
 
 /// A semantic match that passed the threshold and the entity guard.
 #[derive(Clone, Debug)]
@@ -33,6 +71,7 @@ struct Meta {
     id: String,
     text: String,
     entities: Vec<String>,
+    evidence: Vec<String>,
     answer: Arc<CachedAnswer>,
     expires_at: Instant,
     seq: u64,
@@ -45,6 +84,8 @@ struct Partition {
     vectors: Vec<f32>,
     bits: Vec<u64>,
     meta: Vec<Meta>,
+    /// Where each id sits in `meta`, so replacing an entry is not a scan.
+    positions: HashMap<String, usize>,
 }
 
 impl Partition {
@@ -66,7 +107,11 @@ impl Partition {
         }
         self.vectors.truncate(last * self.dim);
         self.bits.truncate(last * self.words);
-        self.meta.swap_remove(i);
+        let removed = self.meta.swap_remove(i);
+        self.positions.remove(&removed.id);
+        if let Some(moved) = self.meta.get(i) {
+            self.positions.insert(moved.id.clone(), i);
+        }
     }
 
     fn vector(&self, i: usize) -> &[f32] {
@@ -130,6 +175,8 @@ pub struct SemanticEntry<'a> {
     pub vector: &'a [f32],
     /// From [`crate::guard::entity_signature`].
     pub entities: Vec<String>,
+    /// Ids of the chunks retrieved for the message, best first (may be empty).
+    pub evidence: Vec<String>,
     pub answer: Arc<CachedAnswer>,
     pub expires_at: Instant,
 }
@@ -155,7 +202,7 @@ impl SemanticIndex {
     /// Adds (or replaces, by id) an entry. Vectors of another dimension than the partition's,
     /// or of zero length, are ignored.
     pub fn insert(&self, tenant: TenantId, intent: IntentLabel, entry: SemanticEntry<'_>) {
-        let SemanticEntry { id, text, vector, entities, answer, expires_at } = entry;
+        let SemanticEntry { id, text, vector, entities, evidence, answer, expires_at } = entry;
         let Some(unit) = normalized(vector) else { return };
         let Ok(mut parts) = self.partitions.write() else { return };
         let tenant_len: usize = parts.iter().filter(|((t, _), _)| *t == tenant).map(|(_, p)| p.len()).sum();
@@ -170,26 +217,20 @@ impl SemanticIndex {
         } else if part.dim != unit.len() {
             return;
         }
-        if let Some(i) = part.meta.iter().position(|m| m.id == id) {
+        if let Some(&i) = part.positions.get(&id) {
             part.remove(i);
         }
         part.bits.extend(sign_bits(&unit));
         part.vectors.extend_from_slice(&unit);
-        part.meta.push(Meta { id, text, entities, answer, expires_at, seq });
+        part.positions.insert(id.clone(), part.meta.len());
+        part.meta.push(Meta { id, text, entities, evidence, answer, expires_at, seq });
     }
 
-    /// The most similar live entry at or above `threshold` whose entities match `entities` and
-    /// that is not `message` with a word swapped (see [`crate::guard::slot_substituted`]).
-    pub fn search(
-        &self,
-        tenant: TenantId,
-        intent: IntentLabel,
-        query: &[f32],
-        message: &str,
-        entities: &[String],
-        threshold: f32,
-    ) -> Option<SemanticHit> {
-        let unit = normalized(query)?;
+    /// The most similar live entry that `rule` accepts, whose entities match the query's and
+    /// that is not the query worded alike with another slot (see
+    /// [`crate::guard::same_wording_other_slot`]).
+    pub fn search(&self, tenant: TenantId, intent: IntentLabel, query: &SemanticQuery<'_>, rule: MatchRule) -> Option<SemanticHit> {
+        let unit = normalized(query.vector)?;
         let bits = sign_bits(&unit);
         let now = Instant::now();
         let mut expired = Vec::new();
@@ -199,11 +240,12 @@ impl SemanticIndex {
             if part.dim != unit.len() {
                 return None;
             }
+            let lowest = rule.lowest();
             let mut scored: Vec<(f32, usize)> = part
                 .candidates(&bits)
                 .into_iter()
                 .map(|i| (dot(part.vector(i), &unit), i))
-                .filter(|(s, _)| *s >= threshold)
+                .filter(|(s, _)| *s >= lowest)
                 .collect();
             scored.sort_by(|a, b| b.0.total_cmp(&a.0));
             let mut best = None;
@@ -213,7 +255,12 @@ impl SemanticIndex {
                     expired.push(meta.id.clone());
                     continue;
                 }
-                if entities_compatible(&meta.entities, entities) && !slot_substituted(&meta.text, message) {
+                let needed =
+                    if evidence_agrees(&meta.evidence, query.evidence) { rule.agreed_threshold } else { rule.threshold };
+                if similarity >= needed
+                    && entities_compatible(&meta.entities, query.entities)
+                    && !same_wording_other_slot(&meta.text, query.message)
+                {
                     best = Some(SemanticHit { answer: meta.answer.clone(), similarity, id: meta.id.clone() });
                     break;
                 }
@@ -242,8 +289,10 @@ impl SemanticIndex {
     fn remove_ids(&self, tenant: TenantId, intent: IntentLabel, ids: &[String]) {
         let Ok(mut parts) = self.partitions.write() else { return };
         if let Some(part) = parts.get_mut(&(tenant, intent)) {
-            while let Some(i) = part.meta.iter().position(|m| ids.contains(&m.id)) {
-                part.remove(i);
+            for id in ids {
+                if let Some(&i) = part.positions.get(id) {
+                    part.remove(i);
+                }
             }
         }
     }
@@ -309,18 +358,51 @@ mod tests {
         let far = Instant::now() + std::time::Duration::from_secs(60);
         for i in 0..10_000u64 {
             let v = unit(i, 384);
-            let entry = SemanticEntry { id: format!("e{i}"), text: String::new(), vector: &v, entities: vec![], answer: answer("x"), expires_at: far };
+            let entry = SemanticEntry { id: format!("e{i}"), text: String::new(), vector: &v, entities: vec![], evidence: vec![], answer: answer("x"), expires_at: far };
             index.insert(tenant, IntentLabel::PolicyQuestion, entry);
         }
         let target = unit(4242, 384);
         let mut query = target.clone();
         query[0] += 0.05;
-        let hit = index.search(tenant, IntentLabel::PolicyQuestion, &query, "", &[], 0.9).expect("near hit");
+        let q = SemanticQuery { vector: &query, message: "", entities: &[], evidence: &[] };
+        let rule = MatchRule::cosine(0.9);
+        let hit = index.search(tenant, IntentLabel::PolicyQuestion, &q, rule).expect("near hit");
         assert_eq!(hit.id, "e4242");
-        assert!(index.search(tenant, IntentLabel::PolicyQuestion, &query, "", &["order:1".into()], 0.9).is_none());
-        assert!(index.search(tenant, IntentLabel::Greeting, &query, "", &[], 0.9).is_none());
-        assert!(index.search(TenantId::new_random(), IntentLabel::PolicyQuestion, &query, "", &[], 0.9).is_none());
+        let order = ["order:1".to_owned()];
+        let with_order = SemanticQuery { entities: &order, ..q };
+        assert!(index.search(tenant, IntentLabel::PolicyQuestion, &with_order, rule).is_none());
+        assert!(index.search(tenant, IntentLabel::Greeting, &q, rule).is_none());
+        assert!(index.search(TenantId::new_random(), IntentLabel::PolicyQuestion, &q, rule).is_none());
         assert_eq!(index.usage(tenant).0, 10_000);
+    }
+
+    #[test]
+    fn agreeing_retrieval_lowers_the_bar_and_nothing_else_does() {
+        let index = SemanticIndex::new(100);
+        let tenant = TenantId::new_random();
+        let far = Instant::now() + std::time::Duration::from_secs(60);
+        let stored = unit(1, 32);
+        let evidence = vec!["chunk-a".to_owned()];
+        let entry = SemanticEntry { id: "e".into(), text: "how long do returns take".into(), vector: &stored, entities: vec![], evidence: evidence.clone(), answer: answer("x"), expires_at: far };
+        index.insert(tenant, IntentLabel::PolicyQuestion, entry);
+        // The bars sit just above and just below this query's similarity.
+        let mut query = stored.clone();
+        for x in query.iter_mut().step_by(2) {
+            *x = -*x * 0.2;
+        }
+        let similarity = dot(&normalized(&stored).expect("unit"), &normalized(&query).expect("unit"));
+        let rule = MatchRule { threshold: similarity + 0.05, agreed_threshold: similarity - 0.05 };
+        let message = "what is the return window";
+        let agreeing = SemanticQuery { vector: &query, message, entities: &[], evidence: &evidence };
+        assert!(index.search(tenant, IntentLabel::PolicyQuestion, &agreeing, rule).is_some());
+        let other = ["chunk-b".to_owned()];
+        let disagreeing = SemanticQuery { evidence: &other, ..agreeing };
+        assert!(index.search(tenant, IntentLabel::PolicyQuestion, &disagreeing, rule).is_none());
+        let none = SemanticQuery { evidence: &[], ..agreeing };
+        assert!(index.search(tenant, IntentLabel::PolicyQuestion, &none, rule).is_none());
+        let other_entities = ["number:30".to_owned()];
+        let guarded = SemanticQuery { entities: &other_entities, ..agreeing };
+        assert!(index.search(tenant, IntentLabel::PolicyQuestion, &guarded, rule).is_none(), "the entity guard still applies");
     }
 
     #[test]
@@ -330,7 +412,7 @@ mod tests {
         let far = Instant::now() + std::time::Duration::from_secs(60);
         for i in 0..25u64 {
             let v = unit(i, 16);
-            let entry = SemanticEntry { id: format!("e{i}"), text: String::new(), vector: &v, entities: vec![], answer: answer("x"), expires_at: far };
+            let entry = SemanticEntry { id: format!("e{i}"), text: String::new(), vector: &v, entities: vec![], evidence: vec![], answer: answer("x"), expires_at: far };
             index.insert(tenant, IntentLabel::Greeting, entry);
         }
         assert_eq!(index.usage(tenant).0, 10);

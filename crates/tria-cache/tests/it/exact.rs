@@ -146,6 +146,7 @@ async fn stats_count_hits_misses_and_savings() {
                 level: CacheLevel::None,
                 vector: None,
                 cacheable: true,
+                evidence: Vec::new(),
             })
         })
         .await

@@ -64,3 +64,34 @@ async fn l3_is_persisted_for_other_instances_and_expires() {
     assert!(stats.levels[2].misses >= 1);
     cleanup(&cache).await;
 }
+
+/// Cosine of two vectors (for setting the bars around a pair in the test below).
+fn cosine(a: &[f32], b: &[f32]) -> f32 {
+    let dot: f32 = a.iter().zip(b).map(|(x, y)| x * y).sum();
+    dot / (a.iter().map(|x| x * x).sum::<f32>().sqrt() * b.iter().map(|x| x * x).sum::<f32>().sqrt())
+}
+
+#[tokio::test]
+async fn retrieval_agreement_survives_persistence_and_lowers_the_bar_only_when_it_agrees() {
+    let stored_vector = vector(21, 0.0);
+    let query_vector = vector(21, 3.0);
+    let similarity = cosine(&stored_vector, &query_vector);
+    // The plain bar sits above this pair, the agreed bar (plain − margin) below it.
+    let threshold = similarity + tria_cache::L3_AGREEMENT_MARGIN / 2.0;
+    let cache = redis_cache(|c| c.l3.threshold = threshold).await;
+    let tenant = TenantId::new_random();
+    let ctx = AnswerContext::default();
+    let evidence = vec!["chunk-returns-1".to_owned(), "chunk-returns-2".to_owned()];
+    let fresh = tria_cache::Fresh { vector: &stored_vector, evidence: &evidence };
+    cache.store_with(&query(tenant, "how long do returns take", &ctx), answer("30 days.", IntentLabel::PolicyQuestion), Some(fresh)).await;
+
+    // A second instance loads the entry, evidence included, from Redis.
+    let other = sibling(&cache).await;
+    let message = "what is the return window";
+    let hit = other.lookup_semantic_with(tenant, IntentLabel::PolicyQuestion, message, &query_vector, &evidence).await;
+    assert_eq!(hit.expect("agreeing retrieval passes the lower bar").reply, "30 days.");
+    let elsewhere = vec!["chunk-shipping-1".to_owned()];
+    assert!(other.lookup_semantic_with(tenant, IntentLabel::PolicyQuestion, message, &query_vector, &elsewhere).await.is_none());
+    assert!(other.lookup_semantic(tenant, IntentLabel::PolicyQuestion, message, &query_vector).await.is_none(), "no retrieval: plain bar");
+    cleanup(&cache).await;
+}

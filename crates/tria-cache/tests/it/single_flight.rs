@@ -29,6 +29,7 @@ async fn a_hundred_concurrent_misses_compute_once() {
                         level: CacheLevel::None,
                         vector: None,
                         cacheable: true,
+                        evidence: Vec::new(),
                     })
                 })
                 .await
@@ -54,6 +55,7 @@ async fn uncacheable_results_are_not_stored() {
             level: CacheLevel::None,
             vector: None,
             cacheable: false,
+            evidence: Vec::new(),
         })
     };
     cache.get_or_compute(&q, fill).await.expect("answer");
