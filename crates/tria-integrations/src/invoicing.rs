@@ -1,0 +1,242 @@
+//! The invoice worker: drains the `xero.invoice` outbox rows that order placement writes, so each
+//! confirmed order gets exactly one invoice.
+//!
+//! Exactly-once comes from three pieces together: the outbox row is written in the order's own
+//! transaction (no order without its job); a job is leased, so one worker at a time holds it and
+//! a crashed worker's job comes back when the lease expires; and every call to the accounting
+//! system carries an idempotency key derived from the order id, so a retry after a crash, a
+//! timeout or a lost answer gets the invoice already created instead of a second one.
+//!
+//! Outcomes per job: success → order `invoiced` with the invoice id and number; circuit open →
+//! the job waits for the breaker without using up an attempt (the order stays `confirmed`);
+//! transient failure → retried later with backoff, until `max_attempts`; permanent failure (a
+//! validation error) or attempts exhausted → order `failed`, stock released, escalation opened.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use tria_core::{CustomerId, OrderStatus, TenantId};
+use tria_store::entity::outbox;
+use tria_store::repo::{INVOICE_OUTBOX_KIND, LeaseOutcome, job_order_id};
+use tria_store::{Store, StoreError};
+
+use crate::accounting::{Accounting, AccountingError, Customer, InvoiceDraft, InvoiceLine};
+use crate::resilience::{RetryDecision, RetryPolicy, Retryable};
+
+/// Worker settings.
+#[derive(Clone, Debug)]
+pub struct InvoiceWorkerConfig {
+    /// How long a leased job is ours; longer than one job's worst case (all client retries).
+    pub lease_for: Duration,
+    /// Jobs leased per pass.
+    pub batch: u32,
+    /// Failed attempts (calls that failed transiently) before the order is failed.
+    pub max_attempts: u32,
+    /// Delay between attempts of one job (its `max_attempts` is ignored: see above).
+    pub backoff: RetryPolicy,
+    /// Sleep between passes when there was nothing to do.
+    pub idle_poll: Duration,
+    /// Invoice due date = order date + this many days.
+    pub payment_terms_days: u32,
+}
+
+impl Default for InvoiceWorkerConfig {
+    fn default() -> Self {
+        Self {
+            lease_for: Duration::from_secs(120),
+            batch: 16,
+            max_attempts: 8,
+            backoff: RetryPolicy {
+                max_attempts: u32::MAX,
+                initial_delay: Duration::from_secs(5),
+                max_delay: Duration::from_secs(600),
+                multiplier: 3.0,
+                jitter: 0.5,
+            },
+            idle_poll: Duration::from_secs(2),
+            payment_terms_days: 30,
+        }
+    }
+}
+
+/// What one pass did.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct PassReport {
+    pub leased: u32,
+    pub invoiced: u32,
+    /// Waiting for the circuit breaker, attempt not counted.
+    pub deferred: u32,
+    pub retried: u32,
+    /// Failed and compensated.
+    pub failed: u32,
+    /// Cancelled or already invoiced orders, closed without a call.
+    pub skipped: u32,
+    /// The lease expired before we finished; the job's new holder completes it.
+    pub lease_lost: u32,
+}
+
+/// Drains invoice jobs. Run one per process (or several: leases keep them apart).
+pub struct InvoiceWorker {
+    store: Store,
+    accounting: Arc<dyn Accounting>,
+    config: InvoiceWorkerConfig,
+}
+
+impl std::fmt::Debug for InvoiceWorker {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("InvoiceWorker").field("config", &self.config).finish_non_exhaustive()
+    }
+}
+
+/// The idempotency key of an order's invoice: stable across retries, workers and restarts.
+pub fn invoice_idempotency_key(order_id: uuid::Uuid) -> String {
+    format!("tria-invoice-{order_id}")
+}
+
+fn contact_idempotency_key(customer_id: uuid::Uuid) -> String {
+    format!("tria-contact-{customer_id}")
+}
+
+enum JobOutcome {
+    Invoiced,
+    Deferred,
+    Retried,
+    Failed,
+    Skipped,
+    LeaseLost,
+}
+
+fn after(now: DateTime<Utc>, delay: Duration) -> DateTime<Utc> {
+    now + chrono::Duration::from_std(delay).unwrap_or(chrono::Duration::MAX)
+}
+
+impl InvoiceWorker {
+    /// `accounting` is usually a [`Guarded`](crate::accounting::Guarded) Xero client, so an
+    /// outage opens its breaker and jobs wait instead of burning attempts.
+    pub fn new(store: Store, accounting: Arc<dyn Accounting>, config: InvoiceWorkerConfig) -> Self {
+        Self { store, accounting, config }
+    }
+
+    /// Leases one batch of due jobs and works them one by one.
+    pub async fn run_once(&self) -> Result<PassReport, StoreError> {
+        let jobs = self
+            .store
+            .outbox()
+            .lease_due(INVOICE_OUTBOX_KIND, self.config.lease_for, self.config.batch, Utc::now())
+            .await?;
+        let mut report = PassReport { leased: u32::try_from(jobs.len()).unwrap_or(u32::MAX), ..PassReport::default() };
+        for job in &jobs {
+            match self.work(job).await? {
+                JobOutcome::Invoiced => report.invoiced += 1,
+                JobOutcome::Deferred => report.deferred += 1,
+                JobOutcome::Retried => report.retried += 1,
+                JobOutcome::Failed => report.failed += 1,
+                JobOutcome::Skipped => report.skipped += 1,
+                JobOutcome::LeaseLost => report.lease_lost += 1,
+            }
+        }
+        Ok(report)
+    }
+
+    /// Runs passes until `shutdown` turns true. Store errors are logged and retried after the
+    /// idle poll (the database may be restarting); the worker itself never gives up.
+    pub async fn run(&self, mut shutdown: tokio::sync::watch::Receiver<bool>) {
+        loop {
+            if *shutdown.borrow() {
+                return;
+            }
+            let idle = match self.run_once().await {
+                Ok(report) => report.leased == 0,
+                Err(err) => {
+                    tracing::warn!(error = %err, "invoice worker pass failed");
+                    true
+                }
+            };
+            if idle {
+                tokio::select! {
+                    _ = tokio::time::sleep(self.config.idle_poll) => {}
+                    _ = shutdown.changed() => {}
+                }
+            }
+        }
+    }
+
+    async fn work(&self, job: &outbox::Model) -> Result<JobOutcome, StoreError> {
+        let outbox = self.store.outbox();
+        let tenant = TenantId(job.tenant_id);
+        let order_id = match job_order_id(job) {
+            Ok(id) => id,
+            Err(err) => return self.fail(job, &err.to_string()).await,
+        };
+        let Some(order) = self.store.orders().find(tenant, order_id).await? else {
+            return self.fail(job, "order not found").await;
+        };
+        if order.status != OrderStatus::Confirmed.as_str() {
+            let note = format!("order is {}; no invoice needed", order.status);
+            return Ok(lease_kept(outbox.skip(job, &note).await?, JobOutcome::Skipped));
+        }
+        let Some(customer) = self.store.customers().get(tenant, CustomerId(order.customer_id)).await? else {
+            return self.fail(job, "customer not found").await;
+        };
+        let items = self.store.orders().items(tenant, order.id).await?;
+        let customer = Customer { name: customer.name, email: customer.email, company: customer.company };
+        let result = async {
+            let contact = self.accounting.ensure_contact(&customer, &contact_idempotency_key(order.customer_id)).await?;
+            let date = order.created_at.date_naive();
+            let draft = InvoiceDraft {
+                contact_id: contact.contact_id,
+                reference: order.number.clone(),
+                currency: order.currency.clone(),
+                date,
+                due_date: date + chrono::Days::new(u64::from(self.config.payment_terms_days)),
+                lines: items
+                    .iter()
+                    .map(|item| InvoiceLine {
+                        description: format!("{} — {}", item.sku, item.name),
+                        quantity: item.quantity,
+                        unit_amount_minor: item.unit_price_minor,
+                    })
+                    .collect(),
+            };
+            self.accounting.create_invoice(&draft, &invoice_idempotency_key(order.id)).await
+        }
+        .await;
+        let now = Utc::now();
+        match result {
+            Ok(invoice) => {
+                let outcome = outbox.complete_invoice(job, &invoice.invoice_id, &invoice.invoice_number).await?;
+                tracing::info!(order = %order.number, invoice = %invoice.invoice_number, "order invoiced");
+                Ok(lease_kept(outcome, JobOutcome::Invoiced))
+            }
+            Err(AccountingError::CircuitOpen(open)) => {
+                Ok(lease_kept(outbox.defer(job, after(now, open.retry_in)).await?, JobOutcome::Deferred))
+            }
+            Err(err) if err.is_permanent() => self.fail(job, &err.to_string()).await,
+            Err(err) => {
+                let attempts = u32::try_from(job.attempts).unwrap_or(0).saturating_add(1);
+                if attempts >= self.config.max_attempts {
+                    return self.fail(job, &format!("gave up after {attempts} attempts: {err}")).await;
+                }
+                let delay = match err.retry_decision() {
+                    RetryDecision::RetryAfter(after) => after,
+                    _ => self.config.backoff.delay(attempts),
+                };
+                tracing::info!(order = %order.number, attempts, error = %err, "invoice attempt failed; retrying later");
+                Ok(lease_kept(outbox.retry_later(job, &err.to_string(), after(now, delay)).await?, JobOutcome::Retried))
+            }
+        }
+    }
+
+    async fn fail(&self, job: &outbox::Model, reason: &str) -> Result<JobOutcome, StoreError> {
+        tracing::warn!(job = %job.id, reason, "invoice failed; compensating");
+        Ok(lease_kept(self.store.outbox().fail_invoice(job, reason).await?, JobOutcome::Failed))
+    }
+}
+
+fn lease_kept(outcome: LeaseOutcome, then: JobOutcome) -> JobOutcome {
+    match outcome {
+        LeaseOutcome::Applied => then,
+        LeaseOutcome::LeaseLost => JobOutcome::LeaseLost,
+    }
+}
