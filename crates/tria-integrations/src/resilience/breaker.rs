@@ -386,7 +386,7 @@ mod tests {
     fn the_window_slides_so_old_failures_are_forgotten() {
         let (b, _) = breaker(rate_only());
         // 4 failures would trip; interleave successes so the rate stays below 50%.
-        for failed in [true, false, false, true, false, false, false, false, false, false, false] {
+        for failed in [true, false, false, false, true, false, false, false, false, false, false] {
             call(&b, failed).expect("closed");
         }
         let snap = b.snapshot();

@@ -1,1 +1,7 @@
-//! Integration tests.
+//! tria-integrations integration tests: the Xero client against the loopback fake, the spec
+//! contract, and the invoice worker on SQLite and PostgreSQL.
+
+mod contract;
+mod support;
+mod worker;
+mod xero_client;
