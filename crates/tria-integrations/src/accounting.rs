@@ -123,6 +123,19 @@ pub trait Accounting: Send + Sync {
 
     /// Creates an ACCREC invoice.
     async fn create_invoice(&self, draft: &InvoiceDraft, idempotency_key: &str) -> Result<InvoiceRef, AccountingError>;
+
+    /// A live (not voided or deleted) invoice whose reference is `reference`, if any. Used by
+    /// compensation to find an invoice made by an attempt whose answer was lost.
+    async fn find_invoice_by_reference(&self, reference: &str) -> Result<Option<InvoiceRef>, AccountingError> {
+        let _ = reference;
+        Ok(None)
+    }
+
+    /// Voids (or, for a draft, deletes) an invoice; already void is fine.
+    async fn void_invoice(&self, invoice_id: &str, idempotency_key: &str) -> Result<(), AccountingError> {
+        let _ = (invoice_id, idempotency_key);
+        Err(AccountingError::Rejected { status: 0, message: "voiding is not supported".into(), details: vec![] })
+    }
 }
 
 /// Wraps an [`Accounting`] in a circuit breaker: while the breaker is open calls fail fast with
@@ -171,5 +184,13 @@ impl Accounting for Guarded {
 
     async fn create_invoice(&self, draft: &InvoiceDraft, idempotency_key: &str) -> Result<InvoiceRef, AccountingError> {
         self.guard(self.inner.create_invoice(draft, idempotency_key)).await
+    }
+
+    async fn find_invoice_by_reference(&self, reference: &str) -> Result<Option<InvoiceRef>, AccountingError> {
+        self.guard(self.inner.find_invoice_by_reference(reference)).await
+    }
+
+    async fn void_invoice(&self, invoice_id: &str, idempotency_key: &str) -> Result<(), AccountingError> {
+        self.guard(self.inner.void_invoice(invoice_id, idempotency_key)).await
     }
 }

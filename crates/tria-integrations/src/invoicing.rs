@@ -76,11 +76,30 @@ pub struct PassReport {
     pub lease_lost: u32,
 }
 
+/// An order whose invoicing was given up and compensated.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct InvoiceFailure {
+    pub tenant: TenantId,
+    pub order_id: uuid::Uuid,
+    /// `ORD-…`, when the order still exists.
+    pub order_number: Option<String>,
+    pub reason: String,
+}
+
+/// Told after a failed order was compensated (the `order_escalations` row is already written):
+/// the place to notify the customer, open a ticket or post to Slack. Best effort: the escalation
+/// row is the durable record, so a hook must not fail the worker.
+#[async_trait::async_trait]
+pub trait InvoiceFailureHook: Send + Sync {
+    async fn invoice_failed(&self, failure: &InvoiceFailure);
+}
+
 /// Drains invoice jobs. Run one per process (or several: leases keep them apart).
 pub struct InvoiceWorker {
     store: Store,
     accounting: Arc<dyn Accounting>,
     config: InvoiceWorkerConfig,
+    on_failure: Option<Arc<dyn InvoiceFailureHook>>,
 }
 
 impl std::fmt::Debug for InvoiceWorker {
@@ -115,7 +134,13 @@ impl InvoiceWorker {
     /// `accounting` is usually a [`Guarded`](crate::accounting::Guarded) Xero client, so an
     /// outage opens its breaker and jobs wait instead of burning attempts.
     pub fn new(store: Store, accounting: Arc<dyn Accounting>, config: InvoiceWorkerConfig) -> Self {
-        Self { store, accounting, config }
+        Self { store, accounting, config, on_failure: None }
+    }
+
+    /// Calls `hook` after each order that is failed and compensated.
+    pub fn with_failure_hook(mut self, hook: Arc<dyn InvoiceFailureHook>) -> Self {
+        self.on_failure = Some(hook);
+        self
     }
 
     /// Leases one batch of due jobs and works them one by one.
@@ -167,17 +192,17 @@ impl InvoiceWorker {
         let tenant = TenantId(job.tenant_id);
         let order_id = match job_order_id(job) {
             Ok(id) => id,
-            Err(err) => return self.fail(job, &err.to_string()).await,
+            Err(err) => return self.fail(job, None, &err.to_string()).await,
         };
         let Some(order) = self.store.orders().find(tenant, order_id).await? else {
-            return self.fail(job, "order not found").await;
+            return self.fail(job, None, "order not found").await;
         };
         if order.status != OrderStatus::Confirmed.as_str() {
             let note = format!("order is {}; no invoice needed", order.status);
             return Ok(lease_kept(outbox.skip(job, &note).await?, JobOutcome::Skipped));
         }
         let Some(customer) = self.store.customers().get(tenant, CustomerId(order.customer_id)).await? else {
-            return self.fail(job, "customer not found").await;
+            return self.fail(job, Some(&order), "customer not found").await;
         };
         let items = self.store.orders().items(tenant, order.id).await?;
         let customer = Customer { name: customer.name, email: customer.email, company: customer.company };
@@ -212,11 +237,15 @@ impl InvoiceWorker {
             Err(AccountingError::CircuitOpen(open)) => {
                 Ok(lease_kept(outbox.defer(job, after(now, open.retry_in)).await?, JobOutcome::Deferred))
             }
-            Err(err) if err.is_permanent() => self.fail(job, &err.to_string()).await,
+            // A rejected call created nothing (Xero validates before it writes).
+            Err(err) if err.is_permanent() => self.fail(job, Some(&order), &err.to_string()).await,
             Err(err) => {
                 let attempts = u32::try_from(job.attempts).unwrap_or(0).saturating_add(1);
                 if attempts >= self.config.max_attempts {
-                    return self.fail(job, &format!("gave up after {attempts} attempts: {err}")).await;
+                    // An earlier attempt may have created the invoice and lost the answer.
+                    let voided = self.void_leftover_invoice(&order).await;
+                    let reason = format!("gave up after {attempts} attempts: {err}{voided}");
+                    return self.fail(job, Some(&order), &reason).await;
                 }
                 let delay = match err.retry_decision() {
                     RetryDecision::RetryAfter(after) => after,
@@ -228,9 +257,40 @@ impl InvoiceWorker {
         }
     }
 
-    async fn fail(&self, job: &outbox::Model, reason: &str) -> Result<JobOutcome, StoreError> {
+    /// Voids an invoice an earlier attempt may have made; returns a note for the failure reason.
+    async fn void_leftover_invoice(&self, order: &tria_store::entity::order::Model) -> String {
+        match self.accounting.find_invoice_by_reference(&order.number).await {
+            Ok(None) => String::new(),
+            Ok(Some(invoice)) => {
+                match self.accounting.void_invoice(&invoice.invoice_id, &format!("tria-void-{}", order.id)).await {
+                    Ok(()) => format!("; invoice {} voided", invoice.invoice_number),
+                    Err(err) => format!("; invoice {} exists and could not be voided: {err}", invoice.invoice_number),
+                }
+            }
+            Err(err) => format!("; could not check for an invoice to void: {err}"),
+        }
+    }
+
+    async fn fail(
+        &self,
+        job: &outbox::Model,
+        order: Option<&tria_store::entity::order::Model>,
+        reason: &str,
+    ) -> Result<JobOutcome, StoreError> {
         tracing::warn!(job = %job.id, reason, "invoice failed; compensating");
-        Ok(lease_kept(self.store.outbox().fail_invoice(job, reason).await?, JobOutcome::Failed))
+        let outcome = self.store.outbox().fail_invoice(job, reason).await?;
+        if outcome == LeaseOutcome::Applied
+            && let Some(hook) = &self.on_failure
+        {
+            let failure = InvoiceFailure {
+                tenant: TenantId(job.tenant_id),
+                order_id: job_order_id(job).unwrap_or_default(),
+                order_number: order.map(|o| o.number.clone()),
+                reason: reason.to_owned(),
+            };
+            hook.invoice_failed(&failure).await;
+        }
+        Ok(lease_kept(outcome, JobOutcome::Failed))
     }
 }
 

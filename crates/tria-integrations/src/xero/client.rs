@@ -238,4 +238,38 @@ impl Accounting for XeroClient {
             (None, _) => Err(AccountingError::Protocol("created invoice has no InvoiceID".into())),
         }
     }
+
+    async fn find_invoice_by_reference(&self, reference: &str) -> Result<Option<InvoiceRef>, AccountingError> {
+        let filter = format!("Reference==\"{}\"", reference.replace('\\', "\\\\").replace('"', "\\\""));
+        let found: wire::Invoices =
+            self.call::<(), _>(Method::GET, "Invoices", &[("where", filter.as_str())], None, None).await?;
+        Ok(found
+            .invoices
+            .into_iter()
+            .filter(|i| !matches!(i.status.as_deref(), Some("VOIDED" | "DELETED")))
+            .find_map(|i| {
+                Some(InvoiceRef { invoice_id: i.invoice_id?, invoice_number: i.invoice_number.unwrap_or_default() })
+            }))
+    }
+
+    async fn void_invoice(&self, invoice_id: &str, idempotency_key: &str) -> Result<(), AccountingError> {
+        let path = format!("Invoices/{invoice_id}");
+        let current: wire::Invoices = self.call::<(), _>(Method::GET, &path, &[], None, None).await?;
+        let status = current.invoices.first().and_then(|i| i.status.clone()).unwrap_or_default();
+        // Xero voids approved invoices and deletes drafts; either way the amount is no longer owed.
+        let target = match status.as_str() {
+            "VOIDED" | "DELETED" => return Ok(()),
+            "DRAFT" | "SUBMITTED" => "DELETED",
+            _ => "VOIDED",
+        };
+        let body = wire::Invoices {
+            invoices: vec![wire::Invoice {
+                invoice_id: Some(invoice_id.to_owned()),
+                status: Some(target.to_owned()),
+                ..wire::Invoice::default()
+            }],
+        };
+        let _: wire::Invoices = self.call(Method::POST, &path, &[], Some(&body), Some(idempotency_key)).await?;
+        Ok(())
+    }
 }

@@ -28,6 +28,8 @@ const API_PREFIX: &str = "/api.xro/2.0";
 /// A fault the fake applies to one API request (the token endpoint is never faulted).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Fault {
+    /// No fault for this request (to line scripted faults up with later requests).
+    Pass,
     /// Answer this status without doing anything.
     Status(u16),
     /// 429 with `Retry-After: secs`.
@@ -240,10 +242,14 @@ fn next_fault(state: &mut FakeState) -> Option<Fault> {
             _ => Fault::CommitThenReset,
         })
     });
-    if fault.is_some() {
-        state.faults_injected += 1;
+    match fault {
+        Some(Fault::Pass) => None,
+        Some(fault) => {
+            state.faults_injected += 1;
+            Some(fault)
+        }
+        None => None,
     }
-    fault
 }
 
 fn json_response(status: u16, body: &Value) -> Response {
@@ -442,6 +448,7 @@ fn process(
             }
         }
         (m, "/Invoices") if m == Method::PUT || m == Method::POST => create_invoices(state, body),
+        (Method::POST, r) if r.starts_with("/Invoices/") => update_invoice_status(state, &r["/Invoices/".len()..], body),
         _ => (404, json!({"Title": "Not Found", "Status": 404})),
     };
     if let Some(replay_key) = replay_key {
@@ -575,6 +582,27 @@ fn create_invoices(state: &mut FakeState, body: Option<&Value>) -> (u16, Value) 
         created.push(invoice);
     }
     (200, json!({"Invoices": created}))
+}
+
+/// `POST /Invoices/{InvoiceID}` with a new `Status` (VOIDED for approved, DELETED for drafts).
+fn update_invoice_status(state: &mut FakeState, id: &str, body: Option<&Value>) -> (u16, Value) {
+    let wanted = body.and_then(|b| b.pointer("/Invoices/0/Status")).and_then(Value::as_str).unwrap_or_default().to_owned();
+    let Some(invoice) = state.invoices.iter_mut().find(|i| i["InvoiceID"] == id) else {
+        return (404, json!({"Title": "Not Found", "Status": 404}));
+    };
+    let current = invoice["Status"].as_str().unwrap_or_default().to_owned();
+    let allowed = match wanted.as_str() {
+        "VOIDED" => matches!(current.as_str(), "AUTHORISED" | "VOIDED"),
+        "DELETED" => matches!(current.as_str(), "DRAFT" | "SUBMITTED" | "DELETED"),
+        _ => false,
+    };
+    if !allowed {
+        let element = json!({"InvoiceID": id});
+        return validation_error(&[format!("Invoice of status {current} cannot be changed to {wanted}.")], element);
+    }
+    invoice["Status"] = json!(wanted);
+    invoice["UpdatedDateUTC"] = json!(ms_date(chrono::Utc::now()));
+    (200, json!({"Invoices": [invoice.clone()]}))
 }
 
 /// Just enough base64 to read a Basic `Authorization` header (no extra dependency).

@@ -199,7 +199,11 @@ async fn client_requests_and_fake_responses_match_the_xero_spec() {
         due_date: date + chrono::Days::new(30),
         lines: vec![InvoiceLine { description: "CUP-16 — cups".into(), quantity: 2, unit_amount_minor: 1_050 }],
     };
-    xero.create_invoice(&draft, "invoice-42").await.expect("invoice");
+    let invoice = xero.create_invoice(&draft, "invoice-42").await.expect("invoice");
+    let found = xero.find_invoice_by_reference("ORD-42").await.expect("find");
+    assert_eq!(found.as_ref(), Some(&invoice));
+    xero.void_invoice(&invoice.invoice_id, "void-42").await.expect("void");
+    assert_eq!(xero.find_invoice_by_reference("ORD-42").await.expect("find"), None, "a voided invoice is not live");
     draft.contact_id = "00000000-0000-0000-0000-000000000001".into();
     xero.create_invoice(&draft, "invoice-43").await.expect_err("unknown contact is a 400");
 
@@ -207,8 +211,17 @@ async fn client_requests_and_fake_responses_match_the_xero_spec() {
     let statuses: Vec<(String, u16)> = exchanges.iter().map(|e| (e.method.clone(), e.status)).collect();
     assert_eq!(
         statuses,
-        [("GET".to_owned(), 200), ("PUT".to_owned(), 200), ("PUT".to_owned(), 200), ("PUT".to_owned(), 400)],
-        "find contact, create contact, create invoice, rejected invoice"
+        [
+            ("GET", 200),  // find contact by email
+            ("PUT", 200),  // create contact
+            ("PUT", 200),  // create invoice
+            ("GET", 200),  // find invoice by reference
+            ("GET", 200),  // read invoice status
+            ("POST", 200), // void
+            ("GET", 200),  // find again: none live
+            ("PUT", 400),  // invoice for an unknown contact
+        ]
+        .map(|(m, s)| (m.to_owned(), s))
     );
     let problems: Vec<String> = exchanges.iter().flat_map(check).collect();
     assert!(problems.is_empty(), "spec violations:\n{}", problems.join("\n"));

@@ -6,7 +6,9 @@ use std::time::Duration;
 use chrono::Utc;
 use tria_core::{CustomerId, OrderStatus, TenantId, ToneProfile};
 use tria_integrations::accounting::{Accounting, Customer, Guarded};
-use tria_integrations::invoicing::{InvoiceWorker, InvoiceWorkerConfig, invoice_idempotency_key};
+use tria_integrations::invoicing::{
+    InvoiceFailure, InvoiceFailureHook, InvoiceWorker, InvoiceWorkerConfig, invoice_idempotency_key,
+};
 use tria_integrations::resilience::{BreakerConfig, BreakerState, CircuitBreaker, RetryPolicy};
 use tria_integrations::xero::fake::{FakeXero, Fault};
 use tria_store::Store;
@@ -257,9 +259,13 @@ async fn a_rejected_invoice_fails_the_order_releases_stock_and_opens_an_escalati
         let placed = place(store, &shop, 1).await.remove(0);
         assert_eq!(stock(store, &shop, "CUP").await, STOCK - 4);
         let fake = fake().await;
-        let worker = InvoiceWorker::new(store.clone(), xero(&fake), config(5));
+        let hook = Arc::new(RecordingHook::default());
+        let worker = InvoiceWorker::new(store.clone(), xero(&fake), config(5)).with_failure_hook(hook.clone());
         let report = worker.run_once().await.expect("pass");
         assert_eq!(report.failed, 1, "{}: {report:?}", db.label);
+        let told = hook.0.lock().expect("hook").clone();
+        assert_eq!(told.len(), 1, "the hook hears of the failure once");
+        assert_eq!(told[0].order_number.as_deref(), Some(placed.number.as_str()));
 
         let order = store.orders().find(shop.tenant, placed.id).await.expect("read").expect("order");
         assert_eq!(order.status, "failed");
@@ -293,6 +299,39 @@ async fn transient_failures_past_max_attempts_fail_and_compensate_once() {
         assert!(order.failure_reason.unwrap_or_default().starts_with("gave up after 2 attempts"));
         assert_eq!(stock(store, &shop, "CUP").await, STOCK);
         assert_eq!(store.orders().escalations(shop.tenant).await.expect("escalations").len(), 1);
+        db.cleanup().await;
+    }
+}
+
+#[derive(Default)]
+struct RecordingHook(std::sync::Mutex<Vec<InvoiceFailure>>);
+
+#[async_trait::async_trait]
+impl InvoiceFailureHook for RecordingHook {
+    async fn invoice_failed(&self, failure: &InvoiceFailure) {
+        self.0.lock().expect("hook").push(failure.clone());
+    }
+}
+
+#[tokio::test]
+async fn giving_up_voids_an_invoice_whose_answer_was_lost() {
+    for db in tria_testkit::all_backends().await {
+        let store = &db.store;
+        let shop = shop(store, "Ada").await;
+        let placed = place(store, &shop, 1).await.remove(0);
+        let fake = fake().await;
+        // Attempt 1: the invoice is committed but the answer lost. Attempt 2: Xero errors.
+        fake.push_faults([Fault::Pass, Fault::Pass, Fault::CommitThenFail, Fault::Status(500)]);
+        let worker = InvoiceWorker::new(store.clone(), xero(&fake), config(2));
+        assert_eq!(worker.run_once().await.expect("pass").retried, 1, "{}", db.label);
+        assert_eq!(worker.run_once().await.expect("pass").failed, 1);
+        let order = store.orders().find(shop.tenant, placed.id).await.expect("read").expect("order");
+        assert_eq!(order.status, "failed");
+        let reason = order.failure_reason.unwrap_or_default();
+        assert!(reason.ends_with("; invoice INV-0001 voided"), "{reason}");
+        assert_eq!(fake.invoices().len(), 1);
+        assert_eq!(fake.invoices()[0]["Status"], "VOIDED");
+        assert_eq!(stock(store, &shop, "CUP").await, STOCK);
         db.cleanup().await;
     }
 }
