@@ -94,10 +94,28 @@ pub trait InvoiceFailureHook: Send + Sync {
     async fn invoice_failed(&self, failure: &InvoiceFailure);
 }
 
+/// Which accounting connection serves a tenant (each tenant books into its own Xero
+/// organisation). `None`: the tenant has none yet; its jobs wait without using up attempts.
+pub trait AccountingDirectory: Send + Sync {
+    fn for_tenant(&self, tenant: TenantId) -> Option<Arc<dyn Accounting>>;
+}
+
+/// One connection for every tenant (a single organisation, the demo, tests).
+struct SharedAccounting(Arc<dyn Accounting>);
+
+impl AccountingDirectory for SharedAccounting {
+    fn for_tenant(&self, _tenant: TenantId) -> Option<Arc<dyn Accounting>> {
+        Some(self.0.clone())
+    }
+}
+
+/// How long a job waits when its tenant has no accounting connection.
+const NO_CONNECTION_RETRY: Duration = Duration::from_secs(600);
+
 /// Drains invoice jobs. Run one per process (or several: leases keep them apart).
 pub struct InvoiceWorker {
     store: Store,
-    accounting: Arc<dyn Accounting>,
+    accounting: Arc<dyn AccountingDirectory>,
     config: InvoiceWorkerConfig,
     on_failure: Option<Arc<dyn InvoiceFailureHook>>,
 }
@@ -134,6 +152,11 @@ impl InvoiceWorker {
     /// `accounting` is usually a [`Guarded`](crate::accounting::Guarded) Xero client, so an
     /// outage opens its breaker and jobs wait instead of burning attempts.
     pub fn new(store: Store, accounting: Arc<dyn Accounting>, config: InvoiceWorkerConfig) -> Self {
+        Self::per_tenant(store, Arc::new(SharedAccounting(accounting)), config)
+    }
+
+    /// A worker that picks each job's accounting connection by its tenant.
+    pub fn per_tenant(store: Store, accounting: Arc<dyn AccountingDirectory>, config: InvoiceWorkerConfig) -> Self {
         Self { store, accounting, config, on_failure: None }
     }
 
@@ -204,10 +227,15 @@ impl InvoiceWorker {
         let Some(customer) = self.store.customers().get(tenant, CustomerId(order.customer_id)).await? else {
             return self.fail(job, Some(&order), "customer not found").await;
         };
+        let Some(accounting) = self.accounting.for_tenant(tenant) else {
+            let note = "no accounting connection for this tenant";
+            let at = after(Utc::now(), NO_CONNECTION_RETRY);
+            return Ok(lease_kept(outbox.defer_with_note(job, at, note).await?, JobOutcome::Deferred));
+        };
         let items = self.store.orders().items(tenant, order.id).await?;
         let customer = Customer { name: customer.name, email: customer.email, company: customer.company };
         let result = async {
-            let contact = self.accounting.ensure_contact(&customer, &contact_idempotency_key(order.customer_id)).await?;
+            let contact = accounting.ensure_contact(&customer, &contact_idempotency_key(order.customer_id)).await?;
             let date = order.created_at.date_naive();
             let draft = InvoiceDraft {
                 contact_id: contact.contact_id,
@@ -224,7 +252,7 @@ impl InvoiceWorker {
                     })
                     .collect(),
             };
-            self.accounting.create_invoice(&draft, &invoice_idempotency_key(order.id)).await
+            accounting.create_invoice(&draft, &invoice_idempotency_key(order.id)).await
         }
         .await;
         let now = Utc::now();
@@ -243,7 +271,7 @@ impl InvoiceWorker {
                 let attempts = u32::try_from(job.attempts).unwrap_or(0).saturating_add(1);
                 if attempts >= self.config.max_attempts {
                     // An earlier attempt may have created the invoice and lost the answer.
-                    let voided = self.void_leftover_invoice(&order).await;
+                    let voided = void_leftover_invoice(accounting.as_ref(), &order).await;
                     let reason = format!("gave up after {attempts} attempts: {err}{voided}");
                     return self.fail(job, Some(&order), &reason).await;
                 }
@@ -254,20 +282,6 @@ impl InvoiceWorker {
                 tracing::info!(order = %order.number, attempts, error = %err, "invoice attempt failed; retrying later");
                 Ok(lease_kept(outbox.retry_later(job, &err.to_string(), after(now, delay)).await?, JobOutcome::Retried))
             }
-        }
-    }
-
-    /// Voids an invoice an earlier attempt may have made; returns a note for the failure reason.
-    async fn void_leftover_invoice(&self, order: &tria_store::entity::order::Model) -> String {
-        match self.accounting.find_invoice_by_reference(&order.number).await {
-            Ok(None) => String::new(),
-            Ok(Some(invoice)) => {
-                match self.accounting.void_invoice(&invoice.invoice_id, &format!("tria-void-{}", order.id)).await {
-                    Ok(()) => format!("; invoice {} voided", invoice.invoice_number),
-                    Err(err) => format!("; invoice {} exists and could not be voided: {err}", invoice.invoice_number),
-                }
-            }
-            Err(err) => format!("; could not check for an invoice to void: {err}"),
         }
     }
 
@@ -298,5 +312,19 @@ fn lease_kept(outcome: LeaseOutcome, then: JobOutcome) -> JobOutcome {
     match outcome {
         LeaseOutcome::Applied => then,
         LeaseOutcome::LeaseLost => JobOutcome::LeaseLost,
+    }
+}
+
+/// Voids an invoice an earlier attempt may have made; returns a note for the failure reason.
+async fn void_leftover_invoice(accounting: &dyn Accounting, order: &tria_store::entity::order::Model) -> String {
+    match accounting.find_invoice_by_reference(&order.number).await {
+        Ok(None) => String::new(),
+        Ok(Some(invoice)) => {
+            match accounting.void_invoice(&invoice.invoice_id, &format!("tria-void-{}", order.id)).await {
+                Ok(()) => format!("; invoice {} voided", invoice.invoice_number),
+                Err(err) => format!("; invoice {} exists and could not be voided: {err}", invoice.invoice_number),
+            }
+        }
+        Err(err) => format!("; could not check for an invoice to void: {err}"),
     }
 }

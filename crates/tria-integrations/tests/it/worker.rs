@@ -7,7 +7,7 @@ use chrono::Utc;
 use tria_core::{CustomerId, OrderStatus, TenantId, ToneProfile};
 use tria_integrations::accounting::{Accounting, Customer, Guarded};
 use tria_integrations::invoicing::{
-    InvoiceFailure, InvoiceFailureHook, InvoiceWorker, InvoiceWorkerConfig, invoice_idempotency_key,
+    AccountingDirectory, InvoiceFailure, InvoiceFailureHook, InvoiceWorker, InvoiceWorkerConfig, invoice_idempotency_key,
 };
 use tria_integrations::resilience::{BreakerConfig, BreakerState, CircuitBreaker, RetryPolicy};
 use tria_integrations::xero::fake::{FakeXero, Fault};
@@ -332,6 +332,34 @@ async fn giving_up_voids_an_invoice_whose_answer_was_lost() {
         assert_eq!(fake.invoices().len(), 1);
         assert_eq!(fake.invoices()[0]["Status"], "VOIDED");
         assert_eq!(stock(store, &shop, "CUP").await, STOCK);
+        db.cleanup().await;
+    }
+}
+
+struct OnlyFor(TenantId, Arc<dyn Accounting>);
+
+impl AccountingDirectory for OnlyFor {
+    fn for_tenant(&self, tenant: TenantId) -> Option<Arc<dyn Accounting>> {
+        (tenant == self.0).then(|| self.1.clone())
+    }
+}
+
+#[tokio::test]
+async fn a_tenant_without_an_accounting_connection_waits_without_using_attempts() {
+    for db in tria_testkit::all_backends().await {
+        let store = &db.store;
+        let shop = shop(store, "Ada").await;
+        let placed = place(store, &shop, 1).await.remove(0);
+        let fake = fake().await;
+        let elsewhere = TenantId(uuid::Uuid::new_v4());
+        let worker = InvoiceWorker::per_tenant(store.clone(), Arc::new(OnlyFor(elsewhere, xero(&fake))), config(2));
+        assert_eq!(worker.run_once().await.expect("pass").deferred, 1, "{}", db.label);
+        assert_eq!(worker.run_once().await.expect("pass").leased, 0, "it waits ten minutes");
+        let job = store.orders().outbox(shop.tenant).await.expect("outbox").remove(0);
+        assert_eq!((job.state.as_str(), job.attempts), ("pending", 0));
+        assert_eq!(job.last_error.as_deref(), Some("no accounting connection for this tenant"));
+        let order = store.orders().find(shop.tenant, placed.id).await.expect("read").expect("order");
+        assert_eq!(order.status, "confirmed");
         db.cleanup().await;
     }
 }

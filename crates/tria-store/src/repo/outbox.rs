@@ -104,6 +104,11 @@ impl OutboxRepo<'_> {
         self.release(self.db, job, at, None, false).await
     }
 
+    /// Like [`OutboxRepo::defer`], keeping `note` as the row's last error (why it waits).
+    pub async fn defer_with_note(&self, job: &outbox::Model, at: DateTime<Utc>, note: &str) -> Result<LeaseOutcome, StoreError> {
+        self.release(self.db, job, at, Some(note), false).await
+    }
+
     /// Records a failed attempt and makes the row due again at `at`.
     pub async fn retry_later(&self, job: &outbox::Model, error: &str, at: DateTime<Utc>) -> Result<LeaseOutcome, StoreError> {
         self.release(self.db, job, at, Some(error), true).await
