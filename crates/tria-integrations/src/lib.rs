@@ -5,11 +5,13 @@
 //! - [`accounting`]: the [`Accounting`](accounting::Accounting) seam and its breaker layer.
 //! - [`xero`]: the Xero client (and, with feature `fake`, a loopback fake of Xero).
 //! - [`invoicing`]: the outbox worker that turns confirmed orders into exactly one invoice each.
+//! - [`slack`]: Slack request signatures and webhook notices for human handoff.
 
 pub mod accounting;
 pub mod clock;
 pub mod invoicing;
 pub mod resilience;
+pub mod slack;
 pub mod xero;
 
 use serde::Serialize;

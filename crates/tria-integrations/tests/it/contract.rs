@@ -122,21 +122,9 @@ fn validate(schema: &Value, value: &Value, at: &str, direction: Direction, error
                 }
             }
         }
-        "number" => {
-            if !value.is_number() {
-                errors.push(format!("{at}: expected a number, got {value}"));
-            }
-        }
-        "integer" => {
-            if !value.is_i64() && !value.is_u64() {
-                errors.push(format!("{at}: expected an integer, got {value}"));
-            }
-        }
-        "boolean" => {
-            if !value.is_boolean() {
-                errors.push(format!("{at}: expected a boolean, got {value}"));
-            }
-        }
+        "number" if !value.is_number() => errors.push(format!("{at}: expected a number, got {value}")),
+        "integer" if !value.is_i64() && !value.is_u64() => errors.push(format!("{at}: expected an integer, got {value}")),
+        "boolean" if !value.is_boolean() => errors.push(format!("{at}: expected a boolean, got {value}")),
         _ => {}
     }
 }
