@@ -2,6 +2,7 @@
 #![allow(clippy::print_stdout, clippy::print_stderr)] // a command-line tool talks on stdout
 
 mod cache;
+mod chaos;
 mod db;
 mod eval;
 mod eval_cache;
@@ -43,6 +44,8 @@ enum Task {
     Eval(eval::EvalArgs),
     /// The answer cache: `cache warm`, `cache eval` (same as `eval cache`).
     Cache(cache::CacheArgs),
+    /// Fault runs: `chaos orders` (exactly-once invoicing under injected Xero faults).
+    Chaos(chaos::ChaosArgs),
 }
 
 /// Settings as tria-server would load them from the working directory.
@@ -73,5 +76,6 @@ fn main() -> anyhow::Result<()> {
         Task::Index(args) => index::run(args, &settings(&cli)?),
         Task::Eval(args) => eval::run(args, &settings(&cli)?),
         Task::Cache(args) => cache::run(args, &settings(&cli)?),
+        Task::Chaos(args) => chaos::run(args),
     }
 }

@@ -1,5 +1,18 @@
 //! Clients for external systems (accounting, ticketing, chat notifications) behind small
 //! traits. Every integration reports its state for `/health` without ever failing the check.
+//!
+//! - [`resilience`]: a generic circuit breaker and retry with backoff, layered around clients.
+//! - [`accounting`]: the [`Accounting`](accounting::Accounting) seam and its breaker layer.
+//! - [`xero`]: the Xero client (and, with feature `fake`, a loopback fake of Xero).
+//! - [`invoicing`]: the outbox worker that turns confirmed orders into exactly one invoice each.
+//! - [`slack`]: Slack request signatures and webhook notices for human handoff.
+
+pub mod accounting;
+pub mod clock;
+pub mod invoicing;
+pub mod resilience;
+pub mod slack;
+pub mod xero;
 
 use serde::Serialize;
 

@@ -7,6 +7,7 @@ pub mod customer;
 pub mod escalation;
 pub mod message;
 pub mod order;
+pub mod order_escalation;
 pub mod order_item;
 pub mod outbox;
 pub mod policy_chunk;

@@ -19,6 +19,9 @@ pub struct Model {
     pub idempotency_key: String,
     pub invoice_id: Option<String>,
     pub invoice_number: Option<String>,
+    /// Why invoicing gave up, when the order is `failed`.
+    #[sea_orm(column_type = "Text", nullable)]
+    pub failure_reason: Option<String>,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
 }

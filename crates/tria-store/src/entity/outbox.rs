@@ -16,6 +16,10 @@ pub struct Model {
     pub next_attempt_at: DateTimeUtc,
     #[sea_orm(column_type = "Text", nullable)]
     pub last_error: Option<String>,
+    /// Set while a worker holds the row; completing or releasing it must present the same token.
+    pub lease_token: Option<String>,
+    /// When a held row may be taken by another worker (its holder is presumed dead).
+    pub lease_expires_at: Option<DateTimeUtc>,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
 }

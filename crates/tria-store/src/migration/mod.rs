@@ -1,6 +1,7 @@
 //! Schema migrations, applied in order and recorded in `seaql_migrations`.
 
 mod m0001_initial;
+mod m0002_order_invoicing;
 
 use sea_orm_migration::prelude::*;
 
@@ -10,6 +11,6 @@ pub struct Migrator;
 
 impl MigratorTrait for Migrator {
     fn migrations() -> Vec<Box<dyn MigrationTrait>> {
-        vec![Box::new(m0001_initial::Migration)]
+        vec![Box::new(m0001_initial::Migration), Box::new(m0002_order_invoicing::Migration)]
     }
 }

@@ -6,6 +6,7 @@ mod conversations;
 mod customers;
 mod keys;
 mod orders;
+mod outbox;
 mod policies;
 mod tenants;
 
@@ -13,7 +14,8 @@ pub use catalogue::{CatalogueRepo, NewProduct};
 pub use conversations::{ConversationRepo, Exchange, NewConversation, NewMessage};
 pub use customers::{CustomerRepo, NewCustomer};
 pub use keys::{AuthenticatedKey, KeyRepo, hash_key, key_prefix};
-pub use orders::{NewOrder, NewOrderLine, OrderRepo};
+pub use orders::{INVOICE_OUTBOX_KIND, NewOrder, NewOrderLine, OrderRepo};
+pub use outbox::{LeaseOutcome, OutboxCounts, OutboxRepo, job_order_id, state as outbox_state};
 pub use policies::{NewChunk, PolicyRepo};
 pub use tenants::{NewTenant, TenantRepo};
 
@@ -34,6 +36,9 @@ impl Store {
     }
     pub fn orders(&self) -> OrderRepo<'_> {
         OrderRepo { db: self.connection() }
+    }
+    pub fn outbox(&self) -> OutboxRepo<'_> {
+        OutboxRepo { db: self.connection() }
     }
     pub fn conversations(&self) -> ConversationRepo<'_> {
         ConversationRepo { db: self.connection() }

@@ -2,6 +2,7 @@
 //! transaction so an invoice request never exists without its order, or the other way round.
 
 use chrono::{DateTime, Utc};
+use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder, Set, TransactionTrait,
 };
@@ -9,7 +10,7 @@ use tria_core::{CustomerId, OrderStatus, TenantId};
 use uuid::Uuid;
 
 use crate::StoreError;
-use crate::entity::{order, order_item, outbox, product};
+use crate::entity::{order, order_escalation, order_item, outbox, product};
 
 #[derive(Clone, Debug)]
 pub struct NewOrderLine {
@@ -34,10 +35,29 @@ pub struct OrderRepo<'a> {
     pub(crate) db: &'a DatabaseConnection,
 }
 
+/// The outbox kind of "create this order's invoice in the accounting system".
+pub const INVOICE_OUTBOX_KIND: &str = "xero.invoice";
+
 impl OrderRepo<'_> {
     /// Creates the order priced from the catalogue. Replaying the same idempotency key returns
-    /// the order already created instead of a second one.
+    /// the order already created instead of a second one. Stock is not touched (this also loads
+    /// historical orders); a customer's new order goes through [`OrderRepo::place`].
     pub async fn create(&self, tenant: TenantId, new: NewOrder) -> Result<order::Model, StoreError> {
+        self.insert(tenant, new, false).await
+    }
+
+    /// Places a customer's confirmed order: in ONE transaction it prices the lines from the
+    /// catalogue, reserves their stock (a line with too little stock fails the whole order with
+    /// [`StoreError::Conflict`]), writes the order and its items, and queues an
+    /// [`INVOICE_OUTBOX_KIND`] outbox row. `status` and `outbox_kind` of `new` are overridden.
+    /// Replaying the same idempotency key returns the existing order and reserves nothing.
+    pub async fn place(&self, tenant: TenantId, mut new: NewOrder) -> Result<order::Model, StoreError> {
+        new.status = OrderStatus::Confirmed;
+        new.outbox_kind = Some(INVOICE_OUTBOX_KIND.to_owned());
+        self.insert(tenant, new, true).await
+    }
+
+    async fn insert(&self, tenant: TenantId, new: NewOrder, reserve_stock: bool) -> Result<order::Model, StoreError> {
         if let Some(existing) = self.find_by_idempotency_key(tenant, &new.idempotency_key).await? {
             return Ok(existing);
         }
@@ -67,6 +87,18 @@ impl OrderRepo<'_> {
                 .checked_add(line_total)
                 .ok_or_else(|| StoreError::Invalid("order total overflows".into()))?;
             currency.get_or_insert_with(|| product.currency.clone());
+            if reserve_stock {
+                // A conditional decrement, so two orders racing for the last units cannot both win.
+                let reserved = product::Entity::update_many()
+                    .col_expr(product::Column::Stock, Expr::col(product::Column::Stock).sub(line.quantity))
+                    .filter(product::Column::Id.eq(product.id))
+                    .filter(product::Column::Stock.gte(line.quantity))
+                    .exec(&txn)
+                    .await?;
+                if reserved.rows_affected == 0 {
+                    return Err(StoreError::Conflict(format!("insufficient stock for {}", line.sku)));
+                }
+            }
             items.push(order_item::ActiveModel {
                 id: Set(Uuid::new_v4()),
                 tenant_id: Set(tenant.0),
@@ -91,6 +123,7 @@ impl OrderRepo<'_> {
             idempotency_key: Set(new.idempotency_key.clone()),
             invoice_id: Set(None),
             invoice_number: Set(None),
+            failure_reason: Set(None),
             created_at: Set(new.created_at),
             updated_at: Set(new.created_at),
         }
@@ -109,6 +142,8 @@ impl OrderRepo<'_> {
                 attempts: Set(0),
                 next_attempt_at: Set(now),
                 last_error: Set(None),
+                lease_token: Set(None),
+                lease_expires_at: Set(None),
                 created_at: Set(now),
                 updated_at: Set(now),
             }
@@ -148,6 +183,23 @@ impl OrderRepo<'_> {
         Ok(order_item::Entity::find()
             .filter(order_item::Column::TenantId.eq(tenant.0))
             .filter(order_item::Column::OrderId.eq(order_id))
+            .all(self.db)
+            .await?)
+    }
+
+    pub async fn find(&self, tenant: TenantId, order_id: Uuid) -> Result<Option<order::Model>, StoreError> {
+        Ok(order::Entity::find()
+            .filter(order::Column::TenantId.eq(tenant.0))
+            .filter(order::Column::Id.eq(order_id))
+            .one(self.db)
+            .await?)
+    }
+
+    /// Escalations opened for a tenant's orders, oldest first.
+    pub async fn escalations(&self, tenant: TenantId) -> Result<Vec<order_escalation::Model>, StoreError> {
+        Ok(order_escalation::Entity::find()
+            .filter(order_escalation::Column::TenantId.eq(tenant.0))
+            .order_by_asc(order_escalation::Column::CreatedAt)
             .all(self.db)
             .await?)
     }

@@ -63,3 +63,64 @@ async fn orders_are_priced_from_the_catalogue_idempotent_and_written_with_their_
         db.cleanup().await;
     }
 }
+
+#[tokio::test]
+async fn placing_reserves_stock_atomically_and_refuses_what_is_not_on_hand() {
+    use tria_store::repo::INVOICE_OUTBOX_KIND;
+    for db in tria_testkit::all_backends().await {
+        let store = &db.store;
+        let t = tenant(store, "place").await;
+        store
+            .catalogue()
+            .upsert(t.id, NewProduct {
+                sku: "CUP".into(),
+                name: "Cup".into(),
+                description: String::new(),
+                unit: "case".into(),
+                unit_price_minor: 100,
+                currency: "USD".into(),
+                stock: 5,
+                active: true,
+            })
+            .await
+            .expect("product");
+        let customer = store
+            .customers()
+            .upsert(t.id, NewCustomer { external_id: "C1".into(), name: "C".into(), email: "c@x.example".into(), company: String::new() })
+            .await
+            .expect("customer");
+        let order = |key: &str, qty: i64| NewOrder {
+            customer: CustomerId(customer.id),
+            number: format!("ORD-{key}"),
+            status: OrderStatus::Draft,
+            idempotency_key: key.into(),
+            lines: vec![NewOrderLine { sku: "CUP".into(), quantity: qty }],
+            created_at: Utc::now(),
+            outbox_kind: None,
+        };
+        let placed = store.orders().place(t.id, order("a", 3)).await.expect("place");
+        assert_eq!(placed.status, "confirmed", "{}", db.label);
+        store.orders().place(t.id, order("a", 3)).await.expect("replay");
+        let stock = || async { store.catalogue().find_by_sku(t.id, "CUP").await.expect("read").expect("cup").stock };
+        assert_eq!(stock().await, 2, "a replay reserves nothing");
+        let err = store.orders().place(t.id, order("b", 3)).await.expect_err("only 2 left");
+        assert!(matches!(err, tria_store::StoreError::Conflict(ref m) if m == "insufficient stock for CUP"), "{err:?}");
+        assert!(store.orders().find_by_number(t.id, "ORD-b").await.expect("find").is_none());
+        assert_eq!(stock().await, 2);
+        let jobs = store.orders().outbox(t.id).await.expect("outbox");
+        assert_eq!(jobs.len(), 1);
+        assert_eq!(jobs[0].kind, INVOICE_OUTBOX_KIND);
+
+        // Leases: a held job is invisible to other workers until its lease expires.
+        let now = Utc::now();
+        let first = store.outbox().lease_due(INVOICE_OUTBOX_KIND, std::time::Duration::from_secs(60), 10, now).await.expect("lease");
+        assert_eq!(first.len(), 1);
+        let second = store.outbox().lease_due(INVOICE_OUTBOX_KIND, std::time::Duration::from_secs(60), 10, now).await.expect("lease");
+        assert!(second.is_empty(), "{}: held", db.label);
+        let later = now + chrono::Duration::seconds(61);
+        let taken_over = store.outbox().lease_due(INVOICE_OUTBOX_KIND, std::time::Duration::from_secs(60), 10, later).await.expect("lease");
+        assert_eq!(taken_over.len(), 1, "expired lease is taken over");
+        assert_ne!(taken_over[0].lease_token, first[0].lease_token);
+        db.cleanup().await;
+    }
+}
