@@ -68,10 +68,15 @@ fn load_cases(path: &std::path::Path) -> anyhow::Result<Vec<Case>> {
 }
 
 /// `INTENT_MODEL_OPTIONS="epochs=30,lr=0.1,l2=0.0001,dense=4,lexical=1,folds=5"` overrides the
-/// model's training options, for tuning experiments (judged on the k-fold figure, not the sets).
-fn options_from_env() -> anyhow::Result<ModelOptions> {
+/// model's training options for tuning experiments; several configurations separated by `;` are
+/// compared on one line each. Judge them on the k-fold figure, not on the eval sets.
+fn options_from_env() -> anyhow::Result<Vec<ModelOptions>> {
+    let Ok(spec) = std::env::var("INTENT_MODEL_OPTIONS") else { return Ok(vec![ModelOptions::default()]) };
+    spec.split(';').map(parse_options).collect()
+}
+
+fn parse_options(spec: &str) -> anyhow::Result<ModelOptions> {
     let mut options = ModelOptions::default();
-    let Ok(spec) = std::env::var("INTENT_MODEL_OPTIONS") else { return Ok(options) };
     for part in spec.split(',').filter(|p| !p.trim().is_empty()) {
         let (key, value) = part.split_once('=').with_context(|| format!("expected key=value, got {part}"))?;
         let value = value.trim();
@@ -110,8 +115,12 @@ pub(super) fn run(settings: &Settings, verbose: bool) -> anyhow::Result<()> {
     let example_texts: Vec<&str> = examples.iter().map(|e| e.text.as_str()).collect();
     let example_vectors = embedder.embed_batch(&example_texts)?;
     let embed_examples = started.elapsed();
+    let configurations = options_from_env()?;
+    if configurations.len() > 1 {
+        return compare(&configurations, &examples, &example_vectors, &sets, embedder.as_ref());
+    }
     let started = Instant::now();
-    let model = IntentModel::from_examples_with(&examples, &example_vectors, options_from_env()?)?;
+    let model = IntentModel::from_examples_with(&examples, &example_vectors, configurations[0])?;
     let fit_time = started.elapsed();
     let fit = model.fit();
 
@@ -131,6 +140,34 @@ pub(super) fn run(settings: &Settings, verbose: bool) -> anyhow::Result<()> {
     for set in &sets {
         report(set, &model, embedder.as_ref(), verbose, first)?;
         first = false;
+    }
+    Ok(())
+}
+
+/// One line per configuration: fit time, k-fold accuracy and the accuracy on each set.
+fn compare(
+    configurations: &[ModelOptions],
+    examples: &[tria_intent::LabelledExample],
+    example_vectors: &[Vec<f32>],
+    sets: &[EvalSet],
+    embedder: &dyn Embedder,
+) -> anyhow::Result<()> {
+    let mut set_vectors = Vec::new();
+    for set in sets {
+        let texts: Vec<&str> = set.cases.iter().map(|c| c.text.as_str()).collect();
+        set_vectors.push(embedder.embed_batch(&texts)?);
+    }
+    for options in configurations {
+        let started = Instant::now();
+        let model = IntentModel::from_examples_with(examples, example_vectors, *options)?;
+        let fit_time = started.elapsed();
+        let fit = model.fit();
+        print!("{options:?}: fit {:.2} s, k-fold {:.3}, mixing {:?}", fit_time.as_secs_f64(), fit.cross_validated_accuracy, fit.mixing);
+        for (set, vectors) in sets.iter().zip(&set_vectors) {
+            let right = set.cases.iter().zip(vectors).filter(|(c, v)| model.classify_embedded(&c.text, Some(v)).label == c.label).count();
+            print!(", {} {:.3}", set.name, right as f64 / set.cases.len().max(1) as f64);
+        }
+        println!();
     }
     Ok(())
 }
