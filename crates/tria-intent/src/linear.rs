@@ -3,6 +3,7 @@
 //! same weights). It learns which embedding directions separate the labels — e.g. "send 5 cases
 //! of X" from "how much is X" — where nearest-neighbour voting is swayed by the product noun.
 
+use crate::knn::dot;
 use crate::lexical::BUCKETS;
 
 const CLASSES: usize = 10;
@@ -29,7 +30,7 @@ pub(crate) struct TrainOptions {
 
 impl Default for TrainOptions {
     fn default() -> Self {
-        Self { epochs: 30, learning_rate: 0.1, l2: 1e-4, dense_scale: 4.0, lexical_scale: 1.0 }
+        Self { epochs: 30, learning_rate: 0.1, l2: 1e-4, dense_scale: 2.0, lexical_scale: 2.0 }
     }
 }
 
@@ -45,7 +46,14 @@ pub(crate) struct LinearHead {
     /// Feature-major: `lexical[bucket * CLASSES + c]`.
     lexical: Vec<f32>,
     bias: [f32; CLASSES],
+    /// The true weights are `scale * dense` and `scale * lexical`: weight decay then costs one
+    /// multiplication per step instead of a pass over every weight.
+    scale: f32,
 }
+
+/// Below this a class's gradient is skipped: late in training most classes are already near
+/// zero probability for a given example, and updating them changes nothing measurable.
+const GRADIENT_FLOOR: f32 = 1e-4;
 
 /// A deterministic permutation source (xorshift64*); the order of SGD steps must not depend on
 /// anything but the examples.
@@ -102,6 +110,7 @@ impl LinearHead {
             dense: vec![0.0; CLASSES * dimension],
             lexical: vec![0.0; BUCKETS * CLASSES],
             bias: [0.0; CLASSES],
+            scale: 1.0,
         };
         let mut order = usable;
         let mut shuffle = Shuffle(0x9e37_79b9_7f4a_7c15);
@@ -118,27 +127,44 @@ impl LinearHead {
                 let mut p = head.logits_centred(&x, rows[i].sparse);
                 softmax_in_place(&mut p);
                 p[labels[i]] -= 1.0; // now the gradient of the loss w.r.t. the logits
-                let decay = 1.0 - rate * options.l2;
-                for (c, g) in p.iter().enumerate() {
-                    let w = &mut head.dense[c * dimension..(c + 1) * dimension];
-                    let step_size = rate * g;
-                    for (wj, xj) in w.iter_mut().zip(&x) {
-                        *wj = *wj * decay - step_size * xj;
-                    }
+                head.scale *= 1.0 - rate * options.l2;
+                if head.scale < 1e-3 {
+                    head.fold_scale();
+                }
+                let step_scale = rate / head.scale;
+                for (c, &g) in p.iter().enumerate() {
                     head.bias[c] -= rate * g;
+                    if g.abs() < GRADIENT_FLOOR {
+                        continue;
+                    }
+                    let w = &mut head.dense[c * dimension..(c + 1) * dimension];
+                    let step_size = step_scale * g;
+                    for (wj, xj) in w.iter_mut().zip(&x) {
+                        *wj -= step_size * xj;
+                    }
                 }
                 if options.lexical_scale > 0.0 {
                     for &(bucket, value) in rows[i].sparse {
-                        let v = value * options.lexical_scale;
+                        let v = value * options.lexical_scale * step_scale;
                         let w = &mut head.lexical[bucket as usize * CLASSES..(bucket as usize + 1) * CLASSES];
                         for (wc, g) in w.iter_mut().zip(&p) {
-                            *wc = *wc * decay - rate * g * v;
+                            *wc -= g * v;
                         }
                     }
                 }
             }
         }
+        head.fold_scale();
         head
+    }
+
+    /// Multiplies the scale into the weights, keeping them in a comfortable float range.
+    fn fold_scale(&mut self) {
+        let scale = self.scale;
+        for w in self.dense.iter_mut().chain(self.lexical.iter_mut()) {
+            *w *= scale;
+        }
+        self.scale = 1.0;
     }
 
     fn centred(&self, dense: &[f32], out: &mut [f32]) {
@@ -148,18 +174,21 @@ impl LinearHead {
     }
 
     fn logits_centred(&self, x: &[f32], sparse: &[(u32, f32)]) -> [f32; CLASSES] {
-        let mut out = self.bias;
-        for (c, o) in out.iter_mut().enumerate() {
-            let w = &self.dense[c * self.dimension..(c + 1) * self.dimension];
-            *o += w.iter().zip(x).map(|(a, b)| a * b).sum::<f32>();
+        let mut raw = [0.0f32; CLASSES];
+        for (c, o) in raw.iter_mut().enumerate() {
+            *o = dot(&self.dense[c * self.dimension..(c + 1) * self.dimension], x);
         }
         if self.options.lexical_scale > 0.0 {
             for &(bucket, value) in sparse {
                 let w = &self.lexical[bucket as usize * CLASSES..(bucket as usize + 1) * CLASSES];
-                for (o, wc) in out.iter_mut().zip(w) {
+                for (o, wc) in raw.iter_mut().zip(w) {
                     *o += wc * value * self.options.lexical_scale;
                 }
             }
+        }
+        let mut out = self.bias;
+        for (o, r) in out.iter_mut().zip(raw) {
+            *o += self.scale * r;
         }
         out
     }

@@ -67,7 +67,7 @@ fn load_cases(path: &std::path::Path) -> anyhow::Result<Vec<Case>> {
         .collect()
 }
 
-/// `INTENT_MODEL_OPTIONS="epochs=30,lr=0.1,l2=0.0001,dense=4,lexical=1,folds=5"` overrides the
+/// `INTENT_MODEL_OPTIONS="epochs=30,lr=0.1,l2=0.0001,dense=2,lexical=2,folds=5"` overrides the
 /// model's training options for tuning experiments; several configurations separated by `;` are
 /// compared on one line each. Judge them on the k-fold figure, not on the eval sets.
 fn options_from_env() -> anyhow::Result<Vec<ModelOptions>> {
