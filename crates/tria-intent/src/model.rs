@@ -273,3 +273,90 @@ impl IntentClassifier for IntentModel {
         Classification { label, confidence, runner_up: ranked.get(1).copied(), entities, tone, decided_by: DecidedBy::Embedding }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Unit vectors near one axis per label, with deterministic jitter; texts with label words.
+    fn toy_examples() -> (Vec<LabelledExample>, Vec<Vec<f32>>) {
+        let mut examples = Vec::new();
+        let mut vectors = Vec::new();
+        for (l, label) in IntentLabel::ALL.iter().enumerate() {
+            for i in 0..12 {
+                let mut v = vec![0.0f32; 16];
+                v[l] = 1.0;
+                v[10 + i % 6] = 0.3 + 0.05 * (i as f32);
+                let norm = v.iter().map(|x| x * x).sum::<f32>().sqrt();
+                v.iter_mut().for_each(|x| *x /= norm);
+                examples.push(LabelledExample { label: *label, text: format!("{} example number {i}", label.as_str()) });
+                vectors.push(v);
+            }
+        }
+        (examples, vectors)
+    }
+
+    fn axis(l: usize) -> Vec<f32> {
+        let mut v = vec![0.0f32; 16];
+        v[l] = 0.95;
+        v[12] = 0.31;
+        v
+    }
+
+    #[test]
+    fn classifies_by_the_embedding_with_a_runner_up_and_a_probability() {
+        let (examples, vectors) = toy_examples();
+        let model = IntentModel::from_examples(&examples, &vectors).expect("model");
+        for (l, label) in IntentLabel::ALL.iter().enumerate() {
+            let verdict = model.classify_embedded("something unrelated to any cue", Some(&axis(l)));
+            assert_eq!(verdict.label, *label);
+            assert_eq!(verdict.decided_by, DecidedBy::Embedding);
+            assert!((0.0..=1.0).contains(&verdict.confidence));
+            let (runner_up, p) = verdict.runner_up.expect("runner-up");
+            assert_ne!(runner_up, *label);
+            assert!(p <= verdict.confidence);
+        }
+        let fit = model.fit();
+        assert!(fit.cross_validated_accuracy > 0.9, "{fit:?}");
+        assert_eq!(fit.folds, 5);
+    }
+
+    #[test]
+    fn building_twice_gives_identical_verdicts() {
+        let (examples, vectors) = toy_examples();
+        let a = IntentModel::from_examples(&examples, &vectors).expect("model");
+        let b = IntentModel::from_examples(&examples, &vectors).expect("model");
+        assert_eq!(a.fit(), b.fit());
+        let q = axis(3);
+        assert_eq!(a.classify_embedded("hmm", Some(&q)), b.classify_embedded("hmm", Some(&q)));
+    }
+
+    #[test]
+    fn explicit_rules_win_and_a_missing_or_wrong_size_embedding_falls_back_to_rules() {
+        let (examples, vectors) = toy_examples();
+        let model = IntentModel::from_examples(&examples, &vectors).expect("model");
+        let verdict = model.classify_embedded("let me talk to a human", Some(&axis(0)));
+        assert_eq!((verdict.label, verdict.decided_by), (IntentLabel::HumanHandoff, DecidedBy::Rule));
+        let verdict = model.classify_embedded("where is my order ORD-10001", Some(&[0.5; 3]));
+        assert_eq!((verdict.label, verdict.decided_by), (IntentLabel::OrderStatus, DecidedBy::Keywords));
+        assert_eq!(model.classify_embedded("where is my order", None).decided_by, DecidedBy::Keywords);
+    }
+
+    #[test]
+    fn bad_inputs_are_typed_errors() {
+        let (examples, mut vectors) = toy_examples();
+        assert!(matches!(
+            IntentModel::from_examples(&examples, &vectors[1..]),
+            Err(ModelError::Mismatch { .. })
+        ));
+        let without_greetings: Vec<(LabelledExample, Vec<f32>)> =
+            examples.iter().cloned().zip(vectors.iter().cloned()).filter(|(e, _)| e.label != IntentLabel::Greeting).collect();
+        let (e, v): (Vec<_>, Vec<_>) = without_greetings.into_iter().unzip();
+        assert!(matches!(IntentModel::from_examples(&e, &v), Err(ModelError::MissingLabel(IntentLabel::Greeting))));
+        vectors[5] = vec![0.1; 8];
+        assert!(matches!(
+            IntentModel::from_examples(&examples, &vectors),
+            Err(ModelError::Dimension { expected: 16, found: 8 })
+        ));
+    }
+}

@@ -138,7 +138,7 @@ pub(super) fn run(settings: &Settings, verbose: bool) -> anyhow::Result<()> {
 
     let mut first = true;
     for set in &sets {
-        report(set, &model, embedder.as_ref(), verbose, first)?;
+        report(set, &model, embedder.as_ref(), &example_vectors, verbose, first)?;
         first = false;
     }
     Ok(())
@@ -172,7 +172,18 @@ fn compare(
     Ok(())
 }
 
-fn report(set: &EvalSet, model: &IntentModel, embedder: &dyn Embedder, verbose: bool, full_report: bool) -> anyhow::Result<()> {
+/// Eval messages this close (cosine) to a training example count as near-duplicates: reported so
+/// a reader can see the score is not carried by paraphrases of the training set.
+const NEAR_DUPLICATE: f32 = 0.95;
+
+fn report(
+    set: &EvalSet,
+    model: &IntentModel,
+    embedder: &dyn Embedder,
+    example_vectors: &[Vec<f32>],
+    verbose: bool,
+    full_report: bool,
+) -> anyhow::Result<()> {
     let cases = &set.cases;
     let started = Instant::now();
     let case_texts: Vec<&str> = cases.iter().map(|c| c.text.as_str()).collect();
@@ -189,6 +200,11 @@ fn report(set: &EvalSet, model: &IntentModel, embedder: &dyn Embedder, verbose: 
     println!();
     println!("== {} set: {} ({} messages, {})", set.name, set.file, cases.len(), set.about);
     println!("classify: {:.1} ms per message (batch-embedded)", classify.as_secs_f64() * 1000.0 / cases.len().max(1) as f64);
+    let near_duplicates = vectors
+        .iter()
+        .filter(|v| example_vectors.iter().any(|e| e.iter().zip(v.iter()).map(|(a, b)| a * b).sum::<f32>() >= NEAR_DUPLICATE))
+        .count();
+    println!("near-duplicates of a training example (cosine >= {NEAR_DUPLICATE}): {near_duplicates}");
     println!("{:<34} {:>9} {:>9}", "classifier", "accuracy", "macro-F1");
     println!("{:<34} {:>9.3} {:>9.3}", "linear head + k-NN + rules", full.accuracy, full.macro_f1);
     println!("{:<34} {:>9.3} {:>9.3}", "rules only (no model)", rules_only.accuracy, rules_only.macro_f1);
