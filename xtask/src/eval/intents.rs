@@ -52,9 +52,10 @@ struct EvalSet {
     cases: Vec<Case>,
 }
 
-const SETS: [(&str, &str, &str); 3] = [
+const SETS: [(&str, &str, &str); 4] = [
     ("held-out", "eval/intents.jsonl", "the main held-out set"),
     ("fresh", "eval/intents_fresh.jsonl", "written after the training examples grew, to detect overfitting"),
+    ("blind", "eval/intents_blind.jsonl", "never looked at while tuning; first run after training froze"),
     ("multilingual", "eval/intents_multilingual.jsonl", "Spanish, French and German"),
 ];
 
