@@ -119,16 +119,10 @@ fn benches(c: &mut Criterion) {
 
     // 100k synthetic chunks.
     let (chunks, flat) = synthetic(100_000, 384);
+    let big = TenantIndex::from_parts(chunks, Some(flat), Some("synthetic".into()));
     let mut rng = Lcg(7);
     let mut q: Vec<f32> = (0..384).map(|_| rng.unit()).collect();
     tria_rag::embed::normalize(&mut q);
-    // The two flat scans on their own (TenantIndex picks the int8 one from 8,192 rows).
-    let mut group = c.benchmark_group("flat_100k_top20");
-    group.sample_size(30);
-    group.bench_function("exact_f32", |b| b.iter(|| flat.search_exact(black_box(&q), 20)));
-    group.bench_function("int8_then_exact_rerank", |b| b.iter(|| flat.search_quantized(black_box(&q), 20)));
-    group.finish();
-    let big = TenantIndex::from_parts(chunks, Some(flat), Some("synthetic".into()));
     let query = "w12 w345 w7 w9000 w15000";
     let mut group = c.benchmark_group("search/synthetic_100k");
     group.sample_size(30);
