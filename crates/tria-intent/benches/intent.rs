@@ -31,7 +31,7 @@ fn benches(c: &mut Criterion) {
     c.bench_function("intent/rules_only", |b| b.iter(|| RuleClassifier.classify(black_box(message))));
     let mut group = c.benchmark_group("intent/build");
     group.sample_size(10);
-    group.bench_function("calibrate_from_embedded_examples", |b| b.iter(|| IntentModel::from_examples(&examples, &vectors)));
+    group.bench_function("fit_from_embedded_examples", |b| b.iter(|| IntentModel::from_examples(&examples, &vectors)));
     group.finish();
 }
 

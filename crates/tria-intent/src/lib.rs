@@ -1,10 +1,13 @@
-//! Intent classification for customer messages: k-nearest-neighbour voting over embedded
-//! labelled examples, deterministic rules for high-precision patterns, entity extraction and a
-//! lexicon-based tone (sentiment, urgency). Takes vectors as input; embedding is the caller's job.
+//! Intent classification for customer messages: a logistic-regression head and k-nearest-neighbour
+//! voting over embedded labelled examples, deterministic rules for high-precision patterns, entity
+//! extraction and a lexicon-based tone (sentiment, urgency). Takes vectors as input; embedding is
+//! the caller's job.
 
 mod entities;
 mod examples;
 mod knn;
+mod lexical;
+mod linear;
 mod model;
 mod rules;
 mod tone;
@@ -12,7 +15,7 @@ mod tone;
 pub use entities::{Entities, extract_entities};
 pub use examples::{ExampleError, LabelledExample, load_examples, parse_examples};
 pub use knn::ExampleIndex;
-pub use model::{DEFAULT_FALLBACK_THRESHOLD, IntentFallback, IntentModel, ModelError};
+pub use model::{DEFAULT_FALLBACK_THRESHOLD, IntentFallback, IntentModel, Mixing, ModelError, ModelFit, ModelOptions};
 pub use rules::{RuleClassifier, explicit_intent};
 pub use tone::{Sentiment, Tone, Urgency, assess_tone};
 
@@ -25,7 +28,7 @@ pub enum DecidedBy {
     Rule,
     /// Keyword evidence only (no embedding available).
     Keywords,
-    /// Nearest labelled examples, combined with keyword evidence.
+    /// The embedding model: linear head, nearest labelled examples and keyword evidence.
     Embedding,
     /// The optional LLM fallback, after low confidence.
     Fallback,

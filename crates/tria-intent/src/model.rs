@@ -1,18 +1,25 @@
-//! The intent model: explicit rules first, then nearest labelled examples combined with keyword
-//! evidence in one softmax whose temperature and keyword weight are fitted by leave-one-out on
-//! the examples, so `confidence` behaves like a probability on messages like the examples.
+//! The intent model: explicit rules first, then three kinds of evidence in one softmax — a
+//! logistic-regression head over the embedding and lexical features, the nearest labelled
+//! examples, and keyword cues. Their weights (and so the softmax temperature) are fitted at load
+//! time on out-of-fold predictions, so `confidence` behaves like a probability on messages like
+//! the examples, and the same pass yields a k-fold accuracy estimate that no eval set informs.
 
 use tria_core::IntentLabel;
 
 use crate::knn::ExampleIndex;
+use crate::lexical::lexical_features;
+use crate::linear::{LinearHead, Row, TrainOptions};
 use crate::rules::{RuleClassifier, keyword_scores};
 use crate::{Classification, DecidedBy, IntentClassifier, LabelledExample, assess_tone, explicit_intent, extract_entities};
 
 /// Keyword scores are clipped here before weighting: a long message full of cues must not
 /// overwhelm the embedding evidence.
 const KEYWORD_CAP: f32 = 6.0;
-const TEMPERATURES: [f32; 9] = [0.008, 0.012, 0.016, 0.02, 0.025, 0.03, 0.04, 0.06, 0.1];
-const KEYWORD_WEIGHTS: [f32; 8] = [0.0, 0.25, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0];
+/// Candidate weights of the linear head's logits.
+const HEAD_WEIGHTS: [f32; 8] = [0.0, 0.25, 0.5, 0.75, 1.0, 1.25, 1.5, 2.0];
+/// Candidate inverse temperatures of the k-NN similarity (0 = k-NN off).
+const KNN_WEIGHTS: [f32; 9] = [0.0, 5.0, 10.0, 16.0, 25.0, 40.0, 60.0, 80.0, 120.0];
+const KEYWORD_WEIGHTS: [f32; 8] = [0.0, 0.1, 0.25, 0.5, 0.75, 1.0, 1.5, 2.0];
 /// Below this confidence the agent may ask its LLM fallback.
 pub const DEFAULT_FALLBACK_THRESHOLD: f32 = 0.5;
 
@@ -22,6 +29,8 @@ pub enum ModelError {
     Mismatch { examples: usize, vectors: usize },
     #[error("no examples for {0}")]
     MissingLabel(IntentLabel),
+    #[error("embeddings must all have the same non-zero length: expected {expected}, found {found}")]
+    Dimension { expected: usize, found: usize },
 }
 
 /// A second opinion for low-confidence messages, e.g. an LLM prompted with the ten label
@@ -32,40 +41,102 @@ pub trait IntentFallback: Send + Sync {
     async fn classify(&self, message: &str, first_verdict: &Classification) -> Option<(IntentLabel, f32)>;
 }
 
+/// Training knobs of the linear head; the defaults are what the evals in docs/QUALITY.md used.
+#[derive(Clone, Copy, Debug)]
+pub struct ModelOptions {
+    pub epochs: usize,
+    pub learning_rate: f32,
+    pub l2: f32,
+    pub dense_scale: f32,
+    pub lexical_scale: f32,
+    /// Folds for the out-of-fold predictions that fit the mixing weights (at least 2).
+    pub folds: usize,
+}
+
+impl Default for ModelOptions {
+    fn default() -> Self {
+        let t = TrainOptions::default();
+        Self {
+            epochs: t.epochs,
+            learning_rate: t.learning_rate,
+            l2: t.l2,
+            dense_scale: t.dense_scale,
+            lexical_scale: t.lexical_scale,
+            folds: 5,
+        }
+    }
+}
+
+impl ModelOptions {
+    fn train_options(&self) -> TrainOptions {
+        TrainOptions {
+            epochs: self.epochs,
+            learning_rate: self.learning_rate,
+            l2: self.l2,
+            dense_scale: self.dense_scale,
+            lexical_scale: self.lexical_scale,
+        }
+    }
+}
+
+/// How the three kinds of evidence are weighted in the final softmax.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Mixing {
+    pub head_weight: f32,
+    pub knn_weight: f32,
+    pub keyword_weight: f32,
+}
+
+/// What fitting the model learned about itself on its own examples.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct ModelFit {
+    pub mixing: Mixing,
+    /// Accuracy of the full mix on out-of-fold predictions over the training examples.
+    pub cross_validated_accuracy: f32,
+    pub folds: usize,
+}
+
 #[derive(Clone, Debug)]
 pub struct IntentModel {
     examples: ExampleIndex,
-    temperature: f32,
-    keyword_weight: f32,
+    head: LinearHead,
+    fit: ModelFit,
     fallback_threshold: f32,
 }
 
 fn softmax(logits: &[f32; 10]) -> [f32; 10] {
-    let max = logits.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+    let mut out = *logits;
+    crate::linear::softmax_in_place(&mut out);
+    out
+}
+
+fn mix(head: &[f32; 10], similarity: &[f32; 10], keywords: &[f32; 10], m: Mixing) -> [f32; 10] {
     let mut out = [0.0f32; 10];
-    let mut sum = 0.0;
-    for (o, l) in out.iter_mut().zip(logits) {
-        *o = (l - max).exp();
-        sum += *o;
-    }
-    for o in &mut out {
-        *o /= sum;
+    for i in 0..10 {
+        out[i] = m.head_weight * head[i] + m.knn_weight * similarity[i] + m.keyword_weight * keywords[i].min(KEYWORD_CAP);
     }
     out
 }
 
-fn logits(similarity: &[f32; 10], keywords: &[f32; 10], temperature: f32, keyword_weight: f32) -> [f32; 10] {
-    let mut out = [0.0f32; 10];
-    for i in 0..10 {
-        out[i] = similarity[i] / temperature + keyword_weight * keywords[i].min(KEYWORD_CAP);
+fn argmax(values: &[f32; 10]) -> usize {
+    let mut best = 0;
+    for i in 1..10 {
+        if values[i] > values[best] {
+            best = i;
+        }
     }
-    out
+    best
 }
 
 impl IntentModel {
-    /// Builds the model from examples and their embeddings (same order), fitting the softmax
-    /// temperature and keyword weight by leave-one-out log-likelihood.
+    /// Builds the model from examples and their embeddings (same order) with default options.
     pub fn from_examples(examples: &[LabelledExample], vectors: &[Vec<f32>]) -> Result<Self, ModelError> {
+        Self::from_examples_with(examples, vectors, ModelOptions::default())
+    }
+
+    /// Builds the model: out-of-fold head predictions and leave-one-out neighbours fit the mixing
+    /// weights by log-likelihood, then the head is trained once more on every example.
+    pub fn from_examples_with(examples: &[LabelledExample], vectors: &[Vec<f32>], options: ModelOptions) -> Result<Self, ModelError> {
         if examples.len() != vectors.len() {
             return Err(ModelError::Mismatch { examples: examples.len(), vectors: vectors.len() });
         }
@@ -74,29 +145,68 @@ impl IntentModel {
                 return Err(ModelError::MissingLabel(label));
             }
         }
+        let dimension = vectors.first().map_or(0, Vec::len);
+        if let Some(bad) = vectors.iter().find(|v| v.len() != dimension || v.is_empty()) {
+            return Err(ModelError::Dimension { expected: dimension, found: bad.len() });
+        }
         let labels: Vec<IntentLabel> = examples.iter().map(|e| e.label).collect();
         let index = ExampleIndex::new(&labels, vectors);
-        let held_out: Vec<([f32; 10], [f32; 10], usize)> = (0..index.len())
+        let label_ids: Vec<usize> = (0..index.len()).map(|i| index.label_of(i)).collect();
+        let lexical: Vec<Vec<(u32, f32)>> = examples.iter().map(|e| lexical_features(&e.text)).collect();
+        let rows: Vec<Row<'_>> = vectors.iter().zip(&lexical).map(|(v, l)| Row { dense: v, sparse: l }).collect();
+        let train = options.train_options();
+
+        // Stratified folds: the n-th example of each label goes to fold n mod k.
+        let folds = options.folds.max(2);
+        let mut seen = [0usize; 10];
+        let fold_of: Vec<usize> = label_ids
+            .iter()
+            .map(|&l| {
+                seen[l] += 1;
+                (seen[l] - 1) % folds
+            })
+            .collect();
+        let mut head_out_of_fold = vec![[0.0f32; 10]; rows.len()];
+        for fold in 0..folds {
+            let train_ids: Vec<usize> = (0..rows.len()).filter(|&i| fold_of[i] != fold).collect();
+            let fold_rows: Vec<Row<'_>> = train_ids.iter().map(|&i| rows[i]).collect();
+            let fold_labels: Vec<usize> = train_ids.iter().map(|&i| label_ids[i]).collect();
+            let head = LinearHead::train(&fold_rows, &fold_labels, train);
+            for i in (0..rows.len()).filter(|&i| fold_of[i] == fold) {
+                head_out_of_fold[i] = head.logits(rows[i]);
+            }
+        }
+        let held_out: Vec<([f32; 10], [f32; 10], [f32; 10], usize)> = (0..index.len())
             .map(|i| {
                 let sims = index.similarities(index.row(i));
                 let text = &examples[i].text;
-                (index.label_scores_from(&sims, Some(i)), keyword_scores(text, &extract_entities(text)), index.label_of(i))
+                (
+                    head_out_of_fold[i],
+                    index.label_scores_from(&sims, Some(i)),
+                    keyword_scores(text, &extract_entities(text)),
+                    label_ids[i],
+                )
             })
             .collect();
-        let mut best = (f32::INFINITY, 0.02, 0.0);
-        for &t in &TEMPERATURES {
-            for &w in &KEYWORD_WEIGHTS {
-                let nll: f32 = held_out
-                    .iter()
-                    .map(|(s, k, truth)| -softmax(&logits(s, k, t, w))[*truth].max(1e-9).ln())
-                    .sum();
-                if nll < best.0 {
-                    best = (nll, t, w);
+        let mut best = (f32::INFINITY, Mixing { head_weight: 1.0, knn_weight: 0.0, keyword_weight: 0.0 });
+        for &head_weight in &HEAD_WEIGHTS {
+            for &knn_weight in &KNN_WEIGHTS {
+                for &keyword_weight in &KEYWORD_WEIGHTS {
+                    let m = Mixing { head_weight, knn_weight, keyword_weight };
+                    let nll: f32 =
+                        held_out.iter().map(|(h, s, k, truth)| -softmax(&mix(h, s, k, m))[*truth].max(1e-9).ln()).sum();
+                    if nll < best.0 {
+                        best = (nll, m);
+                    }
                 }
             }
         }
-        tracing::debug!(temperature = best.1, keyword_weight = best.2, nll = best.0, "intent model calibrated");
-        Ok(Self { examples: index, temperature: best.1, keyword_weight: best.2, fallback_threshold: DEFAULT_FALLBACK_THRESHOLD })
+        let mixing = best.1;
+        let correct = held_out.iter().filter(|(h, s, k, truth)| argmax(&mix(h, s, k, mixing)) == *truth).count();
+        let fit = ModelFit { mixing, cross_validated_accuracy: correct as f32 / held_out.len().max(1) as f32, folds };
+        tracing::debug!(?fit, nll = best.0, "intent model fitted");
+        let head = LinearHead::train(&rows, &label_ids, train);
+        Ok(Self { examples: index, head, fit, fallback_threshold: DEFAULT_FALLBACK_THRESHOLD })
     }
 
     pub fn with_fallback_threshold(mut self, threshold: f32) -> Self {
@@ -109,9 +219,9 @@ impl IntentModel {
         verdict.decided_by != DecidedBy::Rule && verdict.confidence < self.fallback_threshold
     }
 
-    /// The fitted (temperature, keyword weight).
-    pub fn calibration(&self) -> (f32, f32) {
-        (self.temperature, self.keyword_weight)
+    /// The fitted mixing weights and the out-of-fold accuracy on the training examples.
+    pub fn fit(&self) -> ModelFit {
+        self.fit
     }
 
     pub fn dimension(&self) -> usize {
@@ -154,10 +264,99 @@ impl IntentClassifier for IntentModel {
         }
         let similarity = self.examples.label_scores(embedding);
         let keywords = keyword_scores(message, &entities);
-        let probabilities = softmax(&logits(&similarity, &keywords, self.temperature, self.keyword_weight));
+        let lexical = lexical_features(message);
+        let head = self.head.logits(Row { dense: embedding, sparse: &lexical });
+        let probabilities = softmax(&mix(&head, &similarity, &keywords, self.fit.mixing));
         let mut ranked: Vec<(IntentLabel, f32)> = IntentLabel::ALL.iter().copied().zip(probabilities).collect();
         ranked.sort_by(|a, b| b.1.total_cmp(&a.1));
         let (label, confidence) = ranked[0];
         Classification { label, confidence, runner_up: ranked.get(1).copied(), entities, tone, decided_by: DecidedBy::Embedding }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Unit vectors near one axis per label, with deterministic jitter; texts with label words.
+    fn toy_examples() -> (Vec<LabelledExample>, Vec<Vec<f32>>) {
+        let mut examples = Vec::new();
+        let mut vectors = Vec::new();
+        for (l, label) in IntentLabel::ALL.iter().enumerate() {
+            for i in 0..12 {
+                let mut v = vec![0.0f32; 16];
+                v[l] = 1.0;
+                v[10 + i % 6] = 0.3 + 0.05 * (i as f32);
+                let norm = v.iter().map(|x| x * x).sum::<f32>().sqrt();
+                v.iter_mut().for_each(|x| *x /= norm);
+                examples.push(LabelledExample { label: *label, text: format!("{} example number {i}", label.as_str()) });
+                vectors.push(v);
+            }
+        }
+        (examples, vectors)
+    }
+
+    fn axis(l: usize) -> Vec<f32> {
+        let mut v = vec![0.0f32; 16];
+        v[l] = 0.95;
+        v[12] = 0.31;
+        v
+    }
+
+    #[test]
+    fn classifies_by_the_embedding_with_a_runner_up_and_a_probability() {
+        let (examples, vectors) = toy_examples();
+        let model = IntentModel::from_examples(&examples, &vectors).expect("model");
+        for (l, label) in IntentLabel::ALL.iter().enumerate() {
+            let verdict = model.classify_embedded("something unrelated to any cue", Some(&axis(l)));
+            assert_eq!(verdict.label, *label);
+            assert_eq!(verdict.decided_by, DecidedBy::Embedding);
+            assert!((0.0..=1.0).contains(&verdict.confidence));
+            let (runner_up, p) = verdict.runner_up.expect("runner-up");
+            assert_ne!(runner_up, *label);
+            assert!(p <= verdict.confidence);
+        }
+        let fit = model.fit();
+        assert!(fit.cross_validated_accuracy > 0.9, "{fit:?}");
+        assert_eq!(fit.folds, 5);
+    }
+
+    #[test]
+    fn building_twice_gives_identical_verdicts() {
+        let (examples, vectors) = toy_examples();
+        let a = IntentModel::from_examples(&examples, &vectors).expect("model");
+        let b = IntentModel::from_examples(&examples, &vectors).expect("model");
+        assert_eq!(a.fit(), b.fit());
+        let q = axis(3);
+        assert_eq!(a.classify_embedded("hmm", Some(&q)), b.classify_embedded("hmm", Some(&q)));
+    }
+
+    #[test]
+    fn explicit_rules_win_and_a_missing_or_wrong_size_embedding_falls_back_to_rules() {
+        let (examples, vectors) = toy_examples();
+        let model = IntentModel::from_examples(&examples, &vectors).expect("model");
+        let verdict = model.classify_embedded("let me talk to a human", Some(&axis(0)));
+        assert_eq!((verdict.label, verdict.decided_by), (IntentLabel::HumanHandoff, DecidedBy::Rule));
+        let verdict = model.classify_embedded("where is my order ORD-10001", Some(&[0.5; 3]));
+        assert_eq!((verdict.label, verdict.decided_by), (IntentLabel::OrderStatus, DecidedBy::Keywords));
+        assert_eq!(model.classify_embedded("where is my order", None).decided_by, DecidedBy::Keywords);
+    }
+
+    #[test]
+    fn bad_inputs_are_typed_errors() {
+        let (examples, mut vectors) = toy_examples();
+        assert!(matches!(
+            IntentModel::from_examples(&examples, &vectors[1..]),
+            Err(ModelError::Mismatch { .. })
+        ));
+        let without_greetings: Vec<(LabelledExample, Vec<f32>)> =
+            examples.iter().cloned().zip(vectors.iter().cloned()).filter(|(e, _)| e.label != IntentLabel::Greeting).collect();
+        let (e, v): (Vec<_>, Vec<_>) = without_greetings.into_iter().unzip();
+        assert!(matches!(IntentModel::from_examples(&e, &v), Err(ModelError::MissingLabel(IntentLabel::Greeting))));
+        vectors[5] = vec![0.1; 8];
+        assert!(matches!(
+            IntentModel::from_examples(&examples, &vectors),
+            Err(ModelError::Dimension { expected: 16, found: 8 })
+        ));
     }
 }

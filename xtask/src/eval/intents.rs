@@ -1,5 +1,6 @@
 //! `eval intents`: accuracy, macro-F1, per-intent precision and recall and the confusion matrix
-//! of the full classifier, with the rules-only classifier for comparison.
+//! of the full classifier, with the rules-only classifier for comparison, on the held-out set;
+//! accuracy and macro-F1 on the fresh and multilingual sets; the model's own k-fold accuracy.
 
 use std::time::Instant;
 
@@ -7,12 +8,16 @@ use anyhow::{Context, bail};
 use serde::Deserialize;
 use tria_config::Settings;
 use tria_core::IntentLabel;
-use tria_intent::{IntentClassifier, IntentModel, RuleClassifier, load_examples};
+use tria_intent::{Classification, IntentClassifier, IntentModel, ModelOptions, RuleClassifier, load_examples};
+use tria_rag::Embedder;
 
 #[derive(Debug, Deserialize)]
 struct Case {
     label: IntentLabel,
     text: String,
+    /// ISO 639-1 code, on non-English sets.
+    #[serde(default)]
+    lang: Option<String>,
 }
 
 struct Scores {
@@ -39,18 +44,68 @@ fn score(truth: &[IntentLabel], predicted: &[IntentLabel]) -> Scores {
     Scores { accuracy: correct as f64 / truth.len().max(1) as f64, macro_f1: f1s.iter().sum::<f64>() / 10.0, confusion }
 }
 
-pub(super) fn run(settings: &Settings, verbose: bool) -> anyhow::Result<()> {
-    let examples = load_examples(&settings.fixtures_dir.join("intents"))?;
-    let path = settings.fixtures_dir.join("eval/intents.jsonl");
-    let text = std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
-    let cases: Vec<Case> = text
-        .lines()
+/// A labelled message set under `fixtures/eval/`.
+struct EvalSet {
+    name: &'static str,
+    file: &'static str,
+    about: &'static str,
+    cases: Vec<Case>,
+}
+
+const SETS: [(&str, &str, &str); 4] = [
+    ("held-out", "eval/intents.jsonl", "the main held-out set"),
+    ("fresh", "eval/intents_fresh.jsonl", "written after the training examples grew, to detect overfitting"),
+    ("blind", "eval/intents_blind.jsonl", "never looked at while tuning; first run after training froze"),
+    ("multilingual", "eval/intents_multilingual.jsonl", "Spanish, French and German"),
+];
+
+fn load_cases(path: &std::path::Path) -> anyhow::Result<Vec<Case>> {
+    let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    text.lines()
         .filter(|l| !l.trim().is_empty())
         .enumerate()
         .map(|(i, l)| serde_json::from_str(l).with_context(|| format!("{}:{}", path.display(), i + 1)))
-        .collect::<Result<_, _>>()?;
+        .collect()
+}
+
+/// `INTENT_MODEL_OPTIONS="epochs=30,lr=0.1,l2=0.0001,dense=2,lexical=2,folds=5"` overrides the
+/// model's training options for tuning experiments; several configurations separated by `;` are
+/// compared on one line each. Judge them on the k-fold figure, not on the eval sets.
+fn options_from_env() -> anyhow::Result<Vec<ModelOptions>> {
+    let Ok(spec) = std::env::var("INTENT_MODEL_OPTIONS") else { return Ok(vec![ModelOptions::default()]) };
+    spec.split(';').map(parse_options).collect()
+}
+
+fn parse_options(spec: &str) -> anyhow::Result<ModelOptions> {
+    let mut options = ModelOptions::default();
+    for part in spec.split(',').filter(|p| !p.trim().is_empty()) {
+        let (key, value) = part.split_once('=').with_context(|| format!("expected key=value, got {part}"))?;
+        let value = value.trim();
+        match key.trim() {
+            "epochs" => options.epochs = value.parse()?,
+            "lr" => options.learning_rate = value.parse()?,
+            "l2" => options.l2 = value.parse()?,
+            "dense" => options.dense_scale = value.parse()?,
+            "lexical" => options.lexical_scale = value.parse()?,
+            "folds" => options.folds = value.parse()?,
+            other => bail!("unknown model option {other}"),
+        }
+    }
+    Ok(options)
+}
+
+pub(super) fn run(settings: &Settings, verbose: bool) -> anyhow::Result<()> {
+    let examples = load_examples(&settings.fixtures_dir.join("intents"))?;
+    let mut sets = Vec::new();
+    for (name, file, about) in SETS {
+        let path = settings.fixtures_dir.join(file);
+        if name != "held-out" && !path.exists() {
+            continue;
+        }
+        sets.push(EvalSet { name, file, about, cases: load_cases(&path)? });
+    }
     // Held out means held out: no eval message may also be a training example.
-    for case in &cases {
+    for case in sets.iter().flat_map(|s| &s.cases) {
         if examples.iter().any(|e| e.text.trim().eq_ignore_ascii_case(case.text.trim())) {
             bail!("eval message is also a training example: {}", case.text);
         }
@@ -60,10 +115,77 @@ pub(super) fn run(settings: &Settings, verbose: bool) -> anyhow::Result<()> {
     let started = Instant::now();
     let example_texts: Vec<&str> = examples.iter().map(|e| e.text.as_str()).collect();
     let example_vectors = embedder.embed_batch(&example_texts)?;
-    let model = IntentModel::from_examples(&examples, &example_vectors)?;
-    let build = started.elapsed();
-    let (temperature, keyword_weight) = model.calibration();
+    let embed_examples = started.elapsed();
+    let configurations = options_from_env()?;
+    if configurations.len() > 1 {
+        return compare(&configurations, &examples, &example_vectors, &sets, embedder.as_ref());
+    }
+    let started = Instant::now();
+    let model = IntentModel::from_examples_with(&examples, &example_vectors, configurations[0])?;
+    let fit_time = started.elapsed();
+    let fit = model.fit();
 
+    println!(
+        "intent model: {} training examples ({} labels); embedding them {:.2} s, fitting {:.3} s",
+        examples.len(),
+        IntentLabel::ALL.len(),
+        embed_examples.as_secs_f64(),
+        fit_time.as_secs_f64()
+    );
+    println!(
+        "mixing fitted on {}-fold out-of-fold predictions: head {}, k-NN {}, keywords {}; k-fold accuracy on the training examples {:.3}",
+        fit.folds, fit.mixing.head_weight, fit.mixing.knn_weight, fit.mixing.keyword_weight, fit.cross_validated_accuracy
+    );
+
+    let mut first = true;
+    for set in &sets {
+        report(set, &model, embedder.as_ref(), &example_vectors, verbose, first)?;
+        first = false;
+    }
+    Ok(())
+}
+
+/// One line per configuration: fit time, k-fold accuracy and the accuracy on each set.
+fn compare(
+    configurations: &[ModelOptions],
+    examples: &[tria_intent::LabelledExample],
+    example_vectors: &[Vec<f32>],
+    sets: &[EvalSet],
+    embedder: &dyn Embedder,
+) -> anyhow::Result<()> {
+    let mut set_vectors = Vec::new();
+    for set in sets {
+        let texts: Vec<&str> = set.cases.iter().map(|c| c.text.as_str()).collect();
+        set_vectors.push(embedder.embed_batch(&texts)?);
+    }
+    for options in configurations {
+        let started = Instant::now();
+        let model = IntentModel::from_examples_with(examples, example_vectors, *options)?;
+        let fit_time = started.elapsed();
+        let fit = model.fit();
+        print!("{options:?}: fit {:.2} s, k-fold {:.3}, mixing {:?}", fit_time.as_secs_f64(), fit.cross_validated_accuracy, fit.mixing);
+        for (set, vectors) in sets.iter().zip(&set_vectors) {
+            let right = set.cases.iter().zip(vectors).filter(|(c, v)| model.classify_embedded(&c.text, Some(v)).label == c.label).count();
+            print!(", {} {:.3}", set.name, right as f64 / set.cases.len().max(1) as f64);
+        }
+        println!();
+    }
+    Ok(())
+}
+
+/// Eval messages this close (cosine) to a training example count as near-duplicates: reported so
+/// a reader can see the score is not carried by paraphrases of the training set.
+const NEAR_DUPLICATE: f32 = 0.95;
+
+fn report(
+    set: &EvalSet,
+    model: &IntentModel,
+    embedder: &dyn Embedder,
+    example_vectors: &[Vec<f32>],
+    verbose: bool,
+    full_report: bool,
+) -> anyhow::Result<()> {
+    let cases = &set.cases;
     let started = Instant::now();
     let case_texts: Vec<&str> = cases.iter().map(|c| c.text.as_str()).collect();
     let vectors = embedder.embed_batch(&case_texts)?;
@@ -76,13 +198,31 @@ pub(super) fn run(settings: &Settings, verbose: bool) -> anyhow::Result<()> {
     let full = score(&truth, &predicted);
     let rules_only = score(&truth, &rules);
 
-    println!("intent eval: {} held-out messages, {} training examples ({} labels)", cases.len(), examples.len(), IntentLabel::ALL.len());
-    println!("model: build {:.2} s (embedding examples + calibration: temperature {temperature}, keyword weight {keyword_weight})", build.as_secs_f64());
-    println!("classify: {:.1} ms per message (batch-embedded)", classify.as_secs_f64() * 1000.0 / cases.len().max(1) as f64);
     println!();
-    println!("{:<28} {:>9} {:>9}", "classifier", "accuracy", "macro-F1");
-    println!("{:<28} {:>9.3} {:>9.3}", "embedding k-NN + rules", full.accuracy, full.macro_f1);
-    println!("{:<28} {:>9.3} {:>9.3}", "rules only (no model)", rules_only.accuracy, rules_only.macro_f1);
+    println!("== {} set: {} ({} messages, {})", set.name, set.file, cases.len(), set.about);
+    println!("classify: {:.1} ms per message (batch-embedded)", classify.as_secs_f64() * 1000.0 / cases.len().max(1) as f64);
+    let near_duplicates = vectors
+        .iter()
+        .filter(|v| example_vectors.iter().any(|e| e.iter().zip(v.iter()).map(|(a, b)| a * b).sum::<f32>() >= NEAR_DUPLICATE))
+        .count();
+    println!("near-duplicates of a training example (cosine >= {NEAR_DUPLICATE}): {near_duplicates}");
+    println!("{:<34} {:>9} {:>9}", "classifier", "accuracy", "macro-F1");
+    println!("{:<34} {:>9.3} {:>9.3}", "linear head + k-NN + rules", full.accuracy, full.macro_f1);
+    println!("{:<34} {:>9.3} {:>9.3}", "rules only (no model)", rules_only.accuracy, rules_only.macro_f1);
+    let mut languages: Vec<&str> = cases.iter().filter_map(|c| c.lang.as_deref()).collect();
+    languages.sort_unstable();
+    languages.dedup();
+    for lang in languages {
+        let ids: Vec<usize> = (0..cases.len()).filter(|&i| cases[i].lang.as_deref() == Some(lang)).collect();
+        let right = ids.iter().filter(|&&i| predicted[i] == truth[i]).count();
+        println!("  language {lang}: {right}/{} = {:.3}", ids.len(), right as f64 / ids.len().max(1) as f64);
+    }
+    if !full_report {
+        if verbose {
+            print_misclassified(cases, &verdicts);
+        }
+        return Ok(());
+    }
     println!();
     println!("{:<16} {:>7} {:>9} {:>7}", "intent", "support", "precision", "recall");
     for (i, label) in IntentLabel::ALL.iter().enumerate() {
@@ -121,11 +261,15 @@ pub(super) fn run(settings: &Settings, verbose: bool) -> anyhow::Result<()> {
         println!("  [{lo:.1}, {:.1}): {:>4}, {:.3}", hi.min(1.0), in_bucket.len(), right as f64 / in_bucket.len().max(1) as f64);
     }
     if verbose {
-        println!();
-        println!("misclassified:");
-        for ((case, verdict), _) in cases.iter().zip(&verdicts).zip(&truth).filter(|((c, v), _)| c.label != v.label) {
-            println!("  {:<16} -> {:<16} {:.2}  {}", case.label.as_str(), verdict.label.as_str(), verdict.confidence, case.text);
-        }
+        print_misclassified(cases, &verdicts);
     }
     Ok(())
+}
+
+fn print_misclassified(cases: &[Case], verdicts: &[Classification]) {
+    println!();
+    println!("misclassified:");
+    for (case, verdict) in cases.iter().zip(verdicts).filter(|(c, v)| c.label != v.label) {
+        println!("  {:<16} -> {:<16} {:.2}  {}", case.label.as_str(), verdict.label.as_str(), verdict.confidence, case.text);
+    }
 }

@@ -20,7 +20,7 @@ pub(crate) struct EvalArgs {
 
 #[derive(Debug, Subcommand)]
 enum Which {
-    /// Intent classification on fixtures/eval/intents.jsonl.
+    /// Intent classification on fixtures/eval/intents.jsonl (plus intents_fresh and intents_multilingual).
     Intents {
         /// List every misclassified message.
         #[arg(long)]
