@@ -21,12 +21,20 @@ impl From<DbErr> for StoreError {
     fn from(err: DbErr) -> Self {
         match &err {
             DbErr::ConnectionAcquire(_) | DbErr::Conn(_) => StoreError::Unavailable(err.to_string()),
+            // SQLite's busy timeout ran out: contention, not a broken request, so retrying works.
+            _ if is_busy(&err) => StoreError::Unavailable(err.to_string()),
             _ => match err.sql_err() {
                 Some(sea_orm::SqlErr::UniqueConstraintViolation(what)) => StoreError::Conflict(what),
                 _ => StoreError::Database(err),
             },
         }
     }
+}
+
+/// SQLITE_BUSY / SQLITE_LOCKED, which sqlx reports only through the message.
+fn is_busy(err: &DbErr) -> bool {
+    let text = err.to_string();
+    text.contains("database is locked") || text.contains("database is busy") || text.contains("database table is locked")
 }
 
 impl StoreError {

@@ -12,10 +12,10 @@ mod tenants;
 pub use catalogue::{CatalogueRepo, NewProduct};
 pub use conversations::{ConversationRepo, Exchange, NewConversation, NewMessage};
 pub use customers::{CustomerRepo, NewCustomer};
-pub use keys::{AuthenticatedKey, KeyRepo, hash_key, key_prefix};
+pub use keys::{AuthenticatedKey, KeyInfo, KeyRepo, generate_key, hash_key, key_prefix};
 pub use orders::{NewOrder, NewOrderLine, OrderRepo};
 pub use policies::{NewChunk, PolicyRepo};
-pub use tenants::{NewTenant, TenantRepo};
+pub use tenants::{NewTenant, TenantPatch, TenantRepo};
 
 use crate::Store;
 
