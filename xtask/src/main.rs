@@ -6,6 +6,7 @@ mod db;
 mod eval;
 mod eval_cache;
 mod index;
+mod keys;
 mod model;
 mod test;
 
@@ -43,6 +44,8 @@ enum Task {
     Eval(eval::EvalArgs),
     /// The answer cache: `cache warm`, `cache eval` (same as `eval cache`).
     Cache(cache::CacheArgs),
+    /// API keys: `keys create --role admin`, `keys create --tenant SLUG`, `keys list`, `keys revoke ID`.
+    Keys(keys::KeysArgs),
 }
 
 /// Settings as tria-server would load them from the working directory.
@@ -69,5 +72,6 @@ fn main() -> anyhow::Result<()> {
         Task::Index(args) => index::run(args, &settings(&cli)?),
         Task::Eval(args) => eval::run(args, &settings(&cli)?),
         Task::Cache(args) => cache::run(args, &settings(&cli)?),
+        Task::Keys(args) => keys::run(args, &settings(&cli)?),
     }
 }
