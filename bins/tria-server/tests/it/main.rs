@@ -10,6 +10,7 @@ mod overload;
 mod process;
 mod ratelimit;
 mod socket;
+mod traces;
 
 use std::collections::BTreeMap;
 
