@@ -159,9 +159,40 @@ async fn scrape_time_registry(state: &AppState) -> Registry {
         r.register(name, help, family);
     }
 
+    health_metrics(state, &mut r).await;
     cache_metrics(state, &mut r).await;
     process_metrics(&mut r);
     r
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ComponentLabels {
+    component: String,
+}
+
+fn health_code(status: crate::HealthStatus) -> i64 {
+    match status {
+        crate::HealthStatus::Ok => 0,
+        crate::HealthStatus::Degraded => 1,
+        crate::HealthStatus::Down => 2,
+    }
+}
+
+/// The same checks as `/health` (each bounded by its deadline), so alerts and probes agree.
+async fn health_metrics(state: &AppState, r: &mut Registry) {
+    let report = crate::health::report(state).await;
+    let overall = Gauge::<i64>::default();
+    overall.set(health_code(report.status));
+    r.register("health_status", "Overall health: 0 ok, 1 degraded, 2 down", overall);
+    let components = Family::<ComponentLabels, Gauge>::default();
+    let latency = Family::<ComponentLabels, Gauge<f64, AtomicU64>>::default();
+    for c in &report.components {
+        let labels = ComponentLabels { component: c.name.clone() };
+        components.get_or_create(&labels).set(health_code(c.status));
+        latency.get_or_create(&labels).set(c.latency_ms as f64 / 1000.0);
+    }
+    r.register("health_component_status", "Per component (database, cache, integrations …): 0 ok, 1 degraded (e.g. breaker open), 2 down", components);
+    r.register("health_check_latency_seconds", "How long each component's health check took", latency);
 }
 
 async fn cache_metrics(state: &AppState, r: &mut Registry) {

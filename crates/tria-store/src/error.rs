@@ -43,3 +43,17 @@ impl StoreError {
         matches!(self, StoreError::Unavailable(_))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sqlite_busy_and_locked_are_unavailable_not_internal() {
+        for text in ["database is locked", "(code: 5) database is busy", "database table is locked"] {
+            let err = StoreError::from(DbErr::Custom(text.into()));
+            assert!(err.is_unavailable(), "{text}: {err:?}");
+        }
+        assert!(!StoreError::from(DbErr::Custom("syntax error".into())).is_unavailable());
+    }
+}

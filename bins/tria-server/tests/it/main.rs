@@ -2,6 +2,7 @@
 
 mod admin;
 mod chat;
+mod deploy;
 mod errors;
 mod health;
 mod metrics;
