@@ -12,7 +12,12 @@ async fn health_lists_every_component_and_is_ok_when_they_are() {
     let app = TestApp::new().await;
     let (status, _, body) = app.send(get("/health")).await;
     assert_eq!(status, StatusCode::OK, "{body}");
-    assert_eq!(body["status"], "ok");
+    // The test app has no embedding model, an optional component: it is down, so the service
+    // is degraded, not down; every other component is ok.
+    let components = body["components"].as_array().expect("components");
+    let optional_down = components.iter().any(|c| c["required"] == false && c["status"] == "down");
+    assert_eq!(body["status"], if optional_down { "degraded" } else { "ok" }, "{body}");
+    assert!(components.iter().filter(|c| c["required"] == true).all(|c| c["status"] == "ok"), "{body}");
     let names: Vec<&str> = body["components"].as_array().expect("components").iter().filter_map(|c| c["name"].as_str()).collect();
     for expected in ["database", "cache", "embedding", "llm"] {
         assert!(names.contains(&expected), "{expected} missing from {names:?}");
@@ -20,8 +25,9 @@ async fn health_lists_every_component_and_is_ok_when_they_are() {
     for c in body["components"].as_array().expect("components") {
         assert!(c["latency_ms"].is_u64() && c["detail"].is_string() && c["status"].is_string(), "{c}");
     }
+    let overall = body["status"].clone();
     let (status, _, body) = app.send(get("/health/ready")).await;
-    assert_eq!((status, body["status"].as_str()), (StatusCode::OK, Some("ok")));
+    assert_eq!((status, &body["status"]), (StatusCode::OK, &overall));
     let (status, _, body) = app.send(get("/health/live")).await;
     assert_eq!((status, body["status"].as_str()), (StatusCode::OK, Some("ok")));
 }
