@@ -4,11 +4,11 @@ use anyhow::Context;
 use tria_config::Settings;
 use tria_store::Store;
 
-fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+pub(crate) fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
     Ok(tokio::runtime::Builder::new_multi_thread().enable_all().build()?)
 }
 
-async fn open(settings: &Settings) -> anyhow::Result<Store> {
+pub(crate) async fn open(settings: &Settings) -> anyhow::Result<Store> {
     if settings.database.url.starts_with("sqlite:") {
         std::fs::create_dir_all(&settings.data_dir).with_context(|| format!("creating {}", settings.data_dir.display()))?;
     }

@@ -7,6 +7,7 @@ mod db;
 mod eval;
 mod eval_cache;
 mod index;
+mod keys;
 mod model;
 mod test;
 
@@ -46,6 +47,8 @@ enum Task {
     Cache(cache::CacheArgs),
     /// Fault runs: `chaos orders` (exactly-once invoicing under injected Xero faults).
     Chaos(chaos::ChaosArgs),
+    /// API keys: `keys create --role admin`, `keys create --tenant SLUG`, `keys list`, `keys revoke ID`.
+    Keys(keys::KeysArgs),
 }
 
 /// Settings as tria-server would load them from the working directory.
@@ -77,5 +80,6 @@ fn main() -> anyhow::Result<()> {
         Task::Eval(args) => eval::run(args, &settings(&cli)?),
         Task::Cache(args) => cache::run(args, &settings(&cli)?),
         Task::Chaos(args) => chaos::run(args),
+        Task::Keys(args) => keys::run(args, &settings(&cli)?),
     }
 }

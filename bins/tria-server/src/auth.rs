@@ -1,11 +1,22 @@
-//! `Authorization: Bearer <key>` → the tenant the request acts for.
+//! `Authorization: Bearer <key>` → the tenant the request acts for ([`TenantAuth`], which also
+//! applies the tenant's rate limit) or an admin ([`AdminAuth`]). A valid key of the wrong role
+//! is 403; a missing, unknown or revoked key is 401.
 
 use axum::extract::FromRequestParts;
 use http::request::Parts;
 use tria_core::{ApiRole, TenantContext};
+use tria_store::repo::AuthenticatedKey;
+use uuid::Uuid;
 
 use crate::ApiError;
+use crate::ratelimit::Decision;
 use crate::state::AppState;
+
+/// An admin key's id (for the audit log).
+#[derive(Clone, Debug)]
+pub(crate) struct AdminAuth {
+    pub key_id: Uuid,
+}
 
 /// The authenticated tenant of a tenant-role key.
 #[derive(Clone, Debug)]
@@ -26,17 +37,29 @@ fn bearer(parts: &Parts) -> Result<&str, ApiError> {
     Ok(token)
 }
 
+async fn authenticate(parts: &Parts, state: &AppState) -> Result<AuthenticatedKey, ApiError> {
+    let token = bearer(parts)?;
+    state.store().keys().authenticate(token).await?.ok_or_else(|| ApiError::unauthorized("invalid or revoked API key"))
+}
+
+impl FromRequestParts<AppState> for AdminAuth {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        let key = authenticate(parts, state).await?;
+        if key.role != ApiRole::Admin {
+            return Err(ApiError::forbidden("this endpoint needs an admin key"));
+        }
+        tracing::Span::current().record("tenant", "admin");
+        Ok(AdminAuth { key_id: key.key_id })
+    }
+}
+
 impl FromRequestParts<AppState> for TenantAuth {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
-        let token = bearer(parts)?;
-        let key = state
-            .store()
-            .keys()
-            .authenticate(token)
-            .await?
-            .ok_or_else(|| ApiError::unauthorized("invalid or revoked API key"))?;
+        let key = authenticate(parts, state).await?;
         let tenant_id = match (key.role, key.tenant_id) {
             (ApiRole::Tenant, Some(tenant)) => tenant,
             _ => return Err(ApiError::forbidden("this endpoint needs a tenant key")),
@@ -48,6 +71,15 @@ impl FromRequestParts<AppState> for TenantAuth {
             .await?
             .ok_or_else(|| ApiError::unauthorized("the key's tenant no longer exists"))?;
         tracing::Span::current().record("tenant", tenant.slug.as_str());
+        if let Decision::Limited { limit, retry_after } = state.rate_limiter().check(&tenant).await {
+            // Round up: a client that waits exactly Retry-After must find a free slot.
+            let seconds = retry_after.as_secs() + u64::from(retry_after.subsec_nanos() > 0);
+            let mut err = ApiError::rate_limited("too many requests for this tenant; retry after the indicated time", seconds);
+            err.headers.push((http::HeaderName::from_static("ratelimit-limit"), limit.to_string()));
+            err.headers.push((http::HeaderName::from_static("ratelimit-remaining"), "0".to_owned()));
+            err.headers.push((http::HeaderName::from_static("ratelimit-reset"), seconds.max(1).to_string()));
+            return Err(err);
+        }
         Ok(TenantAuth(tenant))
     }
 }

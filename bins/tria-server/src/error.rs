@@ -16,11 +16,13 @@ pub struct ApiError {
     pub message: String,
     /// Seconds, for 429/503.
     pub retry_after: Option<u64>,
+    /// More headers for the response (`RateLimit-*` on a 429).
+    pub headers: Vec<(http::HeaderName, String)>,
 }
 
 impl ApiError {
     pub fn new(status: StatusCode, code: ErrorCode, message: impl Into<String>) -> Self {
-        Self { status, code, message: message.into(), retry_after: None }
+        Self { status, code, message: message.into(), retry_after: None, headers: Vec::new() }
     }
 
     pub fn unauthorized(message: impl Into<String>) -> Self {
@@ -38,6 +40,23 @@ impl ApiError {
     pub fn unavailable(message: impl Into<String>) -> Self {
         let mut e = Self::new(StatusCode::SERVICE_UNAVAILABLE, ErrorCode::Unavailable, message);
         e.retry_after = Some(5);
+        e
+    }
+
+    pub fn bad_request(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, ErrorCode::InvalidField, message)
+    }
+
+    /// Too much load right now: shed with a hint when to come back.
+    pub fn overloaded(message: impl Into<String>, retry_after_s: u64) -> Self {
+        let mut e = Self::new(StatusCode::SERVICE_UNAVAILABLE, ErrorCode::Overloaded, message);
+        e.retry_after = Some(retry_after_s.max(1));
+        e
+    }
+
+    pub fn rate_limited(message: impl Into<String>, retry_after_s: u64) -> Self {
+        let mut e = Self::new(StatusCode::TOO_MANY_REQUESTS, ErrorCode::RateLimited, message);
+        e.retry_after = Some(retry_after_s.max(1));
         e
     }
 
@@ -105,6 +124,11 @@ impl IntoResponse for ApiError {
             && let Ok(value) = http::HeaderValue::from_str(&seconds.to_string())
         {
             response.headers_mut().insert(http::header::RETRY_AFTER, value);
+        }
+        for (name, value) in self.headers {
+            if let Ok(value) = http::HeaderValue::from_str(&value) {
+                response.headers_mut().insert(name, value);
+            }
         }
         response
     }

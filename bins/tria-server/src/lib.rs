@@ -2,14 +2,19 @@
 //! drive it in-process or over a socket; [`serve`] runs it on hyper with graceful shutdown;
 //! [`startup::build_state`] turns validated settings into the components.
 
+mod admin;
 mod auth;
 mod error;
 mod health;
 mod json_body;
+pub mod metrics;
 mod middleware;
 mod openai;
+pub mod openapi;
+pub mod ratelimit;
 mod routes;
 mod serve;
+pub mod shed;
 mod state;
 mod stream;
 pub mod startup;
@@ -19,4 +24,4 @@ pub use error::ApiError;
 pub use health::{ComponentHealth, HealthReport, HealthStatus};
 pub use routes::router;
 pub use serve::{ServeOptions, serve};
-pub use state::{AppState, ServiceSettings};
+pub use state::{AppState, LimitSettings, ServiceSettings};

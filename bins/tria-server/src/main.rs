@@ -68,7 +68,11 @@ fn main() -> std::process::ExitCode {
 }
 
 async fn run(settings: tria_config::Settings) -> anyhow::Result<()> {
-    telemetry::init(settings.server.log_format, &settings.server.log_filter);
+    let export = telemetry::TraceExport::from_env(|k| std::env::var(k).ok());
+    let tracer = telemetry::init(settings.server.log_format, &settings.server.log_filter, export.as_ref());
+    if let Some(export) = &export {
+        tracing::info!(service = %export.service_name, "exporting traces over OTLP");
+    }
     let started = std::time::Instant::now();
     let (state, report) = startup::build_state(&settings).await.context("start-up failed")?;
     for seeded in &report.seeded {
@@ -97,6 +101,10 @@ async fn run(settings: tria_config::Settings) -> anyhow::Result<()> {
     };
     serve(listener, router(state.clone()), shutdown, opts).await;
     state.store().close().await;
+    if let Some(tracer) = tracer {
+        // Flushes the last batch; runs the exporter's blocking client off the runtime.
+        let _ = tokio::task::spawn_blocking(move || tracer.shutdown()).await;
+    }
     tracing::info!("stopped");
     Ok(())
 }

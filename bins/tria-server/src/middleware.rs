@@ -35,6 +35,7 @@ pub(crate) async fn request_context(State(state): State<AppState>, req: Request,
         tenant = tracing::field::Empty,
         status = tracing::field::Empty,
     );
+    crate::telemetry::continue_trace(&span, req.headers());
     let deadline = state.settings().request_timeout;
     let mut response = async move {
         let started = std::time::Instant::now();
@@ -50,8 +51,10 @@ pub(crate) async fn request_context(State(state): State<AppState>, req: Request,
         tracing::info!(latency_ms = started.elapsed().as_millis() as u64, "request finished");
         response
     }
-    .instrument(span)
+    .instrument(span.clone())
     .await;
+    // Tells the caller which trace to look for (only present when tracing export is on).
+    crate::telemetry::inject_trace(&span, response.headers_mut());
     if let Ok(value) = HeaderValue::from_str(&id) {
         response.headers_mut().insert(REQUEST_ID, value);
     }

@@ -2,7 +2,7 @@
 
 use axum::extract::{Path, State};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::{delete, get, post};
 use axum::{Json, Router};
 use http::StatusCode;
 use tower_http::catch_panic::CatchPanicLayer;
@@ -11,23 +11,48 @@ use tria_core::{ChatRequest, ErrorCode};
 use crate::auth::TenantAuth;
 use crate::json_body::JsonBody;
 use crate::state::AppState;
-use crate::{ApiError, health, middleware, openai, stream};
+use crate::{ApiError, admin, health, metrics, middleware, openai, openapi, shed, stream};
+
+/// The routes that run the chat pipeline, behind the load-shedding gate.
+fn chat_routes(state: &AppState) -> Router<AppState> {
+    Router::new()
+        .route("/api/chat", post(chat))
+        .route("/api/v1/chat/stream", post(stream::chat_stream))
+        .route("/v1/chat/completions", post(openai::chat_completions))
+        .route_layer(axum::middleware::from_fn_with_state(state.clone(), shed::gate))
+}
+
+/// `/admin/*`: every handler requires an admin key.
+fn admin_routes() -> Router<AppState> {
+    Router::new()
+        .route("/admin/tenants", get(admin::list_tenants).post(admin::create_tenant))
+        .route("/admin/tenants/{slug}", get(admin::get_tenant).patch(admin::update_tenant))
+        .route("/admin/keys", get(admin::list_keys).post(admin::create_key))
+        .route("/admin/keys/{id}", delete(admin::revoke_key))
+        .route("/admin/cache/stats", get(admin::cache_stats))
+        .route("/admin/cache/invalidate", post(admin::cache_invalidate))
+        .route("/admin/db/pool", get(admin::db_pool))
+        .route("/admin/integrations", get(admin::integrations))
+}
 
 /// The whole service. Every response, including errors from unknown paths and wrong methods,
 /// is JSON and carries `x-request-id`.
 pub fn router(state: AppState) -> Router {
     Router::new()
-        .route("/api/chat", post(chat))
+        .merge(chat_routes(&state))
+        .merge(admin_routes())
+        .route("/metrics", get(metrics::metrics))
+        .route("/openapi.json", get(openapi::spec))
+        .route("/docs", get(openapi::docs))
         .route("/api/v1/sessions/{id}/messages", get(session_messages))
         .route("/api/v1/metrics/cache", get(cache_metrics))
-        .route("/api/v1/chat/stream", post(stream::chat_stream))
-        .route("/v1/chat/completions", post(openai::chat_completions))
         .route("/health", get(health::health))
         .route("/health/live", get(health::live))
         .route("/health/ready", get(health::ready))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(CatchPanicLayer::custom(middleware::panic_response))
+        .layer(axum::middleware::from_fn_with_state(state.clone(), metrics::track))
         .layer(axum::middleware::from_fn_with_state(state.clone(), middleware::request_context))
         .with_state(state)
 }

@@ -11,7 +11,8 @@ use tria_cache::{AnswerCache, CacheConfig, LevelConfig, SemanticConfig};
 use tria_config::{CacheSettings, Settings};
 use tria_store::{DbOptions, Store};
 
-use crate::state::{AppState, ServiceSettings};
+use crate::ratelimit::RateLimiter;
+use crate::state::{AppState, LimitSettings, ServiceSettings};
 
 /// How long start-up waits for Redis before starting degraded (serving from memory).
 const REDIS_CONNECT_WAIT: Duration = Duration::from_secs(2);
@@ -26,6 +27,31 @@ pub enum StartupError {
     Seed(#[from] tria_agent::AgentError),
     #[error("cache: {0}")]
     Cache(#[from] tria_cache::CacheError),
+    #[error("rate limiter: {0}")]
+    RateLimiter(String),
+}
+
+/// The server's limit settings from the validated config.
+pub fn limit_settings(l: &tria_config::LimitSettings) -> LimitSettings {
+    LimitSettings {
+        max_in_flight: l.max_in_flight,
+        max_queue: l.max_queue,
+        queue_timeout: l.queue_timeout,
+        tenant_per_second: l.tenant_per_second,
+        tenant_burst: l.tenant_burst,
+    }
+}
+
+/// Shared (Redis) rate limits when Redis is configured and sharing is on, else per instance.
+pub fn rate_limiter(settings: &Settings, limits: &LimitSettings) -> Result<RateLimiter, StartupError> {
+    match (&settings.cache.redis_url, settings.limits.shared_via_redis) {
+        (Some(url), true) => {
+            // A check waits at most this long for Redis before the local limiter decides.
+            let timeout = settings.cache.redis_timeout.max(Duration::from_millis(20));
+            RateLimiter::shared(limits, url, "tria", timeout).map_err(|e| StartupError::RateLimiter(e.to_string()))
+        }
+        _ => Ok(RateLimiter::local(limits)),
+    }
 }
 
 /// The cache crate's configuration from the validated settings (shared with `cargo xtask`).
@@ -115,8 +141,13 @@ pub async fn build_state(settings: &Settings) -> Result<(AppState, StartupReport
     let service = ServiceSettings {
         body_limit_bytes: settings.server.body_limit_bytes,
         request_timeout: settings.server.request_timeout,
+        limits: limit_settings(&settings.limits),
         ..ServiceSettings::default()
     };
-    let state = AppState::new(store, agent, Vec::new(), service);
+    let limiter = rate_limiter(settings, &service.limits)?;
+    if limiter.is_shared() && !limiter.wait_connected(REDIS_CONNECT_WAIT).await {
+        tracing::warn!("Redis not reachable for rate limits; limiting per instance until it is");
+    }
+    let state = AppState::with_rate_limiter(store, agent, Vec::new(), service, limiter);
     Ok((state, report))
 }

@@ -8,6 +8,10 @@ use tria_agent::Agent;
 use tria_integrations::IntegrationProbe;
 use tria_store::Store;
 
+use crate::metrics::Metrics;
+use crate::ratelimit::RateLimiter;
+use crate::shed::ShedGate;
+
 /// The parts of configuration request handling needs.
 #[derive(Clone, Debug)]
 pub struct ServiceSettings {
@@ -15,6 +19,29 @@ pub struct ServiceSettings {
     pub request_timeout: Duration,
     /// Shown in `/health` for the LLM component.
     pub llm_description: String,
+    pub limits: LimitSettings,
+}
+
+/// Overload protection: the chat gate and the per-tenant request rate.
+#[derive(Clone, Debug)]
+pub struct LimitSettings {
+    /// Chat requests processed at once; more wait in the queue.
+    pub max_in_flight: usize,
+    /// Chat requests allowed to wait for a slot; beyond it they are shed at once.
+    pub max_queue: usize,
+    /// How long a queued request waits for a slot before it is shed.
+    pub queue_timeout: Duration,
+    /// Default per-tenant sustained rate (requests per second); a tenant's
+    /// `settings.rate_limit.per_second` overrides it. 0 turns the limit off.
+    pub tenant_per_second: f64,
+    /// Requests a tenant may send at once above the sustained rate (`settings.rate_limit.burst`).
+    pub tenant_burst: u32,
+}
+
+impl Default for LimitSettings {
+    fn default() -> Self {
+        Self { max_in_flight: 64, max_queue: 256, queue_timeout: Duration::from_millis(200), tenant_per_second: 50.0, tenant_burst: 100 }
+    }
 }
 
 impl Default for ServiceSettings {
@@ -23,6 +50,7 @@ impl Default for ServiceSettings {
             body_limit_bytes: 64 * 1024,
             request_timeout: Duration::from_secs(30),
             llm_description: "offline grounded responder".into(),
+            limits: LimitSettings::default(),
         }
     }
 }
@@ -32,6 +60,9 @@ struct Inner {
     agent: Agent,
     integrations: Vec<Arc<dyn IntegrationProbe>>,
     settings: ServiceSettings,
+    shed: ShedGate,
+    rate_limiter: RateLimiter,
+    metrics: Metrics,
     started_at: Instant,
     draining: AtomicBool,
 }
@@ -49,17 +80,28 @@ impl std::fmt::Debug for AppState {
 }
 
 impl AppState {
-    pub fn new(
+    /// A state with per-instance rate limits (no Redis).
+    pub fn new(store: Store, agent: Agent, integrations: Vec<Arc<dyn IntegrationProbe>>, settings: ServiceSettings) -> Self {
+        let limiter = RateLimiter::local(&settings.limits);
+        Self::with_rate_limiter(store, agent, integrations, settings, limiter)
+    }
+
+    /// A state whose rate limits come from `rate_limiter` (shared through Redis when it has one).
+    pub fn with_rate_limiter(
         store: Store,
         agent: Agent,
-            integrations: Vec<Arc<dyn IntegrationProbe>>,
+        integrations: Vec<Arc<dyn IntegrationProbe>>,
         settings: ServiceSettings,
+        rate_limiter: RateLimiter,
     ) -> Self {
         Self {
             inner: Arc::new(Inner {
                 store,
                 agent,
                 integrations,
+                shed: ShedGate::new(settings.limits.max_in_flight, settings.limits.max_queue, settings.limits.queue_timeout),
+                rate_limiter,
+                metrics: Metrics::new(),
                 settings,
                 started_at: Instant::now(),
                 draining: AtomicBool::new(false),
@@ -78,6 +120,15 @@ impl AppState {
     }
     pub fn settings(&self) -> &ServiceSettings {
         &self.inner.settings
+    }
+    pub fn shed_gate(&self) -> &ShedGate {
+        &self.inner.shed
+    }
+    pub fn rate_limiter(&self) -> &RateLimiter {
+        &self.inner.rate_limiter
+    }
+    pub fn metrics(&self) -> &Metrics {
+        &self.inner.metrics
     }
     pub fn uptime(&self) -> Duration {
         self.inner.started_at.elapsed()

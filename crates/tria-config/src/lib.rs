@@ -10,7 +10,7 @@ pub use layers::{ConfigSources, DEFAULT_PROFILE, load};
 pub use raw::RawSettings;
 pub use settings::{
     CacheSettings, DatabaseSettings, EmbeddingProvider, LlmProvider, LlmSettings, LogFormat,
-    SeedSettings, ServerSettings, Settings,
+    LimitSettings, SeedSettings, ServerSettings, Settings,
 };
 
 /// Why configuration could not be loaded; the message names the offending key or file.

@@ -17,6 +17,19 @@ pub struct RawSettings {
     pub embedding: RawEmbedding,
     pub llm: RawLlm,
     pub seed: RawSeed,
+    pub limits: RawLimits,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawLimits {
+    pub max_in_flight: u32,
+    pub max_queue: u32,
+    pub queue_timeout_ms: u64,
+    #[serde(deserialize_with = "number_or_text")]
+    pub tenant_per_second: f64,
+    pub tenant_burst: u32,
+    pub shared_via_redis: bool,
 }
 
 #[derive(Clone, Debug, Deserialize)]

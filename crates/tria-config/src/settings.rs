@@ -21,6 +21,20 @@ pub struct Settings {
     pub embedding: EmbeddingProvider,
     pub llm: LlmSettings,
     pub seed: SeedSettings,
+    pub limits: LimitSettings,
+}
+
+/// Overload protection: the chat concurrency gate and per-tenant request rates.
+#[derive(Clone, Debug)]
+pub struct LimitSettings {
+    pub max_in_flight: usize,
+    pub max_queue: usize,
+    pub queue_timeout: Duration,
+    /// 0 turns the per-tenant limit off.
+    pub tenant_per_second: f64,
+    pub tenant_burst: u32,
+    /// Share limits between instances through `cache.redis_url` when it is set.
+    pub shared_via_redis: bool,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -270,7 +284,27 @@ impl Settings {
             demo_keys: raw.seed.demo_keys,
         };
 
+        let l = &raw.limits;
+        if l.max_in_flight == 0 {
+            return Err(ConfigError::invalid("limits.max_in_flight", "must be at least 1"));
+        }
+        if !l.tenant_per_second.is_finite() || l.tenant_per_second < 0.0 {
+            return Err(ConfigError::invalid("limits.tenant_per_second", format!("must be 0 (off) or positive (got {})", l.tenant_per_second)));
+        }
+        if l.tenant_burst == 0 {
+            return Err(ConfigError::invalid("limits.tenant_burst", "must be at least 1"));
+        }
+        let limits = LimitSettings {
+            max_in_flight: l.max_in_flight as usize,
+            max_queue: l.max_queue as usize,
+            queue_timeout: millis("limits.queue_timeout_ms", l.queue_timeout_ms, 0)?,
+            tenant_per_second: l.tenant_per_second,
+            tenant_burst: l.tenant_burst,
+            shared_via_redis: l.shared_via_redis,
+        };
+
         Ok(Settings {
+            limits,
             profile,
             listen,
             fixtures_dir: non_empty_path("fixtures_dir", &raw.fixtures_dir)?,

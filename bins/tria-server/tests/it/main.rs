@@ -1,12 +1,19 @@
 //! Server tests: the service driven in-process (tower `oneshot`) and over a real socket.
 
+mod admin;
 mod chat;
+mod deploy;
 mod errors;
 mod health;
 mod openai_sdk;
+mod metrics;
+mod openapi;
+mod overload;
 mod process;
+mod ratelimit;
 mod socket;
 mod streaming;
+mod traces;
 
 use std::collections::BTreeMap;
 
@@ -52,6 +59,24 @@ impl TestApp {
         let bytes = response.into_body().collect().await.expect("body").to_bytes();
         let json = serde_json::from_slice(&bytes).unwrap_or_else(|_| serde_json::json!({ "raw": String::from_utf8_lossy(&bytes) }));
         (status, headers, json)
+    }
+
+    /// A fresh admin key (plaintext).
+    pub(crate) async fn admin_key(&self) -> String {
+        self.db.store.keys().create(None, tria_core::ApiRole::Admin, "test admin").await.expect("admin key").1
+    }
+
+    /// A request with a bearer key and, when given, a JSON body.
+    pub(crate) async fn call(&self, method: &str, path: &str, key: Option<&str>, body: Option<serde_json::Value>) -> (StatusCode, http::HeaderMap, serde_json::Value) {
+        let mut req = Request::builder().method(method).uri(path);
+        if let Some(key) = key {
+            req = req.header("authorization", format!("Bearer {key}"));
+        }
+        let req = match body {
+            Some(body) => req.header("content-type", "application/json").body(Body::from(body.to_string())),
+            None => req.body(Body::empty()),
+        };
+        self.send(req.expect("request")).await
     }
 
     pub(crate) async fn chat(&self, key: &str, body: serde_json::Value) -> (StatusCode, serde_json::Value) {

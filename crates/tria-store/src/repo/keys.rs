@@ -25,6 +25,37 @@ pub fn key_prefix(plaintext: &str) -> String {
     plaintext.chars().take(PREFIX_LEN).collect()
 }
 
+/// Characters a generated key is drawn from.
+const BASE62: &[u8] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
+/// 43 base62 characters carry 256 bits (62^43 > 2^256).
+const GENERATED_KEY_CHARS: usize = 43;
+
+/// A fresh key, `tria_` + 43 base62 characters from the OS-seeded CSPRNG.
+pub fn generate_key() -> String {
+    use rand::Rng;
+    let mut rng = rand::rng();
+    let body: String = (0..GENERATED_KEY_CHARS).map(|_| char::from(BASE62[rng.random_range(0..BASE62.len())])).collect();
+    format!("tria_{body}")
+}
+
+/// A key as admins see it: never the secret, only what identifies it.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct KeyInfo {
+    pub id: Uuid,
+    pub tenant_id: Option<Uuid>,
+    pub role: String,
+    pub label: String,
+    pub prefix: String,
+    pub created_at: chrono::DateTime<Utc>,
+    pub revoked_at: Option<chrono::DateTime<Utc>>,
+}
+
+impl From<api_key::Model> for KeyInfo {
+    fn from(m: api_key::Model) -> Self {
+        Self { id: m.id, tenant_id: m.tenant_id, role: m.role, label: m.label, prefix: m.prefix, created_at: m.created_at, revoked_at: m.revoked_at }
+    }
+}
+
 /// Who a valid key speaks for.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct AuthenticatedKey {
@@ -101,11 +132,27 @@ impl KeyRepo<'_> {
             .is_some())
     }
 
+    /// Generates, stores and returns a new key; the plaintext exists only in the return value.
+    pub async fn create(&self, tenant: Option<TenantId>, role: ApiRole, label: &str) -> Result<(KeyInfo, String), StoreError> {
+        let plaintext = generate_key();
+        let id = self.insert(tenant, role, label, &plaintext).await?;
+        let row = api_key::Entity::find_by_id(id).one(self.db).await?.ok_or_else(|| StoreError::NotFound(format!("key {id}")))?;
+        Ok((row.into(), plaintext))
+    }
+
+    pub async fn get(&self, key_id: Uuid) -> Result<Option<KeyInfo>, StoreError> {
+        Ok(api_key::Entity::find_by_id(key_id).one(self.db).await?.map(KeyInfo::from))
+    }
+
+    /// Revokes a key; revoking a revoked key keeps its first revocation time.
     pub async fn revoke(&self, key_id: Uuid) -> Result<(), StoreError> {
         let row = api_key::Entity::find_by_id(key_id)
             .one(self.db)
             .await?
             .ok_or_else(|| StoreError::NotFound(format!("key {key_id}")))?;
+        if row.revoked_at.is_some() {
+            return Ok(());
+        }
         let mut active: api_key::ActiveModel = row.into();
         active.revoked_at = Set(Some(Utc::now()));
         active.update(self.db).await?;

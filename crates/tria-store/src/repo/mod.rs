@@ -13,11 +13,11 @@ mod tenants;
 pub use catalogue::{CatalogueRepo, NewProduct};
 pub use conversations::{ConversationRepo, Exchange, NewConversation, NewMessage};
 pub use customers::{CustomerRepo, NewCustomer};
-pub use keys::{AuthenticatedKey, KeyRepo, hash_key, key_prefix};
+pub use keys::{AuthenticatedKey, KeyInfo, KeyRepo, generate_key, hash_key, key_prefix};
 pub use orders::{INVOICE_OUTBOX_KIND, NewOrder, NewOrderLine, OrderRepo};
 pub use outbox::{LeaseOutcome, OutboxCounts, OutboxRepo, job_order_id, state as outbox_state};
 pub use policies::{NewChunk, PolicyRepo};
-pub use tenants::{NewTenant, TenantRepo};
+pub use tenants::{NewTenant, TenantPatch, TenantRepo};
 
 use crate::Store;
 

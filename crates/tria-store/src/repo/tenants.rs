@@ -17,6 +17,14 @@ pub struct NewTenant {
     pub settings: serde_json::Value,
 }
 
+/// Fields an admin may change; `None` leaves a field as it is.
+#[derive(Clone, Debug, Default)]
+pub struct TenantPatch {
+    pub name: Option<String>,
+    pub tone: Option<ToneProfile>,
+    pub settings: Option<serde_json::Value>,
+}
+
 #[derive(Clone, Copy, Debug)]
 pub struct TenantRepo<'a> {
     pub(crate) db: &'a DatabaseConnection,
@@ -47,6 +55,22 @@ impl TenantRepo<'_> {
         .insert(self.db)
         .await?;
         Ok(to_context(row))
+    }
+
+    /// Applies `patch`; `NotFound` when the tenant does not exist.
+    pub async fn update(&self, id: TenantId, patch: TenantPatch) -> Result<TenantContext, StoreError> {
+        let row = tenant::Entity::find_by_id(id.0).one(self.db).await?.ok_or_else(|| StoreError::NotFound(format!("tenant {id}")))?;
+        let mut active: tenant::ActiveModel = row.into();
+        if let Some(name) = patch.name {
+            active.name = Set(name);
+        }
+        if let Some(tone) = patch.tone {
+            active.tone = Set(serde_json::to_value(&tone).map_err(|e| StoreError::Invalid(e.to_string()))?);
+        }
+        if let Some(settings) = patch.settings {
+            active.settings = Set(settings);
+        }
+        Ok(to_context(active.update(self.db).await?))
     }
 
     pub async fn get(&self, id: TenantId) -> Result<Option<TenantContext>, StoreError> {

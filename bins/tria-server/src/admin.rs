@@ -1,0 +1,332 @@
+//! `/admin/*`: tenants, keys, cache, database pool and integrations. Every handler takes
+//! [`AdminAuth`], so a tenant key gets 403 before anything is read.
+
+use axum::Json;
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{Path, Query, State};
+use axum::response::{IntoResponse, Response};
+use http::StatusCode;
+use serde::Deserialize;
+use serde_json::{Value, json};
+use tria_cache::CacheLevelName;
+use tria_core::{ApiRole, TenantContext, ToneProfile};
+use tria_store::StoreError;
+use tria_store::repo::{KeyInfo, NewTenant, TenantPatch};
+use uuid::Uuid;
+
+use crate::ApiError;
+use crate::auth::AdminAuth;
+use crate::json_body::JsonBody;
+use crate::state::AppState;
+
+fn tenant_json(t: &TenantContext) -> Value {
+    json!({ "id": t.id.0, "slug": t.slug, "name": t.name, "tone": t.tone, "settings": t.settings })
+}
+
+/// Slugs appear in URLs and cache keys: lowercase letters, digits and dashes.
+fn valid_slug(slug: &str) -> bool {
+    (1..=64).contains(&slug.len())
+        && slug.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        && !slug.starts_with('-')
+}
+
+fn query<T>(q: Result<Query<T>, QueryRejection>) -> Result<T, ApiError> {
+    q.map(|Query(v)| v).map_err(|e| ApiError::bad_request(format!("bad query string: {}", e.body_text())))
+}
+
+async fn tenant_by_slug(state: &AppState, slug: &str) -> Result<TenantContext, ApiError> {
+    state.store().tenants().find_by_slug(slug).await?.ok_or_else(|| ApiError::not_found(format!("no tenant `{slug}`")))
+}
+
+fn conflict(err: StoreError, what: &str) -> ApiError {
+    match err {
+        StoreError::Conflict(_) => ApiError::new(StatusCode::CONFLICT, tria_core::ErrorCode::InvalidField, format!("{what} already exists")),
+        StoreError::Invalid(message) => ApiError::bad_request(message),
+        other => other.into(),
+    }
+}
+
+// ----- tenants ------------------------------------------------------------------------------
+
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct CreateTenant {
+    name: String,
+    slug: String,
+    #[serde(default)]
+    currency: Option<String>,
+    #[serde(default)]
+    #[schema(value_type = Object)]
+    tone: Option<ToneProfile>,
+    #[serde(default)]
+    #[schema(value_type = Object)]
+    settings: Option<Value>,
+}
+
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct UpdateTenant {
+    #[serde(default)]
+    name: Option<String>,
+    #[serde(default)]
+    #[schema(value_type = Object)]
+    tone: Option<ToneProfile>,
+    #[serde(default)]
+    #[schema(value_type = Object)]
+    settings: Option<Value>,
+}
+
+fn check_settings(settings: Option<&Value>) -> Result<(), ApiError> {
+    match settings {
+        Some(v) if !v.is_object() => Err(ApiError::bad_request("`settings` must be a JSON object")),
+        _ => Ok(()),
+    }
+}
+
+#[utoipa::path(get, path = "/admin/tenants", tag = "admin", security(("bearer" = [])),
+    responses((status = 200, description = "All tenants"), (status = 401), (status = 403)))]
+pub(crate) async fn list_tenants(State(state): State<AppState>, _admin: AdminAuth) -> Result<Response, ApiError> {
+    let tenants = state.store().tenants().list().await?;
+    Ok(Json(json!({ "tenants": tenants.iter().map(tenant_json).collect::<Vec<_>>() })).into_response())
+}
+
+#[utoipa::path(post, path = "/admin/tenants", tag = "admin", security(("bearer" = [])), request_body = CreateTenant,
+    responses((status = 201, description = "Created"), (status = 400), (status = 409), (status = 422)))]
+pub(crate) async fn create_tenant(
+    State(state): State<AppState>,
+    admin: AdminAuth,
+    JsonBody(body): JsonBody<CreateTenant>,
+) -> Result<Response, ApiError> {
+    let name = body.name.trim().to_owned();
+    if name.is_empty() || name.len() > 200 {
+        return Err(ApiError::bad_request("`name` must be 1 to 200 characters"));
+    }
+    if !valid_slug(&body.slug) {
+        return Err(ApiError::bad_request("`slug` must be 1 to 64 lowercase letters, digits or dashes"));
+    }
+    let currency = body.currency.unwrap_or_else(|| "USD".to_owned());
+    if currency.len() != 3 || !currency.bytes().all(|b| b.is_ascii_uppercase()) {
+        return Err(ApiError::bad_request("`currency` must be a three-letter ISO code such as USD"));
+    }
+    check_settings(body.settings.as_ref())?;
+    let new = NewTenant {
+        name,
+        slug: body.slug.clone(),
+        currency,
+        tone: body.tone.unwrap_or_default(),
+        settings: body.settings.unwrap_or_else(|| json!({})),
+    };
+    let tenant = state.store().tenants().create(new).await.map_err(|e| conflict(e, &format!("tenant `{}`", body.slug)))?;
+    tracing::info!(admin_key = %admin.key_id, tenant = %tenant.slug, "tenant created");
+    Ok((StatusCode::CREATED, Json(tenant_json(&tenant))).into_response())
+}
+
+#[utoipa::path(get, path = "/admin/tenants/{slug}", tag = "admin", security(("bearer" = [])),
+    params(("slug" = String, Path)), responses((status = 200), (status = 404)))]
+pub(crate) async fn get_tenant(State(state): State<AppState>, _admin: AdminAuth, Path(slug): Path<String>) -> Result<Response, ApiError> {
+    let tenant = tenant_by_slug(&state, &slug).await?;
+    Ok(Json(tenant_json(&tenant)).into_response())
+}
+
+#[utoipa::path(patch, path = "/admin/tenants/{slug}", tag = "admin", security(("bearer" = [])),
+    params(("slug" = String, Path)), request_body = UpdateTenant,
+    responses((status = 200), (status = 400), (status = 404), (status = 422)))]
+pub(crate) async fn update_tenant(
+    State(state): State<AppState>,
+    admin: AdminAuth,
+    Path(slug): Path<String>,
+    JsonBody(body): JsonBody<UpdateTenant>,
+) -> Result<Response, ApiError> {
+    if body.name.as_deref().is_some_and(|n| n.trim().is_empty() || n.len() > 200) {
+        return Err(ApiError::bad_request("`name` must be 1 to 200 characters"));
+    }
+    check_settings(body.settings.as_ref())?;
+    let tenant = tenant_by_slug(&state, &slug).await?;
+    let patch = TenantPatch { name: body.name.map(|n| n.trim().to_owned()), tone: body.tone, settings: body.settings };
+    let updated = state.store().tenants().update(tenant.id, patch).await?;
+    // Tone and settings shape answers: cached ones were made with the old values.
+    if let Err(err) = state.agent().answer_cache().invalidate_tenant(tenant.id).await {
+        tracing::warn!(error = %err, tenant = %slug, "could not retire cached answers after a tenant update");
+    }
+    tracing::info!(admin_key = %admin.key_id, tenant = %slug, "tenant updated");
+    Ok(Json(tenant_json(&updated)).into_response())
+}
+
+// ----- keys ---------------------------------------------------------------------------------
+
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct CreateKey {
+    /// `tenant` or `admin`.
+    role: String,
+    /// The tenant's slug; required for tenant keys, refused for admin keys.
+    #[serde(default)]
+    tenant: Option<String>,
+    #[serde(default)]
+    label: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+pub(crate) struct KeyFilter {
+    tenant: Option<String>,
+}
+
+async fn key_json(state: &AppState, key: &KeyInfo) -> Result<Value, ApiError> {
+    let slug = match key.tenant_id {
+        Some(id) => state.store().tenants().get(tria_core::TenantId(id)).await?.map(|t| t.slug),
+        None => None,
+    };
+    Ok(json!({
+        "id": key.id, "role": key.role, "tenant": slug, "label": key.label, "prefix": key.prefix,
+        "created_at": key.created_at, "revoked_at": key.revoked_at, "active": key.revoked_at.is_none(),
+    }))
+}
+
+#[utoipa::path(get, path = "/admin/keys", tag = "admin", security(("bearer" = [])),
+    params(("tenant" = Option<String>, Query, description = "Only this tenant's keys")),
+    responses((status = 200, description = "Keys without their secrets"), (status = 404)))]
+pub(crate) async fn list_keys(
+    State(state): State<AppState>,
+    _admin: AdminAuth,
+    filter: Result<Query<KeyFilter>, QueryRejection>,
+) -> Result<Response, ApiError> {
+    let filter = query(filter)?;
+    let tenant = match &filter.tenant {
+        Some(slug) => Some(tenant_by_slug(&state, slug).await?.id),
+        None => None,
+    };
+    let mut keys = Vec::new();
+    for row in state.store().keys().list(tenant).await? {
+        keys.push(key_json(&state, &KeyInfo::from(row)).await?);
+    }
+    Ok(Json(json!({ "keys": keys })).into_response())
+}
+
+#[utoipa::path(post, path = "/admin/keys", tag = "admin", security(("bearer" = [])), request_body = CreateKey,
+    responses((status = 201, description = "The key, shown this once"), (status = 400), (status = 404)))]
+pub(crate) async fn create_key(State(state): State<AppState>, admin: AdminAuth, JsonBody(body): JsonBody<CreateKey>) -> Result<Response, ApiError> {
+    let role = ApiRole::parse(&body.role).ok_or_else(|| ApiError::bad_request("`role` must be `tenant` or `admin`"))?;
+    let tenant = match (role, &body.tenant) {
+        (ApiRole::Tenant, Some(slug)) => Some(tenant_by_slug(&state, slug).await?.id),
+        (ApiRole::Tenant, None) => return Err(ApiError::bad_request("tenant keys need `tenant` (a slug)")),
+        (ApiRole::Admin, Some(_)) => return Err(ApiError::bad_request("admin keys belong to no tenant; leave out `tenant`")),
+        (ApiRole::Admin, None) => None,
+    };
+    let label = body.label.unwrap_or_default();
+    if label.len() > 200 {
+        return Err(ApiError::bad_request("`label` must be at most 200 characters"));
+    }
+    let (info, plaintext) = state.store().keys().create(tenant, role, &label).await.map_err(|e| conflict(e, "key"))?;
+    tracing::info!(admin_key = %admin.key_id, key = %info.id, role = role.as_str(), "API key created");
+    let mut body = key_json(&state, &info).await?;
+    body["key"] = Value::String(plaintext);
+    Ok((StatusCode::CREATED, Json(body)).into_response())
+}
+
+#[utoipa::path(delete, path = "/admin/keys/{id}", tag = "admin", security(("bearer" = [])),
+    params(("id" = String, Path)), responses((status = 200, description = "Revoked"), (status = 400), (status = 404)))]
+pub(crate) async fn revoke_key(State(state): State<AppState>, admin: AdminAuth, Path(id): Path<String>) -> Result<Response, ApiError> {
+    let id: Uuid = id.parse().map_err(|_| ApiError::bad_request("key ids are UUIDs"))?;
+    if id == admin.key_id {
+        return Err(ApiError::bad_request("an admin key cannot revoke itself; use another admin key"));
+    }
+    state.store().keys().revoke(id).await?;
+    let info = state.store().keys().get(id).await?.ok_or_else(|| ApiError::not_found("no such key"))?;
+    tracing::info!(admin_key = %admin.key_id, key = %id, "API key revoked");
+    Ok(Json(key_json(&state, &info).await?).into_response())
+}
+
+// ----- cache, database, integrations --------------------------------------------------------
+
+#[derive(Debug, Deserialize)]
+pub(crate) struct TenantFilter {
+    tenant: Option<String>,
+}
+
+#[utoipa::path(get, path = "/admin/cache/stats", tag = "admin", security(("bearer" = [])),
+    params(("tenant" = Option<String>, Query, description = "One tenant's figures; all tenants when absent")),
+    responses((status = 200), (status = 404)))]
+pub(crate) async fn cache_stats(
+    State(state): State<AppState>,
+    _admin: AdminAuth,
+    filter: Result<Query<TenantFilter>, QueryRejection>,
+) -> Result<Response, ApiError> {
+    let cache = state.agent().answer_cache();
+    if let Some(slug) = query(filter)?.tenant {
+        let tenant = tenant_by_slug(&state, &slug).await?;
+        return Ok(Json(cache.stats(tenant.id).await).into_response());
+    }
+    let mut all = Vec::new();
+    for tenant in state.store().tenants().list().await? {
+        all.push(cache.stats(tenant.id).await);
+    }
+    Ok(Json(json!({ "tenants": all })).into_response())
+}
+
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct Invalidate {
+    /// The tenant's slug (required unless `pattern` is given).
+    #[serde(default)]
+    tenant: Option<String>,
+    /// `l1`, `l2`, `l3` or `l4`; every level when absent.
+    #[serde(default)]
+    level: Option<String>,
+    /// A Redis glob over cache keys, e.g. `tria:*:l2:*`; for operators who know the key layout.
+    #[serde(default)]
+    pattern: Option<String>,
+}
+
+#[utoipa::path(post, path = "/admin/cache/invalidate", tag = "admin", security(("bearer" = [])), request_body = Invalidate,
+    responses((status = 200), (status = 400), (status = 404), (status = 503)))]
+pub(crate) async fn cache_invalidate(
+    State(state): State<AppState>,
+    admin: AdminAuth,
+    JsonBody(body): JsonBody<Invalidate>,
+) -> Result<Response, ApiError> {
+    let cache = state.agent().answer_cache();
+    let failed = |e: tria_cache::CacheError| {
+        tracing::warn!(error = %e, "cache invalidation failed");
+        ApiError::unavailable("the cache could not be invalidated right now; retry shortly")
+    };
+    let result = match (&body.tenant, &body.level, &body.pattern) {
+        (None, None, Some(pattern)) => {
+            if pattern.is_empty() || pattern.len() > 256 {
+                return Err(ApiError::bad_request("`pattern` must be 1 to 256 characters"));
+            }
+            let removed = cache.invalidate_pattern(pattern).await.map_err(failed)?;
+            json!({ "pattern": pattern, "removed": removed })
+        }
+        (Some(slug), level, None) => {
+            let level: Option<CacheLevelName> =
+                level.as_deref().map(str::parse).transpose().map_err(|e: tria_cache::CacheError| ApiError::bad_request(e.to_string()))?;
+            let tenant = tenant_by_slug(&state, slug).await?;
+            match level {
+                Some(level) => {
+                    let removed = cache.invalidate_level(tenant.id, level).await.map_err(failed)?;
+                    json!({ "tenant": slug, "level": body.level, "removed": removed })
+                }
+                None => {
+                    let generation = cache.invalidate_tenant(tenant.id).await.map_err(failed)?;
+                    json!({ "tenant": slug, "level": "all", "generation": generation })
+                }
+            }
+        }
+        _ => return Err(ApiError::bad_request("give `tenant` (and optionally `level`), or `pattern` alone")),
+    };
+    tracing::info!(admin_key = %admin.key_id, request = ?body, "cache invalidated");
+    Ok(Json(result).into_response())
+}
+
+#[utoipa::path(get, path = "/admin/db/pool", tag = "admin", security(("bearer" = [])), responses((status = 200)))]
+pub(crate) async fn db_pool(State(state): State<AppState>, _admin: AdminAuth) -> Response {
+    let stats = state.store().pool_stats();
+    let ping_ms = state.store().ping().await.ok().map(|d| d.as_secs_f64() * 1000.0);
+    Json(json!({ "pool": stats, "ping_ms": ping_ms })).into_response()
+}
+
+#[utoipa::path(get, path = "/admin/integrations", tag = "admin", security(("bearer" = [])), responses((status = 200)))]
+pub(crate) async fn integrations(State(state): State<AppState>, _admin: AdminAuth) -> Response {
+    let list: Vec<_> = state.integrations().iter().map(|p| p.status()).collect();
+    Json(json!({ "integrations": list })).into_response()
+}

@@ -1,0 +1,277 @@
+//! `GET /metrics`: Prometheus (OpenMetrics text), every series prefixed `tria_`. Request
+//! figures are recorded as requests pass; cache, pool, limiter and process figures are read
+//! at scrape time. Labels are bounded: the route template (never the raw path), the status,
+//! the tenant slug and the cache level — no session ids or message text.
+
+use std::sync::atomic::AtomicU64;
+use std::time::Instant;
+
+use axum::extract::{MatchedPath, Request, State};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::encoding::text::{encode_eof, encode_registry};
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
+use prometheus_client::registry::Registry;
+
+use crate::state::AppState;
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct RequestLabels {
+    route: String,
+    method: String,
+    status: u16,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct RouteLabels {
+    route: String,
+    status: u16,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct CacheLabels {
+    tenant: String,
+    level: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct TenantLabels {
+    tenant: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct PoolLabels {
+    backend: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct BuildLabels {
+    version: String,
+}
+
+fn latency_histogram() -> Histogram {
+    // 1 ms … ~33 s.
+    Histogram::new(exponential_buckets(0.001, 2.0, 16))
+}
+
+/// The metrics recorded as requests pass.
+#[derive(Debug)]
+pub struct Metrics {
+    registry: Registry,
+    requests: Family<RequestLabels, Counter>,
+    duration: Family<RouteLabels, Histogram, fn() -> Histogram>,
+    chat_duration: Histogram,
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Metrics {
+    pub fn new() -> Self {
+        let mut registry = Registry::with_prefix("tria");
+        let requests = Family::<RequestLabels, Counter>::default();
+        let duration = Family::<RouteLabels, Histogram, fn() -> Histogram>::new_with_constructor(latency_histogram);
+        let chat_duration = latency_histogram();
+        registry.register("http_requests", "HTTP requests by route template, method and status", requests.clone());
+        registry.register("http_request_duration_seconds", "HTTP request latency by route template and status", duration.clone());
+        registry.register("chat_duration_seconds", "Latency of answered chat requests (status 200)", chat_duration.clone());
+        Self { registry, requests, duration, chat_duration }
+    }
+
+    fn observe(&self, route: &str, method: &str, status: u16, seconds: f64) {
+        self.requests.get_or_create(&RequestLabels { route: route.to_owned(), method: method.to_owned(), status }).inc();
+        self.duration.get_or_create(&RouteLabels { route: route.to_owned(), status }).observe(seconds);
+        if status == 200 && is_chat_route(route) {
+            self.chat_duration.observe(seconds);
+        }
+    }
+
+    /// How many requests have been recorded with this route and status (tests, alerts).
+    pub fn request_count(&self, route: &str, method: &str, status: u16) -> u64 {
+        self.requests.get_or_create(&RequestLabels { route: route.to_owned(), method: method.to_owned(), status }).get()
+    }
+}
+
+fn is_chat_route(route: &str) -> bool {
+    route == "/api/chat" || route == "/api/v1/chat/stream" || route == "/v1/chat/completions"
+}
+
+/// Middleware (added with `Router::layer`, so the matched route template is known).
+pub(crate) async fn track(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    let route = req.extensions().get::<MatchedPath>().map_or_else(|| "unmatched".to_owned(), |p| p.as_str().to_owned());
+    let method = req.method().as_str().to_owned();
+    let started = Instant::now();
+    let response = next.run(req).await;
+    state.metrics().observe(&route, &method, response.status().as_u16(), started.elapsed().as_secs_f64());
+    response
+}
+
+/// Figures read when scraped, registered into a fresh registry each time.
+async fn scrape_time_registry(state: &AppState) -> Registry {
+    let mut r = Registry::with_prefix("tria");
+
+    let build = Family::<BuildLabels, Gauge>::default();
+    build.get_or_create(&BuildLabels { version: env!("CARGO_PKG_VERSION").to_owned() }).set(1);
+    r.register("build_info", "Build information (always 1)", build);
+    let uptime = Gauge::<f64, AtomicU64>::default();
+    uptime.set(state.uptime().as_secs_f64());
+    r.register("uptime_seconds", "Seconds since the process started serving", uptime);
+
+    let gate = state.shed_gate();
+    let in_flight = Gauge::<i64>::default();
+    in_flight.set(i64::try_from(gate.in_flight()).unwrap_or(i64::MAX));
+    r.register("chat_in_flight", "Chat requests being processed now", in_flight);
+    let capacity = Gauge::<i64>::default();
+    capacity.set(i64::try_from(gate.max_in_flight()).unwrap_or(i64::MAX));
+    r.register("chat_in_flight_max", "Configured maximum of concurrent chat requests", capacity);
+    let waiting = Gauge::<i64>::default();
+    waiting.set(i64::try_from(gate.waiting()).unwrap_or(i64::MAX));
+    r.register("chat_queue_waiting", "Chat requests waiting for a slot", waiting);
+    let shed = Counter::<u64>::default();
+    shed.inc_by(gate.shed_total());
+    r.register("shed", "Requests refused with 503 because the chat gate was full", shed);
+
+    let limiter = state.rate_limiter();
+    let limited = Counter::<u64>::default();
+    limited.inc_by(limiter.limited_total());
+    r.register("rate_limited", "Requests refused with 429 by the per-tenant rate limit", limited);
+    let fallbacks = Counter::<u64>::default();
+    fallbacks.inc_by(limiter.fallback_total());
+    r.register("rate_limit_fallbacks", "Rate-limit checks decided per instance because Redis failed", fallbacks);
+
+    let pool = state.store().pool_stats();
+    let labels = PoolLabels { backend: pool.backend.to_owned() };
+    for (name, help, value) in [
+        ("db_pool_connections", "Open database connections", pool.size),
+        ("db_pool_idle", "Idle database connections", pool.idle),
+        ("db_pool_in_use", "Database connections in use", pool.in_use),
+        ("db_pool_max", "Configured maximum of database connections", pool.max_connections),
+    ] {
+        let family = Family::<PoolLabels, Gauge>::default();
+        family.get_or_create(&labels).set(i64::from(value));
+        r.register(name, help, family);
+    }
+
+    health_metrics(state, &mut r).await;
+    cache_metrics(state, &mut r).await;
+    process_metrics(&mut r);
+    r
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ComponentLabels {
+    component: String,
+}
+
+fn health_code(status: crate::HealthStatus) -> i64 {
+    match status {
+        crate::HealthStatus::Ok => 0,
+        crate::HealthStatus::Degraded => 1,
+        crate::HealthStatus::Down => 2,
+    }
+}
+
+/// The same checks as `/health` (each bounded by its deadline), so alerts and probes agree.
+async fn health_metrics(state: &AppState, r: &mut Registry) {
+    let report = crate::health::report(state).await;
+    let overall = Gauge::<i64>::default();
+    overall.set(health_code(report.status));
+    r.register("health_status", "Overall health: 0 ok, 1 degraded, 2 down", overall);
+    let components = Family::<ComponentLabels, Gauge>::default();
+    let latency = Family::<ComponentLabels, Gauge<f64, AtomicU64>>::default();
+    for c in &report.components {
+        let labels = ComponentLabels { component: c.name.clone() };
+        components.get_or_create(&labels).set(health_code(c.status));
+        latency.get_or_create(&labels).set(c.latency_ms as f64 / 1000.0);
+    }
+    r.register("health_component_status", "Per component (database, cache, integrations …): 0 ok, 1 degraded (e.g. breaker open), 2 down", components);
+    r.register("health_check_latency_seconds", "How long each component's health check took", latency);
+}
+
+async fn cache_metrics(state: &AppState, r: &mut Registry) {
+    let hits = Family::<CacheLabels, Counter>::default();
+    let misses = Family::<CacheLabels, Counter>::default();
+    let fallbacks = Family::<CacheLabels, Counter>::default();
+    let entries = Family::<CacheLabels, Gauge>::default();
+    let tokens_saved = Family::<TenantLabels, Counter>::default();
+    let degraded = Gauge::<i64>::default();
+    let cache = state.agent().answer_cache();
+    let tenants = state.store().tenants().list().await.unwrap_or_default();
+    for tenant in &tenants {
+        let stats = cache.stats(tenant.id).await;
+        degraded.set(i64::from(stats.degraded));
+        tokens_saved.get_or_create(&TenantLabels { tenant: tenant.slug.clone() }).inc_by(stats.tokens_saved);
+        for level in &stats.levels {
+            let labels = CacheLabels { tenant: tenant.slug.clone(), level: level.level.clone() };
+            hits.get_or_create(&labels).inc_by(level.hits);
+            misses.get_or_create(&labels).inc_by(level.misses);
+            fallbacks.get_or_create(&labels).inc_by(level.fallbacks);
+            entries.get_or_create(&labels).set(i64::try_from(level.entries).unwrap_or(i64::MAX));
+        }
+    }
+    r.register("cache_hits", "Cache hits by tenant and level", hits);
+    r.register("cache_misses", "Cache misses by tenant and level", misses);
+    r.register("cache_fallbacks", "Lookups served from memory because Redis was down or slow", fallbacks);
+    r.register("cache_entries", "Live cache entries by tenant and level", entries);
+    r.register("cache_tokens_saved", "LLM tokens saved by cached answers", tokens_saved);
+    r.register("cache_degraded", "1 while the shared cache (Redis) is degraded and memory serves", degraded);
+}
+
+/// Resident memory and CPU time from `/proc/self` (Linux); absent elsewhere.
+fn process_metrics(r: &mut Registry) {
+    if let Some(rss) = read_rss_bytes() {
+        let g = Gauge::<i64>::default();
+        g.set(i64::try_from(rss).unwrap_or(i64::MAX));
+        r.register("process_resident_memory_bytes", "Resident set size", g);
+    }
+    if let Some(ticks) = read_cpu_ticks() {
+        // USER_HZ is 100 on every Linux platform we ship to.
+        let seconds = ticks as f64 / 100.0;
+        let c = Counter::<f64, AtomicU64>::default();
+        c.inc_by(seconds);
+        r.register("process_cpu_seconds", "User and system CPU time used by the process", c);
+    }
+    if let Some(fds) = std::fs::read_dir("/proc/self/fd").ok().map(Iterator::count) {
+        let g = Gauge::<i64>::default();
+        g.set(i64::try_from(fds).unwrap_or(i64::MAX));
+        r.register("process_open_fds", "Open file descriptors", g);
+    }
+}
+
+fn read_rss_bytes() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
+    let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kb * 1024)
+}
+
+fn read_cpu_ticks() -> Option<u64> {
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    // Fields after the parenthesised command name; utime and stime are the 14th and 15th.
+    let rest = &stat[stat.rfind(')')? + 2..];
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let utime: u64 = fields.get(11)?.parse().ok()?;
+    let stime: u64 = fields.get(12)?.parse().ok()?;
+    Some(utime + stime)
+}
+
+/// `GET /metrics`.
+#[utoipa::path(get, path = "/metrics", tag = "operations", responses((status = 200, description = "OpenMetrics text", content_type = "application/openmetrics-text")))]
+pub(crate) async fn metrics(State(state): State<AppState>) -> Response {
+    let dynamic = scrape_time_registry(&state).await;
+    let mut text = String::with_capacity(16 * 1024);
+    let encoded = encode_registry(&mut text, &state.metrics().registry)
+        .and_then(|()| encode_registry(&mut text, &dynamic))
+        .and_then(|()| encode_eof(&mut text));
+    if let Err(err) = encoded {
+        return crate::ApiError::internal(format!("encoding metrics: {err}")).into_response();
+    }
+    ([(http::header::CONTENT_TYPE, "application/openmetrics-text; version=1.0.0; charset=utf-8")], text).into_response()
+}

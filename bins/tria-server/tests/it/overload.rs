@@ -1,0 +1,104 @@
+use std::sync::Arc;
+use std::time::Duration;
+
+use http::StatusCode;
+use serde_json::json;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpListener;
+use tria_server::shed::{ShedGate, ShedReason};
+use tria_server::{LimitSettings, ServeOptions, ServiceSettings, serve};
+
+use crate::{NORTHWIND_KEY, TestApp, error_code};
+
+#[tokio::test]
+async fn the_gate_admits_up_to_its_capacity_queues_a_bounded_number_and_sheds_the_rest() {
+    let gate = Arc::new(ShedGate::new(2, 1, Duration::from_millis(50)));
+    let a = gate.acquire().await.expect("slot 1");
+    let _b = gate.acquire().await.expect("slot 2");
+    assert_eq!(gate.in_flight(), 2);
+    // The third waits in the queue; the fourth finds the queue full.
+    let waiter = tokio::spawn({
+        let gate = gate.clone();
+        async move { gate.acquire().await.map(drop) }
+    });
+    while gate.waiting() == 0 {
+        tokio::task::yield_now().await;
+    }
+    assert_eq!(gate.acquire().await.err(), Some(ShedReason::QueueFull));
+    drop(a);
+    assert!(waiter.await.expect("join").is_ok(), "a freed slot goes to the queued request");
+    // Nothing frees a slot now: the queued request times out.
+    let _c = gate.acquire().await.expect("slot freed by the waiter");
+    assert_eq!(gate.acquire().await.err(), Some(ShedReason::QueueTimeout));
+    assert_eq!(gate.shed_total(), 2);
+    assert_eq!(gate.waiting(), 0);
+}
+
+#[tokio::test]
+async fn a_full_gate_sheds_chat_with_503_and_retry_after_while_health_answers() {
+    let settings = ServiceSettings {
+        limits: LimitSettings { max_in_flight: 1, max_queue: 0, queue_timeout: Duration::from_millis(10), ..LimitSettings::default() },
+        ..ServiceSettings::default()
+    };
+    let app = TestApp::with_settings(settings).await;
+    let held = app.state.shed_gate().acquire().await.expect("the only slot");
+    let (status, headers, json) = app.send(crate::chat_request(NORTHWIND_KEY, r#"{"message":"hi"}"#)).await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{json}");
+    assert_eq!(error_code(&json), "overloaded");
+    assert_eq!(headers["retry-after"], "1");
+    for path in ["/health/live", "/health/ready", "/health", "/metrics"] {
+        let (status, _, _) = app.call("GET", path, None, None).await;
+        assert_eq!(status, StatusCode::OK, "{path} bypasses the gate");
+    }
+    drop(held);
+    let (status, json) = app.chat(NORTHWIND_KEY, json!({ "message": "hi" })).await;
+    assert_eq!(status, StatusCode::OK, "{json}");
+}
+
+/// One raw HTTP/1.1 request on its own connection; the status code, or 0 if the connection failed.
+async fn raw_request(addr: std::net::SocketAddr, request: Arc<String>) -> u16 {
+    let Ok(mut stream) = tokio::net::TcpStream::connect(addr).await else { return 0 };
+    if stream.write_all(request.as_bytes()).await.is_err() {
+        return 0;
+    }
+    let mut buf = Vec::with_capacity(1024);
+    if stream.read_to_end(&mut buf).await.is_err() && buf.is_empty() {
+        return 0;
+    }
+    let head = String::from_utf8_lossy(&buf);
+    head.split_whitespace().nth(1).and_then(|s| s.parse().ok()).unwrap_or(0)
+}
+
+/// 1,000 concurrent connections against a gate of 64: every answer is 200, 429 or 503, the
+/// process keeps serving, and health answers while the burst is on.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_thousand_concurrent_connections_get_only_200_429_or_503() {
+    let settings = ServiceSettings {
+        limits: LimitSettings { max_in_flight: 64, max_queue: 128, queue_timeout: Duration::from_millis(100), tenant_per_second: 200.0, tenant_burst: 300 },
+        ..ServiceSettings::default()
+    };
+    let app = TestApp::with_settings(settings).await;
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(serve(listener, app.router.clone(), async move { let _ = stopped.await; }, ServeOptions::default()));
+
+    let body = r#"{"message":"What is the restocking fee on returns?"}"#;
+    let request = Arc::new(format!(
+        "POST /api/chat HTTP/1.1\r\nhost: test\r\nauthorization: Bearer {NORTHWIND_KEY}\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+        body.len()
+    ));
+    let health = Arc::new("GET /health/live HTTP/1.1\r\nhost: test\r\nconnection: close\r\n\r\n".to_owned());
+    let clients: Vec<_> = (0..1000).map(|_| tokio::spawn(raw_request(addr, request.clone()))).collect();
+    let health_during = raw_request(addr, health.clone()).await;
+    let mut counts = std::collections::BTreeMap::new();
+    for client in clients {
+        *counts.entry(client.await.expect("join")).or_insert(0u32) += 1;
+    }
+    assert_eq!(health_during, 200);
+    assert!(counts.keys().all(|s| [200, 429, 503].contains(s)), "only 200/429/503: {counts:?}");
+    assert!(counts.get(&200).copied().unwrap_or(0) > 0, "{counts:?}");
+    assert_eq!(raw_request(addr, health).await, 200, "still serving after the burst");
+    let _ = stop.send(());
+    tokio::time::timeout(Duration::from_secs(10), server).await.expect("stops").expect("no panic");
+}

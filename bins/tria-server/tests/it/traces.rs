@@ -1,0 +1,113 @@
+//! OTLP export end to end: a tiny OTLP/HTTP collector on loopback receives the spans of one
+//! chat request, which continue the caller's W3C trace and carry the request id.
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::routing::post;
+use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
+use opentelemetry_proto::tonic::common::v1::any_value::Value;
+use prost::Message;
+use tower::ServiceExt;
+use tracing_subscriber::layer::SubscriberExt;
+use tria_server::telemetry::{TraceExport, otel_layer, tracer_provider};
+
+use crate::{NORTHWIND_KEY, TestApp};
+
+type Received = Arc<Mutex<Vec<ExportTraceServiceRequest>>>;
+
+/// Runs the collector on its own thread and runtime: flushing blocks the test's thread.
+fn start_sink() -> (std::net::SocketAddr, Received) {
+    let received: Received = Arc::default();
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    listener.set_nonblocking(true).expect("nonblocking");
+    let store = received.clone();
+    std::thread::spawn(move || {
+        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+        runtime.block_on(async move {
+            let app = axum::Router::new().route(
+                "/v1/traces",
+                post(move |body: axum::body::Bytes| {
+                    let store = store.clone();
+                    async move {
+                        if let Ok(request) = ExportTraceServiceRequest::decode(body) {
+                            store.lock().expect("lock").push(request);
+                        }
+                        ([(http::header::CONTENT_TYPE, "application/x-protobuf")], Vec::<u8>::new())
+                    }
+                }),
+            );
+            let listener = tokio::net::TcpListener::from_std(listener).expect("listener");
+            let _ = axum::serve(listener, app).await;
+        });
+    });
+    (addr, received)
+}
+
+#[tokio::test]
+async fn a_chat_requests_spans_reach_an_otlp_collector_with_the_request_id_and_the_callers_trace() {
+    let (addr, received) = start_sink();
+    let export = TraceExport { endpoint: Some(format!("http://{addr}/v1/traces")), service_name: "tria-test".into() };
+    let provider = tracer_provider(&export).expect("provider");
+    let app = TestApp::new().await;
+    let subscriber = tracing_subscriber::registry().with(otel_layer(&provider));
+    let guard = tracing::subscriber::set_default(subscriber);
+    let trace_id = "4bf92f3577b34da6a3ce929d0e0e4736";
+    let mut request = crate::chat_request(NORTHWIND_KEY, r#"{"message":"What are your support hours?"}"#);
+    request.headers_mut().insert("traceparent", format!("00-{trace_id}-00f067aa0ba902b7-01").parse().expect("header"));
+    request.headers_mut().insert("x-request-id", "trace-test-42".parse().expect("header"));
+    let response = app.router.clone().oneshot(request).await.expect("infallible");
+    assert_eq!(response.status(), 200);
+    let traceparent = response.headers()["traceparent"].to_str().expect("ascii").to_owned();
+    assert!(traceparent.contains(trace_id), "the response names the continued trace: {traceparent}");
+    drop(guard);
+
+    provider.force_flush().expect("flush");
+    let mut spans = Vec::new();
+    for _ in 0..50 {
+        spans = received
+            .lock()
+            .expect("lock")
+            .iter()
+            .flat_map(|r| &r.resource_spans)
+            .flat_map(|r| &r.scope_spans)
+            .flat_map(|s| s.spans.clone())
+            .collect::<Vec<_>>();
+        if !spans.is_empty() {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let request_span = spans.iter().find(|s| s.name == "request").unwrap_or_else(|| panic!("no request span in {:?}", spans.iter().map(|s| &s.name).collect::<Vec<_>>()));
+    assert_eq!(hex(&request_span.trace_id), trace_id, "continues the caller's trace");
+    assert_eq!(hex(&request_span.parent_span_id), "00f067aa0ba902b7");
+    let attribute = |name: &str| {
+        request_span.attributes.iter().find(|a| a.key == name).and_then(|a| a.value.as_ref()).and_then(|v| v.value.clone())
+    };
+    assert_eq!(attribute("request_id"), Some(Value::StringValue("trace-test-42".into())));
+    assert_eq!(attribute("tenant"), Some(Value::StringValue("northwind".into())));
+    let names: Vec<(&str, String)> = spans.iter().map(|s| (s.name.as_str(), hex(&s.trace_id))).collect();
+    assert!(spans.iter().all(|s| hex(&s.trace_id) == trace_id), "every span of the request is in the trace: {names:?}");
+    let service = received.lock().expect("lock")[0].resource_spans[0].resource.as_ref().expect("resource").attributes.iter().any(|a| {
+        a.key == "service.name" && a.value.as_ref().and_then(|v| v.value.clone()) == Some(Value::StringValue("tria-test".into()))
+    });
+    assert!(service);
+    let _ = provider.shutdown();
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+#[test]
+fn export_is_off_unless_an_otlp_endpoint_is_set() {
+    let env = |pairs: &'static [(&'static str, &'static str)]| move |k: &str| pairs.iter().find(|(n, _)| *n == k).map(|(_, v)| (*v).to_owned());
+    assert_eq!(TraceExport::from_env(env(&[])), None);
+    assert_eq!(TraceExport::from_env(env(&[("OTEL_EXPORTER_OTLP_ENDPOINT", "")])), None);
+    let on = TraceExport::from_env(env(&[("OTEL_EXPORTER_OTLP_ENDPOINT", "http://jaeger:4318"), ("OTEL_SERVICE_NAME", "tria-eu")])).expect("on");
+    assert_eq!(on.service_name, "tria-eu");
+    assert!(TraceExport::from_env(env(&[("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "http://c:4318/v1/traces")])).is_some());
+    assert_eq!(TraceExport::from_env(env(&[("OTEL_EXPORTER_OTLP_ENDPOINT", "http://c:4318"), ("OTEL_SDK_DISABLED", "true")])), None);
+    assert_eq!(TraceExport::from_env(env(&[("OTEL_EXPORTER_OTLP_ENDPOINT", "http://c:4318"), ("OTEL_TRACES_EXPORTER", "none")])), None);
+}
