@@ -86,6 +86,9 @@ pub enum Fault {
     TruncatedStream,
     /// Answer normally but without a `usage` object.
     NoUsage,
+    /// Answer with exactly this text instead of the grounded echo (a model that invents, leaks
+    /// or rambles, for the agent's guard tests).
+    Reply(String),
 }
 
 /// What the mock has seen.
@@ -289,7 +292,10 @@ async fn chat_completions(State(shared): State<Arc<Shared>>, body: Bytes) -> Res
         config.max_sentences.max(1)
     };
     let prompt: Vec<&str> = request.messages.iter().map(|m| m.content.as_str()).collect();
-    let reply = grounded_reply(&prompt, sentences);
+    let reply = match &fault {
+        Fault::Reply(text) => text.clone(),
+        _ => grounded_reply(&prompt, sentences),
+    };
     let usage = json!({
         "prompt_tokens": prompt.iter().map(|p| word_tokens(p)).sum::<u64>(),
         "completion_tokens": word_tokens(&reply),

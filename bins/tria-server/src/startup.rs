@@ -29,6 +29,29 @@ pub enum StartupError {
     Cache(#[from] tria_cache::CacheError),
     #[error("rate limiter: {0}")]
     RateLimiter(String),
+    #[error("llm: {0}")]
+    Llm(String),
+}
+
+/// The LLM client and prompts when `llm.provider = "openai"`, `None` for the offline responder.
+/// Prompts come from `config/prompts` when that directory exists, else the built-in copy.
+pub fn llm_parts(settings: &Settings) -> Result<Option<(Arc<dyn tria_llm::LlmClient>, Arc<tria_llm::PromptLibrary>)>, StartupError> {
+    let llm = &settings.llm;
+    if llm.provider != tria_config::LlmProvider::OpenAi {
+        return Ok(None);
+    }
+    if llm.base_url.trim().is_empty() || llm.model.trim().is_empty() {
+        return Err(StartupError::Llm("llm.provider = \"openai\" needs llm.base_url and llm.model (TRIA_LLM__BASE_URL, TRIA_LLM__MODEL)".into()));
+    }
+    let mut config = tria_llm::OpenAiConfig::new(llm.base_url.clone(), llm.model.clone()).with_timeout(llm.timeout);
+    if !llm.api_key.is_empty() {
+        config = config.with_api_key(llm.api_key.clone());
+    }
+    let client = tria_llm::OpenAiClient::new(config).map_err(|e| StartupError::Llm(e.to_string()))?;
+    let dir = std::path::Path::new("config/prompts");
+    let prompts = if dir.is_dir() { tria_llm::PromptLibrary::load_dir(dir) } else { tria_llm::PromptLibrary::embedded() }
+        .map_err(|e| StartupError::Llm(format!("prompts: {e}")))?;
+    Ok(Some((Arc::new(client), Arc::new(prompts))))
 }
 
 /// The server's limit settings from the validated config.
@@ -131,8 +154,19 @@ pub async fn build_state(settings: &Settings) -> Result<(AppState, StartupReport
     let semantic = tokio::task::spawn_blocking(move || tria_agent::load_semantic(&models_dir, &fixtures_dir))
         .await
         .unwrap_or_else(|e| tria_agent::SemanticParts::unavailable(format!("loading the embedding model failed: {e}")));
-    let agent = Agent::builder(store.clone()).answer_cache(cache).semantic(semantic).build();
     let tenants = store.tenants().list().await?;
+    // The screen refuses messages that probe for another tenant by name.
+    let screen = tria_guard::InputScreen::new().with_other_tenants(tenants.iter().flat_map(|t| [t.name.clone(), t.slug.clone()]));
+    let mut builder = Agent::builder(store.clone()).answer_cache(cache).semantic(semantic).input_screen(screen);
+    let llm_description = match llm_parts(settings)? {
+        Some((client, prompts)) => {
+            let description = format!("{} at {}", settings.llm.model, settings.llm.base_url);
+            builder = builder.llm(client, prompts);
+            description
+        }
+        None => "offline grounded responder".to_owned(),
+    };
+    let agent = builder.build();
     report.tenants = tenants.len();
     for tenant in &tenants {
         let chunks = agent.reload_index(tenant.id).await?;
@@ -141,6 +175,7 @@ pub async fn build_state(settings: &Settings) -> Result<(AppState, StartupReport
     let service = ServiceSettings {
         body_limit_bytes: settings.server.body_limit_bytes,
         request_timeout: settings.server.request_timeout,
+        llm_description,
         limits: limit_settings(&settings.limits),
         ..ServiceSettings::default()
     };

@@ -18,7 +18,9 @@ use tria_store::repo::{Exchange, NewConversation, NewCustomer, NewMessage};
 use crate::cached::{CacheParts, Generated};
 use crate::input::{ChatLimits, validate};
 use crate::semantic::SemanticParts;
+use crate::generation::{self, LlmParts};
 use crate::{AgentError, catalogue, responder};
+use tria_guard::{InputScreen, ScreenVerdict, adapt_tone, refusal_message};
 
 /// How many chunks a reply may cite.
 pub(crate) const TOP_K: usize = 3;
@@ -30,9 +32,18 @@ pub struct AgentBuilder {
     limits: ChatLimits,
     pub(crate) cache: CacheParts,
     semantic: SemanticParts,
+    pub(crate) llm: Option<LlmParts>,
+    pub(crate) screen: Arc<InputScreen>,
 }
 
 impl AgentBuilder {
+    /// The input screen (prompt-injection and abuse refusals); e.g. one that knows the other
+    /// tenants' names so cross-tenant probing is refused.
+    pub fn input_screen(mut self, screen: InputScreen) -> Self {
+        self.screen = Arc::new(screen);
+        self
+    }
+
     /// The embedder and intent model (see [`crate::semantic::load_semantic`]). With an embedder,
     /// retrieval is hybrid and intents use the model; the cache's L3 uses the same embedder
     /// unless [`AgentBuilder::cache_embedder`] set another.
@@ -66,6 +77,8 @@ impl AgentBuilder {
             catalogues: RwLock::new(HashMap::new()),
             cache: self.cache,
             semantic: self.semantic,
+            llm: self.llm,
+            screen: self.screen,
         }
     }
 }
@@ -92,6 +105,8 @@ pub struct Agent {
     catalogues: RwLock<HashMap<TenantId, Arc<ProductIndex>>>,
     pub(crate) cache: CacheParts,
     semantic: SemanticParts,
+    llm: Option<LlmParts>,
+    screen: Arc<InputScreen>,
 }
 
 impl std::fmt::Debug for Agent {
@@ -108,6 +123,8 @@ impl Agent {
             limits: ChatLimits::default(),
             cache: CacheParts::default(),
             semantic: SemanticParts::unavailable("no embedder configured"),
+            llm: None,
+            screen: Arc::new(InputScreen::new()),
         }
     }
 
@@ -220,9 +237,19 @@ impl Agent {
         // L1 → L2 before anything is computed; L3 between classification and retrieval.
         let context = self.cache_context(tenant.id, conversation, opens.as_ref()).await;
         let message = req.message.as_str();
-        let (answer, cache) = self
-            .answer_through_cache(tenant, message, context, || self.classify(message), |c| self.generate(tenant, message, c))
-            .await?;
+        let (answer, cache) = match self.screen.screen(message) {
+            // Prompt-injection and abuse attempts get a fixed refusal: never cached, never
+            // shown to a model.
+            ScreenVerdict::Refuse(refusal) => {
+                tracing::warn!(tenant = %tenant.slug, rule = %refusal.rule, category = ?refusal.category, "input refused by the safety screen");
+                let reply = refusal_message(refusal.category, &tenant.name);
+                (Arc::new(tria_cache::CachedAnswer::new(reply, IntentLabel::OutOfScope, 1.0)), tria_core::CacheLevel::None)
+            }
+            ScreenVerdict::Allow => {
+                self.answer_through_cache(tenant, message, context, || self.classify(message), |c| self.generate(tenant, message, c))
+                    .await?
+            }
+        };
         let (reply, sources) = (answer.reply.clone(), answer.sources.clone());
         let latency_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
 
@@ -271,16 +298,54 @@ impl Agent {
             let relevant = catalogue::relevant(message, &found);
             if !relevant.is_empty() {
                 let sources = relevant.iter().map(|h| catalogue::source(h)).collect();
-                let answer = tria_cache::CachedAnswer::new(catalogue::compose(&relevant), classification.label, classification.confidence)
-                    .with_sources(sources);
+                let offline = catalogue::compose(&relevant);
+                let grounding: Vec<(String, String)> = vec![("catalogue".into(), offline.clone())];
+                let (reply, tokens) = self.with_llm(tenant, &classification, message, &grounding, offline).await;
+                let answer = tria_cache::CachedAnswer::new(reply, classification.label, classification.confidence)
+                    .with_sources(sources)
+                    .with_tokens(tokens);
                 return Ok(Generated { answer });
             }
         }
         let hits = index.hybrid_search(message, vector.as_deref(), TOP_K);
-        let reply = responder::compose(tenant, classification.label, message, &hits);
+        let offline = responder::compose(tenant, classification.label, message, &hits);
         let sources: Vec<_> = hits.iter().map(|h| h.source_ref()).collect();
-        let answer = tria_cache::CachedAnswer::new(reply, classification.label, classification.confidence).with_sources(sources);
+        let grounding: Vec<(String, String)> =
+            hits.iter().map(|h| (format!("{} › {}", h.chunk.title, h.chunk.heading_path), h.chunk.text.clone())).collect();
+        let (reply, tokens) = self.with_llm(tenant, &classification, message, &grounding, offline).await;
+        let answer = tria_cache::CachedAnswer::new(reply, classification.label, classification.confidence)
+            .with_sources(sources)
+            .with_tokens(tokens);
         Ok(Generated { answer })
+    }
+
+    /// The LLM's reply when one is configured, the intent is one it writes, there is grounding
+    /// and the reply passes the checks; otherwise `offline`. Then the tone is adapted to the
+    /// tenant and the customer's mood. Returns the reply and the tokens it cost.
+    async fn with_llm(
+        &self,
+        tenant: &TenantContext,
+        classification: &Classification,
+        message: &str,
+        grounding: &[(String, String)],
+        offline: String,
+    ) -> (String, u32) {
+        let mut reply = offline;
+        let mut tokens = 0;
+        if let Some(llm) = &self.llm
+            && generation::uses_llm(classification.label)
+            && !grounding.is_empty()
+        {
+            match llm.generate(tenant, classification.label, message, grounding).await {
+                Ok((text, info)) => {
+                    tracing::debug!(prompt = %info.prompt_version, tokens_in = info.tokens_in, tokens_out = info.tokens_out, cost_usd = info.cost_usd, "llm reply accepted");
+                    tokens = info.tokens_in + info.tokens_out;
+                    reply = text;
+                }
+                Err(reason) => tracing::warn!(%reason, "llm reply not used; the grounded responder answers"),
+            }
+        }
+        (adapt_tone(&reply, &tenant.tone, classification.label, classification.tone), tokens)
     }
 
     async fn customer(&self, tenant: &TenantContext, external_id: &str) -> Result<CustomerId, AgentError> {

@@ -1,6 +1,7 @@
 //! Conversations and their messages.
 
 use chrono::{DateTime, Utc};
+use sea_orm::sea_query::Expr;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set,
     TransactionTrait,
@@ -109,14 +110,18 @@ impl ConversationRepo<'_> {
                 .await?;
             }
             None => {
-                let row = conversation::Entity::find_by_id(exchange.conversation.0)
+                // One UPDATE, not read-then-write: on SQLite a deferred transaction that reads
+                // first and then writes gets SQLITE_BUSY at once under concurrency (no busy
+                // wait); a transaction that starts with a write waits for the lock instead.
+                let updated = conversation::Entity::update_many()
+                    .col_expr(conversation::Column::UpdatedAt, Expr::value(now))
+                    .filter(conversation::Column::Id.eq(exchange.conversation.0))
                     .filter(conversation::Column::TenantId.eq(tenant.0))
-                    .one(&txn)
-                    .await?
-                    .ok_or_else(|| StoreError::NotFound(format!("session {}", exchange.conversation)))?;
-                let mut active: conversation::ActiveModel = row.into();
-                active.updated_at = Set(now);
-                active.update(&txn).await?;
+                    .exec(&txn)
+                    .await?;
+                if updated.rows_affected == 0 {
+                    return Err(StoreError::NotFound(format!("session {}", exchange.conversation)));
+                }
             }
         }
         message::Entity::insert_many([
