@@ -7,6 +7,8 @@ use crate::TestApp;
 /// Every route the router serves, as (method, path template).
 const ROUTES: &[(&str, &str)] = &[
     ("post", "/api/chat"),
+    ("post", "/api/v1/chat/stream"),
+    ("post", "/v1/chat/completions"),
     ("get", "/api/v1/sessions/{id}/messages"),
     ("get", "/api/v1/metrics/cache"),
     ("get", "/health"),
