@@ -137,6 +137,51 @@ mod tests {
         assert!(Bm25Index::build([]).search("anything", 3).is_empty());
     }
 
+    /// The pre-dense-buffer scoring (a map per query), kept as the reference ranking.
+    fn reference_search(index: &Bm25Index, query: &str, k: usize) -> Vec<(usize, f32)> {
+        let n = index.doc_lengths.len() as f32;
+        let mut scores: HashMap<u32, f32> = HashMap::new();
+        let mut terms = analyze(query);
+        terms.sort();
+        terms.dedup();
+        for term in terms {
+            let Some(postings) = index.postings.get(&term) else { continue };
+            let df = postings.len() as f32;
+            let idf = ((n - df + 0.5) / (df + 0.5) + 1.0).ln();
+            for &(doc, tf) in postings {
+                let len = index.doc_lengths[doc as usize] as f32;
+                let tf = tf as f32;
+                let norm = tf * (K1 + 1.0) / (tf + K1 * (1.0 - B + B * len / index.average_length.max(1.0)));
+                *scores.entry(doc).or_default() += idf * norm;
+            }
+        }
+        let mut ranked: Vec<(usize, f32)> = scores.into_iter().map(|(d, s)| (d as usize, s)).collect();
+        ranked.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+        ranked.truncate(k);
+        ranked
+    }
+
+    #[test]
+    fn dense_scoring_ranks_exactly_as_the_map_did() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/tenants/northwind/policies");
+        let mut paragraphs = Vec::new();
+        for entry in std::fs::read_dir(dir).expect("policies") {
+            let text = std::fs::read_to_string(entry.expect("entry").path()).expect("read");
+            paragraphs.extend(text.split("\n\n").map(str::to_owned));
+        }
+        // Duplicates make ties, which must break by document order in both.
+        paragraphs.extend(paragraphs.clone().into_iter().take(10));
+        let index = Bm25Index::build(paragraphs.iter().map(String::as_str));
+        let mut queries: Vec<String> =
+            paragraphs.iter().map(|p| p.split_whitespace().take(6).collect::<Vec<_>>().join(" ")).collect();
+        queries.extend(["return policy", "shipping damaged box", "zebra", ""].map(str::to_owned));
+        for query in &queries {
+            for k in [1, 5, 30] {
+                assert_eq!(index.search(query, k), reference_search(&index, query, k), "{query:?} k={k}");
+            }
+        }
+    }
+
     #[test]
     fn analysis_folds_case_suffixes_and_stopwords() {
         assert_eq!(analyze("The Returns were RETURNED"), ["return", "were", "return"]);
