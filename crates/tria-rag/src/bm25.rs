@@ -44,6 +44,8 @@ pub struct Bm25Index {
     postings: HashMap<String, Vec<(u32, u32)>>,
     doc_lengths: Vec<u32>,
     average_length: f32,
+    /// `K1 · (1 − B + B · len / avg)` per document, so scoring a posting is one division.
+    length_norms: Vec<f32>,
 }
 
 impl Bm25Index {
@@ -63,6 +65,8 @@ impl Bm25Index {
         }
         let total: u64 = index.doc_lengths.iter().map(|&l| u64::from(l)).sum();
         index.average_length = if index.doc_lengths.is_empty() { 0.0 } else { total as f32 / index.doc_lengths.len() as f32 };
+        let average = index.average_length.max(1.0);
+        index.length_norms = index.doc_lengths.iter().map(|&len| K1 * (1.0 - B + B * len as f32 / average)).collect();
         index
     }
 
@@ -77,8 +81,15 @@ impl Bm25Index {
     /// The best `k` documents for `query`, highest score first; documents sharing no term with
     /// the query are not returned.
     pub fn search(&self, query: &str, k: usize) -> Vec<(usize, f32)> {
+        if k == 0 {
+            return Vec::new();
+        }
         let n = self.doc_lengths.len() as f32;
-        let mut scores: HashMap<u32, f32> = HashMap::new();
+        // A dense score per document plus the list of documents touched: at 100k documents a
+        // common term has tens of thousands of postings, and hashing each one cost more than
+        // the scoring itself.
+        let mut scores = vec![0.0f32; self.doc_lengths.len()];
+        let mut touched: Vec<u32> = Vec::new();
         let mut terms = analyze(query);
         terms.sort();
         terms.dedup();
@@ -87,15 +98,22 @@ impl Bm25Index {
             let df = postings.len() as f32;
             let idf = ((n - df + 0.5) / (df + 0.5) + 1.0).ln();
             for &(doc, tf) in postings {
-                let len = self.doc_lengths[doc as usize] as f32;
                 let tf = tf as f32;
-                let norm = tf * (K1 + 1.0) / (tf + K1 * (1.0 - B + B * len / self.average_length.max(1.0)));
-                *scores.entry(doc).or_default() += idf * norm;
+                let score = &mut scores[doc as usize];
+                if *score == 0.0 {
+                    touched.push(doc);
+                }
+                // Always > 0 (idf > 0, tf ≥ 1), so 0.0 above means "not seen yet".
+                *score += idf * (tf * (K1 + 1.0) / (tf + self.length_norms[doc as usize]));
             }
         }
-        let mut ranked: Vec<(usize, f32)> = scores.into_iter().map(|(d, s)| (d as usize, s)).collect();
-        ranked.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
-        ranked.truncate(k);
+        let mut ranked: Vec<(usize, f32)> = touched.iter().map(|&d| (d as usize, scores[d as usize])).collect();
+        let order = |a: &(usize, f32), b: &(usize, f32)| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0));
+        if ranked.len() > k {
+            ranked.select_nth_unstable_by(k - 1, order);
+            ranked.truncate(k);
+        }
+        ranked.sort_by(order);
         ranked
     }
 }
@@ -117,6 +135,51 @@ mod tests {
         assert_eq!(index.search("free shipping", 1)[0].0, 1);
         assert!(index.search("zebra", 3).is_empty());
         assert!(Bm25Index::build([]).search("anything", 3).is_empty());
+    }
+
+    /// The pre-dense-buffer scoring (a map per query), kept as the reference ranking.
+    fn reference_search(index: &Bm25Index, query: &str, k: usize) -> Vec<(usize, f32)> {
+        let n = index.doc_lengths.len() as f32;
+        let mut scores: HashMap<u32, f32> = HashMap::new();
+        let mut terms = analyze(query);
+        terms.sort();
+        terms.dedup();
+        for term in terms {
+            let Some(postings) = index.postings.get(&term) else { continue };
+            let df = postings.len() as f32;
+            let idf = ((n - df + 0.5) / (df + 0.5) + 1.0).ln();
+            for &(doc, tf) in postings {
+                let len = index.doc_lengths[doc as usize] as f32;
+                let tf = tf as f32;
+                let norm = tf * (K1 + 1.0) / (tf + K1 * (1.0 - B + B * len / index.average_length.max(1.0)));
+                *scores.entry(doc).or_default() += idf * norm;
+            }
+        }
+        let mut ranked: Vec<(usize, f32)> = scores.into_iter().map(|(d, s)| (d as usize, s)).collect();
+        ranked.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+        ranked.truncate(k);
+        ranked
+    }
+
+    #[test]
+    fn dense_scoring_ranks_exactly_as_the_map_did() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/tenants/northwind/policies");
+        let mut paragraphs = Vec::new();
+        for entry in std::fs::read_dir(dir).expect("policies") {
+            let text = std::fs::read_to_string(entry.expect("entry").path()).expect("read");
+            paragraphs.extend(text.split("\n\n").map(str::to_owned));
+        }
+        // Duplicates make ties, which must break by document order in both.
+        paragraphs.extend(paragraphs.clone().into_iter().take(10));
+        let index = Bm25Index::build(paragraphs.iter().map(String::as_str));
+        let mut queries: Vec<String> =
+            paragraphs.iter().map(|p| p.split_whitespace().take(6).collect::<Vec<_>>().join(" ")).collect();
+        queries.extend(["return policy", "shipping damaged box", "zebra", ""].map(str::to_owned));
+        for query in &queries {
+            for k in [1, 5, 30] {
+                assert_eq!(index.search(query, k), reference_search(&index, query, k), "{query:?} k={k}");
+            }
+        }
     }
 
     #[test]
