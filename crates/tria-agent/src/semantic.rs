@@ -35,9 +35,19 @@ impl SemanticParts {
     /// Wraps any embedder (local, remote, a test double) and builds the intent model from the
     /// examples in `intent_examples_dir`. An unreadable examples dir leaves intents to the rules.
     pub fn from_embedder(embedder: Arc<dyn Embedder>, intent_examples_dir: &Path) -> Self {
+        Self::build(embedder, intent_examples_dir, None)
+    }
+
+    /// [`Self::from_embedder`], keeping the examples' vectors in `vector_cache_dir` so a restart
+    /// does not embed them again.
+    pub fn from_embedder_cached(embedder: Arc<dyn Embedder>, intent_examples_dir: &Path, vector_cache_dir: &Path) -> Self {
+        Self::build(embedder, intent_examples_dir, Some(vector_cache_dir))
+    }
+
+    fn build(embedder: Arc<dyn Embedder>, intent_examples_dir: &Path, vector_cache_dir: Option<&Path>) -> Self {
         let embedder: Arc<dyn Embedder> = Arc::new(Memoized::new(embedder, QUERY_MEMO));
         let status = EmbedderStatus::Ready { model_id: embedder.model_id().to_owned(), dimension: embedder.dimension() };
-        let intent_model = match intent_model(embedder.as_ref(), intent_examples_dir) {
+        let intent_model = match intent_model(embedder.as_ref(), intent_examples_dir, vector_cache_dir) {
             Ok(model) => Some(Arc::new(model)),
             Err(e) => {
                 tracing::warn!(error = %e, dir = %intent_examples_dir.display(), "intent model unavailable; using rules");
@@ -48,10 +58,17 @@ impl SemanticParts {
     }
 }
 
-fn intent_model(embedder: &dyn Embedder, dir: &Path) -> Result<IntentModel, Box<dyn std::error::Error + Send + Sync>> {
+fn intent_model(
+    embedder: &dyn Embedder,
+    dir: &Path,
+    vector_cache_dir: Option<&Path>,
+) -> Result<IntentModel, Box<dyn std::error::Error + Send + Sync>> {
     let examples = load_examples(dir)?;
     let texts: Vec<&str> = examples.iter().map(|e| e.text.as_str()).collect();
-    let vectors = embedder.embed_batch(&texts)?;
+    let vectors = match vector_cache_dir {
+        Some(cache) => tria_rag::embed_batch_cached(embedder, &texts, cache)?,
+        None => embedder.embed_batch(&texts)?,
+    };
     Ok(IntentModel::from_examples(&examples, &vectors)?)
 }
 
@@ -62,7 +79,9 @@ fn intent_model(embedder: &dyn Embedder, dir: &Path) -> Result<IntentModel, Box<
 /// `tokio::task::spawn_blocking` in async code.
 pub fn load_semantic(models_dir: &Path, fixtures_dir: &Path) -> SemanticParts {
     match LocalEmbedder::load(&LocalEmbedderOptions::new(models_dir)) {
-        Ok(embedder) => SemanticParts::from_embedder(Arc::new(embedder), &fixtures_dir.join("intents")),
+        Ok(embedder) => {
+            SemanticParts::from_embedder_cached(Arc::new(embedder), &fixtures_dir.join("intents"), &models_dir.join("vector-cache"))
+        }
         Err(e) => {
             tracing::warn!(error = %e, "embedding model unavailable: retrieval falls back to BM25 and intents to rules");
             SemanticParts::unavailable(e.to_string())

@@ -13,7 +13,7 @@ pub mod products;
 pub mod tokens;
 
 pub use chunk::{Chunk, ChunkOptions, chunk_markdown};
-pub use embed::{EmbedError, Embedder, EmbedderStatus, LocalEmbedder, LocalEmbedderOptions};
+pub use embed::{EmbedError, Embedder, EmbedderStatus, LocalEmbedder, LocalEmbedderOptions, embed_batch_cached};
 pub use hybrid::{RetrievalMode, reciprocal_rank_fusion};
 pub use index::{IndexedChunk, PolicyHit, TenantIndex};
 pub use indexer::{IndexReport, embed_missing_chunks};

@@ -13,7 +13,9 @@ use super::{EmbedError, Embedder, normalize};
 /// Longer inputs are truncated; policy chunks are ~250 cl100k tokens, which fits.
 const MAX_TOKENS: usize = 256;
 /// Texts per ONNX run when embedding many.
-const BATCH_SIZE: usize = 64;
+// Small batches: ONNX Runtime's arena grows to the largest batch × longest text and keeps it;
+// 64 × 256 tokens held ~0.5 GB of attention buffers for the process's life.
+const BATCH_SIZE: usize = 16;
 
 #[derive(Clone, Debug)]
 pub struct LocalEmbedderOptions {

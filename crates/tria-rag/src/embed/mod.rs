@@ -6,11 +6,13 @@
 //! reactor; async callers hand the call to `tokio::task::spawn_blocking` instead, as the agent
 //! does. A network backend can implement the same trait with a blocking client on that pool.
 
+mod disk;
 mod local;
 mod memo;
 pub mod model_files;
 mod vector;
 
+pub use disk::embed_batch_cached;
 pub use local::{LocalEmbedder, LocalEmbedderOptions};
 pub use memo::Memoized;
 pub use vector::{dot, normalize};
