@@ -1,7 +1,8 @@
 //! `index [--tenant SLUG]`: embeds every policy chunk that has no vector from the current model
 //! (new or changed documents — `seed` re-creates their chunks without one — or a model change),
 //! and stores the vectors. A running server picks them up on its next index reload
-//! (`Agent::reindexed`, which also retires the tenant's cached answers).
+//! (`Agent::reindexed`, which also retires the tenant's cached answers): restart it, or ask it
+//! with `POST /admin/tenants/{slug}/reindex` (admin key).
 
 use std::sync::Arc;
 

@@ -152,6 +152,18 @@ pub(crate) async fn update_tenant(
     Ok(Json(tenant_json(&updated)).into_response())
 }
 
+#[utoipa::path(post, path = "/admin/tenants/{slug}/reindex", tag = "admin", security(("bearer" = [])),
+    params(("slug" = String, Path)),
+    responses((status = 200, description = "The tenant's policy index and catalogue reloaded from the store; its cached answers retired"), (status = 404)))]
+/// After `cargo xtask seed` / `cargo xtask index` changed a tenant's policies or catalogue:
+/// reloads them into this instance and retires the tenant's cached answers and retrievals.
+pub(crate) async fn reindex_tenant(State(state): State<AppState>, admin: AdminAuth, Path(slug): Path<String>) -> Result<Response, ApiError> {
+    let tenant = tenant_by_slug(&state, &slug).await?;
+    let chunks = state.agent().reindexed(tenant.id).await?;
+    tracing::info!(admin_key = %admin.key_id, tenant = %slug, chunks, "tenant re-indexed");
+    Ok(Json(serde_json::json!({ "tenant": slug, "chunks": chunks })).into_response())
+}
+
 // ----- keys ---------------------------------------------------------------------------------
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]

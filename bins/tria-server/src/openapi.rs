@@ -73,7 +73,7 @@ impl Modify for BearerAuth {
         described::chat, described::chat_stream, described::chat_completions, described::session_messages, described::cache_metrics,
         described::health, described::live, described::ready, described::openapi, described::docs,
         crate::metrics::metrics,
-        crate::admin::list_tenants, crate::admin::create_tenant, crate::admin::get_tenant, crate::admin::update_tenant,
+        crate::admin::list_tenants, crate::admin::create_tenant, crate::admin::get_tenant, crate::admin::update_tenant, crate::admin::reindex_tenant,
         crate::admin::list_keys, crate::admin::create_key, crate::admin::revoke_key,
         crate::admin::cache_stats, crate::admin::cache_invalidate, crate::admin::db_pool, crate::admin::integrations,
     ),

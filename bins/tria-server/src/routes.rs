@@ -27,6 +27,7 @@ fn admin_routes() -> Router<AppState> {
     Router::new()
         .route("/admin/tenants", get(admin::list_tenants).post(admin::create_tenant))
         .route("/admin/tenants/{slug}", get(admin::get_tenant).patch(admin::update_tenant))
+        .route("/admin/tenants/{slug}/reindex", post(admin::reindex_tenant))
         .route("/admin/keys", get(admin::list_keys).post(admin::create_key))
         .route("/admin/keys/{id}", delete(admin::revoke_key))
         .route("/admin/cache/stats", get(admin::cache_stats))

@@ -8,6 +8,7 @@ const ADMIN_PATHS: &[(&str, &str)] = &[
     ("POST", "/admin/tenants"),
     ("GET", "/admin/tenants/northwind"),
     ("PATCH", "/admin/tenants/northwind"),
+    ("POST", "/admin/tenants/northwind/reindex"),
     ("GET", "/admin/keys"),
     ("POST", "/admin/keys"),
     ("DELETE", "/admin/keys/00000000-0000-0000-0000-000000000000"),
@@ -191,4 +192,27 @@ async fn cache_pool_and_integrations_are_reported_and_the_cache_can_be_invalidat
     let (status, _, integrations) = app.call("GET", "/admin/integrations", Some(&admin), None).await;
     assert_eq!(status, StatusCode::OK);
     assert!(integrations["integrations"].is_array());
+}
+
+#[tokio::test]
+async fn reindexing_a_tenant_reloads_it_and_retires_only_its_cached_answers() {
+    let app = TestApp::new().await;
+    let admin = app.admin_key().await;
+    let question = json!({ "message": "What is the restocking fee on returns?" });
+    for key in [NORTHWIND_KEY, VELO_KEY] {
+        app.chat(key, question.clone()).await;
+        let (_, cached) = app.chat(key, question.clone()).await;
+        assert_eq!(cached["cache"], "l1", "{cached}");
+    }
+    let (status, _, body) = app.call("POST", "/admin/tenants/northwind/reindex", Some(&admin), None).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert!(body["chunks"].as_u64().expect("chunks") > 10, "{body}");
+    let (_, fresh) = app.chat(NORTHWIND_KEY, question.clone()).await;
+    assert_eq!(fresh["cache"], "none", "northwind's answers were retired: {fresh}");
+    assert!(fresh["reply"].as_str().expect("reply").contains("10%"));
+    let (_, other) = app.chat(VELO_KEY, question).await;
+    assert_eq!(other["cache"], "l1", "velo's answers are untouched: {other}");
+
+    let (status, _, body) = app.call("POST", "/admin/tenants/nope/reindex", Some(&admin), None).await;
+    assert_eq!((status, error_code(&body).as_str()), (StatusCode::NOT_FOUND, "not_found"));
 }

@@ -21,6 +21,7 @@ const ROUTES: &[(&str, &str)] = &[
     ("post", "/admin/tenants"),
     ("get", "/admin/tenants/{slug}"),
     ("patch", "/admin/tenants/{slug}"),
+    ("post", "/admin/tenants/{slug}/reindex"),
     ("get", "/admin/keys"),
     ("post", "/admin/keys"),
     ("delete", "/admin/keys/{id}"),
