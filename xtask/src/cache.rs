@@ -43,10 +43,9 @@ pub(crate) use tria_server::startup::cache_config;
 
 pub(crate) fn run(args: &CacheArgs, settings: &Settings) -> anyhow::Result<()> {
     match &args.which {
-        Which::Warm { tenant, faq } => tokio::runtime::Builder::new_multi_thread()
-            .enable_all()
-            .build()?
-            .block_on(warm(settings, tenant.as_deref(), faq.as_ref())),
+        Which::Warm { tenant, faq } => {
+            tokio::runtime::Builder::new_multi_thread().enable_all().build()?.block_on(warm(settings, tenant.as_deref(), faq.as_ref()))
+        }
         Which::Eval { verbose } => crate::eval_cache::run(settings, *verbose),
     }
 }
@@ -56,8 +55,8 @@ async fn warm(settings: &Settings, only: Option<&str>, faq: Option<&PathBuf>) ->
         eprintln!("note: no cache.redis_url (TRIA_REDIS_URL): answers are warmed into this process's memory only, which ends with it");
     }
     let store = Store::connect(&tria_server::startup::db_options(settings))
-    .await
-    .context("connecting to the database (run `cargo xtask seed` first?)")?;
+        .await
+        .context("connecting to the database (run `cargo xtask seed` first?)")?;
     let cache = AnswerCache::connect(cache_config(&settings.cache), Duration::from_secs(3)).await?;
     if cache.health().await.as_str() != "ok" {
         anyhow::bail!("the cache is not healthy ({:?}); is Redis up?", cache.health().await);

@@ -154,28 +154,34 @@ async fn seed(store: &Store, orders: usize) -> anyhow::Result<(TenantId, Vec<uui
     for (sku, price) in [("CUP-16", 2_450), ("BEAN-HB", 1_899)] {
         store
             .catalogue()
-            .upsert(tenant.id, NewProduct {
-                sku: sku.into(),
-                name: sku.into(),
-                description: String::new(),
-                unit: "case".into(),
-                unit_price_minor: price,
-                currency: "USD".into(),
-                stock,
-                active: true,
-            })
+            .upsert(
+                tenant.id,
+                NewProduct {
+                    sku: sku.into(),
+                    name: sku.into(),
+                    description: String::new(),
+                    unit: "case".into(),
+                    unit_price_minor: price,
+                    currency: "USD".into(),
+                    stock,
+                    active: true,
+                },
+            )
             .await?;
     }
     let mut customers = Vec::new();
     for i in 0..20 {
         let customer = store
             .customers()
-            .upsert(tenant.id, NewCustomer {
-                external_id: format!("C{i}"),
-                name: format!("Customer {i}"),
-                email: format!("customer{i}@example.com"),
-                company: String::new(),
-            })
+            .upsert(
+                tenant.id,
+                NewCustomer {
+                    external_id: format!("C{i}"),
+                    name: format!("Customer {i}"),
+                    email: format!("customer{i}@example.com"),
+                    company: String::new(),
+                },
+            )
             .await?;
         customers.push(CustomerId(customer.id));
     }
@@ -183,18 +189,21 @@ async fn seed(store: &Store, orders: usize) -> anyhow::Result<(TenantId, Vec<uui
     for i in 0..orders {
         let order = store
             .orders()
-            .place(tenant.id, NewOrder {
-                customer: customers[i % customers.len()],
-                number: format!("ORD-{i:05}"),
-                status: OrderStatus::Confirmed,
-                idempotency_key: format!("chaos:{i}"),
-                lines: vec![
-                    NewOrderLine { sku: "CUP-16".into(), quantity: 1 + (i % 3) as i64 },
-                    NewOrderLine { sku: "BEAN-HB".into(), quantity: 1 },
-                ],
-                created_at: chrono::Utc::now(),
-                outbox_kind: None,
-            })
+            .place(
+                tenant.id,
+                NewOrder {
+                    customer: customers[i % customers.len()],
+                    number: format!("ORD-{i:05}"),
+                    status: OrderStatus::Confirmed,
+                    idempotency_key: format!("chaos:{i}"),
+                    lines: vec![
+                        NewOrderLine { sku: "CUP-16".into(), quantity: 1 + (i % 3) as i64 },
+                        NewOrderLine { sku: "BEAN-HB".into(), quantity: 1 },
+                    ],
+                    created_at: chrono::Utc::now(),
+                    outbox_kind: None,
+                },
+            )
             .await?;
         ids.push(order.id);
     }
@@ -219,15 +228,18 @@ async fn orders(args: &OrdersArgs) -> anyhow::Result<()> {
         args.seed
     );
 
-    let breaker = Arc::new(CircuitBreaker::new("xero", BreakerConfig {
-        window: 50,
-        minimum_calls: 20,
-        failure_rate: 0.6,
-        consecutive_failures: 8,
-        cool_down: Duration::from_millis(500),
-        half_open_probes: 2,
-        half_open_successes: 2,
-    }));
+    let breaker = Arc::new(CircuitBreaker::new(
+        "xero",
+        BreakerConfig {
+            window: 50,
+            minimum_calls: 20,
+            failure_rate: 0.6,
+            consecutive_failures: 8,
+            cool_down: Duration::from_millis(500),
+            half_open_probes: 2,
+            half_open_successes: 2,
+        },
+    ));
     let accounting: Arc<dyn Accounting> = Arc::new(Guarded::new(Arc::new(xero_client(&fake)), breaker.clone()));
     fake.set_random_faults(args.fault_rate, args.seed, CLIENT_TIMEOUT + Duration::from_millis(300));
     let mut breaker_opened_during_outage = false;
@@ -282,11 +294,8 @@ async fn orders(args: &OrdersArgs) -> anyhow::Result<()> {
 
     // Verify every order against the fake's ledger.
     let per_reference = fake.invoices_per_reference();
-    let invoice_ids: HashMap<String, String> = fake
-        .invoices()
-        .iter()
-        .filter_map(|i| Some((i["InvoiceID"].as_str()?.to_owned(), i["Reference"].as_str()?.to_owned())))
-        .collect();
+    let invoice_ids: HashMap<String, String> =
+        fake.invoices().iter().filter_map(|i| Some((i["InvoiceID"].as_str()?.to_owned(), i["Reference"].as_str()?.to_owned()))).collect();
     let escalations = store.orders().escalations(tenant).await?;
     let (mut invoiced, mut failed_compensated, mut failed_uncompensated, mut lost, mut mismatched) = (0, 0, 0, 0, 0);
     let mut units_kept: i64 = 0;
@@ -301,7 +310,8 @@ async fn orders(args: &OrdersArgs) -> anyhow::Result<()> {
                     mismatched += 1;
                 }
                 invoiced_invoice_ids.extend(order.invoice_id.clone());
-                units_kept += store.orders().items(tenant, *id).await?.iter().filter(|i| i.sku == "CUP-16").map(|i| i.quantity).sum::<i64>();
+                units_kept +=
+                    store.orders().items(tenant, *id).await?.iter().filter(|i| i.sku == "CUP-16").map(|i| i.quantity).sum::<i64>();
             }
             Some(OrderStatus::Failed) => {
                 if escalations.iter().any(|e| e.order_id == *id) {

@@ -18,8 +18,8 @@ use anyhow::{Context, bail};
 use serde::Deserialize;
 use tria_cache::guard::{entity_signature, slot_substituted};
 use tria_cache::{
-    AnswerCache, AnswerContext, AnswerQuery, CacheConfig, CachedAnswer, Fresh, MatchRule, SemanticEntry, SemanticIndex,
-    SemanticQuery, evidence_agrees, semantic_text,
+    AnswerCache, AnswerContext, AnswerQuery, CacheConfig, CachedAnswer, Fresh, MatchRule, SemanticEntry, SemanticIndex, SemanticQuery,
+    evidence_agrees, semantic_text,
 };
 use tria_config::Settings;
 use tria_core::{IntentLabel, TenantId};
@@ -141,7 +141,8 @@ pub(crate) fn run(settings: &Settings, verbose: bool) -> anyhow::Result<()> {
     }
     let agree = |kind: &str| {
         let of_kind: Vec<&Pair> = pairs.iter().filter(|p| p.kind == kind).collect();
-        let n = of_kind.iter().filter(|p| evidence_agrees(&at(&seen, &p.tenant, &p.a).evidence, &at(&seen, &p.tenant, &p.b).evidence)).count();
+        let n =
+            of_kind.iter().filter(|p| evidence_agrees(&at(&seen, &p.tenant, &p.a).evidence, &at(&seen, &p.tenant, &p.b).evidence)).count();
         n as f64 / of_kind.len().max(1) as f64 * 100.0
     };
     println!(
@@ -165,7 +166,15 @@ pub(crate) fn run(settings: &Settings, verbose: bool) -> anyhow::Result<()> {
             let (ea, eb) = if rule.agreed_threshold < rule.threshold { (&sa.evidence, &sb.evidence) } else { (&no_evidence, &no_evidence) };
             let tenant = TenantId::new_random();
             let answer = Arc::new(CachedAnswer::new("a", pair.intent, 1.0));
-            let entry = SemanticEntry { id: "a".into(), text: pair.a.clone(), vector: &va, entities: sa.entities.clone(), evidence: ea.clone(), answer, expires_at: far };
+            let entry = SemanticEntry {
+                id: "a".into(),
+                text: pair.a.clone(),
+                vector: &va,
+                entities: sa.entities.clone(),
+                evidence: ea.clone(),
+                answer,
+                expires_at: far,
+            };
             index.insert(tenant, pair.intent, entry);
             let query = SemanticQuery { vector: &vb, message: &pair.b, entities: &sb.entities, evidence: eb };
             let hit = !pair.intent.is_customer_specific() && index.search(tenant, pair.intent, &query, rule).is_some();
@@ -182,7 +191,9 @@ pub(crate) fn run(settings: &Settings, verbose: bool) -> anyhow::Result<()> {
         scores
     };
 
-    println!("Raw message embedded, no retrieval signal (entity and same-wording guards on), hit / wrong (wrong count / near-misses) per half:");
+    println!(
+        "Raw message embedded, no retrieval signal (entity and same-wording guards on), hit / wrong (wrong count / near-misses) per half:"
+    );
     println!();
     println!("| threshold | tuning half | held-out half |");
     println!("|---:|---:|---:|");
@@ -227,7 +238,12 @@ pub(crate) fn run(settings: &Settings, verbose: bool) -> anyhow::Result<()> {
         rule.threshold - rule.agreed_threshold
     );
     println!("  tuning half:   hit {:.1}%, wrong {:.2}% — {}", tuning.hit_rate() * 100.0, tuning.wrong_rate() * 100.0, verdict(&tuning));
-    println!("  held-out half: hit {:.1}%, wrong {:.2}% — {}", held_out.hit_rate() * 100.0, held_out.wrong_rate() * 100.0, verdict(&held_out));
+    println!(
+        "  held-out half: hit {:.1}%, wrong {:.2}% — {}",
+        held_out.hit_rate() * 100.0,
+        held_out.wrong_rate() * 100.0,
+        verdict(&held_out)
+    );
 
     // The shipped default, end to end through AnswerCache (what the agent calls).
     let config = CacheConfig::default();
@@ -242,7 +258,9 @@ pub(crate) fn run(settings: &Settings, verbose: bool) -> anyhow::Result<()> {
     );
 
     if verbose {
-        println!("\nevery pair at the shipped default (kind, half, cosine of normalised text, of raw text, retrieval agrees, entities equal, one-word swap, hit):");
+        println!(
+            "\nevery pair at the shipped default (kind, half, cosine of normalised text, of raw text, retrieval agrees, entities equal, one-word swap, hit):"
+        );
         for (pair, half) in pairs.iter().zip(&halves) {
             let (sa, sb) = (&at(&seen, &pair.tenant, &pair.a), &at(&seen, &pair.tenant, &pair.b));
             let cosine = |x: &[f32], y: &[f32]| -> f32 { x.iter().zip(y).map(|(a, b)| a * b).sum() };
@@ -284,10 +302,8 @@ async fn through_answer_cache(pairs: &[Pair], halves: &[Half], seen: &Seens, con
         let q = AnswerQuery { tenant, message: &pair.a, context: &context };
         let fresh = Fresh { vector: &sa.vector, evidence: &sa.evidence };
         cache.store_with(&q, Arc::new(CachedAnswer::new(marker.clone(), pair.intent, 1.0)), Some(fresh)).await;
-        let hit = cache
-            .lookup_semantic_with(tenant, pair.intent, &pair.b, &sb.vector, &sb.evidence)
-            .await
-            .is_some_and(|a| a.reply == marker);
+        let hit =
+            cache.lookup_semantic_with(tenant, pair.intent, &pair.b, &sb.vector, &sb.evidence).await.is_some_and(|a| a.reply == marker);
         let score = scores.entry(*half).or_default();
         if pair.kind == "paraphrase" {
             score.paraphrases += 1;

@@ -20,9 +20,7 @@ pub(crate) struct IndexArgs {
 }
 
 pub(crate) fn run(args: &IndexArgs, settings: &Settings) -> anyhow::Result<()> {
-    let embedder = Arc::new(
-        LocalEmbedder::load(&LocalEmbedderOptions::new(&settings.models_dir)).context("loading the embedding model")?,
-    );
+    let embedder = Arc::new(LocalEmbedder::load(&LocalEmbedderOptions::new(&settings.models_dir)).context("loading the embedding model")?);
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     runtime.block_on(async {
         if settings.database.url.starts_with("sqlite:") {
@@ -39,7 +37,8 @@ pub(crate) fn run(args: &IndexArgs, settings: &Settings) -> anyhow::Result<()> {
         }
         // Answers and retrievals cached from the old chunks must not outlive them: bump each
         // re-indexed tenant's generation (shared through Redis when it is configured).
-        let cache = tria_cache::AnswerCache::connect(crate::cache::cache_config(&settings.cache), std::time::Duration::from_secs(2)).await?;
+        let cache =
+            tria_cache::AnswerCache::connect(crate::cache::cache_config(&settings.cache), std::time::Duration::from_secs(2)).await?;
         for tenant in tenants {
             let started = std::time::Instant::now();
             let report = tria_rag::embed_missing_chunks(&store, tenant.id, embedder.as_ref()).await?;

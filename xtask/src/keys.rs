@@ -69,8 +69,7 @@ pub(crate) fn run(args: &KeysArgs, settings: &Settings) -> anyhow::Result<()> {
             }
             KeysCommand::List { tenant } => {
                 let tenant = tenant_id(tenant.clone()).await?;
-                let slugs: std::collections::HashMap<_, _> =
-                    store.tenants().list().await?.into_iter().map(|t| (t.id.0, t.slug)).collect();
+                let slugs: std::collections::HashMap<_, _> = store.tenants().list().await?.into_iter().map(|t| (t.id.0, t.slug)).collect();
                 println!("{:<36}  {:<6}  {:<12}  {:<12}  {:<8}  label", "id", "role", "tenant", "prefix", "state");
                 for key in store.keys().list(tenant).await? {
                     let slug = key.tenant_id.and_then(|t| slugs.get(&t).cloned()).unwrap_or_else(|| "-".into());

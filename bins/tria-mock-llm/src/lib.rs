@@ -286,11 +286,8 @@ async fn chat_completions(State(shared): State<Arc<Shared>>, body: Bytes) -> Res
         }
         _ => {}
     }
-    let sentences = if config.vary_replies {
-        shared.rng(|rng| rng.random_range(1..=config.max_sentences.max(1)))
-    } else {
-        config.max_sentences.max(1)
-    };
+    let sentences =
+        if config.vary_replies { shared.rng(|rng| rng.random_range(1..=config.max_sentences.max(1))) } else { config.max_sentences.max(1) };
     let prompt: Vec<&str> = request.messages.iter().map(|m| m.content.as_str()).collect();
     let reply = match &fault {
         Fault::Reply(text) => text.clone(),
@@ -304,7 +301,17 @@ async fn chat_completions(State(shared): State<Arc<Shared>>, body: Bytes) -> Res
     let id = format!("chatcmpl-mock-{n}");
     if request.stream {
         let include_usage = request.stream_options.is_some_and(|o| o.include_usage) && fault != Fault::NoUsage;
-        return stream_response(guard, StreamPlan { id, model: config.model.clone(), reply, usage: include_usage.then_some(usage), fault, token_delay: config.token_delay });
+        return stream_response(
+            guard,
+            StreamPlan {
+                id,
+                model: config.model.clone(),
+                reply,
+                usage: include_usage.then_some(usage),
+                fault,
+                token_delay: config.token_delay,
+            },
+        );
     }
     let mut body = json!({
         "id": id, "object": "chat.completion", "created": 0, "model": config.model,
@@ -421,7 +428,9 @@ mod tests {
 
     #[test]
     fn replies_echo_the_grounding_sentences() {
-        let prompt = format!("system\n{GROUNDING_OPEN}\n[source: Returns]\nReturns within 30 days. Refunds in 5 days. Extra.\n{GROUNDING_CLOSE}\nquestion");
+        let prompt = format!(
+            "system\n{GROUNDING_OPEN}\n[source: Returns]\nReturns within 30 days. Refunds in 5 days. Extra.\n{GROUNDING_CLOSE}\nquestion"
+        );
         assert_eq!(grounded_reply(&[&prompt], 2), "Returns within 30 days. Refunds in 5 days.");
         assert!(grounded_reply(&["no block here"], 2).contains("don't have that information"));
     }
@@ -458,7 +467,12 @@ mod tests {
             let client = reqwest::Client::new();
             let mut statuses = Vec::new();
             for _ in 0..20 {
-                let r = client.post(format!("{}/chat/completions", mock.base_url())).json(&json!({ "messages": [] })).send().await.expect("sent");
+                let r = client
+                    .post(format!("{}/chat/completions", mock.base_url()))
+                    .json(&json!({ "messages": [] }))
+                    .send()
+                    .await
+                    .expect("sent");
                 statuses.push(r.status().as_u16());
             }
             runs.push(statuses);

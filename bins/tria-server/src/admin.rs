@@ -40,7 +40,9 @@ async fn tenant_by_slug(state: &AppState, slug: &str) -> Result<TenantContext, A
 
 fn conflict(err: StoreError, what: &str) -> ApiError {
     match err {
-        StoreError::Conflict(_) => ApiError::new(StatusCode::CONFLICT, tria_core::ErrorCode::InvalidField, format!("{what} already exists")),
+        StoreError::Conflict(_) => {
+            ApiError::new(StatusCode::CONFLICT, tria_core::ErrorCode::InvalidField, format!("{what} already exists"))
+        }
         StoreError::Invalid(message) => ApiError::bad_request(message),
         other => other.into(),
     }
@@ -157,7 +159,11 @@ pub(crate) async fn update_tenant(
     responses((status = 200, description = "The tenant's policy index and catalogue reloaded from the store; its cached answers retired"), (status = 404)))]
 /// After `cargo xtask seed` / `cargo xtask index` changed a tenant's policies or catalogue:
 /// reloads them into this instance and retires the tenant's cached answers and retrievals.
-pub(crate) async fn reindex_tenant(State(state): State<AppState>, admin: AdminAuth, Path(slug): Path<String>) -> Result<Response, ApiError> {
+pub(crate) async fn reindex_tenant(
+    State(state): State<AppState>,
+    admin: AdminAuth,
+    Path(slug): Path<String>,
+) -> Result<Response, ApiError> {
     let tenant = tenant_by_slug(&state, &slug).await?;
     let chunks = state.agent().reindexed(tenant.id).await?;
     tracing::info!(admin_key = %admin.key_id, tenant = %slug, chunks, "tenant re-indexed");
@@ -216,7 +222,11 @@ pub(crate) async fn list_keys(
 
 #[utoipa::path(post, path = "/admin/keys", tag = "admin", security(("bearer" = [])), request_body = CreateKey,
     responses((status = 201, description = "The key, shown this once"), (status = 400), (status = 404)))]
-pub(crate) async fn create_key(State(state): State<AppState>, admin: AdminAuth, JsonBody(body): JsonBody<CreateKey>) -> Result<Response, ApiError> {
+pub(crate) async fn create_key(
+    State(state): State<AppState>,
+    admin: AdminAuth,
+    JsonBody(body): JsonBody<CreateKey>,
+) -> Result<Response, ApiError> {
     let role = ApiRole::parse(&body.role).ok_or_else(|| ApiError::bad_request("`role` must be `tenant` or `admin`"))?;
     let tenant = match (role, &body.tenant) {
         (ApiRole::Tenant, Some(slug)) => Some(tenant_by_slug(&state, slug).await?.id),

@@ -64,12 +64,8 @@ impl FromRequestParts<AppState> for TenantAuth {
             (ApiRole::Tenant, Some(tenant)) => tenant,
             _ => return Err(ApiError::forbidden("this endpoint needs a tenant key")),
         };
-        let tenant = state
-            .store()
-            .tenants()
-            .get(tenant_id)
-            .await?
-            .ok_or_else(|| ApiError::unauthorized("the key's tenant no longer exists"))?;
+        let tenant =
+            state.store().tenants().get(tenant_id).await?.ok_or_else(|| ApiError::unauthorized("the key's tenant no longer exists"))?;
         tracing::Span::current().record("tenant", tenant.slug.as_str());
         if let Decision::Limited { limit, retry_after } = state.rate_limiter().check(&tenant).await {
             // Round up: a client that waits exactly Retry-After must find a free slot.

@@ -10,9 +10,9 @@ use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use http::StatusCode;
 use serde::Serialize;
+use tria_agent::EmbedderStatus;
 use tria_cache::CacheHealth;
 use tria_integrations::IntegrationState;
-use tria_agent::EmbedderStatus;
 
 use crate::state::AppState;
 
@@ -94,7 +94,9 @@ pub(crate) async fn report(state: &AppState) -> HealthReport {
     let mut components = vec![database, cache];
     let settings = state.settings();
     let (embedding_status, embedding_detail) = match state.agent().embedder_status() {
-        EmbedderStatus::Ready { model_id, dimension } => (HealthStatus::Ok, format!("{model_id} ({dimension}d): hybrid retrieval and model-backed intents")),
+        EmbedderStatus::Ready { model_id, dimension } => {
+            (HealthStatus::Ok, format!("{model_id} ({dimension}d): hybrid retrieval and model-backed intents"))
+        }
         EmbedderStatus::Unavailable { reason } => (HealthStatus::Down, format!("{reason}; serving with BM25 retrieval and rule intents")),
     };
     components.push(ComponentHealth {

@@ -2,8 +2,8 @@
 //! too large 413, malformed 400, missing field 400, wrong type 422.
 
 use axum::extract::{FromRequest, Request};
-use http::header::CONTENT_TYPE;
 use http::StatusCode;
+use http::header::CONTENT_TYPE;
 use serde::de::DeserializeOwned;
 use tria_core::ErrorCode;
 
@@ -39,11 +39,7 @@ impl<T: DeserializeOwned> FromRequest<AppState> for JsonBody<T> {
                 format!("the body is larger than the limit of {limit} bytes"),
             )
         };
-        let declared = req
-            .headers()
-            .get(http::header::CONTENT_LENGTH)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.parse::<usize>().ok());
+        let declared = req.headers().get(http::header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<usize>().ok());
         if declared.is_some_and(|n| n > limit) {
             return Err(too_large());
         }
@@ -70,7 +66,9 @@ pub(crate) fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     })
 }
 
-fn deserialize_classified<'de, T: DeserializeOwned>(de: &mut serde_json::Deserializer<serde_json::de::SliceRead<'de>>) -> Result<T, ApiError> {
+fn deserialize_classified<'de, T: DeserializeOwned>(
+    de: &mut serde_json::Deserializer<serde_json::de::SliceRead<'de>>,
+) -> Result<T, ApiError> {
     T::deserialize(de).map_err(|e| {
         use serde_json::error::Category;
         match e.classify() {

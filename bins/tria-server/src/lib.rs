@@ -15,9 +15,9 @@ pub mod ratelimit;
 mod routes;
 mod serve;
 pub mod shed;
+pub mod startup;
 mod state;
 mod stream;
-pub mod startup;
 pub mod telemetry;
 
 pub use error::ApiError;

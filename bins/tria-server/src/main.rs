@@ -83,9 +83,7 @@ async fn run(settings: tria_config::Settings) -> anyhow::Result<()> {
             tracing::info!(tenant = %slug, key = %key, "demo API key (dev profile only)");
         }
     }
-    let listener = tokio::net::TcpListener::bind(settings.listen)
-        .await
-        .with_context(|| format!("cannot listen on {}", settings.listen))?;
+    let listener = tokio::net::TcpListener::bind(settings.listen).await.with_context(|| format!("cannot listen on {}", settings.listen))?;
     tracing::info!(
         listen = %settings.listen,
         profile = %settings.profile,

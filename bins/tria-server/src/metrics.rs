@@ -191,7 +191,11 @@ async fn health_metrics(state: &AppState, r: &mut Registry) {
         components.get_or_create(&labels).set(health_code(c.status));
         latency.get_or_create(&labels).set(c.latency_ms as f64 / 1000.0);
     }
-    r.register("health_component_status", "Per component (database, cache, integrations …): 0 ok, 1 degraded (e.g. breaker open), 2 down", components);
+    r.register(
+        "health_component_status",
+        "Per component (database, cache, integrations …): 0 ok, 1 degraded (e.g. breaker open), 2 down",
+        components,
+    );
     r.register("health_check_latency_seconds", "How long each component's health check took", latency);
 }
 

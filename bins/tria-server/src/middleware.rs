@@ -42,7 +42,8 @@ pub(crate) async fn request_context(State(state): State<AppState>, req: Request,
         let response = match tokio::time::timeout(deadline, next.run(req)).await {
             Ok(response) => response,
             Err(_) => {
-                let mut err = ApiError::new(StatusCode::SERVICE_UNAVAILABLE, ErrorCode::Timeout, "the request took too long; retry shortly");
+                let mut err =
+                    ApiError::new(StatusCode::SERVICE_UNAVAILABLE, ErrorCode::Timeout, "the request took too long; retry shortly");
                 err.retry_after = Some(1);
                 err.into_response()
             }
@@ -63,10 +64,7 @@ pub(crate) async fn request_context(State(state): State<AppState>, req: Request,
 
 /// A panic in a handler becomes a 500 JSON error; the process keeps serving.
 pub(crate) fn panic_response(panic: Box<dyn Any + Send + 'static>) -> Response {
-    let detail = panic
-        .downcast_ref::<String>()
-        .map(String::as_str)
-        .or_else(|| panic.downcast_ref::<&str>().copied())
-        .unwrap_or("unknown panic");
+    let detail =
+        panic.downcast_ref::<String>().map(String::as_str).or_else(|| panic.downcast_ref::<&str>().copied()).unwrap_or("unknown panic");
     ApiError::internal(format!("handler panicked: {detail}")).into_response()
 }

@@ -63,25 +63,19 @@ struct Metadata {
 fn text_of(content: &Value) -> String {
     match content {
         Value::String(s) => s.clone(),
-        Value::Array(parts) => parts
-            .iter()
-            .filter(|p| p["type"] == "text")
-            .filter_map(|p| p["text"].as_str())
-            .collect::<Vec<_>>()
-            .join("\n"),
+        Value::Array(parts) => {
+            parts.iter().filter(|p| p["type"] == "text").filter_map(|p| p["text"].as_str()).collect::<Vec<_>>().join("\n")
+        }
         _ => String::new(),
     }
 }
 
 impl CompletionRequest {
     fn into_chat(self, tenant: &TenantContext) -> Result<(ChatRequest, String, bool, bool), ApiError> {
-        let message = self
-            .messages
-            .iter()
-            .rev()
-            .find(|m| m.role == "user")
-            .map(|m| text_of(&m.content))
-            .ok_or_else(|| ApiError::new(StatusCode::BAD_REQUEST, ErrorCode::MissingField, "`messages` must contain a `user` message"))?;
+        let message =
+            self.messages.iter().rev().find(|m| m.role == "user").map(|m| text_of(&m.content)).ok_or_else(|| {
+                ApiError::new(StatusCode::BAD_REQUEST, ErrorCode::MissingField, "`messages` must contain a `user` message")
+            })?;
         let metadata = self.metadata.unwrap_or_default();
         let model = self.model.filter(|m| !m.trim().is_empty()).unwrap_or_else(|| format!("tria-{}", tenant.slug));
         let include_usage = self.stream_options.is_some_and(|o| o.include_usage);

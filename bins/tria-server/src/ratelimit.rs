@@ -6,8 +6,8 @@
 
 use std::collections::HashMap;
 use std::num::NonZeroU32;
-use std::sync::{Arc, Mutex};
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use fred::prelude::{ClientLike, Config, Pool, ReconnectPolicy};
@@ -101,7 +101,13 @@ impl std::fmt::Debug for RateLimiter {
 impl RateLimiter {
     /// Per-instance limits only.
     pub fn local(defaults: &LimitSettings) -> Self {
-        Self { defaults: defaults.clone(), local: Mutex::new(HashMap::new()), shared: None, limited: AtomicU64::new(0), fallbacks: AtomicU64::new(0) }
+        Self {
+            defaults: defaults.clone(),
+            local: Mutex::new(HashMap::new()),
+            shared: None,
+            limited: AtomicU64::new(0),
+            fallbacks: AtomicU64::new(0),
+        }
     }
 
     /// Limits shared through Redis at `url`; connects in the background, so a Redis that is
@@ -171,7 +177,9 @@ impl RateLimiter {
         };
         match limiter.check() {
             Ok(snapshot) => Decision::Allowed { limit: limit.burst, remaining: snapshot.remaining_burst_capacity() },
-            Err(not_until) => Decision::Limited { limit: limit.burst, retry_after: not_until.wait_time_from(DefaultClock::default().now()) },
+            Err(not_until) => {
+                Decision::Limited { limit: limit.burst, retry_after: not_until.wait_time_from(DefaultClock::default().now()) }
+            }
         }
     }
 
@@ -193,14 +201,14 @@ impl Shared {
         let key = format!("{}:rl:{tenant}", self.key_prefix);
         let emission_us = u64::try_from(limit.emission().as_micros()).unwrap_or(u64::MAX).max(1);
         let client = self.pool.next();
-        let call = self.script.evalsha_with_reload::<Vec<i64>, _, _>(client, vec![key], vec![emission_us.to_string(), limit.burst.to_string()]);
+        let call =
+            self.script.evalsha_with_reload::<Vec<i64>, _, _>(client, vec![key], vec![emission_us.to_string(), limit.burst.to_string()]);
         let reply = tokio::time::timeout(self.timeout, call).await.map_err(|_| "timed out".to_owned())?.map_err(|e| e.to_string())?;
         match reply.as_slice() {
             [1, _, remaining] => Ok(Decision::Allowed { limit: limit.burst, remaining: u32::try_from(*remaining).unwrap_or(0) }),
-            [0, wait_us, _] => Ok(Decision::Limited {
-                limit: limit.burst,
-                retry_after: Duration::from_micros(u64::try_from(*wait_us).unwrap_or(0)),
-            }),
+            [0, wait_us, _] => {
+                Ok(Decision::Limited { limit: limit.burst, retry_after: Duration::from_micros(u64::try_from(*wait_us).unwrap_or(0)) })
+            }
             other => Err(format!("unexpected script reply {other:?}")),
         }
     }

@@ -58,7 +58,11 @@ pub fn router(state: AppState) -> Router {
         .with_state(state)
 }
 
-async fn chat(State(state): State<AppState>, TenantAuth(tenant): TenantAuth, JsonBody(request): JsonBody<ChatRequest>) -> Result<Response, ApiError> {
+async fn chat(
+    State(state): State<AppState>,
+    TenantAuth(tenant): TenantAuth,
+    JsonBody(request): JsonBody<ChatRequest>,
+) -> Result<Response, ApiError> {
     let reply = state.agent().chat(&tenant, request).await?;
     Ok(Json(reply).into_response())
 }

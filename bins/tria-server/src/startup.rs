@@ -3,9 +3,9 @@
 
 use std::sync::Arc;
 
+use std::time::Duration;
 use tria_agent::Agent;
 use tria_agent::setup::{SeededTenant, seed_from_fixtures};
-use std::time::Duration;
 
 use tria_cache::{AnswerCache, CacheConfig, LevelConfig, SemanticConfig};
 use tria_config::{CacheSettings, Settings};
@@ -41,7 +41,9 @@ pub fn llm_parts(settings: &Settings) -> Result<Option<(Arc<dyn tria_llm::LlmCli
         return Ok(None);
     }
     if llm.base_url.trim().is_empty() || llm.model.trim().is_empty() {
-        return Err(StartupError::Llm("llm.provider = \"openai\" needs llm.base_url and llm.model (TRIA_LLM__BASE_URL, TRIA_LLM__MODEL)".into()));
+        return Err(StartupError::Llm(
+            "llm.provider = \"openai\" needs llm.base_url and llm.model (TRIA_LLM__BASE_URL, TRIA_LLM__MODEL)".into(),
+        ));
     }
     let mut config = tria_llm::OpenAiConfig::new(llm.base_url.clone(), llm.model.clone()).with_timeout(llm.timeout);
     if !llm.api_key.is_empty() {
@@ -127,10 +129,8 @@ pub fn db_options(settings: &Settings) -> DbOptions {
 /// default SQLite file lives in.
 pub async fn open_store(settings: &Settings) -> Result<Store, StartupError> {
     if settings.database.url.starts_with("sqlite:") {
-        std::fs::create_dir_all(&settings.data_dir).map_err(|source| StartupError::DataDir {
-            path: settings.data_dir.display().to_string(),
-            source,
-        })?;
+        std::fs::create_dir_all(&settings.data_dir)
+            .map_err(|source| StartupError::DataDir { path: settings.data_dir.display().to_string(), source })?;
     }
     let store = Store::connect(&db_options(settings)).await?;
     store.migrate().await?;

@@ -63,7 +63,9 @@ where
 pub fn init(format: LogFormat, filter: &str, export: Option<&TraceExport>) -> Option<SdkTracerProvider> {
     let filter = EnvFilter::try_from_default_env().or_else(|_| EnvFilter::try_new(filter)).unwrap_or_else(|_| EnvFilter::new("info"));
     let fmt = match format {
-        LogFormat::Json => tracing_subscriber::fmt::layer().json().flatten_event(true).with_current_span(true).with_writer(std::io::stderr).boxed(),
+        LogFormat::Json => {
+            tracing_subscriber::fmt::layer().json().flatten_event(true).with_current_span(true).with_writer(std::io::stderr).boxed()
+        }
         LogFormat::Pretty => tracing_subscriber::fmt::layer().compact().with_writer(std::io::stderr).boxed(),
     };
     let provider = export.and_then(|export| match tracer_provider(export) {

@@ -7,8 +7,8 @@ use std::time::Instant;
 use chrono::Utc;
 use serde::Serialize;
 use tria_core::{
-    ChatReply, ChatRequest, ConversationId, CustomerId, ErrorCode, InputError, IntentLabel, IntentVerdict, MessageRole,
-    TenantContext, TenantId,
+    ChatReply, ChatRequest, ConversationId, CustomerId, ErrorCode, InputError, IntentLabel, IntentVerdict, MessageRole, TenantContext,
+    TenantId,
 };
 use tria_intent::{Classification, IntentClassifier, RuleClassifier};
 use tria_rag::{Embedder, EmbedderStatus, ProductIndex, TenantIndex};
@@ -16,9 +16,9 @@ use tria_store::Store;
 use tria_store::repo::{Exchange, NewConversation, NewCustomer, NewMessage};
 
 use crate::cached::{CacheParts, Generated};
+use crate::generation::{self, LlmParts};
 use crate::input::{ChatLimits, validate};
 use crate::semantic::SemanticParts;
-use crate::generation::{self, LlmParts};
 use crate::{AgentError, catalogue, responder};
 use tria_guard::{InputScreen, ScreenVerdict, adapt_tone, refusal_message};
 
@@ -313,9 +313,8 @@ impl Agent {
         let grounding: Vec<(String, String)> =
             hits.iter().map(|h| (format!("{} › {}", h.chunk.title, h.chunk.heading_path), h.chunk.text.clone())).collect();
         let (reply, tokens) = self.with_llm(tenant, &classification, message, &grounding, offline).await;
-        let answer = tria_cache::CachedAnswer::new(reply, classification.label, classification.confidence)
-            .with_sources(sources)
-            .with_tokens(tokens);
+        let answer =
+            tria_cache::CachedAnswer::new(reply, classification.label, classification.confidence).with_sources(sources).with_tokens(tokens);
         Ok(Generated { answer })
     }
 
@@ -363,9 +362,7 @@ impl Agent {
 
     /// The messages of a session, oldest first; another tenant's session is not found.
     pub async fn history(&self, tenant: &TenantContext, session_id: &str) -> Result<Vec<HistoryMessage>, AgentError> {
-        let id: ConversationId = session_id
-            .parse()
-            .map_err(|_| InputError::new(ErrorCode::NotFound, "session not found"))?;
+        let id: ConversationId = session_id.parse().map_err(|_| InputError::new(ErrorCode::NotFound, "session not found"))?;
         if self.store.conversations().get(tenant.id, id).await?.is_none() {
             return Err(InputError::new(ErrorCode::NotFound, "session not found").into());
         }

@@ -92,11 +92,8 @@ impl Agent {
             None => {
                 let row = self.store().conversations().get(tenant, conversation).await.ok()??;
                 let recent = self.store().conversations().recent_messages(tenant, conversation, (turns * 2) as u64).await.ok()?;
-                let intents: Vec<IntentLabel> = recent
-                    .iter()
-                    .filter(|m| m.role == "user")
-                    .filter_map(|m| m.intent.as_deref().and_then(|i| i.parse().ok()))
-                    .collect();
+                let intents: Vec<IntentLabel> =
+                    recent.iter().filter(|m| m.role == "user").filter_map(|m| m.intent.as_deref().and_then(|i| i.parse().ok())).collect();
                 (row.customer_id.map(CustomerId), intents)
             }
         };
@@ -198,7 +195,13 @@ impl Agent {
                 continue;
             }
             let (answer, level) = self
-                .answer_through_cache(tenant, question, Some(context.clone()), || self.classify(question), |c| self.generate(tenant, question, c))
+                .answer_through_cache(
+                    tenant,
+                    question,
+                    Some(context.clone()),
+                    || self.classify(question),
+                    |c| self.generate(tenant, question, c),
+                )
                 .await?;
             // Customer-specific answers are never shared, so an anonymous warm-up cannot store them.
             let storable = cacheable(&answer) && !answer.intent.is_customer_specific();

@@ -25,10 +25,7 @@ pub(crate) fn money(minor: i64, currency: &str) -> String {
 /// content word with the question (ranking alone would always return *something*).
 pub(crate) fn relevant<'a>(question: &str, hits: &'a [ProductHit]) -> Vec<&'a ProductHit> {
     let terms = analyze(question);
-    hits.iter()
-        .filter(|h| h.score.is_infinite() || analyze(&h.product.name).iter().any(|t| terms.contains(t)))
-        .take(MAX_PRODUCTS)
-        .collect()
+    hits.iter().filter(|h| h.score.is_infinite() || analyze(&h.product.name).iter().any(|t| terms.contains(t))).take(MAX_PRODUCTS).collect()
 }
 
 fn line(hit: &ProductHit) -> String {

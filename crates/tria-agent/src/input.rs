@@ -36,14 +36,14 @@ pub(crate) fn validate(req: ChatRequest, limits: ChatLimits) -> Result<CleanRequ
     }
     let chars = message.chars().count();
     if chars > limits.max_message_chars {
-        return Err(InputError::invalid(
-            "message",
-            format!("is too long ({chars} characters; the limit is {})", limits.max_message_chars),
-        ));
+        return Err(InputError::invalid("message", format!("is too long ({chars} characters; the limit is {})", limits.max_message_chars)));
     }
     let session = match req.session_id.as_deref().map(str::trim) {
         None | Some("") => None,
-        Some(raw) => Some(raw.parse::<ConversationId>().map_err(|_| InputError::invalid("session_id", "must be a session id returned by a previous reply"))?),
+        Some(raw) => Some(
+            raw.parse::<ConversationId>()
+                .map_err(|_| InputError::invalid("session_id", "must be a session id returned by a previous reply"))?,
+        ),
     };
     let customer_external_id = match req.customer_id.as_deref().map(str::trim) {
         None | Some("") => None,

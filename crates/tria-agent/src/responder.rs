@@ -20,11 +20,8 @@ fn hours(tenant: &TenantContext) -> String {
 fn relevant_sentences(text: &str, question: &str) -> String {
     let query_terms = analyze(question);
     let sentences: Vec<&str> = text.split_inclusive(['.', '?', '!']).map(str::trim).filter(|s| !s.is_empty()).collect();
-    let mut scored: Vec<(usize, usize)> = sentences
-        .iter()
-        .enumerate()
-        .map(|(i, s)| (i, analyze(s).iter().filter(|t| query_terms.contains(t)).count()))
-        .collect();
+    let mut scored: Vec<(usize, usize)> =
+        sentences.iter().enumerate().map(|(i, s)| (i, analyze(s).iter().filter(|t| query_terms.contains(t)).count())).collect();
     scored.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
     let mut chosen: Vec<usize> = scored.iter().take(MAX_SENTENCES).filter(|(_, s)| *s > 0).map(|(i, _)| *i).collect();
     if chosen.is_empty() {
@@ -44,14 +41,10 @@ pub(crate) fn compose(tenant: &TenantContext, label: IntentLabel, question: &str
                 tenant.tone.greeting.clone()
             }
         }
-        IntentLabel::HumanHandoff => format!(
-            "I'll pass this conversation to a member of our team. A person will reply {}.",
-            hours(tenant)
-        ),
-        IntentLabel::OutOfScope => format!(
-            "I'm sorry, I can only help with questions about {}: our products, orders and policies.",
-            tenant.name
-        ),
+        IntentLabel::HumanHandoff => format!("I'll pass this conversation to a member of our team. A person will reply {}.", hours(tenant)),
+        IntentLabel::OutOfScope => {
+            format!("I'm sorry, I can only help with questions about {}: our products, orders and policies.", tenant.name)
+        }
         IntentLabel::OrderPlacement | IntentLabel::OrderStatus | IntentLabel::OrderChange | IntentLabel::Billing => {
             format!(
                 "Orders and account questions are not enabled in this chat yet. Our team can help {} — \
@@ -68,16 +61,10 @@ pub(crate) fn compose(tenant: &TenantContext, label: IntentLabel, question: &str
             None => "I'm sorry about this experience. I can connect you with a person who can put it right.".to_owned(),
         },
         IntentLabel::PolicyQuestion | IntentLabel::ProductInquiry => match hits.first() {
-            Some(hit) => format!(
-                "From our {} ({}): {}",
-                hit.chunk.title,
-                hit.chunk.heading_path,
-                relevant_sentences(&hit.chunk.text, question)
-            ),
-            None => format!(
-                "I couldn't find that in {}'s policies. I can connect you with a person who can help.",
-                tenant.name
-            ),
+            Some(hit) => {
+                format!("From our {} ({}): {}", hit.chunk.title, hit.chunk.heading_path, relevant_sentences(&hit.chunk.text, question))
+            }
+            None => format!("I couldn't find that in {}'s policies. I can connect you with a person who can help.", tenant.name),
         },
     }
 }

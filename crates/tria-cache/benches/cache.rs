@@ -12,7 +12,9 @@ use std::time::{Duration, Instant};
 
 use criterion::measurement::{Measurement, ValueFormatter};
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
-use tria_cache::{AnswerCache, AnswerContext, AnswerQuery, CacheConfig, CachedAnswer, MatchRule, SemanticEntry, SemanticIndex, SemanticQuery};
+use tria_cache::{
+    AnswerCache, AnswerContext, AnswerQuery, CacheConfig, CachedAnswer, MatchRule, SemanticEntry, SemanticIndex, SemanticQuery,
+};
 use tria_core::{IntentLabel, TenantId};
 
 /// Polls a future that never waits (the memory paths) without a runtime's overhead.
@@ -76,7 +78,13 @@ struct CpuNanos;
 
 impl ValueFormatter for CpuNanos {
     fn scale_values(&self, typical: f64, values: &mut [f64]) -> &'static str {
-        let (factor, unit) = if typical < 1e3 { (1.0, "ns cpu") } else if typical < 1e6 { (1e-3, "µs cpu") } else { (1e-6, "ms cpu") };
+        let (factor, unit) = if typical < 1e3 {
+            (1.0, "ns cpu")
+        } else if typical < 1e6 {
+            (1e-3, "µs cpu")
+        } else {
+            (1e-6, "ms cpu")
+        };
         values.iter_mut().for_each(|v| *v *= factor);
         unit
     }
@@ -153,7 +161,15 @@ fn l3_setup() -> (SemanticIndex, TenantId, Vec<f32>) {
     let shared = answer();
     for i in 0..N {
         let v = pseudo_vector(i, 384);
-        let entry = SemanticEntry { id: format!("e{i}"), text: String::new(), vector: &v, entities: vec![], evidence: vec![], answer: shared.clone(), expires_at: far };
+        let entry = SemanticEntry {
+            id: format!("e{i}"),
+            text: String::new(),
+            vector: &v,
+            entities: vec![],
+            evidence: vec![],
+            answer: shared.clone(),
+            expires_at: far,
+        };
         index.insert(tenant, IntentLabel::PolicyQuestion, entry);
     }
     let mut query = pseudo_vector(77_777, 384);

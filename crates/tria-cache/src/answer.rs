@@ -25,8 +25,8 @@ use crate::keys::{self, digest, normalize};
 use crate::l1::{L1, L1Key, L1Slot};
 use crate::stats::{self, Level, StatsRegistry, Usage};
 use crate::{
-    CacheBackend, CacheConfig, CacheError, CacheHealth, CacheStats, FallbackCache, MemoryCache, RedisCache,
-    SemanticEntry, SemanticIndex, SemanticQuery, SingleFlight,
+    CacheBackend, CacheConfig, CacheError, CacheHealth, CacheStats, FallbackCache, MemoryCache, RedisCache, SemanticEntry, SemanticIndex,
+    SemanticQuery, SingleFlight,
 };
 
 /// How long a tenant's generation read from Redis is trusted before it is read again; bounds
@@ -63,8 +63,7 @@ impl CachedAnswer {
     }
 
     pub(crate) fn approx_bytes(&self) -> usize {
-        64 + self.reply.len()
-            + self.sources.iter().map(|s| 32 + s.id.len() + s.title.len() + s.heading.len()).sum::<usize>()
+        64 + self.reply.len() + self.sources.iter().map(|s| 32 + s.id.len() + s.title.len() + s.heading.len()).sum::<usize>()
     }
 }
 
@@ -285,12 +284,7 @@ impl AnswerCache {
     }
 
     fn observe_generation(&self, tenant: TenantId, generation: u64) {
-        let previous = self
-            .generations
-            .write()
-            .ok()
-            .and_then(|mut map| map.insert(tenant, (generation, Instant::now())))
-            .map(|g| g.0);
+        let previous = self.generations.write().ok().and_then(|mut map| map.insert(tenant, (generation, Instant::now()))).map(|g| g.0);
         if previous.is_some_and(|p| p != generation) {
             // Another instance (or we) invalidated the tenant: its semantic entries are stale.
             self.semantic.clear_tenant(tenant);
@@ -304,9 +298,15 @@ impl AnswerCache {
 
     fn exact_keys<'a>(&self, q: &AnswerQuery<'a>, generation: u64) -> ExactKeys<'a> {
         let intents = &q.context.recent_intents;
-        let recent: Vec<&str> =
-            intents[intents.len().saturating_sub(self.config.context_turns)..].iter().map(|i| i.as_str()).collect();
-        ExactKeys { tenant: q.tenant, generation, normalized: normalize(q.message), recent: recent.join(","), context: q.context, state: std::sync::OnceLock::new() }
+        let recent: Vec<&str> = intents[intents.len().saturating_sub(self.config.context_turns)..].iter().map(|i| i.as_str()).collect();
+        ExactKeys {
+            tenant: q.tenant,
+            generation,
+            normalized: normalize(q.message),
+            recent: recent.join(","),
+            context: q.context,
+            state: std::sync::OnceLock::new(),
+        }
     }
 
     fn l1_get<const N: usize>(&self, (key, parts): &(L1Key, [&str; N])) -> Option<L1Slot> {
@@ -418,13 +418,7 @@ impl AnswerCache {
     /// A paraphrase's answer within the tenant and intent, if one is similar enough and
     /// mentions the same entities. Customer-specific intents always miss. Same as
     /// [`Self::lookup_semantic_with`] without a retrieval signal.
-    pub async fn lookup_semantic(
-        &self,
-        tenant: TenantId,
-        intent: IntentLabel,
-        message: &str,
-        vector: &[f32],
-    ) -> Option<Arc<CachedAnswer>> {
+    pub async fn lookup_semantic(&self, tenant: TenantId, intent: IntentLabel, message: &str, vector: &[f32]) -> Option<Arc<CachedAnswer>> {
         self.lookup_semantic_with(tenant, intent, message, vector, &[]).await
     }
 
@@ -470,11 +464,7 @@ impl AnswerCache {
             return;
         }
         let generation = self.generation(tenant).await;
-        let pattern = format!(
-            "{}:{tenant}:l3:{}:*",
-            self.config.key_prefix,
-            keys::version(generation)
-        );
+        let pattern = format!("{}:{tenant}:l3:{}:*", self.config.key_prefix, keys::version(generation));
         let Ok(found) = self.backend().keys_matching(&pattern, self.config.l3.max_entries_per_tenant).await else {
             // Try again on the next lookup.
             if let Ok(mut l) = self.l3_loaded.lock() {
@@ -758,8 +748,7 @@ impl AnswerCache {
                 Usage { entries, bytes, evictions }
             }
             _ => {
-                let entries =
-                    self.backend().keys_matching(pattern, STATS_SCAN_LIMIT).await.map(|k| k.len() as u64).unwrap_or(0);
+                let entries = self.backend().keys_matching(pattern, STATS_SCAN_LIMIT).await.map(|k| k.len() as u64).unwrap_or(0);
                 let w = &self.written[level as usize];
                 let (count, bytes) = (w.count.load(Ordering::Relaxed), w.bytes.load(Ordering::Relaxed));
                 let average = bytes.checked_div(count).unwrap_or(0);

@@ -52,8 +52,7 @@ fn checksum(bytes: &[u8]) -> u32 {
 }
 
 pub(crate) fn encode<T: Serialize>(kind: Kind, value: &T) -> Result<Vec<u8>, EnvelopeError> {
-    let payload =
-        bincode::serde::encode_to_vec(value, config()).map_err(|e| EnvelopeError::Encode(e.to_string()))?;
+    let payload = bincode::serde::encode_to_vec(value, config()).map_err(|e| EnvelopeError::Encode(e.to_string()))?;
     let mut out = Vec::with_capacity(HEADER_LEN + payload.len());
     out.extend_from_slice(&MAGIC);
     out.push(ENVELOPE_VERSION);
@@ -78,8 +77,7 @@ pub(crate) fn decode<T: DeserializeOwned>(kind: Kind, bytes: &[u8]) -> Result<T,
     if checksum(payload) != stored {
         return Err(EnvelopeError::Checksum);
     }
-    let (value, used) = bincode::serde::decode_from_slice(payload, config())
-        .map_err(|e| EnvelopeError::Decode(e.to_string()))?;
+    let (value, used) = bincode::serde::decode_from_slice(payload, config()).map_err(|e| EnvelopeError::Decode(e.to_string()))?;
     if used != payload.len() {
         return Err(EnvelopeError::Decode(format!("{} trailing bytes", payload.len() - used)));
     }

@@ -57,8 +57,7 @@ impl MemoryCache {
         let estimated_items = usize::try_from((capacity_bytes / 1024).max(64)).unwrap_or(usize::MAX);
         let lifecycle = CountEvictions::default();
         let evictions = lifecycle.0.clone();
-        let entries =
-            Cache::with(estimated_items, capacity_bytes, ByteWeighter, DefaultHashBuilder::default(), lifecycle);
+        let entries = Cache::with(estimated_items, capacity_bytes, ByteWeighter, DefaultHashBuilder::default(), lifecycle);
         Self { entries, evictions }
     }
 
@@ -142,15 +141,9 @@ impl CacheBackend for MemoryCache {
 
     async fn incr(&self, key: &str) -> Result<u64, CacheError> {
         // Counters never expire on their own; a year stands in for "forever".
-        let current = self
-            .get_now(key)
-            .and_then(|v| std::str::from_utf8(&v).ok().and_then(|s| s.parse::<u64>().ok()))
-            .unwrap_or(0);
+        let current = self.get_now(key).and_then(|v| std::str::from_utf8(&v).ok().and_then(|s| s.parse::<u64>().ok())).unwrap_or(0);
         let next = current + 1;
-        self.entries.insert(
-            key.to_owned(),
-            Entry { value: next.to_string().into_bytes().into(), expires_at: Instant::now() + FOREVER },
-        );
+        self.entries.insert(key.to_owned(), Entry { value: next.to_string().into_bytes().into(), expires_at: Instant::now() + FOREVER });
         Ok(next)
     }
 

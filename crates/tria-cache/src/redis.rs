@@ -9,9 +9,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use async_trait::async_trait;
-use fred::prelude::{
-    Client, ClientLike, Config, EventInterface, Expiration, KeysInterface, Options, Pool, ReconnectPolicy, TcpConfig,
-};
+use fred::prelude::{Client, ClientLike, Config, EventInterface, Expiration, KeysInterface, Options, Pool, ReconnectPolicy, TcpConfig};
 use fred::types::Builder;
 use fred::types::scan::Scanner;
 use futures::StreamExt;
@@ -64,8 +62,7 @@ impl RedisCache {
             watch_connection(client, &lost);
         }
         pool.connect();
-        let options =
-            Options { fail_fast: true, timeout: Some(timeout), max_attempts: Some(1), ..Options::default() };
+        let options = Options { fail_fast: true, timeout: Some(timeout), max_attempts: Some(1), ..Options::default() };
         Ok(Self { pool, timeout, options, lost })
     }
 
@@ -84,10 +81,7 @@ impl RedisCache {
 
     /// Waits up to `wait` for the first connection; `Err` if Redis did not answer in time.
     pub async fn wait_connected(&self, wait: Duration) -> Result<(), CacheError> {
-        tokio::time::timeout(wait, self.pool.wait_for_connect())
-            .await
-            .map_err(|_| CacheError::Timeout(wait))?
-            .map_err(unavailable)
+        tokio::time::timeout(wait, self.pool.wait_for_connect()).await.map_err(|_| CacheError::Timeout(wait))?.map_err(unavailable)
     }
 
     /// Answers `PING` within the deadline. A reported loss does not stop the ping (only a
@@ -103,14 +97,8 @@ impl RedisCache {
         Ok(())
     }
 
-    async fn bounded<T>(
-        &self,
-        op: impl Future<Output = Result<T, fred::error::Error>>,
-    ) -> Result<T, CacheError> {
-        tokio::time::timeout(self.timeout, op)
-            .await
-            .map_err(|_| CacheError::Timeout(self.timeout))?
-            .map_err(unavailable)
+    async fn bounded<T>(&self, op: impl Future<Output = Result<T, fred::error::Error>>) -> Result<T, CacheError> {
+        tokio::time::timeout(self.timeout, op).await.map_err(|_| CacheError::Timeout(self.timeout))?.map_err(unavailable)
     }
 
     /// Walks `SCAN MATCH pattern` over every primary. With `unlink`, each page is removed with
@@ -130,13 +118,10 @@ impl RedisCache {
         let page_deadline = self.timeout * 20;
         let (mut collected, mut removed) = (Vec::new(), 0u64);
         loop {
-            let next = tokio::time::timeout(page_deadline, stream.next())
-                .await
-                .map_err(|_| CacheError::Timeout(page_deadline))?;
+            let next = tokio::time::timeout(page_deadline, stream.next()).await.map_err(|_| CacheError::Timeout(page_deadline))?;
             let Some(result) = next else { break };
             let mut result = result.map_err(unavailable)?;
-            let keys: Vec<String> =
-                result.take_results().unwrap_or_default().into_iter().filter_map(|k| k.into_string()).collect();
+            let keys: Vec<String> = result.take_results().unwrap_or_default().into_iter().filter_map(|k| k.into_string()).collect();
             if unlink {
                 if !keys.is_empty() {
                     // Keys of one page may sit on different cluster slots: one command each there.
@@ -170,14 +155,7 @@ impl CacheBackend for RedisCache {
 
     async fn set(&self, key: &str, value: Vec<u8>, ttl: Duration) -> Result<(), CacheError> {
         let millis = i64::try_from(ttl.as_millis()).unwrap_or(i64::MAX).max(1);
-        self.bounded(self.client()?.set::<(), _, _>(
-            key,
-            value,
-            Some(Expiration::PX(millis)),
-            None,
-            false,
-        ))
-        .await
+        self.bounded(self.client()?.set::<(), _, _>(key, value, Some(Expiration::PX(millis)), None, false)).await
     }
 
     async fn delete(&self, key: &str) -> Result<(), CacheError> {

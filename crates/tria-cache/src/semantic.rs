@@ -241,12 +241,8 @@ impl SemanticIndex {
                 return None;
             }
             let lowest = rule.lowest();
-            let mut scored: Vec<(f32, usize)> = part
-                .candidates(&bits)
-                .into_iter()
-                .map(|i| (dot(part.vector(i), &unit), i))
-                .filter(|(s, _)| *s >= lowest)
-                .collect();
+            let mut scored: Vec<(f32, usize)> =
+                part.candidates(&bits).into_iter().map(|i| (dot(part.vector(i), &unit), i)).filter(|(s, _)| *s >= lowest).collect();
             scored.sort_by(|a, b| b.0.total_cmp(&a.0));
             let mut best = None;
             for (similarity, i) in scored {
@@ -255,8 +251,7 @@ impl SemanticIndex {
                     expired.push(meta.id.clone());
                     continue;
                 }
-                let needed =
-                    if evidence_agrees(&meta.evidence, query.evidence) { rule.agreed_threshold } else { rule.threshold };
+                let needed = if evidence_agrees(&meta.evidence, query.evidence) { rule.agreed_threshold } else { rule.threshold };
                 if similarity >= needed
                     && entities_compatible(&meta.entities, query.entities)
                     && !same_wording_other_slot(&meta.text, query.message)
@@ -313,10 +308,7 @@ impl SemanticIndex {
     /// Entries and approximate bytes held for a tenant.
     pub fn usage(&self, tenant: TenantId) -> (u64, u64) {
         let Ok(parts) = self.partitions.read() else { return (0, 0) };
-        parts
-            .iter()
-            .filter(|((t, _), _)| *t == tenant)
-            .fold((0, 0), |(n, b), (_, p)| (n + p.len() as u64, b + p.bytes()))
+        parts.iter().filter(|((t, _), _)| *t == tenant).fold((0, 0), |(n, b), (_, p)| (n + p.len() as u64, b + p.bytes()))
     }
 }
 
@@ -358,7 +350,15 @@ mod tests {
         let far = Instant::now() + std::time::Duration::from_secs(60);
         for i in 0..10_000u64 {
             let v = unit(i, 384);
-            let entry = SemanticEntry { id: format!("e{i}"), text: String::new(), vector: &v, entities: vec![], evidence: vec![], answer: answer("x"), expires_at: far };
+            let entry = SemanticEntry {
+                id: format!("e{i}"),
+                text: String::new(),
+                vector: &v,
+                entities: vec![],
+                evidence: vec![],
+                answer: answer("x"),
+                expires_at: far,
+            };
             index.insert(tenant, IntentLabel::PolicyQuestion, entry);
         }
         let target = unit(4242, 384);
@@ -383,7 +383,15 @@ mod tests {
         let far = Instant::now() + std::time::Duration::from_secs(60);
         let stored = unit(1, 32);
         let evidence = vec!["chunk-a".to_owned()];
-        let entry = SemanticEntry { id: "e".into(), text: "how long do returns take".into(), vector: &stored, entities: vec![], evidence: evidence.clone(), answer: answer("x"), expires_at: far };
+        let entry = SemanticEntry {
+            id: "e".into(),
+            text: "how long do returns take".into(),
+            vector: &stored,
+            entities: vec![],
+            evidence: evidence.clone(),
+            answer: answer("x"),
+            expires_at: far,
+        };
         index.insert(tenant, IntentLabel::PolicyQuestion, entry);
         // The bars sit just above and just below this query's similarity.
         let mut query = stored.clone();
@@ -412,7 +420,15 @@ mod tests {
         let far = Instant::now() + std::time::Duration::from_secs(60);
         for i in 0..25u64 {
             let v = unit(i, 16);
-            let entry = SemanticEntry { id: format!("e{i}"), text: String::new(), vector: &v, entities: vec![], evidence: vec![], answer: answer("x"), expires_at: far };
+            let entry = SemanticEntry {
+                id: format!("e{i}"),
+                text: String::new(),
+                vector: &v,
+                entities: vec![],
+                evidence: vec![],
+                answer: answer("x"),
+                expires_at: far,
+            };
             index.insert(tenant, IntentLabel::Greeting, entry);
         }
         assert_eq!(index.usage(tenant).0, 10);

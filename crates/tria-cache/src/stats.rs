@@ -65,8 +65,7 @@ impl Counters {
 
     fn percentiles(&self) -> (f64, f64) {
         // Zero marks a slot never written.
-        let mut sorted: Vec<u32> =
-            self.latencies.samples.iter().map(|s| s.load(Ordering::Relaxed)).filter(|&n| n > 0).collect();
+        let mut sorted: Vec<u32> = self.latencies.samples.iter().map(|s| s.load(Ordering::Relaxed)).filter(|&n| n > 0).collect();
         if sorted.is_empty() {
             return (0.0, 0.0);
         }
@@ -219,8 +218,7 @@ pub(crate) fn report(
             }
         })
         .collect();
-    let (hits, misses) =
-        (counters.answers_hit.load(Ordering::Relaxed), counters.answers_missed.load(Ordering::Relaxed));
+    let (hits, misses) = (counters.answers_hit.load(Ordering::Relaxed), counters.answers_missed.load(Ordering::Relaxed));
     let tokens_saved = levels.iter().map(|l| l.tokens_saved).sum();
     CacheStats {
         tenant: tenant.to_string(),

@@ -75,10 +75,8 @@ pub fn load(sources: &ConfigSources) -> Result<Settings, ConfigError> {
         return Err(ConfigError::invalid("profile", format!("`{profile}` is not a profile name")));
     }
 
-    let mut merged = read_layer(sources.config_dir.as_deref(), "default")?
-        .ok_or_else(|| ConfigError::UnknownProfile("default".into()))?;
-    let profile_table = read_layer(sources.config_dir.as_deref(), &profile)?
-        .ok_or_else(|| ConfigError::UnknownProfile(profile.clone()))?;
+    let mut merged = read_layer(sources.config_dir.as_deref(), "default")?.ok_or_else(|| ConfigError::UnknownProfile("default".into()))?;
+    let profile_table = read_layer(sources.config_dir.as_deref(), &profile)?.ok_or_else(|| ConfigError::UnknownProfile(profile.clone()))?;
     merge(&mut merged, profile_table);
     if let Some(path) = &sources.config_file {
         merge(&mut merged, read_file(path)?);
@@ -114,16 +112,12 @@ fn read_layer(dir: Option<&Path>, name: &str) -> Result<Option<Table>, ConfigErr
 
 fn read_file(path: &Path) -> Result<Table, ConfigError> {
     let shown = path.display().to_string();
-    let text = std::fs::read_to_string(path)
-        .map_err(|source| ConfigError::Read { path: shown.clone(), source })?;
+    let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read { path: shown.clone(), source })?;
     parse_table(&shown, &text)
 }
 
 fn parse_table(path: &str, text: &str) -> Result<Table, ConfigError> {
-    text.parse::<Table>().map_err(|e| ConfigError::Parse {
-        path: path.to_owned(),
-        message: e.message().to_owned(),
-    })
+    text.parse::<Table>().map_err(|e| ConfigError::Parse { path: path.to_owned(), message: e.message().to_owned() })
 }
 
 /// Deep-merges `over` into `base`: tables merge key by key, anything else replaces.
@@ -211,8 +205,7 @@ mod tests {
     fn precedence_is_default_then_profile_then_file_then_env_then_cli() {
         let dir = tempfile::tempdir().expect("tempdir");
         let file = dir.path().join("extra.toml");
-        std::fs::write(&file, "listen = \"127.0.0.1:7001\"\n[server]\nbody_limit_bytes = 10000\n")
-            .expect("write");
+        std::fs::write(&file, "listen = \"127.0.0.1:7001\"\n[server]\nbody_limit_bytes = 10000\n").expect("write");
         let mut src = sources();
         src.config_file = Some(file);
         let s = load(&src).expect("valid");
@@ -296,8 +289,7 @@ mod tests {
     #[test]
     fn a_config_dir_file_replaces_the_embedded_copy() {
         let dir = tempfile::tempdir().expect("tempdir");
-        std::fs::write(dir.path().join("staging.toml"), "listen = \"127.0.0.1:7010\"\n")
-            .expect("write");
+        std::fs::write(dir.path().join("staging.toml"), "listen = \"127.0.0.1:7010\"\n").expect("write");
         let mut src = sources();
         src.config_dir = Some(dir.path().to_path_buf());
         src.profile = Some("staging".into());

@@ -126,9 +126,10 @@ fn millis(key: &str, value: u64, min: u64) -> Result<Duration, ConfigError> {
 
 impl Settings {
     pub(crate) fn validate(profile: String, raw: RawSettings) -> Result<Self, ConfigError> {
-        let listen: SocketAddr = raw.listen.parse().map_err(|_| {
-            ConfigError::invalid("listen", format!("`{}` is not an address like 127.0.0.1:8080", raw.listen))
-        })?;
+        let listen: SocketAddr = raw
+            .listen
+            .parse()
+            .map_err(|_| ConfigError::invalid("listen", format!("`{}` is not an address like 127.0.0.1:8080", raw.listen)))?;
         let data_dir = non_empty_path("data_dir", &raw.data_dir)?;
         let s = &raw.server;
         if s.body_limit_bytes < 1024 || s.body_limit_bytes > 64 * 1024 * 1024 {
@@ -141,10 +142,7 @@ impl Settings {
             "pretty" => LogFormat::Pretty,
             "json" => LogFormat::Json,
             other => {
-                return Err(ConfigError::invalid(
-                    "server.log_format",
-                    format!("must be `pretty` or `json` (got `{other}`)"),
-                ));
+                return Err(ConfigError::invalid("server.log_format", format!("must be `pretty` or `json` (got `{other}`)")));
             }
         };
         let server = ServerSettings {
@@ -162,10 +160,7 @@ impl Settings {
         } else if d.url.starts_with("sqlite:") || d.url.starts_with("postgres://") || d.url.starts_with("postgresql://") {
             d.url.clone()
         } else {
-            return Err(ConfigError::invalid(
-                "database.url",
-                "must start with sqlite:, postgres:// or postgresql://",
-            ));
+            return Err(ConfigError::invalid("database.url", "must start with sqlite:, postgres:// or postgresql://"));
         };
         if d.max_connections == 0 {
             return Err(ConfigError::invalid("database.max_connections", "must be at least 1 (got 0)"));
@@ -200,11 +195,7 @@ impl Settings {
             return Err(ConfigError::invalid("cache.memory_bytes", "memory_bytes must be at least 1 MiB and l1_bytes at least 64 KiB"));
         }
         let secs = |key: &str, v: u64| {
-            if v == 0 {
-                Err(ConfigError::invalid(format!("cache.{key}"), "must be at least 1 second"))
-            } else {
-                Ok(Duration::from_secs(v))
-            }
+            if v == 0 { Err(ConfigError::invalid(format!("cache.{key}"), "must be at least 1 second")) } else { Ok(Duration::from_secs(v)) }
         };
         let cache = CacheSettings {
             redis_pool_size: c.redis_pool_size as usize,
@@ -253,10 +244,7 @@ impl Settings {
             "offline" => LlmProvider::Offline,
             "openai" => LlmProvider::OpenAi,
             other => {
-                return Err(ConfigError::invalid(
-                    "llm.provider",
-                    format!("must be `offline` or `openai` (got `{other}`)"),
-                ));
+                return Err(ConfigError::invalid("llm.provider", format!("must be `offline` or `openai` (got `{other}`)")));
             }
         };
         if provider == LlmProvider::OpenAi && !(l.base_url.starts_with("http://") || l.base_url.starts_with("https://")) {
@@ -272,10 +260,7 @@ impl Settings {
 
         for (slug, key) in &raw.seed.demo_keys {
             if key.len() < 24 {
-                return Err(ConfigError::invalid(
-                    format!("seed.demo_keys.{slug}"),
-                    "demo keys must be at least 24 characters",
-                ));
+                return Err(ConfigError::invalid(format!("seed.demo_keys.{slug}"), "demo keys must be at least 24 characters"));
             }
         }
         let seed = SeedSettings {
@@ -289,7 +274,10 @@ impl Settings {
             return Err(ConfigError::invalid("limits.max_in_flight", "must be at least 1"));
         }
         if !l.tenant_per_second.is_finite() || l.tenant_per_second < 0.0 {
-            return Err(ConfigError::invalid("limits.tenant_per_second", format!("must be 0 (off) or positive (got {})", l.tenant_per_second)));
+            return Err(ConfigError::invalid(
+                "limits.tenant_per_second",
+                format!("must be 0 (off) or positive (got {})", l.tenant_per_second),
+            ));
         }
         if l.tenant_burst == 0 {
             return Err(ConfigError::invalid("limits.tenant_burst", "must be at least 1"));

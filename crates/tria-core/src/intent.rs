@@ -55,10 +55,7 @@ impl IntentLabel {
     /// Intents whose answer depends on who is asking (their orders, invoices), so an answer
     /// must never be shared between customers.
     pub fn is_customer_specific(self) -> bool {
-        matches!(
-            self,
-            IntentLabel::OrderStatus | IntentLabel::OrderChange | IntentLabel::Billing
-        )
+        matches!(self, IntentLabel::OrderStatus | IntentLabel::OrderChange | IntentLabel::Billing)
     }
 }
 
@@ -76,10 +73,7 @@ pub struct UnknownIntent(pub String);
 impl FromStr for IntentLabel {
     type Err = UnknownIntent;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        IntentLabel::ALL
-            .into_iter()
-            .find(|label| label.as_str() == s)
-            .ok_or_else(|| UnknownIntent(s.to_owned()))
+        IntentLabel::ALL.into_iter().find(|label| label.as_str() == s).ok_or_else(|| UnknownIntent(s.to_owned()))
     }
 }
 

@@ -52,18 +52,16 @@ fn re(pattern: &str) -> Regex {
 }
 
 const NUMBER: &str = r"\d[\d,]*(?:\.\d+)?";
-const NUMBER_WORDS: &str = "one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|fourteen|fifteen|twenty|thirty|forty-five|forty|sixty|ninety";
+const NUMBER_WORDS: &str =
+    "one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|fourteen|fifteen|twenty|thirty|forty-five|forty|sixty|ninety";
 
 static ORDER: LazyLock<Regex> =
     LazyLock::new(|| re(r"(?i)\b(ORD-[A-Z0-9][A-Z0-9-]*)\b|\border\s*(?:no\.?|number|#)\s*:?\s*#?\s*([A-Z0-9][A-Z0-9-]{2,})\b"));
-static PRICE: LazyLock<Regex> = LazyLock::new(|| {
-    re(&format!(r"(?i)(?:[$€£]\s?({NUMBER}))|(?:\b({NUMBER})\s?(?:USD|EUR|GBP|dollars?|euros?|pounds?)\b)"))
-});
+static PRICE: LazyLock<Regex> =
+    LazyLock::new(|| re(&format!(r"(?i)(?:[$€£]\s?({NUMBER}))|(?:\b({NUMBER})\s?(?:USD|EUR|GBP|dollars?|euros?|pounds?)\b)")));
 static PERCENT: LazyLock<Regex> = LazyLock::new(|| re(&format!(r"(?i)\b({NUMBER})\s?(?:%|percent\b|per cent\b)")));
 static PERIOD: LazyLock<Regex> = LazyLock::new(|| {
-    re(&format!(
-        r"(?i)\b({NUMBER}|{NUMBER_WORDS})[\s-](?:business[\s-]|working[\s-]|calendar[\s-])?(day|week|month|year|hour|minute)s?\b"
-    ))
+    re(&format!(r"(?i)\b({NUMBER}|{NUMBER_WORDS})[\s-](?:business[\s-]|working[\s-]|calendar[\s-])?(day|week|month|year|hour|minute)s?\b"))
 });
 static QUANTITY: LazyLock<Regex> = LazyLock::new(|| re(NUMBER));
 
@@ -100,11 +98,7 @@ fn normalise_number(raw: &str) -> String {
         return n.to_owned();
     }
     let plain: String = lower.chars().filter(|c| *c != ',').collect();
-    if plain.contains('.') {
-        plain.trim_end_matches('0').trim_end_matches('.').to_owned()
-    } else {
-        plain
-    }
+    if plain.contains('.') { plain.trim_end_matches('0').trim_end_matches('.').to_owned() } else { plain }
 }
 
 /// The factual numbers of `text`, in order of appearance.
@@ -178,11 +172,8 @@ pub fn check_grounding(reply: &str, grounding: &[&str]) -> GroundingReport {
         // Any number of the grounding may ground a price or a quantity (catalogue rows list
         // prices without a currency and stock as "qty:12"), except the numbers of its periods
         // and percentages: "30 days" must not ground "$30".
-        let typed_spans: Vec<(usize, usize)> = claims
-            .iter()
-            .filter(|(_, c)| matches!(c.kind, ClaimKind::Period | ClaimKind::Percentage))
-            .map(|(span, _)| *span)
-            .collect();
+        let typed_spans: Vec<(usize, usize)> =
+            claims.iter().filter(|(_, c)| matches!(c.kind, ClaimKind::Period | ClaimKind::Percentage)).map(|(span, _)| *span).collect();
         for m in QUANTITY.find_iter(text) {
             if !typed_spans.iter().any(|&(s, e)| m.start() < e && s < m.end()) {
                 numbers.insert(normalise_number(m.as_str()));
@@ -236,19 +227,24 @@ mod tests {
                 (Period, "30 day".into()),
             ]
         );
-        assert_eq!(kinds("order #A77812 and 12.50 USD and a 30-day window"), vec![
-            (OrderNumber, "A77812".into()),
-            (Price, "12.5".into()),
-            (Period, "30 day".into()),
-        ]);
+        assert_eq!(
+            kinds("order #A77812 and 12.50 USD and a 30-day window"),
+            vec![(OrderNumber, "A77812".into()), (Price, "12.5".into()), (Period, "30 day".into()),]
+        );
         // identifiers are not claims
         assert!(kinds("Use toner NW-TNR-85A in an A4 printer, open 9:00 on 3/4.").is_empty());
     }
 
     #[test]
     fn grounded_reply_passes() {
-        let grounding = ["Returns are accepted within a 30-day window. Refunds take 5 business days.", "NW-PAP-A4 | A4 copy paper | 4.99 | in stock 120"];
-        let report = check_grounding("You can return it within 30 days; the refund takes 5 business days. A4 paper is $4.99 and we have 120 in stock.", &grounding);
+        let grounding = [
+            "Returns are accepted within a 30-day window. Refunds take 5 business days.",
+            "NW-PAP-A4 | A4 copy paper | 4.99 | in stock 120",
+        ];
+        let report = check_grounding(
+            "You can return it within 30 days; the refund takes 5 business days. A4 paper is $4.99 and we have 120 in stock.",
+            &grounding,
+        );
         assert!(report.is_grounded(), "{:?}", report.ungrounded);
         assert_eq!(report.claims.len(), 4);
     }

@@ -115,9 +115,7 @@ pub(crate) fn fold(text: &str) -> Folded {
 /// Homoglyph folding is only a disguise when a word mixes scripts; a message written wholly in
 /// Cyrillic or Greek is just a message. Counts words with Latin letters and look-alikes mixed.
 pub(crate) fn mixed_script_words(text: &str) -> usize {
-    text.split_whitespace()
-        .filter(|w| w.chars().any(|c| c.is_ascii_alphabetic()) && w.chars().any(|c| homoglyph(c).is_some()))
-        .count()
+    text.split_whitespace().filter(|w| w.chars().any(|c| c.is_ascii_alphabetic()) && w.chars().any(|c| homoglyph(c).is_some())).count()
 }
 
 /// Leetspeak digits to letters (`1gn0r3` → `ignore`), for a second look only. Symbols (`!`, `@`,
@@ -153,10 +151,7 @@ pub(crate) fn join_spaced_letters(text: &str) -> Option<String> {
     // "p.r.i.n.t" and "p-r-i-n-t" first become "p r i n t".
     let chars: Vec<char> = text.chars().collect();
     let separator_at = |i: usize| {
-        matches!(chars[i], '.' | '-' | '_')
-            && i > 0
-            && chars[i - 1].is_alphabetic()
-            && chars.get(i + 1).is_some_and(|n| n.is_alphabetic())
+        matches!(chars[i], '.' | '-' | '_') && i > 0 && chars[i - 1].is_alphabetic() && chars.get(i + 1).is_some_and(|n| n.is_alphabetic())
     };
     let dotted = (0..chars.len()).any(separator_at);
     let mut text = String::with_capacity(text.len() * 2);

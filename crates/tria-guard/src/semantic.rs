@@ -60,21 +60,15 @@ impl SemanticScreen {
             }
             attack_sims.push(sim);
         }
-        let benign_sims = self
-            .benign
-            .iter()
-            .enumerate()
-            .filter(|(i, _)| skip != Some(self.attacks.len() + i))
-            .map(|(_, v)| dot(embedding, v))
-            .collect();
+        let benign_sims =
+            self.benign.iter().enumerate().filter(|(i, _)| skip != Some(self.attacks.len() + i)).map(|(_, v)| dot(embedding, v)).collect();
         SemanticScore { attack: top_k_mean(attack_sims), benign: top_k_mean(benign_sims), nearest: nearest.1 }
     }
 
     /// A refusal when attacks out-score benign messages by the margin.
     pub fn screen(&self, embedding: &[f32]) -> Option<Refusal> {
         let score = self.score(embedding);
-        (score.attack - score.benign > self.margin)
-            .then(|| Refusal { category: score.nearest, rule: "semantic:knn".to_owned() })
+        (score.attack - score.benign > self.margin).then(|| Refusal { category: score.nearest, rule: "semantic:knn".to_owned() })
     }
 
     pub fn margin(&self) -> f32 {

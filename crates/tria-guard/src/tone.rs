@@ -11,10 +11,24 @@ use tria_intent::{Sentiment, Tone, Urgency};
 
 /// Pleasantries that carry no information.
 const FILLERS: &[&str] = &[
-    "happy to help", "glad to help", "great question", "good question", "thanks for reaching out",
-    "thank you for reaching out", "thanks for contacting", "thank you for contacting", "hope this helps",
-    "let me know if", "feel free to", "don't hesitate", "do not hesitate", "hope you're", "hope you are",
-    "good news", "awesome", "no worries",
+    "happy to help",
+    "glad to help",
+    "great question",
+    "good question",
+    "thanks for reaching out",
+    "thank you for reaching out",
+    "thanks for contacting",
+    "thank you for contacting",
+    "hope this helps",
+    "let me know if",
+    "feel free to",
+    "don't hesitate",
+    "do not hesitate",
+    "hope you're",
+    "hope you are",
+    "good news",
+    "awesome",
+    "no worries",
 ];
 
 /// Splits after `.`, `!` or `?` followed by whitespace (so `$4.99` stays whole).
@@ -199,10 +213,17 @@ mod tests {
     #[test]
     fn complaints_open_with_an_apology_in_the_tenant_style() {
         let reply = "Great question! Damaged items are replaced free of charge within 14 days. Just reply with a photo!";
-        let friendly = adapt_tone(reply, &profile(ToneStyle::Friendly, ""), IntentLabel::Complaint, tone(Sentiment::Negative, Urgency::Low));
-        assert_eq!(friendly, "I'm really sorry about this. Damaged items are replaced free of charge within 14 days. Just reply with a photo.");
+        let friendly =
+            adapt_tone(reply, &profile(ToneStyle::Friendly, ""), IntentLabel::Complaint, tone(Sentiment::Negative, Urgency::Low));
+        assert_eq!(
+            friendly,
+            "I'm really sorry about this. Damaged items are replaced free of charge within 14 days. Just reply with a photo."
+        );
         let formal = adapt_tone(reply, &profile(ToneStyle::Formal, ""), IntentLabel::Complaint, CALM);
-        assert_eq!(formal, "I sincerely apologise for the inconvenience. Damaged items are replaced free of charge within 14 days. Just reply with a photo.");
+        assert_eq!(
+            formal,
+            "I sincerely apologise for the inconvenience. Damaged items are replaced free of charge within 14 days. Just reply with a photo."
+        );
         // already apologetic: no second apology
         let sorry = adapt_tone("Sorry about the damage. We replace it.", &profile(ToneStyle::Friendly, ""), IntentLabel::Complaint, CALM);
         assert_eq!(sorry, "Sorry about the damage. We replace it.");
@@ -211,7 +232,12 @@ mod tests {
     #[test]
     fn angry_customers_get_no_exclamation_marks_or_emoji() {
         let reply = "Your order ships today! 🎉 Tracking follows by email!";
-        let out = adapt_tone(reply, &profile(ToneStyle::Friendly, "Cheers, Nora!"), IntentLabel::OrderStatus, tone(Sentiment::Negative, Urgency::High));
+        let out = adapt_tone(
+            reply,
+            &profile(ToneStyle::Friendly, "Cheers, Nora!"),
+            IntentLabel::OrderStatus,
+            tone(Sentiment::Negative, Urgency::High),
+        );
         assert_eq!(out, "I understand how frustrating this is. Your order ships today. Tracking follows by email. Cheers, Nora.");
         assert!(!out.contains('!'));
     }
@@ -219,7 +245,10 @@ mod tests {
     #[test]
     fn greetings_stay_brief() {
         let reply = "Hi there! Welcome to Northwind. We sell paper, toner and coffee. Ask me anything about orders.";
-        assert_eq!(adapt_tone(reply, &profile(ToneStyle::Friendly, "Nora"), IntentLabel::Greeting, CALM), "Hi there! Welcome to Northwind.");
+        assert_eq!(
+            adapt_tone(reply, &profile(ToneStyle::Friendly, "Nora"), IntentLabel::Greeting, CALM),
+            "Hi there! Welcome to Northwind."
+        );
         assert_eq!(adapt_tone(reply, &profile(ToneStyle::Concise, ""), IntentLabel::Greeting, CALM), "Hi there!");
         assert_eq!(adapt_tone(reply, &profile(ToneStyle::Formal, ""), IntentLabel::Greeting, CALM), "Hello. Welcome to Northwind.");
     }
@@ -228,7 +257,10 @@ mod tests {
     fn formal_expands_contractions_and_concise_drops_filler() {
         let reply = "Happy to help! We don't ship on Sundays, and it's $4.99 per box. I'll check stock. Let me know if you need more.";
         let formal = adapt_tone(reply, &profile(ToneStyle::Formal, "Kind regards, Northwind"), IntentLabel::PolicyQuestion, CALM);
-        assert_eq!(formal, "Happy to help. We do not ship on Sundays, and it is $4.99 per box. I will check stock. Let me know if you need more. Kind regards, Northwind");
+        assert_eq!(
+            formal,
+            "Happy to help. We do not ship on Sundays, and it is $4.99 per box. I will check stock. Let me know if you need more. Kind regards, Northwind"
+        );
         let concise = adapt_tone(reply, &profile(ToneStyle::Concise, "Kind regards"), IntentLabel::PolicyQuestion, CALM);
         assert_eq!(concise, "We don't ship on Sundays, and it's $4.99 per box. I'll check stock.");
     }

@@ -101,15 +101,12 @@ impl Retryable for AccountingError {
     fn retry_decision(&self) -> RetryDecision {
         match self {
             AccountingError::RateLimited { retry_after } => RetryDecision::RetryAfter(*retry_after),
-            AccountingError::Server { .. }
-            | AccountingError::Timeout
-            | AccountingError::Transport(_)
-            | AccountingError::Protocol(_) => RetryDecision::Retry,
+            AccountingError::Server { .. } | AccountingError::Timeout | AccountingError::Transport(_) | AccountingError::Protocol(_) => {
+                RetryDecision::Retry
+            }
             // Unauthorized: the client already refreshed its token once; rejected: the request
             // is wrong; circuit open: the breaker says when to come back.
-            AccountingError::Unauthorized(_) | AccountingError::Rejected { .. } | AccountingError::CircuitOpen(_) => {
-                RetryDecision::Stop
-            }
+            AccountingError::Unauthorized(_) | AccountingError::Rejected { .. } | AccountingError::CircuitOpen(_) => RetryDecision::Stop,
         }
     }
 }
@@ -160,10 +157,7 @@ impl Guarded {
         &self.breaker
     }
 
-    async fn guard<T>(
-        &self,
-        call: impl std::future::Future<Output = Result<T, AccountingError>>,
-    ) -> Result<T, AccountingError> {
+    async fn guard<T>(&self, call: impl std::future::Future<Output = Result<T, AccountingError>>) -> Result<T, AccountingError> {
         let permit = self.breaker.try_acquire()?;
         let result = call.await;
         match &result {

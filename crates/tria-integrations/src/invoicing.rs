@@ -168,11 +168,7 @@ impl InvoiceWorker {
 
     /// Leases one batch of due jobs and works them one by one.
     pub async fn run_once(&self) -> Result<PassReport, StoreError> {
-        let jobs = self
-            .store
-            .outbox()
-            .lease_due(INVOICE_OUTBOX_KIND, self.config.lease_for, self.config.batch, Utc::now())
-            .await?;
+        let jobs = self.store.outbox().lease_due(INVOICE_OUTBOX_KIND, self.config.lease_for, self.config.batch, Utc::now()).await?;
         let mut report = PassReport { leased: u32::try_from(jobs.len()).unwrap_or(u32::MAX), ..PassReport::default() };
         for job in &jobs {
             match self.work(job).await? {
@@ -319,12 +315,10 @@ fn lease_kept(outcome: LeaseOutcome, then: JobOutcome) -> JobOutcome {
 async fn void_leftover_invoice(accounting: &dyn Accounting, order: &tria_store::entity::order::Model) -> String {
     match accounting.find_invoice_by_reference(&order.number).await {
         Ok(None) => String::new(),
-        Ok(Some(invoice)) => {
-            match accounting.void_invoice(&invoice.invoice_id, &format!("tria-void-{}", order.id)).await {
-                Ok(()) => format!("; invoice {} voided", invoice.invoice_number),
-                Err(err) => format!("; invoice {} exists and could not be voided: {err}", invoice.invoice_number),
-            }
-        }
+        Ok(Some(invoice)) => match accounting.void_invoice(&invoice.invoice_id, &format!("tria-void-{}", order.id)).await {
+            Ok(()) => format!("; invoice {} voided", invoice.invoice_number),
+            Err(err) => format!("; invoice {} exists and could not be voided: {err}", invoice.invoice_number),
+        },
         Err(err) => format!("; could not check for an invoice to void: {err}"),
     }
 }

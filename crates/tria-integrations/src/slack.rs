@@ -52,11 +52,7 @@ pub fn verify(signing_secret: &str, timestamp: &str, body: &[u8], signature_head
         return Err(SlackAuthError::Stale);
     }
     let expected = signature(signing_secret, timestamp.trim(), body);
-    if bool::from(expected.as_bytes().ct_eq(signature_header.trim().as_bytes())) {
-        Ok(())
-    } else {
-        Err(SlackAuthError::BadSignature)
-    }
+    if bool::from(expected.as_bytes().ct_eq(signature_header.trim().as_bytes())) { Ok(()) } else { Err(SlackAuthError::BadSignature) }
 }
 
 /// Posts messages to a Slack channel through an incoming webhook.
@@ -73,13 +69,7 @@ impl SlackWebhook {
 
     /// Sends `text`; an error says why Slack did not take it.
     pub async fn notify(&self, text: &str) -> Result<(), String> {
-        let response = self
-            .http
-            .post(&self.url)
-            .json(&serde_json::json!({ "text": text }))
-            .send()
-            .await
-            .map_err(|e| e.to_string())?;
+        let response = self.http.post(&self.url).json(&serde_json::json!({ "text": text })).send().await.map_err(|e| e.to_string())?;
         if response.status().is_success() { Ok(()) } else { Err(format!("Slack answered {}", response.status())) }
     }
 }

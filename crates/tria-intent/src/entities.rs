@@ -59,10 +59,7 @@ pub fn extract_entities(message: &str) -> Entities {
     entities.dates = DATE.find_iter(message).map(|m| m.as_str().to_owned()).collect();
     let without_codes = SKU.replace_all(&ORDER.replace_all(message, " "), " ").into_owned();
     let without_amounts = AMOUNT.replace_all(&without_codes, " ");
-    entities.quantities = QUANTITY
-        .captures_iter(&without_amounts.to_lowercase())
-        .filter_map(|c| c[1].parse().ok())
-        .collect();
+    entities.quantities = QUANTITY.captures_iter(&without_amounts.to_lowercase()).filter_map(|c| c[1].parse().ok()).collect();
     entities
 }
 

@@ -211,9 +211,8 @@ mod tests {
     #[test]
     fn learns_a_separable_toy_problem_deterministically() {
         // Two classes on two axes, no lexical features.
-        let vectors: Vec<Vec<f32>> = (0..40)
-            .map(|i| if i % 2 == 0 { vec![1.0, 0.1 * (i % 5) as f32] } else { vec![0.1 * (i % 5) as f32, 1.0] })
-            .collect();
+        let vectors: Vec<Vec<f32>> =
+            (0..40).map(|i| if i % 2 == 0 { vec![1.0, 0.1 * (i % 5) as f32] } else { vec![0.1 * (i % 5) as f32, 1.0] }).collect();
         let labels: Vec<usize> = (0..40).map(|i| i % 2).collect();
         let rows: Vec<Row<'_>> = vectors.iter().map(|v| Row { dense: v, sparse: &[] }).collect();
         let head = LinearHead::train(&rows, &labels, TrainOptions::default());

@@ -180,12 +180,7 @@ impl IntentModel {
             .map(|i| {
                 let sims = index.similarities(index.row(i));
                 let text = &examples[i].text;
-                (
-                    head_out_of_fold[i],
-                    index.label_scores_from(&sims, Some(i)),
-                    keyword_scores(text, &extract_entities(text)),
-                    label_ids[i],
-                )
+                (head_out_of_fold[i], index.label_scores_from(&sims, Some(i)), keyword_scores(text, &extract_entities(text)), label_ids[i])
             })
             .collect();
         let mut best = (f32::INFINITY, Mixing { head_weight: 1.0, knn_weight: 0.0, keyword_weight: 0.0 });
@@ -193,8 +188,7 @@ impl IntentModel {
             for &knn_weight in &KNN_WEIGHTS {
                 for &keyword_weight in &KEYWORD_WEIGHTS {
                     let m = Mixing { head_weight, knn_weight, keyword_weight };
-                    let nll: f32 =
-                        held_out.iter().map(|(h, s, k, truth)| -softmax(&mix(h, s, k, m))[*truth].max(1e-9).ln()).sum();
+                    let nll: f32 = held_out.iter().map(|(h, s, k, truth)| -softmax(&mix(h, s, k, m))[*truth].max(1e-9).ln()).sum();
                     if nll < best.0 {
                         best = (nll, m);
                     }
@@ -345,18 +339,12 @@ mod tests {
     #[test]
     fn bad_inputs_are_typed_errors() {
         let (examples, mut vectors) = toy_examples();
-        assert!(matches!(
-            IntentModel::from_examples(&examples, &vectors[1..]),
-            Err(ModelError::Mismatch { .. })
-        ));
+        assert!(matches!(IntentModel::from_examples(&examples, &vectors[1..]), Err(ModelError::Mismatch { .. })));
         let without_greetings: Vec<(LabelledExample, Vec<f32>)> =
             examples.iter().cloned().zip(vectors.iter().cloned()).filter(|(e, _)| e.label != IntentLabel::Greeting).collect();
         let (e, v): (Vec<_>, Vec<_>) = without_greetings.into_iter().unzip();
         assert!(matches!(IntentModel::from_examples(&e, &v), Err(ModelError::MissingLabel(IntentLabel::Greeting))));
         vectors[5] = vec![0.1; 8];
-        assert!(matches!(
-            IntentModel::from_examples(&examples, &vectors),
-            Err(ModelError::Dimension { expected: 16, found: 8 })
-        ));
+        assert!(matches!(IntentModel::from_examples(&examples, &vectors), Err(ModelError::Dimension { expected: 16, found: 8 })));
     }
 }

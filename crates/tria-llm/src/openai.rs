@@ -19,8 +19,7 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use crate::sse::SseDecoder;
 use crate::{
-    ChatMessage, Completion, CompletionRequest, LlmClient, LlmError, LlmStream, RetryPolicy, StreamEvent, Usage,
-    UsageSource, tokens,
+    ChatMessage, Completion, CompletionRequest, LlmClient, LlmError, LlmStream, RetryPolicy, StreamEvent, Usage, UsageSource, tokens,
 };
 
 /// Where and how to call the upstream. Build with [`OpenAiConfig::new`] and the `with_*` setters.
@@ -187,9 +186,7 @@ impl OpenAiClient {
 
     async fn stream_once(&self, body: &Value) -> Result<(reqwest::Response, OwnedSemaphorePermit), Failure> {
         let permit = self.permit().await?;
-        let response = tokio::time::timeout(self.config.timeout, self.send(body))
-            .await
-            .map_err(|_| Failure::from(LlmError::Timeout))??;
+        let response = tokio::time::timeout(self.config.timeout, self.send(body)).await.map_err(|_| Failure::from(LlmError::Timeout))??;
         Ok((response, permit))
     }
 
@@ -226,8 +223,7 @@ impl LlmClient for OpenAiClient {
     async fn complete(&self, request: &CompletionRequest) -> Result<Completion, LlmError> {
         let body = self.body(request, false);
         let (bytes, attempts) = self.with_retries(|| self.complete_once(&body)).await?;
-        let wire: ResponseWire =
-            serde_json::from_slice(&bytes).map_err(|e| LlmError::Malformed(format!("completion body: {e}")))?;
+        let wire: ResponseWire = serde_json::from_slice(&bytes).map_err(|e| LlmError::Malformed(format!("completion body: {e}")))?;
         let choice = wire.choices.into_iter().next().ok_or_else(|| LlmError::Malformed("no choices".to_owned()))?;
         let text = choice.message.and_then(|m| m.content).unwrap_or_default();
         let usage = match wire.usage {
@@ -387,11 +383,7 @@ impl From<UsageWire> for Usage {
 }
 
 fn estimate_usage(messages: &[ChatMessage], reply: &str) -> Usage {
-    Usage {
-        prompt_tokens: tokens::count_messages(messages),
-        completion_tokens: tokens::count_text(reply),
-        source: UsageSource::Estimated,
-    }
+    Usage { prompt_tokens: tokens::count_messages(messages), completion_tokens: tokens::count_text(reply), source: UsageSource::Estimated }
 }
 
 /// `retry-after-ms` (OpenAI, Azure) or `Retry-After` in seconds. HTTP-date values are ignored:
@@ -409,11 +401,8 @@ fn retry_after(headers: &HeaderMap) -> Option<Duration> {
 /// characters, because it ends up in logs.
 fn upstream_message(body: &str) -> String {
     let parsed: Option<Value> = serde_json::from_str(body).ok();
-    let message = parsed
-        .as_ref()
-        .and_then(|v| v.pointer("/error/message").or_else(|| v.get("message")))
-        .and_then(Value::as_str)
-        .unwrap_or(body);
+    let message =
+        parsed.as_ref().and_then(|v| v.pointer("/error/message").or_else(|| v.get("message"))).and_then(Value::as_str).unwrap_or(body);
     message.chars().take(200).collect()
 }
 

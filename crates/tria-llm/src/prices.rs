@@ -49,9 +49,11 @@ impl PriceTable {
     /// Parses `[models."name"] input_per_1k = … output_per_1k = …` tables.
     pub fn from_toml_str(text: &str) -> Result<Self, PriceTableError> {
         let table: Self = toml::from_str(text).map_err(|e| PriceTableError(e.to_string()))?;
-        if let Some((name, _)) = table.models.iter().find(|(_, p)| {
-            !(p.input_per_1k.is_finite() && p.output_per_1k.is_finite() && p.input_per_1k >= 0.0 && p.output_per_1k >= 0.0)
-        }) {
+        if let Some((name, _)) = table
+            .models
+            .iter()
+            .find(|(_, p)| !(p.input_per_1k.is_finite() && p.output_per_1k.is_finite() && p.input_per_1k >= 0.0 && p.output_per_1k >= 0.0))
+        {
             return Err(PriceTableError(format!("model `{name}` has a negative or non-finite price")));
         }
         Ok(table)

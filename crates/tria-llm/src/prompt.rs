@@ -28,8 +28,7 @@ pub const SOURCE_PREFIX: &str = "[source: ";
 pub const DEFAULT_SET: &str = "default";
 /// The template a set uses for intents without their own file.
 const FALLBACK_TEMPLATE: &str = "_default";
-const SLOTS: &[&str] =
-    &["tenant_name", "persona", "tone", "intent", "grounding", "user_message", "output_rules", "safety_rules"];
+const SLOTS: &[&str] = &["tenant_name", "persona", "tone", "intent", "grounding", "user_message", "output_rules", "safety_rules"];
 
 /// Why prompts could not be loaded or rendered.
 #[derive(Debug, thiserror::Error)]
@@ -169,8 +168,8 @@ impl PromptLibrary {
             .find(|(stem, _)| stem == "set")
             .map(|(_, t)| t.clone())
             .ok_or_else(|| PromptError::Parse { file: format!("{name}/set.toml"), message: "missing".to_owned() })?;
-        let shared: SetFile = toml::from_str(&set_text)
-            .map_err(|e| PromptError::Parse { file: format!("{name}/set.toml"), message: e.to_string() })?;
+        let shared: SetFile =
+            toml::from_str(&set_text).map_err(|e| PromptError::Parse { file: format!("{name}/set.toml"), message: e.to_string() })?;
         let mut templates = BTreeMap::new();
         for (stem, text) in files.into_iter().filter(|(stem, _)| stem != "set") {
             let file = format!("{name}/{stem}.toml");
@@ -194,7 +193,8 @@ impl PromptLibrary {
     }
 
     fn find(&self, set: &str, intent: IntentLabel) -> Result<(&PromptSet, &Template), PromptError> {
-        let candidates = [(set, intent.as_str()), (set, FALLBACK_TEMPLATE), (DEFAULT_SET, intent.as_str()), (DEFAULT_SET, FALLBACK_TEMPLATE)];
+        let candidates =
+            [(set, intent.as_str()), (set, FALLBACK_TEMPLATE), (DEFAULT_SET, intent.as_str()), (DEFAULT_SET, FALLBACK_TEMPLATE)];
         candidates
             .iter()
             .find_map(|(s, t)| self.sets.get(*s).and_then(|ps| ps.templates.get(*t).map(|tpl| (ps, tpl))))
@@ -395,7 +395,10 @@ mod tests {
         let text = std::fs::read_to_string(&path).expect("read").replace("Answer", "Reply to");
         std::fs::write(&path, text).expect("write");
         let edited = PromptLibrary::load_dir(tmp.path()).expect("loads");
-        assert_ne!(edited.version("default", IntentLabel::PolicyQuestion).ok(), embedded.version("default", IntentLabel::PolicyQuestion).ok());
+        assert_ne!(
+            edited.version("default", IntentLabel::PolicyQuestion).ok(),
+            embedded.version("default", IntentLabel::PolicyQuestion).ok()
+        );
         assert_eq!(edited.version("default", IntentLabel::Complaint).ok(), embedded.version("default", IntentLabel::Complaint).ok());
     }
 

@@ -69,7 +69,8 @@ mod tests {
 
     #[test]
     fn backoff_doubles_within_jitter_and_is_capped() {
-        let policy = RetryPolicy { base_delay: Duration::from_millis(100), max_delay: Duration::from_millis(700), ..RetryPolicy::default() };
+        let policy =
+            RetryPolicy { base_delay: Duration::from_millis(100), max_delay: Duration::from_millis(700), ..RetryPolicy::default() };
         for _ in 0..50 {
             let first = policy.backoff(0);
             assert!(first >= Duration::from_millis(50) && first <= Duration::from_millis(100), "{first:?}");

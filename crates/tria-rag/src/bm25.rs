@@ -8,9 +8,9 @@ const K1: f32 = 1.2;
 const B: f32 = 0.75;
 
 const STOPWORDS: &[&str] = &[
-    "a", "about", "an", "and", "are", "as", "at", "be", "by", "can", "do", "does", "for", "from", "how", "i", "if",
-    "in", "is", "it", "me", "my", "of", "on", "or", "our", "please", "so", "that", "the", "this", "to", "us", "was",
-    "we", "what", "when", "where", "which", "who", "will", "with", "you", "your",
+    "a", "about", "an", "and", "are", "as", "at", "be", "by", "can", "do", "does", "for", "from", "how", "i", "if", "in", "is", "it", "me",
+    "my", "of", "on", "or", "our", "please", "so", "that", "the", "this", "to", "us", "was", "we", "what", "when", "where", "which", "who",
+    "will", "with", "you", "your",
 ];
 
 /// Lowercased word stems with stopwords removed. The stemmer only folds common English
@@ -172,8 +172,7 @@ mod tests {
         // Duplicates make ties, which must break by document order in both.
         paragraphs.extend(paragraphs.clone().into_iter().take(10));
         let index = Bm25Index::build(paragraphs.iter().map(String::as_str));
-        let mut queries: Vec<String> =
-            paragraphs.iter().map(|p| p.split_whitespace().take(6).collect::<Vec<_>>().join(" ")).collect();
+        let mut queries: Vec<String> = paragraphs.iter().map(|p| p.split_whitespace().take(6).collect::<Vec<_>>().join(" ")).collect();
         queries.extend(["return policy", "shipping damaged box", "zebra", ""].map(str::to_owned));
         for query in &queries {
             for k in [1, 5, 30] {

@@ -168,10 +168,7 @@ mod tests {
     fn sections_keep_their_heading_path() {
         let chunks = chunk_markdown("Returns", DOC, ChunkOptions::default()).expect("chunks");
         let paths: Vec<_> = chunks.iter().map(|c| c.heading_path.as_str()).collect();
-        assert_eq!(
-            paths,
-            ["Returns", "Returns › Window", "Returns › Window › Exceptions", "Returns › Refunds"]
-        );
+        assert_eq!(paths, ["Returns", "Returns › Window", "Returns › Window › Exceptions", "Returns › Refunds"]);
         assert_eq!(chunks[1].text, "You can return items within 30 days. Bring the receipt.");
         assert!(chunks.iter().all(|c| c.token_count > 0));
     }

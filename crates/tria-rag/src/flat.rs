@@ -345,6 +345,5 @@ mod tests {
         let noise: Vec<Vec<f32>> = (0..20).map(|_| unit(rng.vector(DIM))).collect();
         let noise_recall = recall(&v, &noise, 10);
         assert!(noise_recall >= 0.95, "noise-query recall@10 {noise_recall}");
-
     }
 }

@@ -95,9 +95,8 @@ impl HybridIndex {
             (Some(v), Some(q)) if q.len() == v.dimension() => Some((v, q)),
             _ => None,
         };
-        let lexical_only = |k| {
-            self.lexical.search(query, k).into_iter().map(|(doc, score)| Ranked { doc, score, similarity: None }).collect()
-        };
+        let lexical_only =
+            |k| self.lexical.search(query, k).into_iter().map(|(doc, score)| Ranked { doc, score, similarity: None }).collect();
         let Some((vectors, q)) = vectors else {
             return lexical_only(k);
         };

@@ -28,8 +28,8 @@ pub async fn embed_missing_chunks(store: &Store, tenant: TenantId, embedder: &dy
     let stale: Vec<_> = rows
         .into_iter()
         .filter(|row| {
-            let current = row.embedding_model.as_deref() == Some(model.as_str())
-                && row.embedding.as_ref().is_some_and(|b| b.len() == expected_bytes);
+            let current =
+                row.embedding_model.as_deref() == Some(model.as_str()) && row.embedding.as_ref().is_some_and(|b| b.len() == expected_bytes);
             if current {
                 report.chunks_current += 1;
             }

@@ -6,8 +6,8 @@ use tria_store::Store;
 use tria_store::fixtures::PolicyFile;
 use tria_store::repo::NewChunk;
 
-use crate::chunk::{ChunkOptions, chunk_markdown, document_title};
 use crate::RagError;
+use crate::chunk::{ChunkOptions, chunk_markdown, document_title};
 
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct IngestReport {

@@ -17,8 +17,8 @@ pub use embed::{EmbedError, Embedder, EmbedderStatus, LocalEmbedder, LocalEmbedd
 pub use hybrid::{RetrievalMode, reciprocal_rank_fusion};
 pub use index::{IndexedChunk, PolicyHit, TenantIndex};
 pub use indexer::{IndexReport, embed_missing_chunks};
-pub use products::{ProductDoc, ProductHit, ProductIndex};
 pub use ingest::{IngestReport, sync_policies};
+pub use products::{ProductDoc, ProductHit, ProductIndex};
 
 /// Why retrieval or ingestion failed.
 #[derive(Debug, thiserror::Error)]

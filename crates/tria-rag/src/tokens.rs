@@ -9,9 +9,7 @@ use crate::RagError;
 static BPE: OnceLock<Result<CoreBPE, String>> = OnceLock::new();
 
 fn bpe() -> Result<&'static CoreBPE, RagError> {
-    BPE.get_or_init(|| tiktoken_rs::cl100k_base().map_err(|e| e.to_string()))
-        .as_ref()
-        .map_err(|e| RagError::Tokenizer(e.clone()))
+    BPE.get_or_init(|| tiktoken_rs::cl100k_base().map_err(|e| e.to_string())).as_ref().map_err(|e| RagError::Tokenizer(e.clone()))
 }
 
 /// Number of cl100k tokens in `text`.

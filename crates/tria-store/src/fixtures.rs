@@ -118,7 +118,6 @@ fn parse_optional<T: serde::de::DeserializeOwned + Default>(path: &Path) -> Resu
     if path.exists() { parse_toml(path) } else { Ok(T::default()) }
 }
 
-
 /// Reads one tenant folder.
 pub fn load_tenant(dir: &Path) -> Result<TenantFixture, FixtureError> {
     let tenant: TenantFile = parse_toml(&dir.join("tenant.toml"))?;
@@ -129,23 +128,15 @@ pub fn load_tenant(dir: &Path) -> Result<TenantFixture, FixtureError> {
     let policy_dir = dir.join("policies");
     if policy_dir.is_dir() {
         let entries = std::fs::read_dir(&policy_dir).map_err(|source| FixtureError::Read { path: policy_dir.clone(), source })?;
-        let mut paths: Vec<PathBuf> = entries
-            .filter_map(|e| e.ok().map(|e| e.path()))
-            .filter(|p| p.extension().is_some_and(|ext| ext == "md"))
-            .collect();
+        let mut paths: Vec<PathBuf> =
+            entries.filter_map(|e| e.ok().map(|e| e.path())).filter(|p| p.extension().is_some_and(|ext| ext == "md")).collect();
         paths.sort();
         for path in paths {
             let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
             policies.push(PolicyFile { source_path: format!("policies/{name}"), markdown: read(&path)? });
         }
     }
-    Ok(TenantFixture {
-        tenant,
-        products: products.product,
-        customers: customers.customer,
-        orders: orders.order,
-        policies,
-    })
+    Ok(TenantFixture { tenant, products: products.product, customers: customers.customer, orders: orders.order, policies })
 }
 
 /// Reads every tenant folder under `fixtures_dir/tenants`, in name order.

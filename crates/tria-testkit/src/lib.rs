@@ -51,11 +51,7 @@ pub async fn postgres() -> Option<TestDb> {
     let admin = Store::connect(&DbOptions::new(admin_url.clone()))
         .await
         .unwrap_or_else(|e| panic!("TRIA_TEST_POSTGRES_URL is set but PostgreSQL is unreachable: {e}"));
-    admin
-        .connection()
-        .execute_unprepared(&format!("CREATE SCHEMA \"{schema}\""))
-        .await
-        .expect("create test schema");
+    admin.connection().execute_unprepared(&format!("CREATE SCHEMA \"{schema}\"")).await.expect("create test schema");
     admin.close().await;
     let sep = if admin_url.contains('?') { '&' } else { '?' };
     let url = format!("{admin_url}{sep}options=-c%20search_path%3D{schema}");

@@ -56,7 +56,6 @@ pub(crate) fn run(args: &EvalArgs, settings: &Settings) -> anyhow::Result<()> {
 }
 
 pub(crate) fn embedder(settings: &Settings) -> anyhow::Result<Arc<dyn Embedder>> {
-    let embedder = LocalEmbedder::load(&LocalEmbedderOptions::new(&settings.models_dir))
-        .context("loading the embedding model")?;
+    let embedder = LocalEmbedder::load(&LocalEmbedderOptions::new(&settings.models_dir)).context("loading the embedding model")?;
     Ok(Arc::new(embedder))
 }

@@ -90,7 +90,12 @@ pub(super) fn run(settings: &Settings, verbose: bool) -> anyhow::Result<()> {
             }
             if mode == RetrievalMode::Hybrid && !rank.is_some_and(|r| r < 5) {
                 let top = hits.first().map(|h| h.chunk.heading_path.clone()).unwrap_or_default();
-                misses.push(format!("  [{}] {}  (expected {:?}, top: {top})", case.tenant, case.question, case.relevant.iter().map(|r| &r.heading).collect::<Vec<_>>()));
+                misses.push(format!(
+                    "  [{}] {}  (expected {:?}, top: {top})",
+                    case.tenant,
+                    case.question,
+                    case.relevant.iter().map(|r| &r.heading).collect::<Vec<_>>()
+                ));
             }
         }
     }

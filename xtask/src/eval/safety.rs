@@ -121,7 +121,9 @@ fn semantic(screen: &InputScreen, dir: &Path, embedder: &dyn tria_rag::Embedder,
     println!();
     println!("### lexical + semantic k-NN (all-MiniLM-L6-v2; exemplars: rounds 1–3, {} attacks, {} benign)", attacks.len(), benign.len());
     println!();
-    println!("| margin | semantic only, LOO refusal | semantic only, LOO false refusal | lexical + semantic, LOO refusal | LOO false refusal |");
+    println!(
+        "| margin | semantic only, LOO refusal | semantic only, LOO false refusal | lexical + semantic, LOO refusal | LOO false refusal |"
+    );
     println!("|---:|---:|---:|---:|---:|");
     let mut chosen = None;
     for margin in [-0.05f32, 0.0, 0.02, 0.04, 0.06, 0.08, 0.10, 0.15, 0.20] {
@@ -177,11 +179,7 @@ fn semantic(screen: &InputScreen, dir: &Path, embedder: &dyn tria_rag::Embedder,
     Ok(())
 }
 
-fn base_exemplars(
-    vectors: &[Vec<f32>],
-    attacks: &[Attack],
-    category: impl Fn(&str) -> ThreatCategory,
-) -> Vec<(Vec<f32>, ThreatCategory)> {
+fn base_exemplars(vectors: &[Vec<f32>], attacks: &[Attack], category: impl Fn(&str) -> ThreatCategory) -> Vec<(Vec<f32>, ThreatCategory)> {
     vectors.iter().cloned().zip(attacks.iter().map(|a| category(&a.category))).collect()
 }
 

@@ -51,7 +51,12 @@ async fn tenants_are_created_listed_read_and_updated() {
     let app = TestApp::new().await;
     let admin = app.admin_key().await;
     let (status, _, created) = app
-        .call("POST", "/admin/tenants", Some(&admin), Some(json!({ "name": "Acme Supplies", "slug": "acme", "currency": "EUR", "settings": { "hours": "9-5" } })))
+        .call(
+            "POST",
+            "/admin/tenants",
+            Some(&admin),
+            Some(json!({ "name": "Acme Supplies", "slug": "acme", "currency": "EUR", "settings": { "hours": "9-5" } })),
+        )
         .await;
     assert_eq!(status, StatusCode::CREATED, "{created}");
     assert_eq!(created["slug"], "acme");
@@ -62,9 +67,8 @@ async fn tenants_are_created_listed_read_and_updated() {
     let slugs: Vec<&str> = list["tenants"].as_array().expect("tenants").iter().filter_map(|t| t["slug"].as_str()).collect();
     assert_eq!(slugs, ["acme", "northwind", "velo"]);
 
-    let (status, _, updated) = app
-        .call("PATCH", "/admin/tenants/acme", Some(&admin), Some(json!({ "tone": { "style": "friendly", "persona": "Ada" } })))
-        .await;
+    let (status, _, updated) =
+        app.call("PATCH", "/admin/tenants/acme", Some(&admin), Some(json!({ "tone": { "style": "friendly", "persona": "Ada" } }))).await;
     assert_eq!(status, StatusCode::OK, "{updated}");
     assert_eq!(updated["tone"]["persona"], "Ada");
     assert_eq!(updated["name"], "Acme Supplies", "fields not in the patch are kept");
@@ -100,10 +104,9 @@ async fn bad_admin_input_is_a_json_400_or_422_and_unknown_tenants_404() {
         assert_eq!(status, want_status, "{method} {path} {body}: {json}");
         assert_eq!(error_code(&json), want_code, "{method} {path} {body}");
     }
-    for (path, want) in [
-        ("/admin/keys/not-a-uuid", StatusCode::BAD_REQUEST),
-        ("/admin/keys/00000000-0000-0000-0000-000000000000", StatusCode::NOT_FOUND),
-    ] {
+    for (path, want) in
+        [("/admin/keys/not-a-uuid", StatusCode::BAD_REQUEST), ("/admin/keys/00000000-0000-0000-0000-000000000000", StatusCode::NOT_FOUND)]
+    {
         let (status, _, json) = app.call("DELETE", path, Some(&admin), None).await;
         assert_eq!(status, want, "{path}: {json}");
         error_code(&json);
@@ -118,7 +121,8 @@ async fn bad_admin_input_is_a_json_400_or_422_and_unknown_tenants_404() {
 async fn keys_are_shown_once_rotate_with_two_active_and_stop_working_when_revoked() {
     let app = TestApp::new().await;
     let admin = app.admin_key().await;
-    let (status, _, created) = app.call("POST", "/admin/keys", Some(&admin), Some(json!({ "role": "tenant", "tenant": "velo", "label": "rotation" }))).await;
+    let (status, _, created) =
+        app.call("POST", "/admin/keys", Some(&admin), Some(json!({ "role": "tenant", "tenant": "velo", "label": "rotation" }))).await;
     assert_eq!(status, StatusCode::CREATED, "{created}");
     let new_key = created["key"].as_str().expect("plaintext shown once").to_owned();
     assert!(new_key.starts_with("tria_") && new_key.len() == 48, "{new_key}");
@@ -154,7 +158,10 @@ async fn keys_are_shown_once_rotate_with_two_active_and_stop_working_when_revoke
     let second = second["key"].as_str().expect("key").to_owned();
     let (status, _, own) = app.call("GET", "/admin/keys", Some(&second), None).await;
     assert_eq!(status, StatusCode::OK);
-    let own_id = own["keys"].as_array().expect("keys").iter().rev().find(|k| k["role"] == "admin").expect("admin key")["id"].as_str().expect("id").to_owned();
+    let own_id = own["keys"].as_array().expect("keys").iter().rev().find(|k| k["role"] == "admin").expect("admin key")["id"]
+        .as_str()
+        .expect("id")
+        .to_owned();
     let (status, _, json) = app.call("DELETE", &format!("/admin/keys/{own_id}"), Some(&second), None).await;
     assert_eq!(status, StatusCode::BAD_REQUEST, "{json}");
 }
@@ -182,7 +189,8 @@ async fn cache_pool_and_integrations_are_reported_and_the_cache_can_be_invalidat
     assert_eq!(json["level"], "all");
     let (_, third) = app.chat(NORTHWIND_KEY, question).await;
     assert_eq!(third["cache"], "none", "after invalidation the answer is computed again: {third}");
-    let (status, _, json) = app.call("POST", "/admin/cache/invalidate", Some(&admin), Some(json!({ "tenant": "northwind", "level": "l2" }))).await;
+    let (status, _, json) =
+        app.call("POST", "/admin/cache/invalidate", Some(&admin), Some(json!({ "tenant": "northwind", "level": "l2" }))).await;
     assert_eq!(status, StatusCode::OK, "{json}");
 
     let (status, _, pool) = app.call("GET", "/admin/db/pool", Some(&admin), None).await;

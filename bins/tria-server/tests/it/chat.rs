@@ -88,9 +88,7 @@ async fn another_tenants_session_is_not_found_and_nothing_is_written() {
 #[tokio::test]
 async fn unknown_session_ids_are_not_found_and_malformed_ones_are_rejected() {
     let app = TestApp::new().await;
-    let (status, body) = app
-        .chat(NORTHWIND_KEY, json!({ "message": "hi", "session_id": "6f1f7a8e-0000-4000-8000-000000000000" }))
-        .await;
+    let (status, body) = app.chat(NORTHWIND_KEY, json!({ "message": "hi", "session_id": "6f1f7a8e-0000-4000-8000-000000000000" })).await;
     assert_eq!(status, StatusCode::NOT_FOUND, "{body}");
     let (status, body) = app.chat(NORTHWIND_KEY, json!({ "message": "hi", "session_id": "'; DROP TABLE messages; --" })).await;
     assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");

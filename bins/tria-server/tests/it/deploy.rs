@@ -13,10 +13,7 @@ fn read(path: &str) -> String {
 }
 
 fn alert_names() -> Vec<String> {
-    read("deploy/prometheus/alerts.yml")
-        .lines()
-        .filter_map(|l| l.trim().strip_prefix("- alert: ").map(|n| n.trim().to_owned()))
-        .collect()
+    read("deploy/prometheus/alerts.yml").lines().filter_map(|l| l.trim().strip_prefix("- alert: ").map(|n| n.trim().to_owned())).collect()
 }
 
 #[test]
@@ -39,7 +36,8 @@ fn promtool_accepts_the_rules_and_their_unit_tests_pass() {
         return;
     }
     let dir = root().join("deploy/prometheus");
-    for args in [vec!["check", "rules", "alerts.yml"], vec!["test", "rules", "alerts_test.yml"], vec!["check", "config", "prometheus.yml"]] {
+    for args in [vec!["check", "rules", "alerts.yml"], vec!["test", "rules", "alerts_test.yml"], vec!["check", "config", "prometheus.yml"]]
+    {
         let out = Command::new("promtool").args(&args).current_dir(&dir).output().expect("run promtool");
         // `check config` resolves rule_files at their in-container path; only the syntax matters here.
         let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));

@@ -42,7 +42,12 @@ async fn every_bad_request_gets_its_status_and_a_json_error() {
             StatusCode::UNAUTHORIZED,
             "unauthorized",
         ),
-        ("invalid key", chat_request("tria_not_a_real_key_00000000000000", r#"{"message":"hi"}"#), StatusCode::UNAUTHORIZED, "unauthorized"),
+        (
+            "invalid key",
+            chat_request("tria_not_a_real_key_00000000000000", r#"{"message":"hi"}"#),
+            StatusCode::UNAUTHORIZED,
+            "unauthorized",
+        ),
         (
             "basic auth",
             Request::post("/api/chat")
@@ -54,7 +59,12 @@ async fn every_bad_request_gets_its_status_and_a_json_error() {
             "unauthorized",
         ),
         ("unknown path", Request::get("/api/nope").body(Body::empty()).expect("request"), StatusCode::NOT_FOUND, "not_found"),
-        ("wrong method", Request::get("/api/chat").body(Body::empty()).expect("request"), StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed"),
+        (
+            "wrong method",
+            Request::get("/api/chat").body(Body::empty()).expect("request"),
+            StatusCode::METHOD_NOT_ALLOWED,
+            "method_not_allowed",
+        ),
         (
             "wrong method on health",
             Request::delete("/health").body(Body::empty()).expect("request"),

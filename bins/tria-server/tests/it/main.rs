@@ -5,8 +5,8 @@ mod chat;
 mod deploy;
 mod errors;
 mod health;
-mod openai_sdk;
 mod metrics;
+mod openai_sdk;
 mod openapi;
 mod overload;
 mod process;
@@ -67,7 +67,13 @@ impl TestApp {
     }
 
     /// A request with a bearer key and, when given, a JSON body.
-    pub(crate) async fn call(&self, method: &str, path: &str, key: Option<&str>, body: Option<serde_json::Value>) -> (StatusCode, http::HeaderMap, serde_json::Value) {
+    pub(crate) async fn call(
+        &self,
+        method: &str,
+        path: &str,
+        key: Option<&str>,
+        body: Option<serde_json::Value>,
+    ) -> (StatusCode, http::HeaderMap, serde_json::Value) {
         let mut req = Request::builder().method(method).uri(path);
         if let Some(key) = key {
             req = req.header("authorization", format!("Bearer {key}"));

@@ -6,7 +6,12 @@ use tower::ServiceExt;
 use crate::{NORTHWIND_KEY, TestApp};
 
 async fn scrape(app: &TestApp) -> String {
-    let response = app.router.clone().oneshot(http::Request::get("/metrics").body(axum::body::Body::empty()).expect("request")).await.expect("infallible");
+    let response = app
+        .router
+        .clone()
+        .oneshot(http::Request::get("/metrics").body(axum::body::Body::empty()).expect("request"))
+        .await
+        .expect("infallible");
     assert_eq!(response.status(), StatusCode::OK);
     assert!(response.headers()["content-type"].to_str().expect("ascii").starts_with("application/openmetrics-text"));
     String::from_utf8(response.into_body().collect().await.expect("body").to_bytes().to_vec()).expect("utf-8")

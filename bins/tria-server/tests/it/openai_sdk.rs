@@ -13,9 +13,7 @@ use crate::{NORTHWIND_KEY, TestApp};
 const OPENAI_PACKAGE: &str = "openai==3.54.0";
 
 fn target_dir() -> PathBuf {
-    std::env::var_os("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target"))
+    std::env::var_os("CARGO_TARGET_DIR").map(PathBuf::from).unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target"))
 }
 
 /// The venv's python, creating the venv and installing the SDK on first use.
@@ -51,7 +49,14 @@ async fn the_official_openai_sdk_works_against_tria() {
     let addr = listener.local_addr().expect("addr");
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let opts = ServeOptions { header_read_timeout: Duration::from_secs(5), drain_timeout: Duration::from_secs(5) };
-    let server = tokio::spawn(serve(listener, app.router.clone(), async move { let _ = stopped.await; }, opts));
+    let server = tokio::spawn(serve(
+        listener,
+        app.router.clone(),
+        async move {
+            let _ = stopped.await;
+        },
+        opts,
+    ));
 
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/py/openai_sdk.py");
     let output = tokio::process::Command::new(&python)

@@ -57,7 +57,12 @@ async fn the_spec_lists_every_route_and_every_listed_route_exists() {
 #[tokio::test]
 async fn docs_render_the_spec_without_anything_from_the_internet() {
     let app = TestApp::new().await;
-    let response = app.router.clone().oneshot(http::Request::get("/docs").body(axum::body::Body::empty()).expect("request")).await.expect("infallible");
+    let response = app
+        .router
+        .clone()
+        .oneshot(http::Request::get("/docs").body(axum::body::Body::empty()).expect("request"))
+        .await
+        .expect("infallible");
     assert_eq!(response.status(), StatusCode::OK);
     assert!(response.headers()["content-type"].to_str().expect("ascii").starts_with("text/html"));
     let html = String::from_utf8(response.into_body().collect().await.expect("body").to_bytes().to_vec()).expect("utf-8");

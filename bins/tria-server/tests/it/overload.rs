@@ -74,14 +74,27 @@ async fn raw_request(addr: std::net::SocketAddr, request: Arc<String>) -> u16 {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_thousand_concurrent_connections_get_only_200_429_or_503() {
     let settings = ServiceSettings {
-        limits: LimitSettings { max_in_flight: 64, max_queue: 128, queue_timeout: Duration::from_millis(100), tenant_per_second: 200.0, tenant_burst: 300 },
+        limits: LimitSettings {
+            max_in_flight: 64,
+            max_queue: 128,
+            queue_timeout: Duration::from_millis(100),
+            tenant_per_second: 200.0,
+            tenant_burst: 300,
+        },
         ..ServiceSettings::default()
     };
     let app = TestApp::with_settings(settings).await;
     let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let addr = listener.local_addr().expect("addr");
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let server = tokio::spawn(serve(listener, app.router.clone(), async move { let _ = stopped.await; }, ServeOptions::default()));
+    let server = tokio::spawn(serve(
+        listener,
+        app.router.clone(),
+        async move {
+            let _ = stopped.await;
+        },
+        ServeOptions::default(),
+    ));
 
     let body = r#"{"message":"What is the restocking fee on returns?"}"#;
     let request = Arc::new(format!(

@@ -9,7 +9,10 @@ use tria_server::{AppState, LimitSettings, ServiceSettings, router};
 use crate::{NORTHWIND_KEY, TestApp, VELO_KEY, error_code};
 
 fn limited(per_second: f64, burst: u32) -> ServiceSettings {
-    ServiceSettings { limits: LimitSettings { tenant_per_second: per_second, tenant_burst: burst, ..LimitSettings::default() }, ..ServiceSettings::default() }
+    ServiceSettings {
+        limits: LimitSettings { tenant_per_second: per_second, tenant_burst: burst, ..LimitSettings::default() },
+        ..ServiceSettings::default()
+    }
 }
 
 #[tokio::test]
@@ -41,7 +44,12 @@ async fn a_tenants_settings_override_the_configured_limit() {
     let app = TestApp::with_settings(limited(1000.0, 1000)).await;
     let admin = app.admin_key().await;
     let (status, _, json) = app
-        .call("PATCH", "/admin/tenants/velo", Some(&admin), Some(json!({ "settings": { "rate_limit": { "per_second": 0.1, "burst": 1 } } })))
+        .call(
+            "PATCH",
+            "/admin/tenants/velo",
+            Some(&admin),
+            Some(json!({ "settings": { "rate_limit": { "per_second": 0.1, "burst": 1 } } })),
+        )
         .await;
     assert_eq!(status, StatusCode::OK, "{json}");
     let (first, _, _) = app.call("GET", "/api/v1/metrics/cache", Some(VELO_KEY), None).await;

@@ -12,7 +12,14 @@ async fn start(app: &TestApp, extra: axum::Router) -> (String, tokio::sync::ones
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
     let router = app.router.clone().merge(extra);
     let opts = ServeOptions { header_read_timeout: Duration::from_millis(500), drain_timeout: Duration::from_secs(5) };
-    let handle = tokio::spawn(serve(listener, router, async move { let _ = rx.await; }, opts));
+    let handle = tokio::spawn(serve(
+        listener,
+        router,
+        async move {
+            let _ = rx.await;
+        },
+        opts,
+    ));
     (format!("http://{addr}"), tx, handle)
 }
 

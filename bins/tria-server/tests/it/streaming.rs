@@ -66,7 +66,12 @@ async fn the_stream_sends_meta_tokens_and_done_that_add_up_to_the_stored_reply()
 
     // What was streamed is what was stored.
     let (_, _, history) = app
-        .send(Request::get(format!("/api/v1/sessions/{session}/messages")).header("authorization", format!("Bearer {NORTHWIND_KEY}")).body(Body::empty()).expect("req"))
+        .send(
+            Request::get(format!("/api/v1/sessions/{session}/messages"))
+                .header("authorization", format!("Bearer {NORTHWIND_KEY}"))
+                .body(Body::empty())
+                .expect("req"),
+        )
         .await;
     assert_eq!(history["messages"][1]["content"], streamed.as_str());
 }
@@ -85,7 +90,10 @@ async fn stream_input_errors_are_plain_json_errors_before_any_event() {
     let velo_session = first["session_id"].as_str().expect("session");
     let requests = [
         ("/api/v1/chat/stream", json!({ "message": "hi", "session_id": velo_session })),
-        ("/v1/chat/completions", json!({ "stream": true, "messages": [{ "role": "user", "content": "hi" }], "metadata": { "session_id": velo_session } })),
+        (
+            "/v1/chat/completions",
+            json!({ "stream": true, "messages": [{ "role": "user", "content": "hi" }], "metadata": { "session_id": velo_session } }),
+        ),
     ];
     for (path, body) in requests {
         let (status, _, json) = app.send(post(path, NORTHWIND_KEY, &body)).await;
@@ -164,6 +172,7 @@ async fn openai_requests_without_a_user_message_or_with_bad_types_are_refused() 
         assert_eq!(got, status, "{body} → {json}");
         error_code(&json);
     }
-    let (status, _, json) = app.send(post("/v1/chat/completions", "nope", &json!({ "messages": [{ "role": "user", "content": "hi" }] }))).await;
+    let (status, _, json) =
+        app.send(post("/v1/chat/completions", "nope", &json!({ "messages": [{ "role": "user", "content": "hi" }] }))).await;
     assert_eq!((status, error_code(&json).as_str()), (StatusCode::UNAUTHORIZED, "unauthorized"));
 }

@@ -79,19 +79,22 @@ async fn a_chat_requests_spans_reach_an_otlp_collector_with_the_request_id_and_t
         }
         std::thread::sleep(Duration::from_millis(100));
     }
-    let request_span = spans.iter().find(|s| s.name == "request").unwrap_or_else(|| panic!("no request span in {:?}", spans.iter().map(|s| &s.name).collect::<Vec<_>>()));
+    let request_span = spans
+        .iter()
+        .find(|s| s.name == "request")
+        .unwrap_or_else(|| panic!("no request span in {:?}", spans.iter().map(|s| &s.name).collect::<Vec<_>>()));
     assert_eq!(hex(&request_span.trace_id), trace_id, "continues the caller's trace");
     assert_eq!(hex(&request_span.parent_span_id), "00f067aa0ba902b7");
-    let attribute = |name: &str| {
-        request_span.attributes.iter().find(|a| a.key == name).and_then(|a| a.value.as_ref()).and_then(|v| v.value.clone())
-    };
+    let attribute =
+        |name: &str| request_span.attributes.iter().find(|a| a.key == name).and_then(|a| a.value.as_ref()).and_then(|v| v.value.clone());
     assert_eq!(attribute("request_id"), Some(Value::StringValue("trace-test-42".into())));
     assert_eq!(attribute("tenant"), Some(Value::StringValue("northwind".into())));
     let names: Vec<(&str, String)> = spans.iter().map(|s| (s.name.as_str(), hex(&s.trace_id))).collect();
     assert!(spans.iter().all(|s| hex(&s.trace_id) == trace_id), "every span of the request is in the trace: {names:?}");
-    let service = received.lock().expect("lock")[0].resource_spans[0].resource.as_ref().expect("resource").attributes.iter().any(|a| {
-        a.key == "service.name" && a.value.as_ref().and_then(|v| v.value.clone()) == Some(Value::StringValue("tria-test".into()))
-    });
+    let service =
+        received.lock().expect("lock")[0].resource_spans[0].resource.as_ref().expect("resource").attributes.iter().any(|a| {
+            a.key == "service.name" && a.value.as_ref().and_then(|v| v.value.clone()) == Some(Value::StringValue("tria-test".into()))
+        });
     assert!(service);
     let _ = provider.shutdown();
 }
@@ -102,10 +105,12 @@ fn hex(bytes: &[u8]) -> String {
 
 #[test]
 fn export_is_off_unless_an_otlp_endpoint_is_set() {
-    let env = |pairs: &'static [(&'static str, &'static str)]| move |k: &str| pairs.iter().find(|(n, _)| *n == k).map(|(_, v)| (*v).to_owned());
+    let env =
+        |pairs: &'static [(&'static str, &'static str)]| move |k: &str| pairs.iter().find(|(n, _)| *n == k).map(|(_, v)| (*v).to_owned());
     assert_eq!(TraceExport::from_env(env(&[])), None);
     assert_eq!(TraceExport::from_env(env(&[("OTEL_EXPORTER_OTLP_ENDPOINT", "")])), None);
-    let on = TraceExport::from_env(env(&[("OTEL_EXPORTER_OTLP_ENDPOINT", "http://jaeger:4318"), ("OTEL_SERVICE_NAME", "tria-eu")])).expect("on");
+    let on =
+        TraceExport::from_env(env(&[("OTEL_EXPORTER_OTLP_ENDPOINT", "http://jaeger:4318"), ("OTEL_SERVICE_NAME", "tria-eu")])).expect("on");
     assert_eq!(on.service_name, "tria-eu");
     assert!(TraceExport::from_env(env(&[("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "http://c:4318/v1/traces")])).is_some());
     assert_eq!(TraceExport::from_env(env(&[("OTEL_EXPORTER_OTLP_ENDPOINT", "http://c:4318"), ("OTEL_SDK_DISABLED", "true")])), None);

@@ -14,9 +14,7 @@ use crate::seeded;
 
 async fn agent_with_mock(store: tria_store::Store) -> (Agent, MockServer) {
     let mock = MockServer::start(MockConfig::default()).await.expect("mock");
-    let config = OpenAiConfig::new(mock.base_url(), "tria-mock")
-        .with_timeout(Duration::from_secs(5))
-        .with_retry(RetryPolicy::default());
+    let config = OpenAiConfig::new(mock.base_url(), "tria-mock").with_timeout(Duration::from_secs(5)).with_retry(RetryPolicy::default());
     let client = Arc::new(OpenAiClient::new(config).expect("client"));
     let prompts = Arc::new(PromptLibrary::embedded().expect("prompts"));
     (Agent::builder(store).llm(client, prompts).build(), mock)
@@ -69,6 +67,7 @@ async fn an_injection_attempt_is_refused_without_calling_the_model() {
     assert!(!reply.reply.to_lowercase().contains("system prompt:"), "{}", reply.reply);
     assert_eq!(reply.intent.label, IntentLabel::OutOfScope);
     // A benign look-alike is answered normally.
-    let reply = agent.chat(&tenant, ChatRequest::new("Ignore my last message, what is the restocking fee on returns?")).await.expect("chat");
+    let reply =
+        agent.chat(&tenant, ChatRequest::new("Ignore my last message, what is the restocking fee on returns?")).await.expect("chat");
     assert_ne!(reply.intent.label, IntentLabel::OutOfScope, "{}", reply.reply);
 }

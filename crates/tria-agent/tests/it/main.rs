@@ -11,9 +11,7 @@ use tria_testkit::TestDb;
 /// A seeded database and its Northwind tenant.
 pub(crate) async fn seeded() -> (TestDb, TenantContext) {
     let db = tria_testkit::sqlite().await;
-    let seeded = tria_agent::setup::seed_from_fixtures(&db.store, &tria_testkit::fixtures_dir(), &BTreeMap::new())
-        .await
-        .expect("seed");
+    let seeded = tria_agent::setup::seed_from_fixtures(&db.store, &tria_testkit::fixtures_dir(), &BTreeMap::new()).await.expect("seed");
     let tenant = seeded.into_iter().find(|t| t.tenant.slug == "northwind").expect("northwind fixture").tenant;
     (db, tenant)
 }

@@ -74,19 +74,11 @@ async fn customer_specific_answers_follow_the_customer_and_their_orders() {
     let other = sibling(&cache).await;
     let tenant = TenantId::new_random();
     let message = "where is my order?";
-    let alice = AnswerContext {
-        recent_intents: vec![],
-        scope: Some("customer-alice".into()),
-        customer_state: vec!["ORD-1001:confirmed".into()],
-    };
-    let bob = AnswerContext {
-        recent_intents: vec![],
-        scope: Some("customer-bob".into()),
-        customer_state: vec!["ORD-2002:invoiced".into()],
-    };
-    cache
-        .store(&query(tenant, message, &alice), answer("Your order ORD-1001 is confirmed.", IntentLabel::OrderStatus), None)
-        .await;
+    let alice =
+        AnswerContext { recent_intents: vec![], scope: Some("customer-alice".into()), customer_state: vec!["ORD-1001:confirmed".into()] };
+    let bob =
+        AnswerContext { recent_intents: vec![], scope: Some("customer-bob".into()), customer_state: vec!["ORD-2002:invoiced".into()] };
+    cache.store(&query(tenant, message, &alice), answer("Your order ORD-1001 is confirmed.", IntentLabel::OrderStatus), None).await;
     for c in [&cache, &other] {
         let hit = c.lookup_exact(&query(tenant, message, &alice)).await.expect("alice hits");
         assert_eq!(hit.answer.reply, "Your order ORD-1001 is confirmed.");
@@ -142,7 +134,9 @@ async fn stats_count_hits_misses_and_savings() {
     let (_, level) = cache
         .get_or_compute(&q, || async {
             Ok::<_, ()>(tria_cache::Fill {
-                answer: std::sync::Arc::new(tria_cache::CachedAnswer::new("Pay in 30 days.", IntentLabel::PolicyQuestion, 0.9).with_tokens(1000)),
+                answer: std::sync::Arc::new(
+                    tria_cache::CachedAnswer::new("Pay in 30 days.", IntentLabel::PolicyQuestion, 0.9).with_tokens(1000),
+                ),
                 level: CacheLevel::None,
                 vector: None,
                 cacheable: true,

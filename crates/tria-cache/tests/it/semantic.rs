@@ -9,7 +9,12 @@ use crate::support::*;
 
 /// A deterministic unit-ish vector; `nudge` moves it slightly (a paraphrase).
 fn vector(seed: u32, nudge: f32) -> Vec<f32> {
-    (0..384).map(|i| (((i as u32).wrapping_mul(2654435761) ^ seed.wrapping_mul(40503)) % 1000) as f32 / 1000.0 - 0.5 + if i == 0 { nudge } else { 0.0 }).collect()
+    (0..384)
+        .map(|i| {
+            (((i as u32).wrapping_mul(2654435761) ^ seed.wrapping_mul(40503)) % 1000) as f32 / 1000.0 - 0.5
+                + if i == 0 { nudge } else { 0.0 }
+        })
+        .collect()
 }
 
 #[tokio::test]
@@ -25,14 +30,34 @@ async fn paraphrases_hit_and_different_entities_miss() {
         .await
         .expect("paraphrase hits");
     assert_eq!(hit.reply, "Refunds in 5 days.");
-    assert!(cache.lookup_semantic(tenant, IntentLabel::PolicyQuestion, "weather tomorrow", &vector(2, 0.0)).await.is_none(), "unrelated vector misses");
-    assert!(cache.lookup_semantic(tenant, IntentLabel::Greeting, "what's your return window", &vector(1, 0.05)).await.is_none(), "other intent misses");
-    assert!(cache.lookup_semantic(TenantId::new_random(), IntentLabel::PolicyQuestion, "what's your return window", &vector(1, 0.05)).await.is_none(), "other tenant misses");
+    assert!(
+        cache.lookup_semantic(tenant, IntentLabel::PolicyQuestion, "weather tomorrow", &vector(2, 0.0)).await.is_none(),
+        "unrelated vector misses"
+    );
+    assert!(
+        cache.lookup_semantic(tenant, IntentLabel::Greeting, "what's your return window", &vector(1, 0.05)).await.is_none(),
+        "other intent misses"
+    );
+    assert!(
+        cache
+            .lookup_semantic(TenantId::new_random(), IntentLabel::PolicyQuestion, "what's your return window", &vector(1, 0.05))
+            .await
+            .is_none(),
+        "other tenant misses"
+    );
 
     // Same meaning, different quantity: the guard refuses even at similarity 1.
-    cache.store(&query(tenant, "price for 12 bags of espresso", &ctx), answer("12 bags: $120", IntentLabel::ProductInquiry), Some(&vector(3, 0.0))).await;
+    cache
+        .store(
+            &query(tenant, "price for 12 bags of espresso", &ctx),
+            answer("12 bags: $120", IntentLabel::ProductInquiry),
+            Some(&vector(3, 0.0)),
+        )
+        .await;
     assert!(cache.lookup_semantic(tenant, IntentLabel::ProductInquiry, "price for 20 bags of espresso", &vector(3, 0.0)).await.is_none());
-    assert!(cache.lookup_semantic(tenant, IntentLabel::ProductInquiry, "how much are 12 bags of espresso", &vector(3, 0.01)).await.is_some());
+    assert!(
+        cache.lookup_semantic(tenant, IntentLabel::ProductInquiry, "how much are 12 bags of espresso", &vector(3, 0.01)).await.is_some()
+    );
     cleanup(&cache).await;
 }
 
@@ -58,7 +83,10 @@ async fn l3_is_persisted_for_other_instances_and_expires() {
     tokio::time::sleep(Duration::from_millis(900)).await;
     assert!(cache.lookup_semantic(tenant, IntentLabel::ProductInquiry, "is there any decaf", &vector(9, 0.03)).await.is_none(), "expired");
     let third = sibling(&cache).await;
-    assert!(third.lookup_semantic(tenant, IntentLabel::ProductInquiry, "is there any decaf", &vector(9, 0.03)).await.is_none(), "expired in Redis too");
+    assert!(
+        third.lookup_semantic(tenant, IntentLabel::ProductInquiry, "is there any decaf", &vector(9, 0.03)).await.is_none(),
+        "expired in Redis too"
+    );
     let stats = cache.stats(tenant).await;
     assert_eq!(stats.levels[2].level, "l3");
     assert!(stats.levels[2].misses >= 1);

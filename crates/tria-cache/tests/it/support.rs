@@ -29,12 +29,7 @@ pub(crate) fn unique_prefix() -> String {
 
 /// Settings for a test: its own prefix, short probe interval.
 pub(crate) fn test_config(url: Option<String>) -> CacheConfig {
-    CacheConfig {
-        redis_url: url,
-        key_prefix: unique_prefix(),
-        probe_interval: Duration::from_millis(100),
-        ..CacheConfig::default()
-    }
+    CacheConfig { redis_url: url, key_prefix: unique_prefix(), probe_interval: Duration::from_millis(100), ..CacheConfig::default() }
 }
 
 /// A Redis-backed cache on the shared Redis with its own key prefix.

@@ -14,17 +14,23 @@ fn re(pattern: &str) -> Regex {
 }
 
 static CONFIG: LazyLock<Regex> = LazyLock::new(|| {
-    re(r"\b(instructions?|guidance|directives?|constraints?|guidelines|rules|rulebook|configuration|config|system (message|prompt)|prompt|programming|context( window)?|restrictions|guardrails|persona|training)\b")
+    re(
+        r"\b(instructions?|guidance|directives?|constraints?|guidelines|rules|rulebook|configuration|config|system (message|prompt)|prompt|programming|context( window)?|restrictions|guardrails|persona|training)\b",
+    )
 });
 /// What was put into the assistant, said without a noun for it ("everything programmed into you").
 static PUT_INTO_YOU: LazyLock<Regex> = LazyLock::new(|| {
-    re(r"\b(programmed|put|loaded|built) into you\b|\byou (were|have been|'ve been) (given|told|fed|shown|sent|programmed|instructed)\b|\byou got from\b|\b(tells?|told) you (how|what)\b")
+    re(
+        r"\b(programmed|put|loaded|built) into you\b|\byou (were|have been|'ve been) (given|told|fed|shown|sent|programmed|instructed)\b|\byou got from\b|\b(tells?|told) you (how|what)\b",
+    )
 });
 /// A configuration word that is really about a topic: "instructions for", "rules about".
 static TOPIC_AFTER: LazyLock<Regex> = LazyLock::new(|| re(r"^\s+(for|on|about|regarding|when|if|to|of|in case)\b"));
 /// Product and errand instructions: "care instructions", "delivery instructions".
 static TOPIC_BEFORE: LazyLock<Regex> = LazyLock::new(|| {
-    re(r"\b(my|our|care|assembly|delivery|return|returns|washing|installation|courier|cleaning|shipping|safety|setup|user|usage|storage|brewing|printing|mounting|fitting|warranty|dosing|recipe)\s+(\S+\s+)?$")
+    re(
+        r"\b(my|our|care|assembly|delivery|return|returns|washing|installation|courier|cleaning|shipping|safety|setup|user|usage|storage|brewing|printing|mounting|fitting|warranty|dosing|recipe)\s+(\S+\s+)?$",
+    )
 });
 /// The customer's own instructions ("I gave you the wrong instructions, ignore them").
 static OWN_INSTRUCTIONS: LazyLock<Regex> = LazyLock::new(|| re(r"\b(i|we) (gave|sent|wrote|left|provided|added|mentioned)\b"));
@@ -32,45 +38,66 @@ static ASSISTANT: LazyLock<Regex> = LazyLock::new(|| {
     re(r"\b(you|your|yours|you're|you've|you'd|you'll|yourself)\b|\bthis (bot|assistant|chatbot|ai)\b|\bthe (bot|assistant|ai|model)\b")
 });
 static GIVEN: LazyLock<Regex> = LazyLock::new(|| {
-    re(r"\b(given|configured|told|instructed|programmed|set up|trained|prompted|loaded|fed)\b|\b(developers?|creators?|operators?|engineers?)\b|\b(previous|prior|earlier|above|existing|original|initial|hidden|secret|internal)\b")
+    re(
+        r"\b(given|configured|told|instructed|programmed|set up|trained|prompted|loaded|fed)\b|\b(developers?|creators?|operators?|engineers?)\b|\b(previous|prior|earlier|above|existing|original|initial|hidden|secret|internal)\b",
+    )
 });
 static STRONG_OVERRIDE: LazyLock<Regex> = LazyLock::new(|| {
-    re(r"\b(ignore|forget|disregard|discard|set aside|put aside|cancel(l?ed)?|override|overridden|bypass|abandon|suspend(ed)?|disable(d)?|turn off|switch off|void|revoked?|no longer apply|don't apply|do not apply|(no longer|not) (valid|active|in effect|binding))\b")
+    re(
+        r"\b(ignore|forget|disregard|discard|set aside|put aside|cancel(l?ed)?|override|overridden|bypass|abandon|suspend(ed)?|disable(d)?|turn off|switch off|void|revoked?|no longer apply|don't apply|do not apply|(no longer|not) (valid|active|in effect|binding))\b",
+    )
 });
 static WEAK_OVERRIDE: LazyLock<Regex> = LazyLock::new(|| re(r"\b(without|no longer|free of|drop|lift|remove|break|outside)\b"));
-static BEHAVE: LazyLock<Regex> =
-    LazyLock::new(|| re(r"\b(operate|respond|answer|act|work|reply|run|chat|behave|talk|function|speak)\b"));
+static BEHAVE: LazyLock<Regex> = LazyLock::new(|| re(r"\b(operate|respond|answer|act|work|reply|run|chat|behave|talk|function|speak)\b"));
 static REVEAL: LazyLock<Regex> = LazyLock::new(|| {
-    re(r"\b(share|output|paste|quote|show|print|reveal|describe|repeat|list|tell|write|give|dump|display|recite|copy|expose|disclose|summari[sz]e|translate|read (me|out)|reply with|spell out|send)\b|\bwhat('s| is| are| was| were)? (in|inside)\b|\bwhat (text|words|message)\b")
+    re(
+        r"\b(share|output|paste|quote|show|print|reveal|describe|repeat|list|tell|write|give|dump|display|recite|copy|expose|disclose|summari[sz]e|translate|read (me|out)|reply with|spell out|send)\b|\bwhat('s| is| are| was| were)? (in|inside)\b|\bwhat (text|words|message)\b",
+    )
 });
 
 static GRANT: LazyLock<Regex> = LazyLock::new(|| {
-    re(r"\b(apply|approve|put|add|give|lower|reduce|update|throw in|credit|issue|grant|waive|make|set|honou?r|process|change|adjust|book|consider|pretend|treat|let me (have|pay|keep))\b")
+    re(
+        r"\b(apply|approve|put|add|give|lower|reduce|update|throw in|credit|issue|grant|waive|make|set|honou?r|process|change|adjust|book|consider|pretend|treat|let me (have|pay|keep))\b",
+    )
 });
 static BENEFIT: LazyLock<Regex> = LazyLock::new(|| {
-    re(r"\d\s?(%|percent)|\b(discount|refunds?|credit|for free|free of charge|free shipping|free delivery|never pay|compensation|no charge|pay nothing|payment terms|net \d+|exempt|old price|previous price|lower price)\b")
+    re(
+        r"\d\s?(%|percent)|\b(discount|refunds?|credit|for free|free of charge|free shipping|free delivery|never pay|compensation|no charge|pay nothing|payment terms|net \d+|exempt|old price|previous price|lower price)\b",
+    )
 });
 /// A concrete figure being granted: "75% off", "$250 credit", "total to $10".
 static FIGURE: LazyLock<Regex> = LazyLock::new(|| {
-    re(r"\d{1,3}\s?(%|percent)\s*(off|discount)|[$€£]\s?\d[\d,]*(\.\d+)?\s*(store )?(credit|voucher|refund|off|discount)|\bcredit of [$€£]?\s?\d|\b(total|price|invoice|bill|cost)\s+(down )?to\s+[$€£]?\s?\d|\bnet \d{2,3}\b")
+    re(
+        r"\d{1,3}\s?(%|percent)\s*(off|discount)|[$€£]\s?\d[\d,]*(\.\d+)?\s*(store )?(credit|voucher|refund|off|discount)|\bcredit of [$€£]?\s?\d|\b(total|price|invoice|bill|cost)\s+(down )?to\s+[$€£]?\s?\d|\bnet \d{2,3}\b",
+    )
 });
 /// Asking for an exception to policy, or pressure instead of a reason.
 static EXCEPTION: LazyLock<Regex> = LazyLock::new(|| {
-    re(r"\b(outside|beyond|after|past|despite|regardless of|ignoring|without)\b.{0,20}\b(return window|deadline|policy|window|limit|terms|receipt)\b|\bnobody (will|would) (check|notice|know)\b|\bdeserve\b|\b(boss|manager|colleague|supervisor|agent)\b.{0,30}\b(told|said|promised|agreed|approved)\b|\bthat'?s (only )?fair\b|\bas (a )?(loyal|vip|long-?time|good) customer\b|\bso (i|we) never pay\b|\b(your|the) polic(y|ies) (allows?|says?|permits?)\b|\bmanager(\'s)? approval\b|\bstarting (today|now)\b|\bso the (old|previous|lower) price\b|\bforever\b")
+    re(
+        r"\b(outside|beyond|after|past|despite|regardless of|ignoring|without)\b.{0,20}\b(return window|deadline|policy|window|limit|terms|receipt)\b|\bnobody (will|would) (check|notice|know)\b|\bdeserve\b|\b(boss|manager|colleague|supervisor|agent)\b.{0,30}\b(told|said|promised|agreed|approved)\b|\bthat'?s (only )?fair\b|\bas (a )?(loyal|vip|long-?time|good) customer\b|\bso (i|we) never pay\b|\b(your|the) polic(y|ies) (allows?|says?|permits?)\b|\bmanager(\'s)? approval\b|\bstarting (today|now)\b|\bso the (old|previous|lower) price\b|\bforever\b",
+    )
 });
 /// "could I get …?", "is it possible …?": asking what the policy allows.
 static POLICY_QUESTION: LazyLock<Regex> = LazyLock::new(|| {
-    re(r"^(please )?(do|does|is|are|was|were|what|how|when|which|where|why|who|could i|can i|may i|will i|am i|should i|would it be possible|is it possible)\b")
+    re(
+        r"^(please )?(do|does|is|are|was|were|what|how|when|which|where|why|who|could i|can i|may i|will i|am i|should i|would it be possible|is it possible)\b",
+    )
 });
 
 static OTHERS: LazyLock<Regex> = LazyLock::new(|| {
-    re(r"\b(other|another|different)\s+(businesses|business|companies|company|clients?|customers?|tenants?|shops?|stores?|brands?|users?|people)\b|\b(which|what) (café|cafe|customer|client|company|business|shop|store)s? (ordered|bought|spent|paid|purchased)\b|\b(top|biggest|best|largest)\s+(\d+\s+)?(customers|clients|buyers|accounts)\b|\bsomeone else'?s?\b|\bsomebody else'?s?\b|\b(neighbour|neighbor|friend|colleague|ex)'s\b|\beveryone'?s\b")
+    re(
+        r"\b(other|another|different)\s+(businesses|business|companies|company|clients?|customers?|tenants?|shops?|stores?|brands?|users?|people)\b|\b(which|what) (café|cafe|customer|client|company|business|shop|store)s? (ordered|bought|spent|paid|purchased)\b|\b(top|biggest|best|largest)\s+(\d+\s+)?(customers|clients|buyers|accounts)\b|\bsomeone else'?s?\b|\bsomebody else'?s?\b|\b(neighbour|neighbor|friend|colleague|ex)'s\b|\beveryone'?s\b",
+    )
 });
 static DATA: LazyLock<Regex> = LazyLock::new(|| {
-    re(r"\b(conversations?|chats?|messages?|orders?|invoices?|address(es)?|emails?|phone|details|data|history|accounts?|list|names|spend|purchases|carts?|records|prices|pricing)\b")
+    re(
+        r"\b(conversations?|chats?|messages?|orders?|invoices?|address(es)?|emails?|phone|details|data|history|accounts?|list|names|spend|purchases|carts?|records|prices|pricing)\b",
+    )
 });
 static ACCESS: LazyLock<Regex> = LazyLock::new(|| {
-    re(r"\b(show|list|give|send me|tell me|read( me)?|reveal|share|display|dump|export|print|pull up|look up|access|see|break (it )?down|how (many|much))\b|\b(need|want) (the|their|his|her|its)\b")
+    re(
+        r"\b(show|list|give|send me|tell me|read( me)?|reveal|share|display|dump|export|print|pull up|look up|access|see|break (it )?down|how (many|much))\b|\b(need|want) (the|their|his|her|its)\b",
+    )
 });
 
 /// Whether the sentence mentions the assistant's configuration (not a product's instructions).
@@ -99,7 +126,8 @@ pub(super) fn detect(text: &str) -> Option<(ThreatCategory, &'static str)> {
             }
         }
         let asking = POLICY_QUESTION.is_match(sentence);
-        if !asking && GRANT.is_match(sentence) && BENEFIT.is_match(sentence) && (FIGURE.is_match(sentence) || EXCEPTION.is_match(sentence)) {
+        if !asking && GRANT.is_match(sentence) && BENEFIT.is_match(sentence) && (FIGURE.is_match(sentence) || EXCEPTION.is_match(sentence))
+        {
             return Some((ThreatCategory::PolicyOverride, "concept:grant_exception"));
         }
     }

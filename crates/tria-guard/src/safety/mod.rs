@@ -82,8 +82,7 @@ static DECODE_AND_FOLLOW: LazyLock<Regex> = LazyLock::new(|| {
         .unwrap_or_else(|e| panic!("{e}"))
 });
 
-static BASE64_TOKEN: LazyLock<Regex> =
-    LazyLock::new(|| Regex::new(r"[A-Za-z0-9+/_-]{16,}={0,2}").unwrap_or_else(|e| panic!("{e}")));
+static BASE64_TOKEN: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"[A-Za-z0-9+/_-]{16,}={0,2}").unwrap_or_else(|e| panic!("{e}")));
 static HEX_TOKEN: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"\b[0-9a-fA-F]{16,}\b").unwrap_or_else(|e| panic!("{e}")));
 
 /// The screen, configured for one tenant: it knows the names of the other tenants so that
@@ -211,8 +210,7 @@ fn decoded_payloads(message: &str) -> Vec<String> {
         if token.len() % 2 != 0 {
             continue;
         }
-        let bytes: Option<Vec<u8>> =
-            (0..token.len()).step_by(2).map(|i| u8::from_str_radix(&token[i..i + 2], 16).ok()).collect();
+        let bytes: Option<Vec<u8>> = (0..token.len()).step_by(2).map(|i| u8::from_str_radix(&token[i..i + 2], 16).ok()).collect();
         if let Some(text) = bytes.and_then(|b| readable(&b)) {
             out.push(text);
         }
@@ -235,9 +233,9 @@ pub fn refusal_message(category: ThreatCategory, tenant_name: &str) -> String {
             "I can't change prices, discounts, fees or policies in this chat. I'm happy to explain {tenant_name}'s \
              current policy or connect you with a member of our team."
         ),
-        ThreatCategory::CrossTenant => format!(
-            "I can only help with your own account and with {tenant_name}'s products, orders and policies."
-        ),
+        ThreatCategory::CrossTenant => {
+            format!("I can only help with your own account and with {tenant_name}'s products, orders and policies.")
+        }
         ThreatCategory::RoleOverride | ThreatCategory::PromptExtraction | ThreatCategory::Encoded => format!(
             "I'm {tenant_name}'s customer-service assistant, so I can only help with our products, orders and \
              policies. What can I help you with?"

@@ -56,9 +56,8 @@ impl Rule {
     }
 }
 
-static POLICY_QUESTION: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"^(do|does|is|are|was|were|what|how|when|which|where|why|who)\b").unwrap_or_else(|e| panic!("{e}"))
-});
+static POLICY_QUESTION: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"^(do|does|is|are|was|were|what|how|when|which|where|why|who)\b").unwrap_or_else(|e| panic!("{e}")));
 
 /// Whether the sentence the match is in opens as a question about how things are.
 fn in_policy_question(before: &str) -> bool {

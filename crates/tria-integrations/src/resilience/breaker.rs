@@ -272,8 +272,7 @@ impl CircuitBreaker {
             return true;
         }
         let calls = u32::try_from(inner.window.len()).unwrap_or(u32::MAX);
-        calls >= config.minimum_calls.max(1)
-            && f64::from(inner.failures_in_window) / f64::from(calls) >= config.failure_rate
+        calls >= config.minimum_calls.max(1) && f64::from(inner.failures_in_window) / f64::from(calls) >= config.failure_rate
     }
 
     fn open(&self, inner: &mut Inner, now: Instant) {
@@ -290,10 +289,9 @@ impl IntegrationProbe for CircuitBreaker {
         let (state, detail) = match snap.state {
             BreakerState::Closed => (IntegrationState::Ok, "circuit closed".to_owned()),
             BreakerState::HalfOpen => (IntegrationState::Degraded, "circuit half-open: probing".to_owned()),
-            BreakerState::Open => (
-                IntegrationState::Degraded,
-                format!("circuit open: calls held back for {} ms", snap.retry_in_ms.unwrap_or(0)),
-            ),
+            BreakerState::Open => {
+                (IntegrationState::Degraded, format!("circuit open: calls held back for {} ms", snap.retry_in_ms.unwrap_or(0)))
+            }
         };
         IntegrationStatus { name: self.name.clone(), state, detail }
     }

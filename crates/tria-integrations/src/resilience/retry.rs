@@ -35,13 +35,7 @@ pub struct RetryPolicy {
 
 impl Default for RetryPolicy {
     fn default() -> Self {
-        Self {
-            max_attempts: 3,
-            initial_delay: Duration::from_millis(200),
-            max_delay: Duration::from_secs(5),
-            multiplier: 2.0,
-            jitter: 0.5,
-        }
+        Self { max_attempts: 3, initial_delay: Duration::from_millis(200), max_delay: Duration::from_secs(5), multiplier: 2.0, jitter: 0.5 }
     }
 }
 

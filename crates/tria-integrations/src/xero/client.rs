@@ -147,12 +147,8 @@ impl XeroClient {
             s if s.is_server_error() => AccountingError::Server { status: s.as_u16(), body: truncate(&body) },
             s => {
                 let parsed: wire::ApiError = serde_json::from_str(&body).unwrap_or_default();
-                let details: Vec<String> = parsed
-                    .elements
-                    .iter()
-                    .flat_map(|e| e.validation_errors.iter())
-                    .filter_map(|v| v.message.clone())
-                    .collect();
+                let details: Vec<String> =
+                    parsed.elements.iter().flat_map(|e| e.validation_errors.iter()).filter_map(|v| v.message.clone()).collect();
                 let message = match (details.first(), parsed.message) {
                     (Some(first), _) => first.clone(),
                     (None, Some(message)) => message,
@@ -166,8 +162,7 @@ impl XeroClient {
     /// The first contact whose email is `email`.
     pub async fn find_contact_by_email(&self, email: &str) -> Result<Option<ContactRef>, AccountingError> {
         let filter = format!("EmailAddress==\"{}\"", email.replace('\\', "\\\\").replace('"', "\\\""));
-        let found: wire::Contacts =
-            self.call::<(), _>(Method::GET, "Contacts", &[("where", filter.as_str())], None, None).await?;
+        let found: wire::Contacts = self.call::<(), _>(Method::GET, "Contacts", &[("where", filter.as_str())], None, None).await?;
         Ok(found.contacts.into_iter().find_map(|c| c.contact_id).map(|contact_id| ContactRef { contact_id }))
     }
 }
@@ -228,11 +223,7 @@ impl Accounting for XeroClient {
             }],
         };
         let created: wire::Invoices = self.call(Method::PUT, "Invoices", &[], Some(&body), Some(idempotency_key)).await?;
-        let invoice = created
-            .invoices
-            .into_iter()
-            .next()
-            .ok_or_else(|| AccountingError::Protocol("no invoice in the response".into()))?;
+        let invoice = created.invoices.into_iter().next().ok_or_else(|| AccountingError::Protocol("no invoice in the response".into()))?;
         match (invoice.invoice_id, invoice.invoice_number) {
             (Some(invoice_id), number) => Ok(InvoiceRef { invoice_id, invoice_number: number.unwrap_or_default() }),
             (None, _) => Err(AccountingError::Protocol("created invoice has no InvoiceID".into())),
@@ -241,15 +232,12 @@ impl Accounting for XeroClient {
 
     async fn find_invoice_by_reference(&self, reference: &str) -> Result<Option<InvoiceRef>, AccountingError> {
         let filter = format!("Reference==\"{}\"", reference.replace('\\', "\\\\").replace('"', "\\\""));
-        let found: wire::Invoices =
-            self.call::<(), _>(Method::GET, "Invoices", &[("where", filter.as_str())], None, None).await?;
+        let found: wire::Invoices = self.call::<(), _>(Method::GET, "Invoices", &[("where", filter.as_str())], None, None).await?;
         Ok(found
             .invoices
             .into_iter()
             .filter(|i| !matches!(i.status.as_deref(), Some("VOIDED" | "DELETED")))
-            .find_map(|i| {
-                Some(InvoiceRef { invoice_id: i.invoice_id?, invoice_number: i.invoice_number.unwrap_or_default() })
-            }))
+            .find_map(|i| Some(InvoiceRef { invoice_id: i.invoice_id?, invoice_number: i.invoice_number.unwrap_or_default() })))
     }
 
     async fn void_invoice(&self, invoice_id: &str, idempotency_key: &str) -> Result<(), AccountingError> {

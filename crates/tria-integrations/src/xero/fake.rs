@@ -127,10 +127,7 @@ impl Drop for FakeXero {
 impl FakeXero {
     /// Starts on `127.0.0.1` at a free port.
     pub async fn start(config: FakeXeroConfig) -> std::io::Result<Self> {
-        let shared = Arc::new(Shared {
-            config,
-            state: Mutex::new(FakeState { record_exchanges: true, ..FakeState::default() }),
-        });
+        let shared = Arc::new(Shared { config, state: Mutex::new(FakeState { record_exchanges: true, ..FakeState::default() }) });
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
         let addr = listener.local_addr()?;
         let app = Router::new().fallback(handle).with_state(shared.clone());
@@ -348,11 +345,8 @@ fn percent_decode(s: &str) -> String {
 
 fn token_endpoint(shared: &Shared, headers: &HeaderMap, body: &Bytes) -> Response {
     use base64_lite::decode_basic;
-    let credentials = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Basic "))
-        .and_then(decode_basic);
+    let credentials =
+        headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).and_then(|v| v.strip_prefix("Basic ")).and_then(decode_basic);
     let expected = (shared.config.client_id.clone(), shared.config.client_secret.clone());
     if credentials.as_ref() != Some(&expected) {
         return json_response(400, &json!({"error": "invalid_client"}));
@@ -469,11 +463,7 @@ fn get_contacts(state: &FakeState, query: &HashMap<String, String>) -> (u16, Val
 
 fn get_invoices(state: &FakeState, query: &HashMap<String, String>) -> (u16, Value) {
     let reference = query.get("where").and_then(|w| equals_filter(w, "Reference"));
-    let found: Vec<&Value> = state
-        .invoices
-        .iter()
-        .filter(|i| reference.as_deref().is_none_or(|r| i["Reference"] == r))
-        .collect();
+    let found: Vec<&Value> = state.invoices.iter().filter(|i| reference.as_deref().is_none_or(|r| i["Reference"] == r)).collect();
     (200, json!({"Invoices": found}))
 }
 

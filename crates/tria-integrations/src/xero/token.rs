@@ -111,8 +111,7 @@ impl OAuthTokens {
             let body = response.text().await.unwrap_or_default();
             return Err(AccountingError::Unauthorized(format!("token endpoint answered {status}: {body}")));
         }
-        let token: TokenResponse =
-            response.json().await.map_err(|e| AccountingError::Protocol(format!("token response: {e}")))?;
+        let token: TokenResponse = response.json().await.map_err(|e| AccountingError::Protocol(format!("token response: {e}")))?;
         if let Some(rotated) = token.refresh_token
             && matches!(state.grant, Grant::RefreshToken(_))
         {

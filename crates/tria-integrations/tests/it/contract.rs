@@ -46,12 +46,10 @@ enum Direction {
 }
 
 fn is_ms_date(s: &str) -> bool {
-    s.strip_prefix("/Date(")
-        .and_then(|r| r.strip_suffix(")/"))
-        .is_some_and(|inner| {
-            let millis = inner.split('+').next().unwrap_or_default();
-            !millis.is_empty() && millis.trim_start_matches('-').chars().all(|c| c.is_ascii_digit())
-        })
+    s.strip_prefix("/Date(").and_then(|r| r.strip_suffix(")/")).is_some_and(|inner| {
+        let millis = inner.split('+').next().unwrap_or_default();
+        !millis.is_empty() && millis.trim_start_matches('-').chars().all(|c| c.is_ascii_digit())
+    })
 }
 
 fn validate(schema: &Value, value: &Value, at: &str, direction: Direction, errors: &mut Vec<String>) {

@@ -37,11 +37,6 @@ async fn the_client_is_accepted_by_prisms_mock_of_the_spec() {
     assert!(!invoice.invoice_id.is_empty());
 
     // The mock does enforce the required tenant header: without it, a 4xx (Prism 5 says 422).
-    let bare = reqwest::Client::new()
-        .get(format!("{url}/Contacts"))
-        .bearer_auth("prism-token")
-        .send()
-        .await
-        .expect("request");
+    let bare = reqwest::Client::new().get(format!("{url}/Contacts")).bearer_auth("prism-token").send().await.expect("request");
     assert!(matches!(bare.status().as_u16(), 400 | 422), "{}", bare.status());
 }

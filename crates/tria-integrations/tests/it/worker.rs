@@ -39,27 +39,28 @@ async fn shop(store: &Store, customer_name: &str) -> Shop {
     for (sku, price) in [("CUP", 250), ("LID", 75)] {
         store
             .catalogue()
-            .upsert(tenant.id, NewProduct {
-                sku: sku.into(),
-                name: format!("{sku} case"),
-                description: String::new(),
-                unit: "case".into(),
-                unit_price_minor: price,
-                currency: "USD".into(),
-                stock: STOCK,
-                active: true,
-            })
+            .upsert(
+                tenant.id,
+                NewProduct {
+                    sku: sku.into(),
+                    name: format!("{sku} case"),
+                    description: String::new(),
+                    unit: "case".into(),
+                    unit_price_minor: price,
+                    currency: "USD".into(),
+                    stock: STOCK,
+                    active: true,
+                },
+            )
             .await
             .expect("product");
     }
     let customer = store
         .customers()
-        .upsert(tenant.id, NewCustomer {
-            external_id: "C1".into(),
-            name: customer_name.into(),
-            email: "buyer@example.com".into(),
-            company: String::new(),
-        })
+        .upsert(
+            tenant.id,
+            NewCustomer { external_id: "C1".into(), name: customer_name.into(), email: "buyer@example.com".into(), company: String::new() },
+        )
         .await
         .expect("customer");
     Shop { tenant: tenant.id, customer: CustomerId(customer.id) }
@@ -70,15 +71,18 @@ async fn place(store: &Store, shop: &Shop, n: usize) -> Vec<order::Model> {
     for i in 0..n {
         let order = store
             .orders()
-            .place(shop.tenant, NewOrder {
-                customer: shop.customer,
-                number: format!("ORD-{i:04}"),
-                status: OrderStatus::Draft,
-                idempotency_key: format!("chat:{i}"),
-                lines: vec![NewOrderLine { sku: "CUP".into(), quantity: 4 }, NewOrderLine { sku: "LID".into(), quantity: 2 }],
-                created_at: Utc::now(),
-                outbox_kind: None,
-            })
+            .place(
+                shop.tenant,
+                NewOrder {
+                    customer: shop.customer,
+                    number: format!("ORD-{i:04}"),
+                    status: OrderStatus::Draft,
+                    idempotency_key: format!("chat:{i}"),
+                    lines: vec![NewOrderLine { sku: "CUP".into(), quantity: 4 }, NewOrderLine { sku: "LID".into(), quantity: 2 }],
+                    created_at: Utc::now(),
+                    outbox_kind: None,
+                },
+            )
             .await
             .expect("place order");
         orders.push(order);
@@ -210,11 +214,10 @@ async fn while_xero_is_down_the_breaker_opens_orders_stay_confirmed_and_are_invo
         let shop = shop(store, "Ada").await;
         let orders = place(store, &shop, 5).await;
         let fake = fake().await;
-        let breaker = Arc::new(CircuitBreaker::new("xero", BreakerConfig {
-            consecutive_failures: 2,
-            cool_down: Duration::from_millis(300),
-            ..BreakerConfig::default()
-        }));
+        let breaker = Arc::new(CircuitBreaker::new(
+            "xero",
+            BreakerConfig { consecutive_failures: 2, cool_down: Duration::from_millis(300), ..BreakerConfig::default() },
+        ));
         let guarded: Arc<dyn Accounting> = Arc::new(Guarded::new(xero(&fake), breaker.clone()));
         let worker = InvoiceWorker::new(store.clone(), guarded, config(5));
 

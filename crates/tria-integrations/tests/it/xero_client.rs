@@ -128,11 +128,10 @@ async fn validation_errors_are_permanent_and_keep_xeros_message() {
 async fn timeouts_open_the_breaker_and_then_calls_fail_fast() {
     let fake = fake().await;
     let xero = client(&fake, RetryPolicy::never(), Duration::from_millis(100));
-    let breaker = Arc::new(CircuitBreaker::new("xero", BreakerConfig {
-        consecutive_failures: 2,
-        cool_down: Duration::from_secs(60),
-        ..BreakerConfig::default()
-    }));
+    let breaker = Arc::new(CircuitBreaker::new(
+        "xero",
+        BreakerConfig { consecutive_failures: 2, cool_down: Duration::from_secs(60), ..BreakerConfig::default() },
+    ));
     let guarded = Guarded::new(Arc::new(xero), breaker.clone());
     fake.push_faults([Fault::Slow(Duration::from_secs(2)), Fault::Slow(Duration::from_secs(2))]);
     for _ in 0..2 {

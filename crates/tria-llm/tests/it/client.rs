@@ -5,10 +5,7 @@ use std::time::Duration;
 
 use futures::StreamExt;
 use tria_llm::prompt::{GROUNDING_CLOSE, GROUNDING_OPEN};
-use tria_llm::{
-    ChatMessage, CompletionRequest, LlmClient, LlmError, OpenAiClient, OpenAiConfig, RetryPolicy, StreamEvent,
-    UsageSource,
-};
+use tria_llm::{ChatMessage, CompletionRequest, LlmClient, LlmError, OpenAiClient, OpenAiConfig, RetryPolicy, StreamEvent, UsageSource};
 use tria_mock_llm::{Fault, MockConfig, MockServer};
 
 const GROUNDING: &str = "Returns are accepted within 30 days of delivery. Refunds are issued within 5 business days.";
@@ -228,9 +225,7 @@ async fn nothing_listening_is_a_connection_error() {
 async fn the_concurrency_cap_bounds_requests_in_flight() {
     let config = MockConfig { latency: Duration::from_millis(30), ..MockConfig::default() };
     let mock = MockServer::start(config).await.expect("binds");
-    let client = Arc::new(
-        OpenAiClient::new(OpenAiConfig::new(mock.base_url(), "tria-mock").with_max_concurrency(2)).expect("builds"),
-    );
+    let client = Arc::new(OpenAiClient::new(OpenAiConfig::new(mock.base_url(), "tria-mock").with_max_concurrency(2)).expect("builds"));
     let calls: Vec<_> = (0..10)
         .map(|_| {
             let client = Arc::clone(&client);

@@ -22,7 +22,9 @@ pub use vector::{dot, normalize};
 #[derive(Debug, thiserror::Error)]
 pub enum EmbedError {
     /// A model or runtime file is absent: the message names the command that fetches it.
-    #[error("embedding model file missing: {path} ({what}); run `cargo xtask model fetch` to fetch the model and ONNX Runtime into the models directory")]
+    #[error(
+        "embedding model file missing: {path} ({what}); run `cargo xtask model fetch` to fetch the model and ONNX Runtime into the models directory"
+    )]
     MissingFile { path: String, what: &'static str },
     /// A file is present but is not the one we pinned (truncated download, wrong version).
     #[error("embedding model file {path} has sha256 {actual}, expected {expected}; run `cargo xtask model fetch` to fetch it again")]
@@ -51,9 +53,7 @@ pub trait Embedder: Send + Sync {
 
     /// The vector of a single text.
     fn embed_one(&self, text: &str) -> Result<Vec<f32>, EmbedError> {
-        self.embed_batch(&[text])?
-            .pop()
-            .ok_or_else(|| EmbedError::Inference("the model returned no vector".into()))
+        self.embed_batch(&[text])?.pop().ok_or_else(|| EmbedError::Inference("the model returned no vector".into()))
     }
 }
 

@@ -85,11 +85,7 @@ impl ModelFile {
     /// Fails with [`EmbedError::MissingFile`] unless the file exists as a regular file.
     pub fn require(&self, models_dir: &Path) -> Result<PathBuf, EmbedError> {
         let path = self.path_in(models_dir);
-        if path.is_file() {
-            Ok(path)
-        } else {
-            Err(EmbedError::MissingFile { path: path.display().to_string(), what: self.what })
-        }
+        if path.is_file() { Ok(path) } else { Err(EmbedError::MissingFile { path: path.display().to_string(), what: self.what }) }
     }
 
     /// Fails unless the file exists and has the pinned checksum.

@@ -47,9 +47,7 @@ fn vectors_are_unit_length_and_similar_texts_are_close() {
     let e = embedder();
     assert_eq!(e.dimension(), 384);
     assert_eq!(e.model_id(), model_files::MODEL_ID);
-    let v = e
-        .embed_batch(&["How long do refunds take?", "When will I get my money back?", "Do you sell oat milk?", ""])
-        .expect("embed");
+    let v = e.embed_batch(&["How long do refunds take?", "When will I get my money back?", "Do you sell oat milk?", ""]).expect("embed");
     assert_eq!(v.len(), 4);
     for x in &v {
         assert_eq!(x.len(), 384);

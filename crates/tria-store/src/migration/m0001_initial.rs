@@ -76,8 +76,7 @@ impl MigrationTrait for Migration {
                 .take(),
         )
         .await?;
-        m.create_index(index("customers", "uq_customers_tenant_external", &["tenant_id", "external_id"], true))
-            .await?;
+        m.create_index(index("customers", "uq_customers_tenant_external", &["tenant_id", "external_id"], true)).await?;
 
         m.create_table(
             Table::create()
@@ -120,11 +119,9 @@ impl MigrationTrait for Migration {
                 .take(),
         )
         .await?;
-        m.create_index(index("orders", "uq_orders_tenant_idempotency", &["tenant_id", "idempotency_key"], true))
-            .await?;
+        m.create_index(index("orders", "uq_orders_tenant_idempotency", &["tenant_id", "idempotency_key"], true)).await?;
         m.create_index(index("orders", "uq_orders_tenant_number", &["tenant_id", "number"], true)).await?;
-        m.create_index(index("orders", "idx_orders_tenant_customer", &["tenant_id", "customer_id"], false))
-            .await?;
+        m.create_index(index("orders", "idx_orders_tenant_customer", &["tenant_id", "customer_id"], false)).await?;
 
         m.create_table(
             Table::create()
@@ -160,8 +157,7 @@ impl MigrationTrait for Migration {
                 .take(),
         )
         .await?;
-        m.create_index(index("conversations", "idx_conversations_tenant_updated", &["tenant_id", "updated_at"], false))
-            .await?;
+        m.create_index(index("conversations", "idx_conversations_tenant_updated", &["tenant_id", "updated_at"], false)).await?;
 
         m.create_table(
             Table::create()
@@ -183,8 +179,7 @@ impl MigrationTrait for Migration {
                 .take(),
         )
         .await?;
-        m.create_index(index("messages", "idx_messages_conversation_created", &["conversation_id", "created_at"], false))
-            .await?;
+        m.create_index(index("messages", "idx_messages_conversation_created", &["conversation_id", "created_at"], false)).await?;
 
         m.create_table(
             Table::create()
@@ -220,8 +215,7 @@ impl MigrationTrait for Migration {
                 .take(),
         )
         .await?;
-        m.create_index(index("integration_outbox", "uq_outbox_tenant_idempotency", &["tenant_id", "idempotency_key"], true))
-            .await?;
+        m.create_index(index("integration_outbox", "uq_outbox_tenant_idempotency", &["tenant_id", "idempotency_key"], true)).await?;
         m.create_index(index("integration_outbox", "idx_outbox_due", &["state", "next_attempt_at"], false)).await?;
 
         m.create_table(
@@ -238,8 +232,7 @@ impl MigrationTrait for Migration {
                 .take(),
         )
         .await?;
-        m.create_index(index("policy_documents", "uq_policy_documents_tenant_path", &["tenant_id", "source_path"], true))
-            .await?;
+        m.create_index(index("policy_documents", "uq_policy_documents_tenant_path", &["tenant_id", "source_path"], true)).await?;
 
         m.create_table(
             Table::create()
@@ -257,8 +250,7 @@ impl MigrationTrait for Migration {
                 .take(),
         )
         .await?;
-        m.create_index(index("policy_chunks", "idx_policy_chunks_tenant", &["tenant_id", "document_id", "ordinal"], false))
-            .await?;
+        m.create_index(index("policy_chunks", "idx_policy_chunks_tenant", &["tenant_id", "document_id", "ordinal"], false)).await?;
         Ok(())
     }
 

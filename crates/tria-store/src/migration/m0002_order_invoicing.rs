@@ -11,12 +11,9 @@ pub(crate) struct Migration;
 impl MigrationTrait for Migration {
     async fn up(&self, m: &SchemaManager) -> Result<(), DbErr> {
         // One column per ALTER: SQLite accepts only one change per statement.
-        m.alter_table(Table::alter().table("integration_outbox").add_column(string_len_null("lease_token", 64)).take())
+        m.alter_table(Table::alter().table("integration_outbox").add_column(string_len_null("lease_token", 64)).take()).await?;
+        m.alter_table(Table::alter().table("integration_outbox").add_column(timestamp_with_time_zone_null("lease_expires_at")).take())
             .await?;
-        m.alter_table(
-            Table::alter().table("integration_outbox").add_column(timestamp_with_time_zone_null("lease_expires_at")).take(),
-        )
-        .await?;
         m.alter_table(Table::alter().table("orders").add_column(text_null("failure_reason")).take()).await?;
 
         m.create_table(
@@ -48,18 +45,10 @@ impl MigrationTrait for Migration {
         )
         .await?;
         m.create_index(
-            Index::create()
-                .name("idx_order_escalations_tenant_status")
-                .table("order_escalations")
-                .col("tenant_id")
-                .col("status")
-                .take(),
+            Index::create().name("idx_order_escalations_tenant_status").table("order_escalations").col("tenant_id").col("status").take(),
         )
         .await?;
-        m.create_index(
-            Index::create().name("idx_outbox_kind_state").table("integration_outbox").col("kind").col("state").take(),
-        )
-        .await?;
+        m.create_index(Index::create().name("idx_outbox_kind_state").table("integration_outbox").col("kind").col("state").take()).await?;
         Ok(())
     }
 

@@ -77,19 +77,11 @@ impl CatalogueRepo<'_> {
     }
 
     pub async fn find_by_sku(&self, tenant: TenantId, sku: &str) -> Result<Option<product::Model>, StoreError> {
-        Ok(product::Entity::find()
-            .filter(product::Column::TenantId.eq(tenant.0))
-            .filter(product::Column::Sku.eq(sku))
-            .one(self.db)
-            .await?)
+        Ok(product::Entity::find().filter(product::Column::TenantId.eq(tenant.0)).filter(product::Column::Sku.eq(sku)).one(self.db).await?)
     }
 
     /// Every product, active or not, by SKU.
     pub async fn list(&self, tenant: TenantId) -> Result<Vec<product::Model>, StoreError> {
-        Ok(product::Entity::find()
-            .filter(product::Column::TenantId.eq(tenant.0))
-            .order_by_asc(product::Column::Sku)
-            .all(self.db)
-            .await?)
+        Ok(product::Entity::find().filter(product::Column::TenantId.eq(tenant.0)).order_by_asc(product::Column::Sku).all(self.db).await?)
     }
 }

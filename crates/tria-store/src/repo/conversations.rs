@@ -3,8 +3,7 @@
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::Expr;
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set,
-    TransactionTrait,
+    ActiveModelTrait, ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set, TransactionTrait,
 };
 use tria_core::{CacheLevel, ConversationId, ConversationStatus, CustomerId, IntentLabel, MessageRole, TenantId};
 use uuid::Uuid;
@@ -84,10 +83,7 @@ fn message_row(tenant: TenantId, conversation: ConversationId, m: NewMessage) ->
 impl ConversationRepo<'_> {
     /// The conversation if it exists *and* belongs to `tenant`; another tenant's id is `None`.
     pub async fn get(&self, tenant: TenantId, id: ConversationId) -> Result<Option<conversation::Model>, StoreError> {
-        Ok(conversation::Entity::find_by_id(id.0)
-            .filter(conversation::Column::TenantId.eq(tenant.0))
-            .one(self.db)
-            .await?)
+        Ok(conversation::Entity::find_by_id(id.0).filter(conversation::Column::TenantId.eq(tenant.0)).one(self.db).await?)
     }
 
     /// Stores both messages (and the conversation when new) in one transaction.

@@ -49,10 +49,7 @@ impl CustomerRepo<'_> {
     }
 
     pub async fn get(&self, tenant: TenantId, id: CustomerId) -> Result<Option<customer::Model>, StoreError> {
-        Ok(customer::Entity::find_by_id(id.0)
-            .filter(customer::Column::TenantId.eq(tenant.0))
-            .one(self.db)
-            .await?)
+        Ok(customer::Entity::find_by_id(id.0).filter(customer::Column::TenantId.eq(tenant.0)).one(self.db).await?)
     }
 
     pub async fn list(&self, tenant: TenantId) -> Result<Vec<customer::Model>, StoreError> {

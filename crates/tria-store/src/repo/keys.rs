@@ -52,7 +52,15 @@ pub struct KeyInfo {
 
 impl From<api_key::Model> for KeyInfo {
     fn from(m: api_key::Model) -> Self {
-        Self { id: m.id, tenant_id: m.tenant_id, role: m.role, label: m.label, prefix: m.prefix, created_at: m.created_at, revoked_at: m.revoked_at }
+        Self {
+            id: m.id,
+            tenant_id: m.tenant_id,
+            role: m.role,
+            label: m.label,
+            prefix: m.prefix,
+            created_at: m.created_at,
+            revoked_at: m.revoked_at,
+        }
     }
 }
 
@@ -71,13 +79,7 @@ pub struct KeyRepo<'a> {
 
 impl KeyRepo<'_> {
     /// Stores a key's digest. Returns the key id; the plaintext is the caller's to show once.
-    pub async fn insert(
-        &self,
-        tenant: Option<TenantId>,
-        role: ApiRole,
-        label: &str,
-        plaintext: &str,
-    ) -> Result<Uuid, StoreError> {
+    pub async fn insert(&self, tenant: Option<TenantId>, role: ApiRole, label: &str, plaintext: &str) -> Result<Uuid, StoreError> {
         if plaintext.len() < 24 {
             return Err(StoreError::Invalid("API keys must be at least 24 characters".into()));
         }
@@ -113,11 +115,8 @@ impl KeyRepo<'_> {
         for row in candidates {
             let equal: bool = row.key_hash.as_bytes().ct_eq(digest.as_bytes()).into();
             if equal {
-                found = ApiRole::parse(&row.role).map(|role| AuthenticatedKey {
-                    key_id: row.id,
-                    role,
-                    tenant_id: row.tenant_id.map(TenantId),
-                });
+                found =
+                    ApiRole::parse(&row.role).map(|role| AuthenticatedKey { key_id: row.id, role, tenant_id: row.tenant_id.map(TenantId) });
             }
         }
         Ok(found)
@@ -125,11 +124,7 @@ impl KeyRepo<'_> {
 
     /// Whether a key with this plaintext is already stored (revoked or not).
     pub async fn exists(&self, plaintext: &str) -> Result<bool, StoreError> {
-        Ok(api_key::Entity::find()
-            .filter(api_key::Column::KeyHash.eq(hash_key(plaintext)))
-            .one(self.db)
-            .await?
-            .is_some())
+        Ok(api_key::Entity::find().filter(api_key::Column::KeyHash.eq(hash_key(plaintext))).one(self.db).await?.is_some())
     }
 
     /// Generates, stores and returns a new key; the plaintext exists only in the return value.
@@ -146,10 +141,7 @@ impl KeyRepo<'_> {
 
     /// Revokes a key; revoking a revoked key keeps its first revocation time.
     pub async fn revoke(&self, key_id: Uuid) -> Result<(), StoreError> {
-        let row = api_key::Entity::find_by_id(key_id)
-            .one(self.db)
-            .await?
-            .ok_or_else(|| StoreError::NotFound(format!("key {key_id}")))?;
+        let row = api_key::Entity::find_by_id(key_id).one(self.db).await?.ok_or_else(|| StoreError::NotFound(format!("key {key_id}")))?;
         if row.revoked_at.is_some() {
             return Ok(());
         }

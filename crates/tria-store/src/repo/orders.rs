@@ -3,9 +3,7 @@
 
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::{Expr, ExprTrait};
-use sea_orm::{
-    ActiveModelTrait, ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder, Set, TransactionTrait,
-};
+use sea_orm::{ActiveModelTrait, ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder, Set, TransactionTrait};
 use tria_core::{CustomerId, OrderStatus, TenantId};
 use uuid::Uuid;
 
@@ -83,9 +81,7 @@ impl OrderRepo<'_> {
                 .unit_price_minor
                 .checked_mul(line.quantity)
                 .ok_or_else(|| StoreError::Invalid(format!("line total for {} overflows", line.sku)))?;
-            subtotal = subtotal
-                .checked_add(line_total)
-                .ok_or_else(|| StoreError::Invalid("order total overflows".into()))?;
+            subtotal = subtotal.checked_add(line_total).ok_or_else(|| StoreError::Invalid("order total overflows".into()))?;
             currency.get_or_insert_with(|| product.currency.clone());
             if reserve_stock {
                 // A conditional decrement, so two orders racing for the last units cannot both win.
@@ -163,11 +159,7 @@ impl OrderRepo<'_> {
     }
 
     pub async fn find_by_number(&self, tenant: TenantId, number: &str) -> Result<Option<order::Model>, StoreError> {
-        Ok(order::Entity::find()
-            .filter(order::Column::TenantId.eq(tenant.0))
-            .filter(order::Column::Number.eq(number))
-            .one(self.db)
-            .await?)
+        Ok(order::Entity::find().filter(order::Column::TenantId.eq(tenant.0)).filter(order::Column::Number.eq(number)).one(self.db).await?)
     }
 
     pub async fn list_for_customer(&self, tenant: TenantId, customer: CustomerId) -> Result<Vec<order::Model>, StoreError> {
@@ -188,11 +180,7 @@ impl OrderRepo<'_> {
     }
 
     pub async fn find(&self, tenant: TenantId, order_id: Uuid) -> Result<Option<order::Model>, StoreError> {
-        Ok(order::Entity::find()
-            .filter(order::Column::TenantId.eq(tenant.0))
-            .filter(order::Column::Id.eq(order_id))
-            .one(self.db)
-            .await?)
+        Ok(order::Entity::find().filter(order::Column::TenantId.eq(tenant.0)).filter(order::Column::Id.eq(order_id)).one(self.db).await?)
     }
 
     /// Escalations opened for a tenant's orders, oldest first.

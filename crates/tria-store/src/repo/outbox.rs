@@ -11,8 +11,8 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, DbBackend, EntityTrait, QueryFilter,
-    QuerySelect, Set, Statement, TransactionTrait, Value,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, DbBackend, EntityTrait, QueryFilter, QuerySelect, Set, Statement,
+    TransactionTrait, Value,
 };
 use tria_core::OrderStatus;
 use uuid::Uuid;
@@ -85,15 +85,8 @@ impl OutboxRepo<'_> {
                ORDER BY next_attempt_at LIMIT ?{lock}) \
              RETURNING *"
         );
-        let values: Vec<Value> = vec![
-            token.into(),
-            expires.into(),
-            now.into(),
-            kind.to_owned().into(),
-            now.into(),
-            now.into(),
-            i64::from(limit).into(),
-        ];
+        let values: Vec<Value> =
+            vec![token.into(), expires.into(), now.into(), kind.to_owned().into(), now.into(), now.into(), i64::from(limit).into()];
         let stmt = Statement::from_sql_and_values(backend, numbered_placeholders(&sql, backend), values);
         Ok(outbox::Entity::find().from_raw_sql(stmt).all(self.db).await?)
     }
@@ -157,12 +150,7 @@ impl OutboxRepo<'_> {
 
     /// Marks the invoice job done and the order `invoiced` with the accounting system's ids, in
     /// one transaction. An order no longer `confirmed` (e.g. cancelled meanwhile) is left as is.
-    pub async fn complete_invoice(
-        &self,
-        job: &outbox::Model,
-        invoice_id: &str,
-        invoice_number: &str,
-    ) -> Result<LeaseOutcome, StoreError> {
+    pub async fn complete_invoice(&self, job: &outbox::Model, invoice_id: &str, invoice_number: &str) -> Result<LeaseOutcome, StoreError> {
         let order_id = job_order_id(job)?;
         let txn = self.db.begin().await?;
         let now = Utc::now();

@@ -50,10 +50,7 @@ impl PolicyRepo<'_> {
                 active.version = Set(version);
                 active.updated_at = Set(Utc::now());
                 active.update(&txn).await?;
-                policy_chunk::Entity::delete_many()
-                    .filter(policy_chunk::Column::DocumentId.eq(id))
-                    .exec(&txn)
-                    .await?;
+                policy_chunk::Entity::delete_many().filter(policy_chunk::Column::DocumentId.eq(id)).exec(&txn).await?;
                 id
             }
             None => {

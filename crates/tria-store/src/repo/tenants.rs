@@ -92,10 +92,6 @@ impl TenantRepo<'_> {
 
     /// The tenant's currency code.
     pub async fn currency(&self, id: TenantId) -> Result<String, StoreError> {
-        tenant::Entity::find_by_id(id.0)
-            .one(self.db)
-            .await?
-            .map(|t| t.currency)
-            .ok_or_else(|| StoreError::NotFound(format!("tenant {id}")))
+        tenant::Entity::find_by_id(id.0).one(self.db).await?.map(|t| t.currency).ok_or_else(|| StoreError::NotFound(format!("tenant {id}")))
     }
 }

@@ -18,12 +18,15 @@ async fn an_exchange_stores_both_messages_with_their_metadata() {
         assistant.cache_level = Some(CacheLevel::None);
         store
             .conversations()
-            .record_exchange(t.id, Exchange {
-                conversation: conv,
-                opens_conversation: Some(NewConversation { customer: None, channel: "api".into() }),
-                user,
-                assistant,
-            })
+            .record_exchange(
+                t.id,
+                Exchange {
+                    conversation: conv,
+                    opens_conversation: Some(NewConversation { customer: None, channel: "api".into() }),
+                    user,
+                    assistant,
+                },
+            )
             .await
             .expect("record");
         let msgs = store.conversations().messages(t.id, conv).await.expect("messages");

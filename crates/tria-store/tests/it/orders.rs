@@ -12,16 +12,19 @@ async fn orders_are_priced_from_the_catalogue_idempotent_and_written_with_their_
         for (sku, price) in [("CUP", 250), ("LID", 75)] {
             store
                 .catalogue()
-                .upsert(t.id, NewProduct {
-                    sku: sku.into(),
-                    name: sku.into(),
-                    description: String::new(),
-                    unit: "case".into(),
-                    unit_price_minor: price,
-                    currency: "USD".into(),
-                    stock: 100,
-                    active: true,
-                })
+                .upsert(
+                    t.id,
+                    NewProduct {
+                        sku: sku.into(),
+                        name: sku.into(),
+                        description: String::new(),
+                        unit: "case".into(),
+                        unit_price_minor: price,
+                        currency: "USD".into(),
+                        stock: 100,
+                        active: true,
+                    },
+                )
                 .await
                 .expect("product");
         }
@@ -72,16 +75,19 @@ async fn placing_reserves_stock_atomically_and_refuses_what_is_not_on_hand() {
         let t = tenant(store, "place").await;
         store
             .catalogue()
-            .upsert(t.id, NewProduct {
-                sku: "CUP".into(),
-                name: "Cup".into(),
-                description: String::new(),
-                unit: "case".into(),
-                unit_price_minor: 100,
-                currency: "USD".into(),
-                stock: 5,
-                active: true,
-            })
+            .upsert(
+                t.id,
+                NewProduct {
+                    sku: "CUP".into(),
+                    name: "Cup".into(),
+                    description: String::new(),
+                    unit: "case".into(),
+                    unit_price_minor: 100,
+                    currency: "USD".into(),
+                    stock: 5,
+                    active: true,
+                },
+            )
             .await
             .expect("product");
         let customer = store

@@ -27,16 +27,19 @@ async fn no_repository_returns_another_tenants_rows() {
             .expect("customer");
         store
             .catalogue()
-            .upsert(a.id, NewProduct {
-                sku: "SKU-1".into(),
-                name: "Cup".into(),
-                description: String::new(),
-                unit: "case".into(),
-                unit_price_minor: 100,
-                currency: "USD".into(),
-                stock: 1,
-                active: true,
-            })
+            .upsert(
+                a.id,
+                NewProduct {
+                    sku: "SKU-1".into(),
+                    name: "Cup".into(),
+                    description: String::new(),
+                    unit: "case".into(),
+                    unit_price_minor: 100,
+                    currency: "USD".into(),
+                    stock: 1,
+                    active: true,
+                },
+            )
             .await
             .expect("product");
 
