@@ -69,6 +69,11 @@ impl AgentBuilder {
     }
 
     pub fn build(self) -> Agent {
+        // The learned safety layer comes with the embedder that feeds it.
+        let screen = match (&self.semantic.safety, self.screen.learned()) {
+            (Some(learned), None) => Arc::new((*self.screen).clone().with_learned(learned.clone())),
+            _ => self.screen,
+        };
         Agent {
             store: self.store,
             classifier: self.classifier,
@@ -78,7 +83,7 @@ impl AgentBuilder {
             cache: self.cache,
             semantic: self.semantic,
             llm: self.llm,
-            screen: self.screen,
+            screen,
         }
     }
 }
@@ -149,6 +154,10 @@ impl Agent {
                 None
             }
         }
+    }
+
+    pub(crate) fn screen(&self) -> &InputScreen {
+        &self.screen
     }
 
     pub fn store(&self) -> &Store {
@@ -289,6 +298,10 @@ impl Agent {
         message: &str,
         classification: Classification,
     ) -> Result<Generated, AgentError> {
+        if let Some(refusal) = self.learned_refusal(message) {
+            let reply = refusal_message(refusal.category, &tenant.name);
+            return Ok(Generated { answer: tria_cache::CachedAnswer::new(reply, IntentLabel::OutOfScope, 1.0), refused: true });
+        }
         let index = self.index(tenant.id).await?;
         let vector = self.query_embedding(message);
         if classification.label == IntentLabel::ProductInquiry
@@ -304,7 +317,7 @@ impl Agent {
                 let answer = tria_cache::CachedAnswer::new(reply, classification.label, classification.confidence)
                     .with_sources(sources)
                     .with_tokens(tokens);
-                return Ok(Generated { answer });
+                return Ok(Generated { answer, refused: false });
             }
         }
         let hits = index.hybrid_search(message, vector.as_deref(), TOP_K);
@@ -315,7 +328,7 @@ impl Agent {
         let (reply, tokens) = self.with_llm(tenant, &classification, message, &grounding, offline).await;
         let answer =
             tria_cache::CachedAnswer::new(reply, classification.label, classification.confidence).with_sources(sources).with_tokens(tokens);
-        Ok(Generated { answer })
+        Ok(Generated { answer, refused: false })
     }
 
     /// The LLM's reply when one is configured, the intent is one it writes, there is grounding

@@ -45,6 +45,8 @@ impl AgentBuilder {
 #[derive(Debug)]
 pub(crate) struct Generated {
     pub(crate) answer: CachedAnswer,
+    /// A safety refusal: never cached, so a retrained screen never serves an old verdict.
+    pub(crate) refused: bool,
 }
 
 /// Answers the cache must not keep: hand-offs and complaints (about one person's experience),
@@ -165,10 +167,11 @@ impl Agent {
             {
                 return Ok(Fill { answer, level: CacheLevel::L3, vector: None, evidence: Vec::new(), cacheable: true });
             }
-            let mut answer = generate(classification).await?.answer;
+            let generated = generate(classification).await?;
+            let mut answer = generated.answer;
             // What an LLM would have been sent and would have written; a hit saves it again.
             answer.tokens = count_tokens(message).saturating_add(count_tokens(&answer.reply));
-            let cacheable = cacheable(&answer);
+            let cacheable = cacheable(&answer) && !generated.refused;
             Ok(Fill { answer: Arc::new(answer), level: CacheLevel::None, vector, evidence, cacheable })
         };
         match context {

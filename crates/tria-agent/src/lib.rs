@@ -9,6 +9,7 @@ mod error;
 mod generation;
 mod input;
 mod responder;
+pub mod safety;
 pub mod semantic;
 pub mod setup;
 pub mod stream;

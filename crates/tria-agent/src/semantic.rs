@@ -5,6 +5,7 @@
 use std::path::Path;
 use std::sync::Arc;
 
+use tria_guard::LearnedScreen;
 use tria_intent::{IntentModel, load_examples};
 use tria_rag::embed::Memoized;
 use tria_rag::{Embedder, EmbedderStatus, LocalEmbedder, LocalEmbedderOptions};
@@ -17,19 +18,25 @@ const QUERY_MEMO: usize = 256;
 pub struct SemanticParts {
     pub embedder: Option<Arc<dyn Embedder>>,
     pub intent_model: Option<Arc<IntentModel>>,
+    /// The learned input-safety screen (see [`crate::safety`]), trained on the same embedder.
+    pub safety: Option<Arc<LearnedScreen>>,
     pub status: EmbedderStatus,
 }
 
 impl std::fmt::Debug for SemanticParts {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("SemanticParts").field("status", &self.status).field("intent_model", &self.intent_model.is_some()).finish()
+        f.debug_struct("SemanticParts")
+            .field("status", &self.status)
+            .field("intent_model", &self.intent_model.is_some())
+            .field("safety", &self.safety.is_some())
+            .finish()
     }
 }
 
 impl SemanticParts {
     /// No model: BM25 retrieval and rule intents. `reason` is what health reports.
     pub fn unavailable(reason: impl Into<String>) -> Self {
-        Self { embedder: None, intent_model: None, status: EmbedderStatus::Unavailable { reason: reason.into() } }
+        Self { embedder: None, intent_model: None, safety: None, status: EmbedderStatus::Unavailable { reason: reason.into() } }
     }
 
     /// Wraps any embedder (local, remote, a test double) and builds the intent model from the
@@ -54,7 +61,19 @@ impl SemanticParts {
                 None
             }
         };
-        Self { embedder: Some(embedder), intent_model, status }
+        Self { embedder: Some(embedder), intent_model, safety: None, status }
+    }
+
+    /// Adds the learned safety screen, trained on `fixtures_dir/safety` and the intent examples
+    /// with this embedder. Without an embedder, or when the data cannot be read, the lexical
+    /// screen works alone (logged).
+    pub fn with_learned_safety(mut self, fixtures_dir: &Path, vector_cache_dir: Option<&Path>) -> Self {
+        let Some(embedder) = &self.embedder else { return self };
+        match crate::safety::learned_safety_screen(embedder.as_ref(), fixtures_dir, vector_cache_dir) {
+            Ok(screen) => self.safety = Some(Arc::new(screen)),
+            Err(e) => tracing::warn!(error = %e, "learned safety screen unavailable; the lexical screen works alone"),
+        }
+        self
     }
 }
 
@@ -80,7 +99,9 @@ fn intent_model(
 pub fn load_semantic(models_dir: &Path, fixtures_dir: &Path) -> SemanticParts {
     match LocalEmbedder::load(&LocalEmbedderOptions::new(models_dir)) {
         Ok(embedder) => {
-            SemanticParts::from_embedder_cached(Arc::new(embedder), &fixtures_dir.join("intents"), &models_dir.join("vector-cache"))
+            let cache = models_dir.join("vector-cache");
+            SemanticParts::from_embedder_cached(Arc::new(embedder), &fixtures_dir.join("intents"), &cache)
+                .with_learned_safety(fixtures_dir, Some(&cache))
         }
         Err(e) => {
             tracing::warn!(error = %e, "embedding model unavailable: retrieval falls back to BM25 and intents to rules");

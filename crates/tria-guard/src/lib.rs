@@ -4,14 +4,14 @@
 //! adaptation. Pure functions over text: no I/O, same input, same verdict.
 
 pub mod grounding;
+pub mod learned;
 mod normalise;
 pub mod output;
 pub mod safety;
-pub mod semantic;
 pub mod tone;
 
 pub use grounding::{Claim, ClaimKind, GroundingReport, check_grounding, extract_claims};
+pub use learned::{LearnedScore, LearnedScreen, SafetyDataError, SafetyExample, parse_safety_examples};
 pub use output::{OutputIssue, OutputPolicy, check_output, mask_profanity, truncate_at_sentence};
 pub use safety::{InputScreen, Refusal, ScreenVerdict, ThreatCategory, refusal_message};
-pub use semantic::{SemanticScore, SemanticScreen};
 pub use tone::adapt_tone;

@@ -5,7 +5,7 @@
 
 /// Number of hash buckets (a power of two). Collisions are rare at a few thousand distinct
 /// features and harmless to a regularised linear model.
-pub(crate) const BUCKETS: usize = 1 << 14;
+pub const BUCKETS: usize = 1 << 14;
 
 /// FNV-1a: stable across platforms and releases, unlike `std`'s randomly seeded hasher.
 fn fnv1a(kind: u8, parts: &[&str]) -> u32 {
@@ -37,7 +37,7 @@ fn words(message: &str) -> Vec<String> {
 }
 
 /// Sparse features `(bucket, value)`, sorted by bucket with duplicates summed, L2-normalised.
-pub(crate) fn lexical_features(message: &str) -> Vec<(u32, f32)> {
+pub fn lexical_features(message: &str) -> Vec<(u32, f32)> {
     let words = words(message);
     let mut buckets: Vec<u32> = Vec::with_capacity(words.len() * 8);
     for (i, word) in words.iter().enumerate() {

@@ -6,8 +6,8 @@
 mod entities;
 mod examples;
 mod knn;
-mod lexical;
-mod linear;
+pub mod lexical;
+pub mod linear;
 mod model;
 mod rules;
 mod tone;

@@ -6,26 +6,24 @@
 use crate::knn::dot;
 use crate::lexical::BUCKETS;
 
-const CLASSES: usize = 10;
-
 /// One training or query row: a dense vector (the embedding) and sparse lexical features.
 #[derive(Clone, Copy, Debug)]
-pub(crate) struct Row<'a> {
-    pub(crate) dense: &'a [f32],
-    pub(crate) sparse: &'a [(u32, f32)],
+pub struct Row<'a> {
+    pub dense: &'a [f32],
+    pub sparse: &'a [(u32, f32)],
 }
 
 #[derive(Clone, Copy, Debug)]
-pub(crate) struct TrainOptions {
-    pub(crate) epochs: usize,
-    pub(crate) learning_rate: f32,
+pub struct TrainOptions {
+    pub epochs: usize,
+    pub learning_rate: f32,
     /// L2 penalty per example (weight decay), the main guard against memorising examples.
-    pub(crate) l2: f32,
+    pub l2: f32,
     /// Multiplies the dense vector: unit-length embeddings have tiny components, and this sets
     /// their weight against the lexical features under one L2 penalty.
-    pub(crate) dense_scale: f32,
+    pub dense_scale: f32,
     /// Multiplies the (unit-length) lexical features; 0 turns them off.
-    pub(crate) lexical_scale: f32,
+    pub lexical_scale: f32,
 }
 
 impl Default for TrainOptions {
@@ -34,8 +32,9 @@ impl Default for TrainOptions {
     }
 }
 
+/// A softmax regression over `C` classes.
 #[derive(Clone, Debug)]
-pub(crate) struct LinearHead {
+pub struct LinearHead<const C: usize> {
     dimension: usize,
     options: TrainOptions,
     /// Subtracted from every dense vector: sentence embeddings share a large common direction
@@ -43,9 +42,9 @@ pub(crate) struct LinearHead {
     mean: Vec<f32>,
     /// Class-major: `dense[c * dimension + j]`.
     dense: Vec<f32>,
-    /// Feature-major: `lexical[bucket * CLASSES + c]`.
+    /// Feature-major: `lexical[bucket * C + c]`.
     lexical: Vec<f32>,
-    bias: [f32; CLASSES],
+    bias: [f32; C],
     /// The true weights are `scale * dense` and `scale * lexical`: weight decay then costs one
     /// multiplication per step instead of a pass over every weight.
     scale: f32,
@@ -75,7 +74,7 @@ impl Shuffle {
     }
 }
 
-pub(crate) fn softmax_in_place(logits: &mut [f32; CLASSES]) {
+pub fn softmax_in_place<const C: usize>(logits: &mut [f32; C]) {
     let max = logits.iter().copied().fold(f32::NEG_INFINITY, f32::max);
     let mut sum = 0.0;
     for l in logits.iter_mut() {
@@ -87,12 +86,12 @@ pub(crate) fn softmax_in_place(logits: &mut [f32; CLASSES]) {
     }
 }
 
-impl LinearHead {
-    /// Trains on `rows` with `labels` (indices into [`tria_core::IntentLabel::ALL`]).
-    /// Rows whose dense length differs from the first are ignored.
-    pub(crate) fn train(rows: &[Row<'_>], labels: &[usize], options: TrainOptions) -> Self {
+impl<const C: usize> LinearHead<C> {
+    /// Trains on `rows` with `labels` (class indices below `C`; for intents, indices into
+    /// [`tria_core::IntentLabel::ALL`]). Rows whose dense length differs from the first are ignored.
+    pub fn train(rows: &[Row<'_>], labels: &[usize], options: TrainOptions) -> Self {
         let dimension = rows.first().map_or(0, |r| r.dense.len());
-        let usable: Vec<usize> = (0..rows.len()).filter(|&i| rows[i].dense.len() == dimension && labels[i] < CLASSES).collect();
+        let usable: Vec<usize> = (0..rows.len()).filter(|&i| rows[i].dense.len() == dimension && labels[i] < C).collect();
         let mut mean = vec![0.0f32; dimension];
         for &i in &usable {
             for (m, x) in mean.iter_mut().zip(rows[i].dense) {
@@ -103,15 +102,8 @@ impl LinearHead {
         for m in &mut mean {
             *m /= n;
         }
-        let mut head = Self {
-            dimension,
-            options,
-            mean,
-            dense: vec![0.0; CLASSES * dimension],
-            lexical: vec![0.0; BUCKETS * CLASSES],
-            bias: [0.0; CLASSES],
-            scale: 1.0,
-        };
+        let mut head =
+            Self { dimension, options, mean, dense: vec![0.0; C * dimension], lexical: vec![0.0; BUCKETS * C], bias: [0.0; C], scale: 1.0 };
         let mut order = usable;
         let mut shuffle = Shuffle(0x9e37_79b9_7f4a_7c15);
         let mut x = vec![0.0f32; dimension];
@@ -146,7 +138,7 @@ impl LinearHead {
                 if options.lexical_scale > 0.0 {
                     for &(bucket, value) in rows[i].sparse {
                         let v = value * options.lexical_scale * step_scale;
-                        let w = &mut head.lexical[bucket as usize * CLASSES..(bucket as usize + 1) * CLASSES];
+                        let w = &mut head.lexical[bucket as usize * C..(bucket as usize + 1) * C];
                         for (wc, g) in w.iter_mut().zip(&p) {
                             *wc -= g * v;
                         }
@@ -173,14 +165,14 @@ impl LinearHead {
         }
     }
 
-    fn logits_centred(&self, x: &[f32], sparse: &[(u32, f32)]) -> [f32; CLASSES] {
-        let mut raw = [0.0f32; CLASSES];
+    fn logits_centred(&self, x: &[f32], sparse: &[(u32, f32)]) -> [f32; C] {
+        let mut raw = [0.0f32; C];
         for (c, o) in raw.iter_mut().enumerate() {
             *o = dot(&self.dense[c * self.dimension..(c + 1) * self.dimension], x);
         }
         if self.options.lexical_scale > 0.0 {
             for &(bucket, value) in sparse {
-                let w = &self.lexical[bucket as usize * CLASSES..(bucket as usize + 1) * CLASSES];
+                let w = &self.lexical[bucket as usize * C..(bucket as usize + 1) * C];
                 for (o, wc) in raw.iter_mut().zip(w) {
                     *o += wc * value * self.options.lexical_scale;
                 }
@@ -193,10 +185,15 @@ impl LinearHead {
         out
     }
 
+    /// Length of the dense vectors it was trained on.
+    pub fn dimension(&self) -> usize {
+        self.dimension
+    }
+
     /// Raw class scores (log-odds up to a constant) for one row; zeros for a wrong dimension.
-    pub(crate) fn logits(&self, row: Row<'_>) -> [f32; CLASSES] {
+    pub fn logits(&self, row: Row<'_>) -> [f32; C] {
         if row.dense.len() != self.dimension {
-            return [0.0; CLASSES];
+            return [0.0; C];
         }
         let mut x = vec![0.0f32; self.dimension];
         self.centred(row.dense, &mut x);
@@ -215,12 +212,12 @@ mod tests {
             (0..40).map(|i| if i % 2 == 0 { vec![1.0, 0.1 * (i % 5) as f32] } else { vec![0.1 * (i % 5) as f32, 1.0] }).collect();
         let labels: Vec<usize> = (0..40).map(|i| i % 2).collect();
         let rows: Vec<Row<'_>> = vectors.iter().map(|v| Row { dense: v, sparse: &[] }).collect();
-        let head = LinearHead::train(&rows, &labels, TrainOptions::default());
+        let head = LinearHead::<10>::train(&rows, &labels, TrainOptions::default());
         let a = head.logits(Row { dense: &[0.9, 0.0], sparse: &[] });
         let b = head.logits(Row { dense: &[0.0, 0.9], sparse: &[] });
         assert!(a[0] > a[1] && b[1] > b[0]);
-        let again = LinearHead::train(&rows, &labels, TrainOptions::default());
+        let again = LinearHead::<10>::train(&rows, &labels, TrainOptions::default());
         assert_eq!(again.logits(Row { dense: &[0.9, 0.0], sparse: &[] }), a);
-        assert_eq!(head.logits(Row { dense: &[1.0], sparse: &[] }), [0.0; CLASSES]);
+        assert_eq!(head.logits(Row { dense: &[1.0], sparse: &[] }), [0.0; 10]);
     }
 }

@@ -99,10 +99,13 @@ pub struct ModelFit {
 #[derive(Clone, Debug)]
 pub struct IntentModel {
     examples: ExampleIndex,
-    head: LinearHead,
+    head: LinearHead<{ IntentLabel::ALL.len() }>,
     fit: ModelFit,
     fallback_threshold: f32,
 }
+
+/// One score per intent label.
+type Scores = [f32; 10];
 
 fn softmax(logits: &[f32; 10]) -> [f32; 10] {
     let mut out = *logits;
@@ -176,7 +179,7 @@ impl IntentModel {
                 head_out_of_fold[i] = head.logits(rows[i]);
             }
         }
-        let held_out: Vec<([f32; 10], [f32; 10], [f32; 10], usize)> = (0..index.len())
+        let held_out: Vec<(Scores, Scores, Scores, usize)> = (0..index.len())
             .map(|i| {
                 let sims = index.similarities(index.row(i));
                 let text = &examples[i].text;

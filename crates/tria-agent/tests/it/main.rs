@@ -2,6 +2,7 @@
 
 mod cache;
 mod llm;
+mod safety;
 
 use std::collections::BTreeMap;
 
