@@ -230,8 +230,8 @@ pub(crate) async fn create_key(
     admin: AdminAuth,
     JsonBody(body): JsonBody<CreateKey>,
 ) -> Result<Response, ApiError> {
-    let role = ApiRole::parse(&body.role)
-        .ok_or_else(|| ApiError::bad_request("`role` must be `tenant`, `widget`, `operator` or `admin`"))?;
+    let role =
+        ApiRole::parse(&body.role).ok_or_else(|| ApiError::bad_request("`role` must be `tenant`, `widget`, `operator` or `admin`"))?;
     if body.tenants.is_some() != (role == ApiRole::Operator) {
         return Err(ApiError::bad_request("`tenants` (a list of slugs) is for operator keys, and operator keys need it"));
     }

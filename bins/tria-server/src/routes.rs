@@ -61,11 +61,7 @@ pub fn router(state: AppState) -> Router {
         .with_state(state)
 }
 
-async fn chat(
-    State(state): State<AppState>,
-    caller: ChatAuth,
-    JsonBody(request): JsonBody<ChatRequest>,
-) -> Result<Response, ApiError> {
+async fn chat(State(state): State<AppState>, caller: ChatAuth, JsonBody(request): JsonBody<ChatRequest>) -> Result<Response, ApiError> {
     web::admit_widget_request(&state, &caller, &request).await?;
     let result = state.agent().chat(&caller.tenant, request).await;
     web::after_widget_reply(&state, &caller, &result).await;

@@ -29,8 +29,8 @@ pub(crate) async fn chat_stream(
         crate::web::after_widget_reply(&state, &caller, &result).await;
         result
     })
-        .flat_map(move |result| stream::iter(ChatEvent::sequence(&message, result)))
-        .map(|event| Ok::<_, Infallible>(sse_event(&event)));
+    .flat_map(move |result| stream::iter(ChatEvent::sequence(&message, result)))
+    .map(|event| Ok::<_, Infallible>(sse_event(&event)));
     Ok(Sse::new(events).keep_alive(KeepAlive::default()).into_response())
 }
 

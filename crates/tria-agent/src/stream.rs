@@ -33,8 +33,14 @@ impl Usage {
 #[derive(Clone, Debug, PartialEq, Serialize)]
 #[serde(tag = "event", content = "data", rename_all = "snake_case")]
 pub enum ChatEvent {
-    Meta { session_id: String, intent: IntentVerdict, cache: CacheLevel },
-    Token { delta: String },
+    Meta {
+        session_id: String,
+        intent: IntentVerdict,
+        cache: CacheLevel,
+    },
+    Token {
+        delta: String,
+    },
     Done {
         sources: Vec<SourceRef>,
         usage: Usage,
@@ -44,7 +50,10 @@ pub enum ChatEvent {
         #[serde(skip_serializing_if = "Option::is_none")]
         message_id: Option<String>,
     },
-    Error { code: ErrorCode, message: String },
+    Error {
+        code: ErrorCode,
+        message: String,
+    },
 }
 
 impl ChatEvent {

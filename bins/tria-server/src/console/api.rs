@@ -13,7 +13,7 @@ use tria_core::{ConversationId, ConversationStatus, ErrorCode, MessageRole, Tena
 use tria_store::entity::conversation;
 use uuid::Uuid;
 
-use super::summary::{reply_notes, sentiment, source_ids, summarise};
+use super::summary::{reply_notes, sentiment, summarise};
 use super::{query_param, scope};
 use crate::ApiError;
 use crate::auth::ConsoleAuth;
@@ -114,9 +114,7 @@ pub(crate) async fn conversation(State(state): State<AppState>, caller: ConsoleA
     let console = state.store().console();
     let messages = state.store().conversations().messages(tenant.id, conversation_id).await?;
     let escalations = console.escalations(tenant.id, conversation_id).await?;
-    let chunk_ids: Vec<Uuid> = messages.iter().flat_map(source_ids).filter_map(|s| s.parse().ok()).collect();
-    let labels: HashMap<String, tria_store::repo::ChunkLabel> =
-        console.chunk_labels(tenant.id, &chunk_ids).await?.into_iter().map(|l| (l.id.to_string(), l)).collect();
+    let labels = crate::web::citation_labels(&state, tenant.id, &messages).await?;
     let feedback: HashMap<Uuid, String> = console
         .feedback_on(tenant.id, &messages.iter().map(|m| m.id).collect::<Vec<_>>())
         .await?
@@ -124,11 +122,9 @@ pub(crate) async fn conversation(State(state): State<AppState>, caller: ConsoleA
         .map(|f| (f.message_id, f.rating))
         .collect();
     let cited = |id: &str| -> Option<String> {
-        match labels.get(id) {
-            Some(l) if l.heading.is_empty() => Some(l.title.clone()),
-            Some(l) => Some(format!("{} › {}", l.title, l.heading)),
-            None => id.strip_prefix("product:").map(|sku| format!("Catalogue › {sku}")),
-        }
+        let label = labels.get(id)?;
+        let (title, heading) = (label["title"].as_str().unwrap_or(id), label["heading"].as_str().unwrap_or(""));
+        Some(if heading.is_empty() { title.to_owned() } else { format!("{title} › {heading}") })
     };
     let summary = summarise(&messages, &escalations, &row.status, &cited);
     let transcript: Vec<Value> = messages
@@ -136,12 +132,9 @@ pub(crate) async fn conversation(State(state): State<AppState>, caller: ConsoleA
         .map(|m| {
             let mut v = crate::web::message_json(m);
             v["citations"] = json!(
-                source_ids(m)
+                crate::web::source_ids(m)
                     .iter()
-                    .map(|id| match labels.get(id) {
-                        Some(l) => json!({ "id": id, "title": l.title, "heading": l.heading, "excerpt": l.excerpt }),
-                        None => json!({ "id": id, "title": cited(id).unwrap_or_else(|| id.clone()), "heading": "", "excerpt": "" }),
-                    })
+                    .map(|id| labels.get(id).cloned().unwrap_or_else(|| json!({ "id": id, "title": id, "heading": "", "excerpt": "" })))
                     .collect::<Vec<_>>()
             );
             v["notes"] = json!(reply_notes(m));

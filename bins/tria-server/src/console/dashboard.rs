@@ -46,7 +46,10 @@ fn per_day(figures: &[MessageFigures], today: NaiveDate, days: i64) -> Vec<Value
             day[slot] += 1;
         }
     }
-    counts.into_iter().map(|(date, [user, assistant, operator])| json!({ "date": date, "user": user, "assistant": assistant, "operator": operator })).collect()
+    counts
+        .into_iter()
+        .map(|(date, [user, assistant, operator])| json!({ "date": date, "user": user, "assistant": assistant, "operator": operator }))
+        .collect()
 }
 
 pub(crate) async fn dashboard(State(state): State<AppState>, caller: ConsoleAuth, RawQuery(query): RawQuery) -> Result<Response, ApiError> {

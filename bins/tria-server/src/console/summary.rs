@@ -8,6 +8,8 @@ use tria_core::{IntentLabel, MessageRole};
 use tria_intent::{Sentiment, assess_tone};
 use tria_store::entity::{escalation, message};
 
+use crate::web::source_ids;
+
 /// Characters of a message quoted in the summary.
 const QUOTE_CHARS: usize = 240;
 /// Intent confidence under which a reply's classification is flagged.
@@ -49,16 +51,7 @@ fn is(m: &message::Model, role: MessageRole) -> bool {
 pub(crate) fn sentiment(messages: &[message::Model]) -> Sentiment {
     let recent: Vec<&message::Model> = messages.iter().rev().filter(|m| is(m, MessageRole::User)).take(3).collect();
     let tones: Vec<Sentiment> = recent.iter().map(|m| assess_tone(&m.content).sentiment).collect();
-    if tones.contains(&Sentiment::Negative) {
-        Sentiment::Negative
-    } else {
-        tones.first().copied().unwrap_or_default()
-    }
-}
-
-/// Cited chunk ids of a stored message.
-pub(crate) fn source_ids(m: &message::Model) -> Vec<String> {
-    m.sources.as_array().map(|a| a.iter().filter_map(|v| v.as_str().map(str::to_owned)).collect()).unwrap_or_default()
+    if tones.contains(&Sentiment::Negative) { Sentiment::Negative } else { tones.first().copied().unwrap_or_default() }
 }
 
 /// The handoff summary of a transcript. `cited` turns a chunk id into a readable citation.
@@ -190,7 +183,10 @@ mod tests {
         ];
         let cited = |id: &str| (id == "c1").then(|| "Shipping › Tracking".to_owned());
         let s = summarise(&transcript, &[], "handed_off", &cited);
-        assert_eq!(s.customer_wants, vec!["Where is order ORD-1001?".to_owned(), "Latest: This is awful, I want to talk to a person".into()]);
+        assert_eq!(
+            s.customer_wants,
+            vec!["Where is order ORD-1001?".to_owned(), "Latest: This is awful, I want to talk to a person".into()]
+        );
         assert_eq!(s.bot_did[0], "Answered 2 messages (as order_status, human_handoff)");
         assert_eq!(s.bot_did[1], "Cited Shipping › Tracking");
         assert_eq!(s.bot_did[2], "Last reply: A colleague will answer shortly.");

@@ -21,7 +21,7 @@ use tria_store::Store;
 
 use crate::state::AppState;
 pub(crate) use cors::cors;
-pub(crate) use session::{admit_widget_request, after_widget_reply, message_json};
+pub(crate) use session::{admit_widget_request, after_widget_reply, citation_labels, message_json, source_ids};
 
 /// The channel recorded on conversations opened through the widget.
 pub(crate) const WEB_CHANNEL: &str = "web";
@@ -43,7 +43,16 @@ pub(crate) fn routes() -> Router<AppState> {
 /// Without one, the page explains how to create a key (`?key=` also works, for trying one).
 async fn index(State(state): State<AppState>, headers: HeaderMap) -> Response {
     let key = state.settings().demo_widget_key.as_deref().unwrap_or("");
-    let page = assets::INDEX_HTML.replace("{{WIDGET_KEY}}", &assets::attr_escape(key));
+    let title = match state.store().keys().authenticate(key).await {
+        Ok(Some(found)) => match found.tenant_id {
+            Some(tenant) => state.store().tenants().get(tenant).await.ok().flatten().map(|t| format!("{} support", t.name)),
+            None => None,
+        },
+        _ => None,
+    };
+    let title = title.unwrap_or_else(|| "Support chat".to_owned());
+    let page =
+        assets::INDEX_HTML.replace("{{WIDGET_KEY}}", &assets::attr_escape(key)).replace("{{WIDGET_TITLE}}", &assets::attr_escape(&title));
     assets::serve(&headers, assets::Kind::Html, page)
 }
 

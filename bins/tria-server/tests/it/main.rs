@@ -14,6 +14,7 @@ mod ratelimit;
 mod socket;
 mod streaming;
 mod traces;
+mod web;
 
 use std::collections::BTreeMap;
 
