@@ -1,6 +1,7 @@
 //! Server tests: the service driven in-process (tower `oneshot`) and over a real socket.
 
 mod admin;
+mod browser;
 mod chat;
 mod deploy;
 mod errors;
