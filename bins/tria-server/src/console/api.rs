@@ -13,7 +13,7 @@ use tria_core::{ConversationId, ConversationStatus, ErrorCode, MessageRole, Tena
 use tria_store::entity::conversation;
 use uuid::Uuid;
 
-use super::summary::{reply_notes, sentiment, summarise};
+use super::summary::{citation_text, reply_notes, sentiment, summarise};
 use super::{query_param, scope};
 use crate::ApiError;
 use crate::auth::ConsoleAuth;
@@ -124,7 +124,7 @@ pub(crate) async fn conversation(State(state): State<AppState>, caller: ConsoleA
     let cited = |id: &str| -> Option<String> {
         let label = labels.get(id)?;
         let (title, heading) = (label["title"].as_str().unwrap_or(id), label["heading"].as_str().unwrap_or(""));
-        Some(if heading.is_empty() { title.to_owned() } else { format!("{title} › {heading}") })
+        Some(citation_text(title, heading))
     };
     let summary = summarise(&messages, &escalations, &row.status, &cited);
     let transcript: Vec<Value> = messages

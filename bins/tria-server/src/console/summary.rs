@@ -47,6 +47,17 @@ fn is(m: &message::Model, role: MessageRole) -> bool {
     m.role == role.as_str()
 }
 
+/// "Title › Heading" for a citation, without repeating the title when the chunk's heading path
+/// starts with it (headings are stored as full paths from the document title).
+pub(crate) fn citation_text(title: &str, heading: &str) -> String {
+    let heading = heading.strip_prefix(title).and_then(|h| h.strip_prefix(" › ")).unwrap_or(heading);
+    match (title.is_empty(), heading.is_empty() || heading == title) {
+        (_, true) => title.to_owned(),
+        (true, false) => heading.to_owned(),
+        (false, false) => format!("{title} › {heading}"),
+    }
+}
+
 /// The customer's mood over their latest messages: negative if any of the last three is.
 pub(crate) fn sentiment(messages: &[message::Model]) -> Sentiment {
     let recent: Vec<&message::Model> = messages.iter().rev().filter(|m| is(m, MessageRole::User)).take(3).collect();
@@ -212,6 +223,14 @@ mod tests {
         let empty = summarise(&[], &[], "open", &|_| None);
         assert!(empty.customer_wants.is_empty() && empty.reason.is_none());
         assert_eq!(empty.sentiment, "neutral");
+    }
+
+    #[test]
+    fn citations_do_not_repeat_the_title() {
+        assert_eq!(citation_text("Returns", "Returns › Restocking fee"), "Returns › Restocking fee");
+        assert_eq!(citation_text("Returns", "Refund timelines"), "Returns › Refund timelines");
+        assert_eq!(citation_text("Returns", "Returns"), "Returns");
+        assert_eq!(citation_text("Returns", ""), "Returns");
     }
 
     #[test]

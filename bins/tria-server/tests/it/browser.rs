@@ -60,7 +60,8 @@ async fn playwright(dir: &Path) -> Result<PathBuf, String> {
     if !manifest.exists() {
         std::fs::write(&manifest, r#"{"name":"tria-browser-tests","private":true}"#).map_err(|e| e.to_string())?;
     }
-    run("npm", &["install", "--no-audit", "--no-fund", "--ignore-scripts", "playwright-core@1"], Some(dir), Duration::from_secs(180)).await?;
+    run("npm", &["install", "--no-audit", "--no-fund", "--ignore-scripts", "playwright-core@1"], Some(dir), Duration::from_secs(180))
+        .await?;
     Ok(modules)
 }
 

@@ -45,6 +45,13 @@
     return new Date(iso).toLocaleDateString();
   }
   function label(s) { return String(s || "").replace(/_/g, " "); }
+  // "Title › Heading", without repeating the title when the heading path starts with it.
+  function citeLabel(title, heading) {
+    title = title || ""; heading = heading || "";
+    if (heading.indexOf(title + " › ") === 0) heading = heading.slice(title.length + 3);
+    if (!heading || heading === title) return title;
+    return title ? title + " › " + heading : heading;
+  }
 
   async function api(path, options) {
     options = options || {};
@@ -141,7 +148,7 @@
       var tags = [
         el("span", { class: "c-tag c-client", text: c.tenant ? c.tenant.name : "?" }),
         el("span", { class: "c-tag c-status-" + c.status, text: label(c.status) }),
-        c.handoff ? el("span", { class: "c-tag c-handoff", text: "handoff" }) : null,
+        c.handoff && c.status !== "handed_off" ? el("span", { class: "c-tag c-handoff", text: "handoff requested" }) : null,
         c.intent ? el("span", { class: "c-tag", text: label(c.intent) }) : null,
         el("span", { class: "c-tag c-sent-" + c.sentiment, text: c.sentiment }),
       ];
@@ -199,13 +206,13 @@
         el("strong", { text: m.role === "user" ? "Customer" : m.role === "operator" ? "Operator" : m.role === "assistant" ? "Bot" : m.role }),
         m.intent ? el("span", { class: "c-tag", text: label(m.intent) + (m.confidence != null ? " " + Number(m.confidence).toFixed(2) : "") }) : null,
         m.cache && m.cache !== "none" ? el("span", { class: "c-tag", text: "cache " + m.cache }) : null,
-        m.feedback ? el("span", { class: "c-tag c-fb-" + m.feedback, text: m.feedback === "up" ? "👍 helpful" : "👎 not helpful" }) : null,
+        m.feedback ? el("span", { class: "c-tag c-fb-" + m.feedback, text: m.feedback === "up" ? "rated helpful" : "rated not helpful" }) : null,
         el("span", { class: "c-muted c-small", text: new Date(m.created_at).toLocaleTimeString() }),
       ]), el("div", { class: "c-msg-text", text: m.content })];
       if (m.citations && m.citations.length) {
         parts.push(el("details", { class: "c-cite" }, [el("summary", { text: "Sources (" + m.citations.length + ")" }),
           el("ol", null, m.citations.map(function (x) {
-            return el("li", null, [el("strong", { text: [x.title, x.heading].filter(Boolean).join(" › ") }), x.excerpt ? el("p", { class: "c-excerpt", text: x.excerpt }) : null]);
+            return el("li", null, [el("strong", { text: citeLabel(x.title, x.heading) }), x.excerpt ? el("p", { class: "c-excerpt", text: x.excerpt }) : null]);
           }))]));
       }
       if (m.notes && m.notes.length) {
@@ -270,14 +277,15 @@
 
   // Stacked columns: one per day, series stacked.
   function stackedColumns(days, series, title) {
-    var W = 640, H = 220, padL = 34, padB = 26, padT = 10;
-    var max = Math.max(1, Math.max.apply(null, days.map(function (d) { return series.reduce(function (a, s) { return a + (d[s] || 0); }, 0); })));
+    var W = 960, H = 240, padL = 40, padB = 26, padT = 10;
+    var peak = Math.max.apply(null, days.map(function (d) { return series.reduce(function (a, s) { return a + (d[s] || 0); }, 0); }));
+    var max = Math.max(4, Math.ceil(peak / 4) * 4); // four whole-number gridlines
     var bw = (W - padL - 10) / days.length;
     var g = [];
     for (var t = 0; t <= 4; t++) {
       var y = padT + (H - padT - padB) * (1 - t / 4);
       g.push(svg("line", { x1: padL, x2: W - 6, y1: y, y2: y, stroke: "#e4e8ef" }));
-      g.push(svg("text", { x: padL - 6, y: y + 4, "text-anchor": "end", "font-size": 10, fill: "#6b7280", text: String(Math.round(max * t / 4)) }));
+      g.push(svg("text", { x: padL - 6, y: y + 4, "text-anchor": "end", "font-size": 12, fill: "#6b7280", text: String(max * t / 4) }));
     }
     days.forEach(function (d, i) {
       var x = padL + i * bw + bw * 0.15, acc = 0;
@@ -288,7 +296,7 @@
         g.push(svg("rect", { x: x, y: y, width: bw * 0.7, height: h, fill: COLORS[s], rx: 2 }, [svg("title", { text: d.date + ": " + v + " " + s })]));
         acc += v;
       });
-      if (days.length <= 16 || i % 2 === 0) g.push(svg("text", { x: x + bw * 0.35, y: H - 8, "text-anchor": "middle", "font-size": 10, fill: "#6b7280", text: String(d.date).slice(5) }));
+      if (days.length <= 16 || i % 2 === 0) g.push(svg("text", { x: x + bw * 0.35, y: H - 8, "text-anchor": "middle", "font-size": 12, fill: "#6b7280", text: String(d.date).slice(5) }));
     });
     return svg("svg", { viewBox: "0 0 " + W + " " + H, class: "c-svg", role: "img", "aria-label": title }, g);
   }
@@ -352,7 +360,7 @@
     var res = ["resolved_verified", "resolved_assumed", "handed_off", "abandoned", "unresolved"].map(function (k) { return { label: label(k), value: d.resolutions[k] || 0, color: COLORS[k] }; });
     dash.appendChild(card("Resolutions", [el("div", { class: "c-donut-row" }, [donut(res, "Conversations by resolution"), legend(res.map(function (r) { return { label: r.label + " (" + r.value + ")", color: r.color }; }))])]));
 
-    dash.appendChild(card("Thumbs from the widget", [hbars([{ label: "👍 helpful", value: d.feedback.up, color: COLORS.up }, { label: "👎 not helpful", value: d.feedback.down, color: COLORS.down }], "Feedback counts")]));
+    dash.appendChild(card("Thumbs from the widget", [hbars([{ label: "helpful", value: d.feedback.up, color: COLORS.up }, { label: "not helpful", value: d.feedback.down, color: COLORS.down }], "Feedback counts")]));
 
     var lv = ["l1", "l2", "l3", "none"].map(function (k) { return { label: k === "none" ? "generated" : k.toUpperCase(), value: d.replies_by_cache_level[k] || 0, color: COLORS[k] }; });
     var live = (d.cache.levels || []).filter(function (l) { return l.enabled && l.level !== "l4"; }).map(function (l) { return { label: l.level.toUpperCase() + " hit rate", value: l.hit_rate, color: COLORS[l.level] || "#8fb3ea" }; });

@@ -119,10 +119,18 @@
     catch (e) { return value.toFixed(2) + " " + (currency || ""); }
   }
 
+  // "Title › Heading", without repeating the title when the heading path starts with it.
+  function citeLabel(title, heading) {
+    title = title || ""; heading = heading || "";
+    if (heading.indexOf(title + " › ") === 0) heading = heading.slice(title.length + 3);
+    if (!heading || heading === title) return title;
+    return title ? title + " › " + heading : heading;
+  }
+
   function citations(sources) {
     if (!sources || !sources.length) return null;
     var list = el("ol", { class: "tria-sources" }, sources.map(function (s) {
-      var label = typeof s === "string" ? s : [s.title, s.heading].filter(Boolean).join(" › ");
+      var label = typeof s === "string" ? s : citeLabel(s.title, s.heading);
       return el("li", { text: label || "source" });
     }));
     return el("details", { class: "tria-cite" }, [
@@ -151,12 +159,29 @@
     if (order.awaiting_confirmation) {
       var confirm = el("button", { type: "button", class: "tria-confirm", onclick: function () {
         confirm.disabled = true;
-        confirm.textContent = "Confirming…";
+        confirm.textContent = "Confirmation sent";
         send("Confirm");
       } }, ["Confirm order"]);
       wrap.appendChild(confirm);
     }
     return wrap;
+  }
+
+  // A thumb icon drawn as SVG (emoji fonts are not everywhere); `down` flips it.
+  var SVG_NS = "http://www.w3.org/2000/svg";
+  function thumb(down) {
+    var icon = document.createElementNS(SVG_NS, "svg");
+    icon.setAttribute("viewBox", "0 0 24 24");
+    icon.setAttribute("width", "16");
+    icon.setAttribute("height", "16");
+    icon.setAttribute("aria-hidden", "true");
+    icon.setAttribute("focusable", "false");
+    var path = document.createElementNS(SVG_NS, "path");
+    path.setAttribute("d", "M2 21h4V9H2v12zm20-11a2 2 0 0 0-2-2h-6.3l1-4.6v-.3c0-.4-.2-.8-.4-1.1L13.2 1 6.6 7.6C6.2 8 6 8.5 6 9v10a2 2 0 0 0 2 2h9c.8 0 1.5-.5 1.8-1.2l3-7.1c.1-.2.2-.5.2-.7v-2z");
+    path.setAttribute("fill", "currentColor");
+    if (down) path.setAttribute("transform", "rotate(180 12 12)");
+    icon.appendChild(path);
+    return icon;
   }
 
   function feedbackButtons(messageId) {
@@ -171,8 +196,8 @@
         status.textContent = "Thanks for the feedback.";
       }).catch(function () { status.textContent = "Could not send feedback."; });
     }
-    var up = el("button", { type: "button", class: "tria-fb tria-fb-up", "aria-label": "Helpful", "aria-pressed": "false", title: "Helpful" }, ["👍"]);
-    var down = el("button", { type: "button", class: "tria-fb tria-fb-down", "aria-label": "Not helpful", "aria-pressed": "false", title: "Not helpful" }, ["👎"]);
+    var up = el("button", { type: "button", class: "tria-fb tria-fb-up", "aria-label": "Helpful", "aria-pressed": "false", title: "Helpful" }, [thumb(false)]);
+    var down = el("button", { type: "button", class: "tria-fb tria-fb-down", "aria-label": "Not helpful", "aria-pressed": "false", title: "Not helpful" }, [thumb(true)]);
     up.addEventListener("click", function () { rate("up", up, down); });
     down.addEventListener("click", function () { rate("down", down, up); });
     return el("div", { class: "tria-feedback", role: "group", "aria-label": "Rate this reply" }, [up, down, status]);
