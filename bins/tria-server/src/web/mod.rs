@@ -7,6 +7,7 @@
 
 pub(crate) mod assets;
 mod cors;
+pub(crate) mod described;
 mod session;
 
 use std::collections::BTreeMap;

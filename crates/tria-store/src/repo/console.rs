@@ -4,7 +4,7 @@
 //! them in SQL, so an operator's queue can never include a tenant it is not assigned to.
 
 use chrono::{DateTime, Utc};
-use sea_orm::sea_query::Expr;
+use sea_orm::sea_query::{Expr, Func};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, DatabaseConnection, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Set,
     TransactionTrait,
@@ -158,7 +158,7 @@ impl ConsoleRepo<'_> {
         if status == ConversationStatus::HandedOff {
             update = update.col_expr(
                 conversation::Column::Resolution,
-                Expr::cust_with_values("COALESCE(resolution, ?)", [Resolution::HandedOff.as_str()]),
+                Expr::from(Func::coalesce([Expr::col(conversation::Column::Resolution), Expr::val(Resolution::HandedOff.as_str())])),
             );
         }
         if update.exec(&txn).await?.rows_affected == 0 {
