@@ -33,9 +33,12 @@ pub enum StartupError {
     Llm(String),
 }
 
+/// The LLM client and its prompt library.
+pub type LlmParts = (Arc<dyn tria_llm::LlmClient>, Arc<tria_llm::PromptLibrary>);
+
 /// The LLM client and prompts when `llm.provider = "openai"`, `None` for the offline responder.
 /// Prompts come from `config/prompts` when that directory exists, else the built-in copy.
-pub fn llm_parts(settings: &Settings) -> Result<Option<(Arc<dyn tria_llm::LlmClient>, Arc<tria_llm::PromptLibrary>)>, StartupError> {
+pub fn llm_parts(settings: &Settings) -> Result<Option<LlmParts>, StartupError> {
     let llm = &settings.llm;
     if llm.provider != tria_config::LlmProvider::OpenAi {
         return Ok(None);
@@ -179,7 +182,6 @@ pub async fn build_state(settings: &Settings) -> Result<(AppState, StartupReport
         llm_description,
         limits: limit_settings(&settings.limits),
         demo_widget_key: settings.seed.widget_keys.values().next().cloned(),
-        ..ServiceSettings::default()
     };
     let limiter = rate_limiter(settings, &service.limits)?;
     if limiter.is_shared() && !limiter.wait_connected(REDIS_CONNECT_WAIT).await {

@@ -82,7 +82,7 @@ pub(crate) async fn conversations(
         .map(|c| {
             let messages = by_conversation.get(&c.id).map(Vec::as_slice).unwrap_or_default();
             let users = || messages.iter().filter(|m| m.role == MessageRole::User.as_str());
-            let intent = users().filter_map(|m| m.intent.clone()).last();
+            let intent = users().rev().find_map(|m| m.intent.clone());
             let asked_for_person = users().any(|m| m.intent.as_deref() == Some("human_handoff"));
             let preview = messages.last().map(|m| m.content.chars().take(120).collect::<String>());
             let mut row = conversation_json(c, names.get(&TenantId(c.tenant_id)));

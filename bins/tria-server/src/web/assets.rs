@@ -102,7 +102,7 @@ mod tests {
         assert_ne!(etag("a"), etag("b"));
         let tag = etag("body");
         let mut headers = HeaderMap::new();
-        headers.insert(header::IF_NONE_MATCH, HeaderValue::from_str(&format!("\"other\", W/{tag}")).unwrap());
+        headers.insert(header::IF_NONE_MATCH, HeaderValue::from_str(&format!("\"other\", W/{tag}")).expect("header"));
         assert!(not_modified(&headers, &tag));
         assert!(!not_modified(&HeaderMap::new(), &tag));
         assert_eq!(serve(&headers, Kind::Script, "body".into()).status(), StatusCode::NOT_MODIFIED);

@@ -186,10 +186,10 @@ mod tests {
 
     #[test]
     fn after_is_optional_and_must_be_a_uuid() {
-        assert_eq!(after_param(None).unwrap(), None);
-        assert_eq!(after_param(Some("x=1")).unwrap(), None);
+        assert_eq!(after_param(None).expect("none"), None);
+        assert_eq!(after_param(Some("x=1")).expect("other params"), None);
         let id = Uuid::new_v4();
-        assert_eq!(after_param(Some(&format!("x=1&after={id}"))).unwrap(), Some(id));
+        assert_eq!(after_param(Some(&format!("x=1&after={id}"))).expect("after"), Some(id));
         assert!(after_param(Some("after=nope")).is_err());
     }
 }

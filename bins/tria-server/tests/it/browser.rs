@@ -15,6 +15,8 @@ use tria_server::{ServeOptions, serve};
 use crate::web::{WIDGET_KEY, app_with_widget, operator_key};
 
 const CHROMIUM: &str = "/usr/bin/chromium";
+/// Each apt-get step when Chromium must be installed first (once per machine).
+const APT_TIMEOUT: Duration = Duration::from_secs(240);
 /// The whole browser run (its own steps wait at most 15–20 s each).
 const RUN_TIMEOUT: Duration = Duration::from_secs(100);
 
@@ -45,7 +47,12 @@ async fn chromium() -> Result<(), String> {
     if Path::new(CHROMIUM).exists() {
         return Ok(());
     }
-    run("apt-get", &["install", "-y", "--no-install-recommends", "chromium"], None, Duration::from_secs(600)).await?;
+    let install = ["install", "-y", "--no-install-recommends", "chromium"];
+    if run("apt-get", &install, None, APT_TIMEOUT).await.is_err() {
+        // Stale package lists are the usual reason; refresh once and try again.
+        run("apt-get", &["update"], None, APT_TIMEOUT).await?;
+        run("apt-get", &install, None, APT_TIMEOUT).await?;
+    }
     if Path::new(CHROMIUM).exists() { Ok(()) } else { Err("apt-get install chromium did not provide /usr/bin/chromium".into()) }
 }
 
@@ -66,20 +73,21 @@ async fn playwright(dir: &Path) -> Result<PathBuf, String> {
 }
 
 #[tokio::test]
+#[allow(clippy::print_stderr, reason = "a skipped run must say why, and a finished one shows its steps")]
 async fn the_chat_page_widget_and_console_work_in_chromium() {
     if let Err(reason) = chromium().await {
-        println!("SKIPPED browser test: Chromium is not available ({reason})");
+        eprintln!("SKIPPED browser test: Chromium is not available ({reason})");
         return;
     }
     if let Err(reason) = run("node", &["--version"], None, Duration::from_secs(10)).await {
-        println!("SKIPPED browser test: Node.js is not available ({reason})");
+        eprintln!("SKIPPED browser test: Node.js is not available ({reason})");
         return;
     }
     let target = target_dir();
     let modules = match playwright(&target.join("browser-tests")).await {
         Ok(m) => m,
         Err(reason) => {
-            println!("SKIPPED browser test: playwright-core could not be installed ({reason})");
+            eprintln!("SKIPPED browser test: playwright-core could not be installed ({reason})");
             return;
         }
     };
@@ -124,7 +132,7 @@ async fn the_chat_page_widget_and_console_work_in_chromium() {
     let output = output.expect("the browser run finishes within its time limit").expect("node runs");
     let stdout = String::from_utf8_lossy(&output.stdout);
     let stderr = String::from_utf8_lossy(&output.stderr);
-    println!("{stdout}");
+    eprintln!("{stdout}");
     assert!(output.status.success(), "browser run failed:\n{stdout}\n{stderr}");
     assert!(stdout.contains("browser tests passed"), "{stdout}");
     for shot in ["01-chat-reply-with-citation.png", "04-console-conversation.png", "06-dashboard.png", "07-phone.png"] {

@@ -70,20 +70,20 @@ async fn the_pages_are_embedded_with_csp_caching_and_the_widget_key() {
     let html = body["raw"].as_str().expect("html");
     assert!(html.contains(&format!("data-key=\"{WIDGET_KEY}\"")), "{html}");
     assert!(html.contains("Northwind"), "the page is titled for the key's tenant");
-    assert!(headers["content-type"].to_str().unwrap().starts_with("text/html"));
-    let csp = headers["content-security-policy"].to_str().unwrap();
+    assert!(headers["content-type"].to_str().expect("test value").starts_with("text/html"));
+    let csp = headers["content-security-policy"].to_str().expect("test value");
     assert!(csp.contains("script-src 'self'") && !csp.contains("unsafe-inline") && csp.contains("frame-ancestors 'none'"), "{csp}");
     assert_eq!(headers["cache-control"], "no-cache");
 
     let (status, headers, _) = app.call("GET", "/widget.js", None, None).await;
     assert_eq!(status, StatusCode::OK);
-    assert!(headers["content-type"].to_str().unwrap().starts_with("text/javascript"));
-    assert!(headers["cache-control"].to_str().unwrap().contains("max-age"));
-    let etag = headers["etag"].to_str().unwrap().to_owned();
-    let req = Request::get("/widget.js").header("if-none-match", &etag).body(Body::empty()).unwrap();
+    assert!(headers["content-type"].to_str().expect("test value").starts_with("text/javascript"));
+    assert!(headers["cache-control"].to_str().expect("test value").contains("max-age"));
+    let etag = headers["etag"].to_str().expect("test value").to_owned();
+    let req = Request::get("/widget.js").header("if-none-match", &etag).body(Body::empty()).expect("test value");
     let (status, headers, _) = app.send(req).await;
     assert_eq!(status, StatusCode::NOT_MODIFIED);
-    assert_eq!(headers["etag"].to_str().unwrap(), etag);
+    assert_eq!(headers["etag"].to_str().expect("test value"), etag);
 
     for path in ["/widget.css", "/console", "/console.js", "/console.css"] {
         let (status, headers, _) = app.call("GET", path, None, None).await;
@@ -99,15 +99,15 @@ async fn a_widget_key_chats_and_rates_its_own_session_and_nothing_else() {
     assert_eq!(status, StatusCode::OK);
     let (session, done) = got.expect("meta and done");
     let message_id = done["message_id"].as_str().expect("done carries the assistant message id").to_owned();
-    assert!(!done["sources"].as_array().unwrap().is_empty());
+    assert!(!done["sources"].as_array().expect("test value").is_empty());
 
     // Its own session: polled (with resolved citations) and rated.
     let (status, _, events) = app.call("GET", &format!("/api/v1/sessions/{session}/events"), Some(WIDGET_KEY), None).await;
     assert_eq!(status, StatusCode::OK, "{events}");
-    let messages = events["messages"].as_array().unwrap();
+    let messages = events["messages"].as_array().expect("test value");
     assert_eq!(messages.len(), 2);
     assert_eq!(messages[1]["id"], message_id.as_str());
-    assert!(!messages[1]["citations"][0]["title"].as_str().unwrap().is_empty(), "{events}");
+    assert!(!messages[1]["citations"][0]["title"].as_str().expect("test value").is_empty(), "{events}");
     let (status, _, after) =
         app.call("GET", &format!("/api/v1/sessions/{session}/events?after={message_id}"), Some(WIDGET_KEY), None).await;
     assert_eq!(status, StatusCode::OK);
@@ -117,7 +117,7 @@ async fn a_widget_key_chats_and_rates_its_own_session_and_nothing_else() {
     assert_eq!(status, StatusCode::OK, "{body}");
     let (status, _, _) = app.call("POST", &fb, Some(WIDGET_KEY), Some(json!({ "rating": "down", "comment": "too long" }))).await;
     assert_eq!(status, StatusCode::OK, "a second verdict replaces the first");
-    let counts = app.db.store.console().feedback_counts(tenant_id(&app, "northwind").await).await.unwrap();
+    let counts = app.db.store.console().feedback_counts(tenant_id(&app, "northwind").await).await.expect("test value");
     assert_eq!((counts.up, counts.down), (0, 1));
     let (status, _, body) = app.call("POST", &fb, Some(WIDGET_KEY), Some(json!({ "rating": "meh" }))).await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
@@ -127,7 +127,7 @@ async fn a_widget_key_chats_and_rates_its_own_session_and_nothing_else() {
     let (status, _) = stream_chat(&app, WIDGET_KEY, json!({ "message": "And for opened items?", "session_id": session })).await;
     assert_eq!(status, StatusCode::OK);
     let (_, api_reply) = app.chat(NORTHWIND_KEY, json!({ "message": "What are your support hours?" })).await;
-    let api_session = api_reply["session_id"].as_str().unwrap();
+    let api_session = api_reply["session_id"].as_str().expect("test value");
     let api_message = api_reply["message_id"].as_str().expect("chat replies carry message_id");
     let (status, _, _) = app.call("GET", &format!("/api/v1/sessions/{api_session}/events"), Some(WIDGET_KEY), None).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
@@ -162,13 +162,13 @@ async fn widget_endpoints_answer_cors_preflights() {
         .header("access-control-request-method", "POST")
         .header("access-control-request-headers", "authorization, content-type")
         .body(Body::empty())
-        .unwrap();
+        .expect("test value");
     let (status, headers, _) = app.send(req).await;
     assert_eq!(status, StatusCode::NO_CONTENT);
     assert_eq!(headers["access-control-allow-origin"], "*");
-    assert!(headers["access-control-allow-headers"].to_str().unwrap().contains("authorization"));
+    assert!(headers["access-control-allow-headers"].to_str().expect("test value").contains("authorization"));
     // Not on admin paths.
-    let req = Request::options("/admin/tenants").header("origin", "https://shop.example").body(Body::empty()).unwrap();
+    let req = Request::options("/admin/tenants").header("origin", "https://shop.example").body(Body::empty()).expect("test value");
     let (status, headers, _) = app.send(req).await;
     assert_ne!(status, StatusCode::NO_CONTENT);
     assert!(!headers.contains_key("access-control-allow-origin"));
@@ -180,17 +180,20 @@ async fn an_operator_sees_exactly_its_tenants_and_its_replies_reach_the_widget()
     let (_, got) = stream_chat(&app, WIDGET_KEY, json!({ "message": "I want to talk to a person about my order" })).await;
     let (session, done) = got.expect("reply");
     let (_, velo_reply) = app.chat(VELO_KEY, json!({ "message": "Do you sell bike helmets?" })).await;
-    let velo_session = velo_reply["session_id"].as_str().unwrap().to_owned();
+    let velo_session = velo_reply["session_id"].as_str().expect("test value").to_owned();
     let operator = operator_key(&app, &["northwind"]).await;
 
     // The queue: northwind only, tagged with its client.
     let (status, _, me) = app.call("GET", "/api/v1/console/me", Some(&operator), None).await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(me["role"], "operator");
-    assert_eq!(me["tenants"].as_array().unwrap().iter().map(|t| t["slug"].as_str().unwrap()).collect::<Vec<_>>(), ["northwind"]);
+    assert_eq!(
+        me["tenants"].as_array().expect("test value").iter().map(|t| t["slug"].as_str().expect("test value")).collect::<Vec<_>>(),
+        ["northwind"]
+    );
     let (status, _, queue) = app.call("GET", "/api/v1/console/conversations", Some(&operator), None).await;
     assert_eq!(status, StatusCode::OK);
-    let rows = queue["conversations"].as_array().unwrap();
+    let rows = queue["conversations"].as_array().expect("test value");
     assert!(!rows.is_empty());
     assert!(rows.iter().all(|c| c["tenant"]["slug"] == "northwind"), "{queue}");
     assert!(rows.iter().any(|c| c["id"] == session.as_str()));
@@ -211,8 +214,8 @@ async fn an_operator_sees_exactly_its_tenants_and_its_replies_reach_the_widget()
     let (status, _, view) = app.call("GET", &conv, Some(&operator), None).await;
     assert_eq!(status, StatusCode::OK, "{view}");
     assert_eq!(view["summary"]["customer_wants"][0], "I want to talk to a person about my order");
-    assert!(view["summary"]["bot_did"][0].as_str().unwrap().starts_with("Answered 1 message"), "{view}");
-    assert!(!view["messages"][1]["notes"].as_array().unwrap().is_empty());
+    assert!(view["summary"]["bot_did"][0].as_str().expect("test value").starts_with("Answered 1 message"), "{view}");
+    assert!(!view["messages"][1]["notes"].as_array().expect("test value").is_empty());
     assert_eq!(view["messages"][1]["id"], done["message_id"]);
 
     // Replying needs a take-over; then the reply reaches the widget's poll.
@@ -226,7 +229,7 @@ async fn an_operator_sees_exactly_its_tenants_and_its_replies_reach_the_widget()
     let (status, _, sent) = app.call("POST", &format!("{conv}/messages"), Some(&operator), Some(reply)).await;
     assert_eq!(status, StatusCode::CREATED, "{sent}");
     assert_eq!(sent["role"], "operator");
-    let after = done["message_id"].as_str().unwrap();
+    let after = done["message_id"].as_str().expect("test value");
     let (_, _, events) = app.call("GET", &format!("/api/v1/sessions/{session}/events?after={after}"), Some(WIDGET_KEY), None).await;
     assert_eq!(events["status"], "handed_off");
     assert_eq!(events["messages"][0]["role"], "operator");
@@ -241,7 +244,7 @@ async fn an_operator_sees_exactly_its_tenants_and_its_replies_reach_the_widget()
     let admin = app.admin_key().await;
     let (_, _, all) = app.call("GET", "/api/v1/console/conversations", Some(&admin), None).await;
     let slugs: std::collections::BTreeSet<&str> =
-        all["conversations"].as_array().unwrap().iter().map(|c| c["tenant"]["slug"].as_str().unwrap()).collect();
+        all["conversations"].as_array().expect("test value").iter().map(|c| c["tenant"]["slug"].as_str().expect("test value")).collect();
     assert_eq!(slugs.into_iter().collect::<Vec<_>>(), ["northwind", "velo"]);
     let (status, _, _) = app.call("GET", "/api/v1/console/conversations", Some(NORTHWIND_KEY), None).await;
     assert_eq!(status, StatusCode::FORBIDDEN);
@@ -254,22 +257,25 @@ async fn the_dashboard_counts_messages_feedback_resolutions_and_latency() {
     let app = app_with_widget().await;
     let (_, got) = stream_chat(&app, WIDGET_KEY, json!({ "message": "What is the restocking fee on returns?" })).await;
     let (session, done) = got.expect("reply");
-    let fb = format!("/api/v1/messages/{}/feedback", done["message_id"].as_str().unwrap());
+    let fb = format!("/api/v1/messages/{}/feedback", done["message_id"].as_str().expect("test value"));
     app.call("POST", &fb, Some(WIDGET_KEY), Some(json!({ "rating": "up" }))).await;
     let operator = operator_key(&app, &["northwind", "velo"]).await;
     app.call("POST", &format!("/api/v1/console/conversations/{session}/take-over"), Some(&operator), None).await;
 
     let (status, _, d) = app.call("GET", "/api/v1/console/dashboard?tenant=northwind&days=7", Some(&operator), None).await;
     assert_eq!(status, StatusCode::OK, "{d}");
-    let days = d["messages_per_day"].as_array().unwrap();
+    let days = d["messages_per_day"].as_array().expect("test value");
     assert_eq!(days.len(), 7);
     assert_eq!(days[6]["user"], 1);
     assert_eq!(days[6]["assistant"], 1);
     assert_eq!(d["feedback"], json!({ "up": 1, "down": 0 }));
     assert_eq!(d["resolutions"]["handed_off"], 1);
     assert_eq!(d["latency_ms"]["replies"], 1);
-    assert!(d["latency_ms"]["p95"].as_i64().unwrap() >= 0);
-    assert_eq!(d["replies_by_cache_level"].as_object().unwrap().values().map(|v| v.as_u64().unwrap()).sum::<u64>(), 1);
+    assert!(d["latency_ms"]["p95"].as_i64().expect("test value") >= 0);
+    assert_eq!(
+        d["replies_by_cache_level"].as_object().expect("test value").values().map(|v| v.as_u64().expect("test value")).sum::<u64>(),
+        1
+    );
     assert!(d["cache"]["levels"].is_array() && d["breakers"].is_array() && d["escalations_open"] == 0, "{d}");
     let (status, _, _) = app.call("GET", "/api/v1/console/dashboard?tenant=northwind&days=0", Some(&operator), None).await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
@@ -284,12 +290,12 @@ async fn admins_create_widget_and_operator_keys_with_the_right_scope() {
     let (status, _, body) =
         app.call("POST", "/admin/keys", Some(&admin), Some(json!({ "role": "operator", "tenants": ["velo"], "label": "bpo" }))).await;
     assert_eq!(status, StatusCode::CREATED, "{body}");
-    let operator = body["key"].as_str().unwrap().to_owned();
+    let operator = body["key"].as_str().expect("test value").to_owned();
     let (_, _, me) = app.call("GET", "/api/v1/console/me", Some(&operator), None).await;
     assert_eq!(me["tenants"][0]["slug"], "velo");
     let (status, _, body) = app.call("POST", "/admin/keys", Some(&admin), Some(json!({ "role": "widget", "tenant": "velo" }))).await;
     assert_eq!(status, StatusCode::CREATED, "{body}");
-    let widget = body["key"].as_str().unwrap().to_owned();
+    let widget = body["key"].as_str().expect("test value").to_owned();
     let (status, reply) = app.chat(&widget, json!({ "message": "What are your support hours?" })).await;
     assert_eq!(status, StatusCode::OK, "{reply}");
     for bad in [
