@@ -140,6 +140,13 @@ try {
   expect(/person/i.test(await page.locator(".tria-status").innerText()), "the customer's page says a person is answering");
   await page.screenshot({ path: path.join(SHOTS, "05-chat-operator-reply.png"), fullPage: true });
 
+  step("reload: the conversation is restored from the session");
+  await page.reload();
+  await page.locator(".tria-operator").filter({ hasText: "Sam from Northwind" }).waitFor({ timeout: T });
+  expect(await page.locator(".tria-assistant .tria-cite").count() > 0, "restored replies keep their citations");
+  const restored = await page.locator(".tria-assistant .tria-sources li").first().innerText();
+  expect(!/^[0-9a-f-]{36}$/.test(restored), "restored citations are titles, not ids: " + restored);
+
   // ---- 5. the dashboard ----
   step("dashboard: charts render");
   await console_.getByRole("button", { name: "Dashboard" }).click();

@@ -196,7 +196,9 @@ async fn an_operator_sees_exactly_its_tenants_and_its_replies_reach_the_widget()
     let rows = queue["conversations"].as_array().expect("test value");
     assert!(!rows.is_empty());
     assert!(rows.iter().all(|c| c["tenant"]["slug"] == "northwind"), "{queue}");
-    assert!(rows.iter().any(|c| c["id"] == session.as_str()));
+    let row = rows.iter().find(|c| c["id"] == session.as_str()).expect("the widget's conversation is queued");
+    assert_eq!(row["handoff"], true, "the customer asked for a person: {row}");
+    assert_eq!(row["intent"], "human_handoff");
     assert!(!rows.iter().any(|c| c["id"] == velo_session.as_str()));
     for path in [
         format!("/api/v1/console/conversations/{velo_session}"),
