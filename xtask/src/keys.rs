@@ -19,12 +19,15 @@ pub(crate) struct KeysArgs {
 enum KeysCommand {
     /// Generate a key (`tria_` + 43 base62 characters) and print it once.
     Create {
-        /// `tenant` (needs --tenant) or `admin`.
+        /// `tenant` or `widget` (need --tenant), `operator` (needs --tenants) or `admin`.
         #[arg(long, default_value = "tenant")]
         role: String,
-        /// The tenant's slug, for tenant keys.
+        /// The tenant's slug, for tenant and widget (publishable, chat-only) keys.
         #[arg(long)]
         tenant: Option<String>,
+        /// Comma-separated tenant slugs an operator key works on in the console.
+        #[arg(long, value_delimiter = ',')]
+        tenants: Vec<String>,
         /// A note for people listing keys (who holds it, what for).
         #[arg(long, default_value = "")]
         label: String,
@@ -54,15 +57,28 @@ pub(crate) fn run(args: &KeysArgs, settings: &Settings) -> anyhow::Result<()> {
             }
         };
         match &args.command {
-            KeysCommand::Create { role, tenant, label } => {
-                let role = ApiRole::parse(role).with_context(|| format!("unknown role `{role}` (tenant, admin)"))?;
-                match (role, tenant.is_some()) {
-                    (ApiRole::Tenant, false) => bail!("tenant keys need --tenant SLUG"),
-                    (ApiRole::Admin, true) => bail!("admin keys belong to no tenant; leave out --tenant"),
+            KeysCommand::Create { role, tenant, tenants, label } => {
+                let role = ApiRole::parse(role).with_context(|| format!("unknown role `{role}` (tenant, widget, operator, admin)"))?;
+                match (role.has_tenant(), tenant.is_some()) {
+                    (true, false) => bail!("{} keys need --tenant SLUG", role.as_str()),
+                    (false, true) => bail!("{} keys belong to no single tenant; leave out --tenant", role.as_str()),
                     _ => {}
                 }
-                let tenant = tenant_id(tenant.clone()).await?;
-                let (info, plaintext) = store.keys().create(tenant, role, label).await?;
+                match (role == ApiRole::Operator, tenants.is_empty()) {
+                    (true, true) => bail!("operator keys need --tenants SLUG[,SLUG…]"),
+                    (false, false) => bail!("--tenants is for operator keys"),
+                    _ => {}
+                }
+                let (info, plaintext) = if role == ApiRole::Operator {
+                    let mut ids = Vec::with_capacity(tenants.len());
+                    for slug in tenants {
+                        ids.push(tenant_id(Some(slug.clone())).await?.with_context(|| format!("no tenant `{slug}`"))?);
+                    }
+                    store.keys().create_operator(label, &ids).await?
+                } else {
+                    let tenant = tenant_id(tenant.clone()).await?;
+                    store.keys().create(tenant, role, label).await?
+                };
                 println!("created {} key {} (prefix {})", role.as_str(), info.id, info.prefix);
                 println!("{plaintext}");
                 eprintln!("store it now: only its digest is kept, it cannot be shown again");
@@ -70,11 +86,11 @@ pub(crate) fn run(args: &KeysArgs, settings: &Settings) -> anyhow::Result<()> {
             KeysCommand::List { tenant } => {
                 let tenant = tenant_id(tenant.clone()).await?;
                 let slugs: std::collections::HashMap<_, _> = store.tenants().list().await?.into_iter().map(|t| (t.id.0, t.slug)).collect();
-                println!("{:<36}  {:<6}  {:<12}  {:<12}  {:<8}  label", "id", "role", "tenant", "prefix", "state");
+                println!("{:<36}  {:<8}  {:<12}  {:<12}  {:<8}  label", "id", "role", "tenant", "prefix", "state");
                 for key in store.keys().list(tenant).await? {
                     let slug = key.tenant_id.and_then(|t| slugs.get(&t).cloned()).unwrap_or_else(|| "-".into());
                     let state = if key.revoked_at.is_some() { "revoked" } else { "active" };
-                    println!("{:<36}  {:<6}  {:<12}  {:<12}  {:<8}  {}", key.id, key.role, slug, key.prefix, state, key.label);
+                    println!("{:<36}  {:<8}  {:<12}  {:<12}  {:<8}  {}", key.id, key.role, slug, key.prefix, state, key.label);
                 }
             }
             KeysCommand::Revoke { id } => {

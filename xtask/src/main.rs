@@ -47,7 +47,7 @@ enum Task {
     Cache(cache::CacheArgs),
     /// Fault runs: `chaos orders` (exactly-once invoicing under injected Xero faults).
     Chaos(chaos::ChaosArgs),
-    /// API keys: `keys create --role admin`, `keys create --tenant SLUG`, `keys list`, `keys revoke ID`.
+    /// API keys: `keys create --role admin`, `keys create --tenant SLUG`, `keys create --role widget --tenant SLUG`, `keys create --role operator --tenants a,b`, `keys list`, `keys revoke ID`.
     Keys(keys::KeysArgs),
 }
 

@@ -175,11 +175,14 @@ pub(crate) async fn reindex_tenant(
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct CreateKey {
-    /// `tenant` or `admin`.
+    /// `tenant`, `widget` (publishable, chat only), `operator` (console) or `admin`.
     role: String,
-    /// The tenant's slug; required for tenant keys, refused for admin keys.
+    /// The tenant's slug; required for tenant and widget keys, refused for the others.
     #[serde(default)]
     tenant: Option<String>,
+    /// The tenants' slugs an operator key works on (operator keys only, at least one).
+    #[serde(default)]
+    tenants: Option<Vec<String>>,
     #[serde(default)]
     label: Option<String>,
 }
@@ -227,18 +230,31 @@ pub(crate) async fn create_key(
     admin: AdminAuth,
     JsonBody(body): JsonBody<CreateKey>,
 ) -> Result<Response, ApiError> {
-    let role = ApiRole::parse(&body.role).ok_or_else(|| ApiError::bad_request("`role` must be `tenant` or `admin`"))?;
-    let tenant = match (role, &body.tenant) {
-        (ApiRole::Tenant, Some(slug)) => Some(tenant_by_slug(&state, slug).await?.id),
-        (ApiRole::Tenant, None) => return Err(ApiError::bad_request("tenant keys need `tenant` (a slug)")),
-        (ApiRole::Admin, Some(_)) => return Err(ApiError::bad_request("admin keys belong to no tenant; leave out `tenant`")),
-        (ApiRole::Admin, None) => None,
+    let role =
+        ApiRole::parse(&body.role).ok_or_else(|| ApiError::bad_request("`role` must be `tenant`, `widget`, `operator` or `admin`"))?;
+    if body.tenants.is_some() != (role == ApiRole::Operator) {
+        return Err(ApiError::bad_request("`tenants` (a list of slugs) is for operator keys, and operator keys need it"));
+    }
+    let tenant = match (role.has_tenant(), &body.tenant) {
+        (true, Some(slug)) => Some(tenant_by_slug(&state, slug).await?.id),
+        (true, None) => return Err(ApiError::bad_request("tenant and widget keys need `tenant` (a slug)")),
+        (false, Some(_)) => return Err(ApiError::bad_request("admin and operator keys belong to no single tenant; leave out `tenant`")),
+        (false, None) => None,
     };
     let label = body.label.unwrap_or_default();
     if label.len() > 200 {
         return Err(ApiError::bad_request("`label` must be at most 200 characters"));
     }
-    let (info, plaintext) = state.store().keys().create(tenant, role, &label).await.map_err(|e| conflict(e, "key"))?;
+    let (info, plaintext) = match &body.tenants {
+        Some(slugs) => {
+            let mut ids = Vec::with_capacity(slugs.len());
+            for slug in slugs {
+                ids.push(tenant_by_slug(&state, slug).await?.id);
+            }
+            state.store().keys().create_operator(&label, &ids).await.map_err(|e| conflict(e, "key"))?
+        }
+        None => state.store().keys().create(tenant, role, &label).await.map_err(|e| conflict(e, "key"))?,
+    };
     tracing::info!(admin_key = %admin.key_id, key = %info.id, role = role.as_str(), "API key created");
     let mut body = key_json(&state, &info).await?;
     body["key"] = Value::String(plaintext);

@@ -1,10 +1,12 @@
 //! `Authorization: Bearer <key>` → the tenant the request acts for ([`TenantAuth`], which also
-//! applies the tenant's rate limit) or an admin ([`AdminAuth`]). A valid key of the wrong role
-//! is 403; a missing, unknown or revoked key is 401.
+//! applies the tenant's rate limit), a chat caller that may also be a publishable widget key
+//! ([`ChatAuth`]), an admin ([`AdminAuth`]) or a console user ([`ConsoleAuth`]: admin, or an
+//! operator scoped to its assigned tenants). A valid key of the wrong role is 403; a missing,
+//! unknown or revoked key is 401.
 
 use axum::extract::FromRequestParts;
 use http::request::Parts;
-use tria_core::{ApiRole, TenantContext};
+use tria_core::{ApiRole, TenantContext, TenantId};
 use tria_store::repo::AuthenticatedKey;
 use uuid::Uuid;
 
@@ -55,27 +57,74 @@ impl FromRequestParts<AppState> for AdminAuth {
     }
 }
 
+/// A caller that may chat: a tenant key, or a publishable widget key (which may only use
+/// sessions the widget opened — see `web::widget_access`).
+#[derive(Clone, Debug)]
+pub(crate) struct ChatAuth {
+    pub tenant: TenantContext,
+    pub widget: bool,
+}
+
+/// A console user: an admin (every tenant) or an operator (the tenants assigned to its key).
+#[derive(Clone, Debug)]
+pub(crate) struct ConsoleAuth {
+    pub key_id: Uuid,
+    pub role: ApiRole,
+    pub tenants: Vec<TenantId>,
+}
+
+impl FromRequestParts<AppState> for ConsoleAuth {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        let key = authenticate(parts, state).await?;
+        let tenants = match key.role {
+            ApiRole::Admin => state.store().tenants().list().await?.into_iter().map(|t| t.id).collect(),
+            ApiRole::Operator => state.store().keys().operator_tenants(key.key_id).await?,
+            _ => return Err(ApiError::forbidden("the console needs an operator or admin key")),
+        };
+        tracing::Span::current().record("tenant", key.role.as_str());
+        Ok(ConsoleAuth { key_id: key.key_id, role: key.role, tenants })
+    }
+}
+
+impl FromRequestParts<AppState> for ChatAuth {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        let key = authenticate(parts, state).await?;
+        let widget = key.role == ApiRole::Widget;
+        let tenant = tenant_of(key, state, &[ApiRole::Tenant, ApiRole::Widget]).await?;
+        Ok(ChatAuth { tenant, widget })
+    }
+}
+
 impl FromRequestParts<AppState> for TenantAuth {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
         let key = authenticate(parts, state).await?;
-        let tenant_id = match (key.role, key.tenant_id) {
-            (ApiRole::Tenant, Some(tenant)) => tenant,
-            _ => return Err(ApiError::forbidden("this endpoint needs a tenant key")),
-        };
-        let tenant =
-            state.store().tenants().get(tenant_id).await?.ok_or_else(|| ApiError::unauthorized("the key's tenant no longer exists"))?;
-        tracing::Span::current().record("tenant", tenant.slug.as_str());
-        if let Decision::Limited { limit, retry_after } = state.rate_limiter().check(&tenant).await {
-            // Round up: a client that waits exactly Retry-After must find a free slot.
-            let seconds = retry_after.as_secs() + u64::from(retry_after.subsec_nanos() > 0);
-            let mut err = ApiError::rate_limited("too many requests for this tenant; retry after the indicated time", seconds);
-            err.headers.push((http::HeaderName::from_static("ratelimit-limit"), limit.to_string()));
-            err.headers.push((http::HeaderName::from_static("ratelimit-remaining"), "0".to_owned()));
-            err.headers.push((http::HeaderName::from_static("ratelimit-reset"), seconds.max(1).to_string()));
-            return Err(err);
-        }
-        Ok(TenantAuth(tenant))
+        Ok(TenantAuth(tenant_of(key, state, &[ApiRole::Tenant]).await?))
     }
+}
+
+/// The tenant of a key whose role is one of `roles`, after the tenant's rate limit.
+async fn tenant_of(key: AuthenticatedKey, state: &AppState, roles: &[ApiRole]) -> Result<TenantContext, ApiError> {
+    let tenant_id = match (key.role, key.tenant_id) {
+        (role, Some(tenant)) if roles.contains(&role) => tenant,
+        _ => return Err(ApiError::forbidden("this endpoint needs a tenant key")),
+    };
+    let tenant =
+        state.store().tenants().get(tenant_id).await?.ok_or_else(|| ApiError::unauthorized("the key's tenant no longer exists"))?;
+    tracing::Span::current().record("tenant", tenant.slug.as_str());
+    if let Decision::Limited { limit, retry_after } = state.rate_limiter().check(&tenant).await {
+        // Round up: a client that waits exactly Retry-After must find a free slot.
+        let seconds = retry_after.as_secs() + u64::from(retry_after.subsec_nanos() > 0);
+        let mut err = ApiError::rate_limited("too many requests for this tenant; retry after the indicated time", seconds);
+        err.headers.push((http::HeaderName::from_static("ratelimit-limit"), limit.to_string()));
+        err.headers.push((http::HeaderName::from_static("ratelimit-remaining"), "0".to_owned()));
+        err.headers.push((http::HeaderName::from_static("ratelimit-reset"), seconds.max(1).to_string()));
+        return Err(err);
+    }
+    Ok(tenant)
 }

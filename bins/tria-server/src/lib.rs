@@ -4,6 +4,7 @@
 
 mod admin;
 mod auth;
+mod console;
 mod error;
 mod health;
 mod json_body;
@@ -19,6 +20,7 @@ pub mod startup;
 mod state;
 mod stream;
 pub mod telemetry;
+pub mod web;
 
 pub use error::ApiError;
 pub use health::{ComponentHealth, HealthReport, HealthStatus};

@@ -8,10 +8,10 @@ use http::StatusCode;
 use tower_http::catch_panic::CatchPanicLayer;
 use tria_core::{ChatRequest, ErrorCode};
 
-use crate::auth::TenantAuth;
+use crate::auth::{ChatAuth, TenantAuth};
 use crate::json_body::JsonBody;
 use crate::state::AppState;
-use crate::{ApiError, admin, health, metrics, middleware, openai, openapi, shed, stream};
+use crate::{ApiError, admin, console, health, metrics, middleware, openai, openapi, shed, stream, web};
 
 /// The routes that run the chat pipeline, behind the load-shedding gate.
 fn chat_routes(state: &AppState) -> Router<AppState> {
@@ -42,6 +42,8 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .merge(chat_routes(&state))
         .merge(admin_routes())
+        .merge(web::routes())
+        .merge(console::routes())
         .route("/metrics", get(metrics::metrics))
         .route("/openapi.json", get(openapi::spec))
         .route("/docs", get(openapi::docs))
@@ -52,19 +54,18 @@ pub fn router(state: AppState) -> Router {
         .route("/health/ready", get(health::ready))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
+        .layer(axum::middleware::from_fn(web::cors))
         .layer(CatchPanicLayer::custom(middleware::panic_response))
         .layer(axum::middleware::from_fn_with_state(state.clone(), metrics::track))
         .layer(axum::middleware::from_fn_with_state(state.clone(), middleware::request_context))
         .with_state(state)
 }
 
-async fn chat(
-    State(state): State<AppState>,
-    TenantAuth(tenant): TenantAuth,
-    JsonBody(request): JsonBody<ChatRequest>,
-) -> Result<Response, ApiError> {
-    let reply = state.agent().chat(&tenant, request).await?;
-    Ok(Json(reply).into_response())
+async fn chat(State(state): State<AppState>, caller: ChatAuth, JsonBody(request): JsonBody<ChatRequest>) -> Result<Response, ApiError> {
+    web::admit_widget_request(&state, &caller, &request).await?;
+    let result = state.agent().chat(&caller.tenant, request).await;
+    web::after_widget_reply(&state, &caller, &result).await;
+    Ok(Json(result?).into_response())
 }
 
 async fn session_messages(

@@ -151,6 +151,7 @@ pub async fn build_state(settings: &Settings) -> Result<(AppState, StartupReport
             tracing::warn!(dir = %settings.fixtures_dir.display(), "no demo fixtures found; starting with an empty database");
         }
     }
+    crate::web::seed_widget_keys(&store, &settings.seed.widget_keys).await?;
     let cache = Arc::new(AnswerCache::connect(cache_config(&settings.cache), REDIS_CONNECT_WAIT).await?);
     // Model load and embedding the intent examples take a second or two of CPU: off the runtime.
     let (models_dir, fixtures_dir) = (settings.models_dir.clone(), settings.fixtures_dir.clone());
@@ -180,6 +181,7 @@ pub async fn build_state(settings: &Settings) -> Result<(AppState, StartupReport
         request_timeout: settings.server.request_timeout,
         llm_description,
         limits: limit_settings(&settings.limits),
+        demo_widget_key: settings.seed.widget_keys.values().next().cloned(),
     };
     let limiter = rate_limiter(settings, &service.limits)?;
     if limiter.is_shared() && !limiter.wait_connected(REDIS_CONNECT_WAIT).await {

@@ -20,6 +20,8 @@ pub struct ServiceSettings {
     /// Shown in `/health` for the LLM component.
     pub llm_description: String,
     pub limits: LimitSettings,
+    /// The publishable widget key the chat page `/` embeds (dev: seeded from `seed.widget_keys`).
+    pub demo_widget_key: Option<String>,
 }
 
 /// Overload protection: the chat gate and the per-tenant request rate.
@@ -51,6 +53,7 @@ impl Default for ServiceSettings {
             request_timeout: Duration::from_secs(30),
             llm_description: "offline grounded responder".into(),
             limits: LimitSettings::default(),
+            demo_widget_key: None,
         }
     }
 }

@@ -12,20 +12,25 @@ use tria_agent::ChatEvent;
 use tria_core::ChatRequest;
 
 use crate::ApiError;
-use crate::auth::TenantAuth;
+use crate::auth::ChatAuth;
 use crate::json_body::JsonBody;
 use crate::state::AppState;
 
 pub(crate) async fn chat_stream(
     State(state): State<AppState>,
-    TenantAuth(tenant): TenantAuth,
+    caller: ChatAuth,
     JsonBody(request): JsonBody<ChatRequest>,
 ) -> Result<Response, ApiError> {
-    state.agent().check_request(&tenant, &request).await?;
+    state.agent().check_request(&caller.tenant, &request).await?;
+    crate::web::admit_widget_request(&state, &caller, &request).await?;
     let message = request.message.clone();
-    let events = stream::once(async move { state.agent().chat(&tenant, request).await })
-        .flat_map(move |result| stream::iter(ChatEvent::sequence(&message, result)))
-        .map(|event| Ok::<_, Infallible>(sse_event(&event)));
+    let events = stream::once(async move {
+        let result = state.agent().chat(&caller.tenant, request).await;
+        crate::web::after_widget_reply(&state, &caller, &result).await;
+        result
+    })
+    .flat_map(move |result| stream::iter(ChatEvent::sequence(&message, result)))
+    .map(|event| Ok::<_, Infallible>(sse_event(&event)));
     Ok(Sse::new(events).keep_alive(KeepAlive::default()).into_response())
 }
 

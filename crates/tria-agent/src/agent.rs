@@ -270,6 +270,7 @@ impl Agent {
         assistant.sources = sources.iter().map(|s| s.id.clone()).collect();
         assistant.latency_ms = i64::try_from(latency_ms).unwrap_or(i64::MAX);
         assistant.cache_level = Some(cache);
+        let message_id = assistant.id.to_string();
         self.store
             .conversations()
             .record_exchange(tenant.id, Exchange { conversation, opens_conversation: opens, user, assistant })
@@ -282,6 +283,7 @@ impl Agent {
             sources,
             cache,
             latency_ms,
+            message_id: Some(message_id),
         })
     }
 

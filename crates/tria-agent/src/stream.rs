@@ -33,10 +33,27 @@ impl Usage {
 #[derive(Clone, Debug, PartialEq, Serialize)]
 #[serde(tag = "event", content = "data", rename_all = "snake_case")]
 pub enum ChatEvent {
-    Meta { session_id: String, intent: IntentVerdict, cache: CacheLevel },
-    Token { delta: String },
-    Done { sources: Vec<SourceRef>, usage: Usage, latency_ms: u64, cache: CacheLevel },
-    Error { code: ErrorCode, message: String },
+    Meta {
+        session_id: String,
+        intent: IntentVerdict,
+        cache: CacheLevel,
+    },
+    Token {
+        delta: String,
+    },
+    Done {
+        sources: Vec<SourceRef>,
+        usage: Usage,
+        latency_ms: u64,
+        cache: CacheLevel,
+        /// The stored assistant message (for feedback).
+        #[serde(skip_serializing_if = "Option::is_none")]
+        message_id: Option<String>,
+    },
+    Error {
+        code: ErrorCode,
+        message: String,
+    },
 }
 
 impl ChatEvent {
@@ -75,6 +92,7 @@ impl ChatEvent {
             sources: reply.sources,
             latency_ms: reply.latency_ms,
             cache: reply.cache,
+            message_id: reply.message_id,
         });
         events
     }

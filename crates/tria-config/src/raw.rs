@@ -120,4 +120,6 @@ pub struct RawSeed {
     pub log_demo_keys: bool,
     #[serde(default)]
     pub demo_keys: BTreeMap<String, String>,
+    #[serde(default)]
+    pub widget_keys: BTreeMap<String, String>,
 }

@@ -115,6 +115,8 @@ pub struct SeedSettings {
     pub log_demo_keys: bool,
     /// Tenant slug → fixed demo key.
     pub demo_keys: BTreeMap<String, String>,
+    /// Tenant slug → fixed publishable web-widget key (the chat page `/` uses the first).
+    pub widget_keys: BTreeMap<String, String>,
 }
 
 fn millis(key: &str, value: u64, min: u64) -> Result<Duration, ConfigError> {
@@ -263,10 +265,16 @@ impl Settings {
                 return Err(ConfigError::invalid(format!("seed.demo_keys.{slug}"), "demo keys must be at least 24 characters"));
             }
         }
+        for (slug, key) in &raw.seed.widget_keys {
+            if key.len() < 24 {
+                return Err(ConfigError::invalid(format!("seed.widget_keys.{slug}"), "widget keys must be at least 24 characters"));
+            }
+        }
         let seed = SeedSettings {
             demo_on_empty: raw.seed.demo_on_empty,
             log_demo_keys: raw.seed.log_demo_keys && profile != "production",
             demo_keys: raw.seed.demo_keys,
+            widget_keys: raw.seed.widget_keys,
         };
 
         let l = &raw.limits;

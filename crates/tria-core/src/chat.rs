@@ -72,4 +72,7 @@ pub struct ChatReply {
     pub sources: Vec<SourceRef>,
     pub cache: CacheLevel,
     pub latency_ms: u64,
+    /// The stored assistant message, for feedback (`POST /api/v1/messages/{id}/feedback`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message_id: Option<String>,
 }

@@ -35,7 +35,7 @@ wire_enum!(
 );
 wire_enum!(
     /// Who wrote a message.
-    MessageRole { User => "user", Assistant => "assistant", System => "system" }
+    MessageRole { User => "user", Assistant => "assistant", System => "system", Operator => "operator" }
 );
 wire_enum!(
     /// Where an order is in its life.

@@ -35,6 +35,10 @@ pub enum ApiRole {
     Tenant,
     /// Operates the deployment (`/admin/*`).
     Admin,
+    /// A publishable web-widget key: acts for one tenant, may only chat in sessions it opened.
+    Widget,
+    /// A BPO operator: the console, across the tenants assigned to the key (`operator_tenants`).
+    Operator,
 }
 
 impl ApiRole {
@@ -42,13 +46,22 @@ impl ApiRole {
         match self {
             ApiRole::Tenant => "tenant",
             ApiRole::Admin => "admin",
+            ApiRole::Widget => "widget",
+            ApiRole::Operator => "operator",
         }
+    }
+
+    /// Whether keys of this role belong to exactly one tenant (`api_keys.tenant_id`).
+    pub fn has_tenant(self) -> bool {
+        matches!(self, ApiRole::Tenant | ApiRole::Widget)
     }
 
     pub fn parse(s: &str) -> Option<Self> {
         match s {
             "tenant" => Some(ApiRole::Tenant),
             "admin" => Some(ApiRole::Admin),
+            "widget" => Some(ApiRole::Widget),
+            "operator" => Some(ApiRole::Operator),
             _ => None,
         }
     }

@@ -2,6 +2,7 @@
 #![allow(clippy::print_stderr)] // a test that skips says why on stderr
 
 mod admin;
+mod browser;
 mod chat;
 mod deploy;
 mod errors;
@@ -15,6 +16,7 @@ mod ratelimit;
 mod socket;
 mod streaming;
 mod traces;
+mod web;
 
 use std::collections::BTreeMap;
 

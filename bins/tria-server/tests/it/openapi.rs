@@ -29,6 +29,21 @@ const ROUTES: &[(&str, &str)] = &[
     ("post", "/admin/cache/invalidate"),
     ("get", "/admin/db/pool"),
     ("get", "/admin/integrations"),
+    ("get", "/"),
+    ("get", "/widget.js"),
+    ("get", "/widget.css"),
+    ("get", "/console"),
+    ("get", "/console.js"),
+    ("get", "/console.css"),
+    ("get", "/api/v1/sessions/{id}/events"),
+    ("post", "/api/v1/messages/{id}/feedback"),
+    ("get", "/api/v1/console/me"),
+    ("get", "/api/v1/console/conversations"),
+    ("get", "/api/v1/console/conversations/{id}"),
+    ("post", "/api/v1/console/conversations/{id}/take-over"),
+    ("post", "/api/v1/console/conversations/{id}/hand-back"),
+    ("post", "/api/v1/console/conversations/{id}/messages"),
+    ("get", "/api/v1/console/dashboard"),
 ];
 
 #[tokio::test]

@@ -6,6 +6,8 @@ pub mod conversation;
 pub mod customer;
 pub mod escalation;
 pub mod message;
+pub mod message_feedback;
+pub mod operator_tenant;
 pub mod order;
 pub mod order_escalation;
 pub mod order_item;

@@ -14,6 +14,8 @@ use crate::entity::{conversation, message};
 /// One message to store, with what the pipeline decided about it.
 #[derive(Clone, Debug)]
 pub struct NewMessage {
+    /// Chosen by the caller so it can name the stored message (e.g. `ChatReply.message_id`).
+    pub id: Uuid,
     pub role: MessageRole,
     pub content: String,
     pub intent: Option<(IntentLabel, f32)>,
@@ -28,6 +30,7 @@ pub struct NewMessage {
 impl NewMessage {
     pub fn new(role: MessageRole, content: impl Into<String>) -> Self {
         Self {
+            id: Uuid::new_v4(),
             role,
             content: content.into(),
             intent: None,
@@ -64,7 +67,7 @@ pub struct ConversationRepo<'a> {
 
 fn message_row(tenant: TenantId, conversation: ConversationId, m: NewMessage) -> message::ActiveModel {
     message::ActiveModel {
-        id: Set(Uuid::new_v4()),
+        id: Set(m.id),
         tenant_id: Set(tenant.0),
         conversation_id: Set(conversation.0),
         role: Set(m.role.as_str().to_owned()),

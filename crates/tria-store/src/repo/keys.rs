@@ -3,14 +3,14 @@
 //! goes by a short indexed prefix, then compares digests in constant time.
 
 use chrono::Utc;
-use sea_orm::{ActiveModelTrait, ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder, Set};
+use sea_orm::{ActiveModelTrait, ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder, Set, TransactionTrait};
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 use tria_core::{ApiRole, TenantId};
 use uuid::Uuid;
 
 use crate::StoreError;
-use crate::entity::api_key;
+use crate::entity::{api_key, operator_tenant};
 
 /// Characters of the key stored in clear for lookup.
 const PREFIX_LEN: usize = 12;
@@ -83,8 +83,8 @@ impl KeyRepo<'_> {
         if plaintext.len() < 24 {
             return Err(StoreError::Invalid("API keys must be at least 24 characters".into()));
         }
-        if (role == ApiRole::Tenant) != tenant.is_some() {
-            return Err(StoreError::Invalid("tenant keys need a tenant; admin keys must not have one".into()));
+        if role.has_tenant() != tenant.is_some() {
+            return Err(StoreError::Invalid("tenant and widget keys need a tenant; admin and operator keys must not have one".into()));
         }
         let id = Uuid::new_v4();
         api_key::ActiveModel {
@@ -157,5 +157,47 @@ impl KeyRepo<'_> {
             query = query.filter(api_key::Column::TenantId.eq(tenant.0));
         }
         Ok(query.all(self.db).await?)
+    }
+
+    /// Generates an operator key assigned to `tenants` (at least one); key and assignments are
+    /// stored in one transaction.
+    pub async fn create_operator(&self, label: &str, tenants: &[TenantId]) -> Result<(KeyInfo, String), StoreError> {
+        if tenants.is_empty() {
+            return Err(StoreError::Invalid("operator keys need at least one tenant".into()));
+        }
+        let plaintext = generate_key();
+        let id = Uuid::new_v4();
+        let now = Utc::now();
+        let txn = self.db.begin().await?;
+        let row = api_key::ActiveModel {
+            id: Set(id),
+            tenant_id: Set(None),
+            prefix: Set(key_prefix(&plaintext)),
+            key_hash: Set(hash_key(&plaintext)),
+            role: Set(ApiRole::Operator.as_str().to_owned()),
+            label: Set(label.to_owned()),
+            created_at: Set(now),
+            revoked_at: Set(None),
+        }
+        .insert(&txn)
+        .await?;
+        let mut seen = std::collections::BTreeSet::new();
+        for tenant in tenants.iter().filter(|t| seen.insert(t.0)) {
+            operator_tenant::ActiveModel { key_id: Set(id), tenant_id: Set(tenant.0), created_at: Set(now) }.insert(&txn).await?;
+        }
+        txn.commit().await?;
+        Ok((row.into(), plaintext))
+    }
+
+    /// The tenants an operator key is assigned to (empty for any other key).
+    pub async fn operator_tenants(&self, key_id: Uuid) -> Result<Vec<TenantId>, StoreError> {
+        Ok(operator_tenant::Entity::find()
+            .filter(operator_tenant::Column::KeyId.eq(key_id))
+            .order_by_asc(operator_tenant::Column::CreatedAt)
+            .all(self.db)
+            .await?
+            .into_iter()
+            .map(|row| TenantId(row.tenant_id))
+            .collect())
     }
 }

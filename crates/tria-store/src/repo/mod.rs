@@ -2,6 +2,7 @@
 //! `TenantId` and filter on it in SQL.
 
 mod catalogue;
+mod console;
 mod conversations;
 mod customers;
 mod keys;
@@ -11,6 +12,7 @@ mod policies;
 mod tenants;
 
 pub use catalogue::{CatalogueRepo, NewProduct};
+pub use console::{ChunkLabel, ConsoleRepo, FeedbackCounts, MessageFigures, Rating};
 pub use conversations::{ConversationRepo, Exchange, NewConversation, NewMessage};
 pub use customers::{CustomerRepo, NewCustomer};
 pub use keys::{AuthenticatedKey, KeyInfo, KeyRepo, generate_key, hash_key, key_prefix};
@@ -42,6 +44,9 @@ impl Store {
     }
     pub fn conversations(&self) -> ConversationRepo<'_> {
         ConversationRepo { db: self.connection() }
+    }
+    pub fn console(&self) -> ConsoleRepo<'_> {
+        ConsoleRepo { db: self.connection() }
     }
     pub fn policies(&self) -> PolicyRepo<'_> {
         PolicyRepo { db: self.connection() }

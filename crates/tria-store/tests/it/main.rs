@@ -1,6 +1,7 @@
 //! Store integration tests. Every test runs on SQLite and, when `TRIA_TEST_POSTGRES_URL` is
 //! set, on PostgreSQL too, each in a fresh database/schema.
 
+mod console;
 mod conversations;
 mod keys;
 mod orders;

@@ -1,0 +1,195 @@
+//! The widget's view of its session: which sessions a widget key may use, the messages of a
+//! session after a given one (how operator replies reach the customer's page), and thumbs
+//! up/down on replies.
+
+use axum::Json;
+use axum::extract::{Path, RawQuery, State};
+use axum::response::{IntoResponse, Response};
+use serde::Deserialize;
+use serde_json::{Value, json};
+use tria_core::{ChatReply, ChatRequest, ConversationId, ErrorCode};
+use tria_store::entity::{conversation, message};
+use tria_store::repo::Rating;
+use uuid::Uuid;
+
+use super::WEB_CHANNEL;
+use crate::ApiError;
+use crate::auth::ChatAuth;
+use crate::json_body::JsonBody;
+use crate::state::AppState;
+
+/// Longest feedback comment kept.
+const MAX_COMMENT_CHARS: usize = 2000;
+
+fn session_not_found() -> ApiError {
+    ApiError::not_found("session not found")
+}
+
+/// The caller's conversation `id`: the tenant's, and for a widget key one the widget opened.
+/// Anything else is "not found", so a widget key cannot even learn that a session exists.
+pub(crate) async fn session_for(state: &AppState, caller: &ChatAuth, id: &str) -> Result<conversation::Model, ApiError> {
+    let id: ConversationId = id.parse().map_err(|_| session_not_found())?;
+    let row = state.store().conversations().get(caller.tenant.id, id).await?.ok_or_else(session_not_found)?;
+    if caller.widget && row.channel != WEB_CHANNEL {
+        return Err(session_not_found());
+    }
+    Ok(row)
+}
+
+/// Before a widget's chat message is answered: a widget may continue only its own sessions.
+pub(crate) async fn admit_widget_request(state: &AppState, caller: &ChatAuth, request: &ChatRequest) -> Result<(), ApiError> {
+    if let (true, Some(session)) = (caller.widget, request.session_id.as_deref()) {
+        session_for(state, caller, session).await?;
+    }
+    Ok(())
+}
+
+/// After a widget's chat message was answered: record that the session belongs to the web
+/// channel, which is what lets the widget poll and rate it. Failing to record it only costs
+/// the widget those reads, so it is logged rather than failing a reply already stored.
+pub(crate) async fn after_widget_reply<E>(state: &AppState, caller: &ChatAuth, result: &Result<ChatReply, E>) {
+    let (true, Ok(reply)) = (caller.widget, result) else { return };
+    let Ok(id) = reply.session_id.parse::<ConversationId>() else { return };
+    if let Err(e) = state.store().console().set_channel(caller.tenant.id, id, WEB_CHANNEL).await {
+        tracing::warn!(error = %e, session = %id, "could not mark the session as a web-widget session");
+    }
+}
+
+/// A stored message as the widget and console show it.
+pub(crate) fn message_json(m: &message::Model) -> Value {
+    json!({
+        "id": m.id,
+        "role": m.role,
+        "content": m.content,
+        "intent": m.intent,
+        "confidence": m.confidence,
+        "sources": m.sources,
+        "cache": m.cache_level,
+        "latency_ms": m.latency_ms,
+        "created_at": m.created_at,
+    })
+}
+
+/// Cited chunk ids of a stored message (`product:SKU` for catalogue entries).
+pub(crate) fn source_ids(m: &message::Model) -> Vec<String> {
+    m.sources.as_array().map(|a| a.iter().filter_map(|v| v.as_str().map(str::to_owned)).collect()).unwrap_or_default()
+}
+
+/// Readable citations (`{id, title, heading, excerpt}`) for the chunks `messages` cite.
+pub(crate) async fn citation_labels(
+    state: &AppState,
+    tenant: tria_core::TenantId,
+    messages: &[message::Model],
+) -> Result<std::collections::HashMap<String, Value>, ApiError> {
+    let ids: Vec<Uuid> = messages.iter().flat_map(source_ids).filter_map(|s| s.parse().ok()).collect();
+    let mut labels: std::collections::HashMap<String, Value> = state
+        .store()
+        .console()
+        .chunk_labels(tenant, &ids)
+        .await?
+        .into_iter()
+        .map(|l| (l.id.to_string(), json!({ "id": l.id, "title": l.title, "heading": l.heading, "excerpt": l.excerpt })))
+        .collect();
+    for id in messages.iter().flat_map(source_ids) {
+        if let Some(sku) = id.strip_prefix("product:") {
+            let label = json!({ "id": id, "title": sku, "heading": "Catalogue", "excerpt": "" });
+            labels.entry(id.clone()).or_insert(label);
+        }
+    }
+    Ok(labels)
+}
+
+/// `after=<message id>` from a query string.
+fn after_param(query: Option<&str>) -> Result<Option<Uuid>, ApiError> {
+    let Some(query) = query else { return Ok(None) };
+    for pair in query.split('&') {
+        if let Some(value) = pair.strip_prefix("after=") {
+            if value.is_empty() {
+                return Ok(None);
+            }
+            return value.parse().map(Some).map_err(|_| ApiError::bad_request("`after` must be a message id (UUID)"));
+        }
+    }
+    Ok(None)
+}
+
+/// `GET /api/v1/sessions/{id}/events?after=<message id>`: the session's status and its messages
+/// after the given one (all without `after`). The widget polls it so operator replies reach
+/// the customer's page; an unknown `after` returns every message.
+pub(crate) async fn session_events(
+    State(state): State<AppState>,
+    caller: ChatAuth,
+    Path(id): Path<String>,
+    RawQuery(query): RawQuery,
+) -> Result<Response, ApiError> {
+    let after = after_param(query.as_deref())?;
+    let conversation = session_for(&state, &caller, &id).await?;
+    let messages = state.store().conversations().messages(caller.tenant.id, ConversationId(conversation.id)).await?;
+    let start = after.and_then(|a| messages.iter().position(|m| m.id == a)).map_or(0, |i| i + 1);
+    let messages = &messages[start..];
+    let labels = citation_labels(&state, caller.tenant.id, messages).await?;
+    let messages: Vec<Value> = messages
+        .iter()
+        .map(|m| {
+            let mut v = message_json(m);
+            v["citations"] = json!(
+                source_ids(m)
+                    .iter()
+                    .map(|id| labels.get(id).cloned().unwrap_or_else(|| json!({ "id": id, "title": id, "heading": "" })))
+                    .collect::<Vec<_>>()
+            );
+            v
+        })
+        .collect();
+    Ok(Json(json!({ "session_id": conversation.id, "status": conversation.status, "messages": messages })).into_response())
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct FeedbackBody {
+    /// `up` or `down`.
+    rating: String,
+    #[serde(default)]
+    comment: Option<String>,
+}
+
+/// `POST /api/v1/messages/{id}/feedback` `{"rating": "up"|"down", "comment"?}`: the customer's
+/// verdict on one reply; a second verdict replaces the first.
+pub(crate) async fn feedback(
+    State(state): State<AppState>,
+    caller: ChatAuth,
+    Path(id): Path<String>,
+    JsonBody(body): JsonBody<FeedbackBody>,
+) -> Result<Response, ApiError> {
+    let message_id: Uuid = id.parse().map_err(|_| ApiError::not_found("message not found"))?;
+    let rating = Rating::parse(&body.rating)
+        .ok_or_else(|| ApiError::new(http::StatusCode::BAD_REQUEST, ErrorCode::InvalidField, "`rating` must be `up` or `down`"))?;
+    let comment = body.comment.as_deref().map(str::trim).filter(|c| !c.is_empty());
+    if comment.is_some_and(|c| c.chars().count() > MAX_COMMENT_CHARS) {
+        return Err(ApiError::bad_request(format!("`comment` must be at most {MAX_COMMENT_CHARS} characters")));
+    }
+    if caller.widget {
+        // A widget may rate replies in its own sessions only.
+        let conversation = state.store().console().reply_conversation(caller.tenant.id, message_id).await?;
+        match conversation {
+            Some(c) if c.channel == WEB_CHANNEL => {}
+            _ => return Err(ApiError::not_found("message not found")),
+        }
+    }
+    let session = state.store().console().record_feedback(caller.tenant.id, message_id, rating, comment).await?;
+    Ok(Json(json!({ "message_id": message_id, "session_id": session, "rating": rating.as_str() })).into_response())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn after_is_optional_and_must_be_a_uuid() {
+        assert_eq!(after_param(None).expect("none"), None);
+        assert_eq!(after_param(Some("x=1")).expect("other params"), None);
+        let id = Uuid::new_v4();
+        assert_eq!(after_param(Some(&format!("x=1&after={id}"))).expect("after"), Some(id));
+        assert!(after_param(Some("after=nope")).is_err());
+    }
+}
