@@ -3,10 +3,13 @@
 //! [`startup::build_state`] turns validated settings into the components.
 
 mod admin;
+mod admission;
 mod auth;
+pub mod budget;
 mod error;
 mod health;
 mod json_body;
+pub mod llm_observer;
 pub mod metrics;
 mod middleware;
 mod openai;
@@ -24,4 +27,4 @@ pub use error::ApiError;
 pub use health::{ComponentHealth, HealthReport, HealthStatus};
 pub use routes::router;
 pub use serve::{ServeOptions, serve};
-pub use state::{AppState, LimitSettings, ServiceSettings};
+pub use state::{AppState, Guards, LimitSettings, ServiceSettings};

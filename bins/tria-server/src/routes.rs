@@ -63,7 +63,8 @@ async fn chat(
     TenantAuth(tenant): TenantAuth,
     JsonBody(request): JsonBody<ChatRequest>,
 ) -> Result<Response, ApiError> {
-    let reply = state.agent().chat(&tenant, request).await?;
+    crate::admission::admit(&state, &tenant, request.customer_id.as_deref()).await?;
+    let reply = tria_llm::with_call_context(crate::admission::llm_context(&tenant), state.agent().chat(&tenant, request)).await?;
     Ok(Json(reply).into_response())
 }
 

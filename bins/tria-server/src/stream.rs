@@ -22,8 +22,10 @@ pub(crate) async fn chat_stream(
     JsonBody(request): JsonBody<ChatRequest>,
 ) -> Result<Response, ApiError> {
     state.agent().check_request(&tenant, &request).await?;
+    crate::admission::admit(&state, &tenant, request.customer_id.as_deref()).await?;
     let message = request.message.clone();
-    let events = stream::once(async move { state.agent().chat(&tenant, request).await })
+    let context = crate::admission::llm_context(&tenant);
+    let events = stream::once(async move { tria_llm::with_call_context(context, state.agent().chat(&tenant, request)).await })
         .flat_map(move |result| stream::iter(ChatEvent::sequence(&message, result)))
         .map(|event| Ok::<_, Infallible>(sse_event(&event)));
     Ok(Sse::new(events).keep_alive(KeepAlive::default()).into_response())

@@ -29,7 +29,25 @@ pub struct RawLimits {
     #[serde(deserialize_with = "number_or_text")]
     pub tenant_per_second: f64,
     pub tenant_burst: u32,
+    /// Per-customer rate within a tenant (0 = off).
+    #[serde(default, deserialize_with = "number_or_text")]
+    pub customer_per_second: f64,
+    #[serde(default = "default_customer_burst")]
+    pub customer_burst: u32,
+    /// Per-tenant LLM spend budgets (0 = off), fixed UTC hour and calendar-month windows.
+    #[serde(default)]
+    pub tenant_tokens_per_hour: u64,
+    #[serde(default, deserialize_with = "number_or_text")]
+    pub tenant_usd_per_hour: f64,
+    #[serde(default)]
+    pub tenant_tokens_per_month: u64,
+    #[serde(default, deserialize_with = "number_or_text")]
+    pub tenant_usd_per_month: f64,
     pub shared_via_redis: bool,
+}
+
+fn default_customer_burst() -> u32 {
+    10
 }
 
 #[derive(Clone, Debug, Deserialize)]

@@ -4,13 +4,17 @@ mod admin;
 mod chat;
 mod deploy;
 mod errors;
+mod fuzz_http;
 mod health;
+mod llm_calls;
 mod metrics;
 mod openai_sdk;
 mod openapi;
 mod overload;
 mod process;
+mod pyenv;
 mod ratelimit;
+mod schemathesis;
 mod socket;
 mod streaming;
 mod traces;
@@ -42,12 +46,13 @@ impl TestApp {
     }
 
     pub(crate) async fn with_settings(settings: ServiceSettings) -> Self {
-        let db = tria_testkit::sqlite().await;
-        let keys: BTreeMap<String, String> =
-            [("northwind".to_owned(), NORTHWIND_KEY.to_owned()), ("velo".to_owned(), VELO_KEY.to_owned())].into();
-        tria_agent::setup::seed_from_fixtures(&db.store, &tria_testkit::fixtures_dir(), &keys).await.expect("seed");
+        let db = seeded_db().await;
         let agent = Agent::builder(db.store.clone()).build();
         let state = AppState::new(db.store.clone(), agent, Vec::new(), settings);
+        Self::from_state(state, db)
+    }
+
+    pub(crate) fn from_state(state: AppState, db: TestDb) -> Self {
         Self { router: router(state.clone()), state, db }
     }
 
@@ -89,6 +94,15 @@ impl TestApp {
         let (status, _, json) = self.send(chat_request(key, &body.to_string())).await;
         (status, json)
     }
+}
+
+/// A fresh SQLite database seeded with the demo fixtures and the two test keys.
+pub(crate) async fn seeded_db() -> TestDb {
+    let db = tria_testkit::sqlite().await;
+    let keys: BTreeMap<String, String> =
+        [("northwind".to_owned(), NORTHWIND_KEY.to_owned()), ("velo".to_owned(), VELO_KEY.to_owned())].into();
+    tria_agent::setup::seed_from_fixtures(&db.store, &tria_testkit::fixtures_dir(), &keys).await.expect("seed");
+    db
 }
 
 pub(crate) fn chat_request(key: &str, body: &str) -> Request<Body> {
