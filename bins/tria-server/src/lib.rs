@@ -4,6 +4,7 @@
 
 mod admin;
 mod admission;
+mod api_schemas;
 mod auth;
 pub mod budget;
 mod error;
@@ -14,6 +15,7 @@ pub mod metrics;
 mod middleware;
 mod openai;
 pub mod openapi;
+pub mod ops;
 pub mod ratelimit;
 mod routes;
 mod serve;

@@ -57,6 +57,9 @@ pub struct RawServer {
     pub request_timeout_ms: u64,
     pub header_read_timeout_ms: u64,
     pub drain_timeout_ms: u64,
+    /// A second address serving only health and metrics on a thread of its own ("" = off).
+    #[serde(default)]
+    pub ops_listen: String,
     pub log_format: String,
     pub log_filter: String,
 }

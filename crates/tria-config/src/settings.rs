@@ -57,6 +57,9 @@ pub struct ServerSettings {
     pub request_timeout: Duration,
     pub header_read_timeout: Duration,
     pub drain_timeout: Duration,
+    /// Health and metrics only, served on a dedicated thread so probes and scrapes never queue
+    /// behind user traffic. `None` when off.
+    pub ops_listen: Option<SocketAddr>,
     pub log_format: LogFormat,
     pub log_filter: String,
 }
@@ -158,6 +161,12 @@ impl Settings {
             request_timeout: millis("server.request_timeout_ms", s.request_timeout_ms, 100)?,
             header_read_timeout: millis("server.header_read_timeout_ms", s.header_read_timeout_ms, 100)?,
             drain_timeout: millis("server.drain_timeout_ms", s.drain_timeout_ms, 0)?,
+            ops_listen: match s.ops_listen.trim() {
+                "" => None,
+                text => Some(text.parse().map_err(|_| {
+                    ConfigError::invalid("server.ops_listen", format!("`{text}` is not an address like 0.0.0.0:9090 (or \"\" for off)"))
+                })?),
+            },
             log_format,
             log_filter: s.log_filter.clone(),
         };
