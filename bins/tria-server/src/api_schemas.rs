@@ -117,6 +117,103 @@ fn component_schemas() -> Value {
                 "tria": { "type": "object" },
             },
         },
+        // One Server-Sent Event as a client sees it: its `event` name and `data` line(s).
+        "ChatEvent": {
+            "type": "object",
+            "required": ["event", "data"],
+            "properties": {
+                "event": { "type": "string", "enum": ["meta", "token", "done", "error"] },
+                "data": { "type": "string", "description": "A JSON object: meta {session_id, intent, cache}, token {delta}, done {…}, error {code, message}" },
+            },
+        },
+        "CompletionChunkEvent": {
+            "type": "object",
+            "required": ["data"],
+            "properties": {
+                "event": { "type": "string", "enum": ["message"] },
+                "data": { "type": "string", "description": "A `chat.completion.chunk` JSON object, or `[DONE]` last" },
+            },
+        },
+        "CreateTenant": {
+            "type": "object",
+            "additionalProperties": false,
+            "required": ["name", "slug"],
+            "properties": {
+                "name": { "type": "string", "maxLength": 200, "pattern": r"\S" },
+                "slug": { "type": "string", "pattern": "^[a-z0-9][a-z0-9-]{0,63}$" },
+                "currency": { "anyOf": [{ "type": "string", "pattern": "^[A-Z]{3}$" }, { "type": "null" }] },
+                "tone": { "anyOf": [{ "$ref": "#/components/schemas/Tone" }, { "type": "null" }] },
+                "settings": { "type": ["object", "null"], "description": "Free-form tenant settings: `rate_limit`, `budget`, `prompt_set`, …" },
+            },
+        },
+        "UpdateTenant": {
+            "type": "object",
+            "additionalProperties": false,
+            "properties": {
+                "name": { "anyOf": [{ "type": "string", "maxLength": 200, "pattern": r"\S" }, { "type": "null" }] },
+                "tone": { "anyOf": [{ "$ref": "#/components/schemas/Tone" }, { "type": "null" }] },
+                "settings": { "type": ["object", "null"] },
+            },
+        },
+        "Tone": {
+            "type": "object",
+            "properties": {
+                "style": { "type": "string", "enum": ["friendly", "formal", "concise"] },
+                "persona": { "type": "string" },
+                "greeting": { "type": "string" },
+                "sign_off": { "type": "string" },
+            },
+        },
+        "CreateKey": {
+            "description": "A tenant key names its tenant; an admin key names none.",
+            "oneOf": [
+                {
+                    "type": "object",
+                    "additionalProperties": false,
+                    "required": ["role", "tenant"],
+                    "properties": {
+                        "role": { "const": "tenant" },
+                        "tenant": { "type": "string" },
+                        "label": { "type": ["string", "null"], "maxLength": 200 },
+                    },
+                },
+                {
+                    "type": "object",
+                    "additionalProperties": false,
+                    "required": ["role"],
+                    "properties": {
+                        "role": { "const": "admin" },
+                        "tenant": { "type": "null" },
+                        "label": { "type": ["string", "null"], "maxLength": 200 },
+                    },
+                },
+            ],
+        },
+        "Invalidate": {
+            "description": "A tenant (optionally one level), or a Redis glob over cache keys alone.",
+            "oneOf": [
+                {
+                    "type": "object",
+                    "additionalProperties": false,
+                    "required": ["tenant"],
+                    "properties": {
+                        "tenant": { "type": "string" },
+                        "level": { "anyOf": [{ "type": "string", "enum": ["l1", "l2", "l3", "l4"] }, { "type": "null" }] },
+                        "pattern": { "type": "null" },
+                    },
+                },
+                {
+                    "type": "object",
+                    "additionalProperties": false,
+                    "required": ["pattern"],
+                    "properties": {
+                        "pattern": { "type": "string", "minLength": 1, "maxLength": 256 },
+                        "tenant": { "type": "null" },
+                        "level": { "type": "null" },
+                    },
+                },
+            ],
+        },
         "SessionMessages": {
             "type": "object",
             "required": ["session_id", "messages"],
@@ -179,10 +276,10 @@ fn json_content(schema: &str) -> Value {
 fn success_content(method: &str, path: &str) -> Option<Value> {
     Some(match (method, path) {
         ("post", "/api/chat") => json_content("ChatReply"),
-        ("post", "/api/v1/chat/stream") => json!({ "text/event-stream": { "schema": { "type": "string" } } }),
+        ("post", "/api/v1/chat/stream") => json!({ "text/event-stream": { "schema": { "$ref": "#/components/schemas/ChatEvent" } } }),
         ("post", "/v1/chat/completions") => {
             let mut content = json_content("ChatCompletion");
-            content["text/event-stream"] = json!({ "schema": { "type": "string" } });
+            content["text/event-stream"] = json!({ "schema": { "$ref": "#/components/schemas/CompletionChunkEvent" } });
             content
         }
         ("get", "/api/v1/sessions/{id}/messages") => json_content("SessionMessages"),
@@ -196,6 +293,10 @@ fn request_body(method: &str, path: &str) -> Option<Value> {
     let schema = match (method, path) {
         ("post", "/api/chat" | "/api/v1/chat/stream") => "ChatRequest",
         ("post", "/v1/chat/completions") => "CompletionRequest",
+        ("post", "/admin/tenants") => "CreateTenant",
+        ("patch", "/admin/tenants/{slug}") => "UpdateTenant",
+        ("post", "/admin/keys") => "CreateKey",
+        ("post", "/admin/cache/invalidate") => "Invalidate",
         _ => return None,
     };
     Some(json!({ "required": true, "content": json_content(schema) }))
@@ -236,6 +337,12 @@ pub(crate) fn complete(doc: &mut Value) {
             let Some(op) = op.as_object_mut() else { continue };
             if let Some(body) = request_body(method, path) {
                 op.insert("requestBody".into(), body);
+            }
+            // Ids in paths are UUIDs (anything else is a 400 before any lookup).
+            if let Some(params) = op.get_mut("parameters").and_then(Value::as_array_mut) {
+                for param in params.iter_mut().filter(|p| p["in"] == "path" && p["name"] == "id" && path.starts_with("/admin/keys/")) {
+                    param["schema"] = json!({ "type": "string", "format": "uuid" });
+                }
             }
             let statuses = error_statuses(op, path);
             let responses = op.entry("responses").or_insert_with(|| json!({}));
