@@ -127,7 +127,7 @@ async fn http2_is_served_with_stream_and_body_limits() {
     let response = response.await.expect("response");
     assert_eq!(response.status(), 200);
     assert!(response.headers().contains_key("x-request-id"));
-    assert_eq!(client.max_concurrent_send_streams(), 256, "the server advertises its stream limit");
+    assert_eq!(client.current_max_send_streams(), 256, "the server advertises its stream limit");
 
     let request = http::Request::post(format!("{base}/api/chat"))
         .header("authorization", format!("Bearer {NORTHWIND_KEY}"))
