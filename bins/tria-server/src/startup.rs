@@ -35,9 +35,13 @@ pub enum StartupError {
     Llm(String),
 }
 
+/// The LLM client and its prompt library.
+pub type LlmParts = (Arc<dyn tria_llm::LlmClient>, Arc<tria_llm::PromptLibrary>);
+
 /// The LLM client and prompts when `llm.provider = "openai"`, `None` for the offline responder.
 /// Prompts come from `config/prompts` when that directory exists, else the built-in copy.
-pub fn llm_parts(settings: &Settings) -> Result<Option<(Arc<dyn tria_llm::LlmClient>, Arc<tria_llm::PromptLibrary>)>, StartupError> {
+
+pub fn llm_parts(settings: &Settings) -> Result<Option<LlmParts>, StartupError> {
     let llm = &settings.llm;
     if llm.provider != tria_config::LlmProvider::OpenAi {
         return Ok(None);
@@ -205,7 +209,6 @@ pub async fn build_state(settings: &Settings) -> Result<(AppState, StartupReport
         request_timeout: settings.server.request_timeout,
         llm_description,
         limits,
-        ..ServiceSettings::default()
     };
     let guards = Guards { rate_limiter: limiter, budget, metrics };
     let state = AppState::with_guards(store, agent, Vec::new(), service, guards);

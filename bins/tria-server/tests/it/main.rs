@@ -1,4 +1,5 @@
 //! Server tests: the service driven in-process (tower `oneshot`) and over a real socket.
+#![allow(clippy::print_stderr)] // tests say which checks they skipped and print measured figures
 
 mod admin;
 mod chat;
