@@ -4,6 +4,7 @@
 mod conversations;
 mod keys;
 mod orders;
+mod outbox_backlog;
 mod seed;
 mod tenancy;
 
