@@ -168,3 +168,80 @@ impl LlmClient for ObservedLlm {
         Ok(Box::pin(watched))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Mutex;
+
+    use super::*;
+    use crate::{ChatMessage, UsageSource};
+
+    /// Answers with fixed usage, or fails when `fail` is set.
+    struct Fixed {
+        fail: bool,
+    }
+
+    #[async_trait]
+    impl LlmClient for Fixed {
+        fn model(&self) -> &str {
+            "gpt-4o-mini"
+        }
+        async fn complete(&self, _request: &CompletionRequest) -> Result<Completion, LlmError> {
+            if self.fail {
+                return Err(LlmError::Timeout);
+            }
+            let usage = Usage { prompt_tokens: 1000, completion_tokens: 1000, source: UsageSource::Reported };
+            Ok(Completion { text: "ok".into(), model: "gpt-4o-mini-2024-07-18".into(), usage, finish_reason: None, attempts: 1 })
+        }
+    }
+
+    #[derive(Default)]
+    struct Recorder(Mutex<Vec<CallRecord>>);
+
+    impl LlmObserver for Recorder {
+        fn on_call(&self, record: &CallRecord) {
+            self.0.lock().expect("lock").push(record.clone());
+        }
+    }
+
+    fn observed(fail: bool) -> (ObservedLlm, Arc<Recorder>) {
+        let recorder = Arc::new(Recorder::default());
+        (ObservedLlm::new(Arc::new(Fixed { fail }), recorder.clone(), PriceTable::builtin()), recorder)
+    }
+
+    fn request() -> CompletionRequest {
+        CompletionRequest::new(vec![ChatMessage::user("hi")])
+    }
+
+    #[tokio::test]
+    async fn a_call_is_reported_with_its_tenant_usage_and_price() {
+        let (llm, recorder) = observed(false);
+        let context = CallContext { tenant_id: None, tenant_slug: "northwind".into() };
+        with_call_context(context.clone(), async { llm.complete(&request()).await.expect("ok") }).await;
+        llm.complete(&request()).await.expect("ok");
+        let records = recorder.0.lock().expect("lock").clone();
+        assert_eq!(records.len(), 2);
+        assert_eq!(records[0].context, Some(context));
+        assert_eq!(records[1].context, None, "outside a call context the call is unattributed");
+        assert_eq!(records[0].model, "gpt-4o-mini", "the configured model, not the upstream's snapshot name");
+        assert_eq!(records[0].outcome, CallOutcome::Ok);
+        assert!((records[0].cost_usd - (0.00015 + 0.0006)).abs() < 1e-12, "{}", records[0].cost_usd);
+    }
+
+    #[tokio::test]
+    async fn failures_and_abandoned_streams_are_reported_once() {
+        let (llm, recorder) = observed(true);
+        assert!(llm.complete(&request()).await.is_err());
+        let (llm_ok, streamed) = observed(false);
+        let mut stream = llm_ok.stream(&request()).await.expect("stream");
+        let _first = stream.next().await;
+        drop(stream);
+        let mut whole = llm_ok.stream(&request()).await.expect("stream");
+        while whole.next().await.is_some() {}
+        drop(whole);
+        assert_eq!(recorder.0.lock().expect("lock")[0].outcome, CallOutcome::Error);
+        let outcomes: Vec<CallOutcome> = streamed.0.lock().expect("lock").iter().map(|r| r.outcome).collect();
+        assert_eq!(outcomes, [CallOutcome::Cancelled, CallOutcome::Ok], "one record per stream");
+        assert_eq!(streamed.0.lock().expect("lock")[1].usage.map(|u| u.total_tokens()), Some(2000));
+    }
+}
