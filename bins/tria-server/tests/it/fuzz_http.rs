@@ -129,6 +129,7 @@ fn urlencode(s: &str) -> String {
 
 #[test]
 fn random_requests_never_panic_and_every_error_is_the_json_shape_with_a_request_id() {
+    let _heavy = crate::HEAVY.blocking_lock();
     let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("runtime");
     let settings = ServiceSettings {
         limits: LimitSettings { tenant_per_second: 100_000.0, tenant_burst: 100_000, ..LimitSettings::default() },

@@ -31,6 +31,10 @@ use tria_agent::Agent;
 use tria_server::{AppState, ServiceSettings, router};
 use tria_testkit::TestDb;
 
+/// Held by the tests that load the machine (the 1,000-connection burst, fuzzing, schemathesis)
+/// so they do not run at the same time and skew each other's figures.
+pub(crate) static HEAVY: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
 pub(crate) const NORTHWIND_KEY: &str = "tria_test_northwind_key_000000000001";
 pub(crate) const VELO_KEY: &str = "tria_test_velo_key_00000000000000002";
 

@@ -88,6 +88,7 @@ async fn raw_request(addr: std::net::SocketAddr, request: Arc<String>) -> u16 {
 /// process keeps serving, and health answers while the burst is on.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_thousand_concurrent_connections_get_only_200_429_or_503() {
+    let _heavy = crate::HEAVY.lock().await;
     let settings = ServiceSettings {
         limits: LimitSettings {
             max_in_flight: 64,

@@ -21,6 +21,7 @@ async fn schemathesis_finds_no_server_errors_or_schema_violations() {
         Ok(venv) => venv,
         Err(e) => return crate::pyenv::skip_or_panic("schemathesis", &e),
     };
+    let _heavy = crate::HEAVY.lock().await;
     // Generous rate limits: the run sends a few hundred requests from one tenant in seconds.
     let settings = ServiceSettings {
         limits: LimitSettings { tenant_per_second: 10_000.0, tenant_burst: 10_000, ..LimitSettings::default() },
