@@ -122,8 +122,8 @@ fn component_schemas() -> Value {
             "type": "object",
             "required": ["event", "data"],
             "properties": {
-                "event": { "type": "string", "enum": ["meta", "token", "done", "error"] },
-                "data": { "type": "string", "description": "A JSON object: meta {session_id, intent, cache}, token {delta}, done {…}, error {code, message}" },
+                "event": { "type": "string", "enum": ["meta", "token", "replace", "done", "error"] },
+                "data": { "type": "string", "description": "A JSON object: meta {session_id, intent, cache}, token {delta}, replace {reply}, done {…}, error {code, message}" },
             },
         },
         "CompletionChunkEvent": {
