@@ -3,6 +3,7 @@
 //! with a tenant key. Every response must be documented (status, content type, headers, body
 //! schema) and no input may produce a 5xx. Bounded: few examples per operation, a time budget.
 
+use std::path::Path;
 use std::time::Duration;
 
 use tokio::net::TcpListener;
@@ -50,6 +51,8 @@ async fn schemathesis_finds_no_server_errors_or_schema_violations() {
         let output = tokio::process::Command::new(venv.join("bin/st"))
             // Its example cache goes under the target dir, not into the source tree.
             .current_dir(crate::pyenv::target_dir())
+            .arg("--config-file")
+            .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/py/schemathesis.toml"))
             .args(["--no-color", "run", &format!("http://{addr}/openapi.json")])
             .args(["--include-tag-regex", tags])
             .args(["--header", &format!("Authorization: Bearer {key}")])
