@@ -40,7 +40,6 @@ pub type LlmParts = (Arc<dyn tria_llm::LlmClient>, Arc<tria_llm::PromptLibrary>)
 
 /// The LLM client and prompts when `llm.provider = "openai"`, `None` for the offline responder.
 /// Prompts come from `config/prompts` when that directory exists, else the built-in copy.
-
 pub fn llm_parts(settings: &Settings) -> Result<Option<LlmParts>, StartupError> {
     let llm = &settings.llm;
     if llm.provider != tria_config::LlmProvider::OpenAi {
