@@ -100,7 +100,7 @@ pub(crate) async fn create_tenant(
     JsonBody(body): JsonBody<CreateTenant>,
 ) -> Result<Response, ApiError> {
     let name = body.name.trim().to_owned();
-    if name.is_empty() || name.len() > 200 {
+    if name.is_empty() || name.chars().count() > 200 {
         return Err(ApiError::bad_request("`name` must be 1 to 200 characters"));
     }
     if !valid_slug(&body.slug) {
@@ -139,7 +139,7 @@ pub(crate) async fn update_tenant(
     Path(slug): Path<String>,
     JsonBody(body): JsonBody<UpdateTenant>,
 ) -> Result<Response, ApiError> {
-    if body.name.as_deref().is_some_and(|n| n.trim().is_empty() || n.len() > 200) {
+    if body.name.as_deref().is_some_and(|n| n.trim().is_empty() || n.trim().chars().count() > 200) {
         return Err(ApiError::bad_request("`name` must be 1 to 200 characters"));
     }
     check_settings(body.settings.as_ref())?;
@@ -242,7 +242,7 @@ pub(crate) async fn create_key(
         (false, None) => None,
     };
     let label = body.label.unwrap_or_default();
-    if label.len() > 200 {
+    if label.chars().count() > 200 {
         return Err(ApiError::bad_request("`label` must be at most 200 characters"));
     }
     let (info, plaintext) = match &body.tenants {

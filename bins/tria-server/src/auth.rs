@@ -118,13 +118,7 @@ async fn tenant_of(key: AuthenticatedKey, state: &AppState, roles: &[ApiRole]) -
         state.store().tenants().get(tenant_id).await?.ok_or_else(|| ApiError::unauthorized("the key's tenant no longer exists"))?;
     tracing::Span::current().record("tenant", tenant.slug.as_str());
     if let Decision::Limited { limit, retry_after } = state.rate_limiter().check(&tenant).await {
-        // Round up: a client that waits exactly Retry-After must find a free slot.
-        let seconds = retry_after.as_secs() + u64::from(retry_after.subsec_nanos() > 0);
-        let mut err = ApiError::rate_limited("too many requests for this tenant; retry after the indicated time", seconds);
-        err.headers.push((http::HeaderName::from_static("ratelimit-limit"), limit.to_string()));
-        err.headers.push((http::HeaderName::from_static("ratelimit-remaining"), "0".to_owned()));
-        err.headers.push((http::HeaderName::from_static("ratelimit-reset"), seconds.max(1).to_string()));
-        return Err(err);
+        return Err(crate::admission::rate_limited("too many requests for this tenant; retry after the indicated time", limit, retry_after, None));
     }
     Ok(tenant)
 }

@@ -3,15 +3,20 @@
 //! [`startup::build_state`] turns validated settings into the components.
 
 mod admin;
+mod admission;
+mod api_schemas;
 mod auth;
 mod console;
+pub mod budget;
 mod error;
 mod health;
 mod json_body;
+pub mod llm_observer;
 pub mod metrics;
 mod middleware;
 mod openai;
 pub mod openapi;
+pub mod ops;
 pub mod ratelimit;
 mod routes;
 mod serve;
@@ -26,4 +31,4 @@ pub use error::ApiError;
 pub use health::{ComponentHealth, HealthReport, HealthStatus};
 pub use routes::router;
 pub use serve::{ServeOptions, serve};
-pub use state::{AppState, LimitSettings, ServiceSettings};
+pub use state::{AppState, Guards, LimitSettings, ServiceSettings};

@@ -91,6 +91,14 @@ async fn run(settings: tria_config::Settings) -> anyhow::Result<()> {
         startup_ms = started.elapsed().as_millis() as u64,
         "tria-server ready"
     );
+    let ops = match settings.server.ops_listen {
+        Some(addr) => {
+            let listener = std::net::TcpListener::bind(addr).with_context(|| format!("cannot listen on {addr} (server.ops_listen)"))?;
+            tracing::info!(ops_listen = %addr, "health and metrics also served on the operations port");
+            Some(tria_server::ops::OpsServer::spawn(listener, state.clone()).context("starting the operations listener")?)
+        }
+        None => None,
+    };
     let opts = ServeOptions { header_read_timeout: settings.server.header_read_timeout, drain_timeout: settings.server.drain_timeout };
     let draining = state.clone();
     let shutdown = async move {
@@ -98,6 +106,9 @@ async fn run(settings: tria_config::Settings) -> anyhow::Result<()> {
         draining.start_draining();
     };
     serve(listener, router(state.clone()), shutdown, opts).await;
+    if let Some(ops) = ops {
+        let _ = tokio::task::spawn_blocking(move || ops.stop()).await;
+    }
     state.store().close().await;
     if let Some(tracer) = tracer {
         // Flushes the last batch; runs the exporter's blocking client off the runtime.

@@ -53,6 +53,42 @@ struct BuildLabels {
     version: String,
 }
 
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct LlmCallLabels {
+    tenant: String,
+    model: String,
+    outcome: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct LlmLatencyLabels {
+    model: String,
+    outcome: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct LlmTokenLabels {
+    tenant: String,
+    model: String,
+    direction: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct LlmSpendLabels {
+    tenant: String,
+    model: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct OutboxLabels {
+    kind: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct IntegrationLabels {
+    integration: String,
+}
+
 fn latency_histogram() -> Histogram {
     // 1 ms … ~33 s.
     Histogram::new(exponential_buckets(0.001, 2.0, 16))
@@ -65,6 +101,28 @@ pub struct Metrics {
     requests: Family<RequestLabels, Counter>,
     duration: Family<RouteLabels, Histogram, fn() -> Histogram>,
     chat_duration: Histogram,
+    llm: LlmFamilies,
+}
+
+/// LLM calls as reported by [`crate::llm_observer`]. The tenant label is the slug (bounded by
+/// the tenant count), the model the configured one (not the upstream's dated snapshot name).
+#[derive(Debug)]
+struct LlmFamilies {
+    requests: Family<LlmCallLabels, Counter>,
+    duration: Family<LlmLatencyLabels, Histogram, fn() -> Histogram>,
+    tokens: Family<LlmTokenLabels, Counter>,
+    cost: Family<LlmSpendLabels, Counter<f64, AtomicU64>>,
+}
+
+impl Default for LlmFamilies {
+    fn default() -> Self {
+        Self {
+            requests: Family::default(),
+            duration: Family::new_with_constructor(latency_histogram),
+            tokens: Family::default(),
+            cost: Family::default(),
+        }
+    }
 }
 
 impl Default for Metrics {
@@ -82,7 +140,30 @@ impl Metrics {
         registry.register("http_requests", "HTTP requests by route template, method and status", requests.clone());
         registry.register("http_request_duration_seconds", "HTTP request latency by route template and status", duration.clone());
         registry.register("chat_duration_seconds", "Latency of answered chat requests (status 200)", chat_duration.clone());
-        Self { registry, requests, duration, chat_duration }
+        let llm = LlmFamilies::default();
+        registry.register("llm_requests", "LLM calls by tenant, model and outcome (ok, error, cancelled)", llm.requests.clone());
+        registry.register("llm_request_duration_seconds", "LLM call latency by model and outcome", llm.duration.clone());
+        registry.register("llm_tokens", "LLM tokens by tenant, model and direction (input, output)", llm.tokens.clone());
+        registry.register("llm_cost_dollars", "LLM spend in US dollars by tenant and model (price table)", llm.cost.clone());
+        Self { registry, requests, duration, chat_duration, llm }
+    }
+
+    /// Records one finished LLM call.
+    pub fn observe_llm(&self, record: &tria_llm::CallRecord) {
+        let tenant = record.context.as_ref().map_or_else(|| "unattributed".to_owned(), |c| c.tenant_slug.clone());
+        let outcome = record.outcome.as_str().to_owned();
+        let model = record.model.clone();
+        self.llm.requests.get_or_create(&LlmCallLabels { tenant: tenant.clone(), model: model.clone(), outcome: outcome.clone() }).inc();
+        self.llm.duration.get_or_create(&LlmLatencyLabels { model: model.clone(), outcome }).observe(record.latency.as_secs_f64());
+        if let Some(usage) = record.usage {
+            for (direction, n) in [("input", usage.prompt_tokens), ("output", usage.completion_tokens)] {
+                let labels = LlmTokenLabels { tenant: tenant.clone(), model: model.clone(), direction: direction.to_owned() };
+                self.llm.tokens.get_or_create(&labels).inc_by(u64::from(n));
+            }
+        }
+        if record.cost_usd > 0.0 {
+            self.llm.cost.get_or_create(&LlmSpendLabels { tenant, model }).inc_by(record.cost_usd);
+        }
     }
 
     fn observe(&self, route: &str, method: &str, status: u16, seconds: f64) {
@@ -159,7 +240,17 @@ async fn scrape_time_registry(state: &AppState) -> Registry {
         r.register(name, help, family);
     }
 
+    let budget = state.budget();
+    let refused = Counter::<u64>::default();
+    refused.inc_by(budget.refused_total());
+    r.register("budget_refused", "Requests refused with 429 because the tenant's LLM spend budget was spent", refused);
+    let budget_fallbacks = Counter::<u64>::default();
+    budget_fallbacks.inc_by(budget.fallback_total());
+    r.register("budget_fallbacks", "Spend-budget reads or writes served per instance because Redis failed", budget_fallbacks);
+
     health_metrics(state, &mut r).await;
+    integration_metrics(state, &mut r);
+    outbox_metrics(state, &mut r).await;
     cache_metrics(state, &mut r).await;
     process_metrics(&mut r);
     r
@@ -197,6 +288,48 @@ async fn health_metrics(state: &AppState, r: &mut Registry) {
         components,
     );
     r.register("health_check_latency_seconds", "How long each component's health check took", latency);
+}
+
+/// Each integration's breaker position from its probe: 0 closed (ok), 1 open (calls held back), 2 down.
+fn integration_metrics(state: &AppState, r: &mut Registry) {
+    let family = Family::<IntegrationLabels, Gauge>::default();
+    for probe in state.integrations() {
+        let status = probe.status();
+        let code = match status.state {
+            tria_integrations::IntegrationState::Ok => 0,
+            tria_integrations::IntegrationState::Degraded => 1,
+            tria_integrations::IntegrationState::Down => 2,
+        };
+        family.get_or_create(&IntegrationLabels { integration: status.name }).set(code);
+    }
+    r.register("integration_breaker_state", "Per integration: 0 closed/ok, 1 open (calls held back), 2 down", family);
+}
+
+/// Outbox work not done yet, per kind: rows pending or leased, and the oldest one's age. Read
+/// from the store on scrape (one grouped query); a failed read leaves the series out, which
+/// `absent()`-style alerts and the database alerts cover.
+async fn outbox_metrics(state: &AppState, r: &mut Registry) {
+    let depth = Family::<OutboxLabels, Gauge>::default();
+    let age = Family::<OutboxLabels, Gauge<f64, AtomicU64>>::default();
+    match state.store().outbox().backlog().await {
+        Ok(backlog) => {
+            let now = chrono::Utc::now();
+            for kind in [tria_store::repo::INVOICE_OUTBOX_KIND.to_owned()].into_iter().chain(backlog.iter().map(|b| b.kind.clone())) {
+                let labels = OutboxLabels { kind };
+                let _ = depth.get_or_create(&labels);
+                let _ = age.get_or_create(&labels);
+            }
+            for b in backlog {
+                let labels = OutboxLabels { kind: b.kind };
+                depth.get_or_create(&labels).set(i64::try_from(b.depth).unwrap_or(i64::MAX));
+                let seconds = b.oldest_created_at.map_or(0.0, |t| (now - t).num_milliseconds().max(0) as f64 / 1000.0);
+                age.get_or_create(&labels).set(seconds);
+            }
+        }
+        Err(err) => tracing::debug!(error = %err, "reading the outbox backlog for /metrics failed"),
+    }
+    r.register("outbox_depth", "Outbox rows not done yet (pending or leased) by kind", depth);
+    r.register("outbox_oldest_age_seconds", "Age of the oldest outbox row not done yet, by kind (0 when none)", age);
 }
 
 async fn cache_metrics(state: &AppState, r: &mut Registry) {

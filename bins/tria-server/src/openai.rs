@@ -98,12 +98,13 @@ pub(crate) async fn chat_completions(
     JsonBody(body): JsonBody<CompletionRequest>,
 ) -> Result<Response, ApiError> {
     let (request, model, streaming, include_usage) = body.into_chat(&tenant)?;
+    crate::admission::admit(&state, &tenant, request.customer_id.as_deref()).await?;
     if streaming {
         state.agent().check_request(&tenant, &request).await?;
         return Ok(stream_completion(state, tenant, request, model, include_usage));
     }
     let message = request.message.clone();
-    let reply = state.agent().chat(&tenant, request).await?;
+    let reply = tria_llm::with_call_context(crate::admission::llm_context(&tenant), state.agent().chat(&tenant, request)).await?;
     let usage = Usage::of(&message, &reply.reply);
     let session = reply.session_id.clone();
     let body = json!({
@@ -160,7 +161,8 @@ impl Chunks {
 fn stream_completion(state: AppState, tenant: TenantContext, request: ChatRequest, model: String, include_usage: bool) -> Response {
     let chunks = Chunks { id: completion_id(), created: now(), model };
     let message = request.message.clone();
-    let events = stream::once(async move { state.agent().chat(&tenant, request).await })
+    let context = crate::admission::llm_context(&tenant);
+    let events = stream::once(async move { tria_llm::with_call_context(context, state.agent().chat(&tenant, request)).await })
         .flat_map(move |result| {
             let mut out = Vec::new();
             for event in ChatEvent::sequence(&message, result) {

@@ -93,13 +93,22 @@ impl Modify for BearerAuth {
 )]
 pub struct ApiDoc;
 
-/// The document as served.
+/// The document as generated from the annotations.
 pub fn document() -> utoipa::openapi::OpenApi {
     ApiDoc::openapi()
 }
 
+/// The document as served: the generated one completed with the request and reply schemas and
+/// the error responses of every operation ([`crate::api_schemas`]).
+pub fn document_json() -> serde_json::Value {
+    let mut doc = serde_json::to_value(document()).unwrap_or_default();
+    crate::api_schemas::complete(&mut doc);
+    doc
+}
+
 pub(crate) async fn spec() -> Response {
-    Json(document()).into_response()
+    static DOCUMENT: std::sync::OnceLock<serde_json::Value> = std::sync::OnceLock::new();
+    Json(DOCUMENT.get_or_init(document_json)).into_response()
 }
 
 /// A dependency-free viewer: fetches `/openapi.json` and lists each operation with its

@@ -1,4 +1,4 @@
-//! Per-tenant request rate limits (GCRA). With Redis, one Lua script per check keeps the
+//! Per-tenant and per-customer request rate limits (GCRA). With Redis, one Lua script per check keeps the
 //! theoretical arrival time in Redis, so every instance behind the same Redis shares the limit;
 //! replicas that each kept their own bucket would let N× the limit through. When Redis is not
 //! configured, or fails or is slow on a check, the per-instance `governor` limiter decides:
@@ -40,6 +40,11 @@ redis.call('SET', KEYS[1], string.format('%d', new_tat), 'PX', math.ceil((new_ta
 return {1, 0, math.floor((now - allow_at) / emission)}
 ";
 
+/// Per-instance limiters kept at most (customers are unbounded); beyond it the customer
+/// limiters are dropped and start afresh — only reached while Redis is down, and it errs on
+/// the side of letting customers through rather than growing without bound.
+const MAX_LOCAL_LIMITERS: usize = 50_000;
+
 /// A tenant's limit: sustained rate and burst.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Limit {
@@ -58,6 +63,21 @@ impl Limit {
             .and_then(serde_json::Value::as_u64)
             .and_then(|b| u32::try_from(b).ok())
             .unwrap_or(defaults.tenant_burst)
+            .max(1);
+        (per_second.is_finite() && per_second > 0.0).then_some(Self { per_second, burst })
+    }
+
+    /// The configured per-customer default, overridden by the tenant's
+    /// `settings.rate_limit.customer_per_second` / `customer_burst`. `None` when off.
+    fn for_customer(defaults: &LimitSettings, tenant: &TenantContext) -> Option<Self> {
+        let own = tenant.settings.get("rate_limit");
+        let per_second =
+            own.and_then(|o| o.get("customer_per_second")).and_then(serde_json::Value::as_f64).unwrap_or(defaults.customer_per_second);
+        let burst = own
+            .and_then(|o| o.get("customer_burst"))
+            .and_then(serde_json::Value::as_u64)
+            .and_then(|b| u32::try_from(b).ok())
+            .unwrap_or(defaults.customer_burst)
             .max(1);
         (per_second.is_finite() && per_second > 0.0).then_some(Self { per_second, burst })
     }
@@ -86,7 +106,8 @@ struct Shared {
 /// The limiter the server consults for every tenant request.
 pub struct RateLimiter {
     defaults: LimitSettings,
-    local: Mutex<HashMap<TenantId, (Limit, Arc<Local>)>>,
+    /// Keyed like the Redis keys (without the prefix): `{tenant}` or `{tenant}:c:{customer hash}`.
+    local: Mutex<HashMap<String, (Limit, Arc<Local>)>>,
     shared: Option<Shared>,
     limited: AtomicU64,
     fallbacks: AtomicU64,
@@ -142,16 +163,34 @@ impl RateLimiter {
         let Some(limit) = Limit::for_tenant(&self.defaults, tenant) else {
             return Decision::Allowed { limit: 0, remaining: 0 };
         };
+        self.check_key(tenant.id.to_string(), limit).await
+    }
+
+    /// Counts one request of `customer` (the tenant's own customer id, or the OpenAI `user`)
+    /// against the per-customer limit inside `tenant`.
+    pub async fn check_customer(&self, tenant: &TenantContext, customer: &str) -> Decision {
+        let Some(limit) = Limit::for_customer(&self.defaults, tenant) else {
+            return Decision::Allowed { limit: 0, remaining: 0 };
+        };
+        self.check_key(customer_key(tenant.id, customer), limit).await
+    }
+
+    /// The Redis connection pool when limits are shared (the spend budget reuses it).
+    pub fn redis_pool(&self) -> Option<&Pool> {
+        self.shared.as_ref().map(|s| &s.pool)
+    }
+
+    async fn check_key(&self, key: String, limit: Limit) -> Decision {
         let decision = match &self.shared {
-            Some(shared) => match shared.check(tenant.id, limit).await {
+            Some(shared) => match shared.check(&key, limit).await {
                 Ok(decision) => decision,
                 Err(err) => {
                     self.fallbacks.fetch_add(1, Ordering::Relaxed);
                     tracing::debug!(error = %err, "shared rate limit unavailable; using the per-instance limit");
-                    self.check_local(tenant.id, limit)
+                    self.check_local(key, limit)
                 }
             },
-            None => self.check_local(tenant.id, limit),
+            None => self.check_local(key, limit),
         };
         if matches!(decision, Decision::Limited { .. }) {
             self.limited.fetch_add(1, Ordering::Relaxed);
@@ -159,18 +198,21 @@ impl RateLimiter {
         decision
     }
 
-    fn check_local(&self, tenant: TenantId, limit: Limit) -> Decision {
+    fn check_local(&self, key: String, limit: Limit) -> Decision {
         let limiter = {
             let Ok(mut map) = self.local.lock() else {
                 return Decision::Allowed { limit: limit.burst, remaining: 0 };
             };
-            match map.get(&tenant) {
+            if map.len() >= MAX_LOCAL_LIMITERS && !map.contains_key(&key) {
+                map.retain(|k, _| !k.contains(":c:"));
+            }
+            match map.get(&key) {
                 Some((known, limiter)) if *known == limit => limiter.clone(),
                 _ => {
                     let burst = NonZeroU32::new(limit.burst).unwrap_or(NonZeroU32::MIN);
                     let quota = Quota::with_period(limit.emission()).map_or_else(|| Quota::per_second(burst), |q| q.allow_burst(burst));
                     let limiter = Arc::new(Governor::direct(quota).with_middleware::<StateInformationMiddleware>());
-                    map.insert(tenant, (limit, limiter.clone()));
+                    map.insert(key, (limit, limiter.clone()));
                     limiter
                 }
             }
@@ -196,9 +238,17 @@ impl RateLimiter {
     }
 }
 
+/// Customer ids are the tenant's own strings (any length, any characters): the key holds a
+/// digest, so keys stay short and one tenant's customers never collide with another's.
+fn customer_key(tenant: TenantId, customer: &str) -> String {
+    use sha2::Digest;
+    let digest = sha2::Sha256::digest(customer.as_bytes());
+    format!("{tenant}:c:{}", hex::encode(&digest[..16]))
+}
+
 impl Shared {
-    async fn check(&self, tenant: TenantId, limit: Limit) -> Result<Decision, String> {
-        let key = format!("{}:rl:{tenant}", self.key_prefix);
+    async fn check(&self, subject: &str, limit: Limit) -> Result<Decision, String> {
+        let key = format!("{}:rl:{subject}", self.key_prefix);
         let emission_us = u64::try_from(limit.emission().as_micros()).unwrap_or(u64::MAX).max(1);
         let client = self.pool.next();
         let call =

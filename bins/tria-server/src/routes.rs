@@ -63,7 +63,9 @@ pub fn router(state: AppState) -> Router {
 
 async fn chat(State(state): State<AppState>, caller: ChatAuth, JsonBody(request): JsonBody<ChatRequest>) -> Result<Response, ApiError> {
     web::admit_widget_request(&state, &caller, &request).await?;
-    let result = state.agent().chat(&caller.tenant, request).await;
+    crate::admission::admit(&state, &caller.tenant, request.customer_id.as_deref()).await?;
+    let context = crate::admission::llm_context(&caller.tenant);
+    let result = tria_llm::with_call_context(context, state.agent().chat(&caller.tenant, request)).await;
     web::after_widget_reply(&state, &caller, &result).await;
     Ok(Json(result?).into_response())
 }

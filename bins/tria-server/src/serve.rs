@@ -31,7 +31,19 @@ impl Default for ServeOptions {
 pub async fn serve(listener: TcpListener, router: Router, shutdown: impl Future<Output = ()>, opts: ServeOptions) {
     let mut builder = auto::Builder::new(TokioExecutor::new());
     builder.http1().timer(TokioTimer::new()).header_read_timeout(opts.header_read_timeout).keep_alive(true);
-    builder.http2().timer(TokioTimer::new()).max_concurrent_streams(256).keep_alive_interval(Some(Duration::from_secs(30)));
+    builder.http1().max_buf_size(64 * 1024);
+    // HTTP/2: bounded streams per connection, header lists no larger than HTTP/1's buffer, and
+    // caps on streams reset by the client before or by us after accepting (the "rapid reset"
+    // flood, CVE-2023-44487) so one connection cannot keep the server busy for free.
+    builder
+        .http2()
+        .timer(TokioTimer::new())
+        .max_concurrent_streams(256)
+        .max_header_list_size(64 * 1024)
+        .max_pending_accept_reset_streams(Some(20))
+        .max_local_error_reset_streams(Some(256))
+        .keep_alive_interval(Some(Duration::from_secs(30)))
+        .keep_alive_timeout(Duration::from_secs(10));
     let graceful = GracefulShutdown::new();
     tokio::pin!(shutdown);
     loop {

@@ -7,9 +7,11 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::Duration;
 
+use axum::body::Body;
 use axum::extract::{Request, State};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
+use futures::StreamExt;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use crate::ApiError;
@@ -90,13 +92,18 @@ impl ShedGate {
     }
 }
 
-/// Middleware on the chat routes: holds a slot for the whole request.
+/// Middleware on the chat routes: holds a slot for the whole request — including a streamed
+/// body, whose pipeline runs while the body is sent, so the slot rides along with the body and
+/// is freed when the body ends or the client goes away.
 pub(crate) async fn gate(State(state): State<AppState>, req: Request, next: Next) -> Response {
     match state.shed_gate().acquire().await {
         Ok(permit) => {
-            let response = next.run(req).await;
-            drop(permit);
-            response
+            let (parts, body) = next.run(req).await.into_parts();
+            let body = body.into_data_stream().map(move |chunk| {
+                let _slot = &permit;
+                chunk
+            });
+            Response::from_parts(parts, Body::from_stream(body))
         }
         Err(reason) => {
             tracing::debug!(?reason, "request shed");

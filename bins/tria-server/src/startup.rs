@@ -11,8 +11,10 @@ use tria_cache::{AnswerCache, CacheConfig, LevelConfig, SemanticConfig};
 use tria_config::{CacheSettings, Settings};
 use tria_store::{DbOptions, Store};
 
+use crate::budget::{BudgetLimits, SpendBudget};
+use crate::metrics::Metrics;
 use crate::ratelimit::RateLimiter;
-use crate::state::{AppState, LimitSettings, ServiceSettings};
+use crate::state::{AppState, Guards, LimitSettings, ServiceSettings};
 
 /// How long start-up waits for Redis before starting degraded (serving from memory).
 const REDIS_CONNECT_WAIT: Duration = Duration::from_secs(2);
@@ -52,6 +54,8 @@ pub fn llm_parts(settings: &Settings) -> Result<Option<LlmParts>, StartupError> 
     if !llm.api_key.is_empty() {
         config = config.with_api_key(llm.api_key.clone());
     }
+    // Outgoing calls carry the current span's W3C `traceparent` (when tracing export is on).
+    config = config.with_header_source(Arc::new(crate::telemetry::outgoing_trace_headers));
     let client = tria_llm::OpenAiClient::new(config).map_err(|e| StartupError::Llm(e.to_string()))?;
     let dir = std::path::Path::new("config/prompts");
     let prompts = if dir.is_dir() { tria_llm::PromptLibrary::load_dir(dir) } else { tria_llm::PromptLibrary::embedded() }
@@ -67,6 +71,22 @@ pub fn limit_settings(l: &tria_config::LimitSettings) -> LimitSettings {
         queue_timeout: l.queue_timeout,
         tenant_per_second: l.tenant_per_second,
         tenant_burst: l.tenant_burst,
+        customer_per_second: l.customer_per_second,
+        customer_burst: l.customer_burst,
+        budget: BudgetLimits {
+            tokens_per_hour: l.tenant_tokens_per_hour,
+            usd_per_hour: l.tenant_usd_per_hour,
+            tokens_per_month: l.tenant_tokens_per_month,
+            usd_per_month: l.tenant_usd_per_month,
+        },
+    }
+}
+
+/// Spend budgets shared through the rate limiter's Redis pool when it has one.
+pub fn spend_budget(limiter: &RateLimiter, limits: &LimitSettings, timeout: Duration) -> SpendBudget {
+    match limiter.redis_pool() {
+        Some(pool) => SpendBudget::shared(limits.budget, pool.clone(), "tria", timeout),
+        None => SpendBudget::local(limits.budget),
     }
 }
 
@@ -161,10 +181,18 @@ pub async fn build_state(settings: &Settings) -> Result<(AppState, StartupReport
     let tenants = store.tenants().list().await?;
     // The screen refuses messages that probe for another tenant by name.
     let screen = tria_guard::InputScreen::new().with_other_tenants(tenants.iter().flat_map(|t| [t.name.clone(), t.slug.clone()]));
+    let limits = limit_settings(&settings.limits);
+    let limiter = rate_limiter(settings, &limits)?;
+    if limiter.is_shared() && !limiter.wait_connected(REDIS_CONNECT_WAIT).await {
+        tracing::warn!("Redis not reachable for rate limits; limiting per instance until it is");
+    }
+    let budget = spend_budget(&limiter, &limits, settings.cache.redis_timeout.max(Duration::from_millis(20)));
+    let metrics = Arc::new(Metrics::new());
     let mut builder = Agent::builder(store.clone()).answer_cache(cache).semantic(semantic).input_screen(screen);
     let llm_description = match llm_parts(settings)? {
         Some((client, prompts)) => {
             let description = format!("{} at {}", settings.llm.model, settings.llm.base_url);
+            let client = crate::llm_observer::observe(client, metrics.clone(), budget.clone());
             builder = builder.llm(client, prompts);
             description
         }
@@ -180,13 +208,10 @@ pub async fn build_state(settings: &Settings) -> Result<(AppState, StartupReport
         body_limit_bytes: settings.server.body_limit_bytes,
         request_timeout: settings.server.request_timeout,
         llm_description,
-        limits: limit_settings(&settings.limits),
+        limits,
         demo_widget_key: settings.seed.widget_keys.values().next().cloned(),
     };
-    let limiter = rate_limiter(settings, &service.limits)?;
-    if limiter.is_shared() && !limiter.wait_connected(REDIS_CONNECT_WAIT).await {
-        tracing::warn!("Redis not reachable for rate limits; limiting per instance until it is");
-    }
-    let state = AppState::with_rate_limiter(store, agent, Vec::new(), service, limiter);
+    let guards = Guards { rate_limiter: limiter, budget, metrics };
+    let state = AppState::with_guards(store, agent, Vec::new(), service, guards);
     Ok((state, report))
 }

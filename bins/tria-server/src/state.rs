@@ -8,6 +8,7 @@ use tria_agent::Agent;
 use tria_integrations::IntegrationProbe;
 use tria_store::Store;
 
+use crate::budget::SpendBudget;
 use crate::metrics::Metrics;
 use crate::ratelimit::RateLimiter;
 use crate::shed::ShedGate;
@@ -38,11 +39,27 @@ pub struct LimitSettings {
     pub tenant_per_second: f64,
     /// Requests a tenant may send at once above the sustained rate (`settings.rate_limit.burst`).
     pub tenant_burst: u32,
+    /// Default per-customer sustained rate inside a tenant (`customer_id`, or the OpenAI `user`);
+    /// `settings.rate_limit.customer_per_second` overrides it. 0 turns the limit off.
+    pub customer_per_second: f64,
+    /// `settings.rate_limit.customer_burst` overrides it.
+    pub customer_burst: u32,
+    /// Default per-tenant LLM spend budgets; `settings.budget` overrides each. 0 turns one off.
+    pub budget: crate::budget::BudgetLimits,
 }
 
 impl Default for LimitSettings {
     fn default() -> Self {
-        Self { max_in_flight: 64, max_queue: 256, queue_timeout: Duration::from_millis(200), tenant_per_second: 50.0, tenant_burst: 100 }
+        Self {
+            max_in_flight: 64,
+            max_queue: 256,
+            queue_timeout: Duration::from_millis(200),
+            tenant_per_second: 50.0,
+            tenant_burst: 100,
+            customer_per_second: 0.0,
+            customer_burst: 10,
+            budget: crate::budget::BudgetLimits::default(),
+        }
     }
 }
 
@@ -58,6 +75,14 @@ impl Default for ServiceSettings {
     }
 }
 
+/// The request guards and meters, built before the state when the LLM observer must share them.
+#[derive(Debug)]
+pub struct Guards {
+    pub rate_limiter: RateLimiter,
+    pub budget: SpendBudget,
+    pub metrics: Arc<Metrics>,
+}
+
 struct Inner {
     store: Store,
     agent: Agent,
@@ -65,7 +90,8 @@ struct Inner {
     settings: ServiceSettings,
     shed: ShedGate,
     rate_limiter: RateLimiter,
-    metrics: Metrics,
+    budget: SpendBudget,
+    metrics: Arc<Metrics>,
     started_at: Instant,
     draining: AtomicBool,
 }
@@ -89,7 +115,8 @@ impl AppState {
         Self::with_rate_limiter(store, agent, integrations, settings, limiter)
     }
 
-    /// A state whose rate limits come from `rate_limiter` (shared through Redis when it has one).
+    /// A state whose rate limits come from `rate_limiter` (shared through Redis when it has one)
+    /// and whose spend budgets are per instance.
     pub fn with_rate_limiter(
         store: Store,
         agent: Agent,
@@ -97,6 +124,20 @@ impl AppState {
         settings: ServiceSettings,
         rate_limiter: RateLimiter,
     ) -> Self {
+        let guards = Guards { budget: SpendBudget::local(settings.limits.budget), rate_limiter, metrics: Arc::new(Metrics::new()) };
+        Self::with_guards(store, agent, integrations, settings, guards)
+    }
+
+    /// A state from components built beforehand — the metrics and budget are shared with the
+    /// LLM observer wrapped around the agent's client ([`crate::llm_observer::observe`]).
+    pub fn with_guards(
+        store: Store,
+        agent: Agent,
+        integrations: Vec<Arc<dyn IntegrationProbe>>,
+        settings: ServiceSettings,
+        guards: Guards,
+    ) -> Self {
+        let Guards { rate_limiter, budget, metrics } = guards;
         Self {
             inner: Arc::new(Inner {
                 store,
@@ -104,7 +145,8 @@ impl AppState {
                 integrations,
                 shed: ShedGate::new(settings.limits.max_in_flight, settings.limits.max_queue, settings.limits.queue_timeout),
                 rate_limiter,
-                metrics: Metrics::new(),
+                budget,
+                metrics,
                 settings,
                 started_at: Instant::now(),
                 draining: AtomicBool::new(false),
@@ -129,6 +171,9 @@ impl AppState {
     }
     pub fn rate_limiter(&self) -> &RateLimiter {
         &self.inner.rate_limiter
+    }
+    pub fn budget(&self) -> &SpendBudget {
+        &self.inner.budget
     }
     pub fn metrics(&self) -> &Metrics {
         &self.inner.metrics

@@ -23,9 +23,11 @@ pub(crate) async fn chat_stream(
 ) -> Result<Response, ApiError> {
     state.agent().check_request(&caller.tenant, &request).await?;
     crate::web::admit_widget_request(&state, &caller, &request).await?;
+    crate::admission::admit(&state, &caller.tenant, request.customer_id.as_deref()).await?;
     let message = request.message.clone();
+    let context = crate::admission::llm_context(&caller.tenant);
     let events = stream::once(async move {
-        let result = state.agent().chat(&caller.tenant, request).await;
+        let result = tria_llm::with_call_context(context, state.agent().chat(&caller.tenant, request)).await;
         crate::web::after_widget_reply(&state, &caller, &result).await;
         result
     })

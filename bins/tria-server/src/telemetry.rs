@@ -120,3 +120,11 @@ pub fn inject_trace(span: &tracing::Span, headers: &mut http::HeaderMap) {
     let cx = span.context();
     TraceContextPropagator::new().inject_context(&cx, &mut HeaderInjector(headers));
 }
+
+/// The W3C trace headers of the current span, for an outgoing call (the LLM client's header
+/// source). Empty when tracing export is off.
+pub fn outgoing_trace_headers() -> Vec<(String, String)> {
+    let mut headers = http::HeaderMap::new();
+    inject_trace(&tracing::Span::current(), &mut headers);
+    headers.iter().filter_map(|(name, value)| Some((name.as_str().to_owned(), value.to_str().ok()?.to_owned()))).collect()
+}

@@ -29,7 +29,25 @@ pub struct RawLimits {
     #[serde(deserialize_with = "number_or_text")]
     pub tenant_per_second: f64,
     pub tenant_burst: u32,
+    /// Per-customer rate within a tenant (0 = off).
+    #[serde(default, deserialize_with = "number_or_text")]
+    pub customer_per_second: f64,
+    #[serde(default = "default_customer_burst")]
+    pub customer_burst: u32,
+    /// Per-tenant LLM spend budgets (0 = off), fixed UTC hour and calendar-month windows.
+    #[serde(default)]
+    pub tenant_tokens_per_hour: u64,
+    #[serde(default, deserialize_with = "number_or_text")]
+    pub tenant_usd_per_hour: f64,
+    #[serde(default)]
+    pub tenant_tokens_per_month: u64,
+    #[serde(default, deserialize_with = "number_or_text")]
+    pub tenant_usd_per_month: f64,
     pub shared_via_redis: bool,
+}
+
+fn default_customer_burst() -> u32 {
+    10
 }
 
 #[derive(Clone, Debug, Deserialize)]
@@ -39,6 +57,9 @@ pub struct RawServer {
     pub request_timeout_ms: u64,
     pub header_read_timeout_ms: u64,
     pub drain_timeout_ms: u64,
+    /// A second address serving only health and metrics on a thread of its own ("" = off).
+    #[serde(default)]
+    pub ops_listen: String,
     pub log_format: String,
     pub log_filter: String,
 }

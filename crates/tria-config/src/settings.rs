@@ -33,6 +33,14 @@ pub struct LimitSettings {
     /// 0 turns the per-tenant limit off.
     pub tenant_per_second: f64,
     pub tenant_burst: u32,
+    /// Per-customer (`customer_id` / OpenAI `user`) rate within a tenant; 0 turns it off.
+    pub customer_per_second: f64,
+    pub customer_burst: u32,
+    /// Per-tenant LLM spend budgets per UTC hour and calendar month; 0 turns each off.
+    pub tenant_tokens_per_hour: u64,
+    pub tenant_usd_per_hour: f64,
+    pub tenant_tokens_per_month: u64,
+    pub tenant_usd_per_month: f64,
     /// Share limits between instances through `cache.redis_url` when it is set.
     pub shared_via_redis: bool,
 }
@@ -49,6 +57,9 @@ pub struct ServerSettings {
     pub request_timeout: Duration,
     pub header_read_timeout: Duration,
     pub drain_timeout: Duration,
+    /// Health and metrics only, served on a dedicated thread so probes and scrapes never queue
+    /// behind user traffic. `None` when off.
+    pub ops_listen: Option<SocketAddr>,
     pub log_format: LogFormat,
     pub log_filter: String,
 }
@@ -152,6 +163,12 @@ impl Settings {
             request_timeout: millis("server.request_timeout_ms", s.request_timeout_ms, 100)?,
             header_read_timeout: millis("server.header_read_timeout_ms", s.header_read_timeout_ms, 100)?,
             drain_timeout: millis("server.drain_timeout_ms", s.drain_timeout_ms, 0)?,
+            ops_listen: match s.ops_listen.trim() {
+                "" => None,
+                text => Some(text.parse().map_err(|_| {
+                    ConfigError::invalid("server.ops_listen", format!("`{text}` is not an address like 0.0.0.0:9090 (or \"\" for off)"))
+                })?),
+            },
             log_format,
             log_filter: s.log_filter.clone(),
         };
@@ -290,12 +307,30 @@ impl Settings {
         if l.tenant_burst == 0 {
             return Err(ConfigError::invalid("limits.tenant_burst", "must be at least 1"));
         }
+        for (name, value) in [
+            ("limits.customer_per_second", l.customer_per_second),
+            ("limits.tenant_usd_per_hour", l.tenant_usd_per_hour),
+            ("limits.tenant_usd_per_month", l.tenant_usd_per_month),
+        ] {
+            if !value.is_finite() || value < 0.0 {
+                return Err(ConfigError::invalid(name, format!("must be 0 (off) or positive (got {value})")));
+            }
+        }
+        if l.customer_burst == 0 {
+            return Err(ConfigError::invalid("limits.customer_burst", "must be at least 1"));
+        }
         let limits = LimitSettings {
             max_in_flight: l.max_in_flight as usize,
             max_queue: l.max_queue as usize,
             queue_timeout: millis("limits.queue_timeout_ms", l.queue_timeout_ms, 0)?,
             tenant_per_second: l.tenant_per_second,
             tenant_burst: l.tenant_burst,
+            customer_per_second: l.customer_per_second,
+            customer_burst: l.customer_burst,
+            tenant_tokens_per_hour: l.tenant_tokens_per_hour,
+            tenant_usd_per_hour: l.tenant_usd_per_hour,
+            tenant_tokens_per_month: l.tenant_tokens_per_month,
+            tenant_usd_per_month: l.tenant_usd_per_month,
             shared_via_redis: l.shared_via_redis,
         };
 

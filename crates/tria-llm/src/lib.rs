@@ -40,6 +40,7 @@
 
 mod client;
 mod error;
+pub mod observe;
 mod openai;
 pub mod prices;
 pub mod prompt;
@@ -50,7 +51,8 @@ mod types;
 
 pub use client::LlmClient;
 pub use error::LlmError;
-pub use openai::{OpenAiClient, OpenAiConfig};
+pub use observe::{CallContext, CallOutcome, CallRecord, LlmObserver, ObservedLlm, with_call_context};
+pub use openai::{HeaderSource, OpenAiClient, OpenAiConfig};
 pub use prices::{Cost, ModelPrice, PriceTable};
 pub use prompt::{GroundingItem, PromptContext, PromptError, PromptLibrary, RenderedPrompt};
 pub use retry::RetryPolicy;

@@ -41,7 +41,13 @@ pub struct OpenAiConfig {
     /// Ask for `stream_options.include_usage` so streamed answers report usage; turn off for
     /// servers that reject the field (usage is then counted locally).
     pub request_stream_usage: bool,
+    /// Headers added to every call at send time — the server passes the W3C `traceparent` of
+    /// the current span this way, so the upstream's work joins the request's trace.
+    pub header_source: Option<HeaderSource>,
 }
+
+/// Produces per-call headers (name, value); see [`OpenAiConfig::with_header_source`].
+pub type HeaderSource = Arc<dyn Fn() -> Vec<(String, String)> + Send + Sync>;
 
 impl OpenAiConfig {
     pub fn new(base_url: impl Into<String>, model: impl Into<String>) -> Self {
@@ -54,7 +60,12 @@ impl OpenAiConfig {
             retry: RetryPolicy::default(),
             max_concurrency: 16,
             request_stream_usage: true,
+            header_source: None,
         }
+    }
+    pub fn with_header_source(mut self, source: HeaderSource) -> Self {
+        self.header_source = Some(source);
+        self
     }
     pub fn with_api_key(mut self, key: impl Into<String>) -> Self {
         self.api_key = Some(key.into());
@@ -159,6 +170,11 @@ impl OpenAiClient {
         let mut request = self.http.post(&self.url).json(body);
         if let Some(key) = &self.config.api_key {
             request = request.bearer_auth(key);
+        }
+        if let Some(source) = &self.config.header_source {
+            for (name, value) in source() {
+                request = request.header(name, value);
+            }
         }
         let response = request.send().await.map_err(|e| Failure::from(transport_error(&e)))?;
         let status = response.status();

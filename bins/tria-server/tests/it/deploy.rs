@@ -54,6 +54,10 @@ fn kubernetes_probes_use_the_health_endpoints_and_compose_wires_every_service() 
     let deployment = read("deploy/k8s/deployment.yaml");
     assert!(deployment.contains("livenessProbe:") && deployment.contains("path: /health/live"));
     assert!(deployment.contains("readinessProbe:") && deployment.contains("path: /health/ready"));
+    // Probes use the operations port, which the config map turns on.
+    assert!(deployment.contains("name: ops, containerPort: 9091") && deployment.contains("port: ops }"));
+    assert!(!deployment.contains("port: http }"), "no probe left on the API port");
+    assert!(read("deploy/k8s/configmap.yaml").contains("TRIA_SERVER__OPS_LISTEN: 0.0.0.0:9091"));
     assert!(deployment.contains("configMapRef: { name: tria-config }") && deployment.contains("secretRef: { name: tria-secrets }"));
     assert!(read("deploy/k8s/configmap.yaml").contains("name: tria-config"));
     assert!(read("deploy/k8s/secret.yaml").contains("name: tria-secrets"));
@@ -61,7 +65,7 @@ fn kubernetes_probes_use_the_health_endpoints_and_compose_wires_every_service() 
     assert!(read("deploy/k8s/pdb.yaml").contains("kind: PodDisruptionBudget"));
 
     let compose = read("deploy/docker-compose.yml");
-    for service in ["tria:", "postgres:", "redis:", "jaeger:", "prometheus:", "grafana:"] {
+    for service in ["tria:", "postgres:", "redis:", "jaeger:", "prometheus:", "grafana:", "mock-llm:"] {
         assert!(compose.contains(&format!("\n  {service}")), "compose lacks {service}");
     }
     for mounted in ["./prometheus/prometheus.yml", "./prometheus/alerts.yml", "./grafana/provisioning", "./grafana/dashboards"] {

@@ -1,18 +1,22 @@
 //! Server tests: the service driven in-process (tower `oneshot`) and over a real socket.
-#![allow(clippy::print_stderr)] // a test that skips says why on stderr
+#![allow(clippy::print_stderr)] // tests say which checks they skipped and print measured figures
 
 mod admin;
 mod browser;
 mod chat;
 mod deploy;
 mod errors;
+mod fuzz_http;
 mod health;
+mod llm_calls;
 mod metrics;
 mod openai_sdk;
 mod openapi;
 mod overload;
 mod process;
+mod pyenv;
 mod ratelimit;
+mod schemathesis;
 mod socket;
 mod streaming;
 mod traces;
@@ -28,6 +32,10 @@ use tower::ServiceExt;
 use tria_agent::Agent;
 use tria_server::{AppState, ServiceSettings, router};
 use tria_testkit::TestDb;
+
+/// Held by the tests that load the machine (the 1,000-connection burst, fuzzing, schemathesis)
+/// so they do not run at the same time and skew each other's figures.
+pub(crate) static HEAVY: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
 pub(crate) const NORTHWIND_KEY: &str = "tria_test_northwind_key_000000000001";
 pub(crate) const VELO_KEY: &str = "tria_test_velo_key_00000000000000002";
@@ -45,12 +53,13 @@ impl TestApp {
     }
 
     pub(crate) async fn with_settings(settings: ServiceSettings) -> Self {
-        let db = tria_testkit::sqlite().await;
-        let keys: BTreeMap<String, String> =
-            [("northwind".to_owned(), NORTHWIND_KEY.to_owned()), ("velo".to_owned(), VELO_KEY.to_owned())].into();
-        tria_agent::setup::seed_from_fixtures(&db.store, &tria_testkit::fixtures_dir(), &keys).await.expect("seed");
+        let db = seeded_db().await;
         let agent = Agent::builder(db.store.clone()).build();
         let state = AppState::new(db.store.clone(), agent, Vec::new(), settings);
+        Self::from_state(state, db)
+    }
+
+    pub(crate) fn from_state(state: AppState, db: TestDb) -> Self {
         Self { router: router(state.clone()), state, db }
     }
 
@@ -92,6 +101,15 @@ impl TestApp {
         let (status, _, json) = self.send(chat_request(key, &body.to_string())).await;
         (status, json)
     }
+}
+
+/// A fresh SQLite database seeded with the demo fixtures and the two test keys.
+pub(crate) async fn seeded_db() -> TestDb {
+    let db = tria_testkit::sqlite().await;
+    let keys: BTreeMap<String, String> =
+        [("northwind".to_owned(), NORTHWIND_KEY.to_owned()), ("velo".to_owned(), VELO_KEY.to_owned())].into();
+    tria_agent::setup::seed_from_fixtures(&db.store, &tria_testkit::fixtures_dir(), &keys).await.expect("seed");
+    db
 }
 
 pub(crate) fn chat_request(key: &str, body: &str) -> Request<Body> {

@@ -111,3 +111,63 @@ async fn with_redis_down_each_instance_still_limits_on_its_own() {
     assert_eq!(limiter.fallback_total(), 3);
     assert_eq!(limiter.limited_total(), 1);
 }
+
+#[tokio::test]
+async fn each_customer_has_its_own_limit_inside_the_tenants() {
+    let settings = ServiceSettings {
+        limits: LimitSettings { customer_per_second: 0.1, customer_burst: 2, ..LimitSettings::default() },
+        ..ServiceSettings::default()
+    };
+    let app = TestApp::with_settings(settings).await;
+    let ask = |customer: &'static str| json!({ "message": "What are your opening hours?", "customer_id": customer });
+    for _ in 0..2 {
+        let (status, json) = app.chat(NORTHWIND_KEY, ask("cust-1")).await;
+        assert_eq!(status, StatusCode::OK, "{json}");
+    }
+    let (status, headers, json) = app.send(crate::chat_request(NORTHWIND_KEY, &ask("cust-1").to_string())).await;
+    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS, "{json}");
+    assert_eq!(error_code(&json), "rate_limited");
+    assert!(json["error"]["message"].as_str().expect("message").contains("customer"));
+    assert_eq!(headers["ratelimit-limit"], "2");
+    assert!(headers.contains_key("retry-after"));
+    // Another customer of the same tenant, the same customer id at another tenant, and requests
+    // that name no customer are not affected.
+    assert_eq!(app.chat(NORTHWIND_KEY, ask("cust-2")).await.0, StatusCode::OK);
+    assert_eq!(app.chat(VELO_KEY, ask("cust-1")).await.0, StatusCode::OK);
+    assert_eq!(app.chat(NORTHWIND_KEY, json!({ "message": "hello" })).await.0, StatusCode::OK);
+    // The OpenAI surface names the customer with `user`.
+    let openai = |user: &str| json!({ "model": "m", "user": user, "messages": [{ "role": "user", "content": "hello" }] });
+    for expected in [200, 200, 429] {
+        let (status, _, json) = app.call("POST", "/v1/chat/completions", Some(VELO_KEY), Some(openai("sdk-user"))).await;
+        assert_eq!(status.as_u16(), expected, "{json}");
+    }
+}
+
+#[tokio::test]
+async fn two_instances_sharing_redis_share_one_customer_limit() {
+    let Some(url) = redis_url() else {
+        eprintln!("TRIA_TEST_REDIS_URL not set; shared customer limits not tested");
+        return;
+    };
+    let limits = LimitSettings { customer_per_second: 0.1, customer_burst: 3, ..LimitSettings::default() };
+    let prefix = format!("tria-test-{}", uuid::Uuid::new_v4().simple());
+    let tenant = tria_core::TenantContext {
+        id: tria_core::TenantId(uuid::Uuid::new_v4()),
+        slug: "t".into(),
+        name: "T".into(),
+        tone: Default::default(),
+        settings: json!({}),
+    };
+    let mut limiters = Vec::new();
+    for _ in 0..2 {
+        let limiter = RateLimiter::shared(&limits, &url, &prefix, Duration::from_millis(500)).expect("redis config");
+        assert!(limiter.wait_connected(Duration::from_secs(3)).await, "redis reachable");
+        limiters.push(limiter);
+    }
+    let mut allowed = Vec::new();
+    for i in 0..5 {
+        allowed.push(matches!(limiters[i % 2].check_customer(&tenant, "ünïcode customer ✓").await, Decision::Allowed { .. }));
+    }
+    assert_eq!(allowed, [true, true, true, false, false], "burst 3 across both instances");
+    assert!(matches!(limiters[0].check_customer(&tenant, "someone else").await, Decision::Allowed { .. }));
+}

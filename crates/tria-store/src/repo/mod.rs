@@ -17,7 +17,7 @@ pub use conversations::{ConversationRepo, Exchange, NewConversation, NewMessage}
 pub use customers::{CustomerRepo, NewCustomer};
 pub use keys::{AuthenticatedKey, KeyInfo, KeyRepo, generate_key, hash_key, key_prefix};
 pub use orders::{INVOICE_OUTBOX_KIND, NewOrder, NewOrderLine, OrderRepo};
-pub use outbox::{LeaseOutcome, OutboxCounts, OutboxRepo, job_order_id, state as outbox_state};
+pub use outbox::{LeaseOutcome, OutboxBacklog, OutboxCounts, OutboxRepo, job_order_id, state as outbox_state};
 pub use policies::{NewChunk, PolicyRepo};
 pub use tenants::{NewTenant, TenantPatch, TenantRepo};
 

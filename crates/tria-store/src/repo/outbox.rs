@@ -37,6 +37,15 @@ pub struct OutboxCounts {
     pub failed: u64,
 }
 
+/// Work of one kind not done yet (pending or leased rows, every tenant), for the backlog gauges.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct OutboxBacklog {
+    pub kind: String,
+    pub depth: u64,
+    /// When the oldest of those rows was written.
+    pub oldest_created_at: Option<DateTime<Utc>>,
+}
+
 /// What happened to a lease-holding update.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum LeaseOutcome {
@@ -267,6 +276,24 @@ impl OutboxRepo<'_> {
             }
         }
         Ok(counts)
+    }
+
+    /// Pending and leased rows per kind with the oldest one's age (read-only; for `/metrics`).
+    pub async fn backlog(&self) -> Result<Vec<OutboxBacklog>, StoreError> {
+        let rows: Vec<(String, i64, Option<DateTime<Utc>>)> = outbox::Entity::find()
+            .select_only()
+            .column(outbox::Column::Kind)
+            .column_as(outbox::Column::Id.count(), "n")
+            .column_as(outbox::Column::CreatedAt.min(), "oldest")
+            .filter(outbox::Column::State.is_in([state::PENDING, state::LEASED]))
+            .group_by(outbox::Column::Kind)
+            .into_tuple()
+            .all(self.db)
+            .await?;
+        Ok(rows
+            .into_iter()
+            .map(|(kind, n, oldest)| OutboxBacklog { kind, depth: u64::try_from(n).unwrap_or(0), oldest_created_at: oldest })
+            .collect())
     }
 }
 

@@ -5,6 +5,7 @@ mod console;
 mod conversations;
 mod keys;
 mod orders;
+mod outbox_backlog;
 mod seed;
 mod tenancy;
 

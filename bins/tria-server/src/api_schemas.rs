@@ -1,0 +1,374 @@
+//! What the OpenAPI document says beyond the handler annotations: the request and reply
+//! schemas of the chat API (exactly as strict as the server, so generated clients and
+//! `schemathesis` agree with it), the error shape on every status an operation can answer, and
+//! the headers every response carries. Applied to the generated document in one pass, so a new
+//! route gets its error responses without repeating them.
+
+use serde_json::{Map, Value, json};
+
+/// A message the agent accepts: at least one character that is neither whitespace nor a
+/// control character (those are stripped), at most 4,000 characters.
+const MESSAGE_PATTERN: &str = r"[^\s\x00-\x1f\x7f-\x9f]";
+
+fn component_schemas() -> Value {
+    let codes = [
+        "invalid_json",
+        "invalid_field",
+        "missing_field",
+        "unauthorized",
+        "forbidden",
+        "not_found",
+        "method_not_allowed",
+        "payload_too_large",
+        "unsupported_media_type",
+        "rate_limited",
+        "overloaded",
+        "unavailable",
+        "timeout",
+        "internal",
+    ];
+    let session_id = json!({
+        "description": "A session id from an earlier reply (continues that conversation); empty or null starts a new one.",
+        "anyOf": [{ "type": "string", "format": "uuid" }, { "type": "string", "maxLength": 0 }, { "type": "null" }],
+    });
+    let customer_id = json!({
+        "description": "The tenant's own id for the customer (per-customer rate limit, history).",
+        "anyOf": [{ "type": "string", "maxLength": 128, "pattern": r"^[^\x00-\x1f\x7f-\x9f]*$" }, { "type": "null" }],
+    });
+    let message = json!({ "type": "string", "minLength": 1, "maxLength": 4000, "pattern": MESSAGE_PATTERN });
+    json!({
+        "Error": {
+            "type": "object",
+            "required": ["error"],
+            "properties": { "error": {
+                "type": "object",
+                "required": ["code", "message"],
+                "properties": {
+                    "code": { "type": "string", "enum": codes },
+                    "message": { "type": "string", "minLength": 1 },
+                },
+            } },
+        },
+        "ChatRequest": {
+            "type": "object",
+            "additionalProperties": false,
+            "required": ["message"],
+            "properties": { "message": message, "session_id": session_id, "customer_id": customer_id },
+        },
+        "ChatReply": {
+            "type": "object",
+            "required": ["reply", "session_id", "intent", "sources", "cache", "latency_ms"],
+            "properties": {
+                "reply": { "type": "string" },
+                "session_id": { "type": "string" },
+                "intent": {
+                    "type": "object",
+                    "required": ["label", "confidence"],
+                    "properties": { "label": { "type": "string" }, "confidence": { "type": "number" } },
+                },
+                "sources": { "type": "array", "items": {
+                    "type": "object",
+                    "required": ["id", "title", "heading", "score"],
+                    "properties": {
+                        "id": { "type": "string" }, "title": { "type": "string" },
+                        "heading": { "type": "string" }, "score": { "type": "number" },
+                    },
+                } },
+                "cache": { "type": "string", "enum": ["l1", "l2", "l3", "none"] },
+                "latency_ms": { "type": "integer", "minimum": 0 },
+            },
+        },
+        "CompletionRequest": {
+            "type": "object",
+            "description": "OpenAI Chat Completions request. The last `user` message is answered; other fields OpenAI defines are accepted and ignored.",
+            "required": ["messages"],
+            "properties": {
+                "model": { "type": ["string", "null"] },
+                "messages": {
+                    "type": "array",
+                    "minItems": 1,
+                    "items": {
+                        "type": "object",
+                        "required": ["role", "content"],
+                        "properties": {
+                            "role": { "type": "string", "enum": ["system", "developer", "user", "assistant"] },
+                            "content": { "type": "string", "minLength": 1, "maxLength": 4000, "pattern": MESSAGE_PATTERN },
+                        },
+                    },
+                    // The answered message must be a user's.
+                    "contains": { "type": "object", "properties": { "role": { "const": "user" } }, "required": ["role"] },
+                },
+                "stream": { "type": "boolean" },
+                "stream_options": { "type": ["object", "null"], "properties": { "include_usage": { "type": "boolean" } } },
+                "user": customer_id,
+                "metadata": { "type": ["object", "null"], "properties": { "session_id": session_id, "customer_id": customer_id } },
+            },
+        },
+        "ChatCompletion": {
+            "type": "object",
+            "required": ["id", "object", "created", "model", "choices", "usage"],
+            "properties": {
+                "id": { "type": "string" },
+                "object": { "const": "chat.completion" },
+                "created": { "type": "integer" },
+                "model": { "type": "string" },
+                "choices": { "type": "array", "items": { "type": "object" } },
+                "usage": { "type": "object" },
+                "tria": { "type": "object" },
+            },
+        },
+        // One Server-Sent Event as a client sees it: its `event` name and `data` line(s).
+        "ChatEvent": {
+            "type": "object",
+            "required": ["event", "data"],
+            "properties": {
+                "event": { "type": "string", "enum": ["meta", "token", "replace", "done", "error"] },
+                "data": { "type": "string", "description": "A JSON object: meta {session_id, intent, cache}, token {delta}, replace {reply}, done {…}, error {code, message}" },
+            },
+        },
+        "CompletionChunkEvent": {
+            "type": "object",
+            "required": ["data"],
+            "properties": {
+                "event": { "type": "string", "enum": ["message"] },
+                "data": { "type": "string", "description": "A `chat.completion.chunk` JSON object, or `[DONE]` last" },
+            },
+        },
+        "CreateTenant": {
+            "type": "object",
+            "additionalProperties": false,
+            "required": ["name", "slug"],
+            "properties": {
+                "name": { "type": "string", "maxLength": 200, "pattern": r"\S" },
+                "slug": { "type": "string", "pattern": "^[a-z0-9][a-z0-9-]{0,63}$" },
+                "currency": { "anyOf": [{ "type": "string", "pattern": "^[A-Z]{3}$" }, { "type": "null" }] },
+                "tone": { "anyOf": [{ "$ref": "#/components/schemas/Tone" }, { "type": "null" }] },
+                "settings": { "type": ["object", "null"], "description": "Free-form tenant settings: `rate_limit`, `budget`, `prompt_set`, …" },
+            },
+        },
+        "UpdateTenant": {
+            "type": "object",
+            "additionalProperties": false,
+            "properties": {
+                "name": { "anyOf": [{ "type": "string", "maxLength": 200, "pattern": r"\S" }, { "type": "null" }] },
+                "tone": { "anyOf": [{ "$ref": "#/components/schemas/Tone" }, { "type": "null" }] },
+                "settings": { "type": ["object", "null"] },
+            },
+        },
+        "Tone": {
+            "type": "object",
+            "properties": {
+                "style": { "type": "string", "enum": ["friendly", "formal", "concise"] },
+                "persona": { "type": "string" },
+                "greeting": { "type": "string" },
+                "sign_off": { "type": "string" },
+            },
+        },
+        "CreateKey": {
+            "description": "A tenant key names its tenant; an admin key names none.",
+            "oneOf": [
+                {
+                    "type": "object",
+                    "additionalProperties": false,
+                    "required": ["role", "tenant"],
+                    "properties": {
+                        "role": { "const": "tenant" },
+                        "tenant": { "type": "string" },
+                        "label": { "type": ["string", "null"], "maxLength": 200 },
+                    },
+                },
+                {
+                    "type": "object",
+                    "additionalProperties": false,
+                    "required": ["role"],
+                    "properties": {
+                        "role": { "const": "admin" },
+                        "tenant": { "type": "null" },
+                        "label": { "type": ["string", "null"], "maxLength": 200 },
+                    },
+                },
+            ],
+        },
+        "Invalidate": {
+            "description": "A tenant (optionally one level), or a Redis glob over cache keys alone.",
+            "oneOf": [
+                {
+                    "type": "object",
+                    "additionalProperties": false,
+                    "required": ["tenant"],
+                    "properties": {
+                        "tenant": { "type": "string" },
+                        "level": { "anyOf": [{ "type": "string", "enum": ["l1", "l2", "l3", "l4"] }, { "type": "null" }] },
+                        "pattern": { "type": "null" },
+                    },
+                },
+                {
+                    "type": "object",
+                    "additionalProperties": false,
+                    "required": ["pattern"],
+                    "properties": {
+                        "pattern": { "type": "string", "minLength": 1, "maxLength": 256 },
+                        "tenant": { "type": "null" },
+                        "level": { "type": "null" },
+                    },
+                },
+            ],
+        },
+        "SessionMessages": {
+            "type": "object",
+            "required": ["session_id", "messages"],
+            "properties": { "session_id": { "type": "string" }, "messages": { "type": "array" } },
+        },
+        "Health": {
+            "type": "object",
+            "required": ["status"],
+            "properties": {
+                "status": { "type": "string", "enum": ["ok", "degraded", "down"] },
+                "version": { "type": "string" },
+                "uptime_s": { "type": "integer" },
+                "components": { "type": "array", "items": { "type": "object" } },
+            },
+        },
+    })
+}
+
+fn header(description: &str, required: bool) -> Value {
+    json!({ "description": description, "required": required, "schema": { "type": "string" } })
+}
+
+/// The documented error response for `status`.
+fn error_response(status: u16) -> Value {
+    let description = match status {
+        400 => "Malformed JSON, a missing field or an invalid value",
+        401 => "Missing, unknown or revoked API key",
+        403 => "The key's role may not use this endpoint",
+        404 => "No such resource",
+        409 => "Already exists",
+        413 => "The body is larger than the limit",
+        415 => "The body is not JSON",
+        422 => "A field has the wrong JSON type",
+        429 => "A rate limit (tenant or customer) or the tenant's LLM spend budget is exhausted; see Retry-After and RateLimit-*",
+        500 => "Internal error; the request id finds it in the logs",
+        503 => "Overloaded (shed), timed out, or a required component is down; see Retry-After",
+        _ => "Error",
+    };
+    let mut headers = json!({ "x-request-id": header("Identifies the request in logs and traces", true) });
+    if status == 429 || status == 503 {
+        headers["Retry-After"] = header("Seconds to wait before retrying", true);
+    }
+    if status == 429 {
+        for name in ["RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "RateLimit-Policy"] {
+            headers[name] = header("IETF RateLimit header fields (draft)", false);
+        }
+    }
+    json!({
+        "description": description,
+        "headers": headers,
+        "content": { "application/json": { "schema": { "$ref": "#/components/schemas/Error" } } },
+    })
+}
+
+fn json_content(schema: &str) -> Value {
+    json!({ "application/json": { "schema": { "$ref": format!("#/components/schemas/{schema}") } } })
+}
+
+/// Bodies of success responses the annotations leave open.
+fn success_content(method: &str, path: &str) -> Option<Value> {
+    Some(match (method, path) {
+        ("post", "/api/chat") => json_content("ChatReply"),
+        ("post", "/api/v1/chat/stream") => json!({ "text/event-stream": { "schema": { "$ref": "#/components/schemas/ChatEvent" } } }),
+        ("post", "/v1/chat/completions") => {
+            let mut content = json_content("ChatCompletion");
+            content["text/event-stream"] = json!({ "schema": { "$ref": "#/components/schemas/CompletionChunkEvent" } });
+            content
+        }
+        ("get", "/api/v1/sessions/{id}/messages") => json_content("SessionMessages"),
+        ("get", "/health" | "/health/ready") => json_content("Health"),
+        ("get", "/health/live" | "/openapi.json") => json!({ "application/json": { "schema": { "type": "object" } } }),
+        _ => return None,
+    })
+}
+
+fn request_body(method: &str, path: &str) -> Option<Value> {
+    let schema = match (method, path) {
+        ("post", "/api/chat" | "/api/v1/chat/stream") => "ChatRequest",
+        ("post", "/v1/chat/completions") => "CompletionRequest",
+        ("post", "/admin/tenants") => "CreateTenant",
+        ("patch", "/admin/tenants/{slug}") => "UpdateTenant",
+        ("post", "/admin/keys") => "CreateKey",
+        ("post", "/admin/cache/invalidate") => "Invalidate",
+        _ => return None,
+    };
+    Some(json!({ "required": true, "content": json_content(schema) }))
+}
+
+/// The error statuses an operation can answer, from what it is.
+fn error_statuses(op: &Map<String, Value>, path: &str) -> Vec<u16> {
+    let secured = op.get("security").and_then(Value::as_array).is_some_and(|s| !s.is_empty());
+    let tenant = op.get("tags").and_then(Value::as_array).is_some_and(|t| t.iter().any(|t| t == "chat"));
+    let mut statuses = vec![500, 503];
+    if secured {
+        statuses.extend([401, 403, 404]);
+    }
+    if tenant {
+        statuses.push(429);
+    }
+    if op.contains_key("requestBody") {
+        statuses.extend([400, 413, 415, 422]);
+    }
+    if path.contains('{') || op.get("parameters").and_then(Value::as_array).is_some_and(|p| !p.is_empty()) {
+        statuses.extend([400, 404]);
+    }
+    statuses
+}
+
+/// Completes the generated document in place.
+pub(crate) fn complete(doc: &mut Value) {
+    if let Some(components) = doc.get_mut("components").and_then(Value::as_object_mut) {
+        let schemas = components.entry("schemas").or_insert_with(|| json!({}));
+        if let (Some(into), Value::Object(ours)) = (schemas.as_object_mut(), component_schemas()) {
+            into.extend(ours);
+        }
+    }
+    let Some(paths) = doc.get_mut("paths").and_then(Value::as_object_mut) else { return };
+    for (path, item) in paths.iter_mut() {
+        let Some(item) = item.as_object_mut() else { continue };
+        for (method, op) in item.iter_mut() {
+            let Some(op) = op.as_object_mut() else { continue };
+            if let Some(body) = request_body(method, path) {
+                op.insert("requestBody".into(), body);
+            }
+            // Ids in paths are UUIDs (anything else is a 400 before any lookup).
+            if let Some(params) = op.get_mut("parameters").and_then(Value::as_array_mut) {
+                for param in params.iter_mut().filter(|p| p["in"] == "path" && p["name"] == "id" && path.starts_with("/admin/keys/")) {
+                    param["schema"] = json!({ "type": "string", "format": "uuid" });
+                }
+            }
+            let statuses = error_statuses(op, path);
+            let responses = op.entry("responses").or_insert_with(|| json!({}));
+            let Some(responses) = responses.as_object_mut() else { continue };
+            for status in statuses {
+                responses.entry(status.to_string()).or_insert(Value::Null);
+            }
+            for (status, response) in responses.iter_mut() {
+                let code: u16 = status.parse().unwrap_or(0);
+                if code >= 400 {
+                    // Keep a handler's own wording; the shape and headers are the same everywhere.
+                    let own = response.get("description").and_then(Value::as_str).filter(|d| !d.is_empty()).map(str::to_owned);
+                    *response = error_response(code);
+                    if let Some(own) = own {
+                        response["description"] = Value::String(own);
+                    }
+                } else {
+                    if !response.is_object() {
+                        *response = json!({ "description": "OK" });
+                    }
+                    if let Some(content) = success_content(method, path) {
+                        response["content"] = content;
+                    }
+                    response["headers"] = json!({ "x-request-id": header("Identifies the request in logs and traces", true) });
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,77 @@
+//! `schemathesis` (PyPI, installed into a venv under the target dir) generates requests from
+//! `/openapi.json` — valid ones and deliberately broken ones — and sends them to a real socket
+//! with a tenant key. Every response must be documented (status, content type, headers, body
+//! schema) and no input may produce a 5xx. Bounded: few examples per operation, a time budget.
+
+use std::path::Path;
+use std::time::Duration;
+
+use tokio::net::TcpListener;
+use tria_server::{LimitSettings, ServeOptions, ServiceSettings, serve};
+
+use crate::{NORTHWIND_KEY, TestApp};
+
+const SCHEMATHESIS_PACKAGE: &str = "schemathesis==4.32.5";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn schemathesis_finds_no_server_errors_or_schema_violations() {
+    let venv = match tokio::task::spawn_blocking(|| crate::pyenv::venv_with("py-schemathesis", SCHEMATHESIS_PACKAGE, "schemathesis"))
+        .await
+        .expect("join")
+    {
+        Ok(venv) => venv,
+        Err(e) => return crate::pyenv::skip_or_panic("schemathesis", &e),
+    };
+    let _heavy = crate::HEAVY.lock().await;
+    // Generous rate limits: the run sends a few hundred requests from one tenant in seconds.
+    let settings = ServiceSettings {
+        limits: LimitSettings { tenant_per_second: 10_000.0, tenant_burst: 10_000, ..LimitSettings::default() },
+        ..ServiceSettings::default()
+    };
+    let app = TestApp::with_settings(settings).await;
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let opts = ServeOptions { header_read_timeout: Duration::from_secs(5), drain_timeout: Duration::from_secs(5) };
+    let server = tokio::spawn(serve(
+        listener,
+        app.router.clone(),
+        async move {
+            let _ = stopped.await;
+        },
+        opts,
+    ));
+
+    // The tenant API with a tenant key, then the admin API with an admin key (last: it may
+    // change tenants' settings).
+    let admin_key = app.admin_key().await;
+    let runs = [("chat|operations", NORTHWIND_KEY.to_owned(), 35), ("admin", admin_key, 25)];
+    let mut failures = Vec::new();
+    for (tags, key, seconds) in runs {
+        let output = tokio::process::Command::new(venv.join("bin/st"))
+            // Its example cache goes under the target dir, not into the source tree.
+            .current_dir(crate::pyenv::target_dir())
+            .arg("--config-file")
+            .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/py/schemathesis.toml"))
+            .args(["--no-color", "run", &format!("http://{addr}/openapi.json")])
+            .args(["--include-tag-regex", tags])
+            .args(["--header", &format!("Authorization: Bearer {key}")])
+            .args(["--checks", "all", "--phases", "examples,coverage,fuzzing"])
+            .args(["--max-examples", "25", "--max-time", &seconds.to_string(), "--workers", "2", "--seed", "1"])
+            .args(["--suppress-health-check", "all", "--request-timeout", "10"])
+            .arg("--report-dir")
+            .arg(crate::pyenv::target_dir().join("schemathesis-report"))
+            .output();
+        let output = tokio::time::timeout(Duration::from_secs(seconds + 30), output).await.expect("schemathesis in time").expect("run st");
+        if !output.status.success() {
+            failures.push(format!(
+                "tags {tags}:\n{}\n{}",
+                String::from_utf8_lossy(&output.stdout),
+                String::from_utf8_lossy(&output.stderr)
+            ));
+        }
+    }
+    let _ = stop.send(());
+    let _ = tokio::time::timeout(Duration::from_secs(5), server).await;
+    assert!(failures.is_empty(), "schemathesis found problems:\n{}", failures.join("\n"));
+}
