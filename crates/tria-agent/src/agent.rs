@@ -7,8 +7,8 @@ use std::time::Instant;
 use chrono::Utc;
 use serde::Serialize;
 use tria_core::{
-    ChatReply, ChatRequest, ConversationId, CustomerId, ErrorCode, InputError, IntentLabel, IntentVerdict, MessageRole, TenantContext,
-    TenantId,
+    ChatReply, ChatRequest, ConversationId, CustomerId, ErrorCode, InputError, IntentLabel, IntentVerdict, MessageRole, ReplyUsage,
+    TenantContext, TenantId,
 };
 use tria_intent::{Classification, IntentClassifier, RuleClassifier};
 use tria_rag::{Embedder, EmbedderStatus, ProductIndex, TenantIndex};
@@ -237,6 +237,7 @@ impl Agent {
         // L1 → L2 before anything is computed; L3 between classification and retrieval.
         let context = self.cache_context(tenant.id, conversation, opens.as_ref()).await;
         let message = req.message.as_str();
+        let usage_slot = std::sync::Mutex::new(ReplyUsage::default());
         let (answer, cache) = match self.screen.screen(message) {
             // Prompt-injection and abuse attempts get a fixed refusal: never cached, never
             // shown to a model.
@@ -246,10 +247,22 @@ impl Agent {
                 (Arc::new(tria_cache::CachedAnswer::new(reply, IntentLabel::OutOfScope, 1.0)), tria_core::CacheLevel::None)
             }
             ScreenVerdict::Allow => {
-                self.answer_through_cache(tenant, message, context, || self.classify(message), |c| self.generate(tenant, message, c))
-                    .await?
+                let generate = |c| {
+                    let slot = &usage_slot;
+                    async move {
+                        let generated = self.generate(tenant, message, c).await?;
+                        if let Ok(mut usage) = slot.lock() {
+                            usage.clone_from(&generated.usage);
+                        }
+                        Ok(generated)
+                    }
+                };
+                self.answer_through_cache(tenant, message, context, || self.classify(message), generate).await?
             }
         };
+        // Only a generation in this request fills the slot: cache hits (and followers of a
+        // single-flight miss) cost nothing.
+        let usage = usage_slot.into_inner().unwrap_or_default();
         let (reply, sources) = (answer.reply.clone(), answer.sources.clone());
         let latency_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
 
@@ -261,6 +274,10 @@ impl Agent {
         assistant.sources = sources.iter().map(|s| s.id.clone()).collect();
         assistant.latency_ms = i64::try_from(latency_ms).unwrap_or(i64::MAX);
         assistant.cache_level = Some(cache);
+        assistant.tokens_in = i64::from(usage.tokens_in);
+        assistant.tokens_out = i64::from(usage.tokens_out);
+        assistant.cost_usd = usage.cost_usd;
+        assistant.prompt_version.clone_from(&usage.prompt_version);
         self.store
             .conversations()
             .record_exchange(tenant.id, Exchange { conversation, opens_conversation: opens, user, assistant })
@@ -273,6 +290,8 @@ impl Agent {
             sources,
             cache,
             latency_ms,
+            usage,
+            handoff: false,
         })
     }
 
@@ -300,11 +319,11 @@ impl Agent {
                 let sources = relevant.iter().map(|h| catalogue::source(h)).collect();
                 let offline = catalogue::compose(&relevant);
                 let grounding: Vec<(String, String)> = vec![("catalogue".into(), offline.clone())];
-                let (reply, tokens) = self.with_llm(tenant, &classification, message, &grounding, offline).await;
+                let (reply, usage) = self.with_llm(tenant, &classification, message, &grounding, offline).await;
                 let answer = tria_cache::CachedAnswer::new(reply, classification.label, classification.confidence)
                     .with_sources(sources)
-                    .with_tokens(tokens);
-                return Ok(Generated { answer });
+                    .with_tokens(usage.tokens_in + usage.tokens_out);
+                return Ok(Generated { answer, usage });
             }
         }
         let hits = index.hybrid_search(message, vector.as_deref(), TOP_K);
@@ -312,15 +331,16 @@ impl Agent {
         let sources: Vec<_> = hits.iter().map(|h| h.source_ref()).collect();
         let grounding: Vec<(String, String)> =
             hits.iter().map(|h| (format!("{} › {}", h.chunk.title, h.chunk.heading_path), h.chunk.text.clone())).collect();
-        let (reply, tokens) = self.with_llm(tenant, &classification, message, &grounding, offline).await;
-        let answer =
-            tria_cache::CachedAnswer::new(reply, classification.label, classification.confidence).with_sources(sources).with_tokens(tokens);
-        Ok(Generated { answer })
+        let (reply, usage) = self.with_llm(tenant, &classification, message, &grounding, offline).await;
+        let answer = tria_cache::CachedAnswer::new(reply, classification.label, classification.confidence)
+            .with_sources(sources)
+            .with_tokens(usage.tokens_in + usage.tokens_out);
+        Ok(Generated { answer, usage })
     }
 
     /// The LLM's reply when one is configured, the intent is one it writes, there is grounding
     /// and the reply passes the checks; otherwise `offline`. Then the tone is adapted to the
-    /// tenant and the customer's mood. Returns the reply and the tokens it cost.
+    /// tenant and the customer's mood. Returns the reply and what it cost.
     async fn with_llm(
         &self,
         tenant: &TenantContext,
@@ -328,9 +348,9 @@ impl Agent {
         message: &str,
         grounding: &[(String, String)],
         offline: String,
-    ) -> (String, u32) {
+    ) -> (String, ReplyUsage) {
         let mut reply = offline;
-        let mut tokens = 0;
+        let mut usage = ReplyUsage::default();
         if let Some(llm) = &self.llm
             && generation::uses_llm(classification.label)
             && !grounding.is_empty()
@@ -338,13 +358,18 @@ impl Agent {
             match llm.generate(tenant, classification.label, message, grounding).await {
                 Ok((text, info)) => {
                     tracing::debug!(prompt = %info.prompt_version, tokens_in = info.tokens_in, tokens_out = info.tokens_out, cost_usd = info.cost_usd, "llm reply accepted");
-                    tokens = info.tokens_in + info.tokens_out;
+                    usage = ReplyUsage {
+                        tokens_in: info.tokens_in,
+                        tokens_out: info.tokens_out,
+                        cost_usd: info.cost_usd,
+                        prompt_version: Some(info.prompt_version),
+                    };
                     reply = text;
                 }
                 Err(reason) => tracing::warn!(%reason, "llm reply not used; the grounded responder answers"),
             }
         }
-        (adapt_tone(&reply, &tenant.tone, classification.label, classification.tone), tokens)
+        (adapt_tone(&reply, &tenant.tone, classification.label, classification.tone), usage)
     }
 
     async fn customer(&self, tenant: &TenantContext, external_id: &str) -> Result<CustomerId, AgentError> {

@@ -45,6 +45,8 @@ impl AgentBuilder {
 #[derive(Debug)]
 pub(crate) struct Generated {
     pub(crate) answer: CachedAnswer,
+    /// What generating it cost (zeros when the offline responder wrote it).
+    pub(crate) usage: tria_core::ReplyUsage,
 }
 
 /// Answers the cache must not keep: hand-offs and complaints (about one person's experience),

@@ -63,6 +63,16 @@ pub struct SourceRef {
     pub score: f32,
 }
 
+/// What producing one reply cost: the LLM's tokens and dollars, and the prompt version that
+/// wrote it. Zeros (and no version) when a cache level or the offline responder answered.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct ReplyUsage {
+    pub tokens_in: u32,
+    pub tokens_out: u32,
+    pub cost_usd: f64,
+    pub prompt_version: Option<String>,
+}
+
 /// The answer to one chat message.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct ChatReply {
@@ -72,4 +82,10 @@ pub struct ChatReply {
     pub sources: Vec<SourceRef>,
     pub cache: CacheLevel,
     pub latency_ms: u64,
+    /// Always serialized; defaulted when reading replies from before it existed.
+    #[serde(default)]
+    pub usage: ReplyUsage,
+    /// True when the conversation is now with a person (the bot no longer answers it).
+    #[serde(default)]
+    pub handoff: bool,
 }
