@@ -14,6 +14,7 @@ pub mod openapi;
 pub mod ratelimit;
 mod routes;
 mod serve;
+pub mod settle;
 pub mod shed;
 pub mod startup;
 mod state;

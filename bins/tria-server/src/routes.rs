@@ -1,6 +1,6 @@
 //! The HTTP surface: paths, methods and the layers around them.
 
-use axum::extract::{Path, State};
+use axum::extract::{Path, RawQuery, State};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, post};
 use axum::{Json, Router};
@@ -58,11 +58,35 @@ pub fn router(state: AppState) -> Router {
         .with_state(state)
 }
 
+/// `?debug=true` (tenant keys only, as every `/api/chat` caller is one) adds a `debug` block:
+/// per-stage timings and what the context stage decided.
+fn wants_debug(query: Option<&str>) -> Result<bool, ApiError> {
+    let mut debug = false;
+    for pair in query.unwrap_or_default().split('&').filter(|p| !p.is_empty()) {
+        let (key, value) = pair.split_once('=').unwrap_or((pair, "true"));
+        if key == "debug" {
+            debug = match value {
+                "true" | "1" | "" => true,
+                "false" | "0" => false,
+                other => return Err(ApiError::bad_request(format!("debug must be true or false, not `{other}`"))),
+            };
+        }
+    }
+    Ok(debug)
+}
+
 async fn chat(
     State(state): State<AppState>,
     TenantAuth(tenant): TenantAuth,
+    RawQuery(query): RawQuery,
     JsonBody(request): JsonBody<ChatRequest>,
 ) -> Result<Response, ApiError> {
+    if wants_debug(query.as_deref())? {
+        let (reply, debug) = state.agent().chat_traced(&tenant, request).await?;
+        let mut body = serde_json::to_value(&reply).map_err(ApiError::internal)?;
+        body["debug"] = serde_json::to_value(&debug).map_err(ApiError::internal)?;
+        return Ok(Json(body).into_response());
+    }
     let reply = state.agent().chat(&tenant, request).await?;
     Ok(Json(reply).into_response())
 }
