@@ -14,7 +14,7 @@ use tria_core::{SourceRef, TenantContext, TenantId};
 use tria_llm::{LlmClient, PromptLibrary};
 use tria_store::{DbOptions, Store};
 
-pub(super) fn read_jsonl<T: for<'de> Deserialize<'de>>(path: &Path) -> anyhow::Result<Vec<T>> {
+pub(crate) fn read_jsonl<T: for<'de> Deserialize<'de>>(path: &Path) -> anyhow::Result<Vec<T>> {
     let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
     text.lines()
         .enumerate()
@@ -25,14 +25,14 @@ pub(super) fn read_jsonl<T: for<'de> Deserialize<'de>>(path: &Path) -> anyhow::R
 
 /// `fact` (or one of its `|`-separated alternatives) appears in `reply`, ignoring case and the
 /// difference between en dashes and hyphens.
-pub(super) fn fact_present(reply: &str, fact: &str) -> bool {
+pub(crate) fn fact_present(reply: &str, fact: &str) -> bool {
     let norm = |s: &str| s.to_lowercase().replace(['–', '—'], "-");
     let reply = norm(reply);
     fact.split('|').any(|alt| reply.contains(&norm(alt.trim())))
 }
 
 /// The `p`th percentile (nearest rank) of `values`, in their unit; 0 when empty.
-pub(super) fn percentile(values: &mut [f64], p: f64) -> f64 {
+pub(crate) fn percentile(values: &mut [f64], p: f64) -> f64 {
     if values.is_empty() {
         return 0.0;
     }
@@ -42,10 +42,10 @@ pub(super) fn percentile(values: &mut [f64], p: f64) -> f64 {
 }
 
 /// The demo tenants in a fresh database.
-pub(super) struct EvalWorld {
+pub(crate) struct EvalWorld {
     _dir: tempfile::TempDir,
-    pub(super) store: Store,
-    pub(super) tenants: BTreeMap<String, TenantContext>,
+    pub(crate) store: Store,
+    pub(crate) tenants: BTreeMap<String, TenantContext>,
     semantic: Option<SemanticParts>,
     chunks: HashMap<String, String>,
     products: HashMap<(TenantId, String), String>,
@@ -54,7 +54,7 @@ pub(super) struct EvalWorld {
 impl EvalWorld {
     /// Seeds every fixture tenant; with `semantic`, loads the embedder and intent model as the
     /// server does (hybrid retrieval, model intents).
-    pub(super) async fn open(settings: &Settings, semantic: bool) -> anyhow::Result<Self> {
+    pub(crate) async fn open(settings: &Settings, semantic: bool) -> anyhow::Result<Self> {
         let dir = tempfile::tempdir()?;
         let url = format!("sqlite://{}?mode=rwc", dir.path().join("eval.db").display());
         let store = Store::connect(&DbOptions::new(url)).await?;
@@ -89,7 +89,7 @@ impl EvalWorld {
         Ok(Self { _dir: dir, store, tenants, semantic, chunks, products })
     }
 
-    pub(super) fn describe(&self) -> String {
+    pub(crate) fn describe(&self) -> String {
         match &self.semantic {
             Some(parts) if parts.embedder.is_some() => "hybrid retrieval and model intents".into(),
             Some(parts) => format!("BM25 and rule intents: {:?}", parts.status),
@@ -98,7 +98,7 @@ impl EvalWorld {
     }
 
     /// A new agent (with its own empty memory cache) over the world's database.
-    pub(super) fn agent(&self, llm: Option<(Arc<dyn LlmClient>, Arc<PromptLibrary>)>) -> Agent {
+    pub(crate) fn agent(&self, llm: Option<(Arc<dyn LlmClient>, Arc<PromptLibrary>)>) -> Agent {
         let mut builder = Agent::builder(self.store.clone());
         if let Some(parts) = &self.semantic {
             builder = builder.semantic(parts.clone());
@@ -109,7 +109,7 @@ impl EvalWorld {
         builder.build()
     }
 
-    pub(super) fn tenant(&self, slug: &str) -> anyhow::Result<&TenantContext> {
+    pub(crate) fn tenant(&self, slug: &str) -> anyhow::Result<&TenantContext> {
         match self.tenants.get(slug) {
             Some(t) => Ok(t),
             None => bail!("no tenant `{slug}` in fixtures/tenants"),
@@ -117,7 +117,7 @@ impl EvalWorld {
     }
 
     /// The texts the reply's sources stand for: policy chunks, and catalogue rows as quoted.
-    pub(super) async fn grounding(&self, tenant: &TenantContext, sources: &[SourceRef]) -> anyhow::Result<Vec<String>> {
+    pub(crate) async fn grounding(&self, tenant: &TenantContext, sources: &[SourceRef]) -> anyhow::Result<Vec<String>> {
         Ok(sources
             .iter()
             .filter_map(|s| match s.id.strip_prefix("product:") {

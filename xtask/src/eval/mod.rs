@@ -3,7 +3,7 @@
 
 mod answers;
 mod conversations;
-mod harness;
+pub(crate) mod harness;
 mod intents;
 mod retrieval;
 mod safety;
