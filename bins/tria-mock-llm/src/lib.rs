@@ -97,6 +97,8 @@ pub struct MockStats {
     pub requests: u64,
     /// Most requests being answered at the same time.
     pub max_in_flight: usize,
+    /// Requests being answered now (a stream counts until its body ends or the client leaves).
+    pub in_flight: usize,
     /// When each request arrived, in order.
     pub arrivals: Vec<Instant>,
 }
@@ -183,6 +185,7 @@ impl MockServer {
         MockStats {
             requests: self.shared.requests.load(Ordering::SeqCst),
             max_in_flight: self.shared.max_in_flight.load(Ordering::SeqCst),
+            in_flight: self.shared.in_flight.load(Ordering::SeqCst),
             arrivals: self.shared.arrivals.lock().unwrap_or_else(PoisonError::into_inner).clone(),
         }
     }

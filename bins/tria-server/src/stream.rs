@@ -1,6 +1,7 @@
 //! `POST /api/v1/chat/stream`: the chat request of `/api/chat`, answered as Server-Sent Events
 //! (`meta`, `token`…, `done`, or `error`). The stream owns the request's work: a client that
-//! disconnects drops it, which cancels the pipeline where it stands.
+//! disconnects drops it, which cancels the pipeline where it stands (LLM tokens are forwarded as
+//! they arrive; see `tria_agent::stream` for the rule when a reply is replaced).
 
 use std::convert::Infallible;
 
@@ -22,9 +23,27 @@ pub(crate) async fn chat_stream(
     JsonBody(request): JsonBody<ChatRequest>,
 ) -> Result<Response, ApiError> {
     state.agent().check_request(&tenant, &request).await?;
-    let message = request.message.clone();
-    let events = stream::once(async move { state.agent().chat(&tenant, request).await })
-        .flat_map(move |result| stream::iter(ChatEvent::sequence(&message, result)))
+    // The pipeline runs in its own task and hands events over a small channel; when the client
+    // disconnects, the response body (and with it the receiver) is dropped, the task sees the
+    // channel close and drops the pipeline, which cancels the upstream LLM request.
+    let (tx, rx) = tokio::sync::mpsc::channel::<ChatEvent>(32);
+    tokio::spawn(async move {
+        let events = state.agent().chat_stream(&tenant, request);
+        futures::pin_mut!(events);
+        loop {
+            tokio::select! {
+                () = tx.closed() => {
+                    tracing::info!("stream client disconnected; chat cancelled");
+                    return;
+                }
+                next = events.next() => match next {
+                    Some(event) => if tx.send(event).await.is_err() { return },
+                    None => return,
+                },
+            }
+        }
+    });
+    let events = stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|event| (event, rx)) })
         .map(|event| Ok::<_, Infallible>(sse_event(&event)));
     Ok(Sse::new(events).keep_alive(KeepAlive::default()).into_response())
 }

@@ -28,6 +28,7 @@ use crate::resolution::is_confirmation;
 use crate::routing::Ask;
 use crate::semantic::SemanticParts;
 use crate::session::Session;
+use crate::stream::StreamSink;
 use crate::trace::{ChatDebug, Stage, StageClock};
 
 pub(crate) use crate::routing::TOP_K;
@@ -240,8 +241,18 @@ impl Agent {
 
     /// [`Agent::chat`] with per-stage timings and what the context stage decided (for
     /// `?debug=true`). Each stage is also a `tracing` span.
-    #[tracing::instrument(name = "chat", skip_all, fields(tenant = %tenant.slug))]
     pub async fn chat_traced(&self, tenant: &TenantContext, request: ChatRequest) -> Result<(ChatReply, ChatDebug), AgentError> {
+        self.chat_inner(tenant, request, None).await
+    }
+
+    /// The pipeline; with a `sink`, an LLM reply is streamed into it as it is generated.
+    #[tracing::instrument(name = "chat", skip_all, fields(tenant = %tenant.slug))]
+    pub(crate) async fn chat_inner(
+        &self,
+        tenant: &TenantContext,
+        request: ChatRequest,
+        sink: Option<StreamSink>,
+    ) -> Result<(ChatReply, ChatDebug), AgentError> {
         let started = Instant::now();
         let received_at = Utc::now();
         let clock = StageClock::default();
@@ -293,6 +304,7 @@ impl Agent {
                     conversation: Some(session.conversation),
                     customer: session.customer,
                     clock: &clock,
+                    sink: sink.as_ref(),
                 };
                 let subject_intent = resolved.as_ref().and(session.subject.as_ref()).and_then(|s| s.intent);
                 let classify = || clock.time(Stage::Intent, || self.classify_follow_up(message, subject_intent));
@@ -402,7 +414,7 @@ impl Agent {
         classification: Classification,
     ) -> Result<Generated, AgentError> {
         let clock = StageClock::default();
-        let ask = Ask { message, history: &[], conversation: None, customer: None, clock: &clock };
+        let ask = Ask { message, history: &[], conversation: None, customer: None, clock: &clock, sink: None };
         self.respond(tenant, ask, classification).await
     }
 

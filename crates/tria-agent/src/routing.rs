@@ -3,13 +3,14 @@
 //! ([`route_order`]); greetings, hand-off requests and out-of-scope messages → templates (the
 //! hand-off itself is done by the pipeline after the reply is chosen, see `handoff.rs`).
 
-use tria_core::{ConversationId, CustomerId, IntentLabel, ReplyUsage, TenantContext};
+use tria_core::{ConversationId, CustomerId, IntentLabel, IntentVerdict, ReplyUsage, TenantContext};
 use tria_guard::adapt_tone;
 use tria_intent::Classification;
 use tria_llm::ChatMessage;
 
 use crate::cached::Generated;
-use crate::generation;
+use crate::generation::{self, ATTEMPTS, GenerationRequest};
+use crate::stream::{StreamSignal, StreamSink};
 use crate::trace::{Stage, StageClock};
 use crate::{Agent, AgentError, catalogue, responder};
 
@@ -27,6 +28,8 @@ pub(crate) struct Ask<'a> {
     pub(crate) conversation: Option<ConversationId>,
     pub(crate) customer: Option<CustomerId>,
     pub(crate) clock: &'a StageClock,
+    /// Where a streamed LLM reply goes as it is generated (`chat_stream`).
+    pub(crate) sink: Option<&'a StreamSink>,
 }
 
 /// What the order flow gets: the tenant, the conversation and customer (if known), the message
@@ -142,7 +145,32 @@ impl Agent {
             && generation::uses_llm(classification.label)
             && !grounding.is_empty()
         {
-            match llm.generate(tenant, classification.label, ask.message, grounding, ask.history, ask.clock).await {
+            let request = GenerationRequest {
+                tenant,
+                label: classification.label,
+                message: ask.message,
+                grounding,
+                history: ask.history,
+                clock: ask.clock,
+            };
+            let generated = match (ask.sink, ask.conversation) {
+                (Some(sink), Some(conversation)) => {
+                    let meta = StreamSignal::Meta {
+                        session_id: conversation.to_string(),
+                        intent: IntentVerdict { label: classification.label, confidence: classification.confidence },
+                    };
+                    match llm.generate_streaming(request, sink, meta).await {
+                        Ok(done) => Ok(done),
+                        // The streamed attempt counts as the first; one regeneration, unstreamed.
+                        Err(reason) => {
+                            tracing::warn!(%reason, "streamed llm reply rejected; regenerating once");
+                            llm.generate(request, ATTEMPTS - 1).await
+                        }
+                    }
+                }
+                _ => llm.generate(request, ATTEMPTS).await,
+            };
+            match generated {
                 Ok((text, info)) => {
                     tracing::debug!(prompt = %info.prompt_version, tokens_in = info.tokens_in, tokens_out = info.tokens_out, cost_usd = info.cost_usd, "llm reply accepted");
                     usage = ReplyUsage {
