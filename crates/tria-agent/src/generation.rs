@@ -108,7 +108,7 @@ impl LlmParts {
                 Ok(c) => c,
                 Err(e) => return Err(format!("llm: {e}")),
             };
-            match clock.time(Stage::Validation, || validate_reply(completion.text.trim(), &texts, &rendered.system)) {
+            match clock.time(Stage::Validation, || validate_reply(completion.text.trim(), &texts, &rendered.system, request.must_name)) {
                 Ok(text) => return Ok((text, self.info(&completion.model, &rendered, &completion.usage))),
                 Err(reason) => last = reason,
             }
@@ -166,7 +166,7 @@ impl LlmParts {
                 }
             }
         }
-        let text = clock.time(Stage::Validation, || validate_reply(buffer.trim(), &texts, &rendered.system))?;
+        let text = clock.time(Stage::Validation, || validate_reply(buffer.trim(), &texts, &rendered.system, request.must_name))?;
         let tail = buffer.trim_end().get(forwarded..).unwrap_or_default();
         if !tail.is_empty() && text.ends_with(tail) {
             for piece in crate::stream::token_deltas(tail) {
@@ -192,6 +192,8 @@ pub(crate) struct GenerationRequest<'a> {
     pub(crate) grounding: &'a [(String, String)],
     pub(crate) history: &'a [ChatMessage],
     pub(crate) clock: &'a StageClock,
+    /// The reply must contain one of these (the SKUs of the products it answers about).
+    pub(crate) must_name: &'a [String],
 }
 
 /// The byte length of the first complete sentence of `text` with the whitespace after it:
@@ -209,9 +211,13 @@ fn sentence_end(text: &str) -> Option<usize> {
     None
 }
 
-/// `text` if every number in it is in `grounding` and it leaks nothing (cut at a sentence when
+/// `text` if it names one of `must_name` (when given: a product answer must say which
+/// product), every number in it is in `grounding` and it leaks nothing (cut at a sentence when
 /// merely too long), else why not.
-pub(crate) fn validate_reply(text: &str, grounding: &[&str], system_prompt: &str) -> Result<String, String> {
+pub(crate) fn validate_reply(text: &str, grounding: &[&str], system_prompt: &str, must_name: &[String]) -> Result<String, String> {
+    if !must_name.is_empty() && !must_name.iter().any(|name| text.contains(name.as_str())) {
+        return Err(format!("names none of {must_name:?}"));
+    }
     let report = check_grounding(text, grounding);
     if !report.is_grounded() {
         return Err(format!("ungrounded: {:?}", report.ungrounded.iter().map(|c| c.text.as_str()).collect::<Vec<_>>()));

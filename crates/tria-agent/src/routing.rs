@@ -109,7 +109,8 @@ impl Agent {
                 let sources = relevant.iter().map(|h| catalogue::source(h)).collect();
                 let offline = clock.time(Stage::Generation, || catalogue::compose(&relevant));
                 let grounding: Vec<(String, String)> = vec![("catalogue".into(), offline.clone())];
-                let (reply, usage) = self.with_llm(tenant, &classification, ask, &grounding, offline).await;
+                let skus: Vec<String> = relevant.iter().map(|h| h.product.sku.clone()).collect();
+                let (reply, usage) = self.with_llm(tenant, &classification, ask, &grounding, offline, &skus).await;
                 let answer = tria_cache::CachedAnswer::new(reply, classification.label, classification.confidence)
                     .with_sources(sources)
                     .with_tokens(usage.tokens_in + usage.tokens_out);
@@ -121,7 +122,7 @@ impl Agent {
         let sources: Vec<_> = hits.iter().map(|h| h.source_ref()).collect();
         let grounding: Vec<(String, String)> =
             hits.iter().map(|h| (format!("{} › {}", h.chunk.title, h.chunk.heading_path), h.chunk.text.clone())).collect();
-        let (reply, usage) = self.with_llm(tenant, &classification, ask, &grounding, offline).await;
+        let (reply, usage) = self.with_llm(tenant, &classification, ask, &grounding, offline, &[]).await;
         let answer = tria_cache::CachedAnswer::new(reply, classification.label, classification.confidence)
             .with_sources(sources)
             .with_tokens(usage.tokens_in + usage.tokens_out);
@@ -138,6 +139,7 @@ impl Agent {
         ask: Ask<'_>,
         grounding: &[(String, String)],
         offline: String,
+        must_name: &[String],
     ) -> (String, ReplyUsage) {
         let mut reply = offline;
         let mut usage = ReplyUsage::default();
@@ -152,6 +154,7 @@ impl Agent {
                 grounding,
                 history: ask.history,
                 clock: ask.clock,
+                must_name,
             };
             let generated = match (ask.sink, ask.conversation) {
                 (Some(sink), Some(conversation)) => {
