@@ -57,6 +57,9 @@ struct Turn {
     order_lines: Vec<(String, u32)>,
 }
 
+/// Whether a conversation belongs to a reported set.
+type Member = fn(&Conversation) -> bool;
+
 fn load(dir: &Path) -> anyhow::Result<Vec<Conversation>> {
     let mut paths: Vec<_> = std::fs::read_dir(dir)
         .with_context(|| format!("reading {}", dir.display()))?
@@ -180,11 +183,8 @@ pub(super) fn run(settings: &Settings, repeat: usize, offline: bool, semantic: b
         println!();
         println!("| set | conversations | pass^1 (first run) | pass^{repeat} |");
         println!("|---|---:|---:|---:|");
-        let groups: [(&str, Box<dyn Fn(&Conversation) -> bool>); 3] = [
-            ("without orders", Box::new(|c: &Conversation| c.kind != "order")),
-            ("orders (need the order flow)", Box::new(|c: &Conversation| c.kind == "order")),
-            ("all", Box::new(|_: &Conversation| true)),
-        ];
+        let groups: [(&str, Member); 3] =
+            [("without orders", |c| c.kind != "order"), ("orders (need the order flow)", |c| c.kind == "order"), ("all", |_| true)];
         for (label, member) in &groups {
             let idx: Vec<usize> = (0..conversations.len()).filter(|&i| member(&conversations[i])).collect();
             if idx.is_empty() {
