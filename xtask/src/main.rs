@@ -1,6 +1,7 @@
 //! `cargo xtask <task>`: the project's developer tasks. Each task lives in its own module.
 #![allow(clippy::print_stdout, clippy::print_stderr)] // a command-line tool talks on stdout
 
+mod bench;
 mod cache;
 mod chaos;
 mod db;
@@ -41,8 +42,10 @@ enum Task {
     Model(model::ModelArgs),
     /// Embed policy chunks that have no vector for the current model yet.
     Index(index::IndexArgs),
-    /// Quality evals: `eval intents`, `eval retrieval`.
+    /// Quality evals: `eval intents`, `eval retrieval`, `eval safety`, `eval answers`, `eval conversations`.
     Eval(eval::EvalArgs),
+    /// Latency budgets: `bench pipeline` (full-miss overhead with the mock LLM, cache hit over HTTP).
+    Bench(bench::BenchArgs),
     /// The answer cache: `cache warm`, `cache eval` (same as `eval cache`).
     Cache(cache::CacheArgs),
     /// Fault runs: `chaos orders` (exactly-once invoicing under injected Xero faults).
@@ -78,6 +81,7 @@ fn main() -> anyhow::Result<()> {
         Task::Model(args) => model::run(args, &settings(&cli)?.models_dir),
         Task::Index(args) => index::run(args, &settings(&cli)?),
         Task::Eval(args) => eval::run(args, &settings(&cli)?),
+        Task::Bench(args) => bench::run(args, &settings(&cli)?),
         Task::Cache(args) => cache::run(args, &settings(&cli)?),
         Task::Chaos(args) => chaos::run(args),
         Task::Keys(args) => keys::run(args, &settings(&cli)?),

@@ -97,6 +97,8 @@ pub struct MockStats {
     pub requests: u64,
     /// Most requests being answered at the same time.
     pub max_in_flight: usize,
+    /// Requests being answered now (a stream counts until its body ends or the client leaves).
+    pub in_flight: usize,
     /// When each request arrived, in order.
     pub arrivals: Vec<Instant>,
 }
@@ -183,6 +185,7 @@ impl MockServer {
         MockStats {
             requests: self.shared.requests.load(Ordering::SeqCst),
             max_in_flight: self.shared.max_in_flight.load(Ordering::SeqCst),
+            in_flight: self.shared.in_flight.load(Ordering::SeqCst),
             arrivals: self.shared.arrivals.lock().unwrap_or_else(PoisonError::into_inner).clone(),
         }
     }
@@ -332,12 +335,20 @@ fn word_tokens(text: &str) -> u64 {
 /// The first `max` sentences of the grounding block in the prompt, or a polite "I don't know".
 pub fn grounded_reply(prompt: &[&str], max: usize) -> String {
     let grounding = prompt.iter().rev().find_map(|p| tria_llm::prompt::extract_grounding(p)).unwrap_or_default();
-    let sentences: Vec<&str> = grounding
-        .split_inclusive(['.', '!', '?', '\n'])
-        .map(str::trim)
-        .filter(|s| s.chars().any(char::is_alphanumeric))
-        .take(max)
-        .collect();
+    // A sentence ends at `.`, `!` or `?` followed by whitespace, or at a line break, so
+    // decimals ("$250.00") stay whole as a model would write them.
+    let mut pieces = Vec::new();
+    let mut start = 0;
+    let mut chars = grounding.char_indices().peekable();
+    while let Some((i, c)) = chars.next() {
+        let end = i + c.len_utf8();
+        if c == '\n' || (matches!(c, '.' | '!' | '?') && chars.peek().is_none_or(|(_, n)| n.is_whitespace())) {
+            pieces.push(&grounding[start..end]);
+            start = end;
+        }
+    }
+    pieces.push(&grounding[start..]);
+    let sentences: Vec<&str> = pieces.into_iter().map(str::trim).filter(|s| s.chars().any(char::is_alphanumeric)).take(max).collect();
     if sentences.is_empty() {
         "I'm sorry, I don't have that information. Would you like me to connect you with a person?".to_owned()
     } else {

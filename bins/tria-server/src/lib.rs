@@ -20,6 +20,7 @@ pub mod ops;
 pub mod ratelimit;
 mod routes;
 mod serve;
+pub mod settle;
 pub mod shed;
 pub mod startup;
 mod state;

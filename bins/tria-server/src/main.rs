@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use anyhow::Context;
 use clap::Parser;
 use tria_config::ConfigSources;
-use tria_server::{ServeOptions, router, serve, startup, telemetry};
+use tria_server::{ServeOptions, router, serve, settle, startup, telemetry};
 
 /// Tria's customer-service chat server.
 #[derive(Debug, Parser)]
@@ -75,6 +75,7 @@ async fn run(settings: tria_config::Settings) -> anyhow::Result<()> {
     }
     let started = std::time::Instant::now();
     let (state, report) = startup::build_state(&settings).await.context("start-up failed")?;
+    let _settler = settle::spawn_settler(state.clone());
     for seeded in &report.seeded {
         tracing::info!(tenant = %seeded.tenant.slug, chunks = seeded.policies.chunks_written, "seeded demo tenant");
     }

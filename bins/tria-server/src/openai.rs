@@ -173,6 +173,8 @@ fn stream_completion(state: AppState, tenant: TenantContext, request: ChatReques
                         Some(json!({ "session_id": session_id, "intent": intent, "cache": cache })),
                     )),
                     ChatEvent::Token { delta } => out.push(chunks.choice(json!({ "content": delta }), None, None)),
+                    // `sequence` streams a finished reply, which never needs replacing.
+                    ChatEvent::Replace { reply } => out.push(chunks.choice(json!({ "content": reply }), None, None)),
                     ChatEvent::Done { usage, sources, .. } => {
                         out.push(chunks.choice(json!({}), Some("stop"), Some(json!({ "sources": sources }))));
                         if include_usage {

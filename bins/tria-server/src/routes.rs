@@ -1,6 +1,6 @@
 //! The HTTP surface: paths, methods and the layers around them.
 
-use axum::extract::{Path, State};
+use axum::extract::{Path, RawQuery, State};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, post};
 use axum::{Json, Router};
@@ -61,10 +61,42 @@ pub fn router(state: AppState) -> Router {
         .with_state(state)
 }
 
-async fn chat(State(state): State<AppState>, caller: ChatAuth, JsonBody(request): JsonBody<ChatRequest>) -> Result<Response, ApiError> {
+/// `?debug=true` (tenant keys only; a widget key gets 403) adds a `debug` block:
+/// per-stage timings and what the context stage decided.
+fn wants_debug(query: Option<&str>) -> Result<bool, ApiError> {
+    let mut debug = false;
+    for pair in query.unwrap_or_default().split('&').filter(|p| !p.is_empty()) {
+        let (key, value) = pair.split_once('=').unwrap_or((pair, "true"));
+        if key == "debug" {
+            debug = match value {
+                "true" | "1" | "" => true,
+                "false" | "0" => false,
+                other => return Err(ApiError::bad_request(format!("debug must be true or false, not `{other}`"))),
+            };
+        }
+    }
+    Ok(debug)
+}
+
+async fn chat(
+    State(state): State<AppState>,
+    caller: ChatAuth,
+    RawQuery(query): RawQuery,
+    JsonBody(request): JsonBody<ChatRequest>,
+) -> Result<Response, ApiError> {
+    let debug = wants_debug(query.as_deref())?;
+    if debug && caller.widget {
+        return Err(ApiError::forbidden("debug timings need a tenant key"));
+    }
     web::admit_widget_request(&state, &caller, &request).await?;
     crate::admission::admit(&state, &caller.tenant, request.customer_id.as_deref()).await?;
     let context = crate::admission::llm_context(&caller.tenant);
+    if debug {
+        let (reply, debug) = tria_llm::with_call_context(context, state.agent().chat_traced(&caller.tenant, request)).await?;
+        let mut body = serde_json::to_value(&reply).map_err(ApiError::internal)?;
+        body["debug"] = serde_json::to_value(&debug).map_err(ApiError::internal)?;
+        return Ok(Json(body).into_response());
+    }
     let result = tria_llm::with_call_context(context, state.agent().chat(&caller.tenant, request)).await;
     web::after_widget_reply(&state, &caller, &result).await;
     Ok(Json(result?).into_response())

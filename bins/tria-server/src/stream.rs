@@ -1,6 +1,7 @@
 //! `POST /api/v1/chat/stream`: the chat request of `/api/chat`, answered as Server-Sent Events
 //! (`meta`, `token`…, `done`, or `error`). The stream owns the request's work: a client that
-//! disconnects drops it, which cancels the pipeline where it stands.
+//! disconnects drops it, which cancels the pipeline where it stands (LLM tokens are forwarded as
+//! they arrive; see `tria_agent::stream` for the rule when a reply is replaced).
 
 use std::convert::Infallible;
 
@@ -24,15 +25,43 @@ pub(crate) async fn chat_stream(
     state.agent().check_request(&caller.tenant, &request).await?;
     crate::web::admit_widget_request(&state, &caller, &request).await?;
     crate::admission::admit(&state, &caller.tenant, request.customer_id.as_deref()).await?;
-    let message = request.message.clone();
     let context = crate::admission::llm_context(&caller.tenant);
-    let events = stream::once(async move {
-        let result = tria_llm::with_call_context(context, state.agent().chat(&caller.tenant, request)).await;
-        crate::web::after_widget_reply(&state, &caller, &result).await;
-        result
-    })
-    .flat_map(move |result| stream::iter(ChatEvent::sequence(&message, result)))
-    .map(|event| Ok::<_, Infallible>(sse_event(&event)));
+    // The pipeline runs in its own task and hands events over a small channel; when the client
+    // disconnects, the response body (and with it the receiver) is dropped, the task sees the
+    // channel close and drops the pipeline, which cancels the upstream LLM request. The LLM call
+    // context is task-local, so the spawned task carries it explicitly.
+    let (tx, rx) = tokio::sync::mpsc::channel::<ChatEvent>(32);
+    tokio::spawn(tria_llm::with_call_context(context, async move {
+        let events = state.agent().chat_stream(&caller.tenant, request);
+        futures::pin_mut!(events);
+        // The session is named in `meta` and stored by the time `done` is sent.
+        let mut session = None;
+        loop {
+            tokio::select! {
+                () = tx.closed() => {
+                    tracing::info!("stream client disconnected; chat cancelled");
+                    return;
+                }
+                next = events.next() => match next {
+                    Some(event) => {
+                        match &event {
+                            ChatEvent::Meta { session_id, .. } => session = Some(session_id.clone()),
+                            ChatEvent::Done { .. } => {
+                                if let Some(id) = &session {
+                                    crate::web::after_widget_session(&state, &caller, id).await;
+                                }
+                            }
+                            _ => {}
+                        }
+                        if tx.send(event).await.is_err() { return }
+                    }
+                    None => return,
+                },
+            }
+        }
+    }));
+    let events = stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|event| (event, rx)) })
+        .map(|event| Ok::<_, Infallible>(sse_event(&event)));
     Ok(Sse::new(events).keep_alive(KeepAlive::default()).into_response())
 }
 

@@ -41,6 +41,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     while let Some(event) = events.next().await {
         match event {
             ChatEvent::Token { delta } => print!("{delta}"),
+            // The reply changed after some tokens were shown (see `tria_agent::stream`): show it instead.
+            ChatEvent::Replace { reply } => print!("\r{reply}"),
             ChatEvent::Done { cache, usage, .. } => println!("\n[done: cache {}, {} tokens]", cache.as_str(), usage.total_tokens),
             ChatEvent::Error { message, .. } => eprintln!("error: {message}"),
             ChatEvent::Meta { .. } => {}

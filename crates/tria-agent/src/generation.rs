@@ -5,16 +5,22 @@
 
 use std::sync::Arc;
 
+use futures::StreamExt;
 use tria_core::{IntentLabel, TenantContext};
 use tria_guard::{OutputIssue, OutputPolicy, check_grounding, check_output, truncate_at_sentence};
-use tria_llm::{CompletionRequest, GroundingItem, LlmClient, PriceTable, PromptContext, PromptLibrary};
+use tria_llm::{
+    ChatMessage, CompletionRequest, GroundingItem, LlmClient, PriceTable, PromptContext, PromptLibrary, RenderedPrompt, StreamEvent, Usage,
+    UsageSource,
+};
 
 use crate::AgentBuilder;
+use crate::stream::{StreamSignal, StreamSink};
+use crate::trace::{Stage, StageClock};
 
 /// Longest reply sent to a customer, in characters.
 const MAX_REPLY_CHARS: usize = 1200;
 /// Attempts at an acceptable LLM reply before the offline responder answers.
-const ATTEMPTS: usize = 2;
+pub(crate) const ATTEMPTS: usize = 2;
 const MAX_TOKENS: u32 = 400;
 
 /// The LLM, its prompts and prices.
@@ -52,14 +58,15 @@ pub(crate) fn uses_llm(label: IntentLabel) -> bool {
 }
 
 impl LlmParts {
-    /// An LLM reply that passes every check, or `Err(reason)` (the caller falls back).
-    pub(crate) async fn generate(
+    /// The rendered prompt for a message and the texts its reply's numbers must come from.
+    fn prepare(
         &self,
         tenant: &TenantContext,
         label: IntentLabel,
         message: &str,
         grounding: &[(String, String)],
-    ) -> Result<(String, GenerationInfo), String> {
+        history: &[ChatMessage],
+    ) -> Result<(RenderedPrompt, Vec<String>), String> {
         let items: Vec<GroundingItem<'_>> = grounding.iter().map(|(source, text)| GroundingItem { source, text }).collect();
         let set = tenant.settings.get("prompt_set").and_then(|v| v.as_str()).unwrap_or("default");
         let context = PromptContext {
@@ -68,43 +75,169 @@ impl LlmParts {
             tone: tenant.tone.style,
             intent: label,
             grounding: &items,
-            history: &[],
+            history,
             user_message: message,
         };
         let rendered = self.prompts.render(set, &context).map_err(|e| format!("prompt: {e}"))?;
-        let mut texts: Vec<&str> = grounding.iter().map(|(_, t)| t.as_str()).collect();
-        texts.push(message);
+        let mut texts: Vec<String> = grounding.iter().map(|(_, t)| t.clone()).collect();
+        texts.push(message.to_owned());
+        Ok((rendered, texts))
+    }
+
+    fn info(&self, model: &str, rendered: &RenderedPrompt, usage: &Usage) -> GenerationInfo {
+        let cost_usd = self.prices.cost(model, usage).map_or(0.0, |c| c.usd);
+        GenerationInfo {
+            prompt_version: rendered.version.clone(),
+            tokens_in: usage.prompt_tokens,
+            tokens_out: usage.completion_tokens,
+            cost_usd,
+            fallback_reason: None,
+        }
+    }
+
+    /// An LLM reply that passes every check within `attempts` tries, or `Err(reason)` (the
+    /// caller falls back to the offline responder).
+    pub(crate) async fn generate(&self, request: GenerationRequest<'_>, attempts: usize) -> Result<(String, GenerationInfo), String> {
+        let (rendered, texts) = self.prepare(request.tenant, request.label, request.message, request.grounding, request.history)?;
+        let texts: Vec<&str> = texts.iter().map(String::as_str).collect();
+        let clock = request.clock;
         let mut last = String::from("no attempt");
-        for _ in 0..ATTEMPTS {
-            let request = CompletionRequest::new(rendered.messages.clone()).with_max_tokens(MAX_TOKENS);
-            let completion = match self.client.complete(&request).await {
+        for _ in 0..attempts {
+            let completion_request = CompletionRequest::new(rendered.messages.clone()).with_max_tokens(MAX_TOKENS);
+            let completion = match clock.time_async(Stage::Generation, self.client.complete(&completion_request)).await {
                 Ok(c) => c,
                 Err(e) => return Err(format!("llm: {e}")),
             };
-            let mut text = completion.text.trim().to_owned();
-            let report = check_grounding(&text, &texts);
-            if !report.is_grounded() {
-                last = format!("ungrounded: {:?}", report.ungrounded.iter().map(|c| c.text.as_str()).collect::<Vec<_>>());
-                continue;
+            match clock.time(Stage::Validation, || validate_reply(completion.text.trim(), &texts, &rendered.system, request.must_name)) {
+                Ok(text) => return Ok((text, self.info(&completion.model, &rendered, &completion.usage))),
+                Err(reason) => last = reason,
             }
-            let issues = check_output(&text, &OutputPolicy { system_prompt: &rendered.system, max_chars: MAX_REPLY_CHARS, forbidden: &[] });
-            if issues.iter().any(|i| !matches!(i, OutputIssue::TooLong { .. })) {
-                last = format!("output check: {issues:?}");
-                continue;
-            }
-            if !issues.is_empty() {
-                text = truncate_at_sentence(&text, MAX_REPLY_CHARS);
-            }
-            let cost_usd = self.prices.cost(&completion.model, &completion.usage).map_or(0.0, |c| c.usd);
-            let info = GenerationInfo {
-                prompt_version: rendered.version.clone(),
-                tokens_in: completion.usage.prompt_tokens,
-                tokens_out: completion.usage.completion_tokens,
-                cost_usd,
-                fallback_reason: None,
-            };
-            return Ok((text, info));
         }
         Err(last)
+    }
+
+    /// The reply streamed from the LLM: each sentence is forwarded to `sink` as soon as it is
+    /// complete and its numbers are grounded and it leaks nothing, so an unchecked sentence
+    /// never reaches the customer. A sentence that fails stops the forwarding and the attempt
+    /// (`Err`: the caller regenerates without streaming, then falls back); the whole text is
+    /// checked again at the end.
+    pub(crate) async fn generate_streaming(
+        &self,
+        request: GenerationRequest<'_>,
+        sink: &StreamSink,
+        meta: StreamSignal,
+    ) -> Result<(String, GenerationInfo), String> {
+        let (rendered, texts) = self.prepare(request.tenant, request.label, request.message, request.grounding, request.history)?;
+        let texts: Vec<&str> = texts.iter().map(String::as_str).collect();
+        let clock = request.clock;
+        let completion_request = CompletionRequest::new(rendered.messages.clone()).with_max_tokens(MAX_TOKENS);
+        let mut stream =
+            clock.time_async(Stage::Generation, self.client.stream(&completion_request)).await.map_err(|e| format!("llm: {e}"))?;
+        let _ = sink.unbounded_send(meta);
+        let policy = OutputPolicy { system_prompt: &rendered.system, max_chars: MAX_REPLY_CHARS, forbidden: &[] };
+        let sentence_ok = |sentence: &str| {
+            check_grounding(sentence, &texts).is_grounded()
+                && check_output(sentence, &policy).iter().all(|i| matches!(i, OutputIssue::TooLong { .. }))
+        };
+        let mut buffer = String::new();
+        let mut forwarded = 0;
+        let mut usage = None;
+        loop {
+            let event = clock.time_async(Stage::Generation, stream.next()).await;
+            match event {
+                None => break,
+                Some(Err(e)) => return Err(format!("llm stream: {e}")),
+                Some(Ok(StreamEvent::Done { usage: u, .. })) => usage = Some(u),
+                Some(Ok(StreamEvent::Delta(delta))) => {
+                    buffer.push_str(&delta);
+                    if forwarded == 0 {
+                        forwarded = buffer.len() - buffer.trim_start().len();
+                    }
+                    while let Some(end) = sentence_end(&buffer[forwarded..]) {
+                        let sentence = &buffer[forwarded..forwarded + end];
+                        if !clock.time(Stage::Validation, || sentence_ok(sentence)) {
+                            return Err(format!("streamed sentence failed the checks: {sentence:?}"));
+                        }
+                        for piece in crate::stream::token_deltas(sentence) {
+                            let _ = sink.unbounded_send(StreamSignal::Token(piece.to_owned()));
+                        }
+                        forwarded += end;
+                    }
+                }
+            }
+        }
+        let text = clock.time(Stage::Validation, || validate_reply(buffer.trim(), &texts, &rendered.system, request.must_name))?;
+        let tail = buffer.trim_end().get(forwarded..).unwrap_or_default();
+        if !tail.is_empty() && text.ends_with(tail) {
+            for piece in crate::stream::token_deltas(tail) {
+                let _ = sink.unbounded_send(StreamSignal::Token(piece.to_owned()));
+            }
+        }
+        // The OpenAI client reports (or counts) usage with `Done`; a stream without one is counted here.
+        let usage = usage.unwrap_or_else(|| Usage {
+            prompt_tokens: rendered.messages.iter().map(|m| tria_cache::count_tokens(&m.content)).sum(),
+            completion_tokens: tria_cache::count_tokens(&text),
+            source: UsageSource::Estimated,
+        });
+        Ok((text, self.info(self.client.model(), &rendered, &usage)))
+    }
+}
+
+/// What to generate a reply for.
+#[derive(Clone, Copy)]
+pub(crate) struct GenerationRequest<'a> {
+    pub(crate) tenant: &'a TenantContext,
+    pub(crate) label: IntentLabel,
+    pub(crate) message: &'a str,
+    pub(crate) grounding: &'a [(String, String)],
+    pub(crate) history: &'a [ChatMessage],
+    pub(crate) clock: &'a StageClock,
+    /// The reply must contain one of these (the SKUs of the products it answers about).
+    pub(crate) must_name: &'a [String],
+}
+
+/// The byte length of the first complete sentence of `text` with the whitespace after it:
+/// a `.`, `!` or `?` followed by whitespace (not a decimal point). `None`: none complete yet.
+fn sentence_end(text: &str) -> Option<usize> {
+    let mut chars = text.char_indices().peekable();
+    while let Some((_, c)) = chars.next() {
+        if matches!(c, '.' | '!' | '?' | '\n')
+            && let Some(&(j, n)) = chars.peek()
+            && n.is_whitespace()
+        {
+            return Some(j + n.len_utf8());
+        }
+    }
+    None
+}
+
+/// `text` if it names one of `must_name` (when given: a product answer must say which
+/// product), every number in it is in `grounding` and it leaks nothing (cut at a sentence when
+/// merely too long), else why not.
+pub(crate) fn validate_reply(text: &str, grounding: &[&str], system_prompt: &str, must_name: &[String]) -> Result<String, String> {
+    if !must_name.is_empty() && !must_name.iter().any(|name| text.contains(name.as_str())) {
+        return Err(format!("names none of {must_name:?}"));
+    }
+    let report = check_grounding(text, grounding);
+    if !report.is_grounded() {
+        return Err(format!("ungrounded: {:?}", report.ungrounded.iter().map(|c| c.text.as_str()).collect::<Vec<_>>()));
+    }
+    let issues = check_output(text, &OutputPolicy { system_prompt, max_chars: MAX_REPLY_CHARS, forbidden: &[] });
+    if issues.iter().any(|i| !matches!(i, OutputIssue::TooLong { .. })) {
+        return Err(format!("output check: {issues:?}"));
+    }
+    Ok(if issues.is_empty() { text.to_owned() } else { truncate_at_sentence(text, MAX_REPLY_CHARS) })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sentences_end_at_punctuation_followed_by_whitespace_not_at_decimals() {
+        assert_eq!(sentence_end("The fee is $12.50 per case. Next"), Some(28));
+        assert_eq!(sentence_end("The fee is $12.50 per case."), None, "the last sentence may still grow");
+        assert_eq!(sentence_end("1.5% per month"), None);
+        assert_eq!(sentence_end("Yes!\nMore"), Some(5));
     }
 }

@@ -16,10 +16,27 @@ fn hours(tenant: &TenantContext) -> String {
     setting(tenant, "support_hours").map_or_else(|| "during business hours".to_owned(), |h| format!("({h})"))
 }
 
+/// The sentences of `text`: a `.`, `?` or `!` ends one only when whitespace or the end follows,
+/// so decimals ("$250.00", "1.5%") and SKUs stay whole.
+fn split_sentences(text: &str) -> Vec<&str> {
+    let mut out = Vec::new();
+    let mut start = 0;
+    let mut chars = text.char_indices().peekable();
+    while let Some((i, c)) = chars.next() {
+        if matches!(c, '.' | '?' | '!') && chars.peek().is_none_or(|(_, n)| n.is_whitespace()) {
+            out.push(text[start..i + c.len_utf8()].trim());
+            start = i + c.len_utf8();
+        }
+    }
+    out.push(text[start..].trim());
+    out.retain(|s| !s.is_empty());
+    out
+}
+
 /// The sentences of `text` that share the most terms with `question`, in reading order.
 fn relevant_sentences(text: &str, question: &str) -> String {
     let query_terms = analyze(question);
-    let sentences: Vec<&str> = text.split_inclusive(['.', '?', '!']).map(str::trim).filter(|s| !s.is_empty()).collect();
+    let sentences = split_sentences(text);
     let mut scored: Vec<(usize, usize)> =
         sentences.iter().enumerate().map(|(i, s)| (i, analyze(s).iter().filter(|t| query_terms.contains(t)).count())).collect();
     scored.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
@@ -79,6 +96,14 @@ mod tests {
         let picked = relevant_sentences(text, "how many days for returns?");
         assert!(picked.contains("30 days"), "{picked}");
         assert!(!picked.contains("Call us"), "{picked}");
+    }
+
+    #[test]
+    fn decimals_are_not_sentence_ends() {
+        let text = "Orders under $250.00 pay $18.50. A late fee of 1.5% per month applies.";
+        assert_eq!(split_sentences(text), vec!["Orders under $250.00 pay $18.50.", "A late fee of 1.5% per month applies."]);
+        let picked = relevant_sentences(text, "what is the late fee?");
+        assert!(picked.contains("1.5%"), "{picked}");
     }
 
     #[test]

@@ -1,12 +1,23 @@
 //! The streaming form of [`Agent::chat`]: a `meta` event once the session and intent are known,
 //! `token` deltas of the reply, then `done` with sources, usage and latency — or one `error`.
 //!
-//! The reply is produced by the same pipeline as `chat` (cache, intent, retrieval, responder,
-//! persistence), so a streamed answer is exactly the stored one. Dropping the stream cancels the
-//! work in progress; the exchange is persisted in one transaction, so a cancelled request leaves
-//! nothing half-written.
+//! The reply is produced by the same pipeline as `chat` (cache, intent, retrieval, generation,
+//! persistence). When an LLM writes the reply, its tokens are forwarded as they arrive, one
+//! checked sentence at a time: a sentence is sent once it is complete and every number in it is
+//! in the grounding and it leaks nothing, so an unchecked sentence never reaches the client.
+//! The rule when the stored reply differs from what was streamed (a sentence failed the checks
+//! and the reply was regenerated or replaced by the offline responder, tone adaptation rewrote
+//! it, or a hand-off replaced it): the stream sends `replace` with the whole final reply, and
+//! the client shows that instead of the tokens so far. When the final reply only extends the
+//! streamed text (e.g. a sign-off), the rest arrives as more `token`s. Cache hits and offline
+//! replies are streamed word by word after the fact.
+//!
+//! Dropping the stream (the client disconnected) drops the pipeline future, which drops the
+//! upstream LLM request; the exchange is persisted in one transaction after generation, so a
+//! cancelled request leaves nothing half-written.
 
 use futures::Stream;
+use futures::channel::{mpsc, oneshot};
 use futures::stream::{self, StreamExt};
 use serde::Serialize;
 use tria_core::{CacheLevel, ChatReply, ChatRequest, ErrorCode, IntentVerdict, SourceRef, TenantContext};
@@ -41,6 +52,10 @@ pub enum ChatEvent {
     Token {
         delta: String,
     },
+    /// The whole reply, replacing the tokens sent so far (see the module docs for when).
+    Replace {
+        reply: String,
+    },
     Done {
         sources: Vec<SourceRef>,
         usage: Usage,
@@ -49,6 +64,8 @@ pub enum ChatEvent {
         /// The stored assistant message (for feedback).
         #[serde(skip_serializing_if = "Option::is_none")]
         message_id: Option<String>,
+        /// The conversation is now with a person.
+        handoff: bool,
     },
     Error {
         code: ErrorCode,
@@ -62,6 +79,7 @@ impl ChatEvent {
         match self {
             ChatEvent::Meta { .. } => "meta",
             ChatEvent::Token { .. } => "token",
+            ChatEvent::Replace { .. } => "replace",
             ChatEvent::Done { .. } => "done",
             ChatEvent::Error { .. } => "error",
         }
@@ -93,6 +111,7 @@ impl ChatEvent {
             latency_ms: reply.latency_ms,
             cache: reply.cache,
             message_id: reply.message_id,
+            handoff: reply.handoff,
         });
         events
     }
@@ -104,11 +123,81 @@ pub fn token_deltas(text: &str) -> impl Iterator<Item = &str> {
     text.split_inclusive(char::is_whitespace)
 }
 
+/// What generation sends while it runs (before the reply is final).
+#[derive(Clone, Debug, PartialEq)]
+pub(crate) enum StreamSignal {
+    Meta { session_id: String, intent: IntentVerdict },
+    Token(String),
+}
+
+pub(crate) type StreamSink = mpsc::UnboundedSender<StreamSignal>;
+
+enum Piece {
+    Signal(StreamSignal),
+    Finished(Result<ChatReply, AgentError>),
+}
+
+/// What has been sent so far, to finish the stream consistently.
+#[derive(Default)]
+struct Sent {
+    meta: bool,
+    streamed: String,
+}
+
+impl Sent {
+    fn events(&mut self, message: &str, piece: Piece) -> Vec<ChatEvent> {
+        match piece {
+            Piece::Signal(StreamSignal::Meta { session_id, intent }) if !self.meta => {
+                self.meta = true;
+                vec![ChatEvent::Meta { session_id, intent, cache: CacheLevel::None }]
+            }
+            Piece::Signal(StreamSignal::Meta { .. }) => Vec::new(),
+            Piece::Signal(StreamSignal::Token(delta)) => {
+                self.streamed.push_str(&delta);
+                vec![ChatEvent::Token { delta }]
+            }
+            Piece::Finished(result) if !self.meta => ChatEvent::sequence(message, result),
+            Piece::Finished(Err(e)) => {
+                let (code, message) = e.public();
+                vec![ChatEvent::Error { code, message }]
+            }
+            Piece::Finished(Ok(reply)) => {
+                let mut events = Vec::new();
+                match reply.reply.strip_prefix(self.streamed.as_str()) {
+                    Some(rest) => events.extend(token_deltas(rest).map(|delta| ChatEvent::Token { delta: delta.to_owned() })),
+                    None => events.push(ChatEvent::Replace { reply: reply.reply.clone() }),
+                }
+                events.push(ChatEvent::Done {
+                    usage: Usage::of(message, &reply.reply),
+                    sources: reply.sources,
+                    latency_ms: reply.latency_ms,
+                    cache: reply.cache,
+                    message_id: reply.message_id,
+                    handoff: reply.handoff,
+                });
+                events
+            }
+        }
+    }
+}
+
 impl Agent {
     /// [`Agent::chat`] as a stream of [`ChatEvent`]s. Failures arrive as one `error` event.
     pub fn chat_stream<'a>(&'a self, tenant: &'a TenantContext, request: ChatRequest) -> impl Stream<Item = ChatEvent> + Send + 'a {
         let message = request.message.clone();
-        stream::once(self.chat(tenant, request)).flat_map(move |result| stream::iter(ChatEvent::sequence(&message, result)))
+        let (sink, signals) = mpsc::unbounded();
+        let (finished_tx, finished_rx) = oneshot::channel();
+        let work = async move {
+            let result = self.chat_inner(tenant, request, Some(sink)).await.map(|(reply, _)| reply);
+            let _ = finished_tx.send(result);
+        };
+        // The sink is dropped when the pipeline returns, which ends `signals`; the result follows
+        // every signal.
+        let running = stream::select(signals.map(Some), stream::once(work).map(|()| None)).filter_map(futures::future::ready);
+        let finished = stream::once(finished_rx)
+            .map(|r| r.unwrap_or_else(|_| Err(AgentError::Internal("the chat pipeline ended without a result".into()))));
+        let mut sent = Sent::default();
+        running.map(Piece::Signal).chain(finished.map(Piece::Finished)).flat_map(move |piece| stream::iter(sent.events(&message, piece)))
     }
 }
 

@@ -63,6 +63,16 @@ pub struct SourceRef {
     pub score: f32,
 }
 
+/// What producing one reply cost: the LLM's tokens and dollars, and the prompt version that
+/// wrote it. Zeros (and no version) when a cache level or the offline responder answered.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct ReplyUsage {
+    pub tokens_in: u32,
+    pub tokens_out: u32,
+    pub cost_usd: f64,
+    pub prompt_version: Option<String>,
+}
+
 /// The answer to one chat message.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct ChatReply {
@@ -75,4 +85,10 @@ pub struct ChatReply {
     /// The stored assistant message, for feedback (`POST /api/v1/messages/{id}/feedback`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub message_id: Option<String>,
+    /// Always serialized; defaulted when reading replies from before it existed.
+    #[serde(default)]
+    pub usage: ReplyUsage,
+    /// True when the conversation is now with a person (the bot no longer answers it).
+    #[serde(default)]
+    pub handoff: bool,
 }

@@ -1,6 +1,9 @@
-//! `eval intents` and `eval retrieval`: quality figures from held-out sets under fixtures/eval.
+//! `eval intents`, `eval retrieval`, `eval safety`, `eval answers`, `eval conversations`: quality figures from held-out sets under fixtures/eval.
 //! They print a report for docs/QUALITY.md; they are measurements, not pass/fail tests.
 
+mod answers;
+mod conversations;
+pub(crate) mod harness;
 mod intents;
 mod retrieval;
 mod safety;
@@ -38,6 +41,29 @@ enum Which {
         #[arg(long)]
         verbose: bool,
     },
+    /// The pipeline on fixtures/eval/answers.jsonl: correctness, ungrounded-number rate, latency.
+    Answers {
+        /// Hybrid retrieval and model intents (needs `cargo xtask model fetch`), as the server runs.
+        #[arg(long)]
+        semantic: bool,
+        /// List every wrong or ungrounded answer.
+        #[arg(long)]
+        verbose: bool,
+    },
+    /// Scripted multi-turn conversations (fixtures/eval/conversations), each run `--repeat` times: pass^k.
+    Conversations {
+        #[arg(long, default_value_t = 5)]
+        repeat: usize,
+        /// Use the offline grounded responder instead of the mock LLM.
+        #[arg(long)]
+        offline: bool,
+        /// Hybrid retrieval and model intents (needs `cargo xtask model fetch`).
+        #[arg(long)]
+        semantic: bool,
+        /// List every failing run, not only the first.
+        #[arg(long)]
+        verbose: bool,
+    },
     /// Policy retrieval on fixtures/eval/retrieval.jsonl (BM25, vector, hybrid).
     Retrieval {
         /// List the questions hybrid retrieval misses at 5.
@@ -52,6 +78,8 @@ pub(crate) fn run(args: &EvalArgs, settings: &Settings) -> anyhow::Result<()> {
         Which::Retrieval { verbose } => retrieval::run(settings, *verbose),
         Which::Cache { verbose } => crate::eval_cache::run(settings, *verbose),
         Which::Safety { verbose } => safety::run(settings, *verbose),
+        Which::Answers { semantic, verbose } => answers::run(settings, *semantic, *verbose),
+        Which::Conversations { repeat, offline, semantic, verbose } => conversations::run(settings, *repeat, *offline, *semantic, *verbose),
     }
 }
 

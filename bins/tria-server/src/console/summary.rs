@@ -180,6 +180,9 @@ mod tests {
             tokens_out: 0,
             latency_ms: 12,
             cache_level: Some("none".into()),
+            prompt_version: None,
+            cost_usd: 0.0,
+            sentiment: None,
             created_at: Utc::now(),
         }
     }

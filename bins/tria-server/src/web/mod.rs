@@ -22,7 +22,7 @@ use tria_store::Store;
 
 use crate::state::AppState;
 pub(crate) use cors::cors;
-pub(crate) use session::{admit_widget_request, after_widget_reply, citation_labels, message_json, source_ids};
+pub(crate) use session::{admit_widget_request, after_widget_reply, after_widget_session, citation_labels, message_json, source_ids};
 
 /// The channel recorded on conversations opened through the widget.
 pub(crate) const WEB_CHANNEL: &str = "web";

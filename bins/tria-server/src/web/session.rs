@@ -48,8 +48,17 @@ pub(crate) async fn admit_widget_request(state: &AppState, caller: &ChatAuth, re
 /// channel, which is what lets the widget poll and rate it. Failing to record it only costs
 /// the widget those reads, so it is logged rather than failing a reply already stored.
 pub(crate) async fn after_widget_reply<E>(state: &AppState, caller: &ChatAuth, result: &Result<ChatReply, E>) {
-    let (true, Ok(reply)) = (caller.widget, result) else { return };
-    let Ok(id) = reply.session_id.parse::<ConversationId>() else { return };
+    if let Ok(reply) = result {
+        after_widget_session(state, caller, &reply.session_id).await;
+    }
+}
+
+/// [`after_widget_reply`] for a streamed reply, which names its session in the `meta` event.
+pub(crate) async fn after_widget_session(state: &AppState, caller: &ChatAuth, session_id: &str) {
+    if !caller.widget {
+        return;
+    }
+    let Ok(id) = session_id.parse::<ConversationId>() else { return };
     if let Err(e) = state.store().console().set_channel(caller.tenant.id, id, WEB_CHANNEL).await {
         tracing::warn!(error = %e, session = %id, "could not mark the session as a web-widget session");
     }

@@ -160,3 +160,32 @@ async fn product_questions_quote_the_stored_price_and_stock() {
     let reply = body["reply"].as_str().expect("reply");
     assert!(reply.contains("no longer available"), "{reply}");
 }
+
+#[tokio::test]
+async fn debug_true_adds_stage_timings_and_usage_is_always_reported() {
+    let app = TestApp::new().await;
+    let send = |uri: &'static str, body: serde_json::Value| {
+        http::Request::post(uri)
+            .header("authorization", format!("Bearer {NORTHWIND_KEY}"))
+            .header("content-type", "application/json")
+            .body(axum::body::Body::from(body.to_string()))
+            .expect("request")
+    };
+    let (status, _, body) = app.send(send("/api/chat?debug=true", json!({ "message": "How long does standard shipping take?" }))).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let timings = &body["debug"]["timings_ms"];
+    for stage in ["session", "cache", "intent", "retrieval", "generation", "validation", "tone", "persist"] {
+        assert!(timings[stage].as_f64().is_some_and(|ms| ms >= 0.0), "{stage}: {body}");
+    }
+    assert!(timings["persist"].as_f64().expect("persist") > 0.0, "{body}");
+    assert_eq!(body["usage"], json!({ "tokens_in": 0, "tokens_out": 0, "cost_usd": 0.0, "prompt_version": null }), "{body}");
+    assert_eq!(body["handoff"], false);
+
+    // Without the flag (or with it off) there is no debug block.
+    let (_, _, plain) = app.send(send("/api/chat?debug=false", json!({ "message": "How long does standard shipping take?" }))).await;
+    assert!(plain.get("debug").is_none(), "{plain}");
+    assert!(plain.get("usage").is_some(), "{plain}");
+    let (status, _, bad) = app.send(send("/api/chat?debug=maybe", json!({ "message": "hi" }))).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(error_code(&bad), "invalid_field");
+}

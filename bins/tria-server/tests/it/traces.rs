@@ -93,6 +93,10 @@ async fn a_chat_requests_spans_reach_an_otlp_collector_with_the_request_id_and_t
     assert_eq!(attribute("tenant"), Some(Value::StringValue("northwind".into())));
     let names: Vec<(&str, String)> = spans.iter().map(|s| (s.name.as_str(), hex(&s.trace_id))).collect();
     assert!(spans.iter().all(|s| hex(&s.trace_id) == trace_id), "every span of the request is in the trace: {names:?}");
+    // Each pipeline stage a miss runs is a span of its own.
+    for stage in ["chat", "session", "cache", "intent", "retrieval", "generation", "tone", "persist"] {
+        assert!(spans.iter().any(|s| s.name == stage), "no `{stage}` span in {names:?}");
+    }
     let service =
         received.lock().expect("lock")[0].resource_spans[0].resource.as_ref().expect("resource").attributes.iter().any(|a| {
             a.key == "service.name" && a.value.as_ref().and_then(|v| v.value.clone()) == Some(Value::StringValue("tria-test".into()))

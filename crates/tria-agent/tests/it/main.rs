@@ -1,8 +1,10 @@
 //! tria-agent end to end on a fresh SQLite store seeded with the demo fixtures.
 
 mod cache;
+mod conversation;
 mod llm;
 mod safety;
+mod streaming;
 
 use std::collections::BTreeMap;
 

@@ -196,6 +196,9 @@ impl ConsoleRepo<'_> {
             tokens_out: Set(0),
             latency_ms: Set(0),
             cache_level: Set(None),
+            prompt_version: Set(None),
+            cost_usd: Set(0.0),
+            sentiment: Set(None),
             created_at: Set(now),
         }
         .insert(&txn)

@@ -10,16 +10,18 @@ mod orders;
 mod outbox;
 mod policies;
 mod tenants;
+mod usage;
 
 pub use catalogue::{CatalogueRepo, NewProduct};
 pub use console::{ChunkLabel, ConsoleRepo, FeedbackCounts, MessageFigures, Rating};
-pub use conversations::{ConversationRepo, Exchange, NewConversation, NewMessage};
+pub use conversations::{ConversationRepo, ESCALATION_OPEN, Exchange, NewConversation, NewMessage};
 pub use customers::{CustomerRepo, NewCustomer};
 pub use keys::{AuthenticatedKey, KeyInfo, KeyRepo, generate_key, hash_key, key_prefix};
 pub use orders::{INVOICE_OUTBOX_KIND, NewOrder, NewOrderLine, OrderRepo};
 pub use outbox::{LeaseOutcome, OutboxBacklog, OutboxCounts, OutboxRepo, job_order_id, state as outbox_state};
 pub use policies::{NewChunk, PolicyRepo};
 pub use tenants::{NewTenant, TenantPatch, TenantRepo};
+pub use usage::{UsageDelta, UsageRepo};
 
 use crate::Store;
 
@@ -50,5 +52,8 @@ impl Store {
     }
     pub fn policies(&self) -> PolicyRepo<'_> {
         PolicyRepo { db: self.connection() }
+    }
+    pub fn usage(&self) -> UsageRepo<'_> {
+        UsageRepo { db: self.connection() }
     }
 }
