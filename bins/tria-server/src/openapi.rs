@@ -12,7 +12,7 @@ use utoipa::{Modify, OpenApi};
 mod described {
     #[utoipa::path(post, path = "/api/chat", tag = "chat", security(("bearer" = [])),
         request_body(content = Object, description = "`{\"message\", \"session_id\"?, \"customer_id\"?}`"),
-        responses((status = 200, description = "The reply, intent, sources, cache level and latency"),
+        responses((status = 200, description = "The reply, intent, sources, cache level and latency; `order` (number, status, lines, total in minor units, currency, awaiting_confirmation) when the reply is about an order"),
             (status = 400), (status = 401), (status = 403), (status = 404), (status = 413), (status = 415), (status = 422),
             (status = 429, description = "Tenant rate limit; see Retry-After"),
             (status = 503, description = "Overloaded or a required component down; see Retry-After")))]

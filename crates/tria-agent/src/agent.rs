@@ -273,6 +273,7 @@ impl Agent {
             sources,
             cache,
             latency_ms,
+            order: None,
         })
     }
 

@@ -2,7 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::IntentLabel;
+use crate::{IntentLabel, OrderStatus};
 
 /// A customer's message. `session_id` continues a conversation; `customer_id` is the tenant's
 /// own external customer id.
@@ -72,4 +72,80 @@ pub struct ChatReply {
     pub sources: Vec<SourceRef>,
     pub cache: CacheLevel,
     pub latency_ms: u64,
+    /// The order this reply is about (a draft awaiting confirmation, or a placed order); absent
+    /// when the reply is not about an order.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub order: Option<OrderSummary>,
+}
+
+/// An order as shown to the customer. Every number comes from the catalogue or the stored order
+/// rows, never from a model; money is in minor units of `currency`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OrderSummary {
+    /// `ORD-…` once placed; `None` for a draft.
+    pub order_number: Option<String>,
+    pub status: OrderStatus,
+    pub lines: Vec<OrderLineSummary>,
+    pub total_minor: i64,
+    pub currency: String,
+    /// True while a draft waits for the customer's explicit confirmation ("Confirm").
+    pub awaiting_confirmation: bool,
+}
+
+/// One line of an [`OrderSummary`].
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OrderLineSummary {
+    pub sku: String,
+    pub name: String,
+    pub quantity: i64,
+    pub unit: String,
+    pub unit_price_minor: i64,
+    pub line_total_minor: i64,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn order_is_omitted_when_absent_and_keeps_its_wire_shape_when_present() {
+        let mut reply = ChatReply {
+            reply: "hi".into(),
+            session_id: "s".into(),
+            intent: IntentVerdict { label: IntentLabel::Greeting, confidence: 1.0 },
+            sources: vec![],
+            cache: CacheLevel::None,
+            latency_ms: 1,
+            order: None,
+        };
+        let json = serde_json::to_value(&reply).expect("serialises");
+        assert!(json.get("order").is_none(), "{json}");
+        reply.order = Some(OrderSummary {
+            order_number: None,
+            status: OrderStatus::Draft,
+            lines: vec![OrderLineSummary {
+                sku: "NW-CUP16".into(),
+                name: "Paper Cups 16oz".into(),
+                quantity: 12,
+                unit: "box".into(),
+                unit_price_minor: 4500,
+                line_total_minor: 54_000,
+            }],
+            total_minor: 54_000,
+            currency: "USD".into(),
+            awaiting_confirmation: true,
+        });
+        let json = serde_json::to_value(&reply).expect("serialises");
+        assert_eq!(
+            json["order"],
+            serde_json::json!({
+                "order_number": null, "status": "draft",
+                "lines": [{"sku": "NW-CUP16", "name": "Paper Cups 16oz", "quantity": 12, "unit": "box",
+                           "unit_price_minor": 4500, "line_total_minor": 54000}],
+                "total_minor": 54000, "currency": "USD", "awaiting_confirmation": true
+            })
+        );
+        let back: ChatReply = serde_json::from_value(json).expect("deserialises");
+        assert_eq!(back, reply);
+    }
 }
