@@ -34,6 +34,7 @@ pub struct AgentBuilder {
     semantic: SemanticParts,
     pub(crate) llm: Option<LlmParts>,
     pub(crate) screen: Arc<InputScreen>,
+    pub(crate) orders: crate::orders::OrderParts,
 }
 
 impl AgentBuilder {
@@ -79,6 +80,7 @@ impl AgentBuilder {
             semantic: self.semantic,
             llm: self.llm,
             screen: self.screen,
+            orders: self.orders,
         }
     }
 }
@@ -107,6 +109,7 @@ pub struct Agent {
     semantic: SemanticParts,
     llm: Option<LlmParts>,
     screen: Arc<InputScreen>,
+    pub(crate) orders: crate::orders::OrderParts,
 }
 
 impl std::fmt::Debug for Agent {
@@ -125,6 +128,7 @@ impl Agent {
             semantic: SemanticParts::unavailable("no embedder configured"),
             llm: None,
             screen: Arc::new(InputScreen::new()),
+            orders: crate::orders::OrderParts::default(),
         }
     }
 
@@ -237,6 +241,7 @@ impl Agent {
         // L1 → L2 before anything is computed; L3 between classification and retrieval.
         let context = self.cache_context(tenant.id, conversation, opens.as_ref()).await;
         let message = req.message.as_str();
+        let mut order = None;
         let (answer, cache) = match self.screen.screen(message) {
             // Prompt-injection and abuse attempts get a fixed refusal: never cached, never
             // shown to a model.
@@ -246,8 +251,24 @@ impl Agent {
                 (Arc::new(tria_cache::CachedAnswer::new(reply, IntentLabel::OutOfScope, 1.0)), tria_core::CacheLevel::None)
             }
             ScreenVerdict::Allow => {
-                self.answer_through_cache(tenant, message, context, || self.classify(message), |c| self.generate(tenant, message, c))
-                    .await?
+                // Orders are the customer's own: answered by the order flow, never cached.
+                let new_customer = opens.as_ref().and_then(|o| o.customer);
+                match self.route_order(tenant, conversation, new_customer, req.customer_external_id.as_deref(), message).await? {
+                    Some(turn) => {
+                        order = turn.order;
+                        (Arc::new(turn.answer), tria_core::CacheLevel::None)
+                    }
+                    None => {
+                        self.answer_through_cache(
+                            tenant,
+                            message,
+                            context,
+                            || self.classify(message),
+                            |c| self.generate(tenant, message, c),
+                        )
+                        .await?
+                    }
+                }
             }
         };
         let (reply, sources) = (answer.reply.clone(), answer.sources.clone());
@@ -273,7 +294,7 @@ impl Agent {
             sources,
             cache,
             latency_ms,
-            order: None,
+            order,
         })
     }
 

@@ -8,6 +8,7 @@ mod catalogue;
 mod error;
 mod generation;
 mod input;
+mod orders;
 mod responder;
 pub mod semantic;
 pub mod setup;

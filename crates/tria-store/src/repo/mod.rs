@@ -4,20 +4,24 @@
 mod catalogue;
 mod conversations;
 mod customers;
+mod drafts;
 mod keys;
 mod orders;
 mod outbox;
 mod policies;
 mod tenants;
+mod tickets;
 
 pub use catalogue::{CatalogueRepo, NewProduct};
 pub use conversations::{ConversationRepo, Exchange, NewConversation, NewMessage};
 pub use customers::{CustomerRepo, NewCustomer};
+pub use drafts::{DraftRepo, DraftState};
 pub use keys::{AuthenticatedKey, KeyInfo, KeyRepo, generate_key, hash_key, key_prefix};
-pub use orders::{INVOICE_OUTBOX_KIND, NewOrder, NewOrderLine, OrderRepo};
+pub use orders::{CancelOutcome, INVOICE_OUTBOX_KIND, NewOrder, NewOrderLine, OrderRepo, VOID_OUTBOX_KIND};
 pub use outbox::{LeaseOutcome, OutboxCounts, OutboxRepo, job_order_id, state as outbox_state};
 pub use policies::{NewChunk, PolicyRepo};
 pub use tenants::{NewTenant, TenantPatch, TenantRepo};
+pub use tickets::{NewTicketLink, TicketLinkRepo};
 
 use crate::Store;
 
@@ -42,6 +46,12 @@ impl Store {
     }
     pub fn conversations(&self) -> ConversationRepo<'_> {
         ConversationRepo { db: self.connection() }
+    }
+    pub fn drafts(&self) -> DraftRepo<'_> {
+        DraftRepo { db: self.connection() }
+    }
+    pub fn ticket_links(&self) -> TicketLinkRepo<'_> {
+        TicketLinkRepo { db: self.connection() }
     }
     pub fn policies(&self) -> PolicyRepo<'_> {
         PolicyRepo { db: self.connection() }
