@@ -41,6 +41,15 @@ pub(crate) fn is_cancellation(message: &str) -> bool {
     words(message).iter().any(|w| w.starts_with("cancel"))
 }
 
+/// "change", "modify", "make it", "increase" …: about changing an existing order.
+pub(crate) fn is_change_request(message: &str) -> bool {
+    let ws = words(message);
+    ws.iter().any(|w| matches!(w.as_str(), "change" | "modify" | "update" | "increase" | "reduce" | "amend" | "switch"))
+        || ws.join(" ").contains("make it")
+        || is_removal(message)
+        || is_addition(message)
+}
+
 pub(crate) fn is_removal(message: &str) -> bool {
     words(message).iter().any(|w| matches!(w.as_str(), "remove" | "drop" | "delete" | "without"))
 }

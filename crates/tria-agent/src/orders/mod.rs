@@ -178,7 +178,11 @@ impl Agent {
         if !cx.order_numbers.is_empty() && intent::is_cancellation(message) {
             return self.cancel(&cx).await.map(Some);
         }
+        // An existing order's number with new lines or change words is a change, whatever the
+        // classifier thought (a new order never names an existing number).
+        let changes_existing = !cx.order_numbers.is_empty() && (label == IntentLabel::OrderPlacement || intent::is_change_request(message));
         let turn = match label {
+            _ if changes_existing => self.change(&cx, draft).await?,
             IntentLabel::OrderStatus => self.status(&cx).await?,
             IntentLabel::OrderChange if intent::is_cancellation(message) => self.cancel(&cx).await?,
             IntentLabel::OrderChange => self.change(&cx, draft).await?,

@@ -2,6 +2,7 @@
 
 mod cache;
 mod llm;
+mod orders;
 
 use std::collections::BTreeMap;
 

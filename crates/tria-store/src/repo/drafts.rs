@@ -47,23 +47,32 @@ impl DraftRepo<'_> {
             .filter(order_draft::Column::ConversationId.eq(conversation.0))
             .one(self.db)
             .await?;
-        let mut row = match existing {
-            Some(row) => order_draft::ActiveModel::from(row),
-            None => order_draft::ActiveModel {
-                id: Set(Uuid::new_v4()),
-                tenant_id: Set(tenant.0),
-                conversation_id: Set(conversation.0),
-                created_at: Set(now),
-                ..Default::default()
-            },
+        let fill = |row: &mut order_draft::ActiveModel| {
+            row.customer_id = Set(draft.customer.map(|c| c.0));
+            row.target_order_id = Set(draft.target_order);
+            row.state = Set(draft.state.clone());
+            row.lines = Set(draft.lines.clone());
+            row.pending = Set(draft.pending.clone());
+            row.updated_at = Set(now);
         };
-        row.customer_id = Set(draft.customer.map(|c| c.0));
-        row.target_order_id = Set(draft.target_order);
-        row.state = Set(draft.state);
-        row.lines = Set(draft.lines);
-        row.pending = Set(draft.pending);
-        row.updated_at = Set(now);
-        row.save(self.db).await?;
+        match existing {
+            Some(row) => {
+                let mut row = order_draft::ActiveModel::from(row);
+                fill(&mut row);
+                row.update(self.db).await?;
+            }
+            None => {
+                let mut row = order_draft::ActiveModel {
+                    id: Set(Uuid::new_v4()),
+                    tenant_id: Set(tenant.0),
+                    conversation_id: Set(conversation.0),
+                    created_at: Set(now),
+                    ..Default::default()
+                };
+                fill(&mut row);
+                row.insert(self.db).await?;
+            }
+        }
         Ok(())
     }
 
