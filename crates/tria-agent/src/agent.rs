@@ -2,28 +2,35 @@
 
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use chrono::Utc;
 use serde::Serialize;
+use tracing::Instrument;
 use tria_core::{
-    ChatReply, ChatRequest, ConversationId, CustomerId, ErrorCode, InputError, IntentLabel, IntentVerdict, MessageRole, TenantContext,
-    TenantId,
+    CacheLevel, ChatReply, ChatRequest, ConversationId, CustomerId, ErrorCode, InputError, IntentLabel, IntentVerdict, MessageRole,
+    ReplyUsage, Resolution, TenantContext, TenantId,
 };
-use tria_intent::{Classification, IntentClassifier, RuleClassifier};
+use tria_guard::{InputScreen, ScreenVerdict, refusal_message};
+use tria_intent::{Classification, IntentClassifier, RuleClassifier, Tone, assess_tone};
 use tria_rag::{Embedder, EmbedderStatus, ProductIndex, TenantIndex};
 use tria_store::Store;
-use tria_store::repo::{Exchange, NewConversation, NewCustomer, NewMessage};
+use tria_store::repo::NewCustomer;
 
+use crate::AgentError;
 use crate::cached::{CacheParts, Generated};
-use crate::generation::{self, LlmParts};
-use crate::input::{ChatLimits, validate};
+use crate::context::{DEFAULT_HISTORY_TOKENS, resolve_follow_up};
+use crate::generation::LlmParts;
+use crate::handoff::{self, HandoffNotifier, HandoffReason, NoNotifier};
+use crate::input::{ChatLimits, CleanRequest, validate};
+use crate::persist::{self, Outcome};
+use crate::resolution::is_confirmation;
+use crate::routing::Ask;
 use crate::semantic::SemanticParts;
-use crate::{AgentError, catalogue, responder};
-use tria_guard::{InputScreen, ScreenVerdict, adapt_tone, refusal_message};
+use crate::session::Session;
+use crate::trace::{ChatDebug, Stage, StageClock};
 
-/// How many chunks a reply may cite.
-pub(crate) const TOP_K: usize = 3;
+pub(crate) use crate::routing::TOP_K;
 
 /// Builds an [`Agent`]; every part has a default except the store.
 pub struct AgentBuilder {
@@ -34,10 +41,19 @@ pub struct AgentBuilder {
     semantic: SemanticParts,
     pub(crate) llm: Option<LlmParts>,
     pub(crate) screen: Arc<InputScreen>,
+    pub(crate) notifier: Arc<dyn HandoffNotifier>,
     pub(crate) orders: crate::orders::OrderParts,
+    history_tokens: u32,
 }
 
 impl AgentBuilder {
+    /// Prompt tokens (cl100k) earlier turns may take; older turns are summarised or dropped to
+    /// stay within it.
+    pub fn history_tokens(mut self, budget: u32) -> Self {
+        self.history_tokens = budget;
+        self
+    }
+
     /// The input screen (prompt-injection and abuse refusals); e.g. one that knows the other
     /// tenants' names so cross-tenant probing is refused.
     pub fn input_screen(mut self, screen: InputScreen) -> Self {
@@ -80,7 +96,9 @@ impl AgentBuilder {
             semantic: self.semantic,
             llm: self.llm,
             screen: self.screen,
+            notifier: self.notifier,
             orders: self.orders,
+            history_tokens: self.history_tokens,
         }
     }
 }
@@ -109,7 +127,9 @@ pub struct Agent {
     semantic: SemanticParts,
     llm: Option<LlmParts>,
     screen: Arc<InputScreen>,
+    pub(crate) notifier: Arc<dyn HandoffNotifier>,
     pub(crate) orders: crate::orders::OrderParts,
+    pub(crate) history_tokens: u32,
 }
 
 impl std::fmt::Debug for Agent {
@@ -128,7 +148,9 @@ impl Agent {
             semantic: SemanticParts::unavailable("no embedder configured"),
             llm: None,
             screen: Arc::new(InputScreen::new()),
+            notifier: Arc::new(NoNotifier),
             orders: crate::orders::OrderParts::default(),
+            history_tokens: DEFAULT_HISTORY_TOKENS,
         }
     }
 
@@ -185,7 +207,7 @@ impl Agent {
         Ok(len)
     }
 
-    fn catalogue(&self, tenant: TenantId) -> Option<Arc<ProductIndex>> {
+    pub(crate) fn catalogue(&self, tenant: TenantId) -> Option<Arc<ProductIndex>> {
         self.catalogues.read().ok()?.get(&tenant).cloned()
     }
 
@@ -216,85 +238,182 @@ impl Agent {
     }
 
     /// Answers one customer message for `tenant` and stores both sides of the exchange.
-    #[tracing::instrument(skip_all, fields(tenant = %tenant.slug))]
     pub async fn chat(&self, tenant: &TenantContext, request: ChatRequest) -> Result<ChatReply, AgentError> {
+        Ok(self.chat_traced(tenant, request).await?.0)
+    }
+
+    /// [`Agent::chat`] with per-stage timings and what the context stage decided (for
+    /// `?debug=true`). Each stage is also a `tracing` span.
+    #[tracing::instrument(name = "chat", skip_all, fields(tenant = %tenant.slug))]
+    pub async fn chat_traced(&self, tenant: &TenantContext, request: ChatRequest) -> Result<(ChatReply, ChatDebug), AgentError> {
         let started = Instant::now();
         let received_at = Utc::now();
+        let clock = StageClock::default();
         let req = validate(request, self.limits)?;
+        let session = clock.time_async(Stage::Session, self.load_session(tenant, &req)).await?;
+        let mut debug =
+            ChatDebug { history_messages: session.history.messages.len(), history_tokens: session.history.tokens, ..ChatDebug::default() };
+        let tone = assess_tone(&req.message);
 
-        let (conversation, opens) = match req.session {
-            Some(id) => {
-                if self.store.conversations().get(tenant.id, id).await?.is_none() {
-                    return Err(InputError::new(ErrorCode::NotFound, "session not found").into());
-                }
-                (id, None)
+        // A person has this conversation: store the message, say so, answer nothing.
+        if session.handed_off {
+            let reply = self.handed_off_reply(tenant).await;
+            let outcome = Outcome::fixed(reply, IntentLabel::HumanHandoff);
+            let reply = self.finish(tenant, &req, &session, outcome, tone, received_at, started, &clock).await?;
+            debug.timings_ms = clock.timings(Duration::ZERO);
+            return Ok((ChatReply { handoff: true, ..reply }, debug));
+        }
+
+        // Orders: the order flow answers from live rows (never cached), before the "thanks, that's
+        // all" check below, since "Confirm"/"yes" may be confirming an order.
+        if matches!(self.screen.screen(&req.message), ScreenVerdict::Allow)
+            && let Some(turn) =
+                self.route_order(tenant, session.conversation, session.customer, req.customer_external_id.as_deref(), &req.message).await?
+        {
+            let outcome = Outcome {
+                reply: turn.answer.reply,
+                intent: turn.answer.intent,
+                confidence: turn.answer.confidence,
+                sources: turn.answer.sources,
+                cache: CacheLevel::None,
+                usage: ReplyUsage::default(),
+                tokens: 0,
+            };
+            let reply = self.finish(tenant, &req, &session, outcome, tone, received_at, started, &clock).await?;
+            if turn.handoff.is_some() {
+                self.hand_off(tenant, session.conversation, session.customer, HandoffReason::OrderApproval, &session.turns, &req.message)
+                    .await?;
             }
-            None => {
-                let customer = match &req.customer_external_id {
-                    Some(external) => Some(self.customer(tenant, external).await?),
-                    None => None,
-                };
-                (ConversationId::new_random(), Some(NewConversation { customer, channel: "api".into() }))
-            }
-        };
+            debug.timings_ms = clock.timings(Duration::ZERO);
+            return Ok((ChatReply { handoff: turn.handoff.is_some(), order: turn.order, ..reply }, debug));
+        }
+
+        // The customer says they are done: the conversation is verified resolved.
+        if is_confirmation(&req.message) && session.turns.iter().any(|t| t.role == MessageRole::Assistant) {
+            let reply = format!("You're welcome, I'm glad I could help. {}", tenant.tone.sign_off).trim().to_owned();
+            let outcome = Outcome::fixed(reply, IntentLabel::Greeting);
+            let reply = self.finish(tenant, &req, &session, outcome, tone, received_at, started, &clock).await?;
+            self.store().conversations().set_resolution(tenant.id, session.conversation, Resolution::ResolvedVerified, false).await?;
+            debug.timings_ms = clock.timings(Duration::ZERO);
+            return Ok((reply, debug));
+        }
+
+        let resolved = resolve_follow_up(&req.message, session.subject.as_ref());
+        let message = resolved.as_deref().unwrap_or(&req.message);
+        debug.resolved_message.clone_from(&resolved);
 
         // L1 → L2 before anything is computed; L3 between classification and retrieval.
-        let context = self.cache_context(tenant.id, conversation, opens.as_ref()).await;
-        let message = req.message.as_str();
-        let mut order = None;
-        let (answer, cache) = match self.screen.screen(message) {
+        let cache_started = Instant::now();
+        let context = self.cache_context(tenant.id, session.conversation, session.opens.as_ref()).await;
+        let usage_slot = std::sync::Mutex::new(ReplyUsage::default());
+        let (answer, cache) = match self.screen.screen(&req.message) {
             // Prompt-injection and abuse attempts get a fixed refusal: never cached, never
             // shown to a model.
             ScreenVerdict::Refuse(refusal) => {
                 tracing::warn!(tenant = %tenant.slug, rule = %refusal.rule, category = ?refusal.category, "input refused by the safety screen");
                 let reply = refusal_message(refusal.category, &tenant.name);
-                (Arc::new(tria_cache::CachedAnswer::new(reply, IntentLabel::OutOfScope, 1.0)), tria_core::CacheLevel::None)
+                (Arc::new(tria_cache::CachedAnswer::new(reply, IntentLabel::OutOfScope, 1.0)), CacheLevel::None)
             }
             ScreenVerdict::Allow => {
-                // Orders are the customer's own: answered by the order flow, never cached.
-                let new_customer = opens.as_ref().and_then(|o| o.customer);
-                match self.route_order(tenant, conversation, new_customer, req.customer_external_id.as_deref(), message).await? {
-                    Some(turn) => {
-                        order = turn.order;
-                        (Arc::new(turn.answer), tria_core::CacheLevel::None)
+                let ask = Ask {
+                    message,
+                    history: &session.history.messages,
+                    conversation: Some(session.conversation),
+                    customer: session.customer,
+                    clock: &clock,
+                };
+                let subject_intent = resolved.as_ref().and(session.subject.as_ref()).and_then(|s| s.intent);
+                let classify = || clock.time(Stage::Intent, || self.classify_follow_up(message, subject_intent));
+                let generate = |c| {
+                    let slot = &usage_slot;
+                    async move {
+                        let generated = self.respond(tenant, ask, c).await?;
+                        if let Ok(mut usage) = slot.lock() {
+                            usage.clone_from(&generated.usage);
+                        }
+                        Ok(generated)
                     }
-                    None => {
-                        self.answer_through_cache(
-                            tenant,
-                            message,
-                            context,
-                            || self.classify(message),
-                            |c| self.generate(tenant, message, c),
-                        )
-                        .await?
-                    }
-                }
+                };
+                self.answer_through_cache(tenant, message, context, classify, generate).instrument(Stage::Cache.span()).await?
             }
         };
-        let (reply, sources) = (answer.reply.clone(), answer.sources.clone());
+        let cache_total = cache_started.elapsed();
+        // Only a generation in this request fills the slot: cache hits (and followers of a
+        // single-flight miss) cost nothing.
+        let usage = usage_slot.into_inner().unwrap_or_default();
+
+        let handoff = handoff::trigger(&session.turns, answer.intent, answer.confidence, tone.sentiment);
+        let outcome = match handoff {
+            Some(reason) => {
+                debug.handoff_reason = Some(reason.as_str());
+                let reply = self.handoff_reply(tenant, reason).await;
+                Outcome {
+                    reply,
+                    intent: answer.intent,
+                    confidence: answer.confidence,
+                    sources: Vec::new(),
+                    cache,
+                    usage,
+                    tokens: answer.tokens,
+                }
+            }
+            None => Outcome {
+                reply: answer.reply.clone(),
+                intent: answer.intent,
+                confidence: answer.confidence,
+                sources: answer.sources.clone(),
+                cache,
+                usage,
+                tokens: answer.tokens,
+            },
+        };
+        let reply = self.finish(tenant, &req, &session, outcome, tone, received_at, started, &clock).await?;
+        if let Some(reason) = handoff {
+            self.hand_off(tenant, session.conversation, session.customer, reason, &session.turns, &req.message).await?;
+        }
+        debug.timings_ms = clock.timings(cache_total);
+        Ok((ChatReply { handoff: handoff.is_some(), ..reply }, debug))
+    }
+
+    /// The intent of one message; a follow-up the classifier cannot place (out of scope, a
+    /// greeting) keeps the intent of the question it follows.
+    fn classify_follow_up(&self, message: &str, subject_intent: Option<IntentLabel>) -> Classification {
+        let mut classification = self.classify(message);
+        if let Some(intent) = subject_intent
+            && matches!(classification.label, IntentLabel::OutOfScope | IntentLabel::Greeting)
+        {
+            classification.label = intent;
+        }
+        classification
+    }
+
+    /// Stores the exchange (and the tenant's usage for the day) and builds the reply.
+    #[allow(clippy::too_many_arguments)]
+    async fn finish(
+        &self,
+        tenant: &TenantContext,
+        req: &CleanRequest,
+        session: &Session,
+        outcome: Outcome,
+        tone: Tone,
+        received_at: chrono::DateTime<Utc>,
+        started: Instant,
+        clock: &StageClock,
+    ) -> Result<ChatReply, AgentError> {
         let latency_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
-
-        let mut user = NewMessage::new(MessageRole::User, req.message.clone());
-        user.created_at = received_at;
-        user.intent = Some((answer.intent, answer.confidence));
-        let mut assistant = NewMessage::new(MessageRole::Assistant, reply.clone());
-        assistant.intent = Some((answer.intent, answer.confidence));
-        assistant.sources = sources.iter().map(|s| s.id.clone()).collect();
-        assistant.latency_ms = i64::try_from(latency_ms).unwrap_or(i64::MAX);
-        assistant.cache_level = Some(cache);
-        self.store
-            .conversations()
-            .record_exchange(tenant.id, Exchange { conversation, opens_conversation: opens, user, assistant })
-            .await?;
-
+        let exchange = persist::exchange(session, req, &outcome, tone, received_at, latency_ms);
+        let usage = persist::usage_delta(&outcome);
+        clock.time_async(Stage::Persist, self.store.conversations().record_exchange_metered(tenant.id, exchange, Some(&usage))).await?;
         Ok(ChatReply {
-            reply,
-            session_id: conversation.to_string(),
-            intent: IntentVerdict { label: answer.intent, confidence: answer.confidence },
-            sources,
-            cache,
+            reply: outcome.reply,
+            session_id: session.conversation.to_string(),
+            intent: IntentVerdict { label: outcome.intent, confidence: outcome.confidence },
+            sources: outcome.sources,
+            cache: outcome.cache,
             latency_ms,
-            order,
+            usage: outcome.usage,
+            handoff: false,
+            order: None,
         })
     }
 
@@ -304,72 +423,23 @@ impl Agent {
         self.classifier.classify_embedded(message, vector.as_deref())
     }
 
-    /// Retrieval and the reply for a classified message (what a cache hit skips).
+    /// The reply to a stand-alone message (no conversation), e.g. for cache warming.
     pub(crate) async fn generate(
         &self,
         tenant: &TenantContext,
         message: &str,
         classification: Classification,
     ) -> Result<Generated, AgentError> {
-        let index = self.index(tenant.id).await?;
-        let vector = self.query_embedding(message);
-        if classification.label == IntentLabel::ProductInquiry
-            && let Some(products) = self.catalogue(tenant.id)
-        {
-            let found = products.search(message, vector.as_deref(), TOP_K);
-            let relevant = catalogue::relevant(message, &found);
-            if !relevant.is_empty() {
-                let sources = relevant.iter().map(|h| catalogue::source(h)).collect();
-                let offline = catalogue::compose(&relevant);
-                let grounding: Vec<(String, String)> = vec![("catalogue".into(), offline.clone())];
-                let (reply, tokens) = self.with_llm(tenant, &classification, message, &grounding, offline).await;
-                let answer = tria_cache::CachedAnswer::new(reply, classification.label, classification.confidence)
-                    .with_sources(sources)
-                    .with_tokens(tokens);
-                return Ok(Generated { answer });
-            }
-        }
-        let hits = index.hybrid_search(message, vector.as_deref(), TOP_K);
-        let offline = responder::compose(tenant, classification.label, message, &hits);
-        let sources: Vec<_> = hits.iter().map(|h| h.source_ref()).collect();
-        let grounding: Vec<(String, String)> =
-            hits.iter().map(|h| (format!("{} › {}", h.chunk.title, h.chunk.heading_path), h.chunk.text.clone())).collect();
-        let (reply, tokens) = self.with_llm(tenant, &classification, message, &grounding, offline).await;
-        let answer =
-            tria_cache::CachedAnswer::new(reply, classification.label, classification.confidence).with_sources(sources).with_tokens(tokens);
-        Ok(Generated { answer })
+        let clock = StageClock::default();
+        let ask = Ask { message, history: &[], conversation: None, customer: None, clock: &clock };
+        self.respond(tenant, ask, classification).await
     }
 
-    /// The LLM's reply when one is configured, the intent is one it writes, there is grounding
-    /// and the reply passes the checks; otherwise `offline`. Then the tone is adapted to the
-    /// tenant and the customer's mood. Returns the reply and the tokens it cost.
-    async fn with_llm(
-        &self,
-        tenant: &TenantContext,
-        classification: &Classification,
-        message: &str,
-        grounding: &[(String, String)],
-        offline: String,
-    ) -> (String, u32) {
-        let mut reply = offline;
-        let mut tokens = 0;
-        if let Some(llm) = &self.llm
-            && generation::uses_llm(classification.label)
-            && !grounding.is_empty()
-        {
-            match llm.generate(tenant, classification.label, message, grounding).await {
-                Ok((text, info)) => {
-                    tracing::debug!(prompt = %info.prompt_version, tokens_in = info.tokens_in, tokens_out = info.tokens_out, cost_usd = info.cost_usd, "llm reply accepted");
-                    tokens = info.tokens_in + info.tokens_out;
-                    reply = text;
-                }
-                Err(reason) => tracing::warn!(%reason, "llm reply not used; the grounded responder answers"),
-            }
-        }
-        (adapt_tone(&reply, &tenant.tone, classification.label, classification.tone), tokens)
+    pub(crate) fn llm(&self) -> Option<&LlmParts> {
+        self.llm.as_ref()
     }
 
-    async fn customer(&self, tenant: &TenantContext, external_id: &str) -> Result<CustomerId, AgentError> {
+    pub(crate) async fn customer(&self, tenant: &TenantContext, external_id: &str) -> Result<CustomerId, AgentError> {
         // Customers first seen in chat are recorded with what we know: their id.
         let row = self
             .store

@@ -45,13 +45,17 @@ impl AgentBuilder {
 #[derive(Debug)]
 pub(crate) struct Generated {
     pub(crate) answer: CachedAnswer,
+    /// What generating it cost (zeros when the offline responder wrote it).
+    pub(crate) usage: tria_core::ReplyUsage,
 }
 
 /// Answers the cache must not keep: hand-offs and complaints (about one person's experience),
+/// order placement and changes (they act on state),
 /// and policy or product replies that found nothing to cite (a negative result).
 fn cacheable(answer: &CachedAnswer) -> bool {
     match answer.intent {
-        IntentLabel::HumanHandoff | IntentLabel::Complaint => false,
+        // Order placement and changes act on state (drafts, confirmations): never replayed.
+        IntentLabel::HumanHandoff | IntentLabel::Complaint | IntentLabel::OrderPlacement | IntentLabel::OrderChange => false,
         IntentLabel::PolicyQuestion | IntentLabel::ProductInquiry => !answer.sources.is_empty(),
         _ => true,
     }

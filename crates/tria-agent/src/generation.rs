@@ -7,9 +7,10 @@ use std::sync::Arc;
 
 use tria_core::{IntentLabel, TenantContext};
 use tria_guard::{OutputIssue, OutputPolicy, check_grounding, check_output, truncate_at_sentence};
-use tria_llm::{CompletionRequest, GroundingItem, LlmClient, PriceTable, PromptContext, PromptLibrary};
+use tria_llm::{ChatMessage, CompletionRequest, GroundingItem, LlmClient, PriceTable, PromptContext, PromptLibrary};
 
 use crate::AgentBuilder;
+use crate::trace::{Stage, StageClock};
 
 /// Longest reply sent to a customer, in characters.
 const MAX_REPLY_CHARS: usize = 1200;
@@ -59,6 +60,8 @@ impl LlmParts {
         label: IntentLabel,
         message: &str,
         grounding: &[(String, String)],
+        history: &[ChatMessage],
+        clock: &StageClock,
     ) -> Result<(String, GenerationInfo), String> {
         let items: Vec<GroundingItem<'_>> = grounding.iter().map(|(source, text)| GroundingItem { source, text }).collect();
         let set = tenant.settings.get("prompt_set").and_then(|v| v.as_str()).unwrap_or("default");
@@ -68,7 +71,7 @@ impl LlmParts {
             tone: tenant.tone.style,
             intent: label,
             grounding: &items,
-            history: &[],
+            history,
             user_message: message,
         };
         let rendered = self.prompts.render(set, &context).map_err(|e| format!("prompt: {e}"))?;
@@ -77,24 +80,17 @@ impl LlmParts {
         let mut last = String::from("no attempt");
         for _ in 0..ATTEMPTS {
             let request = CompletionRequest::new(rendered.messages.clone()).with_max_tokens(MAX_TOKENS);
-            let completion = match self.client.complete(&request).await {
+            let completion = match clock.time_async(Stage::Generation, self.client.complete(&request)).await {
                 Ok(c) => c,
                 Err(e) => return Err(format!("llm: {e}")),
             };
-            let mut text = completion.text.trim().to_owned();
-            let report = check_grounding(&text, &texts);
-            if !report.is_grounded() {
-                last = format!("ungrounded: {:?}", report.ungrounded.iter().map(|c| c.text.as_str()).collect::<Vec<_>>());
-                continue;
-            }
-            let issues = check_output(&text, &OutputPolicy { system_prompt: &rendered.system, max_chars: MAX_REPLY_CHARS, forbidden: &[] });
-            if issues.iter().any(|i| !matches!(i, OutputIssue::TooLong { .. })) {
-                last = format!("output check: {issues:?}");
-                continue;
-            }
-            if !issues.is_empty() {
-                text = truncate_at_sentence(&text, MAX_REPLY_CHARS);
-            }
+            let text = match clock.time(Stage::Validation, || validate_reply(completion.text.trim(), &texts, &rendered.system)) {
+                Ok(text) => text,
+                Err(reason) => {
+                    last = reason;
+                    continue;
+                }
+            };
             let cost_usd = self.prices.cost(&completion.model, &completion.usage).map_or(0.0, |c| c.usd);
             let info = GenerationInfo {
                 prompt_version: rendered.version.clone(),
@@ -107,4 +103,18 @@ impl LlmParts {
         }
         Err(last)
     }
+}
+
+/// `text` if every number in it is in `grounding` and it leaks nothing (cut at a sentence when
+/// merely too long), else why not.
+pub(crate) fn validate_reply(text: &str, grounding: &[&str], system_prompt: &str) -> Result<String, String> {
+    let report = check_grounding(text, grounding);
+    if !report.is_grounded() {
+        return Err(format!("ungrounded: {:?}", report.ungrounded.iter().map(|c| c.text.as_str()).collect::<Vec<_>>()));
+    }
+    let issues = check_output(text, &OutputPolicy { system_prompt, max_chars: MAX_REPLY_CHARS, forbidden: &[] });
+    if issues.iter().any(|i| !matches!(i, OutputIssue::TooLong { .. })) {
+        return Err(format!("output check: {issues:?}"));
+    }
+    Ok(if issues.is_empty() { text.to_owned() } else { truncate_at_sentence(text, MAX_REPLY_CHARS) })
 }

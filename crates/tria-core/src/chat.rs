@@ -63,6 +63,16 @@ pub struct SourceRef {
     pub score: f32,
 }
 
+/// What producing one reply cost: the LLM's tokens and dollars, and the prompt version that
+/// wrote it. Zeros (and no version) when a cache level or the offline responder answered.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct ReplyUsage {
+    pub tokens_in: u32,
+    pub tokens_out: u32,
+    pub cost_usd: f64,
+    pub prompt_version: Option<String>,
+}
+
 /// The answer to one chat message.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct ChatReply {
@@ -76,6 +86,12 @@ pub struct ChatReply {
     /// when the reply is not about an order.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub order: Option<OrderSummary>,
+    /// Always serialized; defaulted when reading replies from before it existed.
+    #[serde(default)]
+    pub usage: ReplyUsage,
+    /// True when the conversation is now with a person (the bot no longer answers it).
+    #[serde(default)]
+    pub handoff: bool,
 }
 
 /// An order as shown to the customer. Every number comes from the catalogue or the stored order
@@ -117,6 +133,8 @@ mod tests {
             cache: CacheLevel::None,
             latency_ms: 1,
             order: None,
+            usage: ReplyUsage::default(),
+            handoff: false,
         };
         let json = serde_json::to_value(&reply).expect("serialises");
         assert!(json.get("order").is_none(), "{json}");

@@ -28,7 +28,6 @@ use tria_core::{ConversationId, CustomerId, IntentLabel, OrderLineSummary, Order
 use tria_integrations::{IntegrationProbe, IntegrationState};
 use tria_intent::{Classification, extract_entities};
 use tria_store::entity::{order, order_item, product};
-use tria_store::repo::NewCustomer;
 
 use self::draft::{Draft, Stage};
 use self::rules::OrderRules;
@@ -97,13 +96,13 @@ const ASK_CUSTOMER: &str = "To help with orders I need your customer number (for
 
 impl Agent {
     /// Answers a message about an order, or `None` to let the pipeline answer it.
-    /// `new_customer` is the customer of a conversation this message opens; `external` the
-    /// request's `customer_id`.
+    /// `session_customer` is the conversation's customer (for a new conversation, the request's);
+    /// `external` the request's `customer_id`, used when the conversation has none.
     pub(crate) async fn route_order(
         &self,
         tenant: &TenantContext,
         conversation: ConversationId,
-        new_customer: Option<CustomerId>,
+        session_customer: Option<CustomerId>,
         external: Option<&str>,
         message: &str,
     ) -> Result<Option<OrderTurn>, AgentError> {
@@ -114,7 +113,7 @@ impl Agent {
         if stored.is_none() && !order_intent {
             return Ok(None);
         }
-        let known_customer = self.request_customer(tenant, conversation, new_customer, external).await?;
+        let known_customer = self.request_customer(tenant, session_customer, external).await?;
         let mut draft = stored.map(Draft::from_state);
         let currency = self.store().tenants().currency(tenant.id).await?;
         let order_numbers = extract_entities(message).order_numbers;
@@ -157,7 +156,7 @@ impl Agent {
                 self.store().drafts().clear(tenant.id, conversation).await?;
                 return Ok(Some(cx.turn("All right, I've dropped that order draft; nothing was ordered or changed.")));
             }
-            if let Some(turn) = self.answer_question(&cx, d).await? {
+            if let Some(turn) = self.answer_clarification(&cx, d).await? {
                 return Ok(Some(turn));
             }
         }
@@ -196,30 +195,18 @@ impl Agent {
         self.orders.invoicing.as_ref().is_some_and(|p| p.status().state != IntegrationState::Ok)
     }
 
-    /// The customer a request acts for: the one its conversation opens with, the request's
-    /// `customer_id`, or the conversation's stored customer.
+    /// The customer a request acts for: the conversation's, else the request's `customer_id`.
     async fn request_customer(
         &self,
         tenant: &TenantContext,
-        conversation: ConversationId,
-        new_customer: Option<CustomerId>,
+        session_customer: Option<CustomerId>,
         external: Option<&str>,
     ) -> Result<Option<CustomerId>, AgentError> {
-        if new_customer.is_some() {
-            return Ok(new_customer);
+        match (session_customer, external) {
+            (Some(customer), _) => Ok(Some(customer)),
+            (None, Some(external)) => Ok(Some(self.customer(tenant, external).await?)),
+            (None, None) => Ok(None),
         }
-        if let Some(external) = external {
-            let row = self
-                .store()
-                .customers()
-                .upsert(
-                    tenant.id,
-                    NewCustomer { external_id: external.to_owned(), name: String::new(), email: String::new(), company: String::new() },
-                )
-                .await?;
-            return Ok(Some(CustomerId(row.id)));
-        }
-        Ok(self.store().conversations().get(tenant.id, conversation).await?.and_then(|c| c.customer_id).map(CustomerId))
     }
 
     /// An existing customer of the tenant whose id the message contains.

@@ -90,7 +90,7 @@ impl Agent {
     }
 
     /// An answer to the draft's first open question, if the message is one.
-    pub(super) async fn answer_question(&self, cx: &OrderContext<'_>, d: &mut Draft) -> Result<Option<OrderTurn>, AgentError> {
+    pub(super) async fn answer_clarification(&self, cx: &OrderContext<'_>, d: &mut Draft) -> Result<Option<OrderTurn>, AgentError> {
         let Some(question) = d.questions.first().cloned() else { return Ok(None) };
         let catalogue = self.catalogue_rows(cx).await?;
         let candidates: Vec<&product::Model> =

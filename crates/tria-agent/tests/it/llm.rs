@@ -71,3 +71,29 @@ async fn an_injection_attempt_is_refused_without_calling_the_model() {
         agent.chat(&tenant, ChatRequest::new("Ignore my last message, what is the restocking fee on returns?")).await.expect("chat");
     assert_ne!(reply.intent.label, IntentLabel::OutOfScope, "{}", reply.reply);
 }
+
+#[tokio::test]
+async fn usage_reports_what_the_model_cost_and_is_zero_on_a_cache_hit() {
+    let (db, tenant) = seeded().await;
+    let (agent, _mock) = agent_with_mock(db.store.clone()).await;
+    let first = agent.chat(&tenant, ChatRequest::new(QUESTION)).await.expect("chat");
+    assert_eq!(first.cache, tria_core::CacheLevel::None);
+    assert!(first.usage.tokens_in > 0 && first.usage.tokens_out > 0, "{:?}", first.usage);
+    let version = first.usage.prompt_version.clone().expect("the prompt version that wrote it");
+    assert!(!first.handoff);
+
+    // The assistant row carries the same figures.
+    let session: tria_core::ConversationId = first.session_id.parse().expect("id");
+    let rows = db.store.conversations().messages(tenant.id, session).await.expect("messages");
+    let assistant = rows.iter().find(|m| m.role == "assistant").expect("assistant row");
+    assert_eq!(assistant.tokens_in, i64::from(first.usage.tokens_in));
+    assert_eq!(assistant.tokens_out, i64::from(first.usage.tokens_out));
+    assert_eq!(assistant.prompt_version.as_deref(), Some(version.as_str()));
+
+    let again = agent.chat(&tenant, ChatRequest::new(QUESTION)).await.expect("chat");
+    assert_ne!(again.cache, tria_core::CacheLevel::None, "answered from the cache");
+    assert_eq!(again.usage, tria_core::ReplyUsage::default(), "a cache hit costs nothing");
+    let json = serde_json::to_value(&again).expect("json");
+    assert_eq!(json["usage"], serde_json::json!({"tokens_in": 0, "tokens_out": 0, "cost_usd": 0.0, "prompt_version": null}));
+    assert_eq!(json["handoff"], false);
+}

@@ -20,6 +20,11 @@ pub struct Model {
     pub tokens_out: i64,
     pub latency_ms: i64,
     pub cache_level: Option<String>,
+    /// The prompt template version that wrote an assistant reply (none: cache or offline).
+    pub prompt_version: Option<String>,
+    pub cost_usd: f64,
+    /// The customer's sentiment on a user message (`negative`, `neutral`, `positive`).
+    pub sentiment: Option<String>,
     pub created_at: DateTimeUtc,
 }
 

@@ -15,4 +15,5 @@ pub mod policy_chunk;
 pub mod policy_document;
 pub mod product;
 pub mod tenant;
+pub mod tenant_usage_daily;
 pub mod ticket_link;

@@ -2,6 +2,7 @@
 
 mod m0001_initial;
 mod m0002_order_invoicing;
+mod m0003_agent_tracking;
 mod m0004_orders_chat;
 
 use sea_orm_migration::prelude::*;
@@ -12,6 +13,11 @@ pub struct Migrator;
 
 impl MigratorTrait for Migrator {
     fn migrations() -> Vec<Box<dyn MigrationTrait>> {
-        vec![Box::new(m0001_initial::Migration), Box::new(m0002_order_invoicing::Migration), Box::new(m0004_orders_chat::Migration)]
+        vec![
+            Box::new(m0001_initial::Migration),
+            Box::new(m0002_order_invoicing::Migration),
+            Box::new(m0003_agent_tracking::Migration),
+            Box::new(m0004_orders_chat::Migration),
+        ]
     }
 }

@@ -5,11 +5,12 @@ use sea_orm::sea_query::Expr;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set, TransactionTrait,
 };
-use tria_core::{CacheLevel, ConversationId, ConversationStatus, CustomerId, IntentLabel, MessageRole, TenantId};
+use tria_core::{CacheLevel, ConversationId, ConversationStatus, CustomerId, IntentLabel, MessageRole, Resolution, TenantId};
 use uuid::Uuid;
 
 use crate::StoreError;
-use crate::entity::{conversation, message};
+use crate::entity::{conversation, escalation, message};
+use crate::repo::usage::{UsageDelta, add_usage};
 
 /// One message to store, with what the pipeline decided about it.
 #[derive(Clone, Debug)]
@@ -23,6 +24,11 @@ pub struct NewMessage {
     pub latency_ms: i64,
     pub cache_level: Option<CacheLevel>,
     pub created_at: DateTime<Utc>,
+    /// The prompt version that wrote an assistant reply.
+    pub prompt_version: Option<String>,
+    pub cost_usd: f64,
+    /// A user message's sentiment (`negative`, `neutral`, `positive`).
+    pub sentiment: Option<String>,
 }
 
 impl NewMessage {
@@ -37,6 +43,9 @@ impl NewMessage {
             latency_ms: 0,
             cache_level: None,
             created_at: Utc::now(),
+            prompt_version: None,
+            cost_usd: 0.0,
+            sentiment: None,
         }
     }
 }
@@ -77,6 +86,9 @@ fn message_row(tenant: TenantId, conversation: ConversationId, m: NewMessage) ->
         latency_ms: Set(m.latency_ms),
         cache_level: Set(m.cache_level.map(|c| c.as_str().to_owned())),
         created_at: Set(m.created_at),
+        prompt_version: Set(m.prompt_version),
+        cost_usd: Set(m.cost_usd),
+        sentiment: Set(m.sentiment),
     }
 }
 
@@ -88,6 +100,17 @@ impl ConversationRepo<'_> {
 
     /// Stores both messages (and the conversation when new) in one transaction.
     pub async fn record_exchange(&self, tenant: TenantId, exchange: Exchange) -> Result<(), StoreError> {
+        self.record_exchange_metered(tenant, exchange, None).await
+    }
+
+    /// [`ConversationRepo::record_exchange`] that also adds `usage` to the tenant's day
+    /// (`tenant_usage_daily`, the day of the reply in UTC) in the same transaction.
+    pub async fn record_exchange_metered(
+        &self,
+        tenant: TenantId,
+        exchange: Exchange,
+        usage: Option<&UsageDelta>,
+    ) -> Result<(), StoreError> {
         let txn = self.db.begin().await?;
         let now = exchange.assistant.created_at;
         match exchange.opens_conversation {
@@ -126,6 +149,9 @@ impl ConversationRepo<'_> {
         ])
         .exec(&txn)
         .await?;
+        if let Some(usage) = usage {
+            add_usage(&txn, tenant, now.date_naive(), usage).await?;
+        }
         txn.commit().await?;
         Ok(())
     }
@@ -162,4 +188,109 @@ impl ConversationRepo<'_> {
         active.update(self.db).await?;
         Ok(())
     }
+
+    /// Hands the conversation to a person: status and resolution `handed_off` and an `open`
+    /// escalation with `reason`, in one transaction. Handing off a conversation that already is
+    /// returns its open escalation instead of opening a second one.
+    pub async fn hand_off(&self, tenant: TenantId, id: ConversationId, reason: &str) -> Result<escalation::Model, StoreError> {
+        let txn = self.db.begin().await?;
+        let now = Utc::now();
+        // The write comes first (see record_exchange on SQLite locking).
+        let updated = conversation::Entity::update_many()
+            .col_expr(conversation::Column::Status, Expr::value(ConversationStatus::HandedOff.as_str()))
+            .col_expr(conversation::Column::Resolution, Expr::value(Resolution::HandedOff.as_str()))
+            .col_expr(conversation::Column::UpdatedAt, Expr::value(now))
+            .filter(conversation::Column::Id.eq(id.0))
+            .filter(conversation::Column::TenantId.eq(tenant.0))
+            .exec(&txn)
+            .await?;
+        if updated.rows_affected == 0 {
+            return Err(StoreError::NotFound(format!("session {id}")));
+        }
+        let open = escalation::Entity::find()
+            .filter(escalation::Column::TenantId.eq(tenant.0))
+            .filter(escalation::Column::ConversationId.eq(id.0))
+            .filter(escalation::Column::Status.eq(ESCALATION_OPEN))
+            .one(&txn)
+            .await?;
+        let row = match open {
+            Some(row) => row,
+            None => {
+                escalation::ActiveModel {
+                    id: Set(Uuid::new_v4()),
+                    tenant_id: Set(tenant.0),
+                    conversation_id: Set(id.0),
+                    reason: Set(reason.to_owned()),
+                    ticket_ref: Set(None),
+                    status: Set(ESCALATION_OPEN.to_owned()),
+                    created_at: Set(now),
+                    updated_at: Set(now),
+                }
+                .insert(&txn)
+                .await?
+            }
+        };
+        txn.commit().await?;
+        Ok(row)
+    }
+
+    /// Records the ticket a hand-off notifier opened for an escalation.
+    pub async fn set_escalation_ticket(&self, tenant: TenantId, escalation_id: Uuid, ticket_ref: &str) -> Result<(), StoreError> {
+        let updated = escalation::Entity::update_many()
+            .col_expr(escalation::Column::TicketRef, Expr::value(ticket_ref))
+            .col_expr(escalation::Column::UpdatedAt, Expr::value(Utc::now()))
+            .filter(escalation::Column::Id.eq(escalation_id))
+            .filter(escalation::Column::TenantId.eq(tenant.0))
+            .exec(self.db)
+            .await?;
+        if updated.rows_affected == 0 {
+            return Err(StoreError::NotFound(format!("escalation {escalation_id}")));
+        }
+        Ok(())
+    }
+
+    /// The escalations of one conversation, oldest first.
+    pub async fn escalations(&self, tenant: TenantId, id: ConversationId) -> Result<Vec<escalation::Model>, StoreError> {
+        Ok(escalation::Entity::find()
+            .filter(escalation::Column::TenantId.eq(tenant.0))
+            .filter(escalation::Column::ConversationId.eq(id.0))
+            .order_by_asc(escalation::Column::CreatedAt)
+            .all(self.db)
+            .await?)
+    }
+
+    /// Sets how the conversation ended (or is ending); `close` also sets status `closed`.
+    /// A handed-off conversation keeps its `handed_off` resolution and status.
+    pub async fn set_resolution(
+        &self,
+        tenant: TenantId,
+        id: ConversationId,
+        resolution: Resolution,
+        close: bool,
+    ) -> Result<bool, StoreError> {
+        let mut update = conversation::Entity::update_many()
+            .col_expr(conversation::Column::Resolution, Expr::value(resolution.as_str()))
+            .filter(conversation::Column::Id.eq(id.0))
+            .filter(conversation::Column::TenantId.eq(tenant.0))
+            .filter(conversation::Column::Status.ne(ConversationStatus::HandedOff.as_str()));
+        if close {
+            update = update.col_expr(conversation::Column::Status, Expr::value(ConversationStatus::Closed.as_str()));
+        }
+        Ok(update.exec(self.db).await?.rows_affected > 0)
+    }
+
+    /// Open conversations (any tenant) whose last activity is before `idle_since`, oldest first:
+    /// what the resolution job settles. The caller acts per row with the row's own tenant.
+    pub async fn idle_open(&self, idle_since: DateTime<Utc>, limit: u64) -> Result<Vec<conversation::Model>, StoreError> {
+        Ok(conversation::Entity::find()
+            .filter(conversation::Column::Status.eq(ConversationStatus::Open.as_str()))
+            .filter(conversation::Column::UpdatedAt.lt(idle_since))
+            .order_by_asc(conversation::Column::UpdatedAt)
+            .limit(limit)
+            .all(self.db)
+            .await?)
+    }
 }
+
+/// `escalations.status` of a hand-off nobody has closed yet.
+pub const ESCALATION_OPEN: &str = "open";

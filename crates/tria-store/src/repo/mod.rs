@@ -11,9 +11,10 @@ mod outbox;
 mod policies;
 mod tenants;
 mod tickets;
+mod usage;
 
 pub use catalogue::{CatalogueRepo, NewProduct};
-pub use conversations::{ConversationRepo, Exchange, NewConversation, NewMessage};
+pub use conversations::{ConversationRepo, ESCALATION_OPEN, Exchange, NewConversation, NewMessage};
 pub use customers::{CustomerRepo, NewCustomer};
 pub use drafts::{DraftRepo, DraftState};
 pub use keys::{AuthenticatedKey, KeyInfo, KeyRepo, generate_key, hash_key, key_prefix};
@@ -22,6 +23,7 @@ pub use outbox::{LeaseOutcome, OutboxCounts, OutboxRepo, job_order_id, state as 
 pub use policies::{NewChunk, PolicyRepo};
 pub use tenants::{NewTenant, TenantPatch, TenantRepo};
 pub use tickets::{NewTicketLink, TicketLinkRepo};
+pub use usage::{UsageDelta, UsageRepo};
 
 use crate::Store;
 
@@ -55,5 +57,8 @@ impl Store {
     }
     pub fn policies(&self) -> PolicyRepo<'_> {
         PolicyRepo { db: self.connection() }
+    }
+    pub fn usage(&self) -> UsageRepo<'_> {
+        UsageRepo { db: self.connection() }
     }
 }

@@ -1,0 +1,162 @@
+//! Routing a classified message to what answers it: policy and product questions and
+//! complaints → retrieval and generation; order and billing intents → the order flow
+//! ([`route_order`]); greetings, hand-off requests and out-of-scope messages → templates (the
+//! hand-off itself is done by the pipeline after the reply is chosen, see `handoff.rs`).
+
+use tria_core::{ConversationId, CustomerId, IntentLabel, ReplyUsage, TenantContext};
+use tria_guard::adapt_tone;
+use tria_intent::Classification;
+use tria_llm::ChatMessage;
+
+use crate::cached::Generated;
+use crate::generation;
+use crate::trace::{Stage, StageClock};
+use crate::{Agent, AgentError, catalogue, responder};
+
+/// How many chunks a reply may cite.
+pub(crate) const TOP_K: usize = 3;
+
+/// One message to answer, with what the session stage knows about its conversation.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Ask<'a> {
+    /// The message as answered (a follow-up carries its subject, see `context.rs`).
+    pub(crate) message: &'a str,
+    /// Earlier turns for the prompt, already within the token budget.
+    pub(crate) history: &'a [ChatMessage],
+    /// `None` for cache warming, where there is no conversation.
+    pub(crate) conversation: Option<ConversationId>,
+    pub(crate) customer: Option<CustomerId>,
+    pub(crate) clock: &'a StageClock,
+}
+
+/// What the order flow gets: the tenant, the conversation and customer (if known), the message
+/// and its classification (entities: SKUs, quantities, order numbers).
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct OrderTurn<'a> {
+    pub(crate) tenant: &'a TenantContext,
+    pub(crate) conversation: Option<ConversationId>,
+    pub(crate) customer: Option<CustomerId>,
+    pub(crate) message: &'a str,
+    pub(crate) classification: &'a Classification,
+}
+
+/// The answer to an order message outside a conversation (cache warming, `generate`): the
+/// template reply. In a conversation the order flow (`crate::orders`, called by the pipeline
+/// before the cache) answers order messages from the customer's live order rows.
+pub(crate) async fn route_order(agent: &Agent, turn: OrderTurn<'_>) -> Result<Generated, AgentError> {
+    let _ = agent;
+    tracing::debug!(conversation = ?turn.conversation, customer = ?turn.customer, intent = %turn.classification.label, "orders are not enabled");
+    let reply = responder::compose(turn.tenant, turn.classification.label, turn.message, &[]);
+    let reply = adapt_tone(&reply, &turn.tenant.tone, turn.classification.label, turn.classification.tone);
+    let answer = tria_cache::CachedAnswer::new(reply, turn.classification.label, turn.classification.confidence);
+    Ok(Generated { answer, usage: ReplyUsage::default() })
+}
+
+/// Intents answered by the order flow (billing questions are answered from the policies).
+pub(crate) fn is_order_intent(label: IntentLabel) -> bool {
+    matches!(label, IntentLabel::OrderPlacement | IntentLabel::OrderStatus | IntentLabel::OrderChange)
+}
+
+impl Agent {
+    /// The reply for a classified message (what a cache hit skips).
+    pub(crate) async fn respond(
+        &self,
+        tenant: &TenantContext,
+        ask: Ask<'_>,
+        classification: Classification,
+    ) -> Result<Generated, AgentError> {
+        let label = classification.label;
+        if is_order_intent(label) {
+            let turn = OrderTurn {
+                tenant,
+                conversation: ask.conversation,
+                customer: ask.customer,
+                message: ask.message,
+                classification: &classification,
+            };
+            return route_order(self, turn).await;
+        }
+        match label {
+            IntentLabel::PolicyQuestion | IntentLabel::ProductInquiry | IntentLabel::Complaint | IntentLabel::Billing => {
+                self.answer_question(tenant, ask, classification).await
+            }
+            // Greeting, a request for a person (the pipeline hands off), out of scope: templates.
+            _ => {
+                let reply = ask.clock.time(Stage::Generation, || responder::compose(tenant, label, ask.message, &[]));
+                let reply = ask.clock.time(Stage::Tone, || adapt_tone(&reply, &tenant.tone, label, classification.tone));
+                let answer = tria_cache::CachedAnswer::new(reply, label, classification.confidence);
+                Ok(Generated { answer, usage: ReplyUsage::default() })
+            }
+        }
+    }
+
+    /// Retrieval (catalogue rows for product questions, policy chunks otherwise) and the reply
+    /// grounded in it.
+    async fn answer_question(&self, tenant: &TenantContext, ask: Ask<'_>, classification: Classification) -> Result<Generated, AgentError> {
+        let message = ask.message;
+        let clock = ask.clock;
+        let index = clock.time_async(Stage::Retrieval, self.index(tenant.id)).await?;
+        let vector = clock.time(Stage::Retrieval, || self.query_embedding(message));
+        if classification.label == IntentLabel::ProductInquiry
+            && let Some(products) = self.catalogue(tenant.id)
+        {
+            let found = clock.time(Stage::Retrieval, || products.search(message, vector.as_deref(), TOP_K));
+            let relevant = catalogue::relevant(message, &found);
+            if !relevant.is_empty() {
+                let sources = relevant.iter().map(|h| catalogue::source(h)).collect();
+                let offline = clock.time(Stage::Generation, || catalogue::compose(&relevant));
+                let grounding: Vec<(String, String)> = vec![("catalogue".into(), offline.clone())];
+                let (reply, usage) = self.with_llm(tenant, &classification, ask, &grounding, offline).await;
+                let answer = tria_cache::CachedAnswer::new(reply, classification.label, classification.confidence)
+                    .with_sources(sources)
+                    .with_tokens(usage.tokens_in + usage.tokens_out);
+                return Ok(Generated { answer, usage });
+            }
+        }
+        let hits = clock.time(Stage::Retrieval, || index.hybrid_search(message, vector.as_deref(), TOP_K));
+        let offline = clock.time(Stage::Generation, || responder::compose(tenant, classification.label, message, &hits));
+        let sources: Vec<_> = hits.iter().map(|h| h.source_ref()).collect();
+        let grounding: Vec<(String, String)> =
+            hits.iter().map(|h| (format!("{} › {}", h.chunk.title, h.chunk.heading_path), h.chunk.text.clone())).collect();
+        let (reply, usage) = self.with_llm(tenant, &classification, ask, &grounding, offline).await;
+        let answer = tria_cache::CachedAnswer::new(reply, classification.label, classification.confidence)
+            .with_sources(sources)
+            .with_tokens(usage.tokens_in + usage.tokens_out);
+        Ok(Generated { answer, usage })
+    }
+
+    /// The LLM's reply when one is configured, the intent is one it writes, there is grounding
+    /// and the reply passes the checks; otherwise `offline`. Then the tone is adapted to the
+    /// tenant and the customer's mood. Returns the reply and what it cost.
+    async fn with_llm(
+        &self,
+        tenant: &TenantContext,
+        classification: &Classification,
+        ask: Ask<'_>,
+        grounding: &[(String, String)],
+        offline: String,
+    ) -> (String, ReplyUsage) {
+        let mut reply = offline;
+        let mut usage = ReplyUsage::default();
+        if let Some(llm) = self.llm()
+            && generation::uses_llm(classification.label)
+            && !grounding.is_empty()
+        {
+            match llm.generate(tenant, classification.label, ask.message, grounding, ask.history, ask.clock).await {
+                Ok((text, info)) => {
+                    tracing::debug!(prompt = %info.prompt_version, tokens_in = info.tokens_in, tokens_out = info.tokens_out, cost_usd = info.cost_usd, "llm reply accepted");
+                    usage = ReplyUsage {
+                        tokens_in: info.tokens_in,
+                        tokens_out: info.tokens_out,
+                        cost_usd: info.cost_usd,
+                        prompt_version: Some(info.prompt_version),
+                    };
+                    reply = text;
+                }
+                Err(reason) => tracing::warn!(%reason, "llm reply not used; the grounded responder answers"),
+            }
+        }
+        let reply = ask.clock.time(Stage::Tone, || adapt_tone(&reply, &tenant.tone, classification.label, classification.tone));
+        (reply, usage)
+    }
+}

@@ -1,0 +1,61 @@
+//! The session stage: which conversation a message belongs to (a new one, or the caller's,
+//! checked to be the tenant's), whether a person has it, and its recent turns — trimmed to the
+//! history budget for the prompt and read for the subject a follow-up refers to.
+
+use tria_core::{ConversationId, ConversationStatus, CustomerId, ErrorCode, InputError, TenantContext};
+use tria_store::repo::NewConversation;
+
+use crate::context::{MAX_LOADED_MESSAGES, Subject, TrimmedHistory, Turn, subject, trim_history};
+use crate::input::CleanRequest;
+use crate::{Agent, AgentError};
+
+/// What the pipeline knows about the conversation before answering.
+#[derive(Clone, Debug)]
+pub(crate) struct Session {
+    pub(crate) conversation: ConversationId,
+    /// `Some` when this message opens the conversation.
+    pub(crate) opens: Option<NewConversation>,
+    pub(crate) customer: Option<CustomerId>,
+    /// A person has the conversation: the bot does not answer.
+    pub(crate) handed_off: bool,
+    /// Recent turns, oldest first.
+    pub(crate) turns: Vec<Turn>,
+    pub(crate) history: TrimmedHistory,
+    pub(crate) subject: Option<Subject>,
+}
+
+impl Agent {
+    pub(crate) async fn load_session(&self, tenant: &TenantContext, req: &CleanRequest) -> Result<Session, AgentError> {
+        let Some(id) = req.session else {
+            let customer = match &req.customer_external_id {
+                Some(external) => Some(self.customer(tenant, external).await?),
+                None => None,
+            };
+            return Ok(Session {
+                conversation: ConversationId::new_random(),
+                opens: Some(NewConversation { customer, channel: "api".into() }),
+                customer,
+                handed_off: false,
+                turns: Vec::new(),
+                history: TrimmedHistory::default(),
+                subject: None,
+            });
+        };
+        let Some(row) = self.store().conversations().get(tenant.id, id).await? else {
+            return Err(InputError::new(ErrorCode::NotFound, "session not found").into());
+        };
+        let rows = self.store().conversations().recent_messages(tenant.id, id, MAX_LOADED_MESSAGES).await?;
+        let turns: Vec<Turn> = rows.iter().filter_map(Turn::from_row).collect();
+        let pairs: Vec<_> = turns.iter().map(|t| (t.role, t.text.clone())).collect();
+        let history = trim_history(&pairs, self.history_tokens);
+        Ok(Session {
+            conversation: id,
+            opens: None,
+            customer: row.customer_id.map(CustomerId),
+            handed_off: ConversationStatus::parse(&row.status) == Some(ConversationStatus::HandedOff),
+            subject: subject(&turns),
+            turns,
+            history,
+        })
+    }
+}
