@@ -4,8 +4,11 @@
 
 mod admin;
 mod auth;
+mod customers;
 mod error;
 mod health;
+pub mod helpdesk;
+pub mod integrations;
 mod json_body;
 pub mod metrics;
 mod middleware;
@@ -15,6 +18,7 @@ pub mod ratelimit;
 mod routes;
 mod serve;
 pub mod shed;
+pub mod slack_events;
 pub mod startup;
 mod state;
 mod stream;

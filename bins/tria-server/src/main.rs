@@ -98,6 +98,8 @@ async fn run(settings: tria_config::Settings) -> anyhow::Result<()> {
         draining.start_draining();
     };
     serve(listener, router(state.clone()), shutdown, opts).await;
+    // The invoice worker finishes its current job before the database closes.
+    report.background.shutdown().await;
     state.store().close().await;
     if let Some(tracer) = tracer {
         // Flushes the last batch; runs the exporter's blocking client off the runtime.

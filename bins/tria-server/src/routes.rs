@@ -11,7 +11,7 @@ use tria_core::{ChatRequest, ErrorCode};
 use crate::auth::TenantAuth;
 use crate::json_body::JsonBody;
 use crate::state::AppState;
-use crate::{ApiError, admin, health, metrics, middleware, openai, openapi, shed, stream};
+use crate::{ApiError, admin, customers, health, metrics, middleware, openai, openapi, shed, slack_events, stream};
 
 /// The routes that run the chat pipeline, behind the load-shedding gate.
 fn chat_routes(state: &AppState) -> Router<AppState> {
@@ -47,6 +47,9 @@ pub fn router(state: AppState) -> Router {
         .route("/docs", get(openapi::docs))
         .route("/api/v1/sessions/{id}/messages", get(session_messages))
         .route("/api/v1/metrics/cache", get(cache_metrics))
+        .route("/api/v1/customers/{id}/profile", get(customers::profile))
+        .route("/api/v1/customers/{id}/churn", get(customers::churn))
+        .route("/integrations/slack/events", post(slack_events::events))
         .route("/health", get(health::health))
         .route("/health/live", get(health::live))
         .route("/health/ready", get(health::ready))

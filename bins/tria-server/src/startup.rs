@@ -31,6 +31,8 @@ pub enum StartupError {
     RateLimiter(String),
     #[error("llm: {0}")]
     Llm(String),
+    #[error("integrations: {0}")]
+    Integration(String),
 }
 
 /// The LLM client and prompts when `llm.provider = "openai"`, `None` for the offline responder.
@@ -106,11 +108,13 @@ pub fn cache_config(s: &CacheSettings) -> CacheConfig {
     }
 }
 
-/// What start-up did, for the log.
+/// What start-up did, for the log, and the background work to stop on shutdown.
 #[derive(Debug, Default)]
 pub struct StartupReport {
     pub seeded: Vec<SeededTenant>,
     pub tenants: usize,
+    /// The invoice worker (when `integrations.xero` is on); `shutdown()` it after serving.
+    pub background: crate::integrations::Background,
 }
 
 pub fn db_options(settings: &Settings) -> DbOptions {
@@ -157,7 +161,15 @@ pub async fn build_state(settings: &Settings) -> Result<(AppState, StartupReport
     let tenants = store.tenants().list().await?;
     // The screen refuses messages that probe for another tenant by name.
     let screen = tria_guard::InputScreen::new().with_other_tenants(tenants.iter().flat_map(|t| [t.name.clone(), t.slug.clone()]));
-    let mut builder = Agent::builder(store.clone()).answer_cache(cache).semantic(semantic).input_screen(screen);
+    let integrations = crate::integrations::build(&settings.integrations, &store).await?;
+    let mut builder = Agent::builder(store.clone())
+        .answer_cache(cache)
+        .semantic(semantic)
+        .input_screen(screen)
+        .handoff_notifier(integrations.helpdesk.clone());
+    if let Some(probe) = &integrations.invoicing {
+        builder = builder.invoicing_probe(probe.clone());
+    }
     let llm_description = match llm_parts(settings)? {
         Some((client, prompts)) => {
             let description = format!("{} at {}", settings.llm.model, settings.llm.base_url);
@@ -183,6 +195,17 @@ pub async fn build_state(settings: &Settings) -> Result<(AppState, StartupReport
     if limiter.is_shared() && !limiter.wait_connected(REDIS_CONNECT_WAIT).await {
         tracing::warn!("Redis not reachable for rate limits; limiting per instance until it is");
     }
-    let state = AppState::with_rate_limiter(store, agent, Vec::new(), service, limiter);
+    let mut state = AppState::with_rate_limiter(store, agent, integrations.probes, service, limiter);
+    if let (Some(secret), Some(tenant)) = (&settings.integrations.slack.signing_secret, &settings.integrations.slack.tenant) {
+        state = state.with_slack_events(crate::slack_events::SlackEvents {
+            signing_secret: secret.clone(),
+            tenant_slug: tenant.clone(),
+            helpdesk: integrations.helpdesk.clone(),
+        });
+    }
+    if settings.integrations.xero.is_none() {
+        tracing::info!("integrations.xero is off: confirmed orders wait in the outbox until it is on");
+    }
+    report.background = crate::integrations::Background::start(integrations.worker, integrations.fake_xero);
     Ok((state, report))
 }

@@ -8,6 +8,7 @@ mod health;
 mod metrics;
 mod openai_sdk;
 mod openapi;
+mod orders;
 mod overload;
 mod process;
 mod ratelimit;

@@ -5,6 +5,7 @@ mod catalogue;
 mod conversations;
 mod customers;
 mod drafts;
+mod insights;
 mod keys;
 mod orders;
 mod outbox;
@@ -17,6 +18,7 @@ pub use catalogue::{CatalogueRepo, NewProduct};
 pub use conversations::{ConversationRepo, ESCALATION_OPEN, Exchange, NewConversation, NewMessage};
 pub use customers::{CustomerRepo, NewCustomer};
 pub use drafts::{DraftRepo, DraftState};
+pub use insights::{CustomerSignals, InsightRepo};
 pub use keys::{AuthenticatedKey, KeyInfo, KeyRepo, generate_key, hash_key, key_prefix};
 pub use orders::{CancelOutcome, INVOICE_OUTBOX_KIND, NewOrder, NewOrderLine, OrderRepo, VOID_OUTBOX_KIND};
 pub use outbox::{LeaseOutcome, OutboxCounts, OutboxRepo, job_order_id, state as outbox_state};
@@ -51,6 +53,9 @@ impl Store {
     }
     pub fn drafts(&self) -> DraftRepo<'_> {
         DraftRepo { db: self.connection() }
+    }
+    pub fn insights(&self) -> InsightRepo<'_> {
+        InsightRepo { db: self.connection() }
     }
     pub fn ticket_links(&self) -> TicketLinkRepo<'_> {
         TicketLinkRepo { db: self.connection() }
