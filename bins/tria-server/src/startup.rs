@@ -35,9 +35,12 @@ pub enum StartupError {
     Integration(String),
 }
 
+/// An LLM client and the prompts it is used with.
+pub type LlmParts = (Arc<dyn tria_llm::LlmClient>, Arc<tria_llm::PromptLibrary>);
+
 /// The LLM client and prompts when `llm.provider = "openai"`, `None` for the offline responder.
 /// Prompts come from `config/prompts` when that directory exists, else the built-in copy.
-pub fn llm_parts(settings: &Settings) -> Result<Option<(Arc<dyn tria_llm::LlmClient>, Arc<tria_llm::PromptLibrary>)>, StartupError> {
+pub fn llm_parts(settings: &Settings) -> Result<Option<LlmParts>, StartupError> {
     let llm = &settings.llm;
     if llm.provider != tria_config::LlmProvider::OpenAi {
         return Ok(None);
@@ -189,7 +192,6 @@ pub async fn build_state(settings: &Settings) -> Result<(AppState, StartupReport
         request_timeout: settings.server.request_timeout,
         llm_description,
         limits: limit_settings(&settings.limits),
-        ..ServiceSettings::default()
     };
     let limiter = rate_limiter(settings, &service.limits)?;
     if limiter.is_shared() && !limiter.wait_connected(REDIS_CONNECT_WAIT).await {

@@ -79,7 +79,7 @@ pub fn init(format: LogFormat, filter: &str, export: Option<&TraceExport>) -> Op
             None
         }
     });
-    let otel = provider.as_ref().map(|p| otel_layer::<Registry>(p));
+    let otel = provider.as_ref().map(otel_layer::<Registry>);
     // A second init (tests) is harmless: the first subscriber stays.
     let _ = tracing_subscriber::registry().with(otel).with(fmt.with_filter(filter)).try_init();
     provider

@@ -1,4 +1,5 @@
 //! Server tests: the service driven in-process (tower `oneshot`) and over a real socket.
+#![allow(clippy::print_stderr)] // a test that cannot run its tool says why on stderr
 
 mod admin;
 mod chat;
