@@ -141,6 +141,7 @@ async fn a_high_value_order_waits_for_a_person() {
     let reply = say(&agent, &tenant, Some(&summary.session_id), None, "Confirm").await;
     let order = reply.order.expect("order");
     assert_eq!(order.status, OrderStatus::Draft, "stays a draft until approved");
+    assert!(reply.handoff, "a person approves it");
     assert!(reply.reply.contains("approve") && reply.reply.contains("Monday to Friday"), "{}", reply.reply);
     let escalations = db.store.orders().escalations(tenant.id).await.expect("escalations");
     assert!(escalations.iter().any(|e| e.reason.starts_with("approval needed")), "{escalations:?}");
