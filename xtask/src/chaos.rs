@@ -15,8 +15,8 @@ use tria_core::{CustomerId, OrderStatus, TenantId, ToneProfile};
 use tria_integrations::accounting::{Accounting, Guarded};
 use tria_integrations::invoicing::{InvoiceWorker, InvoiceWorkerConfig};
 use tria_integrations::resilience::{BreakerConfig, CircuitBreaker, RetryPolicy};
+use tria_integrations::xero::XeroClient;
 use tria_integrations::xero::fake::{FakeXero, FakeXeroConfig};
-use tria_integrations::xero::{Grant, OAuthConfig, OAuthTokens, XeroClient, XeroConfig};
 use tria_store::repo::{INVOICE_OUTBOX_KIND, NewCustomer, NewOrder, NewOrderLine, NewProduct, NewTenant};
 use tria_store::{DbOptions, Store};
 
@@ -72,28 +72,14 @@ pub(crate) fn run(args: &ChaosArgs) -> anyhow::Result<()> {
 const CLIENT_TIMEOUT: Duration = Duration::from_millis(400);
 
 fn xero_client(fake: &FakeXero) -> XeroClient {
-    let http = reqwest::Client::new();
-    let tokens = OAuthTokens::new(
-        http.clone(),
-        OAuthConfig {
-            token_url: fake.token_url(),
-            client_id: fake.config().client_id.clone(),
-            client_secret: fake.config().client_secret.clone(),
-            grant: Grant::ClientCredentials { scopes: "accounting.transactions accounting.contacts".into() },
-            refresh_skew: Duration::from_secs(60),
-        },
-    );
-    let mut config = XeroConfig::new(fake.base_url(), fake.config().xero_tenant_id.clone());
-    config.timeout = CLIENT_TIMEOUT;
-    config.sales_account_code = Some("200".into());
-    config.retry = RetryPolicy {
+    let retry = RetryPolicy {
         max_attempts: 3,
         initial_delay: Duration::from_millis(20),
         max_delay: Duration::from_millis(1500),
         multiplier: 2.0,
         jitter: 0.5,
     };
-    XeroClient::new(http, config, Arc::new(tokens))
+    fake.client(retry, CLIENT_TIMEOUT)
 }
 
 fn worker_config(max_attempts: u32) -> InvoiceWorkerConfig {

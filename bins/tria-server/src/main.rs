@@ -107,6 +107,8 @@ async fn run(settings: tria_config::Settings) -> anyhow::Result<()> {
         draining.start_draining();
     };
     serve(listener, router(state.clone()), shutdown, opts).await;
+    // The invoice worker finishes its current job before the database closes.
+    report.background.shutdown().await;
     if let Some(ops) = ops {
         let _ = tokio::task::spawn_blocking(move || ops.stop()).await;
     }

@@ -12,7 +12,7 @@ use utoipa::{Modify, OpenApi};
 mod described {
     #[utoipa::path(post, path = "/api/chat", tag = "chat", security(("bearer" = [])),
         request_body(content = Object, description = "`{\"message\", \"session_id\"?, \"customer_id\"?}`"),
-        responses((status = 200, description = "The reply, intent, sources, cache level and latency"),
+        responses((status = 200, description = "The reply, intent, sources, cache level and latency; `order` (number, status, lines, total in minor units, currency, awaiting_confirmation) when the reply is about an order"),
             (status = 400), (status = 401), (status = 403), (status = 404), (status = 413), (status = 415), (status = 422),
             (status = 429, description = "Tenant rate limit; see Retry-After"),
             (status = 503, description = "Overloaded or a required component down; see Retry-After")))]
@@ -38,6 +38,12 @@ mod described {
     #[utoipa::path(get, path = "/api/v1/metrics/cache", tag = "chat", security(("bearer" = [])),
         responses((status = 200, description = "The caller tenant's cache figures"), (status = 401)))]
     fn cache_metrics() {}
+
+    #[utoipa::path(post, path = "/integrations/slack/events", tag = "operations",
+        request_body(content = Object, description = "A Slack Events API request, signed (`X-Slack-Request-Timestamp`, `X-Slack-Signature` v0)"),
+        responses((status = 200, description = "`url_verification` → `{challenge}`; `reaction_added` :ticket: opens a ticket from the message, :white_check_mark: resolves it"),
+            (status = 401, description = "Bad or stale signature; nothing done"), (status = 404, description = "Slack events not configured")))]
+    fn slack_events() {}
 
     #[utoipa::path(get, path = "/health", tag = "operations",
         responses((status = 200, description = "Every required component ok or degraded"), (status = 503, description = "A required component is down")))]
@@ -73,6 +79,7 @@ impl Modify for BearerAuth {
         described::chat, described::chat_stream, described::chat_completions, described::session_messages, described::cache_metrics,
         described::health, described::live, described::ready, described::openapi, described::docs,
         crate::metrics::metrics,
+        crate::customers::profile, crate::customers::churn, described::slack_events,
         crate::admin::list_tenants, crate::admin::create_tenant, crate::admin::get_tenant, crate::admin::update_tenant, crate::admin::reindex_tenant,
         crate::admin::list_keys, crate::admin::create_key, crate::admin::revoke_key,
         crate::admin::cache_stats, crate::admin::cache_invalidate, crate::admin::db_pool, crate::admin::integrations,

@@ -11,7 +11,7 @@ use tria_core::{ChatRequest, ErrorCode};
 use crate::auth::{ChatAuth, TenantAuth};
 use crate::json_body::JsonBody;
 use crate::state::AppState;
-use crate::{ApiError, admin, console, health, metrics, middleware, openai, openapi, shed, stream, web};
+use crate::{ApiError, admin, console, customers, health, metrics, middleware, openai, openapi, shed, slack_events, stream, web};
 
 /// The routes that run the chat pipeline, behind the load-shedding gate.
 fn chat_routes(state: &AppState) -> Router<AppState> {
@@ -49,6 +49,9 @@ pub fn router(state: AppState) -> Router {
         .route("/docs", get(openapi::docs))
         .route("/api/v1/sessions/{id}/messages", get(session_messages))
         .route("/api/v1/metrics/cache", get(cache_metrics))
+        .route("/api/v1/customers/{id}/profile", get(customers::profile))
+        .route("/api/v1/customers/{id}/churn", get(customers::churn))
+        .route("/integrations/slack/events", post(slack_events::events))
         .route("/health", get(health::health))
         .route("/health/live", get(health::live))
         .route("/health/ready", get(health::ready))

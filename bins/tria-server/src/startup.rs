@@ -33,6 +33,8 @@ pub enum StartupError {
     RateLimiter(String),
     #[error("llm: {0}")]
     Llm(String),
+    #[error("integrations: {0}")]
+    Integration(String),
 }
 
 /// An LLM client and the prompts it is driven with.
@@ -129,11 +131,13 @@ pub fn cache_config(s: &CacheSettings) -> CacheConfig {
     }
 }
 
-/// What start-up did, for the log.
+/// What start-up did, for the log, and the background work to stop on shutdown.
 #[derive(Debug, Default)]
 pub struct StartupReport {
     pub seeded: Vec<SeededTenant>,
     pub tenants: usize,
+    /// The invoice worker (when `integrations.xero` is on); `shutdown()` it after serving.
+    pub background: crate::integrations::Background,
 }
 
 pub fn db_options(settings: &Settings) -> DbOptions {
@@ -188,7 +192,15 @@ pub async fn build_state(settings: &Settings) -> Result<(AppState, StartupReport
     }
     let budget = spend_budget(&limiter, &limits, settings.cache.redis_timeout.max(Duration::from_millis(20)));
     let metrics = Arc::new(Metrics::new());
-    let mut builder = Agent::builder(store.clone()).answer_cache(cache).semantic(semantic).input_screen(screen);
+    let integrations = crate::integrations::build(&settings.integrations, &store).await?;
+    let mut builder = Agent::builder(store.clone())
+        .answer_cache(cache)
+        .semantic(semantic)
+        .input_screen(screen)
+        .handoff_notifier(integrations.helpdesk.clone());
+    if let Some(probe) = &integrations.invoicing {
+        builder = builder.invoicing_probe(probe.clone());
+    }
     let llm_description = match llm_parts(settings)? {
         Some((client, prompts)) => {
             let description = format!("{} at {}", settings.llm.model, settings.llm.base_url);
@@ -212,6 +224,17 @@ pub async fn build_state(settings: &Settings) -> Result<(AppState, StartupReport
         demo_widget_key: settings.seed.widget_keys.values().next().cloned(),
     };
     let guards = Guards { rate_limiter: limiter, budget, metrics };
-    let state = AppState::with_guards(store, agent, Vec::new(), service, guards);
+    let mut state = AppState::with_guards(store, agent, integrations.probes, service, guards);
+    if let (Some(secret), Some(tenant)) = (&settings.integrations.slack.signing_secret, &settings.integrations.slack.tenant) {
+        state = state.with_slack_events(crate::slack_events::SlackEvents {
+            signing_secret: secret.clone(),
+            tenant_slug: tenant.clone(),
+            helpdesk: integrations.helpdesk.clone(),
+        });
+    }
+    if settings.integrations.xero.is_none() {
+        tracing::info!("integrations.xero is off: confirmed orders wait in the outbox until it is on");
+    }
+    report.background = crate::integrations::Background::start(integrations.worker, integrations.fake_xero);
     Ok((state, report))
 }

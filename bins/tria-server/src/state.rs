@@ -94,6 +94,8 @@ struct Inner {
     metrics: Arc<Metrics>,
     started_at: Instant,
     draining: AtomicBool,
+    slack_events: Option<Arc<crate::slack_events::SlackEvents>>,
+    insights: crate::customers::InsightCache,
 }
 
 /// Cheap to clone; every clone shares the same components.
@@ -150,8 +152,27 @@ impl AppState {
                 settings,
                 started_at: Instant::now(),
                 draining: AtomicBool::new(false),
+                slack_events: None,
+                insights: crate::customers::InsightCache::default(),
             }),
         }
+    }
+
+    /// Enables `POST /integrations/slack/events` (call before the state is shared).
+    pub fn with_slack_events(mut self, events: crate::slack_events::SlackEvents) -> Self {
+        match Arc::get_mut(&mut self.inner) {
+            Some(inner) => inner.slack_events = Some(Arc::new(events)),
+            None => tracing::error!("Slack events set after the state was shared; ignored"),
+        }
+        self
+    }
+
+    pub(crate) fn slack_events(&self) -> Option<&crate::slack_events::SlackEvents> {
+        self.inner.slack_events.as_deref()
+    }
+
+    pub(crate) fn insights(&self) -> &crate::customers::InsightCache {
+        &self.inner.insights
     }
 
     pub fn store(&self) -> &Store {

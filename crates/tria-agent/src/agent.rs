@@ -21,7 +21,7 @@ use crate::AgentError;
 use crate::cached::{CacheParts, Generated};
 use crate::context::{DEFAULT_HISTORY_TOKENS, resolve_follow_up};
 use crate::generation::LlmParts;
-use crate::handoff::{self, HandoffNotifier, NoNotifier};
+use crate::handoff::{self, HandoffNotifier, HandoffReason, NoNotifier};
 use crate::input::{ChatLimits, CleanRequest, validate};
 use crate::persist::{self, Outcome};
 use crate::resolution::is_confirmation;
@@ -43,6 +43,7 @@ pub struct AgentBuilder {
     pub(crate) llm: Option<LlmParts>,
     pub(crate) screen: Arc<InputScreen>,
     pub(crate) notifier: Arc<dyn HandoffNotifier>,
+    pub(crate) orders: crate::orders::OrderParts,
     history_tokens: u32,
 }
 
@@ -102,6 +103,7 @@ impl AgentBuilder {
             llm: self.llm,
             screen,
             notifier: self.notifier,
+            orders: self.orders,
             history_tokens: self.history_tokens,
         }
     }
@@ -132,6 +134,7 @@ pub struct Agent {
     llm: Option<LlmParts>,
     screen: Arc<InputScreen>,
     pub(crate) notifier: Arc<dyn HandoffNotifier>,
+    pub(crate) orders: crate::orders::OrderParts,
     pub(crate) history_tokens: u32,
 }
 
@@ -152,6 +155,7 @@ impl Agent {
             llm: None,
             screen: Arc::new(InputScreen::new()),
             notifier: Arc::new(NoNotifier),
+            orders: crate::orders::OrderParts::default(),
             history_tokens: DEFAULT_HISTORY_TOKENS,
         }
     }
@@ -278,6 +282,30 @@ impl Agent {
             let reply = self.finish(tenant, &req, &session, outcome, tone, received_at, started, &clock).await?;
             debug.timings_ms = clock.timings(Duration::ZERO);
             return Ok((ChatReply { handoff: true, ..reply }, debug));
+        }
+
+        // Orders: the order flow answers from live rows (never cached), before the "thanks, that's
+        // all" check below, since "Confirm"/"yes" may be confirming an order.
+        if matches!(self.screen.screen(&req.message), ScreenVerdict::Allow)
+            && let Some(turn) =
+                self.route_order(tenant, session.conversation, session.customer, req.customer_external_id.as_deref(), &req.message).await?
+        {
+            let outcome = Outcome {
+                reply: turn.answer.reply,
+                intent: turn.answer.intent,
+                confidence: turn.answer.confidence,
+                sources: turn.answer.sources,
+                cache: CacheLevel::None,
+                usage: ReplyUsage::default(),
+                tokens: 0,
+            };
+            let reply = self.finish(tenant, &req, &session, outcome, tone, received_at, started, &clock).await?;
+            if turn.handoff.is_some() {
+                self.hand_off(tenant, session.conversation, session.customer, HandoffReason::OrderApproval, &session.turns, &req.message)
+                    .await?;
+            }
+            debug.timings_ms = clock.timings(Duration::ZERO);
+            return Ok((ChatReply { handoff: turn.handoff.is_some(), order: turn.order, ..reply }, debug));
         }
 
         // The customer says they are done: the conversation is verified resolved.
@@ -408,6 +436,7 @@ impl Agent {
             message_id: Some(message_id),
             usage: outcome.usage,
             handoff: false,
+            order: None,
         })
     }
 

@@ -30,6 +30,8 @@ pub enum HandoffReason {
     Frustration,
     /// The assistant repeatedly could not tell what the customer wanted.
     LowConfidence,
+    /// An order above the tenant's approval threshold needs a person's approval.
+    OrderApproval,
 }
 
 impl HandoffReason {
@@ -38,6 +40,7 @@ impl HandoffReason {
             HandoffReason::Requested => "requested",
             HandoffReason::Frustration => "frustration",
             HandoffReason::LowConfidence => "low_confidence",
+            HandoffReason::OrderApproval => "order_approval",
         }
     }
 }
@@ -139,6 +142,9 @@ impl Agent {
             }
             HandoffReason::LowConfidence => {
                 "I'm sorry I couldn't help with that. I've passed this conversation to a member of our team, and a person will answer you here."
+            }
+            HandoffReason::OrderApproval => {
+                "I've passed your order to a member of our team for approval, and a person will answer you here."
             }
         };
         format!("{opening} {}.", Self::hours_phrase(hours.as_deref()))

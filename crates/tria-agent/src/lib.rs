@@ -10,6 +10,7 @@ mod error;
 mod generation;
 pub mod handoff;
 mod input;
+mod orders;
 mod persist;
 pub mod resolution;
 mod responder;

@@ -43,9 +43,9 @@ pub(crate) struct OrderTurn<'a> {
     pub(crate) classification: &'a Classification,
 }
 
-/// The order flow's answer to an order or billing message. Until the order flow is merged
-/// (`crate::orders`, owned by the orders work), orders are not enabled: a fixed reply that
-/// says so and offers a person. The orders work replaces this one function.
+/// The answer to an order message outside a conversation (cache warming, `generate`): the
+/// template reply. In a conversation the order flow (`crate::orders`, called by the pipeline
+/// before the cache) answers order messages from the customer's live order rows.
 pub(crate) async fn route_order(agent: &Agent, turn: OrderTurn<'_>) -> Result<Generated, AgentError> {
     let _ = agent;
     tracing::debug!(conversation = ?turn.conversation, customer = ?turn.customer, intent = %turn.classification.label, "orders are not enabled");
@@ -55,9 +55,9 @@ pub(crate) async fn route_order(agent: &Agent, turn: OrderTurn<'_>) -> Result<Ge
     Ok(Generated { answer, usage: ReplyUsage::default(), refused: false })
 }
 
-/// Intents answered by the order flow.
+/// Intents answered by the order flow (billing questions are answered from the policies).
 pub(crate) fn is_order_intent(label: IntentLabel) -> bool {
-    matches!(label, IntentLabel::OrderPlacement | IntentLabel::OrderStatus | IntentLabel::OrderChange | IntentLabel::Billing)
+    matches!(label, IntentLabel::OrderPlacement | IntentLabel::OrderStatus | IntentLabel::OrderChange)
 }
 
 impl Agent {
@@ -86,7 +86,7 @@ impl Agent {
             return route_order(self, turn).await;
         }
         match label {
-            IntentLabel::PolicyQuestion | IntentLabel::ProductInquiry | IntentLabel::Complaint => {
+            IntentLabel::PolicyQuestion | IntentLabel::ProductInquiry | IntentLabel::Complaint | IntentLabel::Billing => {
                 self.answer_question(tenant, ask, classification).await
             }
             // Greeting, a request for a person (the pipeline hands off), out of scope: templates.

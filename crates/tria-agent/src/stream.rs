@@ -66,6 +66,9 @@ pub enum ChatEvent {
         message_id: Option<String>,
         /// The conversation is now with a person.
         handoff: bool,
+        /// The order the reply is about (the widget renders it with a Confirm button).
+        #[serde(skip_serializing_if = "Option::is_none")]
+        order: Option<tria_core::OrderSummary>,
     },
     Error {
         code: ErrorCode,
@@ -112,6 +115,7 @@ impl ChatEvent {
             cache: reply.cache,
             message_id: reply.message_id,
             handoff: reply.handoff,
+            order: reply.order,
         });
         events
     }
@@ -174,6 +178,7 @@ impl Sent {
                     cache: reply.cache,
                     message_id: reply.message_id,
                     handoff: reply.handoff,
+                    order: reply.order,
                 });
                 events
             }

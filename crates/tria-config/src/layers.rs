@@ -191,6 +191,23 @@ mod tests {
     }
 
     #[test]
+    fn integrations_are_off_by_default_and_validated_when_on() {
+        let settings = load(&sources()).expect("valid");
+        assert!(settings.integrations.xero.is_none() && settings.integrations.gorgias.is_none());
+        assert!(settings.integrations.slack.signing_secret.is_none());
+        let env = |pairs: &[(&str, &str)]| ConfigSources {
+            env: pairs.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect(),
+            ..ConfigSources::default()
+        };
+        let fake = load(&env(&[("TRIA_INTEGRATIONS__XERO__ENABLED", "true"), ("TRIA_INTEGRATIONS__XERO__FAKE", "true")])).expect("valid");
+        assert_eq!(fake.integrations.xero.map(|x| x.target), Some(crate::XeroTarget::Fake));
+        let err = load(&env(&[("TRIA_INTEGRATIONS__XERO__ENABLED", "true")])).expect_err("credentials are required");
+        assert!(err.to_string().contains("integrations.xero.client_id"), "{err}");
+        let err = load(&env(&[("TRIA_INTEGRATIONS__SLACK__SIGNING_SECRET", "s3cret")])).expect_err("a tenant is required");
+        assert!(err.to_string().contains("integrations.slack.tenant"), "{err}");
+    }
+
+    #[test]
     fn no_profile_means_dev_with_embedded_defaults() {
         let settings = load(&sources()).expect("embedded defaults are valid");
         assert_eq!(settings.profile, "dev");

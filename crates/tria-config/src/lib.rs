@@ -9,8 +9,8 @@ mod settings;
 pub use layers::{ConfigSources, DEFAULT_PROFILE, load};
 pub use raw::RawSettings;
 pub use settings::{
-    CacheSettings, DatabaseSettings, EmbeddingProvider, LimitSettings, LlmProvider, LlmSettings, LogFormat, SeedSettings, ServerSettings,
-    Settings,
+    CacheSettings, DatabaseSettings, EmbeddingProvider, GorgiasSettings, IntegrationSettings, LimitSettings, LlmProvider, LlmSettings,
+    LogFormat, SeedSettings, ServerSettings, Settings, SlackSettings, XeroSettings, XeroTarget,
 };
 
 /// Why configuration could not be loaded; the message names the offending key or file.

@@ -18,6 +18,70 @@ pub struct RawSettings {
     pub llm: RawLlm,
     pub seed: RawSeed,
     pub limits: RawLimits,
+    #[serde(default)]
+    pub integrations: RawIntegrations,
+}
+
+/// `[integrations.*]`: every external system is off unless configured.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RawIntegrations {
+    pub xero: RawXero,
+    pub slack: RawSlack,
+    pub gorgias: RawGorgias,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RawXero {
+    pub enabled: bool,
+    /// Start an in-process loopback fake of Xero and invoice into it (demo, tests).
+    pub fake: bool,
+    pub base_url: String,
+    pub token_url: String,
+    pub client_id: String,
+    pub client_secret: String,
+    pub xero_tenant_id: String,
+    pub sales_account_code: String,
+    pub timeout_ms: u64,
+    pub poll_ms: u64,
+    pub max_attempts: u32,
+}
+
+impl Default for RawXero {
+    fn default() -> Self {
+        Self {
+            enabled: false,
+            fake: false,
+            base_url: "https://api.xero.com/api.xro/2.0".into(),
+            token_url: "https://identity.xero.com/connect/token".into(),
+            client_id: String::new(),
+            client_secret: String::new(),
+            xero_tenant_id: String::new(),
+            sales_account_code: "200".into(),
+            timeout_ms: 10_000,
+            poll_ms: 2_000,
+            max_attempts: 8,
+        }
+    }
+}
+
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RawSlack {
+    pub webhook_url: String,
+    pub signing_secret: String,
+    /// The tenant (slug) whose people work in the Slack workspace the events come from.
+    pub tenant: String,
+}
+
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RawGorgias {
+    /// `https://{account}.gorgias.com/api`.
+    pub base_url: String,
+    pub username: String,
+    pub api_key: String,
 }
 
 #[derive(Clone, Debug, Deserialize)]

@@ -22,6 +22,7 @@ pub struct Settings {
     pub llm: LlmSettings,
     pub seed: SeedSettings,
     pub limits: LimitSettings,
+    pub integrations: IntegrationSettings,
 }
 
 /// Overload protection: the chat concurrency gate and per-tenant request rates.
@@ -118,6 +119,117 @@ pub struct LlmSettings {
     pub model: String,
     pub api_key: String,
     pub timeout: Duration,
+}
+
+/// External systems; each is `None` when not configured.
+#[derive(Clone, Debug, Default)]
+pub struct IntegrationSettings {
+    pub xero: Option<XeroSettings>,
+    pub slack: SlackSettings,
+    pub gorgias: Option<GorgiasSettings>,
+}
+
+/// Where invoices go: Xero itself, or an in-process fake of it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum XeroTarget {
+    Fake,
+    Remote { base_url: String, token_url: String, client_id: String, client_secret: String, xero_tenant_id: String },
+}
+
+#[derive(Clone, Debug)]
+pub struct XeroSettings {
+    pub target: XeroTarget,
+    pub sales_account_code: Option<String>,
+    pub timeout: Duration,
+    pub poll: Duration,
+    pub max_attempts: u32,
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct SlackSettings {
+    pub webhook_url: Option<String>,
+    pub signing_secret: Option<String>,
+    pub tenant: Option<String>,
+}
+
+#[derive(Clone, Debug)]
+pub struct GorgiasSettings {
+    pub base_url: String,
+    pub username: String,
+    pub api_key: String,
+}
+
+fn is_http_url(s: &str) -> bool {
+    s.starts_with("http://") || s.starts_with("https://")
+}
+
+fn non_blank(s: &str) -> Option<String> {
+    let s = s.trim();
+    (!s.is_empty()).then(|| s.to_owned())
+}
+
+fn integrations(raw: &crate::raw::RawIntegrations) -> Result<IntegrationSettings, ConfigError> {
+    let x = &raw.xero;
+    let xero = if x.enabled {
+        let target = if x.fake {
+            XeroTarget::Fake
+        } else {
+            for (key, value) in [
+                ("integrations.xero.client_id", &x.client_id),
+                ("integrations.xero.client_secret", &x.client_secret),
+                ("integrations.xero.xero_tenant_id", &x.xero_tenant_id),
+            ] {
+                if value.trim().is_empty() {
+                    return Err(ConfigError::invalid(key, "must be set when integrations.xero.enabled (or set fake = true)"));
+                }
+            }
+            for (key, value) in [("integrations.xero.base_url", &x.base_url), ("integrations.xero.token_url", &x.token_url)] {
+                if !is_http_url(value) {
+                    return Err(ConfigError::invalid(key, "must be an http(s) URL"));
+                }
+            }
+            XeroTarget::Remote {
+                base_url: x.base_url.clone(),
+                token_url: x.token_url.clone(),
+                client_id: x.client_id.clone(),
+                client_secret: x.client_secret.clone(),
+                xero_tenant_id: x.xero_tenant_id.clone(),
+            }
+        };
+        if x.max_attempts == 0 {
+            return Err(ConfigError::invalid("integrations.xero.max_attempts", "must be at least 1"));
+        }
+        Some(XeroSettings {
+            target,
+            sales_account_code: non_blank(&x.sales_account_code),
+            timeout: millis("integrations.xero.timeout_ms", x.timeout_ms, 100)?,
+            poll: millis("integrations.xero.poll_ms", x.poll_ms, 10)?,
+            max_attempts: x.max_attempts,
+        })
+    } else {
+        None
+    };
+    let s = &raw.slack;
+    if !s.webhook_url.is_empty() && !is_http_url(&s.webhook_url) {
+        return Err(ConfigError::invalid("integrations.slack.webhook_url", "must be an http(s) URL"));
+    }
+    let slack = SlackSettings {
+        webhook_url: non_blank(&s.webhook_url),
+        signing_secret: non_blank(&s.signing_secret),
+        tenant: non_blank(&s.tenant),
+    };
+    if slack.signing_secret.is_some() && slack.tenant.is_none() {
+        return Err(ConfigError::invalid("integrations.slack.tenant", "must name the tenant (slug) Slack events act for"));
+    }
+    let g = &raw.gorgias;
+    let gorgias = match non_blank(&g.base_url) {
+        None => None,
+        Some(base_url) if is_http_url(&base_url) => {
+            Some(GorgiasSettings { base_url, username: g.username.clone(), api_key: g.api_key.clone() })
+        }
+        Some(_) => return Err(ConfigError::invalid("integrations.gorgias.base_url", "must be an http(s) URL")),
+    };
+    Ok(IntegrationSettings { xero, slack, gorgias })
 }
 
 #[derive(Clone, Debug)]
@@ -334,7 +446,10 @@ impl Settings {
             shared_via_redis: l.shared_via_redis,
         };
 
+        let integrations = integrations(&raw.integrations)?;
+
         Ok(Settings {
+            integrations,
             limits,
             profile,
             listen,

@@ -2,7 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::IntentLabel;
+use crate::{IntentLabel, OrderStatus};
 
 /// A customer's message. `session_id` continues a conversation; `customer_id` is the tenant's
 /// own external customer id.
@@ -85,10 +85,89 @@ pub struct ChatReply {
     /// The stored assistant message, for feedback (`POST /api/v1/messages/{id}/feedback`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub message_id: Option<String>,
+    /// The order this reply is about (a draft awaiting confirmation, or a placed order); absent
+    /// when the reply is not about an order.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub order: Option<OrderSummary>,
     /// Always serialized; defaulted when reading replies from before it existed.
     #[serde(default)]
     pub usage: ReplyUsage,
     /// True when the conversation is now with a person (the bot no longer answers it).
     #[serde(default)]
     pub handoff: bool,
+}
+
+/// An order as shown to the customer. Every number comes from the catalogue or the stored order
+/// rows, never from a model; money is in minor units of `currency`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OrderSummary {
+    /// `ORD-…` once placed; `None` for a draft.
+    pub order_number: Option<String>,
+    pub status: OrderStatus,
+    pub lines: Vec<OrderLineSummary>,
+    pub total_minor: i64,
+    pub currency: String,
+    /// True while a draft waits for the customer's explicit confirmation ("Confirm").
+    pub awaiting_confirmation: bool,
+}
+
+/// One line of an [`OrderSummary`].
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OrderLineSummary {
+    pub sku: String,
+    pub name: String,
+    pub quantity: i64,
+    pub unit: String,
+    pub unit_price_minor: i64,
+    pub line_total_minor: i64,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn order_is_omitted_when_absent_and_keeps_its_wire_shape_when_present() {
+        let mut reply = ChatReply {
+            reply: "hi".into(),
+            session_id: "s".into(),
+            intent: IntentVerdict { label: IntentLabel::Greeting, confidence: 1.0 },
+            sources: vec![],
+            cache: CacheLevel::None,
+            latency_ms: 1,
+            message_id: None,
+            order: None,
+            usage: ReplyUsage::default(),
+            handoff: false,
+        };
+        let json = serde_json::to_value(&reply).expect("serialises");
+        assert!(json.get("order").is_none(), "{json}");
+        reply.order = Some(OrderSummary {
+            order_number: None,
+            status: OrderStatus::Draft,
+            lines: vec![OrderLineSummary {
+                sku: "NW-CUP16".into(),
+                name: "Paper Cups 16oz".into(),
+                quantity: 12,
+                unit: "box".into(),
+                unit_price_minor: 4500,
+                line_total_minor: 54_000,
+            }],
+            total_minor: 54_000,
+            currency: "USD".into(),
+            awaiting_confirmation: true,
+        });
+        let json = serde_json::to_value(&reply).expect("serialises");
+        assert_eq!(
+            json["order"],
+            serde_json::json!({
+                "order_number": null, "status": "draft",
+                "lines": [{"sku": "NW-CUP16", "name": "Paper Cups 16oz", "quantity": 12, "unit": "box",
+                           "unit_price_minor": 4500, "line_total_minor": 54000}],
+                "total_minor": 54000, "currency": "USD", "awaiting_confirmation": true
+            })
+        );
+        let back: ChatReply = serde_json::from_value(json).expect("deserialises");
+        assert_eq!(back, reply);
+    }
 }

@@ -8,7 +8,7 @@ pub mod intent;
 pub mod status;
 pub mod tenant;
 
-pub use chat::{CacheLevel, ChatReply, ChatRequest, IntentVerdict, ReplyUsage, SourceRef};
+pub use chat::{CacheLevel, ChatReply, ChatRequest, IntentVerdict, OrderLineSummary, OrderSummary, ReplyUsage, SourceRef};
 pub use error::{ErrorCode, InputError};
 pub use ids::{ConversationId, CustomerId, TenantId};
 pub use intent::IntentLabel;

@@ -11,6 +11,11 @@
 //! the job waits for the breaker without using up an attempt (the order stays `confirmed`);
 //! transient failure → retried later with backoff, until `max_attempts`; permanent failure (a
 //! validation error) or attempts exhausted → order `failed`, stock released, escalation opened.
+//!
+//! The same worker drains `xero.void` rows, written when a customer cancels an order: the
+//! order's invoice (recorded, or found by its reference in case an invoice call was in flight)
+//! is voided with a stable idempotency key; no invoice → nothing to do; giving up → an open
+//! escalation for a person to void it by hand.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -18,7 +23,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use tria_core::{CustomerId, OrderStatus, TenantId};
 use tria_store::entity::outbox;
-use tria_store::repo::{INVOICE_OUTBOX_KIND, LeaseOutcome, job_order_id};
+use tria_store::repo::{INVOICE_OUTBOX_KIND, LeaseOutcome, VOID_OUTBOX_KIND, job_order_id};
 use tria_store::{Store, StoreError};
 
 use crate::accounting::{Accounting, AccountingError, Customer, InvoiceDraft, InvoiceLine};
@@ -74,6 +79,8 @@ pub struct PassReport {
     pub skipped: u32,
     /// The lease expired before we finished; the job's new holder completes it.
     pub lease_lost: u32,
+    /// Invoices of cancelled orders voided.
+    pub voided: u32,
 }
 
 /// An order whose invoicing was given up and compensated.
@@ -131,6 +138,11 @@ pub fn invoice_idempotency_key(order_id: uuid::Uuid) -> String {
     format!("tria-invoice-{order_id}")
 }
 
+/// The idempotency key of voiding a cancelled order's invoice.
+pub fn void_idempotency_key(order_id: uuid::Uuid) -> String {
+    format!("tria-void-{order_id}")
+}
+
 fn contact_idempotency_key(customer_id: uuid::Uuid) -> String {
     format!("tria-contact-{customer_id}")
 }
@@ -142,6 +154,7 @@ enum JobOutcome {
     Failed,
     Skipped,
     LeaseLost,
+    Voided,
 }
 
 fn after(now: DateTime<Utc>, delay: Duration) -> DateTime<Utc> {
@@ -166,12 +179,16 @@ impl InvoiceWorker {
         self
     }
 
-    /// Leases one batch of due jobs and works them one by one.
+    /// Leases one batch of due invoice jobs and one of void jobs and works them one by one.
     pub async fn run_once(&self) -> Result<PassReport, StoreError> {
-        let jobs = self.store.outbox().lease_due(INVOICE_OUTBOX_KIND, self.config.lease_for, self.config.batch, Utc::now()).await?;
+        let outbox = self.store.outbox();
+        let mut jobs = outbox.lease_due(INVOICE_OUTBOX_KIND, self.config.lease_for, self.config.batch, Utc::now()).await?;
+        jobs.extend(outbox.lease_due(VOID_OUTBOX_KIND, self.config.lease_for, self.config.batch, Utc::now()).await?);
         let mut report = PassReport { leased: u32::try_from(jobs.len()).unwrap_or(u32::MAX), ..PassReport::default() };
         for job in &jobs {
-            match self.work(job).await? {
+            let outcome = if job.kind == VOID_OUTBOX_KIND { self.work_void(job).await? } else { self.work(job).await? };
+            match outcome {
+                JobOutcome::Voided => report.voided += 1,
                 JobOutcome::Invoiced => report.invoiced += 1,
                 JobOutcome::Deferred => report.deferred += 1,
                 JobOutcome::Retried => report.retried += 1,
@@ -281,6 +298,60 @@ impl InvoiceWorker {
         }
     }
 
+    /// Voids the invoice of a cancelled order, if it has one.
+    async fn work_void(&self, job: &outbox::Model) -> Result<JobOutcome, StoreError> {
+        let outbox = self.store.outbox();
+        let tenant = TenantId(job.tenant_id);
+        let order = match job_order_id(job) {
+            Ok(id) => self.store.orders().find(tenant, id).await?,
+            Err(_) => None,
+        };
+        let Some(order) = order else {
+            return Ok(lease_kept(outbox.skip(job, "order not found; nothing to void").await?, JobOutcome::Skipped));
+        };
+        let Some(accounting) = self.accounting.for_tenant(tenant) else {
+            let at = after(Utc::now(), NO_CONNECTION_RETRY);
+            return Ok(lease_kept(
+                outbox.defer_with_note(job, at, "no accounting connection for this tenant").await?,
+                JobOutcome::Deferred,
+            ));
+        };
+        let result = async {
+            let invoice = match &order.invoice_id {
+                Some(id) => Some((id.clone(), order.invoice_number.clone().unwrap_or_default())),
+                None => accounting.find_invoice_by_reference(&order.number).await?.map(|i| (i.invoice_id, i.invoice_number)),
+            };
+            match invoice {
+                Some((id, number)) => accounting.void_invoice(&id, &void_idempotency_key(order.id)).await.map(|()| Some(number)),
+                None => Ok(None),
+            }
+        }
+        .await;
+        let now = Utc::now();
+        match result {
+            Ok(Some(number)) => {
+                tracing::info!(order = %order.number, invoice = %number, "invoice of a cancelled order voided");
+                Ok(lease_kept(outbox.skip(job, &format!("invoice {number} voided")).await?, JobOutcome::Voided))
+            }
+            Ok(None) => Ok(lease_kept(outbox.skip(job, "no invoice to void").await?, JobOutcome::Skipped)),
+            Err(AccountingError::CircuitOpen(open)) => {
+                Ok(lease_kept(outbox.defer(job, after(now, open.retry_in)).await?, JobOutcome::Deferred))
+            }
+            Err(err) => {
+                let attempts = u32::try_from(job.attempts).unwrap_or(0).saturating_add(1);
+                if err.is_permanent() || attempts >= self.config.max_attempts {
+                    tracing::warn!(order = %order.number, error = %err, "voiding gave up; escalating");
+                    return Ok(lease_kept(outbox.fail_void(job, &err.to_string()).await?, JobOutcome::Failed));
+                }
+                let delay = match err.retry_decision() {
+                    RetryDecision::RetryAfter(after) => after,
+                    _ => self.config.backoff.delay(attempts),
+                };
+                Ok(lease_kept(outbox.retry_later(job, &err.to_string(), after(now, delay)).await?, JobOutcome::Retried))
+            }
+        }
+    }
+
     async fn fail(
         &self,
         job: &outbox::Model,
@@ -315,7 +386,7 @@ fn lease_kept(outcome: LeaseOutcome, then: JobOutcome) -> JobOutcome {
 async fn void_leftover_invoice(accounting: &dyn Accounting, order: &tria_store::entity::order::Model) -> String {
     match accounting.find_invoice_by_reference(&order.number).await {
         Ok(None) => String::new(),
-        Ok(Some(invoice)) => match accounting.void_invoice(&invoice.invoice_id, &format!("tria-void-{}", order.id)).await {
+        Ok(Some(invoice)) => match accounting.void_invoice(&invoice.invoice_id, &void_idempotency_key(order.id)).await {
             Ok(()) => format!("; invoice {} voided", invoice.invoice_number),
             Err(err) => format!("; invoice {} exists and could not be voided: {err}", invoice.invoice_number),
         },

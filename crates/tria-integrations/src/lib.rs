@@ -6,12 +6,14 @@
 //! - [`xero`]: the Xero client (and, with feature `fake`, a loopback fake of Xero).
 //! - [`invoicing`]: the outbox worker that turns confirmed orders into exactly one invoice each.
 //! - [`slack`]: Slack request signatures and webhook notices for human handoff.
+//! - [`ticketing`]: the helpdesk seam and a Gorgias client (and, with `fake`, a Gorgias fake).
 
 pub mod accounting;
 pub mod clock;
 pub mod invoicing;
 pub mod resilience;
 pub mod slack;
+pub mod ticketing;
 pub mod xero;
 
 use serde::Serialize;

@@ -12,6 +12,7 @@ mod llm_calls;
 mod metrics;
 mod openai_sdk;
 mod openapi;
+mod orders;
 mod overload;
 mod process;
 mod pyenv;

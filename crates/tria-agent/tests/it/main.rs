@@ -3,6 +3,7 @@
 mod cache;
 mod conversation;
 mod llm;
+mod orders;
 mod safety;
 mod streaming;
 

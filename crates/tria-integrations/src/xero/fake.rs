@@ -153,6 +153,29 @@ impl FakeXero {
         format!("http://{}/connect/token", self.addr)
     }
 
+    /// A real [`XeroClient`] pointed at this fake: OAuth2 client credentials against its token
+    /// endpoint, its `xero-tenant-id`, sales account `200` (invoices `AUTHORISED`), and the given
+    /// in-call retries and per-request timeout. The one place tests, the chaos run and the
+    /// server's demo mode build it.
+    pub fn client(&self, retry: crate::resilience::RetryPolicy, timeout: std::time::Duration) -> super::XeroClient {
+        let http = reqwest::Client::new();
+        let tokens = super::OAuthTokens::new(
+            http.clone(),
+            super::OAuthConfig {
+                token_url: self.token_url(),
+                client_id: self.config().client_id.clone(),
+                client_secret: self.config().client_secret.clone(),
+                grant: super::Grant::ClientCredentials { scopes: "accounting.transactions accounting.contacts".into() },
+                refresh_skew: std::time::Duration::from_secs(60),
+            },
+        );
+        let mut config = super::XeroConfig::new(self.base_url(), self.config().xero_tenant_id.clone());
+        config.retry = retry;
+        config.timeout = timeout;
+        config.sales_account_code = Some("200".into());
+        super::XeroClient::new(http, config, Arc::new(tokens))
+    }
+
     /// Issues a valid token directly (for clients built with a static token).
     pub fn issue_token(&self) -> String {
         issue_token(&mut self.shared.lock())

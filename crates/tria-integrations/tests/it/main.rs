@@ -2,6 +2,7 @@
 //! contract, and the invoice worker on SQLite and PostgreSQL.
 
 mod contract;
+mod gorgias;
 mod prism;
 mod support;
 mod worker;

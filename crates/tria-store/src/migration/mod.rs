@@ -3,6 +3,7 @@
 mod m0001_initial;
 mod m0002_order_invoicing;
 mod m0003_agent_tracking;
+mod m0004_orders_chat;
 mod m0005_console;
 
 use sea_orm_migration::prelude::*;
@@ -17,6 +18,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0001_initial::Migration),
             Box::new(m0002_order_invoicing::Migration),
             Box::new(m0003_agent_tracking::Migration),
+            Box::new(m0004_orders_chat::Migration),
             Box::new(m0005_console::Migration),
         ]
     }

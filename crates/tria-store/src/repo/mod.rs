@@ -5,22 +5,28 @@ mod catalogue;
 mod console;
 mod conversations;
 mod customers;
+mod drafts;
+mod insights;
 mod keys;
 mod orders;
 mod outbox;
 mod policies;
 mod tenants;
+mod tickets;
 mod usage;
 
 pub use catalogue::{CatalogueRepo, NewProduct};
 pub use console::{ChunkLabel, ConsoleRepo, FeedbackCounts, MessageFigures, Rating};
 pub use conversations::{ConversationRepo, ESCALATION_OPEN, Exchange, NewConversation, NewMessage};
 pub use customers::{CustomerRepo, NewCustomer};
+pub use drafts::{DraftRepo, DraftState};
+pub use insights::{CustomerSignals, InsightRepo};
 pub use keys::{AuthenticatedKey, KeyInfo, KeyRepo, generate_key, hash_key, key_prefix};
-pub use orders::{INVOICE_OUTBOX_KIND, NewOrder, NewOrderLine, OrderRepo};
+pub use orders::{CancelOutcome, INVOICE_OUTBOX_KIND, NewOrder, NewOrderLine, OrderRepo, VOID_OUTBOX_KIND};
 pub use outbox::{LeaseOutcome, OutboxBacklog, OutboxCounts, OutboxRepo, job_order_id, state as outbox_state};
 pub use policies::{NewChunk, PolicyRepo};
 pub use tenants::{NewTenant, TenantPatch, TenantRepo};
+pub use tickets::{NewTicketLink, TicketLinkRepo};
 pub use usage::{UsageDelta, UsageRepo};
 
 use crate::Store;
@@ -49,6 +55,15 @@ impl Store {
     }
     pub fn console(&self) -> ConsoleRepo<'_> {
         ConsoleRepo { db: self.connection() }
+    }
+    pub fn drafts(&self) -> DraftRepo<'_> {
+        DraftRepo { db: self.connection() }
+    }
+    pub fn insights(&self) -> InsightRepo<'_> {
+        InsightRepo { db: self.connection() }
+    }
+    pub fn ticket_links(&self) -> TicketLinkRepo<'_> {
+        TicketLinkRepo { db: self.connection() }
     }
     pub fn policies(&self) -> PolicyRepo<'_> {
         PolicyRepo { db: self.connection() }

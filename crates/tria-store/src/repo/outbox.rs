@@ -253,6 +253,58 @@ impl OutboxRepo<'_> {
         Ok(LeaseOutcome::Applied)
     }
 
+    /// Gives up on a void job: the job is `failed` and an open escalation asks a person to void
+    /// the invoice by hand (the order stays `cancelled`), in one transaction.
+    pub async fn fail_void(&self, job: &outbox::Model, reason: &str) -> Result<LeaseOutcome, StoreError> {
+        let order_id = job_order_id(job)?;
+        let txn = self.db.begin().await?;
+        let now = Utc::now();
+        let failed = fenced(
+            outbox::Entity::update_many()
+                .col_expr(outbox::Column::State, Expr::value(state::FAILED))
+                .col_expr(outbox::Column::LeaseToken, Expr::value(Option::<String>::None))
+                .col_expr(outbox::Column::LeaseExpiresAt, Expr::value(Option::<DateTime<Utc>>::None))
+                .col_expr(outbox::Column::LastError, Expr::value(reason.to_owned()))
+                .col_expr(outbox::Column::Attempts, Expr::col(outbox::Column::Attempts).add(1))
+                .col_expr(outbox::Column::UpdatedAt, Expr::value(now)),
+            job,
+        )
+        .exec(&txn)
+        .await?;
+        if failed.rows_affected != 1 {
+            return Ok(LeaseOutcome::LeaseLost);
+        }
+        order_escalation::ActiveModel {
+            id: Set(Uuid::new_v4()),
+            tenant_id: Set(job.tenant_id),
+            order_id: Set(order_id),
+            reason: Set(format!("invoice of a cancelled order could not be voided: {reason}")),
+            status: Set("open".into()),
+            ticket_ref: Set(None),
+            created_at: Set(now),
+            updated_at: Set(now),
+        }
+        .insert(&txn)
+        .await?;
+        txn.commit().await?;
+        Ok(LeaseOutcome::Applied)
+    }
+
+    /// The newest job of `kind` about an order (e.g. whether its invoice was voided yet).
+    pub async fn job_for_order(
+        &self,
+        tenant: tria_core::TenantId,
+        kind: &str,
+        order_id: Uuid,
+    ) -> Result<Option<outbox::Model>, StoreError> {
+        Ok(outbox::Entity::find()
+            .filter(outbox::Column::TenantId.eq(tenant.0))
+            .filter(outbox::Column::Kind.eq(kind))
+            .filter(outbox::Column::IdempotencyKey.eq(format!("{kind}:{order_id}")))
+            .one(self.db)
+            .await?)
+    }
+
     /// Rows per state across all tenants (for metrics and the chaos run).
     pub async fn counts(&self, kind: &str) -> Result<OutboxCounts, StoreError> {
         let rows: Vec<(String, i64)> = outbox::Entity::find()

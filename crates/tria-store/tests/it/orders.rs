@@ -130,3 +130,106 @@ async fn placing_reserves_stock_atomically_and_refuses_what_is_not_on_hand() {
         db.cleanup().await;
     }
 }
+
+#[tokio::test]
+async fn chat_drafts_changes_cancellations_and_insights_work_on_every_backend() {
+    use tria_core::ConversationId;
+    use tria_store::repo::{CancelOutcome, DraftState, NewTicketLink, VOID_OUTBOX_KIND};
+    for db in tria_testkit::all_backends().await {
+        let store = &db.store;
+        let t = tenant(store, "chat-orders").await;
+        for (sku, stock) in [("CUP", 10), ("LID", 10)] {
+            store
+                .catalogue()
+                .upsert(
+                    t.id,
+                    NewProduct {
+                        sku: sku.into(),
+                        name: sku.into(),
+                        description: String::new(),
+                        unit: "case".into(),
+                        unit_price_minor: 100,
+                        currency: "USD".into(),
+                        stock,
+                        active: true,
+                    },
+                )
+                .await
+                .expect("product");
+        }
+        let customer = store
+            .customers()
+            .upsert(t.id, NewCustomer { external_id: "C1".into(), name: "C".into(), email: "c@x.example".into(), company: String::new() })
+            .await
+            .expect("customer");
+        let customer = CustomerId(customer.id);
+
+        // A draft per conversation: saved, replaced, cleared.
+        let conversation = ConversationId::new_random();
+        let draft = |state: &str| DraftState {
+            customer: Some(customer),
+            target_order: None,
+            state: state.into(),
+            lines: serde_json::json!([{ "sku": "CUP", "quantity": 2 }]),
+            pending: None,
+        };
+        store.drafts().save(t.id, conversation, draft("building")).await.expect("save");
+        store.drafts().save(t.id, conversation, draft("awaiting_confirmation")).await.expect("replace");
+        assert_eq!(store.drafts().get(t.id, conversation).await.expect("get").map(|d| d.state).as_deref(), Some("awaiting_confirmation"));
+        store.drafts().clear(t.id, conversation).await.expect("clear");
+        assert!(store.drafts().get(t.id, conversation).await.expect("get").is_none(), "{}", db.label);
+
+        let before = store.insights().fingerprint(t.id, customer).await.expect("fingerprint");
+        let new = NewOrder {
+            customer,
+            number: "ORD-1".into(),
+            status: OrderStatus::Draft,
+            idempotency_key: "k1".into(),
+            lines: vec![NewOrderLine { sku: "CUP".into(), quantity: 4 }],
+            created_at: Utc::now(),
+            outbox_kind: None,
+        };
+        let order = store.orders().place(t.id, new).await.expect("place");
+        assert_ne!(store.insights().fingerprint(t.id, customer).await.expect("fingerprint"), before, "{}", db.label);
+        let stock = |sku: &'static str| async move { store.catalogue().find_by_sku(t.id, sku).await.expect("read").expect("p").stock };
+
+        // Change: old lines released, new ones reserved, totals updated, one transaction.
+        let changed = store
+            .orders()
+            .replace_lines(
+                t.id,
+                order.id,
+                &[NewOrderLine { sku: "CUP".into(), quantity: 1 }, NewOrderLine { sku: "LID".into(), quantity: 3 }],
+            )
+            .await
+            .expect("change");
+        assert_eq!(changed.total_minor, 400);
+        assert_eq!((stock("CUP").await, stock("LID").await), (9, 7));
+        let too_much = store.orders().replace_lines(t.id, order.id, &[NewOrderLine { sku: "LID".into(), quantity: 11 }]).await;
+        assert!(matches!(too_much, Err(tria_store::StoreError::Conflict(_))), "{}", db.label);
+        assert_eq!((stock("CUP").await, stock("LID").await), (9, 7), "a refused change changes nothing");
+
+        // Cancel: stock released, a void job queued; twice is "already".
+        let outcome = store.orders().cancel(t.id, order.id, true).await.expect("cancel");
+        assert_eq!(outcome, CancelOutcome::Cancelled { previous: OrderStatus::Confirmed, void_queued: true });
+        assert_eq!((stock("CUP").await, stock("LID").await), (10, 10));
+        assert!(store.outbox().job_for_order(t.id, VOID_OUTBOX_KIND, order.id).await.expect("job").is_some());
+        assert_eq!(store.orders().cancel(t.id, order.id, true).await.expect("again"), CancelOutcome::AlreadyCancelled);
+
+        // Ticket links count as open tickets until closed.
+        let link = store
+            .ticket_links()
+            .create(
+                t.id,
+                NewTicketLink { ticket_ref: "42".into(), source: "handoff".into(), customer: Some(customer), ..NewTicketLink::default() },
+            )
+            .await
+            .expect("link");
+        assert_eq!(store.ticket_links().open_for_customer(t.id, customer).await.expect("count"), 1);
+        assert!(store.ticket_links().close(t.id, link.id).await.expect("close"));
+        assert_eq!(store.ticket_links().open_for_customer(t.id, customer).await.expect("count"), 0);
+        let signals = store.insights().customer_signals(t.id, customer).await.expect("signals");
+        assert_eq!(signals.complaints, 0);
+        db.cleanup().await;
+    }
+}

@@ -1,0 +1,152 @@
+//! People behind the bot: a hand-off opens a helpdesk ticket with the transcript and posts a
+//! Slack notice (the agent's `HandoffNotifier`); a 🎫 reaction in Slack opens a ticket from a
+//! message, a ✅ resolves the ticket (and its escalation) made from that message. Every ticket
+//! is linked (`ticket_links`) to where it came from.
+
+use std::sync::Arc;
+
+use tria_agent::{HandoffEvent, HandoffNotifier, NotifyError};
+use tria_core::{CustomerId, TenantContext, TenantId};
+use tria_integrations::slack::SlackWebhook;
+use tria_integrations::ticketing::{NewTicket, Ticketing};
+use tria_store::Store;
+use tria_store::repo::NewTicketLink;
+
+pub struct Helpdesk {
+    store: Store,
+    ticketing: Option<Arc<dyn Ticketing>>,
+    slack: Option<SlackWebhook>,
+}
+
+/// What a Slack reaction did.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ReactionOutcome {
+    TicketCreated(String),
+    TicketResolved(String),
+    /// Already done (Slack retries events), nothing linked, or no helpdesk configured.
+    Nothing(&'static str),
+}
+
+impl Helpdesk {
+    pub fn new(store: Store, ticketing: Option<Arc<dyn Ticketing>>, slack: Option<SlackWebhook>) -> Self {
+        Self { store, ticketing, slack }
+    }
+
+    async fn notify_slack(&self, text: &str) {
+        if let Some(slack) = &self.slack
+            && let Err(err) = slack.notify(text).await
+        {
+            // Best effort: the escalation and the ticket are the durable records.
+            tracing::warn!(error = %err, "Slack notice failed");
+        }
+    }
+
+    /// 🎫 on a Slack message: a ticket made from it (once per message).
+    pub async fn ticket_from_slack(&self, tenant: &TenantContext, channel: &str, ts: &str, user: &str) -> Result<ReactionOutcome, String> {
+        let Some(ticketing) = &self.ticketing else { return Ok(ReactionOutcome::Nothing("no helpdesk configured")) };
+        let links = self.store.ticket_links();
+        if let Some(link) = links.find_by_slack_message(tenant.id, channel, ts).await.map_err(|e| e.to_string())?
+            && link.status == "open"
+        {
+            return Ok(ReactionOutcome::Nothing("a ticket already exists for this message"));
+        }
+        let support_email = tenant.settings.get("support_email").and_then(|v| v.as_str()).unwrap_or("support@tria.invalid").to_owned();
+        let new = NewTicket {
+            subject: format!("Flagged in Slack ({channel})"),
+            customer_email: support_email,
+            customer_name: tenant.name.clone(),
+            transcript: vec![("slack".into(), format!("Slack message {ts} in channel {channel} was flagged with :ticket: by <@{user}>."))],
+            tags: vec!["slack".into(), "tria".into()],
+        };
+        let ticket = ticketing.create_ticket(&new).await.map_err(|e| e.to_string())?;
+        links
+            .create(
+                tenant.id,
+                NewTicketLink {
+                    ticket_ref: ticket.id.clone(),
+                    source: "slack".into(),
+                    slack_channel: Some(channel.to_owned()),
+                    slack_ts: Some(ts.to_owned()),
+                    ..NewTicketLink::default()
+                },
+            )
+            .await
+            .map_err(|e| e.to_string())?;
+        Ok(ReactionOutcome::TicketCreated(ticket.id))
+    }
+
+    /// ✅ on a Slack message: the ticket made from it is closed, with its escalation.
+    pub async fn resolve_from_slack(&self, tenant: TenantId, channel: &str, ts: &str) -> Result<ReactionOutcome, String> {
+        let links = self.store.ticket_links();
+        let Some(link) = links.find_by_slack_message(tenant, channel, ts).await.map_err(|e| e.to_string())? else {
+            return Ok(ReactionOutcome::Nothing("no ticket was made from this message"));
+        };
+        if link.status != "open" {
+            return Ok(ReactionOutcome::Nothing("already resolved"));
+        }
+        if let Some(ticketing) = &self.ticketing {
+            ticketing.close_ticket(&link.ticket_ref).await.map_err(|e| e.to_string())?;
+        }
+        links.close(tenant, link.id).await.map_err(|e| e.to_string())?;
+        if let Some(escalation) = link.escalation_id {
+            self.store.insights().resolve_escalation(tenant, escalation).await.map_err(|e| e.to_string())?;
+        }
+        Ok(ReactionOutcome::TicketResolved(link.ticket_ref))
+    }
+}
+
+#[async_trait::async_trait]
+impl HandoffNotifier for Helpdesk {
+    async fn notify(&self, tenant: &TenantContext, escalation: &HandoffEvent) -> Result<Option<String>, NotifyError> {
+        let mut ticket_ref = None;
+        if let Some(ticketing) = &self.ticketing {
+            let customer = match escalation.customer {
+                Some(CustomerId(id)) => {
+                    self.store.customers().get(tenant.id, CustomerId(id)).await.map_err(|e| NotifyError(e.to_string()))?
+                }
+                None => None,
+            };
+            let (email, name) = match &customer {
+                Some(c) if !c.email.is_empty() => (c.email.clone(), c.name.clone()),
+                // Gorgias needs a customer; one without an email is filed under the tenant's address.
+                _ => (
+                    tenant.settings.get("support_email").and_then(|v| v.as_str()).unwrap_or("support@tria.invalid").to_owned(),
+                    customer.as_ref().map(|c| c.external_id.clone()).unwrap_or_else(|| "Chat customer".into()),
+                ),
+            };
+            let new = NewTicket {
+                subject: format!("Chat handed to a person ({})", escalation.reason.as_str()),
+                customer_email: email,
+                customer_name: name,
+                transcript: escalation.transcript.clone(),
+                tags: vec!["tria".into(), "handoff".into(), escalation.reason.as_str().to_owned()],
+            };
+            let ticket = ticketing.create_ticket(&new).await.map_err(|e| NotifyError(e.to_string()))?;
+            self.store
+                .ticket_links()
+                .create(
+                    tenant.id,
+                    NewTicketLink {
+                        ticket_ref: ticket.id.clone(),
+                        source: "handoff".into(),
+                        conversation: Some(escalation.conversation),
+                        customer: escalation.customer,
+                        escalation: Some(escalation.escalation_id),
+                        ..NewTicketLink::default()
+                    },
+                )
+                .await
+                .map_err(|e| NotifyError(e.to_string()))?;
+            ticket_ref = Some(ticket.id);
+        }
+        let ticket = ticket_ref.as_deref().map(|t| format!(", ticket #{t}")).unwrap_or_default();
+        self.notify_slack(&format!(
+            ":raising_hand: {}: a conversation needs a person ({}){ticket}. Last message: \"{}\"",
+            tenant.name,
+            escalation.reason.as_str(),
+            escalation.last_message.chars().take(200).collect::<String>()
+        ))
+        .await;
+        Ok(ticket_ref)
+    }
+}

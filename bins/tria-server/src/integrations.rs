@@ -1,0 +1,131 @@
+//! External systems from `[integrations.*]`: the Xero invoice worker behind its circuit breaker
+//! (the breaker is a health probe; the worker runs until shutdown), the helpdesk (Gorgias) and
+//! Slack for hand-offs. Each is off until configured: without Xero, confirmed orders wait in the
+//! outbox and are invoiced once it is turned on.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tria_config::{IntegrationSettings, XeroSettings, XeroTarget};
+use tria_integrations::IntegrationProbe;
+use tria_integrations::accounting::{Accounting, Guarded};
+use tria_integrations::invoicing::{InvoiceWorker, InvoiceWorkerConfig};
+use tria_integrations::resilience::{BreakerConfig, CircuitBreaker, RetryPolicy};
+use tria_integrations::slack::SlackWebhook;
+use tria_integrations::ticketing::{GorgiasClient, GorgiasConfig, Ticketing};
+use tria_integrations::xero::fake::{FakeXero, FakeXeroConfig};
+use tria_integrations::xero::{Grant, OAuthConfig, OAuthTokens, XeroClient, XeroConfig};
+use tria_store::Store;
+
+use crate::helpdesk::Helpdesk;
+use crate::startup::StartupError;
+
+/// What the integrations settings built.
+pub struct Integrations {
+    /// For `/health` and `/admin/integrations`.
+    pub probes: Vec<Arc<dyn IntegrationProbe>>,
+    /// The accounting breaker, for the agent ("the invoice will follow" while it is open).
+    pub invoicing: Option<Arc<dyn IntegrationProbe>>,
+    pub worker: Option<InvoiceWorker>,
+    pub helpdesk: Arc<Helpdesk>,
+    /// The in-process fake when `integrations.xero.fake = true` (kept alive with the worker).
+    pub fake_xero: Option<FakeXero>,
+}
+
+/// Builds the Xero client for `target` (starting the fake when asked).
+async fn xero_client(x: &XeroSettings, http: &reqwest::Client) -> Result<(XeroClient, Option<FakeXero>), StartupError> {
+    let retry = RetryPolicy { max_attempts: 3, ..RetryPolicy::default() };
+    match &x.target {
+        XeroTarget::Fake => {
+            let fake =
+                FakeXero::start(FakeXeroConfig::default()).await.map_err(|e| StartupError::Integration(format!("fake Xero: {e}")))?;
+            tracing::warn!(url = %fake.base_url(), "invoicing into an in-process FAKE Xero (integrations.xero.fake = true)");
+            Ok((fake.client(retry, x.timeout), Some(fake)))
+        }
+        XeroTarget::Remote { base_url, token_url, client_id, client_secret, xero_tenant_id } => {
+            let tokens = OAuthTokens::new(
+                http.clone(),
+                OAuthConfig {
+                    token_url: token_url.clone(),
+                    client_id: client_id.clone(),
+                    client_secret: client_secret.clone(),
+                    grant: Grant::ClientCredentials { scopes: "accounting.transactions accounting.contacts".into() },
+                    refresh_skew: Duration::from_secs(60),
+                },
+            );
+            let mut config = XeroConfig::new(base_url.clone(), xero_tenant_id.clone());
+            config.timeout = x.timeout;
+            config.retry = retry;
+            config.sales_account_code.clone_from(&x.sales_account_code);
+            Ok((XeroClient::new(http.clone(), config, Arc::new(tokens)), None))
+        }
+    }
+}
+
+pub async fn build(settings: &IntegrationSettings, store: &Store) -> Result<Integrations, StartupError> {
+    let http = reqwest::Client::new();
+    let slack = settings.slack.webhook_url.as_ref().map(|url| SlackWebhook::new(http.clone(), url.clone()));
+    let ticketing: Option<Arc<dyn Ticketing>> = settings.gorgias.as_ref().map(|g| {
+        Arc::new(GorgiasClient::new(http.clone(), GorgiasConfig::new(g.base_url.clone(), g.username.clone(), g.api_key.clone())))
+            as Arc<dyn Ticketing>
+    });
+    let helpdesk = Arc::new(Helpdesk::new(store.clone(), ticketing, slack.clone()));
+    let mut probes: Vec<Arc<dyn IntegrationProbe>> = Vec::new();
+    let (mut worker, mut invoicing, mut fake_xero) = (None, None, None);
+    if let Some(x) = &settings.xero {
+        let (client, fake) = xero_client(x, &http).await?;
+        let breaker = Arc::new(CircuitBreaker::new("xero", BreakerConfig::default()));
+        let accounting: Arc<dyn Accounting> = Arc::new(Guarded::new(Arc::new(client), breaker.clone()));
+        let config = InvoiceWorkerConfig { idle_poll: x.poll, max_attempts: x.max_attempts, ..InvoiceWorkerConfig::default() };
+        let mut w = InvoiceWorker::new(store.clone(), accounting, config);
+        if let Some(slack) = slack {
+            w = w.with_failure_hook(Arc::new(slack));
+        }
+        probes.push(breaker.clone());
+        invoicing = Some(breaker as Arc<dyn IntegrationProbe>);
+        worker = Some(w);
+        fake_xero = fake;
+    }
+    Ok(Integrations { probes, invoicing, worker, helpdesk, fake_xero })
+}
+
+/// Background work that runs until shutdown: the invoice worker.
+#[derive(Default)]
+pub struct Background {
+    stop: Option<tokio::sync::watch::Sender<bool>>,
+    tasks: Vec<tokio::task::JoinHandle<()>>,
+    _fake_xero: Option<FakeXero>,
+}
+
+impl std::fmt::Debug for Background {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Background").field("tasks", &self.tasks.len()).finish_non_exhaustive()
+    }
+}
+
+impl Background {
+    /// Spawns the invoice worker (if any) on the runtime.
+    pub fn start(worker: Option<InvoiceWorker>, fake_xero: Option<FakeXero>) -> Self {
+        let (stop, stopped) = tokio::sync::watch::channel(false);
+        let tasks = worker
+            .map(|worker| {
+                tracing::info!("invoice worker started");
+                tokio::spawn(async move { worker.run(stopped).await })
+            })
+            .into_iter()
+            .collect();
+        Self { stop: Some(stop), tasks, _fake_xero: fake_xero }
+    }
+
+    /// Tells the workers to stop after their current job and waits for them (a job cut short
+    /// is safe: its lease expires and another worker takes it).
+    pub async fn shutdown(mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(true);
+        }
+        for task in self.tasks.drain(..) {
+            let _ = task.await;
+        }
+        tracing::info!("background workers stopped");
+    }
+}

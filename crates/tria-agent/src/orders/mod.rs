@@ -1,0 +1,255 @@
+//! Orders by chat: placing an order from free text against the tenant's catalogue, with
+//! clarifying questions, a priced summary and an explicit confirmation; and the status, change
+//! and cancellation of the customer's own orders by their `ORD-…` number.
+//!
+//! Invariants: every number in a reply comes from the catalogue, the tenant's settings or stored
+//! order rows (never from a model); only an explicit confirmation creates or changes an order,
+//! and creation writes the order, its items and its invoice outbox row in one transaction
+//! (`OrderRepo::place`); a customer only ever sees their own orders (another's is "not found").
+//! The draft lives in `order_drafts`, so a multi-turn order survives a change of instance.
+//!
+//! Entry point: [`Agent::route_order`], called by the pipeline before the answer cache. It
+//! returns `None` when the message is not about an order, and the pipeline answers as usual.
+
+mod draft;
+mod extract;
+mod intent;
+mod manage;
+mod matching;
+mod place;
+mod reply;
+mod rules;
+mod text;
+
+use std::sync::Arc;
+
+use tria_cache::CachedAnswer;
+use tria_core::{ConversationId, CustomerId, IntentLabel, OrderLineSummary, OrderStatus, OrderSummary, TenantContext};
+use tria_integrations::{IntegrationProbe, IntegrationState};
+use tria_intent::{Classification, extract_entities};
+use tria_store::entity::{order, order_item, product};
+
+use self::draft::{Draft, Stage};
+use self::rules::OrderRules;
+use crate::{Agent, AgentBuilder, AgentError};
+
+/// What the order flow answered.
+#[derive(Debug)]
+pub(crate) struct OrderTurn {
+    pub(crate) answer: CachedAnswer,
+    pub(crate) order: Option<OrderSummary>,
+    /// Set when a person must take over (e.g. a high-value order needs approval): the reason.
+    pub(crate) handoff: Option<String>,
+}
+
+impl OrderTurn {
+    fn new(reply: impl Into<String>, label: IntentLabel, confidence: f32) -> Self {
+        Self { answer: CachedAnswer::new(reply, label, confidence), order: None, handoff: None }
+    }
+
+    fn with_order(mut self, order: OrderSummary) -> Self {
+        self.order = Some(order);
+        self
+    }
+}
+
+/// Parts the order flow uses besides the store.
+#[derive(Clone, Default)]
+pub(crate) struct OrderParts {
+    /// The accounting integration's state (its circuit breaker): while it is not `ok`, customers
+    /// are told their invoice will follow.
+    pub(crate) invoicing: Option<Arc<dyn IntegrationProbe>>,
+}
+
+impl AgentBuilder {
+    /// The invoicing integration's probe (e.g. the Xero circuit breaker), so order replies can
+    /// say when an invoice will be late.
+    pub fn invoicing_probe(mut self, probe: Arc<dyn IntegrationProbe>) -> Self {
+        self.orders.invoicing = Some(probe);
+        self
+    }
+}
+
+/// The per-message context of the order flow.
+pub(crate) struct OrderContext<'a> {
+    pub(crate) tenant: &'a TenantContext,
+    pub(crate) conversation: ConversationId,
+    pub(crate) message: &'a str,
+    pub(crate) classification: Classification,
+    pub(crate) rules: OrderRules,
+    pub(crate) currency: String,
+    pub(crate) customer: Option<CustomerId>,
+    pub(crate) order_numbers: Vec<String>,
+}
+
+impl OrderContext<'_> {
+    fn turn(&self, reply: impl Into<String>) -> OrderTurn {
+        OrderTurn::new(reply, self.classification.label, self.classification.confidence)
+    }
+
+    fn turn_as(&self, reply: impl Into<String>, label: IntentLabel) -> OrderTurn {
+        OrderTurn::new(reply, label, 1.0)
+    }
+}
+
+const ASK_CUSTOMER: &str = "To help with orders I need your customer number (for example CUST-1001). What is it? Your customer number links the order to your account.";
+
+impl Agent {
+    /// Answers a message about an order, or `None` to let the pipeline answer it.
+    /// `session_customer` is the conversation's customer (for a new conversation, the request's);
+    /// `external` the request's `customer_id`, used when the conversation has none.
+    pub(crate) async fn route_order(
+        &self,
+        tenant: &TenantContext,
+        conversation: ConversationId,
+        session_customer: Option<CustomerId>,
+        external: Option<&str>,
+        message: &str,
+    ) -> Result<Option<OrderTurn>, AgentError> {
+        let classification = self.classify(message);
+        let label = classification.label;
+        let stored = self.store().drafts().get(tenant.id, conversation).await?;
+        let order_intent = matches!(label, IntentLabel::OrderPlacement | IntentLabel::OrderStatus | IntentLabel::OrderChange);
+        if stored.is_none() && !order_intent {
+            return Ok(None);
+        }
+        let known_customer = self.request_customer(tenant, session_customer, external).await?;
+        let mut draft = stored.map(Draft::from_state);
+        let currency = self.store().tenants().currency(tenant.id).await?;
+        let order_numbers = extract_entities(message).order_numbers;
+        let customer = known_customer.or_else(|| draft.as_ref().and_then(|d| d.customer));
+        let mut cx = OrderContext {
+            tenant,
+            conversation,
+            message,
+            classification,
+            rules: OrderRules::from_settings(&tenant.settings),
+            currency,
+            customer,
+            order_numbers,
+        };
+
+        // A step the conversation is in the middle of comes first.
+        if let Some(d) = draft.as_mut() {
+            if d.customer.is_none() {
+                d.customer = cx.customer;
+            }
+            if d.stage == Stage::AwaitingCustomer
+                && cx.customer.is_none()
+                && let Some(found) = self.customer_in_text(tenant, message).await?
+            {
+                cx.customer = Some(found);
+                d.customer = Some(found);
+                d.stage = Stage::Building;
+                if d.lines.is_empty() && d.questions.is_empty() {
+                    self.store().drafts().clear(tenant.id, conversation).await?;
+                    return Ok(Some(
+                        cx.turn_as("Thank you, I have your customer number. How can I help with your orders?", IntentLabel::OrderStatus),
+                    ));
+                }
+                return self.continue_draft(&cx, d.clone(), vec!["Thank you, I have your customer number.".into()]).await.map(Some);
+            }
+            if d.stage == Stage::AwaitingConfirmation && intent::is_confirmation(message) {
+                return self.confirm(&cx, d.clone()).await.map(Some);
+            }
+            if cx.order_numbers.is_empty() && intent::is_decline(message) {
+                self.store().drafts().clear(tenant.id, conversation).await?;
+                return Ok(Some(cx.turn("All right, I've dropped that order draft; nothing was ordered or changed.")));
+            }
+            if let Some(turn) = self.answer_clarification(&cx, d).await? {
+                return Ok(Some(turn));
+            }
+        }
+
+        if !order_intent {
+            // A draft is open but this message is about something else: answer it normally.
+            return Ok(None);
+        }
+        if cx.customer.is_none() {
+            let mut d = draft.unwrap_or_else(|| Draft::new(None));
+            // Keep what they asked for; it is priced once we know who they are.
+            let mut notes = if label == IntentLabel::OrderPlacement { self.read_lines(&cx, &mut d).await? } else { vec![] };
+            d.stage = Stage::AwaitingCustomer;
+            self.store().drafts().save(tenant.id, conversation, d.to_state()).await?;
+            notes.push(ASK_CUSTOMER.to_owned());
+            return Ok(Some(cx.turn(notes.join("\n"))));
+        }
+        if !cx.order_numbers.is_empty() && intent::is_cancellation(message) {
+            return self.cancel(&cx).await.map(Some);
+        }
+        // An existing order's number with new lines or change words is a change, whatever the
+        // classifier thought (a new order never names an existing number).
+        let changes_existing = !cx.order_numbers.is_empty() && (label == IntentLabel::OrderPlacement || intent::is_change_request(message));
+        let turn = match label {
+            _ if changes_existing => self.change(&cx, draft).await?,
+            IntentLabel::OrderStatus => self.status(&cx).await?,
+            IntentLabel::OrderChange if intent::is_cancellation(message) => self.cancel(&cx).await?,
+            IntentLabel::OrderChange => self.change(&cx, draft).await?,
+            _ => self.add_lines(&cx, draft).await?,
+        };
+        Ok(Some(turn))
+    }
+
+    /// The invoicing integration is held back (breaker open or half-open).
+    fn invoicing_degraded(&self) -> bool {
+        self.orders.invoicing.as_ref().is_some_and(|p| p.status().state != IntegrationState::Ok)
+    }
+
+    /// The customer a request acts for: the conversation's, else the request's `customer_id`.
+    async fn request_customer(
+        &self,
+        tenant: &TenantContext,
+        session_customer: Option<CustomerId>,
+        external: Option<&str>,
+    ) -> Result<Option<CustomerId>, AgentError> {
+        match (session_customer, external) {
+            (Some(customer), _) => Ok(Some(customer)),
+            (None, Some(external)) => Ok(Some(self.customer(tenant, external).await?)),
+            (None, None) => Ok(None),
+        }
+    }
+
+    /// An existing customer of the tenant whose id the message contains.
+    async fn customer_in_text(&self, tenant: &TenantContext, message: &str) -> Result<Option<CustomerId>, AgentError> {
+        let candidates = message
+            .split(|c: char| !(c.is_alphanumeric() || c == '-' || c == '_'))
+            .filter(|t| t.len() >= 3 && t.chars().any(|c| c.is_ascii_digit()))
+            .take(5);
+        for token in candidates {
+            for id in [token.to_owned(), token.to_uppercase()] {
+                if let Some(found) = self.store().customers().find_by_external_id(tenant.id, &id).await? {
+                    return Ok(Some(CustomerId(found.id)));
+                }
+            }
+        }
+        Ok(None)
+    }
+
+    /// The customer's order with this number; another customer's (or tenant's) is `None`.
+    async fn own_order(&self, cx: &OrderContext<'_>, number: &str) -> Result<Option<order::Model>, AgentError> {
+        let Some(customer) = cx.customer else { return Ok(None) };
+        Ok(self.store().orders().find_by_number(cx.tenant.id, number).await?.filter(|o| o.customer_id == customer.0))
+    }
+}
+
+/// The summary of a stored order, from its rows (units from the catalogue).
+pub(crate) fn stored_summary(order: &order::Model, items: &[order_item::Model], catalogue: &[product::Model]) -> OrderSummary {
+    OrderSummary {
+        order_number: Some(order.number.clone()),
+        status: OrderStatus::parse(&order.status).unwrap_or(OrderStatus::Failed),
+        lines: items
+            .iter()
+            .map(|i| OrderLineSummary {
+                sku: i.sku.clone(),
+                name: i.name.clone(),
+                quantity: i.quantity,
+                unit: catalogue.iter().find(|p| p.id == i.product_id).map(|p| p.unit.clone()).unwrap_or_default(),
+                unit_price_minor: i.unit_price_minor,
+                line_total_minor: i.line_total_minor,
+            })
+            .collect(),
+        total_minor: order.total_minor,
+        currency: order.currency.clone(),
+        awaiting_confirmation: false,
+    }
+}
