@@ -45,6 +45,14 @@ fn target_dir() -> PathBuf {
 fn build(profile: &str) -> anyhow::Result<PathBuf> {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let mut cmd = Command::new(cargo);
+    // `cargo xtask` runs inside `cargo run`, whose CARGO_PKG_*/CARGO_MANIFEST_* variables would
+    // change build-script fingerprints (ring's) and rebuild half the tree on every call.
+    for (key, _) in std::env::vars_os() {
+        let key = key.to_string_lossy();
+        if ["CARGO_PKG_", "CARGO_MANIFEST_", "CARGO_CRATE_", "CARGO_BIN_", "CARGO_PRIMARY_"].iter().any(|p| key.starts_with(p)) {
+            cmd.env_remove(key.as_ref());
+        }
+    }
     cmd.args(["build", "-p", "tria-server", "-p", "tria-mock-llm", "-p", "tria-load"]);
     if profile == "release" {
         cmd.arg("--release");
@@ -63,7 +71,8 @@ fn wait_ready(url: &str, within: Duration, child: &mut Child, what: &str) -> any
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
     let client = reqwest::Client::new();
     loop {
-        let ok = runtime.block_on(async { client.get(url).timeout(Duration::from_secs(2)).send().await.is_ok_and(|r| r.status().is_success()) });
+        let ok =
+            runtime.block_on(async { client.get(url).timeout(Duration::from_secs(2)).send().await.is_ok_and(|r| r.status().is_success()) });
         if ok {
             return Ok(());
         }
@@ -150,10 +159,8 @@ pub(crate) fn run(args: &LoadtestArgs) -> anyhow::Result<()> {
     };
     let status = Command::new("sh").arg("-c").arg(mock_cmd("")).status()?;
     anyhow::ensure!(status.success(), "could not start tria-mock-llm");
-    let mut hooks = vec![
-        format!("llm-faults={}", restart_mock("--error-rate 0.2 --rate-limit-rate 0.1")),
-        format!("llm-normal={}", restart_mock("")),
-    ];
+    let mut hooks =
+        vec![format!("llm-faults={}", restart_mock("--error-rate 0.2 --rate-limit-rate 0.1")), format!("llm-normal={}", restart_mock(""))];
 
     let mut server_env: Vec<(String, String)> = vec![
         ("TRIA_LISTEN".into(), format!("127.0.0.1:{server_port}")),
@@ -166,7 +173,8 @@ pub(crate) fn run(args: &LoadtestArgs) -> anyhow::Result<()> {
     if args.redis {
         let port = free_port()?;
         let redis_start = format!("redis-server --port {port} --bind 127.0.0.1 --save '' --appendonly no --daemonize yes");
-        let status = Command::new("sh").arg("-c").arg(&redis_start).status().context("starting redis-server (apt-get install redis-server)")?;
+        let status =
+            Command::new("sh").arg("-c").arg(&redis_start).status().context("starting redis-server (apt-get install redis-server)")?;
         anyhow::ensure!(status.success(), "could not start redis-server");
         started.redis_port = Some(port);
         server_env.push(("TRIA_REDIS_URL".into(), format!("redis://127.0.0.1:{port}")));

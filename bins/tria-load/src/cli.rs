@@ -16,7 +16,7 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run scenarios against a target and write the JSON and HTML reports.
-    Run(RunArgs),
+    Run(Box<RunArgs>),
     /// Compare two reports; exits 1 when a figure got worse beyond the threshold.
     Compare(CompareArgs),
     /// List the built-in scenarios with their settings and targets.

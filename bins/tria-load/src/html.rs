@@ -19,7 +19,7 @@ pub(crate) fn escape(s: &str) -> String {
 
 /// A "nice" axis maximum (1, 2, 2.5, 5 × 10^n) at or above `v`.
 pub(crate) fn nice_max(v: f64) -> f64 {
-    if !(v > 0.0) || !v.is_finite() {
+    if v.is_nan() || v <= 0.0 || !v.is_finite() {
         return 1.0;
     }
     let exp = v.log10().floor();

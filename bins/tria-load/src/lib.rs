@@ -184,7 +184,7 @@ mod tests {
     fn run_args(argv: &[&str]) -> RunArgs {
         let cli = Cli::try_parse_from([&["tria-load", "run"], argv].concat()).expect("valid args");
         match cli.command {
-            Command::Run(args) => args,
+            Command::Run(args) => *args,
             other => panic!("not run: {other:?}"),
         }
     }

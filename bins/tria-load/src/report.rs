@@ -195,7 +195,7 @@ impl ScenarioReport {
             .enumerate()
             .map(|(i, w)| {
                 let start = i as f64 * window_s;
-                let rss = f.rss_samples.iter().filter(|(at, _)| *at < start + window_s).next_back().map(|(_, b)| round3(b / 1_048_576.0));
+                let rss = f.rss_samples.iter().rfind(|(at, _)| *at < start + window_s).map(|(_, b)| round3(b / 1_048_576.0));
                 TimelinePoint {
                     t_s: round3(start),
                     requests: w.requests,

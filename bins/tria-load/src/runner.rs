@@ -391,7 +391,7 @@ pub async fn run_scenario(cfg: &RunConfig, client: &reqwest::Client, scenario: S
                 });
                 bar.set_position(if by_requests { requests } else { shared.start.elapsed().as_secs() });
                 bar.set_message(format!("{rps:>7.1} rps  p95 {p95:>8.1} ms  errors {errors}"));
-                if n % 4 == 0
+                if n.is_multiple_of(4)
                     && let Some(snap) = server_metrics::scrape(&client, &base).await
                     && let Some(rss) = snap.rss_bytes
                 {

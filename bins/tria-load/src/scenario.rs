@@ -307,13 +307,13 @@ impl Scenario {
         if self.paraphrase_pct + self.novel_pct > 100.0 {
             return invalid("paraphrase_pct + novel_pct must not exceed 100");
         }
-        if self.timeout_ms == 0 || !(self.max_duration_s > 0.0) {
+        if self.timeout_ms == 0 || self.max_duration_s.is_nan() || self.max_duration_s <= 0.0 {
             return invalid("timeout_ms and max_duration_s must be positive");
         }
-        if self.stages.iter().any(|s| !(s.duration_s > 0.0)) {
+        if self.stages.iter().any(|s| s.duration_s.is_nan() || s.duration_s <= 0.0) {
             return invalid("every stage needs a positive duration_s");
         }
-        if self.tenant_mix.values().any(|w| !(*w >= 0.0)) {
+        if self.tenant_mix.values().any(|w| w.is_nan() || *w < 0.0) {
             return invalid("tenant weights must not be negative");
         }
         match self.model {
@@ -384,6 +384,13 @@ impl Scenario {
             self.requests_per_user = Some(n);
         }
         if let Some(d) = o.duration_s {
+            // Fault times keep their place in the run (chaos: a quarter in, half-way, …).
+            let planned = self.planned_duration_s();
+            if self.requests_per_user.is_none() && planned > 0.0 {
+                for fault in &mut self.faults {
+                    fault.at_s *= d / planned;
+                }
+            }
             self.duration_s = Some(d);
             self.requests_per_user = None;
             self.max_duration_s = self.max_duration_s.max(d + 60.0);
@@ -488,6 +495,9 @@ mod tests {
         assert_eq!(users, vec![Some(5), Some(1000), Some(5)]);
         assert!((spike.stages.iter().map(|s| s.duration_s).sum::<f64>() - 60.0).abs() < 1e-9);
         assert_eq!(spike.peak_users(), 1000);
+        let mut chaos = preset("chaos").expect("preset");
+        chaos.apply(&Overrides { duration_s: Some(60.0), ..Overrides::default() });
+        assert_eq!(chaos.faults.iter().map(|f| f.at_s).collect::<Vec<_>>(), [15.0, 30.0, 37.5, 47.5]);
     }
 
     #[test]

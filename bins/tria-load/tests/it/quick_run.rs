@@ -10,7 +10,7 @@ use crate::{NORTHWIND_KEY, TestServer, VELO_KEY};
 
 fn run_args(argv: &[&str]) -> RunArgs {
     match Cli::try_parse_from([&["tria-load", "run"], argv].concat()).expect("valid args").command {
-        Command::Run(args) => args,
+        Command::Run(args) => *args,
         other => panic!("not a run: {other:?}"),
     }
 }
