@@ -9,6 +9,7 @@ mod eval;
 mod eval_cache;
 mod index;
 mod keys;
+mod loadtest;
 mod model;
 mod test;
 
@@ -52,6 +53,8 @@ enum Task {
     Chaos(chaos::ChaosArgs),
     /// API keys: `keys create --role admin`, `keys create --tenant SLUG`, `keys create --role widget --tenant SLUG`, `keys create --role operator --tenants a,b`, `keys list`, `keys revoke ID`.
     Keys(keys::KeysArgs),
+    /// Load tests with tria-load; without --target it starts a release server + mock LLM.
+    Loadtest(loadtest::LoadtestArgs),
 }
 
 /// Settings as tria-server would load them from the working directory.
@@ -85,5 +88,6 @@ fn main() -> anyhow::Result<()> {
         Task::Cache(args) => cache::run(args, &settings(&cli)?),
         Task::Chaos(args) => chaos::run(args),
         Task::Keys(args) => keys::run(args, &settings(&cli)?),
+        Task::Loadtest(args) => loadtest::run(args),
     }
 }
