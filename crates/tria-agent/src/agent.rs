@@ -181,7 +181,7 @@ impl Agent {
         Ok(len)
     }
 
-    fn catalogue(&self, tenant: TenantId) -> Option<Arc<ProductIndex>> {
+    pub(crate) fn catalogue(&self, tenant: TenantId) -> Option<Arc<ProductIndex>> {
         self.catalogues.read().ok()?.get(&tenant).cloned()
     }
 

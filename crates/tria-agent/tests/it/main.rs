@@ -1,6 +1,7 @@
 //! tria-agent end to end on a fresh SQLite store seeded with the demo fixtures.
 
 mod cache;
+mod semantic_cache;
 mod llm;
 
 use std::collections::BTreeMap;
