@@ -54,6 +54,7 @@ impl AgentBuilder {
         if self.cache.embedder.is_none() {
             self.cache.embedder.clone_from(&parts.embedder);
         }
+        self.cache.vector_cache_dir.clone_from(&parts.vector_cache_dir);
         self.semantic = parts;
         self
     }

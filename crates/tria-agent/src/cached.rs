@@ -4,6 +4,7 @@
 //! second signal, single-flight for identical concurrent misses, and cache warming.
 
 use std::collections::HashMap;
+use std::path::PathBuf;
 use std::sync::{Arc, RwLock};
 
 use tria_cache::{AnswerCache, AnswerContext, AnswerQuery, CachedAnswer, Component, Fill, count_tokens, semantic_text};
@@ -20,13 +21,15 @@ use crate::{Agent, AgentBuilder, AgentError};
 pub(crate) struct CacheParts {
     pub(crate) cache: Arc<AnswerCache>,
     pub(crate) embedder: Option<Arc<dyn Embedder>>,
+    /// Where the evidence passages' vectors are kept between starts (from [`crate::SemanticParts`]).
+    pub(crate) vector_cache_dir: Option<PathBuf>,
     evidence: Arc<EvidenceIndexes>,
 }
 
 impl Default for CacheParts {
     /// Memory only, no L3: `Agent::builder(store)` works with nothing else configured.
     fn default() -> Self {
-        Self { cache: Arc::new(AnswerCache::memory_only()), embedder: None, evidence: Arc::default() }
+        Self { cache: Arc::new(AnswerCache::memory_only()), embedder: None, vector_cache_dir: None, evidence: Arc::default() }
     }
 }
 
@@ -165,7 +168,18 @@ impl Agent {
         }
         let products = self.catalogue(tenant).map(|c| c.products().to_vec()).unwrap_or_default();
         let for_build = index.clone();
-        let built = tokio::task::spawn_blocking(move || EvidenceIndex::build(for_build.chunks(), &products, embedder.as_ref())).await;
+        let cache_dir = self.cache.vector_cache_dir.clone();
+        let built = tokio::task::spawn_blocking(move || {
+            let texts = tria_rag::evidence::passage_texts(for_build.chunks(), &products);
+            let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
+            let vectors = match &cache_dir {
+                _ if refs.is_empty() => Ok(Vec::new()),
+                Some(dir) => tria_rag::embed_batch_cached(embedder.as_ref(), &refs, dir),
+                None => embedder.embed_batch(&refs),
+            };
+            vectors.map(|v| EvidenceIndex::from_vectors(&texts, &v))
+        })
+        .await;
         match built {
             Ok(Ok(evidence)) => {
                 let evidence = Arc::new(evidence);

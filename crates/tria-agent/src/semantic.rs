@@ -2,7 +2,7 @@
 //! `fixtures/intents` — loaded so that a missing model degrades the agent (BM25 retrieval, rule
 //! intents) instead of stopping it, and reported for health checks.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use tria_intent::{IntentModel, load_examples};
@@ -18,6 +18,9 @@ pub struct SemanticParts {
     pub embedder: Option<Arc<dyn Embedder>>,
     pub intent_model: Option<Arc<IntentModel>>,
     pub status: EmbedderStatus,
+    /// Where vectors of fixed texts (intent examples, L3's evidence passages) are kept so a
+    /// restart does not embed them again; `None`: embedded on every start.
+    pub vector_cache_dir: Option<PathBuf>,
 }
 
 impl std::fmt::Debug for SemanticParts {
@@ -29,7 +32,7 @@ impl std::fmt::Debug for SemanticParts {
 impl SemanticParts {
     /// No model: BM25 retrieval and rule intents. `reason` is what health reports.
     pub fn unavailable(reason: impl Into<String>) -> Self {
-        Self { embedder: None, intent_model: None, status: EmbedderStatus::Unavailable { reason: reason.into() } }
+        Self { embedder: None, intent_model: None, status: EmbedderStatus::Unavailable { reason: reason.into() }, vector_cache_dir: None }
     }
 
     /// Wraps any embedder (local, remote, a test double) and builds the intent model from the
@@ -54,7 +57,7 @@ impl SemanticParts {
                 None
             }
         };
-        Self { embedder: Some(embedder), intent_model, status }
+        Self { embedder: Some(embedder), intent_model, status, vector_cache_dir: vector_cache_dir.map(Path::to_path_buf) }
     }
 }
 

@@ -61,7 +61,7 @@ pub const DEFAULT_L3_THRESHOLD: f32 = 0.74;
 /// Calibrated alongside [`DEFAULT_L3_THRESHOLD`].
 pub const DEFAULT_L3_EVIDENCE_THRESHOLD: f32 = 0.50;
 /// Calibrated alongside [`DEFAULT_L3_THRESHOLD`].
-pub const DEFAULT_L3_EVIDENCE_AGREEMENT: f32 = 0.80;
+pub const DEFAULT_L3_EVIDENCE_AGREEMENT: f32 = 0.85;
 
 impl SemanticConfig {
     /// The rule L3 applies.

@@ -283,10 +283,8 @@ mod tests {
         assert!(s.cache.l3_evidence_threshold > 0.0 && s.cache.l3_evidence_threshold <= s.cache.l3_threshold);
         assert!((0.0..=1.0).contains(&s.cache.l3_evidence_agreement));
         let mut src = sources();
-        src.env = vec![
-            ("TRIA_CACHE__L3_EVIDENCE_THRESHOLD".into(), "0.6".into()),
-            ("TRIA_CACHE__L3_EVIDENCE_AGREEMENT".into(), "0.7".into()),
-        ];
+        src.env =
+            vec![("TRIA_CACHE__L3_EVIDENCE_THRESHOLD".into(), "0.6".into()), ("TRIA_CACHE__L3_EVIDENCE_AGREEMENT".into(), "0.7".into())];
         let s = load(&src).expect("valid");
         assert!((s.cache.l3_evidence_threshold - 0.6).abs() < 1e-6);
         assert!((s.cache.l3_evidence_agreement - 0.7).abs() < 1e-6);

@@ -1,8 +1,8 @@
 //! tria-agent end to end on a fresh SQLite store seeded with the demo fixtures.
 
 mod cache;
-mod semantic_cache;
 mod llm;
+mod semantic_cache;
 
 use std::collections::BTreeMap;
 
