@@ -33,12 +33,15 @@ impl Default for CacheParts {
     }
 }
 
+/// An evidence index and the policy index it was built from.
+type BuiltEvidence = (Arc<TenantIndex>, Arc<EvidenceIndex>);
+
 /// Each tenant's [`EvidenceIndex`], built on first use from the policy index it belongs to and
 /// rebuilt when that index is replaced (re-index), so its passages always match what
 /// retrieval and the responder read.
 #[derive(Default)]
 struct EvidenceIndexes {
-    built: RwLock<HashMap<TenantId, (Arc<TenantIndex>, Arc<EvidenceIndex>)>>,
+    built: RwLock<HashMap<TenantId, BuiltEvidence>>,
     /// One build at a time: concurrent first lookups wait for it instead of embedding twice.
     building: tokio::sync::Mutex<()>,
 }

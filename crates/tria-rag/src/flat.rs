@@ -172,7 +172,7 @@ impl FlatVectors {
     }
 
     pub fn len(&self) -> usize {
-        if self.dimension == 0 { 0 } else { self.data.len() / self.dimension }
+        self.data.len().checked_div(self.dimension).unwrap_or(0)
     }
 
     pub fn is_empty(&self) -> bool {

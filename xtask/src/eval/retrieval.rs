@@ -88,7 +88,7 @@ pub(super) fn run(settings: &Settings, verbose: bool) -> anyhow::Result<()> {
             if let Some(r) = rank {
                 tally.reciprocal_ranks += 1.0 / (r as f64 + 1.0);
             }
-            if mode == RetrievalMode::Hybrid && !rank.is_some_and(|r| r < 5) {
+            if mode == RetrievalMode::Hybrid && rank.is_none_or(|r| r >= 5) {
                 let top = hits.first().map(|h| h.chunk.heading_path.clone()).unwrap_or_default();
                 misses.push(format!(
                     "  [{}] {}  (expected {:?}, top: {top})",
