@@ -2,9 +2,10 @@
 //! fixtures/eval/cache_pairs*.jsonl with the real embedder and the tenants' real policy index.
 //!
 //! For each pair, `a` is stored and `b` looked up in its own tenant, with what the agent has:
-//! the embedding of the normalised message ([`semantic_text`]) and the ids of the chunks hybrid
-//! retrieval returns for it (the agent's own call). A paraphrase looked up is a hit when it gets
-//! `a`'s answer; a near-miss that gets it is a wrong answer.
+//! the embedding of the normalised message ([`semantic_text`]) and its answer evidence (the
+//! tenant's policy sentences and products nearest to the raw message's embedding, from the same
+//! [`EvidenceIndex`] the agent builds). A paraphrase looked up is a hit when it gets `a`'s
+//! answer; a near-miss that gets it is a wrong answer.
 //!
 //! Honest figures: pairs are split into two halves by topic (pairs sharing a message stay
 //! together), the rule is chosen on the tuning half only and reported on the held-out half.
@@ -16,18 +17,15 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
 use serde::Deserialize;
-use tria_cache::guard::{entity_signature, slot_substituted};
+use tria_cache::guard::{entity_signature, same_wording_other_slot};
 use tria_cache::{
     AnswerCache, AnswerContext, AnswerQuery, CacheConfig, CachedAnswer, Fresh, MatchRule, SemanticEntry, SemanticIndex, SemanticQuery,
-    evidence_agrees, semantic_text,
+    evidence_agreement, semantic_text,
 };
 use tria_config::Settings;
 use tria_core::{IntentLabel, TenantId};
-use tria_rag::{Embedder, TenantIndex};
+use tria_rag::{Embedder, EvidenceIndex, ProductIndex, TenantIndex};
 use tria_store::{DbOptions, Store};
-
-/// How many chunks the agent retrieves (`TOP_K` in tria-agent).
-const RETRIEVED: usize = 3;
 
 #[derive(Debug, Deserialize)]
 struct Pair {
@@ -39,7 +37,10 @@ struct Pair {
 }
 
 const THRESHOLDS: [f32; 14] = [0.40, 0.45, 0.50, 0.55, 0.58, 0.60, 0.62, 0.65, 0.70, 0.75, 0.78, 0.80, 0.85, 0.90];
-const MARGINS: [f32; 4] = [0.0, 0.05, 0.10, 0.15];
+/// The evidence rule's grid: threshold alone × lower threshold with agreeing evidence × agreement.
+const RULE_THRESHOLDS: [f32; 7] = [0.70, 0.72, 0.74, 0.76, 0.78, 0.80, 0.85];
+const EVIDENCE_THRESHOLDS: [f32; 6] = [0.40, 0.45, 0.50, 0.55, 0.60, 0.65];
+const AGREEMENTS: [f32; 6] = [0.5, 0.6, 0.7, 0.8, 0.85, 0.9];
 /// The goals of the issue: at least this hit rate, at most this wrong-answer rate.
 const GOAL_HIT: f64 = 0.80;
 const GOAL_WRONG: f64 = 0.005;
@@ -48,7 +49,7 @@ const GOAL_WRONG: f64 = 0.005;
 struct Seen {
     raw_vector: Vec<f32>,
     vector: Vec<f32>,
-    evidence: Vec<String>,
+    evidence: Vec<(String, f32)>,
     entities: Vec<String>,
 }
 
@@ -91,7 +92,7 @@ pub(crate) fn run(settings: &Settings, verbose: bool) -> anyhow::Result<()> {
     let (mut halves, topics) = split_by_topic(&pairs);
     let embedder = crate::eval::embedder(settings)?;
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
-    let indexes = runtime.block_on(policy_indexes(settings, embedder.as_ref()))?;
+    let evidence_indexes = runtime.block_on(evidence_indexes(settings, embedder.as_ref()))?;
 
     // Every distinct message once: raw vector (retrieval), normalised vector (L3), retrieval.
     let mut texts: Vec<&str> = pairs.iter().flat_map(|p| [p.a.as_str(), p.b.as_str()]).collect();
@@ -105,11 +106,11 @@ pub(crate) fn run(settings: &Settings, verbose: bool) -> anyhow::Result<()> {
     let distinct = texts.len();
     let mut seen: Seens = HashMap::new();
     for pair in &pairs {
-        let Some(index) = indexes.get(&pair.tenant) else { bail!("unknown tenant {}", pair.tenant) };
+        let Some(evidence) = evidence_indexes.get(&pair.tenant) else { bail!("unknown tenant {}", pair.tenant) };
         for text in [pair.a.as_str(), pair.b.as_str()] {
             let i = texts.binary_search(&text).map_err(|_| anyhow::anyhow!("text vanished"))?;
             seen.entry((pair.tenant.clone(), text.to_owned())).or_insert_with(|| Seen {
-                evidence: index.hybrid_search(text, Some(&raw[i]), RETRIEVED).iter().map(|h| h.chunk.id.to_string()).collect(),
+                evidence: evidence.nearest(&raw[i]),
                 raw_vector: raw[i].clone(),
                 vector: vectors[i].clone(),
                 entities: entity_signature(text),
@@ -141,15 +142,17 @@ pub(crate) fn run(settings: &Settings, verbose: bool) -> anyhow::Result<()> {
     }
     let agree = |kind: &str| {
         let of_kind: Vec<&Pair> = pairs.iter().filter(|p| p.kind == kind).collect();
-        let n =
-            of_kind.iter().filter(|p| evidence_agrees(&at(&seen, &p.tenant, &p.a).evidence, &at(&seen, &p.tenant, &p.b).evidence)).count();
-        n as f64 / of_kind.len().max(1) as f64 * 100.0
+        let sum: f32 =
+            of_kind.iter().map(|p| evidence_agreement(&at(&seen, &p.tenant, &p.a).evidence, &at(&seen, &p.tenant, &p.b).evidence)).sum();
+        sum / of_kind.len().max(1) as f32
     };
     println!(
-        "  top retrieved chunk agrees: {:.1}% of paraphrases, {:.1}% of near-misses, {:.1}% of other questions",
+        "  mean evidence agreement: {:.2} paraphrases, {:.2} near-misses, {:.2} other questions ({} and {} passages)",
         agree("paraphrase"),
         agree("near_miss"),
-        agree("other_question")
+        agree("other_question"),
+        evidence_indexes.values().next().map_or(0, EvidenceIndex::len),
+        evidence_indexes.values().nth(1).map_or(0, EvidenceIndex::len),
     );
     println!("  hit = paraphrase answered with its twin's answer; wrong = near-miss or other question answered with the other's");
     println!();
@@ -162,8 +165,9 @@ pub(crate) fn run(settings: &Settings, verbose: bool) -> anyhow::Result<()> {
             let (sa, sb) = (&at(&seen, &pair.tenant, &pair.a), &at(&seen, &pair.tenant, &pair.b));
             let pick = |s: &'_ Seen| if raw_vectors { s.raw_vector.clone() } else { s.vector.clone() };
             let (va, vb) = (pick(sa), pick(sb));
-            let no_evidence: Vec<String> = Vec::new();
-            let (ea, eb) = if rule.agreed_threshold < rule.threshold { (&sa.evidence, &sb.evidence) } else { (&no_evidence, &no_evidence) };
+            let no_evidence: Vec<(String, f32)> = Vec::new();
+            let (ea, eb) =
+                if rule.evidence_threshold < rule.threshold { (&sa.evidence, &sb.evidence) } else { (&no_evidence, &no_evidence) };
             let tenant = TenantId::new_random();
             let answer = Arc::new(CachedAnswer::new("a", pair.intent, 1.0));
             let entry = SemanticEntry {
@@ -202,28 +206,32 @@ pub(crate) fn run(settings: &Settings, verbose: bool) -> anyhow::Result<()> {
         println!("| {t:.2} | {} | {} |", s[&Half::Tuning].cell(), s[&Half::HeldOut].cell());
     }
     println!();
-    println!("Normalised text + retrieval agreement: threshold t, agreed threshold t − margin. Hit / wrong (wrong count / near-misses):");
+    println!(
+        "Normalised text + evidence rule: cosine ≥ t, or cosine ≥ e and evidence agreement ≥ g. Hit / wrong (wrong count / near-misses):"
+    );
     println!();
-    print!("| t \\ margin |");
-    for m in MARGINS {
-        print!(" {m:.2} tuning | {m:.2} held-out |");
+    print!("| t | e |");
+    for g in AGREEMENTS {
+        print!(" g {g:.2} tuning | g {g:.2} held-out |");
     }
     println!();
-    println!("|---:|{}", "---:|".repeat(MARGINS.len() * 2));
+    println!("|---:|---:|{}", "---:|".repeat(AGREEMENTS.len() * 2));
     let mut best: Option<(MatchRule, Score, Score)> = None;
-    for t in THRESHOLDS {
-        print!("| {t:.2} |");
-        for m in MARGINS {
-            let rule = MatchRule { threshold: t, agreed_threshold: t - m };
-            let s = evaluate(rule, false);
-            let (tuning, held_out) = (s[&Half::Tuning], s[&Half::HeldOut]);
-            print!(" {} | {} |", tuning.cell(), held_out.cell());
-            // Chosen on the tuning half alone; ties go to the stricter rule (checked first).
-            if tuning.wrong_rate() <= GOAL_WRONG && best.is_none_or(|(_, b, _)| tuning.hits > b.hits) {
-                best = Some((rule, tuning, held_out));
+    for t in RULE_THRESHOLDS {
+        for e in EVIDENCE_THRESHOLDS {
+            print!("| {t:.2} | {e:.2} |");
+            for g in AGREEMENTS {
+                let rule = MatchRule { threshold: t, evidence_threshold: e, evidence_agreement: g };
+                let s = evaluate(rule, false);
+                let (tuning, held_out) = (s[&Half::Tuning], s[&Half::HeldOut]);
+                print!(" {} | {} |", tuning.cell(), held_out.cell());
+                // Chosen on the tuning half alone; ties go to the rule checked first.
+                if tuning.wrong_rate() <= GOAL_WRONG && best.is_none_or(|(_, b, _)| tuning.hits > b.hits) {
+                    best = Some((rule, tuning, held_out));
+                }
             }
+            println!();
         }
-        println!();
     }
     println!();
     let Some((rule, tuning, held_out)) = best else {
@@ -232,10 +240,8 @@ pub(crate) fn run(settings: &Settings, verbose: bool) -> anyhow::Result<()> {
     };
     let verdict = |s: &Score| if s.hit_rate() >= GOAL_HIT && s.wrong_rate() <= GOAL_WRONG { "goal met" } else { "goal NOT met" };
     println!(
-        "chosen on the tuning half: threshold {:.2}, agreed threshold {:.2} (margin {:.2})",
-        rule.threshold,
-        rule.agreed_threshold,
-        rule.threshold - rule.agreed_threshold
+        "chosen on the tuning half: threshold {:.2}, evidence threshold {:.2}, evidence agreement {:.2}",
+        rule.threshold, rule.evidence_threshold, rule.evidence_agreement
     );
     println!("  tuning half:   hit {:.1}%, wrong {:.2}% — {}", tuning.hit_rate() * 100.0, tuning.wrong_rate() * 100.0, verdict(&tuning));
     println!(
@@ -250,33 +256,33 @@ pub(crate) fn run(settings: &Settings, verbose: bool) -> anyhow::Result<()> {
     let default_rule = config.l3.rule();
     let through_cache = runtime.block_on(through_answer_cache(&pairs, &halves, &seen, &config));
     println!(
-        "shipped default (cache.l3_threshold {:.2}, agreed {:.2}) through AnswerCache: tuning {}, held-out {}",
+        "shipped default (cache.l3_threshold {:.2}, l3_evidence_threshold {:.2}, l3_evidence_agreement {:.2}) through AnswerCache: tuning {}, held-out {}",
         default_rule.threshold,
-        default_rule.agreed_threshold,
+        default_rule.evidence_threshold,
+        default_rule.evidence_agreement,
         through_cache[&Half::Tuning].cell(),
         through_cache[&Half::HeldOut].cell()
     );
 
     if verbose {
         println!(
-            "\nevery pair at the shipped default (kind, half, cosine of normalised text, of raw text, retrieval agrees, entities equal, one-word swap, hit):"
+            "\nevery pair at the shipped default (kind, half, cosine of normalised text, of raw text, evidence agreement, entities equal, same wording other slot, hit):"
         );
         for (pair, half) in pairs.iter().zip(&halves) {
             let (sa, sb) = (&at(&seen, &pair.tenant, &pair.a), &at(&seen, &pair.tenant, &pair.b));
             let cosine = |x: &[f32], y: &[f32]| -> f32 { x.iter().zip(y).map(|(a, b)| a * b).sum() };
             let similarity = cosine(&sa.vector, &sb.vector);
-            let agrees = evidence_agrees(&sa.evidence, &sb.evidence);
-            let needed = if agrees { default_rule.agreed_threshold } else { default_rule.threshold };
+            let agreement = evidence_agreement(&sa.evidence, &sb.evidence);
             let entities_equal = sa.entities == sb.entities;
-            let swapped = slot_substituted(&pair.a, &pair.b);
-            let hit = similarity >= needed && entities_equal && !swapped && !pair.intent.is_customer_specific();
+            let swapped = same_wording_other_slot(&pair.a, &pair.b);
+            let hit = default_rule.accepts(similarity, || agreement) && entities_equal && !swapped && !pair.intent.is_customer_specific();
             println!(
-                "PAIR\t{}\t{:?}\t{:.3}\t{:.3}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}",
+                "PAIR\t{}\t{:?}\t{:.3}\t{:.3}\t{:.2}\t{}\t{}\t{}\t{}\t{}\t{}\t{}",
                 pair.kind,
                 half,
                 similarity,
                 cosine(&sa.raw_vector, &sb.raw_vector),
-                agrees,
+                agreement,
                 entities_equal,
                 swapped,
                 hit,
@@ -316,8 +322,9 @@ async fn through_answer_cache(pairs: &[Pair], halves: &[Half], seen: &Seens, con
     scores
 }
 
-/// Each tenant's policy index as the agent loads it (seeded into a scratch SQLite store).
-async fn policy_indexes(settings: &Settings, embedder: &dyn Embedder) -> anyhow::Result<BTreeMap<String, TenantIndex>> {
+/// Each tenant's evidence passages as the agent builds them: from its policy index and
+/// catalogue as loaded from a scratch SQLite store seeded with the fixtures.
+async fn evidence_indexes(settings: &Settings, embedder: &dyn Embedder) -> anyhow::Result<BTreeMap<String, EvidenceIndex>> {
     let dir = tempfile::tempdir()?;
     let url = format!("sqlite://{}?mode=rwc", dir.path().join("eval.db").display());
     let store = Store::connect(&DbOptions::new(url)).await?;
@@ -326,7 +333,9 @@ async fn policy_indexes(settings: &Settings, embedder: &dyn Embedder) -> anyhow:
     for fixture in tria_store::fixtures::load_all(&settings.fixtures_dir)? {
         let (tenant, _) = tria_store::fixtures::seed_tenant(&store, &fixture, None).await?;
         tria_rag::sync_policies(&store, tenant.id, &fixture.policies).await?;
-        out.insert(tenant.slug.clone(), TenantIndex::load(&store, tenant.id, Some(embedder)).await?);
+        let index = TenantIndex::load(&store, tenant.id, Some(embedder)).await?;
+        let products = ProductIndex::load(&store, tenant.id, Some(embedder)).await?;
+        out.insert(tenant.slug.clone(), EvidenceIndex::build(index.chunks(), products.products(), embedder)?);
     }
     Ok(out)
 }

@@ -118,7 +118,12 @@ async fn tenant_of(key: AuthenticatedKey, state: &AppState, roles: &[ApiRole]) -
         state.store().tenants().get(tenant_id).await?.ok_or_else(|| ApiError::unauthorized("the key's tenant no longer exists"))?;
     tracing::Span::current().record("tenant", tenant.slug.as_str());
     if let Decision::Limited { limit, retry_after } = state.rate_limiter().check(&tenant).await {
-        return Err(crate::admission::rate_limited("too many requests for this tenant; retry after the indicated time", limit, retry_after, None));
+        return Err(crate::admission::rate_limited(
+            "too many requests for this tenant; retry after the indicated time",
+            limit,
+            retry_after,
+            None,
+        ));
     }
     Ok(tenant)
 }

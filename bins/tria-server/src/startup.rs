@@ -120,6 +120,8 @@ pub fn cache_config(s: &CacheSettings) -> CacheConfig {
             enabled: s.l3_enabled,
             ttl: s.l3_ttl,
             threshold: s.l3_threshold,
+            evidence_threshold: s.l3_evidence_threshold,
+            evidence_agreement: s.l3_evidence_agreement,
             max_entries_per_tenant: s.l3_max_entries_per_tenant,
         },
         l4_enabled: s.l4_enabled,

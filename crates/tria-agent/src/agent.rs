@@ -31,8 +31,6 @@ use crate::session::Session;
 use crate::stream::StreamSink;
 use crate::trace::{ChatDebug, Stage, StageClock};
 
-pub(crate) use crate::routing::TOP_K;
-
 /// Builds an [`Agent`]; every part has a default except the store.
 pub struct AgentBuilder {
     store: Store,
@@ -72,6 +70,7 @@ impl AgentBuilder {
         if self.cache.embedder.is_none() {
             self.cache.embedder.clone_from(&parts.embedder);
         }
+        self.cache.vector_cache_dir.clone_from(&parts.vector_cache_dir);
         self.semantic = parts;
         self
     }

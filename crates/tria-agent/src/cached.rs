@@ -1,29 +1,55 @@
 //! The answer cache in the chat pipeline: the conversation context that keys an answer, the
 //! L1→L2 lookup before anything is computed, L3 (paraphrases) after classification with the
-//! ids of the chunks retrieval returns for the message as a second signal, single-flight for
-//! identical concurrent misses, and cache warming.
+//! message's answer evidence (the tenant's policy sentences and products nearest to it) as a
+//! second signal, single-flight for identical concurrent misses, and cache warming.
 
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::{Arc, RwLock};
 
 use tria_cache::{AnswerCache, AnswerContext, AnswerQuery, CachedAnswer, Component, Fill, count_tokens, semantic_text};
 use tria_core::{CacheLevel, ConversationId, CustomerId, IntentLabel, OrderStatus, TenantContext, TenantId};
 use tria_intent::Classification;
-use tria_rag::Embedder;
+use tria_rag::{Embedder, EvidenceIndex, TenantIndex};
 use tria_store::repo::NewConversation;
 
 use crate::{Agent, AgentBuilder, AgentError};
 
-/// The cache and what L3 needs: an embedder for queries (without one, L3 is skipped).
+/// The cache and what L3 needs: an embedder for queries (without one, L3 is skipped) and each
+/// tenant's evidence passages.
 #[derive(Clone)]
 pub(crate) struct CacheParts {
     pub(crate) cache: Arc<AnswerCache>,
     pub(crate) embedder: Option<Arc<dyn Embedder>>,
+    /// Where the evidence passages' vectors are kept between starts (from [`crate::SemanticParts`]).
+    pub(crate) vector_cache_dir: Option<PathBuf>,
+    evidence: Arc<EvidenceIndexes>,
 }
 
 impl Default for CacheParts {
     /// Memory only, no L3: `Agent::builder(store)` works with nothing else configured.
     fn default() -> Self {
-        Self { cache: Arc::new(AnswerCache::memory_only()), embedder: None }
+        Self { cache: Arc::new(AnswerCache::memory_only()), embedder: None, vector_cache_dir: None, evidence: Arc::default() }
+    }
+}
+
+/// An evidence index and the policy index it was built from.
+type BuiltEvidence = (Arc<TenantIndex>, Arc<EvidenceIndex>);
+
+/// Each tenant's [`EvidenceIndex`], built on first use from the policy index it belongs to and
+/// rebuilt when that index is replaced (re-index), so its passages always match what
+/// retrieval and the responder read.
+#[derive(Default)]
+struct EvidenceIndexes {
+    built: RwLock<HashMap<TenantId, BuiltEvidence>>,
+    /// One build at a time: concurrent first lookups wait for it instead of embedding twice.
+    building: tokio::sync::Mutex<()>,
+}
+
+impl EvidenceIndexes {
+    fn current(&self, tenant: TenantId, index: &Arc<TenantIndex>) -> Option<Arc<EvidenceIndex>> {
+        let built = self.built.read().ok()?;
+        built.get(&tenant).filter(|(of, _)| Arc::ptr_eq(of, index)).map(|(_, e)| e.clone())
     }
 }
 
@@ -135,13 +161,60 @@ impl Agent {
         Some(vector)
     }
 
-    /// What retrieval returns for the message (chunk ids, best first): the same call
-    /// [`Agent::generate`] makes, so L3's agreement signal sees what the answer would cite.
-    /// Empty when the index cannot be read; L3 then uses its plain threshold.
-    async fn retrieval_evidence(&self, tenant: TenantId, message: &str) -> Vec<String> {
-        let Ok(index) = self.index(tenant).await else { return Vec::new() };
-        let vector = self.query_embedding(message);
-        index.hybrid_search(message, vector.as_deref(), crate::agent::TOP_K).iter().map(|h| h.chunk.id.to_string()).collect()
+    /// The tenant's evidence passages for its current policy index and catalogue, embedded on
+    /// first use (off the reactor; a few hundred passages). `None` without an embedder or when
+    /// embedding fails: L3 then uses its plain threshold.
+    async fn evidence_index(&self, tenant: TenantId) -> Option<Arc<EvidenceIndex>> {
+        let embedder = self.cache.embedder.clone()?;
+        let memo = &self.cache.evidence;
+        let index = self.index(tenant).await.ok()?;
+        if let Some(found) = memo.current(tenant, &index) {
+            return Some(found);
+        }
+        let _building = memo.building.lock().await;
+        if let Some(found) = memo.current(tenant, &index) {
+            return Some(found);
+        }
+        let products = self.catalogue(tenant).map(|c| c.products().to_vec()).unwrap_or_default();
+        let for_build = index.clone();
+        let cache_dir = self.cache.vector_cache_dir.clone();
+        let built = tokio::task::spawn_blocking(move || {
+            let texts = tria_rag::evidence::passage_texts(for_build.chunks(), &products);
+            let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
+            let vectors = match &cache_dir {
+                _ if refs.is_empty() => Ok(Vec::new()),
+                Some(dir) => tria_rag::embed_batch_cached(embedder.as_ref(), &refs, dir),
+                None => embedder.embed_batch(&refs),
+            };
+            vectors.map(|v| EvidenceIndex::from_vectors(&texts, &v))
+        })
+        .await;
+        match built {
+            Ok(Ok(evidence)) => {
+                let evidence = Arc::new(evidence);
+                if let Ok(mut map) = memo.built.write() {
+                    map.insert(tenant, (index, evidence.clone()));
+                }
+                Some(evidence)
+            }
+            Ok(Err(e)) => {
+                tracing::warn!(%tenant, error = %e, "embedding the evidence passages failed; L3 uses its plain threshold");
+                None
+            }
+            Err(e) => {
+                tracing::warn!(%tenant, error = %e, "evidence build task failed");
+                None
+            }
+        }
+    }
+
+    /// The message's answer evidence: the tenant's policy sentences and products nearest to
+    /// its embedding (the same vector retrieval uses), best first with their cosine. Empty when
+    /// there is no model or index; L3 then uses its plain threshold. Retrieval itself is not
+    /// run here, so a miss retrieves once, in [`Agent::generate`].
+    async fn answer_evidence(&self, tenant: TenantId, message: &str) -> Vec<(String, f32)> {
+        let Some(evidence) = self.evidence_index(tenant).await else { return Vec::new() };
+        self.query_embedding(message).map(|v| evidence.nearest(&v)).unwrap_or_default()
     }
 
     /// L1 → L2, else classify, L3, else `generate` — once for identical concurrent misses. The
@@ -165,7 +238,7 @@ impl Agent {
             let label = classification.label;
             let wants_l3 = cache.config().l3.enabled && !label.is_customer_specific();
             let vector = if wants_l3 { self.query_vector(tenant.id, message).await } else { None };
-            let evidence = if vector.is_some() { self.retrieval_evidence(tenant.id, message).await } else { Vec::new() };
+            let evidence = if vector.is_some() { self.answer_evidence(tenant.id, message).await } else { Vec::new() };
             if let Some(v) = &vector
                 && let Some(answer) = cache.lookup_semantic_with(tenant.id, label, message, v, &evidence).await
             {

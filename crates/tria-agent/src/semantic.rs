@@ -2,7 +2,7 @@
 //! `fixtures/intents` — loaded so that a missing model degrades the agent (BM25 retrieval, rule
 //! intents) instead of stopping it, and reported for health checks.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use tria_guard::LearnedScreen;
@@ -21,6 +21,9 @@ pub struct SemanticParts {
     /// The learned input-safety screen (see [`crate::safety`]), trained on the same embedder.
     pub safety: Option<Arc<LearnedScreen>>,
     pub status: EmbedderStatus,
+    /// Where vectors of fixed texts (intent examples, L3's evidence passages) are kept so a
+    /// restart does not embed them again; `None`: embedded on every start.
+    pub vector_cache_dir: Option<PathBuf>,
 }
 
 impl std::fmt::Debug for SemanticParts {
@@ -36,7 +39,13 @@ impl std::fmt::Debug for SemanticParts {
 impl SemanticParts {
     /// No model: BM25 retrieval and rule intents. `reason` is what health reports.
     pub fn unavailable(reason: impl Into<String>) -> Self {
-        Self { embedder: None, intent_model: None, safety: None, status: EmbedderStatus::Unavailable { reason: reason.into() } }
+        Self {
+            embedder: None,
+            intent_model: None,
+            safety: None,
+            status: EmbedderStatus::Unavailable { reason: reason.into() },
+            vector_cache_dir: None,
+        }
     }
 
     /// Wraps any embedder (local, remote, a test double) and builds the intent model from the
@@ -61,7 +70,7 @@ impl SemanticParts {
                 None
             }
         };
-        Self { embedder: Some(embedder), intent_model, safety: None, status }
+        Self { embedder: Some(embedder), intent_model, safety: None, status, vector_cache_dir: vector_cache_dir.map(Path::to_path_buf) }
     }
 
     /// Adds the learned safety screen, trained on `fixtures_dir/safety` and the intent examples

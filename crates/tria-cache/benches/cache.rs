@@ -195,6 +195,40 @@ fn l3_lookup_cpu(c: &mut Criterion<ThreadCpu>) {
     c.bench_function("l3_lookup_100k_cpu", |b| b.iter(|| index.search(tenant, IntentLabel::PolicyQuestion, black_box(&q), rule).unwrap()));
 }
 
+/// The evidence rule's worst case on top of the scan: every one of the 64 re-ranked candidates
+/// is above the evidence threshold and none agrees, so agreement (32 passages each side) is
+/// computed 64 times and the lookup misses. 10k entries (over the exact-scan limit, so the
+/// re-rank path runs); each entry carries 32 evidence passages.
+fn l3_lookup_evidence_cpu(c: &mut Criterion<ThreadCpu>) {
+    const N: u64 = 10_000;
+    let index = SemanticIndex::new(N as usize + 1);
+    let tenant = TenantId::new_random();
+    let far = Instant::now() + Duration::from_secs(3600);
+    let shared = answer();
+    let stored: Vec<(String, f32)> = (0..32).map(|i| (format!("{:016x}", i * 7919), 0.6 - i as f32 * 0.005)).collect();
+    for i in 0..N {
+        let v = pseudo_vector(i, 384);
+        let entry = SemanticEntry {
+            id: format!("e{i}"),
+            text: String::new(),
+            vector: &v,
+            entities: vec![],
+            evidence: stored.clone(),
+            answer: shared.clone(),
+            expires_at: far,
+        };
+        index.insert(tenant, IntentLabel::PolicyQuestion, entry);
+    }
+    let query = pseudo_vector(4_242, 384);
+    let other: Vec<(String, f32)> = (0..32).map(|i| (format!("{:016x}", 1_000_003 + i * 7919), 0.6 - i as f32 * 0.005)).collect();
+    let q = SemanticQuery { vector: &query, message: "", entities: &[], evidence: &other };
+    let rule = MatchRule { threshold: 2.0, evidence_threshold: -1.0, evidence_agreement: 0.5 };
+    assert!(index.search(tenant, IntentLabel::PolicyQuestion, &q, rule).is_none());
+    c.bench_function("l3_lookup_10k_evidence_worst_cpu", |b| {
+        b.iter(|| index.search(tenant, IntentLabel::PolicyQuestion, black_box(&q), rule).is_none())
+    });
+}
+
 /// Kills a private Redis under a connected cache and times the first requests after its death,
 /// then benches lookups while degraded.
 fn fallback_switch(c: &mut Criterion) {
@@ -236,6 +270,6 @@ criterion_group! {
 criterion_group! {
     name = cpu;
     config = Criterion::default().with_measurement(ThreadCpu).sample_size(50).measurement_time(Duration::from_secs(3)).warm_up_time(Duration::from_secs(1));
-    targets = l1_hit_cpu, l3_lookup_cpu
+    targets = l1_hit_cpu, l3_lookup_cpu, l3_lookup_evidence_cpu
 }
 criterion_main!(cpu, benches);

@@ -82,7 +82,7 @@ struct SemanticRecord {
     text: String,
     vector: Vec<f32>,
     entities: Vec<String>,
-    evidence: Vec<String>,
+    evidence: Vec<(String, f32)>,
     answer: CachedAnswer,
 }
 
@@ -122,9 +122,9 @@ pub struct Fill {
     pub level: CacheLevel,
     /// The message's embedding, to index a fresh answer in L3.
     pub vector: Option<Vec<f32>>,
-    /// Ids of the chunks retrieved for the message, best first, stored with it in L3 (empty:
-    /// none, and then only the plain threshold can match it).
-    pub evidence: Vec<String>,
+    /// The answer evidence nearest to the message ([`crate::Evidence`]), stored with it in L3
+    /// (empty: none, and then only the plain threshold can match it).
+    pub evidence: Vec<(String, f32)>,
     /// False for answers that must not be cached (errors, "I don't know", hand-offs).
     pub cacheable: bool,
 }
@@ -134,8 +134,8 @@ pub struct Fill {
 pub struct Fresh<'a> {
     /// The message's embedding.
     pub vector: &'a [f32],
-    /// Ids of the chunks retrieved for the message, best first.
-    pub evidence: &'a [String],
+    /// The answer evidence nearest to the message ([`crate::Evidence`]).
+    pub evidence: &'a crate::Evidence,
 }
 
 /// The component caches of L4.
@@ -417,21 +417,21 @@ impl AnswerCache {
 
     /// A paraphrase's answer within the tenant and intent, if one is similar enough and
     /// mentions the same entities. Customer-specific intents always miss. Same as
-    /// [`Self::lookup_semantic_with`] without a retrieval signal.
+    /// [`Self::lookup_semantic_with`] without an evidence signal.
     pub async fn lookup_semantic(&self, tenant: TenantId, intent: IntentLabel, message: &str, vector: &[f32]) -> Option<Arc<CachedAnswer>> {
         self.lookup_semantic_with(tenant, intent, message, vector, &[]).await
     }
 
-    /// Like [`Self::lookup_semantic`], with the ids of the chunks retrieval returned for
-    /// `message` (best first): when a stored paraphrase retrieved the same top chunk, the lower
-    /// agreed threshold applies ([`SemanticConfig::rule`](crate::SemanticConfig::rule)).
+    /// Like [`Self::lookup_semantic`], with the answer evidence nearest to `message` (best
+    /// first, [`crate::Evidence`]): when a stored paraphrase selected the same evidence, the
+    /// lower evidence threshold applies ([`SemanticConfig::rule`](crate::SemanticConfig::rule)).
     pub async fn lookup_semantic_with(
         &self,
         tenant: TenantId,
         intent: IntentLabel,
         message: &str,
         vector: &[f32],
-        evidence: &[String],
+        evidence: &crate::Evidence,
     ) -> Option<Arc<CachedAnswer>> {
         if !self.config.l3.enabled || intent.is_customer_specific() {
             return None;
@@ -542,7 +542,7 @@ impl AnswerCache {
         self.store_with(q, answer, vector.map(|vector| Fresh { vector, evidence: &[] })).await;
     }
 
-    /// [`Self::store`] with what retrieval returned for the message, for L3's agreement signal.
+    /// [`Self::store`] with the message's answer evidence, for L3's agreement signal.
     pub async fn store_with(&self, q: &AnswerQuery<'_>, answer: Arc<CachedAnswer>, fresh: Option<Fresh<'_>>) {
         let generation = self.generation(q.tenant).await;
         let keys = self.exact_keys(q, generation);

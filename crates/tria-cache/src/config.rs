@@ -15,8 +15,13 @@ pub struct LevelConfig {
 pub struct SemanticConfig {
     pub enabled: bool,
     pub ttl: Duration,
-    /// Minimum cosine similarity for a paraphrase hit (calibrated by `cargo xtask eval cache`).
+    /// Minimum cosine similarity for a paraphrase hit on similarity alone (calibrated by
+    /// `cargo xtask eval cache`).
     pub threshold: f32,
+    /// The lower cosine that is enough when both messages select the same answer evidence.
+    pub evidence_threshold: f32,
+    /// How much the evidence must agree for the lower bar ([`crate::evidence_agreement`], 0–1).
+    pub evidence_agreement: f32,
     /// Entries kept per tenant; the oldest go first.
     pub max_entries_per_tenant: usize,
 }
@@ -52,17 +57,20 @@ pub struct CacheConfig {
 }
 
 /// Calibrated with `cargo xtask eval cache` (see docs/QUALITY.md).
-pub const DEFAULT_L3_THRESHOLD: f32 = 0.80;
-
-/// How much lower the similarity bar is when both messages retrieved the same top policy chunk
-/// (calibrated with `cargo xtask eval cache` alongside the threshold). A constant rather than a
-/// setting so the one `cache.l3_threshold` knob moves both bars together.
-pub const L3_AGREEMENT_MARGIN: f32 = 0.05;
+pub const DEFAULT_L3_THRESHOLD: f32 = 0.74;
+/// Calibrated alongside [`DEFAULT_L3_THRESHOLD`].
+pub const DEFAULT_L3_EVIDENCE_THRESHOLD: f32 = 0.50;
+/// Calibrated alongside [`DEFAULT_L3_THRESHOLD`].
+pub const DEFAULT_L3_EVIDENCE_AGREEMENT: f32 = 0.85;
 
 impl SemanticConfig {
-    /// The rule L3 applies: the threshold, lowered by [`L3_AGREEMENT_MARGIN`] on agreement.
+    /// The rule L3 applies.
     pub fn rule(&self) -> crate::MatchRule {
-        crate::MatchRule { threshold: self.threshold, agreed_threshold: (self.threshold - L3_AGREEMENT_MARGIN).max(0.0) }
+        crate::MatchRule {
+            threshold: self.threshold,
+            evidence_threshold: self.evidence_threshold,
+            evidence_agreement: self.evidence_agreement,
+        }
     }
 }
 
@@ -82,6 +90,8 @@ impl Default for CacheConfig {
                 enabled: true,
                 ttl: Duration::from_secs(60 * 60),
                 threshold: DEFAULT_L3_THRESHOLD,
+                evidence_threshold: DEFAULT_L3_EVIDENCE_THRESHOLD,
+                evidence_agreement: DEFAULT_L3_EVIDENCE_AGREEMENT,
                 max_entries_per_tenant: 50_000,
             },
             l4_enabled: true,

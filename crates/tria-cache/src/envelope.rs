@@ -6,7 +6,8 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 /// The format of everything this build writes. Bump on any change to a cached type.
-pub const ENVELOPE_VERSION: u8 = 1;
+/// 2: L3 records carry answer evidence (passage ids with scores) instead of chunk ids.
+pub const ENVELOPE_VERSION: u8 = 2;
 
 const MAGIC: [u8; 2] = *b"TC";
 const HEADER_LEN: usize = 2 + 1 + 1 + 4;

@@ -19,13 +19,17 @@ mod tokens;
 
 pub use answer::{AnswerCache, AnswerContext, AnswerQuery, CacheLevelName, CachedAnswer, Component, ExactHit, Fill, Fresh};
 pub use backend::{BackendStats, CacheBackend, CacheError, CacheHealth};
-pub use config::{CacheConfig, DEFAULT_L3_THRESHOLD, L3_AGREEMENT_MARGIN, LevelConfig, SemanticConfig};
+pub use config::{
+    CacheConfig, DEFAULT_L3_EVIDENCE_AGREEMENT, DEFAULT_L3_EVIDENCE_THRESHOLD, DEFAULT_L3_THRESHOLD, LevelConfig, SemanticConfig,
+};
 pub use envelope::{ENVELOPE_VERSION, EnvelopeError};
 pub use fallback::FallbackCache;
 pub use flight::SingleFlight;
 pub use keys::semantic_text;
 pub use memory::MemoryCache;
 pub use redis::RedisCache;
-pub use semantic::{MatchRule, SemanticEntry, SemanticHit, SemanticIndex, SemanticQuery, evidence_agrees};
+pub use semantic::{
+    EVIDENCE_TEMPERATURE, Evidence, MatchRule, SemanticEntry, SemanticHit, SemanticIndex, SemanticQuery, evidence_agreement,
+};
 pub use stats::{CacheStats, LevelStats};
 pub use tokens::count_tokens;

@@ -5,6 +5,10 @@
 //! an invalidation. Partitions above [`EXACT_SCAN_LIMIT`] entries are scanned first on one sign
 //! bit per dimension (Hamming distance, 48 bytes per 384-d vector, so 100k entries fit in cache)
 //! and the nearest [`RERANK`] are re-scored exactly.
+//!
+//! A match needs the cosine threshold, or a lower one when both messages select the same
+//! answer evidence (policy sentences, products; see [`MatchRule`]), plus the entity and
+//! same-wording guards.
 
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
@@ -20,30 +24,61 @@ pub(crate) const EXACT_SCAN_LIMIT: usize = 4096;
 /// Candidates re-scored exactly after the bit scan.
 pub(crate) const RERANK: usize = 64;
 
-/// When two messages' similarity is enough: `threshold` alone, or the lower `agreed_threshold`
-/// when both retrieved the same top policy chunk (paraphrases of one policy question retrieve the
-/// same passage; see [`evidence_agrees`]).
+/// The passages (policy sentences, products) nearest to a message, best first, each with its
+/// cosine to the message (`tria_rag::EvidenceIndex::nearest`). Ids are stable across processes.
+pub type Evidence = [(String, f32)];
+
+/// Softmax temperature that turns an [`Evidence`] list into weights: a passage 0.08 below the
+/// best counts e⁻¹ as much. Chosen with `cargo xtask eval cache` on the tuning half (0.03–0.15
+/// tried; docs/QUALITY.md).
+pub const EVIDENCE_TEMPERATURE: f32 = 0.08;
+
+/// When two messages may share an answer: their cosine reaches `threshold`, or it reaches the
+/// lower `evidence_threshold` and they select the same evidence (see [`evidence_agreement`]) to
+/// at least `evidence_agreement`. Paraphrases of one question select the same policy sentences
+/// or products even when the embedding scores the two phrasings far apart; different questions
+/// on one topic select different ones.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct MatchRule {
     pub threshold: f32,
-    pub agreed_threshold: f32,
+    pub evidence_threshold: f32,
+    pub evidence_agreement: f32,
 }
 
 impl MatchRule {
-    /// Cosine alone, no retrieval signal.
+    /// Cosine alone, no evidence signal.
     pub fn cosine(threshold: f32) -> Self {
-        Self { threshold, agreed_threshold: threshold }
+        Self { threshold, evidence_threshold: threshold, evidence_agreement: f32::INFINITY }
     }
 
     fn lowest(&self) -> f32 {
-        self.threshold.min(self.agreed_threshold)
+        self.threshold.min(self.evidence_threshold)
+    }
+
+    /// Whether a candidate at `similarity` whose evidence agrees to `agreement()` matches. The
+    /// agreement is computed only when the cosine alone is not enough.
+    pub fn accepts(&self, similarity: f32, agreement: impl FnOnce() -> f32) -> bool {
+        similarity >= self.threshold || (similarity >= self.evidence_threshold && agreement() >= self.evidence_agreement)
     }
 }
 
-/// Whether two messages' retrievals agree: the same top chunk. An empty list (nothing retrieved,
-/// or the caller has no retrieval) never agrees.
-pub fn evidence_agrees(cached: &[String], new: &[String]) -> bool {
-    matches!((cached.first(), new.first()), (Some(a), Some(b)) if a == b)
+fn evidence_weights(e: &Evidence) -> Vec<(&str, f32)> {
+    let best = e.iter().map(|(_, s)| *s).fold(f32::NEG_INFINITY, f32::max);
+    e.iter().map(|(id, s)| (id.as_str(), ((s - best) / EVIDENCE_TEMPERATURE).exp())).collect()
+}
+
+/// How much two messages select the same evidence, in [0, 1]: the cosine between their softmax
+/// weights over passages ([`EVIDENCE_TEMPERATURE`]). 1 when both put their weight on the same
+/// passages in the same proportions, 0 when they share none. An empty list agrees with nothing.
+pub fn evidence_agreement(a: &Evidence, b: &Evidence) -> f32 {
+    let (wa, wb) = (evidence_weights(a), evidence_weights(b));
+    let norm = |w: &[(&str, f32)]| w.iter().map(|(_, x)| x * x).sum::<f32>().sqrt();
+    let (na, nb) = (norm(&wa), norm(&wb));
+    if !(na > 0.0 && nb > 0.0) {
+        return 0.0;
+    }
+    let shared: f32 = wa.iter().filter_map(|(id, x)| wb.iter().find(|(other, _)| other == id).map(|(_, y)| x * y)).sum();
+    (shared / (na * nb)).clamp(0.0, 1.0)
 }
 
 /// What a lookup compares a stored entry with.
@@ -54,8 +89,9 @@ pub struct SemanticQuery<'a> {
     pub message: &'a str,
     /// From [`crate::guard::entity_signature`].
     pub entities: &'a [String],
-    /// Ids of the chunks retrieval returned for the message, best first (may be empty).
-    pub evidence: &'a [String],
+    /// The passages nearest to the message, best first (may be empty: then only the plain
+    /// threshold can match).
+    pub evidence: &'a Evidence,
 }
 
 /// A semantic match that passed the threshold and the entity guard.
@@ -71,7 +107,7 @@ struct Meta {
     id: String,
     text: String,
     entities: Vec<String>,
-    evidence: Vec<String>,
+    evidence: Vec<(String, f32)>,
     answer: Arc<CachedAnswer>,
     expires_at: Instant,
     seq: u64,
@@ -175,8 +211,8 @@ pub struct SemanticEntry<'a> {
     pub vector: &'a [f32],
     /// From [`crate::guard::entity_signature`].
     pub entities: Vec<String>,
-    /// Ids of the chunks retrieved for the message, best first (may be empty).
-    pub evidence: Vec<String>,
+    /// The passages nearest to the message, best first (may be empty).
+    pub evidence: Vec<(String, f32)>,
     pub answer: Arc<CachedAnswer>,
     pub expires_at: Instant,
 }
@@ -251,8 +287,7 @@ impl SemanticIndex {
                     expired.push(meta.id.clone());
                     continue;
                 }
-                let needed = if evidence_agrees(&meta.evidence, query.evidence) { rule.agreed_threshold } else { rule.threshold };
-                if similarity >= needed
+                if rule.accepts(similarity, || evidence_agreement(&meta.evidence, query.evidence))
                     && entities_compatible(&meta.entities, query.entities)
                     && !same_wording_other_slot(&meta.text, query.message)
                 {
@@ -376,19 +411,36 @@ mod tests {
         assert_eq!(index.usage(tenant).0, 10_000);
     }
 
+    fn evidence(ids: &[(&str, f32)]) -> Vec<(String, f32)> {
+        ids.iter().map(|(id, s)| ((*id).to_owned(), *s)).collect()
+    }
+
     #[test]
-    fn agreeing_retrieval_lowers_the_bar_and_nothing_else_does() {
+    fn evidence_agreement_weighs_the_passages_both_select() {
+        let returns = evidence(&[("window", 0.62), ("refund-timing", 0.50), ("rma", 0.48)]);
+        assert!((evidence_agreement(&returns, &returns) - 1.0).abs() < 1e-6);
+        let paraphrase = evidence(&[("window", 0.55), ("rma", 0.47), ("refund-timing", 0.40)]);
+        let other_question = evidence(&[("refund-timing", 0.66), ("window", 0.49), ("rma", 0.40)]);
+        let (same, other) = (evidence_agreement(&returns, &paraphrase), evidence_agreement(&returns, &other_question));
+        assert!(same > 0.9 && other < 0.5, "same best passage {same}, another best passage {other}");
+        assert_eq!(evidence_agreement(&returns, &evidence(&[("shipping", 0.7)])), 0.0);
+        assert_eq!(evidence_agreement(&returns, &[]), 0.0);
+        assert_eq!(evidence_agreement(&[], &[]), 0.0);
+    }
+
+    #[test]
+    fn agreeing_evidence_lowers_the_bar_and_nothing_else_does() {
         let index = SemanticIndex::new(100);
         let tenant = TenantId::new_random();
         let far = Instant::now() + std::time::Duration::from_secs(60);
         let stored = unit(1, 32);
-        let evidence = vec!["chunk-a".to_owned()];
+        let window = evidence(&[("window", 0.6), ("rma", 0.4)]);
         let entry = SemanticEntry {
             id: "e".into(),
             text: "how long do returns take".into(),
             vector: &stored,
             entities: vec![],
-            evidence: evidence.clone(),
+            evidence: window.clone(),
             answer: answer("x"),
             expires_at: far,
         };
@@ -399,11 +451,11 @@ mod tests {
             *x = -*x * 0.2;
         }
         let similarity = dot(&normalized(&stored).expect("unit"), &normalized(&query).expect("unit"));
-        let rule = MatchRule { threshold: similarity + 0.05, agreed_threshold: similarity - 0.05 };
+        let rule = MatchRule { threshold: similarity + 0.05, evidence_threshold: similarity - 0.05, evidence_agreement: 0.5 };
         let message = "what is the return window";
-        let agreeing = SemanticQuery { vector: &query, message, entities: &[], evidence: &evidence };
+        let agreeing = SemanticQuery { vector: &query, message, entities: &[], evidence: &window };
         assert!(index.search(tenant, IntentLabel::PolicyQuestion, &agreeing, rule).is_some());
-        let other = ["chunk-b".to_owned()];
+        let other = evidence(&[("refund-timing", 0.6), ("window", 0.3)]);
         let disagreeing = SemanticQuery { evidence: &other, ..agreeing };
         assert!(index.search(tenant, IntentLabel::PolicyQuestion, &disagreeing, rule).is_none());
         let none = SemanticQuery { evidence: &[], ..agreeing };
@@ -411,6 +463,8 @@ mod tests {
         let other_entities = ["number:30".to_owned()];
         let guarded = SemanticQuery { entities: &other_entities, ..agreeing };
         assert!(index.search(tenant, IntentLabel::PolicyQuestion, &guarded, rule).is_none(), "the entity guard still applies");
+        let below = MatchRule { evidence_threshold: similarity + 0.01, ..rule };
+        assert!(index.search(tenant, IntentLabel::PolicyQuestion, &agreeing, below).is_none(), "agreement needs the lower bar too");
     }
 
     #[test]

@@ -295,6 +295,26 @@ mod tests {
     }
 
     #[test]
+    fn l3_evidence_settings_are_read_and_validated() {
+        let s = load(&sources()).expect("valid");
+        assert!(s.cache.l3_evidence_threshold > 0.0 && s.cache.l3_evidence_threshold <= s.cache.l3_threshold);
+        assert!((0.0..=1.0).contains(&s.cache.l3_evidence_agreement));
+        let mut src = sources();
+        src.env =
+            vec![("TRIA_CACHE__L3_EVIDENCE_THRESHOLD".into(), "0.6".into()), ("TRIA_CACHE__L3_EVIDENCE_AGREEMENT".into(), "0.7".into())];
+        let s = load(&src).expect("valid");
+        assert!((s.cache.l3_evidence_threshold - 0.6).abs() < 1e-6);
+        assert!((s.cache.l3_evidence_agreement - 0.7).abs() < 1e-6);
+        src.env = vec![("TRIA_CACHE__L3_EVIDENCE_THRESHOLD".into(), "0.95".into())];
+        let err = load(&src).expect_err("above the plain threshold").to_string();
+        assert!(err.contains("cache.l3_evidence_threshold"), "{err}");
+        src.env = vec![("TRIA_CACHE__L3_EVIDENCE_AGREEMENT".into(), "-0.1".into())];
+        assert!(load(&src).expect_err("negative").to_string().contains("cache.l3_evidence_agreement"));
+        src.env = vec![("TRIA_CACHE__L3_EVIDENCE_AGREEMENT".into(), "2".into())];
+        assert!(load(&src).is_ok(), "above 1 turns the evidence rule off");
+    }
+
+    #[test]
     fn unknown_profile_is_an_error() {
         let mut src = sources();
         src.profile = Some("staging".into());

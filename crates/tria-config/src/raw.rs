@@ -156,6 +156,10 @@ pub struct RawCache {
     pub l3_ttl_secs: u64,
     #[serde(deserialize_with = "number_or_text")]
     pub l3_threshold: f64,
+    #[serde(deserialize_with = "number_or_text")]
+    pub l3_evidence_threshold: f64,
+    #[serde(deserialize_with = "number_or_text")]
+    pub l3_evidence_agreement: f64,
     pub l3_max_entries_per_tenant: u64,
     pub l4_enabled: bool,
     pub l4_intent_ttl_secs: u64,

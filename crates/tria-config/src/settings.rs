@@ -90,8 +90,13 @@ pub struct CacheSettings {
     pub l2_ttl: Duration,
     pub l3_enabled: bool,
     pub l3_ttl: Duration,
-    /// Cosine similarity in (0, 1].
+    /// Cosine similarity in (0, 1] that is enough on its own.
     pub l3_threshold: f32,
+    /// The lower cosine, in (0, `l3_threshold`], that is enough when both messages select the
+    /// same answer evidence (policy sentences, products).
+    pub l3_evidence_threshold: f32,
+    /// How much the evidence must agree for that, in [0, 1]; above 1 turns the evidence rule off.
+    pub l3_evidence_agreement: f32,
     pub l3_max_entries_per_tenant: usize,
     pub l4_enabled: bool,
     pub l4_intent_ttl: Duration,
@@ -316,6 +321,18 @@ impl Settings {
         if !(c.l3_threshold > 0.0 && c.l3_threshold <= 1.0) {
             return Err(ConfigError::invalid("cache.l3_threshold", format!("must be in (0, 1] (got {})", c.l3_threshold)));
         }
+        if !(c.l3_evidence_threshold > 0.0 && c.l3_evidence_threshold <= c.l3_threshold) {
+            return Err(ConfigError::invalid(
+                "cache.l3_evidence_threshold",
+                format!("must be in (0, cache.l3_threshold = {}] (got {})", c.l3_threshold, c.l3_evidence_threshold),
+            ));
+        }
+        if !(c.l3_evidence_agreement >= 0.0 && c.l3_evidence_agreement.is_finite()) {
+            return Err(ConfigError::invalid(
+                "cache.l3_evidence_agreement",
+                format!("must be a number from 0 to 1, or above 1 to turn the evidence rule off (got {})", c.l3_evidence_agreement),
+            ));
+        }
         if !(c.price_per_1k_tokens >= 0.0 && c.price_per_1k_tokens.is_finite()) {
             return Err(ConfigError::invalid("cache.price_per_1k_tokens", "must be a non-negative number"));
         }
@@ -341,6 +358,8 @@ impl Settings {
             l3_enabled: c.l3_enabled,
             l3_ttl: secs("l3_ttl_secs", c.l3_ttl_secs)?,
             l3_threshold: c.l3_threshold as f32,
+            l3_evidence_threshold: c.l3_evidence_threshold as f32,
+            l3_evidence_agreement: c.l3_evidence_agreement as f32,
             l3_max_entries_per_tenant: usize::try_from(c.l3_max_entries_per_tenant.max(1)).unwrap_or(usize::MAX),
             l4_enabled: c.l4_enabled,
             l4_intent_ttl: secs("l4_intent_ttl_secs", c.l4_intent_ttl_secs)?,

@@ -4,6 +4,7 @@
 pub mod bm25;
 pub mod chunk;
 pub mod embed;
+pub mod evidence;
 pub mod flat;
 pub mod hybrid;
 pub mod index;
@@ -14,6 +15,7 @@ pub mod tokens;
 
 pub use chunk::{Chunk, ChunkOptions, chunk_markdown};
 pub use embed::{EmbedError, Embedder, EmbedderStatus, LocalEmbedder, LocalEmbedderOptions, embed_batch_cached};
+pub use evidence::{EVIDENCE_TOP, EvidenceIndex};
 pub use hybrid::{RetrievalMode, reciprocal_rank_fusion};
 pub use index::{IndexedChunk, PolicyHit, TenantIndex};
 pub use indexer::{IndexReport, embed_missing_chunks};

@@ -98,6 +98,11 @@ impl ProductIndex {
         self.index.has_vectors()
     }
 
+    /// Every product, in catalogue order.
+    pub fn products(&self) -> &[ProductDoc] {
+        &self.products
+    }
+
     /// The best `k` products for `query`; SKUs written in the query come first.
     pub fn search(&self, query: &str, query_vector: Option<&[f32]>, k: usize) -> Vec<ProductHit> {
         let upper = query.to_uppercase();

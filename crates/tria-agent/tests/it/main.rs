@@ -5,6 +5,7 @@ mod conversation;
 mod llm;
 mod orders;
 mod safety;
+mod semantic_cache;
 mod streaming;
 
 use std::collections::BTreeMap;

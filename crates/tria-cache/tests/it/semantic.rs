@@ -100,26 +100,31 @@ fn cosine(a: &[f32], b: &[f32]) -> f32 {
 }
 
 #[tokio::test]
-async fn retrieval_agreement_survives_persistence_and_lowers_the_bar_only_when_it_agrees() {
+async fn evidence_agreement_survives_persistence_and_lowers_the_bar_only_when_it_agrees() {
     let stored_vector = vector(21, 0.0);
     let query_vector = vector(21, 3.0);
     let similarity = cosine(&stored_vector, &query_vector);
-    // The plain bar sits above this pair, the agreed bar (plain − margin) below it.
-    let threshold = similarity + tria_cache::L3_AGREEMENT_MARGIN / 2.0;
-    let cache = redis_cache(|c| c.l3.threshold = threshold).await;
+    // The plain bar sits above this pair, the evidence bar below it.
+    let cache = redis_cache(|c| {
+        c.l3.threshold = similarity + 0.02;
+        c.l3.evidence_threshold = similarity - 0.02;
+        c.l3.evidence_agreement = 0.8;
+    })
+    .await;
     let tenant = TenantId::new_random();
     let ctx = AnswerContext::default();
-    let evidence = vec!["chunk-returns-1".to_owned(), "chunk-returns-2".to_owned()];
+    let evidence = vec![("returns-window".to_owned(), 0.61), ("returns-rma".to_owned(), 0.45)];
     let fresh = tria_cache::Fresh { vector: &stored_vector, evidence: &evidence };
     cache.store_with(&query(tenant, "how long do returns take", &ctx), answer("30 days.", IntentLabel::PolicyQuestion), Some(fresh)).await;
 
     // A second instance loads the entry, evidence included, from Redis.
     let other = sibling(&cache).await;
     let message = "what is the return window";
-    let hit = other.lookup_semantic_with(tenant, IntentLabel::PolicyQuestion, message, &query_vector, &evidence).await;
-    assert_eq!(hit.expect("agreeing retrieval passes the lower bar").reply, "30 days.");
-    let elsewhere = vec!["chunk-shipping-1".to_owned()];
+    let paraphrase = vec![("returns-window".to_owned(), 0.52), ("returns-rma".to_owned(), 0.40)];
+    let hit = other.lookup_semantic_with(tenant, IntentLabel::PolicyQuestion, message, &query_vector, &paraphrase).await;
+    assert_eq!(hit.expect("agreeing evidence passes the lower bar").reply, "30 days.");
+    let elsewhere = vec![("refund-timing".to_owned(), 0.58), ("returns-window".to_owned(), 0.41)];
     assert!(other.lookup_semantic_with(tenant, IntentLabel::PolicyQuestion, message, &query_vector, &elsewhere).await.is_none());
-    assert!(other.lookup_semantic(tenant, IntentLabel::PolicyQuestion, message, &query_vector).await.is_none(), "no retrieval: plain bar");
+    assert!(other.lookup_semantic(tenant, IntentLabel::PolicyQuestion, message, &query_vector).await.is_none(), "no evidence: plain bar");
     cleanup(&cache).await;
 }
