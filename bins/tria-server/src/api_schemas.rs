@@ -189,6 +189,15 @@ fn component_schemas() -> Value {
                 },
             ],
         },
+        "Feedback": {
+            "type": "object",
+            "additionalProperties": false,
+            "required": ["rating"],
+            "properties": {
+                "rating": { "type": "string", "enum": ["up", "down"] },
+                "comment": { "type": ["string", "null"], "maxLength": 2000 }
+            }
+        },
         "Invalidate": {
             "description": "A tenant (optionally one level), or a Redis glob over cache keys alone.",
             "oneOf": [
@@ -297,6 +306,7 @@ fn request_body(method: &str, path: &str) -> Option<Value> {
         ("patch", "/admin/tenants/{slug}") => "UpdateTenant",
         ("post", "/admin/keys") => "CreateKey",
         ("post", "/admin/cache/invalidate") => "Invalidate",
+        ("post", "/api/v1/messages/{id}/feedback") => "Feedback",
         _ => return None,
     };
     Some(json!({ "required": true, "content": json_content(schema) }))
@@ -341,6 +351,10 @@ pub(crate) fn complete(doc: &mut Value) {
             // Ids in paths are UUIDs (anything else is a 400 before any lookup).
             if let Some(params) = op.get_mut("parameters").and_then(Value::as_array_mut) {
                 for param in params.iter_mut().filter(|p| p["in"] == "path" && p["name"] == "id" && path.starts_with("/admin/keys/")) {
+                    param["schema"] = json!({ "type": "string", "format": "uuid" });
+                }
+                // The widget's poll cursor is a message id.
+                for param in params.iter_mut().filter(|p| p["in"] == "query" && p["name"] == "after" && path.ends_with("/events")) {
                     param["schema"] = json!({ "type": "string", "format": "uuid" });
                 }
             }

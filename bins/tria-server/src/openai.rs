@@ -30,12 +30,27 @@ pub(crate) struct CompletionRequest {
     messages: Vec<CompletionMessage>,
     #[serde(default)]
     stream: bool,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "object")]
     stream_options: Option<StreamOptions>,
     #[serde(default)]
     user: Option<String>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "object")]
     metadata: Option<Metadata>,
+}
+
+/// A nested object (or null). Serde would also fill a struct from a JSON array (`[null, null]`),
+/// which the API documents as invalid.
+fn object<'de, D, T>(deserializer: D) -> Result<Option<T>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: serde::de::DeserializeOwned,
+{
+    use serde::de::Error as _;
+    match Option::<Value>::deserialize(deserializer)? {
+        None | Some(Value::Null) => Ok(None),
+        Some(value @ Value::Object(_)) => serde_json::from_value(value).map(Some).map_err(D::Error::custom),
+        Some(_) => Err(D::Error::custom("expected an object")),
+    }
 }
 
 #[derive(Debug, Deserialize)]

@@ -220,15 +220,14 @@ async fn an_operator_sees_exactly_its_tenants_and_its_replies_reach_the_widget()
     assert!(!view["messages"][1]["notes"].as_array().expect("test value").is_empty());
     assert_eq!(view["messages"][1]["id"], done["message_id"]);
 
-    // Replying needs a take-over; then the reply reaches the widget's poll.
+    // The customer asked for a person, so the bot has already handed the conversation off; the
+    // operator takes it over and the reply reaches the widget's poll.
     let reply = json!({ "content": "Hi, this is Sam from support. Which order is it?" });
-    let (status, _, body) = app.call("POST", &format!("{conv}/messages"), Some(&operator), Some(reply.clone())).await;
-    assert_eq!(status, StatusCode::CONFLICT, "{body}");
     let (status, _, taken) = app.call("POST", &format!("{conv}/take-over"), Some(&operator), None).await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(taken["status"], "handed_off");
     assert_eq!(taken["resolution"], "handed_off");
-    let (status, _, sent) = app.call("POST", &format!("{conv}/messages"), Some(&operator), Some(reply)).await;
+    let (status, _, sent) = app.call("POST", &format!("{conv}/messages"), Some(&operator), Some(reply.clone())).await;
     assert_eq!(status, StatusCode::CREATED, "{sent}");
     assert_eq!(sent["role"], "operator");
     let after = done["message_id"].as_str().expect("test value");
@@ -241,6 +240,9 @@ async fn an_operator_sees_exactly_its_tenants_and_its_replies_reach_the_widget()
     assert_eq!(back["status"], "open");
     let (status, _, body) = app.call("POST", &format!("{conv}/messages"), Some(&operator), Some(json!({ "content": " " }))).await;
     assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    // Handed back to the bot: replying needs a take-over again.
+    let (status, _, body) = app.call("POST", &format!("{conv}/messages"), Some(&operator), Some(reply.clone())).await;
+    assert_eq!(status, StatusCode::CONFLICT, "{body}");
 
     // An admin sees every tenant; tenant and widget keys are refused.
     let admin = app.admin_key().await;
