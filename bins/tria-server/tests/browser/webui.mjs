@@ -62,10 +62,21 @@ try {
   // ---- 2. an order table and its Confirm button ----
   step("order: table and Confirm button");
   const before = await page.locator(".tria-assistant").count();
-  await input.fill("Please order 2 cases of Hot Cup 12 oz");
+  await input.fill("Please order 2 cases of NW-CUP-12OZ");
   await input.press("Enter");
   await page.waitForFunction((n) => document.querySelectorAll(".tria-assistant .tria-feedback").length > n, before, { timeout: T });
   let orderFlow = "real";
+  // An anonymous widget visitor is asked for a customer number first (the draft waits for it),
+  // and an ambiguous product name gets a numbered list of candidates.
+  for (let turn = 0; turn < 3 && (await page.locator(".tria-order").count()) === 0; turn++) {
+    const last = await page.locator(".tria-assistant").last().innerText();
+    const answer = /customer number/i.test(last) ? "CUST-1001" : /Reply with the number or the SKU/i.test(last) ? "3" : null;
+    if (!answer) break;
+    const asked = await page.locator(".tria-assistant").count();
+    await input.fill(answer);
+    await input.press("Enter");
+    await page.waitForFunction((n) => document.querySelectorAll(".tria-assistant .tria-feedback").length > n, asked, { timeout: T });
+  }
   if (await page.locator(".tria-order").count() === 0) {
     // The orders flow is not on this build: serve one reply carrying `order` (the shared
     // contract's shape) and check the table and that Confirm sends "Confirm" in this session.
