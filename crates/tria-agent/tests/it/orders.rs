@@ -259,3 +259,18 @@ async fn an_invoiced_order_is_not_cancelled_when_the_tenant_does_not_allow_it() 
     assert_eq!(row.status, "invoiced");
     db.cleanup().await;
 }
+
+#[tokio::test]
+async fn a_choice_among_candidates_is_taken_after_the_customer_number() {
+    let (db, tenant) = seeded().await;
+    let agent = Agent::builder(db.store.clone()).build();
+    let ask = say(&agent, &tenant, None, None, "Please order 2 cases of Hot Cup 12 oz").await;
+    assert!(ask.reply.contains("customer number"), "{}", ask.reply);
+    let session = ask.session_id.clone();
+    let list = say(&agent, &tenant, Some(&session), None, "CUST-1001").await;
+    assert!(list.reply.contains("NW-CUP-12OZ-CMP") && list.reply.contains("Reply with the number"), "{}", list.reply);
+    let summary = say(&agent, &tenant, Some(&session), None, "3").await;
+    let order = summary.order.expect("a summary after the choice");
+    assert_eq!(order.lines[0].sku, "NW-CUP-12OZ", "{}", summary.reply);
+    db.cleanup().await;
+}
