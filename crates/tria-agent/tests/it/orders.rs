@@ -264,9 +264,11 @@ async fn an_invoiced_order_is_not_cancelled_when_the_tenant_does_not_allow_it() 
 async fn a_choice_among_candidates_is_taken_after_the_customer_number() {
     let (db, tenant) = seeded().await;
     let agent = Agent::builder(db.store.clone()).build();
-    let ask = say(&agent, &tenant, None, None, "Please order 2 cases of Hot Cup 12 oz").await;
+    // As the web widget does it: a policy question first, then the order in the same session.
+    let opening = say(&agent, &tenant, None, None, "What is the restocking fee on returns?").await;
+    let session = opening.session_id.clone();
+    let ask = say(&agent, &tenant, Some(&session), None, "Please order 2 cases of Hot Cup 12 oz").await;
     assert!(ask.reply.contains("customer number"), "{}", ask.reply);
-    let session = ask.session_id.clone();
     let list = say(&agent, &tenant, Some(&session), None, "CUST-1001").await;
     assert!(list.reply.contains("NW-CUP-12OZ-CMP") && list.reply.contains("Reply with the number"), "{}", list.reply);
     let summary = say(&agent, &tenant, Some(&session), None, "3").await;
