@@ -81,7 +81,9 @@ pub struct ServerFigures {
 
 impl ServerFigures {
     pub fn new(before: Snapshot, after: Snapshot, rss_peak: Option<f64>, elapsed: Duration) -> Self {
-        let delta = |a: Option<f64>, b: Option<f64>| Some(b? - a?);
+        // Rounded: a difference of two floats carries 17 significant digits, which JSON does not
+        // read back bit for bit, and the report must round-trip.
+        let delta = |a: Option<f64>, b: Option<f64>| Some(crate::stats::round3(b? - a?));
         let cpu_seconds = delta(before.cpu_seconds, after.cpu_seconds);
         let secs = elapsed.as_secs_f64();
         let peak = [before.rss_bytes, after.rss_bytes, rss_peak].into_iter().flatten().reduce(f64::max);
