@@ -91,7 +91,7 @@ fn component_schemas() -> Value {
                         "type": "object",
                         "required": ["role", "content"],
                         "properties": {
-                            "role": { "type": "string", "enum": ["system", "developer", "user", "assistant"] },
+                            "role": { "type": "string", "enum": ["system", "developer", "user", "assistant", "tool"] },
                             "content": { "type": "string", "minLength": 1, "maxLength": 4000, "pattern": MESSAGE_PATTERN },
                         },
                     },

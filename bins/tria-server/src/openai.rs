@@ -87,6 +87,13 @@ fn text_of(content: &Value) -> String {
 
 impl CompletionRequest {
     fn into_chat(self, tenant: &TenantContext) -> Result<(ChatRequest, String, bool, bool), ApiError> {
+        if let Some(m) = self.messages.iter().find(|m| !ROLES.contains(&m.role.as_str())) {
+            return Err(ApiError::new(
+                StatusCode::BAD_REQUEST,
+                ErrorCode::InvalidField,
+                format!("message role must be one of {}, not {:?}", ROLES.join(", "), m.role.chars().take(40).collect::<String>()),
+            ));
+        }
         let message =
             self.messages.iter().rev().find(|m| m.role == "user").map(|m| text_of(&m.content)).ok_or_else(|| {
                 ApiError::new(StatusCode::BAD_REQUEST, ErrorCode::MissingField, "`messages` must contain a `user` message")
@@ -98,6 +105,9 @@ impl CompletionRequest {
         Ok((request, model, self.stream, include_usage))
     }
 }
+
+/// The roles a Chat Completions message may have.
+const ROLES: [&str; 5] = ["system", "developer", "user", "assistant", "tool"];
 
 fn completion_id() -> String {
     format!("chatcmpl-{}", uuid::Uuid::new_v4().simple())
