@@ -146,6 +146,7 @@ pub(crate) async fn update_tenant(
     let tenant = tenant_by_slug(&state, &slug).await?;
     let patch = TenantPatch { name: body.name.map(|n| n.trim().to_owned()), tone: body.tone, settings: body.settings };
     let updated = state.store().tenants().update(tenant.id, patch).await?;
+    state.auth_cache().forget_all();
     // Tone and settings shape answers: cached ones were made with the old values.
     if let Err(err) = state.agent().answer_cache().invalidate_tenant(tenant.id).await {
         tracing::warn!(error = %err, tenant = %slug, "could not retire cached answers after a tenant update");
@@ -269,6 +270,7 @@ pub(crate) async fn revoke_key(State(state): State<AppState>, admin: AdminAuth, 
         return Err(ApiError::bad_request("an admin key cannot revoke itself; use another admin key"));
     }
     state.store().keys().revoke(id).await?;
+    state.auth_cache().forget_all();
     let info = state.store().keys().get(id).await?.ok_or_else(|| ApiError::not_found("no such key"))?;
     tracing::info!(admin_key = %admin.key_id, key = %id, "API key revoked");
     Ok(Json(key_json(&state, &info).await?).into_response())

@@ -41,7 +41,7 @@ fn bearer(parts: &Parts) -> Result<&str, ApiError> {
 
 async fn authenticate(parts: &Parts, state: &AppState) -> Result<AuthenticatedKey, ApiError> {
     let token = bearer(parts)?;
-    state.store().keys().authenticate(token).await?.ok_or_else(|| ApiError::unauthorized("invalid or revoked API key"))
+    state.auth_cache().key(state.store(), token).await?.ok_or_else(|| ApiError::unauthorized("invalid or revoked API key"))
 }
 
 impl FromRequestParts<AppState> for AdminAuth {
@@ -114,8 +114,11 @@ async fn tenant_of(key: AuthenticatedKey, state: &AppState, roles: &[ApiRole]) -
         (role, Some(tenant)) if roles.contains(&role) => tenant,
         _ => return Err(ApiError::forbidden("this endpoint needs a tenant key")),
     };
-    let tenant =
-        state.store().tenants().get(tenant_id).await?.ok_or_else(|| ApiError::unauthorized("the key's tenant no longer exists"))?;
+    let tenant = state
+        .auth_cache()
+        .tenant(state.store(), tenant_id)
+        .await?
+        .ok_or_else(|| ApiError::unauthorized("the key's tenant no longer exists"))?;
     tracing::Span::current().record("tenant", tenant.slug.as_str());
     if let Decision::Limited { limit, retry_after } = state.rate_limiter().check(&tenant).await {
         return Err(crate::admission::rate_limited(

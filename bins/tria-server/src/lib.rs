@@ -6,6 +6,7 @@ mod admin;
 mod admission;
 mod api_schemas;
 mod auth;
+mod auth_cache;
 pub mod budget;
 mod console;
 mod customers;

@@ -68,10 +68,10 @@ fn main() -> std::process::ExitCode {
 }
 
 async fn run(settings: tria_config::Settings) -> anyhow::Result<()> {
-    let export = telemetry::TraceExport::from_env(|k| std::env::var(k).ok());
+    let export = telemetry::TraceExport::from_env(|k| std::env::var(k).ok()).map_err(|e| anyhow::anyhow!("OTLP trace export: {e}"))?;
     let tracer = telemetry::init(settings.server.log_format, &settings.server.log_filter, export.as_ref());
     if let Some(export) = &export {
-        tracing::info!(service = %export.service_name, "exporting traces over OTLP");
+        tracing::info!(service = %export.service_name, protocol = ?export.protocol, "exporting traces over OTLP");
     }
     let started = std::time::Instant::now();
     let (state, report) = startup::build_state(&settings).await.context("start-up failed")?;

@@ -224,6 +224,7 @@ pub async fn build_state(settings: &Settings) -> Result<(AppState, StartupReport
         llm_description,
         limits,
         demo_widget_key: settings.seed.widget_keys.values().next().cloned(),
+        auth_cache_ttl: settings.server.auth_cache_ttl,
     };
     let guards = Guards { rate_limiter: limiter, budget, metrics };
     let mut state = AppState::with_guards(store, agent, integrations.probes, service, guards);

@@ -23,6 +23,8 @@ pub struct ServiceSettings {
     pub limits: LimitSettings,
     /// The publishable widget key the chat page `/` embeds (dev: seeded from `seed.widget_keys`).
     pub demo_widget_key: Option<String>,
+    /// How long a verified key and its tenant are reused (`server.auth_cache_ttl_ms`).
+    pub auth_cache_ttl: Duration,
 }
 
 /// Overload protection: the chat gate and the per-tenant request rate.
@@ -71,6 +73,7 @@ impl Default for ServiceSettings {
             llm_description: "offline grounded responder".into(),
             limits: LimitSettings::default(),
             demo_widget_key: None,
+            auth_cache_ttl: Duration::from_secs(2),
         }
     }
 }
@@ -96,6 +99,7 @@ struct Inner {
     draining: AtomicBool,
     slack_events: Option<Arc<crate::slack_events::SlackEvents>>,
     insights: crate::customers::InsightCache,
+    auth_cache: crate::auth_cache::AuthCache,
 }
 
 /// Cheap to clone; every clone shares the same components.
@@ -149,6 +153,7 @@ impl AppState {
                 rate_limiter,
                 budget,
                 metrics,
+                auth_cache: crate::auth_cache::AuthCache::new(settings.auth_cache_ttl),
                 settings,
                 started_at: Instant::now(),
                 draining: AtomicBool::new(false),
@@ -169,6 +174,10 @@ impl AppState {
 
     pub(crate) fn slack_events(&self) -> Option<&crate::slack_events::SlackEvents> {
         self.inner.slack_events.as_deref()
+    }
+
+    pub(crate) fn auth_cache(&self) -> &crate::auth_cache::AuthCache {
+        &self.inner.auth_cache
     }
 
     pub(crate) fn insights(&self) -> &crate::customers::InsightCache {

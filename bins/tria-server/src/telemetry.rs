@@ -1,7 +1,8 @@
 //! Log output (pretty for people, JSON lines for machines) and, when the standard
-//! `OTEL_EXPORTER_OTLP_*` variables name a collector, OpenTelemetry traces over OTLP/HTTP
-//! (protobuf). Off by default: with no endpoint set nothing is exported and nothing is paid.
-//! Incoming W3C `traceparent` headers continue the caller's trace.
+//! `OTEL_EXPORTER_OTLP_*` variables name a collector, OpenTelemetry traces over OTLP — gRPC or
+//! HTTP/protobuf, as `OTEL_EXPORTER_OTLP_[TRACES_]PROTOCOL` says. Off by default: with no
+//! endpoint set nothing is exported and nothing is paid. Incoming W3C `traceparent` headers
+//! continue the caller's trace.
 
 use opentelemetry::propagation::{Extractor, Injector, TextMapPropagator};
 use opentelemetry::trace::TracerProvider as _;
@@ -15,37 +16,78 @@ use tracing_subscriber::util::SubscriberInitExt;
 use tracing_subscriber::{EnvFilter, Layer, Registry};
 use tria_config::LogFormat;
 
+/// The OTLP transport (`OTEL_EXPORTER_OTLP_PROTOCOL`: `grpc` or `http/protobuf`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum OtlpProtocol {
+    /// gRPC (a collector's port 4317).
+    Grpc,
+    /// HTTP with protobuf bodies (port 4318, `…/v1/traces`): the specification's default.
+    HttpProtobuf,
+}
+
+impl OtlpProtocol {
+    fn parse(value: &str) -> Result<Self, String> {
+        match value.trim() {
+            "grpc" => Ok(Self::Grpc),
+            "http/protobuf" => Ok(Self::HttpProtobuf),
+            other => Err(format!("`{other}` is not supported (use `grpc` or `http/protobuf`)")),
+        }
+    }
+}
+
 /// Where traces go. Built from the environment by the binary, passed in directly by tests.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct TraceExport {
-    /// A full OTLP/HTTP traces URL (`…/v1/traces`), or `None` to let the exporter resolve
-    /// `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT` / `OTEL_EXPORTER_OTLP_ENDPOINT` itself.
+    /// The collector: a full traces URL for HTTP (`…/v1/traces`) or `http://host:4317` for
+    /// gRPC; `None` lets the exporter resolve `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT` /
+    /// `OTEL_EXPORTER_OTLP_ENDPOINT` itself.
     pub endpoint: Option<String>,
+    pub protocol: OtlpProtocol,
     pub service_name: String,
 }
 
 impl TraceExport {
     /// Export is on when an OTLP endpoint variable is set, unless `OTEL_SDK_DISABLED=true` or
     /// `OTEL_TRACES_EXPORTER=none`. `lookup` reads a variable (the binary passes `std::env::var`).
-    pub fn from_env(lookup: impl Fn(&str) -> Option<String>) -> Option<Self> {
+    /// An unsupported protocol is an error naming the variable.
+    pub fn from_env(lookup: impl Fn(&str) -> Option<String>) -> Result<Option<Self>, String> {
         let set = |k: &str| lookup(k).filter(|v| !v.trim().is_empty());
         if set("OTEL_SDK_DISABLED").is_some_and(|v| v.eq_ignore_ascii_case("true"))
             || set("OTEL_TRACES_EXPORTER").is_some_and(|v| v.eq_ignore_ascii_case("none"))
         {
-            return None;
+            return Ok(None);
         }
-        set("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT").or_else(|| set("OTEL_EXPORTER_OTLP_ENDPOINT"))?;
-        Some(Self { endpoint: None, service_name: set("OTEL_SERVICE_NAME").unwrap_or_else(|| "tria-server".to_owned()) })
+        if set("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT").or_else(|| set("OTEL_EXPORTER_OTLP_ENDPOINT")).is_none() {
+            return Ok(None);
+        }
+        let protocol = match ["OTEL_EXPORTER_OTLP_TRACES_PROTOCOL", "OTEL_EXPORTER_OTLP_PROTOCOL"].iter().find_map(|k| Some((*k, set(k)?)))
+        {
+            Some((name, value)) => OtlpProtocol::parse(&value).map_err(|e| format!("{name}: {e}"))?,
+            None => OtlpProtocol::HttpProtobuf,
+        };
+        Ok(Some(Self { endpoint: None, protocol, service_name: set("OTEL_SERVICE_NAME").unwrap_or_else(|| "tria-server".to_owned()) }))
     }
 }
 
-/// Builds the tracer provider (batching, exporting on a background thread).
+/// Builds the tracer provider (batching, exporting in the background). A gRPC exporter needs
+/// a Tokio runtime to be running.
 pub fn tracer_provider(export: &TraceExport) -> Result<SdkTracerProvider, opentelemetry_otlp::ExporterBuildError> {
-    let mut builder = opentelemetry_otlp::SpanExporter::builder().with_http().with_protocol(Protocol::HttpBinary);
-    if let Some(endpoint) = &export.endpoint {
-        builder = builder.with_endpoint(endpoint.clone());
-    }
-    let exporter = builder.build()?;
+    let exporter = match export.protocol {
+        OtlpProtocol::HttpProtobuf => {
+            let mut builder = opentelemetry_otlp::SpanExporter::builder().with_http().with_protocol(Protocol::HttpBinary);
+            if let Some(endpoint) = &export.endpoint {
+                builder = builder.with_endpoint(endpoint.clone());
+            }
+            builder.build()?
+        }
+        OtlpProtocol::Grpc => {
+            let mut builder = opentelemetry_otlp::SpanExporter::builder().with_tonic().with_protocol(Protocol::Grpc);
+            if let Some(endpoint) = &export.endpoint {
+                builder = builder.with_endpoint(endpoint.clone());
+            }
+            builder.build()?
+        }
+    };
     let resource = Resource::builder().with_service_name(export.service_name.clone()).build();
     Ok(SdkTracerProvider::builder().with_batch_exporter(exporter).with_resource(resource).build())
 }

@@ -15,12 +15,13 @@ use tria_guard::{InputScreen, ScreenVerdict, refusal_message};
 use tria_intent::{Classification, IntentClassifier, RuleClassifier, Tone, assess_tone};
 use tria_rag::{Embedder, EmbedderStatus, ProductIndex, TenantIndex};
 use tria_store::Store;
-use tria_store::repo::NewCustomer;
+use tria_store::repo::{MeteredExchange, NewCustomer};
 
 use crate::AgentError;
 use crate::cached::{CacheParts, Generated};
 use crate::context::{DEFAULT_HISTORY_TOKENS, resolve_follow_up};
 use crate::generation::LlmParts;
+use crate::group_commit::ExchangeWriter;
 use crate::handoff::{self, HandoffNotifier, HandoffReason, NoNotifier};
 use crate::input::{ChatLimits, CleanRequest, validate};
 use crate::persist::{self, Outcome};
@@ -30,6 +31,9 @@ use crate::semantic::SemanticParts;
 use crate::session::Session;
 use crate::stream::StreamSink;
 use crate::trace::{ChatDebug, Stage, StageClock};
+
+/// Messages whose classification is remembered.
+const CLASSIFICATION_MEMO: usize = 8192;
 
 /// Builds an [`Agent`]; every part has a default except the store.
 pub struct AgentBuilder {
@@ -92,6 +96,8 @@ impl AgentBuilder {
             _ => self.screen,
         };
         Agent {
+            writer: ExchangeWriter::new(self.store.clone()),
+            classifications: quick_cache::sync::Cache::new(CLASSIFICATION_MEMO),
             store: self.store,
             classifier: self.classifier,
             limits: self.limits,
@@ -124,6 +130,11 @@ pub struct HistoryMessage {
 /// The chat pipeline. Cheap to share behind an `Arc`; all state is per tenant.
 pub struct Agent {
     store: Store,
+    writer: ExchangeWriter,
+    /// Recent messages' classifications: the order check and the cache both need the intent,
+    /// and repeated questions are most of the traffic; the classifier is the same for every
+    /// tenant and for the process's life.
+    classifications: quick_cache::sync::Cache<String, Classification>,
     classifier: Arc<dyn IntentClassifier>,
     limits: ChatLimits,
     indexes: RwLock<HashMap<TenantId, Arc<TenantIndex>>>,
@@ -285,9 +296,9 @@ impl Agent {
 
         // Orders: the order flow answers from live rows (never cached), before the "thanks, that's
         // all" check below, since "Confirm"/"yes" may be confirming an order.
-        if matches!(self.screen.screen(&req.message), ScreenVerdict::Allow)
-            && let Some(turn) =
-                self.route_order(tenant, session.conversation, session.customer, req.customer_external_id.as_deref(), &req.message).await?
+        let verdict = self.screen.screen(&req.message);
+        if matches!(verdict, ScreenVerdict::Allow)
+            && let Some(turn) = self.route_order(tenant, &session, req.customer_external_id.as_deref(), &req.message).await?
         {
             let outcome = Outcome {
                 reply: turn.answer.reply,
@@ -325,7 +336,7 @@ impl Agent {
         let cache_started = Instant::now();
         let context = self.cache_context(tenant.id, session.conversation, session.opens.as_ref()).await;
         let usage_slot = std::sync::Mutex::new(ReplyUsage::default());
-        let (answer, cache) = match self.screen.screen(&req.message) {
+        let (answer, cache) = match verdict {
             // Prompt-injection and abuse attempts get a fixed refusal: never cached, never
             // shown to a model.
             ScreenVerdict::Refuse(refusal) => {
@@ -424,7 +435,8 @@ impl Agent {
         let exchange = persist::exchange(session, req, &outcome, tone, received_at, latency_ms);
         let usage = persist::usage_delta(&outcome);
         let message_id = exchange.assistant.id.to_string();
-        clock.time_async(Stage::Persist, self.store.conversations().record_exchange_metered(tenant.id, exchange, Some(&usage))).await?;
+        let item = MeteredExchange { tenant: tenant.id, exchange, usage: Some(usage) };
+        clock.time_async(Stage::Persist, self.writer.record(item)).await?;
         Ok(ChatReply {
             reply: outcome.reply,
             session_id: session.conversation.to_string(),
@@ -441,8 +453,13 @@ impl Agent {
 
     /// The intent of one message.
     pub(crate) fn classify(&self, message: &str) -> Classification {
+        if let Some(known) = self.classifications.get(message) {
+            return known;
+        }
         let vector = self.query_embedding(message);
-        self.classifier.classify_embedded(message, vector.as_deref())
+        let classification = self.classifier.classify_embedded(message, vector.as_deref());
+        self.classifications.insert(message.to_owned(), classification.clone());
+        classification
     }
 
     /// The reply to a stand-alone message (no conversation), e.g. for cache warming.

@@ -8,6 +8,7 @@ mod catalogue;
 pub mod context;
 mod error;
 mod generation;
+mod group_commit;
 pub mod handoff;
 mod input;
 mod orders;

@@ -108,7 +108,13 @@ impl ChatEvent {
         let mut events = Vec::with_capacity(reply.reply.len() / 4 + 2);
         events.push(ChatEvent::Meta { session_id: reply.session_id.clone(), intent: reply.intent.clone(), cache: reply.cache });
         events.extend(token_deltas(&reply.reply).map(|delta| ChatEvent::Token { delta: delta.to_owned() }));
-        events.push(ChatEvent::Done {
+        events.push(ChatEvent::done(message, reply));
+        events
+    }
+
+    /// The closing `done` event of a reply.
+    fn done(message: &str, reply: ChatReply) -> Self {
+        ChatEvent::Done {
             usage: Usage::of(message, &reply.reply),
             sources: reply.sources,
             latency_ms: reply.latency_ms,
@@ -116,8 +122,7 @@ impl ChatEvent {
             message_id: reply.message_id,
             handoff: reply.handoff,
             order: reply.order,
-        });
-        events
+        }
     }
 }
 
@@ -171,15 +176,7 @@ impl Sent {
                     Some(rest) => events.extend(token_deltas(rest).map(|delta| ChatEvent::Token { delta: delta.to_owned() })),
                     None => events.push(ChatEvent::Replace { reply: reply.reply.clone() }),
                 }
-                events.push(ChatEvent::Done {
-                    usage: Usage::of(message, &reply.reply),
-                    sources: reply.sources,
-                    latency_ms: reply.latency_ms,
-                    cache: reply.cache,
-                    message_id: reply.message_id,
-                    handoff: reply.handoff,
-                    order: reply.order,
-                });
+                events.push(ChatEvent::done(message, reply));
                 events
             }
         }

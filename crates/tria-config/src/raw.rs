@@ -110,6 +110,10 @@ pub struct RawLimits {
     pub shared_via_redis: bool,
 }
 
+fn default_auth_cache_ttl_ms() -> u64 {
+    2000
+}
+
 fn default_customer_burst() -> u32 {
     10
 }
@@ -121,6 +125,9 @@ pub struct RawServer {
     pub request_timeout_ms: u64,
     pub header_read_timeout_ms: u64,
     pub drain_timeout_ms: u64,
+    /// How long a verified API key (and its tenant) is trusted before the store is asked again.
+    #[serde(default = "default_auth_cache_ttl_ms")]
+    pub auth_cache_ttl_ms: u64,
     /// A second address serving only health and metrics on a thread of its own ("" = off).
     #[serde(default)]
     pub ops_listen: String,

@@ -58,6 +58,10 @@ pub struct ServerSettings {
     pub request_timeout: Duration,
     pub header_read_timeout: Duration,
     pub drain_timeout: Duration,
+    /// How long a verified API key and its tenant are reused without asking the store: a key
+    /// revoked or a tenant changed through another instance (or the CLI) takes up to this long
+    /// to be seen here; through this instance's admin API at once. Zero: every request asks.
+    pub auth_cache_ttl: Duration,
     /// Health and metrics only, served on a dedicated thread so probes and scrapes never queue
     /// behind user traffic. `None` when off.
     pub ops_listen: Option<SocketAddr>,
@@ -280,6 +284,11 @@ impl Settings {
             request_timeout: millis("server.request_timeout_ms", s.request_timeout_ms, 100)?,
             header_read_timeout: millis("server.header_read_timeout_ms", s.header_read_timeout_ms, 100)?,
             drain_timeout: millis("server.drain_timeout_ms", s.drain_timeout_ms, 0)?,
+            auth_cache_ttl: match s.auth_cache_ttl_ms {
+                // A revoked key must stop working soon, whatever the setting says.
+                ttl @ 0..=60_000 => Duration::from_millis(ttl),
+                ttl => return Err(ConfigError::invalid("server.auth_cache_ttl_ms", format!("must be at most 60000 ms (got {ttl})"))),
+            },
             ops_listen: match s.ops_listen.trim() {
                 "" => None,
                 text => Some(text.parse().map_err(|_| {

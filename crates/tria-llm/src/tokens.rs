@@ -1,23 +1,12 @@
 //! Token counts for when the upstream does not report usage, with the cl100k_base BPE that
 //! tiktoken-rs ships (nothing is downloaded). Counts for other tokenizers are estimates.
 
-use std::sync::OnceLock;
-
-use tiktoken_rs::CoreBPE;
-
 use crate::ChatMessage;
 
-static BPE: OnceLock<Option<CoreBPE>> = OnceLock::new();
-
-/// Tokens of `text`. Falls back to ~4 characters per token if the tokenizer cannot load, so a
-/// missing count is never an error (it is only ever an estimate).
+/// Tokens of `text`. The BPE is tiktoken-rs's process-wide instance (built from data compiled
+/// into the crate): every crate that counts shares its ~tens of MB instead of building its own.
 pub fn count_text(text: &str) -> u32 {
-    let bpe = BPE.get_or_init(|| tiktoken_rs::cl100k_base().ok());
-    let n = match bpe {
-        Some(bpe) => bpe.encode_ordinary(text).len(),
-        None => text.chars().count().div_ceil(4),
-    };
-    u32::try_from(n).unwrap_or(u32::MAX)
+    u32::try_from(tiktoken_rs::cl100k_base_singleton().encode_ordinary(text).len()).unwrap_or(u32::MAX)
 }
 
 /// Prompt tokens of a chat, with OpenAI's per-message framing overhead (3 per message, 3 to

@@ -1,15 +1,14 @@
 //! Token counting with the cl100k_base BPE (tiktoken-rs ships it, nothing is downloaded).
 
-use std::sync::OnceLock;
-
 use tiktoken_rs::CoreBPE;
 
 use crate::RagError;
 
-static BPE: OnceLock<Result<CoreBPE, String>> = OnceLock::new();
-
+/// tiktoken-rs's process-wide BPE: one copy shared with every other crate that counts tokens
+/// (it is built from data compiled into tiktoken-rs, so it cannot fail to load at run time).
+#[allow(clippy::unnecessary_wraps)]
 fn bpe() -> Result<&'static CoreBPE, RagError> {
-    BPE.get_or_init(|| tiktoken_rs::cl100k_base().map_err(|e| e.to_string())).as_ref().map_err(|e| RagError::Tokenizer(e.clone()))
+    Ok(tiktoken_rs::cl100k_base_singleton())
 }
 
 /// Number of cl100k tokens in `text`.

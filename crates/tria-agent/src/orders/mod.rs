@@ -31,6 +31,7 @@ use tria_store::entity::{order, order_item, product};
 
 use self::draft::{Draft, Stage};
 use self::rules::OrderRules;
+use crate::session::Session;
 use crate::{Agent, AgentBuilder, AgentError};
 
 /// What the order flow answered.
@@ -96,20 +97,24 @@ const ASK_CUSTOMER: &str = "To help with orders I need your customer number (for
 
 impl Agent {
     /// Answers a message about an order, or `None` to let the pipeline answer it.
-    /// `session_customer` is the conversation's customer (for a new conversation, the request's);
+    /// The session's customer is the conversation's (for a new conversation, the request's);
     /// `external` the request's `customer_id`, used when the conversation has none.
     pub(crate) async fn route_order(
         &self,
         tenant: &TenantContext,
-        conversation: ConversationId,
-        session_customer: Option<CustomerId>,
+        session: &Session,
         external: Option<&str>,
         message: &str,
     ) -> Result<Option<OrderTurn>, AgentError> {
+        let (conversation, session_customer) = (session.conversation, session.customer);
         let classification = self.classify(message);
         let label = classification.label;
-        let stored = self.store().drafts().get(tenant.id, conversation).await?;
         let order_intent = matches!(label, IntentLabel::OrderPlacement | IntentLabel::OrderStatus | IntentLabel::OrderChange);
+        // A conversation this message opens has no draft yet: no need to look.
+        if !order_intent && session.opens.is_some() {
+            return Ok(None);
+        }
+        let stored = self.store().drafts().get(tenant.id, conversation).await?;
         if stored.is_none() && !order_intent {
             return Ok(None);
         }

@@ -4,6 +4,7 @@ mod cache;
 mod conversation;
 mod llm;
 mod orders;
+mod persist;
 mod safety;
 mod semantic_cache;
 mod streaming;

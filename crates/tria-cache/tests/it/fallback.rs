@@ -39,7 +39,9 @@ async fn serves_from_memory_while_redis_is_down_and_switches_back() {
         let started = Instant::now();
         let hit = cache.lookup_exact(&query(tenant, q, &ctx)).await.expect("served while Redis is down");
         assert_eq!(hit.answer.reply, format!("answer to {q}"));
-        assert!(started.elapsed() < Duration::from_millis(200), "request {i} took {:?}", started.elapsed());
+        // Bounded by the 50 ms Redis timeout, not by fred's seconds-long reconnect; the margin
+        // is for a loaded CI machine.
+        assert!(started.elapsed() < Duration::from_secs(1), "request {i} took {:?}", started.elapsed());
     }
     // New answers during the outage go to memory; the L1 bypass shows memory serving L2.
     let during = "asked during the outage";
@@ -58,9 +60,22 @@ async fn serves_from_memory_while_redis_is_down_and_switches_back() {
     wait_for(&cache, "ok", Duration::from_secs(5)).await;
     assert_eq!(cache.backend().stats().transitions, 2, "one switch each way");
     // Back on Redis: a write now reaches the restarted (empty) server and a sibling sees it.
-    cache.store(&query(tenant, "after recovery", &ctx), answer("back", IntentLabel::PolicyQuestion), None).await;
+    // A write right after the switch can still miss the short Redis timeout on a loaded machine
+    // (it then lands in memory, by design), so the write is retried until a deadline: what must
+    // hold is that writes reach Redis again, not that the very first one does.
     let sibling = AnswerCache::connect(cache.config().clone(), Duration::from_secs(3)).await.expect("connects");
-    assert_eq!(sibling.lookup_exact(&query(tenant, "after recovery", &ctx)).await.expect("in Redis").answer.reply, "back");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let seen = loop {
+        cache.store(&query(tenant, "after recovery", &ctx), answer("back", IntentLabel::PolicyQuestion), None).await;
+        if let Some(hit) = sibling.lookup_exact(&query(tenant, "after recovery", &ctx)).await {
+            break Some(hit);
+        }
+        if Instant::now() > deadline {
+            break None;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert_eq!(seen.expect("a write after recovery reaches Redis").answer.reply, "back");
 }
 
 #[tokio::test]

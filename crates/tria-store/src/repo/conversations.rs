@@ -74,7 +74,7 @@ pub struct ConversationRepo<'a> {
     pub(crate) db: &'a DatabaseConnection,
 }
 
-fn message_row(tenant: TenantId, conversation: ConversationId, m: NewMessage) -> message::ActiveModel {
+pub(crate) fn message_row(tenant: TenantId, conversation: ConversationId, m: NewMessage) -> message::ActiveModel {
     message::ActiveModel {
         id: Set(m.id),
         tenant_id: Set(tenant.0),

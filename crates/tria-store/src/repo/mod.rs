@@ -6,6 +6,7 @@ mod console;
 mod conversations;
 mod customers;
 mod drafts;
+mod exchanges;
 mod insights;
 mod keys;
 mod orders;
@@ -20,6 +21,7 @@ pub use console::{ChunkLabel, ConsoleRepo, FeedbackCounts, MessageFigures, Ratin
 pub use conversations::{ConversationRepo, ESCALATION_OPEN, Exchange, NewConversation, NewMessage};
 pub use customers::{CustomerRepo, NewCustomer};
 pub use drafts::{DraftRepo, DraftState};
+pub use exchanges::MeteredExchange;
 pub use insights::{CustomerSignals, InsightRepo};
 pub use keys::{AuthenticatedKey, KeyInfo, KeyRepo, generate_key, hash_key, key_prefix};
 pub use orders::{CancelOutcome, INVOICE_OUTBOX_KIND, NewOrder, NewOrderLine, OrderRepo, VOID_OUTBOX_KIND};

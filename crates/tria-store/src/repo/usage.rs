@@ -27,20 +27,58 @@ pub struct UsageRepo<'a> {
     pub(crate) db: &'a DatabaseConnection,
 }
 
+/// What several exchanges add to one tenant's day, summed so a batch writes one row per day.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub(crate) struct UsageTotals {
+    messages: i64,
+    tokens_in: i64,
+    tokens_out: i64,
+    cost_usd: f64,
+    cache_l1: i64,
+    cache_l2: i64,
+    cache_l3: i64,
+    tokens_saved: i64,
+}
+
+impl UsageTotals {
+    pub(crate) fn add(&mut self, delta: &UsageDelta) {
+        let hit = |level: CacheLevel| i64::from(delta.cache_level == Some(level));
+        self.messages += delta.messages;
+        self.tokens_in += delta.tokens_in;
+        self.tokens_out += delta.tokens_out;
+        self.cost_usd += delta.cost_usd;
+        self.cache_l1 += hit(CacheLevel::L1);
+        self.cache_l2 += hit(CacheLevel::L2);
+        self.cache_l3 += hit(CacheLevel::L3);
+        self.tokens_saved += delta.tokens_saved;
+    }
+}
+
 /// Adds `delta` to the tenant's `day` (creating the row on first use).
 pub(crate) async fn add_usage<C: ConnectionTrait>(db: &C, tenant: TenantId, day: NaiveDate, delta: &UsageDelta) -> Result<(), StoreError> {
-    let hit = |level: CacheLevel| i64::from(delta.cache_level == Some(level));
+    let mut totals = UsageTotals::default();
+    totals.add(delta);
+    add_totals(db, tenant, day, &totals).await
+}
+
+/// Adds `totals` to the tenant's `day` in one upsert.
+pub(crate) async fn add_totals<C: ConnectionTrait>(
+    db: &C,
+    tenant: TenantId,
+    day: NaiveDate,
+    totals: &UsageTotals,
+) -> Result<(), StoreError> {
     let row = usage::ActiveModel {
         tenant_id: Set(tenant.0),
         day: Set(day),
-        messages: Set(delta.messages),
-        tokens_in: Set(delta.tokens_in),
-        tokens_out: Set(delta.tokens_out),
-        cost_usd: Set(delta.cost_usd),
-        cache_l1: Set(hit(CacheLevel::L1)),
-        cache_l2: Set(hit(CacheLevel::L2)),
-        cache_l3: Set(hit(CacheLevel::L3)),
-        tokens_saved: Set(delta.tokens_saved),
+        messages: Set(totals.messages),
+        tokens_in: Set(totals.tokens_in),
+        tokens_out: Set(totals.tokens_out),
+        cost_usd: Set(totals.cost_usd),
+        cache_l1: Set(totals.cache_l1),
+        cache_l2: Set(totals.cache_l2),
+        cache_l3: Set(totals.cache_l3),
+        tokens_saved: Set(totals.tokens_saved),
         updated_at: Set(Utc::now()),
     };
     // `table.col + excluded.col` is the same SQL on SQLite and PostgreSQL.
