@@ -17,6 +17,7 @@ pub mod resolution;
 mod responder;
 mod routing;
 pub mod safety;
+mod scope;
 pub mod semantic;
 mod session;
 pub mod setup;

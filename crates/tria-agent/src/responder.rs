@@ -7,6 +7,10 @@ use tria_rag::bm25::analyze;
 
 /// Sentences quoted from the best chunk at most.
 const MAX_SENTENCES: usize = 3;
+/// Retrieved chunks whose sentences compete for the reply.
+const MAX_CHUNKS: usize = 3;
+/// What a lower retrieval rank costs a chunk's best sentence (in shared terms).
+const RANK_PENALTY: f32 = 0.25;
 
 fn setting<'a>(tenant: &'a TenantContext, key: &str) -> Option<&'a str> {
     tenant.settings.get(key).and_then(|v| v.as_str())
@@ -33,19 +37,92 @@ fn split_sentences(text: &str) -> Vec<&str> {
     out
 }
 
-/// The sentences of `text` that share the most terms with `question`, in reading order.
-fn relevant_sentences(text: &str, question: &str) -> String {
-    let query_terms = analyze(question);
+/// Words that ask for a figure: a reply to such a question should quote a number.
+const FIGURE_CUES: &[&str] = &[
+    "how many",
+    "how long",
+    "how much",
+    "how soon",
+    "how late",
+    "what time",
+    "when",
+    "cut-off",
+    "cutoff",
+    "deadline",
+    "minimum",
+    "maximum",
+    "fee",
+    "cost",
+    "price",
+    "rate",
+    "terms",
+    "limit",
+    "within",
+    "until",
+];
+
+/// How well each sentence of a chunk answers a question.
+struct SentenceScorer {
+    query_terms: Vec<String>,
+    wants_figure: bool,
+}
+
+impl SentenceScorer {
+    fn new(question: &str) -> Self {
+        // Padded words, so "rate" is not found in "separate".
+        let words: Vec<String> =
+            question.split(|c: char| !(c.is_alphanumeric() || c == '-')).filter(|w| !w.is_empty()).map(str::to_lowercase).collect();
+        let padded = format!(" {} ", words.join(" "));
+        Self { query_terms: analyze(question), wants_figure: FIGURE_CUES.iter().any(|c| padded.contains(&format!(" {c} "))) }
+    }
+
+    /// Shared terms, plus a bonus for a figure when one is asked for; a sentence that only says
+    /// what a policy covers ("This policy sets out …") never answers anything, so it sinks.
+    fn score(&self, sentence: &str) -> f32 {
+        let terms = analyze(sentence);
+        #[allow(clippy::cast_precision_loss)] // a handful of terms
+        let shared = self.query_terms.iter().filter(|t| terms.contains(t)).count() as f32;
+        if shared == 0.0 {
+            return 0.0;
+        }
+        let figure = if self.wants_figure && sentence.chars().any(|c| c.is_ascii_digit()) { 1.5 } else { 0.0 };
+        let lower = sentence.trim_start_matches(['#', '-', '*', ' ']).to_lowercase();
+        let scope_only = ["this policy", "this document", "these terms", "this page"].iter().any(|p| lower.starts_with(p));
+        if scope_only { shared * 0.25 } else { shared + figure }
+    }
+}
+
+/// The sentences of `text` that answer `question` best, in reading order (its opening
+/// sentences when none shares a term), and the best sentence's score.
+fn relevant_sentences(text: &str, scorer: &SentenceScorer) -> (String, f32) {
     let sentences = split_sentences(text);
-    let mut scored: Vec<(usize, usize)> =
-        sentences.iter().enumerate().map(|(i, s)| (i, analyze(s).iter().filter(|t| query_terms.contains(t)).count())).collect();
-    scored.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
-    let mut chosen: Vec<usize> = scored.iter().take(MAX_SENTENCES).filter(|(_, s)| *s > 0).map(|(i, _)| *i).collect();
+    let mut scored: Vec<(usize, f32)> = sentences.iter().enumerate().map(|(i, s)| (i, scorer.score(s))).collect();
+    scored.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+    let best = scored.first().map_or(0.0, |(_, s)| *s);
+    let mut chosen: Vec<usize> = scored.iter().take(MAX_SENTENCES).filter(|(_, s)| *s > 0.0).map(|(i, _)| *i).collect();
     if chosen.is_empty() {
         chosen = (0..sentences.len().min(MAX_SENTENCES)).collect();
     }
     chosen.sort_unstable();
-    chosen.iter().map(|&i| sentences[i]).collect::<Vec<_>>().join(" ")
+    (chosen.iter().map(|&i| sentences[i]).collect::<Vec<_>>().join(" "), best)
+}
+
+/// The retrieved chunk to quote and what to quote from it: the one holding the sentence that
+/// answers best. Retrieval ranks whole chunks, so a section that mentions every word of the
+/// question in its introduction can outrank the section with the answer; a later hit wins only
+/// by a clear margin, so ties keep retrieval's order.
+fn best_passage<'h>(hits: &'h [PolicyHit], question: &str) -> Option<(&'h PolicyHit, String)> {
+    let scorer = SentenceScorer::new(question);
+    let mut best: Option<(&PolicyHit, String, f32)> = None;
+    for (rank, hit) in hits.iter().take(MAX_CHUNKS).enumerate() {
+        let (text, score) = relevant_sentences(&hit.chunk.text, &scorer);
+        #[allow(clippy::cast_precision_loss)] // rank < MAX_CHUNKS
+        let score = score - RANK_PENALTY * rank as f32;
+        if best.as_ref().is_none_or(|(_, _, s)| score > *s) {
+            best = Some((hit, text, score));
+        }
+    }
+    best.map(|(hit, text, _)| (hit, text))
 }
 
 /// The reply text for a message of intent `label`, grounded in `hits`.
@@ -62,25 +139,20 @@ pub(crate) fn compose(tenant: &TenantContext, label: IntentLabel, question: &str
         IntentLabel::OutOfScope => {
             format!("I'm sorry, I can only help with questions about {}: our products, orders and policies.", tenant.name)
         }
-        IntentLabel::OrderPlacement | IntentLabel::OrderStatus | IntentLabel::OrderChange | IntentLabel::Billing => {
-            format!(
-                "Orders and account questions are not enabled in this chat yet. Our team can help {} — \
-                 ask me to connect you with a person.",
-                hours(tenant)
-            )
-        }
-        IntentLabel::Complaint => match hits.first() {
-            Some(hit) => format!(
-                "I'm sorry about this experience. Here is what our {} policy says: {}",
-                hit.chunk.title,
-                relevant_sentences(&hit.chunk.text, question)
-            ),
+        // In a conversation the order flow answers these; this is the reply without one (cache
+        // warming, a request without a session).
+        IntentLabel::OrderPlacement | IntentLabel::OrderStatus | IntentLabel::OrderChange => format!(
+            "I can help with orders in a chat with your customer number: tell me what you would like to order \
+             (for example \"3 cases of 16 oz hot cups\"), or give me an order number (ORD-…) to check, change or cancel. \
+             Our team can also help {}.",
+            hours(tenant)
+        ),
+        IntentLabel::Complaint => match best_passage(hits, question) {
+            Some((hit, text)) => format!("I'm sorry about this experience. Here is what our {} policy says: {text}", hit.chunk.title),
             None => "I'm sorry about this experience. I can connect you with a person who can put it right.".to_owned(),
         },
-        IntentLabel::PolicyQuestion | IntentLabel::ProductInquiry => match hits.first() {
-            Some(hit) => {
-                format!("From our {} ({}): {}", hit.chunk.title, hit.chunk.heading_path, relevant_sentences(&hit.chunk.text, question))
-            }
+        IntentLabel::PolicyQuestion | IntentLabel::ProductInquiry | IntentLabel::Billing => match best_passage(hits, question) {
+            Some((hit, text)) => format!("From our {} ({}): {text}", hit.chunk.title, hit.chunk.heading_path),
             None => format!("I couldn't find that in {}'s policies. I can connect you with a person who can help.", tenant.name),
         },
     }
@@ -90,10 +162,25 @@ pub(crate) fn compose(tenant: &TenantContext, label: IntentLabel, question: &str
 mod tests {
     use super::*;
 
+    fn pick(text: &str, question: &str) -> String {
+        relevant_sentences(text, &SentenceScorer::new(question)).0
+    }
+
+    fn hit(title: &str, heading: &str, text: &str) -> PolicyHit {
+        let chunk = tria_rag::IndexedChunk {
+            id: uuid::Uuid::new_v4(),
+            title: title.into(),
+            source_path: format!("{title}.md"),
+            heading_path: heading.into(),
+            text: text.into(),
+        };
+        PolicyHit { chunk, score: 1.0, similarity: None }
+    }
+
     #[test]
     fn picks_the_sentences_that_answer_the_question() {
         let text = "We ship from Ohio. Returns are accepted within 30 days of delivery. Opened food is final sale. Call us any time.";
-        let picked = relevant_sentences(text, "how many days for returns?");
+        let picked = pick(text, "how many days for returns?");
         assert!(picked.contains("30 days"), "{picked}");
         assert!(!picked.contains("Call us"), "{picked}");
     }
@@ -102,13 +189,54 @@ mod tests {
     fn decimals_are_not_sentence_ends() {
         let text = "Orders under $250.00 pay $18.50. A late fee of 1.5% per month applies.";
         assert_eq!(split_sentences(text), vec!["Orders under $250.00 pay $18.50.", "A late fee of 1.5% per month applies."]);
-        let picked = relevant_sentences(text, "what is the late fee?");
+        let picked = pick(text, "what is the late fee?");
         assert!(picked.contains("1.5%"), "{picked}");
     }
 
     #[test]
     fn falls_back_to_the_opening_sentences() {
-        let picked = relevant_sentences("One. Two. Three. Four.", "zebra");
-        assert_eq!(picked, "One. Two. Three.");
+        assert_eq!(pick("One. Two. Three. Four.", "zebra"), "One. Two. Three.");
+    }
+
+    #[test]
+    fn a_scope_sentence_loses_to_the_one_with_the_answer() {
+        let text = "This policy sets out the payment terms for trade account holders. \
+                    Trade accounts pay on net 14 terms: payment is due within 14 days. \
+                    Our office is in Utrecht. Cards are accepted. Wire transfers take a day. Cheques are not accepted.";
+        let picked = pick(text, "What are the payment terms for trade accounts?");
+        assert!(picked.contains("net 14"), "{picked}");
+        // One sentence beyond the answer is not quoted just to fill the reply.
+        assert!(!picked.contains("Utrecht"), "{picked}");
+    }
+
+    #[test]
+    fn a_lower_ranked_chunk_with_the_answer_is_quoted() {
+        let hits = vec![
+            hit("Returns", "Returns › Restocking fee", "A change-of-mind return carries a restocking fee of 10% of the invoiced value."),
+            hit("Returns", "Returns › Return window", "You can return most products within 30 calendar days of delivery."),
+        ];
+        let (chosen, text) = best_passage(&hits, "How many days do I have to return something?").expect("a passage");
+        assert_eq!(chosen.chunk.heading_path, "Returns › Return window");
+        assert!(text.contains("30 calendar days"), "{text}");
+        // Without a clear winner retrieval's order stands.
+        let (chosen, _) = best_passage(&hits, "Tell me about returns").expect("a passage");
+        assert_eq!(chosen.chunk.heading_path, "Returns › Restocking fee");
+        assert!(best_passage(&[], "anything").is_none());
+    }
+
+    #[test]
+    fn billing_questions_are_answered_from_the_policies() {
+        let tenant = TenantContext {
+            id: tria_core::TenantId::new_random(),
+            slug: "acme".into(),
+            name: "Acme".into(),
+            tone: tria_core::ToneProfile::default(),
+            settings: serde_json::json!({}),
+        };
+        let hits = vec![hit("Payment Terms", "Payment Terms › Late payment", "A late fee of 1.5% per month applies to overdue invoices.")];
+        let reply = compose(&tenant, IntentLabel::Billing, "Is there a late fee?", &hits);
+        assert!(reply.contains("1.5%"), "{reply}");
+        let reply = compose(&tenant, IntentLabel::OrderStatus, "where is my order", &[]);
+        assert!(reply.contains("ORD-") && !reply.contains("not enabled"), "{reply}");
     }
 }

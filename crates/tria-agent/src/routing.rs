@@ -12,7 +12,7 @@ use crate::cached::Generated;
 use crate::generation::{self, ATTEMPTS, GenerationRequest};
 use crate::stream::{StreamSignal, StreamSink};
 use crate::trace::{Stage, StageClock};
-use crate::{Agent, AgentError, catalogue, responder};
+use crate::{Agent, AgentError, catalogue, responder, scope};
 
 /// How many chunks a reply may cite.
 pub(crate) const TOP_K: usize = 3;
@@ -48,7 +48,7 @@ pub(crate) struct OrderTurn<'a> {
 /// before the cache) answers order messages from the customer's live order rows.
 pub(crate) async fn route_order(agent: &Agent, turn: OrderTurn<'_>) -> Result<Generated, AgentError> {
     let _ = agent;
-    tracing::debug!(conversation = ?turn.conversation, customer = ?turn.customer, intent = %turn.classification.label, "orders are not enabled");
+    tracing::debug!(conversation = ?turn.conversation, customer = ?turn.customer, intent = %turn.classification.label, "order message outside a conversation: template reply");
     let reply = responder::compose(turn.tenant, turn.classification.label, turn.message, &[]);
     let reply = adapt_tone(&reply, &turn.tenant.tone, turn.classification.label, turn.classification.tone);
     let answer = tria_cache::CachedAnswer::new(reply, turn.classification.label, turn.classification.confidence);
@@ -87,6 +87,14 @@ impl Agent {
         }
         match label {
             IntentLabel::PolicyQuestion | IntentLabel::ProductInquiry | IntentLabel::Complaint | IntentLabel::Billing => {
+                self.answer_question(tenant, ask, classification).await
+            }
+            IntentLabel::OutOfScope
+                if scope::worth_a_second_look(&classification)
+                    && scope::policies_cover(&*ask.clock.time_async(Stage::Retrieval, self.index(tenant.id)).await?, ask.message) =>
+            {
+                tracing::debug!("no intent evidence, but the policies cover the message: answered as a policy question");
+                let classification = Classification { label: IntentLabel::PolicyQuestion, ..classification };
                 self.answer_question(tenant, ask, classification).await
             }
             // Greeting, a request for a person (the pipeline hands off), out of scope: templates.

@@ -143,7 +143,8 @@ pub(crate) type StreamSink = mpsc::UnboundedSender<StreamSignal>;
 
 enum Piece {
     Signal(StreamSignal),
-    Finished(Result<ChatReply, AgentError>),
+    // Boxed: a reply is large and arrives once; signals are many and small.
+    Finished(Box<Result<ChatReply, AgentError>>),
 }
 
 /// What has been sent so far, to finish the stream consistently.
@@ -156,21 +157,33 @@ struct Sent {
 impl Sent {
     fn events(&mut self, message: &str, piece: Piece) -> Vec<ChatEvent> {
         match piece {
-            Piece::Signal(StreamSignal::Meta { session_id, intent }) if !self.meta => {
+            Piece::Signal(signal) => self.signal(signal),
+            Piece::Finished(result) => self.finish(message, *result),
+        }
+    }
+
+    fn signal(&mut self, signal: StreamSignal) -> Vec<ChatEvent> {
+        match signal {
+            StreamSignal::Meta { session_id, intent } if !self.meta => {
                 self.meta = true;
                 vec![ChatEvent::Meta { session_id, intent, cache: CacheLevel::None }]
             }
-            Piece::Signal(StreamSignal::Meta { .. }) => Vec::new(),
-            Piece::Signal(StreamSignal::Token(delta)) => {
+            StreamSignal::Meta { .. } => Vec::new(),
+            StreamSignal::Token(delta) => {
                 self.streamed.push_str(&delta);
                 vec![ChatEvent::Token { delta }]
             }
-            Piece::Finished(result) if !self.meta => ChatEvent::sequence(message, result),
-            Piece::Finished(Err(e)) => {
+        }
+    }
+
+    fn finish(&self, message: &str, result: Result<ChatReply, AgentError>) -> Vec<ChatEvent> {
+        match result {
+            result if !self.meta => ChatEvent::sequence(message, result),
+            Err(e) => {
                 let (code, message) = e.public();
                 vec![ChatEvent::Error { code, message }]
             }
-            Piece::Finished(Ok(reply)) => {
+            Ok(reply) => {
                 let mut events = Vec::new();
                 match reply.reply.strip_prefix(self.streamed.as_str()) {
                     Some(rest) => events.extend(token_deltas(rest).map(|delta| ChatEvent::Token { delta: delta.to_owned() })),
@@ -199,7 +212,10 @@ impl Agent {
         let finished = stream::once(finished_rx)
             .map(|r| r.unwrap_or_else(|_| Err(AgentError::Internal("the chat pipeline ended without a result".into()))));
         let mut sent = Sent::default();
-        running.map(Piece::Signal).chain(finished.map(Piece::Finished)).flat_map(move |piece| stream::iter(sent.events(&message, piece)))
+        running
+            .map(Piece::Signal)
+            .chain(finished.map(|r| Piece::Finished(Box::new(r))))
+            .flat_map(move |piece| stream::iter(sent.events(&message, piece)))
     }
 }
 

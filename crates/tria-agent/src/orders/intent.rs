@@ -50,6 +50,16 @@ pub(crate) fn is_change_request(message: &str) -> bool {
         || is_addition(message)
 }
 
+/// "actually make it 6", "change the syrup to 3", "remove the pumps", "4 instead": a revision of
+/// quantities already asked for (additions are read as new lines, not revisions).
+pub(crate) fn is_revision(message: &str) -> bool {
+    let ws = words(message);
+    let text = format!(" {} ", ws.join(" "));
+    ws.iter().any(|w| matches!(w.as_str(), "change" | "modify" | "update" | "increase" | "reduce" | "amend" | "instead" | "actually"))
+        || [" make it ", " make that ", " make them ", " set it to "].iter().any(|p| text.contains(p))
+        || is_removal(message)
+}
+
 pub(crate) fn is_removal(message: &str) -> bool {
     words(message).iter().any(|w| matches!(w.as_str(), "remove" | "drop" | "delete" | "without"))
 }
@@ -95,5 +105,15 @@ mod tests {
     fn order_numbers_are_cut_before_reading_quantities() {
         assert_eq!(without_order_numbers("set ORD-10004 cups to 5", &["ORD-10004".into()]).trim(), "set   cups to 5".trim());
         assert!(is_removal("remove the oat milk") && is_addition("add 2 bags") && is_cancellation("please cancel my order"));
+    }
+
+    #[test]
+    fn revisions_are_told_from_additions_and_questions() {
+        for yes in ["Actually make it 6 cases", "change the caramel syrup to 3", "remove the pumps", "4 instead", "make that 2 boxes"] {
+            assert!(is_revision(yes), "{yes}");
+        }
+        for not in ["add 2 bags of house blend", "what is the total?", "Confirm", "I'd like 5 cases of lids"] {
+            assert!(!is_revision(not), "{not}");
+        }
     }
 }

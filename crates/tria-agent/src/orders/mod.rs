@@ -164,6 +164,11 @@ impl Agent {
             if let Some(turn) = self.answer_clarification(&cx, d).await? {
                 return Ok(Some(turn));
             }
+            if cx.customer.is_some()
+                && let Some(turn) = self.revise_draft(&cx, d).await?
+            {
+                return Ok(Some(turn));
+            }
         }
 
         if !order_intent {

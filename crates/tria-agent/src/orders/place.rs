@@ -29,9 +29,16 @@ impl Agent {
     /// (unknown or discontinued products, missing quantities). Ambiguous products become
     /// questions on the draft.
     pub(super) async fn read_lines(&self, cx: &OrderContext<'_>, d: &mut Draft) -> Result<Vec<String>, AgentError> {
+        let changing = d.target_order.is_some();
+        self.read_lines_as(cx, d, changing).await
+    }
+
+    /// [`Self::read_lines`]; with `changing` a named product's quantity replaces the one on the
+    /// draft ("make it 6 cases of …") unless the message adds ("2 more …"), and removal words
+    /// drop it.
+    async fn read_lines_as(&self, cx: &OrderContext<'_>, d: &mut Draft, changing: bool) -> Result<Vec<String>, AgentError> {
         let catalogue = self.catalogue_rows(cx).await?;
         let text = intent::without_order_numbers(cx.message, &cx.order_numbers);
-        let changing = d.target_order.is_some();
         let (removal, addition) = (intent::is_removal(&text), intent::is_addition(&text));
         let mut notes = Vec::new();
         for line in requested_lines(&text) {
@@ -87,6 +94,48 @@ impl Agent {
             return Ok(cx.turn(text));
         }
         self.continue_draft(cx, d, notes).await
+    }
+
+    /// A revision of the draft in progress ("actually make it 6 cases", "remove the pumps",
+    /// "change the caramel syrup to 3"), if the message is one. A bare quantity applies to a
+    /// one-line draft; with several lines the customer is asked which one.
+    pub(super) async fn revise_draft(&self, cx: &OrderContext<'_>, d: &Draft) -> Result<Option<OrderTurn>, AgentError> {
+        if d.lines.is_empty() || !cx.order_numbers.is_empty() || !intent::is_revision(cx.message) {
+            return Ok(None);
+        }
+        let catalogue = self.catalogue_rows(cx).await?;
+        let requested = requested_lines(cx.message);
+        // A product named with a quantity (or to remove); a product-like word in a question
+        // ("actually, do you have lids?") is not a revision.
+        let removal = intent::is_removal(cx.message);
+        let names_a_product = requested.iter().any(|l| {
+            (l.quantity.is_some() || removal) && !matches!(match_product(&l.phrase, l.unit_word.as_deref(), &catalogue), Match::Unknown)
+        });
+        let mut revised = d.clone();
+        let notes = if names_a_product {
+            self.read_lines_as(cx, &mut revised, true).await?
+        } else {
+            let quantities: Vec<i64> = requested.iter().filter_map(|l| l.quantity).collect();
+            match (quantities.as_slice(), d.lines.as_slice()) {
+                ([q], [only]) if *q > 0 => {
+                    revised.set(&only.sku, *q);
+                    vec![]
+                }
+                ([_], [only]) => vec![format!("The quantity for {} must be at least 1.", only.sku)],
+                ([q], _) => {
+                    let skus: Vec<&str> = d.lines.iter().map(|l| l.sku.as_str()).collect();
+                    return Ok(Some(cx.turn(format!(
+                        "Which item should be {q}? Your order has {}. For example: \"make it {q} of {}\".",
+                        skus.join(", "),
+                        skus[0]
+                    ))));
+                }
+                // Not a change of quantities ("actually, what is the total?"): not ours.
+                _ => return Ok(None),
+            }
+        };
+        revised.stage = Stage::Building;
+        self.continue_draft(cx, revised, notes).await.map(Some)
     }
 
     /// An answer to the draft's first open question, if the message is one.

@@ -276,3 +276,38 @@ async fn a_choice_among_candidates_is_taken_after_the_customer_number() {
     assert_eq!(order.lines[0].sku, "NW-CUP-12OZ", "{}", summary.reply);
     db.cleanup().await;
 }
+
+#[tokio::test]
+async fn a_draft_is_revised_before_confirmation_not_added_to() {
+    let (db, tenant) = seeded().await;
+    let agent = Agent::builder(db.store.clone()).build();
+    let lines = |reply: &ChatReply| -> Vec<(String, i64)> {
+        reply.order.as_ref().expect("a summary").lines.iter().map(|l| (l.sku.clone(), l.quantity)).collect()
+    };
+
+    let first = say(&agent, &tenant, None, Some("CUST-1003"), "I want to order 4 cases of hazelnut syrup").await;
+    let session = first.session_id.clone();
+    assert_eq!(lines(&first), [("NW-SYR-HAZ".to_owned(), 4)]);
+
+    // A bare quantity on a one-line draft replaces that line's quantity.
+    let revised = say(&agent, &tenant, Some(&session), None, "Actually make it 6 cases").await;
+    assert_eq!(lines(&revised), [("NW-SYR-HAZ".to_owned(), 6)], "{}", revised.reply);
+    assert!(revised.order.as_ref().is_some_and(|o| o.awaiting_confirmation), "{}", revised.reply);
+
+    // With two lines a bare quantity is ambiguous: asked, nothing changed.
+    let both = say(&agent, &tenant, Some(&session), None, "add 2 packs of syrup pumps").await;
+    assert_eq!(lines(&both).len(), 2, "{}", both.reply);
+    let which = say(&agent, &tenant, Some(&session), None, "make it 3").await;
+    assert!(which.reply.contains("Which item should be 3") && which.order.is_none(), "{}", which.reply);
+    // A named product is set, not added to; a removal drops its line.
+    let named = say(&agent, &tenant, Some(&session), None, "change the hazelnut syrup to 2 cases").await;
+    assert!(lines(&named).contains(&("NW-SYR-HAZ".to_owned(), 2)), "{}", named.reply);
+    let removed = say(&agent, &tenant, Some(&session), None, "remove the syrup pumps").await;
+    assert_eq!(lines(&removed), [("NW-SYR-HAZ".to_owned(), 2)], "{}", removed.reply);
+
+    let placed = say(&agent, &tenant, Some(&session), None, "Confirm").await;
+    let order = placed.order.expect("placed");
+    assert_eq!(order.status, OrderStatus::Confirmed);
+    assert_eq!(order.lines.iter().map(|l| (l.sku.as_str(), l.quantity)).collect::<Vec<_>>(), [("NW-SYR-HAZ", 2)]);
+    db.cleanup().await;
+}
