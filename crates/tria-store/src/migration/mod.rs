@@ -5,6 +5,7 @@ mod m0002_order_invoicing;
 mod m0003_agent_tracking;
 mod m0004_orders_chat;
 mod m0005_console;
+mod m0006_message_lookup;
 
 use sea_orm_migration::prelude::*;
 
@@ -20,6 +21,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0003_agent_tracking::Migration),
             Box::new(m0004_orders_chat::Migration),
             Box::new(m0005_console::Migration),
+            Box::new(m0006_message_lookup::Migration),
         ]
     }
 }
