@@ -13,13 +13,18 @@ const STOPWORDS: &[&str] = &[
     "will", "with", "you", "your",
 ];
 
+/// Question scaffolding: "how many days do I have to …" says what kind of answer is wanted, not
+/// what it is about ("many" matched "too many cases" in the wrong section).
+const QUESTION_WORDS: &[&str] =
+    &["many", "much", "have", "has", "had", "there", "any", "some", "something", "anything", "would", "could", "should", "tell", "know"];
+
 /// Lowercased word stems with stopwords removed. The stemmer only folds common English
 /// suffixes: enough for "returns"/"returned"/"returning" to meet.
 pub fn analyze(text: &str) -> Vec<String> {
     text.split(|c: char| !c.is_alphanumeric())
         .filter(|w| !w.is_empty())
         .map(str::to_lowercase)
-        .filter(|w| !STOPWORDS.contains(&w.as_str()))
+        .filter(|w| !STOPWORDS.contains(&w.as_str()) && !QUESTION_WORDS.contains(&w.as_str()))
         .map(|w| stem(&w))
         .collect()
 }
@@ -185,5 +190,7 @@ mod tests {
     fn analysis_folds_case_suffixes_and_stopwords() {
         assert_eq!(analyze("The Returns were RETURNED"), ["return", "were", "return"]);
         assert_eq!(analyze("net-30 invoicing"), ["net", "30", "invoic"]);
+        // Question scaffolding leaves only what the question is about.
+        assert_eq!(analyze("How many days do I have to return something?"), ["day", "return"]);
     }
 }
