@@ -7,8 +7,6 @@ use tria_rag::bm25::analyze;
 
 /// Sentences quoted from the best chunk at most.
 const MAX_SENTENCES: usize = 3;
-/// Retrieved chunks whose sentences compete for the reply.
-const MAX_CHUNKS: usize = 3;
 /// What a lower retrieval rank costs a chunk's best sentence (in shared terms).
 const RANK_PENALTY: f32 = 0.25;
 
@@ -114,9 +112,10 @@ fn relevant_sentences(text: &str, scorer: &SentenceScorer) -> (String, f32) {
 fn best_passage<'h>(hits: &'h [PolicyHit], question: &str) -> Option<(&'h PolicyHit, String)> {
     let scorer = SentenceScorer::new(question);
     let mut best: Option<(&PolicyHit, String, f32)> = None;
-    for (rank, hit) in hits.iter().take(MAX_CHUNKS).enumerate() {
+    // The caller passes retrieval's top hits (routing::TOP_K); each competes.
+    for (rank, hit) in hits.iter().enumerate() {
         let (text, score) = relevant_sentences(&hit.chunk.text, &scorer);
-        #[allow(clippy::cast_precision_loss)] // rank < MAX_CHUNKS
+        #[allow(clippy::cast_precision_loss)] // a handful of hits
         let score = score - RANK_PENALTY * rank as f32;
         if best.as_ref().is_none_or(|(_, _, s)| score > *s) {
             best = Some((hit, text, score));

@@ -10,6 +10,8 @@ use tria_intent::Classification;
 use tria_rag::TenantIndex;
 use tria_rag::bm25::analyze;
 
+use crate::routing::TOP_K;
+
 /// Below this confidence an out-of-scope verdict had no real evidence (the rules give 0.3 when
 /// no cue matched; a matched out-of-scope cue such as "joke" or "weather" scores higher).
 const WEAK_VERDICT: f32 = 0.5;
@@ -23,14 +25,14 @@ pub(crate) fn worth_a_second_look(classification: &Classification) -> bool {
     classification.label == IntentLabel::OutOfScope && classification.confidence < WEAK_VERDICT
 }
 
-/// Whether one of the tenant's policy sections (the top BM25 hits) covers the message's
+/// Whether one of the tenant's policy sections (the BM25 hits a reply could cite) covers the message's
 /// content words.
 pub(crate) fn policies_cover(index: &TenantIndex, message: &str) -> bool {
     let terms: HashSet<String> = analyze(message).into_iter().collect();
     if terms.len() < MIN_SHARED {
         return false;
     }
-    index.search(message, 3).iter().any(|hit| {
+    index.search(message, TOP_K).iter().any(|hit| {
         let section: HashSet<String> = analyze(&format!("{} {}", hit.chunk.heading_path, hit.chunk.text)).into_iter().collect();
         let shared = terms.iter().filter(|t| section.contains(*t)).count();
         #[allow(clippy::cast_precision_loss)] // a handful of terms

@@ -29,56 +29,58 @@ impl Agent {
     /// (unknown or discontinued products, missing quantities). Ambiguous products become
     /// questions on the draft.
     pub(super) async fn read_lines(&self, cx: &OrderContext<'_>, d: &mut Draft) -> Result<Vec<String>, AgentError> {
-        let changing = d.target_order.is_some();
-        self.read_lines_as(cx, d, changing).await
-    }
-
-    /// [`Self::read_lines`]; with `changing` a named product's quantity replaces the one on the
-    /// draft ("make it 6 cases of …") unless the message adds ("2 more …"), and removal words
-    /// drop it.
-    async fn read_lines_as(&self, cx: &OrderContext<'_>, d: &mut Draft, changing: bool) -> Result<Vec<String>, AgentError> {
         let catalogue = self.catalogue_rows(cx).await?;
-        let text = intent::without_order_numbers(cx.message, &cx.order_numbers);
-        let (removal, addition) = (intent::is_removal(&text), intent::is_addition(&text));
-        let mut notes = Vec::new();
-        for line in requested_lines(&text) {
-            let found = match match_product(&line.phrase, line.unit_word.as_deref(), &catalogue) {
-                // Changing an order: of several fitting products, the one already on it.
-                Match::Ambiguous(candidates) if changing => {
-                    let on_order: Vec<&product::Model> =
-                        candidates.iter().copied().filter(|p| d.lines.iter().any(|l| l.sku == p.sku)).collect();
-                    if let [one] = on_order.as_slice() { Match::One(one) } else { Match::Ambiguous(candidates) }
-                }
-                other => other,
-            };
-            match found {
-                Match::One(p) if changing && removal => d.set(&p.sku, 0),
-                Match::One(p) => match line.quantity {
-                    Some(q) if q <= 0 => notes.push(format!("The quantity for {} must be at least 1.", p.name)),
-                    Some(q) if changing && !addition => d.set(&p.sku, q),
-                    Some(q) => d.add(&p.sku, q),
-                    None => notes.push(format!("How many of {} [{}] would you like? It is sold per {}.", p.name, p.sku, p.unit)),
-                },
-                Match::Ambiguous(candidates) => match line.quantity {
-                    Some(q) if q > 0 => d.questions.push(Question {
-                        quantity: q,
-                        phrase: line.phrase.clone(),
-                        candidates: candidates.iter().map(|p| p.sku.clone()).collect(),
-                    }),
-                    Some(_) => notes.push("Quantities must be at least 1.".to_owned()),
-                    None => {
-                        let names: Vec<String> = candidates.iter().map(|p| format!("{} [{}]", p.name, p.sku)).collect();
-                        notes.push(format!("How many would you like, and which one: {}?", names.join(", ")));
-                    }
-                },
-                Match::Inactive(p) => notes.push(format!("{} [{}] is no longer sold, so it cannot be ordered.", p.name, p.sku)),
-                Match::Unknown if line.phrase.trim().is_empty() => {}
-                Match::Unknown => notes.push(reply::unknown_text(&line.phrase)),
-            }
-        }
-        Ok(notes)
+        let changing = d.target_order.is_some();
+        Ok(read_lines_as(cx, d, changing, &catalogue))
     }
+}
 
+/// [`Agent::read_lines`] against `catalogue`; with `changing` a named product's quantity
+/// replaces the one on the draft ("make it 6 cases of …") unless the message adds ("2 more …"),
+/// and removal words drop it.
+fn read_lines_as(cx: &OrderContext<'_>, d: &mut Draft, changing: bool, catalogue: &[product::Model]) -> Vec<String> {
+    let text = intent::without_order_numbers(cx.message, &cx.order_numbers);
+    let (removal, addition) = (intent::is_removal(&text), intent::is_addition(&text));
+    let mut notes = Vec::new();
+    for line in requested_lines(&text) {
+        let found = match match_product(&line.phrase, line.unit_word.as_deref(), catalogue) {
+            // Changing an order: of several fitting products, the one already on it.
+            Match::Ambiguous(candidates) if changing => {
+                let on_order: Vec<&product::Model> =
+                    candidates.iter().copied().filter(|p| d.lines.iter().any(|l| l.sku == p.sku)).collect();
+                if let [one] = on_order.as_slice() { Match::One(one) } else { Match::Ambiguous(candidates) }
+            }
+            other => other,
+        };
+        match found {
+            Match::One(p) if changing && removal => d.set(&p.sku, 0),
+            Match::One(p) => match line.quantity {
+                Some(q) if q <= 0 => notes.push(format!("The quantity for {} must be at least 1.", p.name)),
+                Some(q) if changing && !addition => d.set(&p.sku, q),
+                Some(q) => d.add(&p.sku, q),
+                None => notes.push(format!("How many of {} [{}] would you like? It is sold per {}.", p.name, p.sku, p.unit)),
+            },
+            Match::Ambiguous(candidates) => match line.quantity {
+                Some(q) if q > 0 => d.questions.push(Question {
+                    quantity: q,
+                    phrase: line.phrase.clone(),
+                    candidates: candidates.iter().map(|p| p.sku.clone()).collect(),
+                }),
+                Some(_) => notes.push("Quantities must be at least 1.".to_owned()),
+                None => {
+                    let names: Vec<String> = candidates.iter().map(|p| format!("{} [{}]", p.name, p.sku)).collect();
+                    notes.push(format!("How many would you like, and which one: {}?", names.join(", ")));
+                }
+            },
+            Match::Inactive(p) => notes.push(format!("{} [{}] is no longer sold, so it cannot be ordered.", p.name, p.sku)),
+            Match::Unknown if line.phrase.trim().is_empty() => {}
+            Match::Unknown => notes.push(reply::unknown_text(&line.phrase)),
+        }
+    }
+    notes
+}
+
+impl Agent {
     /// New line items for the conversation's draft (a new one when there is none).
     pub(super) async fn add_lines(&self, cx: &OrderContext<'_>, draft: Option<Draft>) -> Result<OrderTurn, AgentError> {
         let mut d = draft.unwrap_or_else(|| Draft::new(cx.customer));
@@ -113,7 +115,7 @@ impl Agent {
         });
         let mut revised = d.clone();
         let notes = if names_a_product {
-            self.read_lines_as(cx, &mut revised, true).await?
+            read_lines_as(cx, &mut revised, true, &catalogue)
         } else {
             let quantities: Vec<i64> = requested.iter().filter_map(|l| l.quantity).collect();
             match (quantities.as_slice(), d.lines.as_slice()) {
