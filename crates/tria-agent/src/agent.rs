@@ -12,7 +12,7 @@ use tria_core::{
     ReplyUsage, Resolution, TenantContext, TenantId,
 };
 use tria_guard::{InputScreen, ScreenVerdict, refusal_message};
-use tria_intent::{Classification, IntentClassifier, RuleClassifier, Tone, assess_tone};
+use tria_intent::{Classification, IntentClassifier, RuleClassifier, Tone};
 use tria_rag::{Embedder, EmbedderStatus, ProductIndex, TenantIndex};
 use tria_store::Store;
 use tria_store::repo::{MeteredExchange, NewCustomer};
@@ -24,6 +24,7 @@ use crate::generation::LlmParts;
 use crate::group_commit::ExchangeWriter;
 use crate::handoff::{self, HandoffNotifier, HandoffReason, NoNotifier};
 use crate::input::{ChatLimits, CleanRequest, validate};
+use crate::message_facts::MessageFacts;
 use crate::persist::{self, Outcome};
 use crate::resolution::is_confirmation;
 use crate::routing::Ask;
@@ -98,6 +99,7 @@ impl AgentBuilder {
         Agent {
             writer: ExchangeWriter::new(self.store.clone()),
             classifications: quick_cache::sync::Cache::new(CLASSIFICATION_MEMO),
+            facts: MessageFacts::new(),
             store: self.store,
             classifier: self.classifier,
             limits: self.limits,
@@ -135,6 +137,8 @@ pub struct Agent {
     /// and repeated questions are most of the traffic; the classifier is the same for every
     /// tenant and for the process's life.
     classifications: quick_cache::sync::Cache<String, Classification>,
+    /// Recent messages' screen verdicts and tone.
+    facts: MessageFacts,
     classifier: Arc<dyn IntentClassifier>,
     limits: ChatLimits,
     indexes: RwLock<HashMap<TenantId, Arc<TenantIndex>>>,
@@ -283,7 +287,8 @@ impl Agent {
         let session = clock.time_async(Stage::Session, self.load_session(tenant, &req)).await?;
         let mut debug =
             ChatDebug { history_messages: session.history.messages.len(), history_tokens: session.history.tokens, ..ChatDebug::default() };
-        let tone = assess_tone(&req.message);
+        let facts = self.facts.of(&self.screen, &req.message);
+        let tone = facts.tone;
 
         // A person has this conversation: store the message, say so, answer nothing.
         if session.handed_off {
@@ -296,7 +301,7 @@ impl Agent {
 
         // Orders: the order flow answers from live rows (never cached), before the "thanks, that's
         // all" check below, since "Confirm"/"yes" may be confirming an order.
-        let verdict = self.screen.screen(&req.message);
+        let verdict = facts.verdict;
         if matches!(verdict, ScreenVerdict::Allow)
             && let Some(turn) = self.route_order(tenant, &session, req.customer_external_id.as_deref(), &req.message).await?
         {

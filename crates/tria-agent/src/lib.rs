@@ -11,6 +11,7 @@ mod generation;
 mod group_commit;
 pub mod handoff;
 mod input;
+mod message_facts;
 mod orders;
 mod persist;
 pub mod resolution;

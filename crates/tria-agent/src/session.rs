@@ -32,7 +32,7 @@ impl Agent {
                 None => None,
             };
             return Ok(Session {
-                conversation: ConversationId::new_random(),
+                conversation: ConversationId::new_ordered(),
                 opens: Some(NewConversation { customer, channel: "api".into() }),
                 customer,
                 handed_off: false,

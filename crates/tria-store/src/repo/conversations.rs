@@ -36,7 +36,9 @@ pub struct NewMessage {
 impl NewMessage {
     pub fn new(role: MessageRole, content: impl Into<String>) -> Self {
         Self {
-            id: Uuid::new_v4(),
+            // Time-ordered: messages are the table written on every exchange (see
+            // `ConversationId::new_ordered`).
+            id: Uuid::now_v7(),
             role,
             content: content.into(),
             intent: None,
