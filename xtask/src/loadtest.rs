@@ -187,10 +187,7 @@ pub(crate) fn run(args: &LoadtestArgs) -> anyhow::Result<()> {
         server_env.push((k.into(), v.into()));
     }
     let server_log = std::fs::File::create(log_dir.join("server.log"))?;
-    // As the container image runs it (deploy/Dockerfile): two malloc arenas.
-    if std::env::var_os("MALLOC_ARENA_MAX").is_none() {
-        server_env.push(("MALLOC_ARENA_MAX".into(), "2".into()));
-    }
+    // The server sets its own malloc tunables (two arenas, fixed mmap threshold) when it starts.
     let server = Command::new(bin_dir.join("tria-server"))
         .envs(server_env)
         .env_remove("TRIA_PROFILE")

@@ -15,6 +15,7 @@ mod health;
 pub mod helpdesk;
 pub mod integrations;
 mod json_body;
+pub mod malloc_tuning;
 pub mod llm_observer;
 pub mod metrics;
 mod middleware;

@@ -31,6 +31,10 @@ struct Args {
 
 fn main() -> std::process::ExitCode {
     let args = Args::parse();
+    // Before anything allocates much: glibc reads these settings only at start.
+    if let Some(err) = tria_server::malloc_tuning::reexec_with_tunables() {
+        eprintln!("tria-server: could not restart with malloc tunables ({err}); running with glibc's defaults");
+    }
     let mut sources = ConfigSources {
         config_dir: Some(args.config_dir.clone()),
         profile: args.profile.clone(),

@@ -57,6 +57,13 @@ async fn the_binary_starts_seeds_answers_and_stops_on_sigterm() {
         .expect("chat");
     assert_eq!(response.status(), 200);
     assert!(dir.path().join("tria.db").exists(), "SQLite file under the data dir");
+    // The binary restarted itself (same pid) with the malloc tunables that keep its RSS down.
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    {
+        let environ = std::fs::read(format!("/proc/{}/environ", child.id())).expect("environ");
+        let environ = String::from_utf8_lossy(&environ);
+        assert!(environ.split('\0').any(|v| v.starts_with("GLIBC_TUNABLES=glibc.malloc.mmap_threshold=131072")), "{environ}");
+    }
 
     let status = Command::new("kill").args(["-TERM", &child.id().to_string()]).status().expect("kill");
     assert!(status.success());
