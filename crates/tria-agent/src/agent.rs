@@ -339,7 +339,7 @@ impl Agent {
 
         // L1 → L2 before anything is computed; L3 between classification and retrieval.
         let cache_started = Instant::now();
-        let context = self.cache_context(tenant.id, session.conversation, session.opens.as_ref()).await;
+        let context = self.cache_context(tenant.id, &session).await;
         let usage_slot = std::sync::Mutex::new(ReplyUsage::default());
         let (answer, cache) = match verdict {
             // Prompt-injection and abuse attempts get a fixed refusal: never cached, never

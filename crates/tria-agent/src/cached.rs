@@ -8,11 +8,12 @@ use std::path::PathBuf;
 use std::sync::{Arc, RwLock};
 
 use tria_cache::{AnswerCache, AnswerContext, AnswerQuery, CachedAnswer, Component, Fill, count_tokens, semantic_text};
-use tria_core::{CacheLevel, ConversationId, CustomerId, IntentLabel, OrderStatus, TenantContext, TenantId};
+use tria_core::{CacheLevel, IntentLabel, MessageRole, OrderStatus, TenantContext, TenantId};
 use tria_intent::Classification;
 use tria_rag::{Embedder, EvidenceIndex, TenantIndex};
-use tria_store::repo::NewConversation;
 
+use crate::context::MAX_LOADED_MESSAGES;
+use crate::session::Session;
 use crate::{Agent, AgentBuilder, AgentError};
 
 /// The cache and what L3 needs: an embedder for queries (without one, L3 is skipped) and each
@@ -112,21 +113,23 @@ impl Agent {
 
     /// What keys this message's answer besides its text. `None` when the context could not be
     /// read: then the cache is bypassed rather than risk a wrong key.
-    pub(crate) async fn cache_context(
-        &self,
-        tenant: TenantId,
-        conversation: ConversationId,
-        opens: Option<&NewConversation>,
-    ) -> Option<AnswerContext> {
+    pub(crate) async fn cache_context(&self, tenant: TenantId, session: &Session) -> Option<AnswerContext> {
         let turns = self.cache.cache.config().context_turns;
-        let (customer, recent_intents) = match opens {
+        let (customer, recent_intents) = match &session.opens {
             Some(new) => (new.customer, Vec::new()),
             None => {
-                let row = self.store().conversations().get(tenant, conversation).await.ok()??;
-                let recent = self.store().conversations().recent_messages(tenant, conversation, (turns * 2) as u64).await.ok()?;
-                let intents: Vec<IntentLabel> =
-                    recent.iter().filter(|m| m.role == "user").filter_map(|m| m.intent.as_deref().and_then(|i| i.parse().ok())).collect();
-                (row.customer_id.map(CustomerId), intents)
+                // The session stage read the latest messages already; a second read would
+                // cost two queries on every continuing turn. Read again only when the
+                // configured context reaches further back than that.
+                let wanted = turns * 2;
+                let intents: Vec<IntentLabel> = if wanted as u64 <= MAX_LOADED_MESSAGES {
+                    let latest = &session.turns[session.turns.len().saturating_sub(wanted)..];
+                    latest.iter().filter(|t| t.role == MessageRole::User).filter_map(|t| t.intent).collect()
+                } else {
+                    let recent = self.store().conversations().recent_messages(tenant, session.conversation, wanted as u64).await.ok()?;
+                    recent.iter().filter(|m| m.role == "user").filter_map(|m| m.intent.as_deref().and_then(|i| i.parse().ok())).collect()
+                };
+                (session.customer, intents)
             }
         };
         let customer_state = match customer {
@@ -136,9 +139,9 @@ impl Agent {
             }
             None => Vec::new(),
         };
-        let scope = match (customer, opens) {
+        let scope = match (customer, &session.opens) {
             (Some(c), _) => Some(format!("customer:{c}")),
-            (None, None) => Some(format!("conversation:{conversation}")),
+            (None, None) => Some(format!("conversation:{}", session.conversation)),
             (None, Some(_)) => None,
         };
         Some(AnswerContext { recent_intents, scope, customer_state })
