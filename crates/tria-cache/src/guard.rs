@@ -23,6 +23,23 @@ static PATTERNS: LazyLock<Vec<(&'static str, Regex)>> = LazyLock::new(|| {
     .collect()
 });
 
+/// Spellings that name no entity of their own, rewritten before the patterns run: a number
+/// joined to an ordinary lower-case word ("12-speed", "30-day", "net-30") is the number and the
+/// word, as "12 speed" is — not a product code (codes are upper case or mix letters and digits
+/// inside one token, e.g. NW-ESP-1KG, which these leave alone); and "one" as a pronoun ("have a
+/// good one", "this one") is not a quantity.
+#[allow(clippy::expect_used)] // static patterns, checked by the tests below
+static PLAIN_SPELLINGS: LazyLock<[(Regex, &'static str); 3]> = LazyLock::new(|| {
+    [
+        (Regex::new(r"\b(\d+)-([a-z]{3,})\b").expect("static regex"), "$1 $2"),
+        (Regex::new(r"\b([a-z]{3,})-(\d+)\b").expect("static regex"), "$1 $2"),
+        (
+            Regex::new(r"(?i)\b(a good|a great|a nice|this|that|which|the|each|every|another|any|no) one\b").expect("static regex"),
+            "$1",
+        ),
+    ]
+});
+
 /// Capitalised words that do not name anything in particular.
 const NOT_NAMES: &[&str] = &[
     "i", "i'm", "i'd", "i've", "i'll", "hi", "hello", "hey", "thanks", "please", "ok", "okay", "the", "a", "an", "what", "when", "where",
@@ -34,6 +51,9 @@ const NOT_NAMES: &[&str] = &[
 pub fn entity_signature(message: &str) -> Vec<String> {
     let mut found = Vec::new();
     let mut rest = message.to_owned();
+    for (pattern, plain) in PLAIN_SPELLINGS.iter() {
+        rest = pattern.replace_all(&rest, *plain).into_owned();
+    }
     for (kind, pattern) in PATTERNS.iter() {
         let mut hits = Vec::new();
         for caps in pattern.captures_iter(&rest) {
@@ -273,6 +293,21 @@ mod tests {
         assert_eq!(entity_signature("Do you ship to Canada?"), ["name:canada"]);
         assert!(entity_signature("What is your return policy?").is_empty());
         assert!(entity_signature("How long do returns take").is_empty());
+    }
+
+    #[test]
+    fn hyphenated_numbers_and_pronoun_one_are_spelled_plainly() {
+        assert_eq!(entity_signature("Do you have 12-speed chains?"), entity_signature("Do you sell 12 speed chains?"));
+        assert_eq!(entity_signature("Is net-30 invoicing available?"), ["number:30"]);
+        assert_eq!(entity_signature("Is net-30 invoicing available?"), entity_signature("Do you offer net 30 terms?"));
+        assert_ne!(entity_signature("Do you have 11-speed chains?"), entity_signature("Do you have 12-speed chains?"));
+        // Product codes keep their whole form.
+        assert_eq!(entity_signature("price of NW-ESP-1KG"), ["sku:nw-esp-1kg"]);
+        assert_eq!(entity_signature("is BK-42 in stock"), ["sku:bk-42"]);
+        assert!(entity_signature("Bye, have a good one").is_empty());
+        assert!(entity_signature("Is this one recyclable?").is_empty());
+        assert_eq!(entity_signature("I need one case of lids"), ["number:one"]);
+        assert_ne!(entity_signature("I need one case"), entity_signature("I need two cases"));
     }
 
     #[test]
