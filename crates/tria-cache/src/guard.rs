@@ -33,10 +33,7 @@ static PLAIN_SPELLINGS: LazyLock<[(Regex, &'static str); 3]> = LazyLock::new(|| 
     [
         (Regex::new(r"\b(\d+)-([a-z]{3,})\b").expect("static regex"), "$1 $2"),
         (Regex::new(r"\b([a-z]{3,})-(\d+)\b").expect("static regex"), "$1 $2"),
-        (
-            Regex::new(r"(?i)\b(a good|a great|a nice|this|that|which|the|each|every|another|any|no) one\b").expect("static regex"),
-            "$1",
-        ),
+        (Regex::new(r"(?i)\b(a good|a great|a nice|this|that|which|the|each|every|another|any|no) one\b").expect("static regex"), "$1"),
     ]
 });
 
