@@ -99,7 +99,7 @@ impl AgentBuilder {
         Agent {
             writer: ExchangeWriter::new(self.store.clone()),
             classifications: quick_cache::sync::Cache::new(CLASSIFICATION_MEMO),
-            facts: MessageFacts::new(),
+            facts: MessageFacts::new(screen.clone()),
             store: self.store,
             classifier: self.classifier,
             limits: self.limits,
@@ -287,7 +287,7 @@ impl Agent {
         let session = clock.time_async(Stage::Session, self.load_session(tenant, &req)).await?;
         let mut debug =
             ChatDebug { history_messages: session.history.messages.len(), history_tokens: session.history.tokens, ..ChatDebug::default() };
-        let facts = self.facts.of(&self.screen, &req.message);
+        let facts = self.facts.of(&req.message);
         let tone = facts.tone;
 
         // A person has this conversation: store the message, say so, answer nothing.
