@@ -94,13 +94,15 @@ async fn chat(
     web::admit_widget_request(&state, &caller, &request).await?;
     crate::admission::admit(&state, &caller.tenant, request.customer_id.as_deref()).await?;
     let context = crate::admission::llm_context(&caller.tenant);
+    // The pipeline's future is large (every stage's state); boxed, the handler's own future
+    // stays small, and axum and hyper move a pointer instead of kilobytes on every poll setup.
     if debug {
-        let (reply, debug) = tria_llm::with_call_context(context, state.agent().chat_traced(&caller.tenant, request)).await?;
+        let (reply, debug) = tria_llm::with_call_context(context, Box::pin(state.agent().chat_traced(&caller.tenant, request))).await?;
         let mut body = serde_json::to_value(&reply).map_err(ApiError::internal)?;
         body["debug"] = serde_json::to_value(&debug).map_err(ApiError::internal)?;
         return Ok(Json(body).into_response());
     }
-    let result = tria_llm::with_call_context(context, state.agent().chat(&caller.tenant, request)).await;
+    let result = tria_llm::with_call_context(context, Box::pin(state.agent().chat(&caller.tenant, request))).await;
     web::after_widget_reply(&state, &caller, &result).await;
     Ok(Json(result?).into_response())
 }

@@ -141,3 +141,115 @@ async fn a_batch_with_an_unknown_or_foreign_conversation_stores_none_of_its_exch
         db.cleanup().await;
     }
 }
+
+/// An exchange with every optional field set, in `conversation`.
+fn full_exchange(conversation: ConversationId, customer: tria_core::CustomerId, content: &str) -> Exchange {
+    let at = chrono::Utc::now();
+    let mut user = NewMessage::new(MessageRole::User, content);
+    user.intent = Some((IntentLabel::PolicyQuestion, 0.837_512_3));
+    user.sentiment = Some("negative".into());
+    user.created_at = at;
+    let mut assistant = NewMessage::new(MessageRole::Assistant, format!("reply to {content} \"quoted\" \\ back\\slash\n\ttabbed"));
+    assistant.intent = Some((IntentLabel::PolicyQuestion, 0.837_512_3));
+    assistant.sources = vec!["chunk-1".into(), "chunk \"2\"".into()];
+    assistant.tokens_in = 1_234;
+    assistant.tokens_out = 56;
+    assistant.latency_ms = 789;
+    assistant.cache_level = Some(CacheLevel::L3);
+    assistant.prompt_version = Some("answer-v7".into());
+    assistant.cost_usd = 0.000_123_4;
+    assistant.created_at = at + chrono::Duration::nanoseconds(1_234_567);
+    Exchange {
+        conversation,
+        opens_conversation: Some(NewConversation { customer: Some(customer), channel: "widget".into() }),
+        user,
+        assistant,
+    }
+}
+
+/// Every stored field but the ids, which differ between two writes of the same exchange.
+fn stored_fields(m: &tria_store::entity::message::Model) -> String {
+    format!(
+        "{}|{}|{:?}|{:?}|{}|{}|{}|{}|{:?}|{}|{:?}|{}|{:?}",
+        m.role,
+        m.content,
+        m.intent,
+        m.confidence,
+        m.sources,
+        m.tokens_in,
+        m.tokens_out,
+        m.latency_ms,
+        m.cache_level,
+        m.created_at.to_rfc3339(),
+        m.prompt_version,
+        m.cost_usd,
+        m.sentiment
+    )
+}
+
+#[tokio::test]
+async fn a_batch_stores_every_field_exactly_as_a_single_exchange_does() {
+    use tria_store::repo::MeteredExchange;
+    for db in tria_testkit::all_backends().await {
+        let store = &db.store;
+        let t = tenant(store, "batch-fields").await;
+        let customer = tria_core::CustomerId(uuid::Uuid::new_v4());
+        // Text that JSON must escape, and a NUL, which the SQLite batch path hands to the
+        // portable one; both must come back byte for byte.
+        for content in ["plain ünïcödé \u{1F600} \"quotes\" <b>&amp;</b> \u{2028}", "nul \0 inside"] {
+            let (alone, batched) = (ConversationId::new_random(), ConversationId::new_random());
+            let exchange = full_exchange(alone, customer, content);
+            let mut copy = exchange.clone();
+            copy.conversation = batched;
+            (copy.user.id, copy.assistant.id) = (uuid::Uuid::now_v7(), uuid::Uuid::now_v7());
+            let (first, second) = (alone, batched);
+            store.conversations().record_exchange(t.id, exchange).await.expect("alone");
+            store.conversations().record_exchanges(&[MeteredExchange { tenant: t.id, exchange: copy, usage: None }]).await.expect("batch");
+
+            let read = |id| async move { store.conversations().messages(t.id, id).await.expect("messages") };
+            let (a, b) = (read(first).await, read(second).await);
+            assert_eq!(a.len(), 2, "{}", db.label);
+            assert_eq!(a.iter().map(stored_fields).collect::<Vec<_>>(), b.iter().map(stored_fields).collect::<Vec<_>>(), "{}", db.label);
+            assert_eq!(b[0].content, content, "{}", db.label);
+            assert_eq!(b.iter().map(|m| m.conversation_id).collect::<Vec<_>>(), [batched.0, batched.0]);
+
+            let conversation = |id| async move { store.conversations().get(t.id, id).await.expect("get").expect("stored") };
+            let (ca, cb) = (conversation(first).await, conversation(second).await);
+            assert_eq!(
+                (cb.customer_id, &cb.channel, &cb.status, cb.started_at, cb.updated_at),
+                (ca.customer_id, &ca.channel, &ca.status, ca.started_at, ca.updated_at),
+                "{}",
+                db.label
+            );
+            assert_eq!(cb.customer_id, Some(customer.0));
+        }
+        db.cleanup().await;
+    }
+}
+
+#[tokio::test]
+async fn a_batch_that_continues_conversations_moves_each_ones_last_activity() {
+    use tria_store::repo::MeteredExchange;
+    for db in tria_testkit::all_backends().await {
+        let store = &db.store;
+        let t = tenant(store, "batch-touch").await;
+        let (a, b) = (ConversationId::new_random(), ConversationId::new_random());
+        for id in [a, b] {
+            store.conversations().record_exchange(t.id, exchange(id, true, "first")).await.expect("first");
+        }
+        let before = store.conversations().get(t.id, a).await.expect("get").expect("a").updated_at;
+        let mut later = exchange(a, false, "later");
+        later.assistant.created_at = before + chrono::Duration::seconds(90);
+        let batch = [
+            MeteredExchange { tenant: t.id, exchange: exchange(a, false, "second"), usage: None },
+            MeteredExchange { tenant: t.id, exchange: later, usage: None },
+            MeteredExchange { tenant: t.id, exchange: exchange(b, false, "second"), usage: None },
+        ];
+        store.conversations().record_exchanges(&batch).await.expect("batch");
+        let after = store.conversations().get(t.id, a).await.expect("get").expect("a").updated_at;
+        assert_eq!(after, before + chrono::Duration::seconds(90), "the newest reply of the batch ({})", db.label);
+        assert_eq!(store.conversations().messages(t.id, a).await.expect("messages").len(), 6);
+        assert_eq!(store.conversations().messages(t.id, b).await.expect("messages").len(), 4);
+        db.cleanup().await;
+    }
+}

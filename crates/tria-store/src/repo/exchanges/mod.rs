@@ -3,11 +3,13 @@
 //! takes one writer at a time); a batch pays the commit once and writes each table with a few
 //! multi-row statements.
 
+mod sqlite;
+
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, NaiveDate, Utc};
 use sea_orm::sea_query::Expr;
-use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, Set, TransactionTrait};
+use sea_orm::{ColumnTrait, DatabaseTransaction, DbBackend, EntityTrait, QueryFilter, Set, TransactionTrait};
 use tria_core::{ConversationStatus, TenantId};
 use uuid::Uuid;
 
@@ -37,57 +39,67 @@ impl ConversationRepo<'_> {
             return Ok(());
         }
         let txn = self.db.begin().await?;
-        let opened: Vec<conversation::ActiveModel> = batch
-            .iter()
-            .filter_map(|item| {
-                let new = item.exchange.opens_conversation.as_ref()?;
-                Some(conversation::ActiveModel {
-                    id: Set(item.exchange.conversation.0),
-                    tenant_id: Set(item.tenant.0),
-                    customer_id: Set(new.customer.map(|c| c.0)),
-                    channel: Set(new.channel.clone()),
-                    status: Set(ConversationStatus::Open.as_str().to_owned()),
-                    resolution: Set(None),
-                    started_at: Set(item.exchange.user.created_at),
-                    updated_at: Set(item.exchange.assistant.created_at),
-                })
-            })
-            .collect();
-        for rows in chunked(opened) {
-            conversation::Entity::insert_many(rows).exec_without_returning(&txn).await?;
+        if self.db.get_database_backend() == DbBackend::Sqlite && sqlite::suits(batch) {
+            sqlite::write(&txn, batch).await?;
+        } else {
+            write_portable(&txn, batch).await?;
         }
-
-        // Writes only: a SQLite transaction that starts with a read gets SQLITE_BUSY at once
-        // under concurrency, one that starts with a write waits for the lock.
-        for ((tenant, id), at) in continued_conversations(batch) {
-            let updated = conversation::Entity::update_many()
-                .col_expr(conversation::Column::UpdatedAt, Expr::value(at))
-                .filter(conversation::Column::Id.eq(id))
-                .filter(conversation::Column::TenantId.eq(tenant))
-                .exec(&txn)
-                .await?;
-            if updated.rows_affected == 0 {
-                return Err(StoreError::NotFound(format!("session {id}")));
-            }
-        }
-
-        let messages: Vec<message::ActiveModel> = batch
-            .iter()
-            .flat_map(|item| {
-                let Exchange { conversation, user, assistant, .. } = item.exchange.clone();
-                [message_row(item.tenant, conversation, user), message_row(item.tenant, conversation, assistant)]
-            })
-            .collect();
-        for rows in chunked(messages) {
-            message::Entity::insert_many(rows).exec_without_returning(&txn).await?;
-        }
-
         for ((tenant, day), totals) in usage_by_day(batch) {
             add_totals(&txn, TenantId(tenant), day, &totals).await?;
         }
         txn.commit().await?;
         Ok(())
     }
+}
+
+/// The batch's conversations and messages through sea-orm's builders, for any backend.
+async fn write_portable(txn: &DatabaseTransaction, batch: &[MeteredExchange]) -> Result<(), StoreError> {
+    let opened: Vec<conversation::ActiveModel> = batch
+        .iter()
+        .filter_map(|item| {
+            let new = item.exchange.opens_conversation.as_ref()?;
+            Some(conversation::ActiveModel {
+                id: Set(item.exchange.conversation.0),
+                tenant_id: Set(item.tenant.0),
+                customer_id: Set(new.customer.map(|c| c.0)),
+                channel: Set(new.channel.clone()),
+                status: Set(ConversationStatus::Open.as_str().to_owned()),
+                resolution: Set(None),
+                started_at: Set(item.exchange.user.created_at),
+                updated_at: Set(item.exchange.assistant.created_at),
+            })
+        })
+        .collect();
+    for rows in chunked(opened) {
+        conversation::Entity::insert_many(rows).exec_without_returning(txn).await?;
+    }
+
+    // Writes only: a SQLite transaction that starts with a read gets SQLITE_BUSY at once
+    // under concurrency, one that starts with a write waits for the lock.
+    for ((tenant, id), at) in continued_conversations(batch) {
+        let updated = conversation::Entity::update_many()
+            .col_expr(conversation::Column::UpdatedAt, Expr::value(at))
+            .filter(conversation::Column::Id.eq(id))
+            .filter(conversation::Column::TenantId.eq(tenant))
+            .exec(txn)
+            .await?;
+        if updated.rows_affected == 0 {
+            return Err(StoreError::NotFound(format!("session {id}")));
+        }
+    }
+
+    let messages: Vec<message::ActiveModel> = batch
+        .iter()
+        .flat_map(|item| {
+            let Exchange { conversation, user, assistant, .. } = item.exchange.clone();
+            [message_row(item.tenant, conversation, user), message_row(item.tenant, conversation, assistant)]
+        })
+        .collect();
+    for rows in chunked(messages) {
+        message::Entity::insert_many(rows).exec_without_returning(txn).await?;
+    }
+
+    Ok(())
 }
 
 /// The conversations the batch continues, each with its newest reply time.
