@@ -85,7 +85,7 @@ async fn write_batches(store: Store, queue: Queue) {
             batch
         };
         let (items, senders): (Vec<MeteredExchange>, Vec<_>) = batch.into_iter().map(|p| (p.item, p.stored)).unzip();
-        match store.conversations().record_exchanges(&items).await {
+        match store.exchange_batches().record_exchanges(&items).await {
             Ok(()) => {
                 for stored in senders {
                     let _ = stored.send(Ok(()));
@@ -96,7 +96,7 @@ async fn write_batches(store: Store, queue: Queue) {
             Err(error) if items.len() > 1 => {
                 tracing::debug!(%error, size = items.len(), "batched exchange write failed; writing one by one");
                 for (item, stored) in items.iter().zip(senders) {
-                    let _ = stored.send(store.conversations().record_exchanges(std::slice::from_ref(item)).await);
+                    let _ = stored.send(store.exchange_batches().record_exchanges(std::slice::from_ref(item)).await);
                 }
             }
             Err(error) => {

@@ -55,6 +55,11 @@ impl Store {
     pub fn conversations(&self) -> ConversationRepo<'_> {
         ConversationRepo { db: self.connection() }
     }
+    /// Conversations through the group-commit writer's connection ([`Store::exchange_writer`]):
+    /// for `record_exchanges` from the one task that batches them.
+    pub fn exchange_batches(&self) -> ConversationRepo<'_> {
+        ConversationRepo { db: self.exchange_writer() }
+    }
     pub fn console(&self) -> ConsoleRepo<'_> {
         ConsoleRepo { db: self.connection() }
     }
