@@ -28,7 +28,7 @@ pub struct UsageRepo<'a> {
 }
 
 /// What several exchanges add to one tenant's day, summed so a batch writes one row per day.
-#[derive(Clone, Debug, Default, PartialEq)]
+#[derive(Clone, Debug, Default, PartialEq, serde::Serialize)]
 pub(crate) struct UsageTotals {
     messages: i64,
     tokens_in: i64,
@@ -41,6 +41,11 @@ pub(crate) struct UsageTotals {
 }
 
 impl UsageTotals {
+    /// Whether every figure can travel as a JSON number (a NaN or infinite cost cannot).
+    pub(crate) fn finite(&self) -> bool {
+        self.cost_usd.is_finite()
+    }
+
     pub(crate) fn add(&mut self, delta: &UsageDelta) {
         let hit = |level: CacheLevel| i64::from(delta.cache_level == Some(level));
         self.messages += delta.messages;

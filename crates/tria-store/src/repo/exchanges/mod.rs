@@ -38,14 +38,15 @@ impl ConversationRepo<'_> {
         if batch.is_empty() {
             return Ok(());
         }
+        let days = usage_by_day(batch);
         let txn = self.db.begin().await?;
-        if self.db.get_database_backend() == DbBackend::Sqlite && sqlite::suits(batch) {
-            sqlite::write(&txn, batch).await?;
+        if self.db.get_database_backend() == DbBackend::Sqlite && sqlite::suits(batch, &days) {
+            sqlite::write(&txn, batch, &days).await?;
         } else {
             write_portable(&txn, batch).await?;
-        }
-        for ((tenant, day), totals) in usage_by_day(batch) {
-            add_totals(&txn, TenantId(tenant), day, &totals).await?;
+            for ((tenant, day), totals) in &days {
+                add_totals(&txn, TenantId(*tenant), *day, totals).await?;
+            }
         }
         txn.commit().await?;
         Ok(())
@@ -112,8 +113,11 @@ fn continued_conversations(batch: &[MeteredExchange]) -> BTreeMap<(Uuid, Uuid), 
     latest
 }
 
+/// Usage per (tenant, day).
+type UsageDays = BTreeMap<(Uuid, NaiveDate), UsageTotals>;
+
 /// The batch's usage summed per tenant and day (the day of the reply in UTC).
-fn usage_by_day(batch: &[MeteredExchange]) -> BTreeMap<(Uuid, NaiveDate), UsageTotals> {
+fn usage_by_day(batch: &[MeteredExchange]) -> UsageDays {
     let mut days: BTreeMap<(Uuid, NaiveDate), UsageTotals> = BTreeMap::new();
     for item in batch {
         if let Some(delta) = &item.usage {
