@@ -27,8 +27,8 @@ use crate::repo::usage::UsageTotals;
 /// reading its rows from one JSON array parameter (`$1`–`$4`: sqlx binds a named parameter by
 /// its number across the statements of one query; `?4` would not do — SQLite gives the fourth
 /// statement four slots, sqlx counts the three unnamed ones as arguments used, and `?4` is left
-/// NULL). An empty array writes nothing. Every statement, and
-/// so the round trip, reports the rows it changed; [`write`] checks the sum.
+/// NULL). An empty array writes nothing. Every statement, and so the round trip, reports the
+/// rows it changed; [`write`] checks the sum.
 const WRITE_BATCH: &str = "\
 INSERT INTO conversations (id, tenant_id, customer_id, channel, status, resolution, started_at, updated_at) \
 SELECT unhex(value ->> 'id'), unhex(value ->> 'tenant'), unhex(value ->> 'customer'), value ->> 'channel', \
