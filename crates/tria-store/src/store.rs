@@ -53,9 +53,9 @@ pub struct PoolStats {
 #[derive(Clone, Debug)]
 pub struct Store {
     db: DatabaseConnection,
-    /// Where group-committed exchanges are written: for a SQLite file, a pool of its own with
-    /// one connection that stays open (see [`Store::exchange_writer`]); otherwise `db` itself.
-    exchange_writer: DatabaseConnection,
+    /// For a SQLite file, the one-connection pool group-committed exchanges are written
+    /// through (see [`Store::exchange_writer`]); `None` where `db` serves for that too.
+    exchange_writer: Option<DatabaseConnection>,
     max_connections: u32,
 }
 
@@ -101,9 +101,9 @@ impl Store {
             DbBackend::Sqlite if !in_memory(&opts.url) => {
                 let mut connect = connect_options(opts, 1, 1);
                 connect.map_sqlx_sqlite_opts(|o| o.pragma("wal_autocheckpoint", WRITER_WAL_AUTOCHECKPOINT));
-                Database::connect(connect).await.map_err(|e| StoreError::Unavailable(e.to_string()))?
+                Some(Database::connect(connect).await.map_err(|e| StoreError::Unavailable(e.to_string()))?)
             }
-            _ => db.clone(),
+            _ => None,
         };
         Ok(Self { db, exchange_writer, max_connections: opts.max_connections })
     }
@@ -128,7 +128,7 @@ impl Store {
     /// whichever pooled connection was idle each started cold (re-reading the right edge of
     /// every index); one writer keeps its cache and its prepared statements warm.
     pub(crate) fn exchange_writer(&self) -> &DatabaseConnection {
-        &self.exchange_writer
+        self.exchange_writer.as_ref().unwrap_or(&self.db)
     }
 
     pub fn backend(&self) -> Backend {
@@ -164,8 +164,8 @@ impl Store {
         if let Err(err) = self.db.close_by_ref().await {
             tracing::warn!(error = %err, "closing the database pool failed");
         }
-        if self.backend() == Backend::Sqlite
-            && let Err(err) = self.exchange_writer.close_by_ref().await
+        if let Some(writer) = &self.exchange_writer
+            && let Err(err) = writer.close_by_ref().await
         {
             tracing::warn!(error = %err, "closing the exchange writer failed");
         }
