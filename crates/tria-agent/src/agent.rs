@@ -292,7 +292,7 @@ impl Agent {
 
         // A person has this conversation: store the message, say so, answer nothing.
         if session.handed_off {
-            let reply = self.handed_off_reply(tenant).await;
+            let reply = Box::pin(self.handed_off_reply(tenant)).await;
             let outcome = Outcome::fixed(reply, IntentLabel::HumanHandoff);
             let reply = self.finish(tenant, &req, &session, outcome, tone, received_at, started, &clock).await?;
             debug.timings_ms = clock.timings(Duration::ZERO);
@@ -316,7 +316,7 @@ impl Agent {
             };
             let reply = self.finish(tenant, &req, &session, outcome, tone, received_at, started, &clock).await?;
             if turn.handoff.is_some() {
-                self.hand_off(tenant, session.conversation, session.customer, HandoffReason::OrderApproval, &session.turns, &req.message)
+                Box::pin(self.hand_off(tenant, session.conversation, session.customer, HandoffReason::OrderApproval, &session.turns, &req.message))
                     .await?;
             }
             debug.timings_ms = clock.timings(Duration::ZERO);
@@ -328,7 +328,7 @@ impl Agent {
             let reply = format!("You're welcome, I'm glad I could help. {}", tenant.tone.sign_off).trim().to_owned();
             let outcome = Outcome::fixed(reply, IntentLabel::Greeting);
             let reply = self.finish(tenant, &req, &session, outcome, tone, received_at, started, &clock).await?;
-            self.store().conversations().set_resolution(tenant.id, session.conversation, Resolution::ResolvedVerified, false).await?;
+            Box::pin(self.store().conversations().set_resolution(tenant.id, session.conversation, Resolution::ResolvedVerified, false)).await?;
             debug.timings_ms = clock.timings(Duration::ZERO);
             return Ok((reply, debug));
         }
@@ -382,7 +382,7 @@ impl Agent {
         let outcome = match handoff {
             Some(reason) => {
                 debug.handoff_reason = Some(reason.as_str());
-                let reply = self.handoff_reply(tenant, reason).await;
+                let reply = Box::pin(self.handoff_reply(tenant, reason)).await;
                 Outcome {
                     reply,
                     intent: answer.intent,
@@ -405,7 +405,7 @@ impl Agent {
         };
         let reply = self.finish(tenant, &req, &session, outcome, tone, received_at, started, &clock).await?;
         if let Some(reason) = handoff {
-            self.hand_off(tenant, session.conversation, session.customer, reason, &session.turns, &req.message).await?;
+            Box::pin(self.hand_off(tenant, session.conversation, session.customer, reason, &session.turns, &req.message)).await?;
         }
         debug.timings_ms = clock.timings(cache_total);
         Ok((ChatReply { handoff: handoff.is_some(), ..reply }, debug))

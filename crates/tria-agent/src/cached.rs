@@ -236,7 +236,9 @@ impl Agent {
         Fut: Future<Output = Result<Generated, AgentError>>,
     {
         let cache = &self.cache.cache;
-        let compute = || async {
+        // Boxed: classification, L3 and generation hold kilobytes of state that a hit never
+        // needs; unboxed, every chat future (hits included) would be that large.
+        let compute = || Box::pin(async {
             let classification = classify();
             let label = classification.label;
             let wants_l3 = cache.config().l3.enabled && !label.is_customer_specific();
@@ -253,7 +255,7 @@ impl Agent {
             answer.tokens = count_tokens(message).saturating_add(count_tokens(&answer.reply));
             let cacheable = cacheable(&answer) && !generated.refused;
             Ok(Fill { answer: Arc::new(answer), level: CacheLevel::None, vector, evidence, cacheable })
-        };
+        });
         match context {
             Some(context) => {
                 let query = AnswerQuery { tenant: tenant.id, message, context: &context };

@@ -38,14 +38,20 @@ impl ExchangeWriter {
     /// Stores the exchange; returns once it is committed (or failed).
     pub(crate) async fn record(&self, item: MeteredExchange) -> Result<(), StoreError> {
         let Some(sender) = self.sender() else {
-            return self.store.conversations().record_exchanges(std::slice::from_ref(&item)).await;
+            return self.write_here(item).await;
         };
         let (stored, committed) = oneshot::channel();
         match sender.send(Pending { item, stored }).await {
             Ok(()) => committed.await.unwrap_or_else(|_| Err(StoreError::Unavailable("the exchange writer stopped".into()))),
             // The writers' runtime is gone (a test's runtime ended): write it here.
-            Err(mpsc::error::SendError(pending)) => self.store.conversations().record_exchanges(std::slice::from_ref(&pending.item)).await,
+            Err(mpsc::error::SendError(pending)) => self.write_here(pending.item).await,
         }
+    }
+
+    /// Writes one exchange without the queue. Boxed: the store's future is kilobytes and the
+    /// queued path, taken by every reply, would otherwise carry its size.
+    async fn write_here(&self, item: MeteredExchange) -> Result<(), StoreError> {
+        Box::pin(self.store.conversations().record_exchanges(std::slice::from_ref(&item))).await
     }
 
     /// The queue's sender, spawning the writers when there are none. `None` outside a runtime.

@@ -106,7 +106,6 @@ impl Agent {
         external: Option<&str>,
         message: &str,
     ) -> Result<Option<OrderTurn>, AgentError> {
-        let (conversation, session_customer) = (session.conversation, session.customer);
         let classification = self.classify(message);
         let label = classification.label;
         let order_intent = matches!(label, IntentLabel::OrderPlacement | IntentLabel::OrderStatus | IntentLabel::OrderChange);
@@ -114,6 +113,23 @@ impl Agent {
         if !order_intent && session.opens.is_some() {
             return Ok(None);
         }
+        // Boxed: the order flow's state is kilobytes, and every chat future would carry it
+        // (and be moved and allocated with it) though most messages never get here.
+        Box::pin(self.route_order_flow(tenant, session, external, message, classification, order_intent)).await
+    }
+
+    /// [`Agent::route_order`] past its quick exit.
+    async fn route_order_flow(
+        &self,
+        tenant: &TenantContext,
+        session: &Session,
+        external: Option<&str>,
+        message: &str,
+        classification: Classification,
+        order_intent: bool,
+    ) -> Result<Option<OrderTurn>, AgentError> {
+        let (conversation, session_customer) = (session.conversation, session.customer);
+        let label = classification.label;
         let stored = self.store().drafts().get(tenant.id, conversation).await?;
         if stored.is_none() && !order_intent {
             return Ok(None);
