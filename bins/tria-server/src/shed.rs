@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::Duration;
 
-use axum::body::Body;
+use axum::body::{Body, HttpBody};
 use axum::extract::{Request, State};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
@@ -98,7 +98,14 @@ impl ShedGate {
 pub(crate) async fn gate(State(state): State<AppState>, req: Request, next: Next) -> Response {
     match state.shed_gate().acquire().await {
         Ok(permit) => {
-            let (parts, body) = next.run(req).await.into_parts();
+            let response = next.run(req).await;
+            // A body of known length (every JSON reply) is complete: the work it held the slot
+            // for is done. Kept as it is, it goes out with a Content-Length, not chunked.
+            if response.body().size_hint().exact().is_some() {
+                drop(permit);
+                return response;
+            }
+            let (parts, body) = response.into_parts();
             let body = body.into_data_stream().map(move |chunk| {
                 let _slot = &permit;
                 chunk
