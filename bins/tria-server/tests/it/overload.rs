@@ -55,6 +55,39 @@ async fn a_full_gate_sheds_chat_with_503_and_retry_after_while_health_answers() 
     assert_eq!(status, StatusCode::OK, "{json}");
 }
 
+#[tokio::test]
+async fn a_json_reply_frees_its_slot_and_has_a_length_while_a_stream_holds_its_slot_until_it_ends() {
+    use http_body_util::BodyExt;
+    use tower::ServiceExt;
+
+    let app = TestApp::new().await;
+    let post = |path: &str| {
+        http::Request::post(path)
+            .header("authorization", format!("Bearer {NORTHWIND_KEY}"))
+            .header("content-type", "application/json")
+            .body(axum::body::Body::from(r#"{"message":"What are your support hours?"}"#))
+            .expect("request")
+    };
+    // The JSON reply is complete when it is returned: its slot is already free, and it goes
+    // out with a Content-Length rather than chunked.
+    let response = app.router.clone().oneshot(post("/api/chat")).await.expect("infallible");
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(app.state.shed_gate().in_flight(), 0, "a complete reply holds no slot");
+    let length: usize = response.headers()[http::header::CONTENT_LENGTH].to_str().expect("ascii").parse().expect("a number");
+    let body = response.into_body().collect().await.expect("body").to_bytes();
+    assert_eq!(body.len(), length);
+    assert!(serde_json::from_slice::<serde_json::Value>(&body).expect("json")["reply"].is_string());
+
+    // A streamed reply runs while its body is sent: the slot rides along until the body ends.
+    let response = app.router.clone().oneshot(post("/api/v1/chat/stream")).await.expect("infallible");
+    assert_eq!(response.status(), StatusCode::OK);
+    assert!(response.headers().get(http::header::CONTENT_LENGTH).is_none());
+    assert_eq!(app.state.shed_gate().in_flight(), 1, "the stream holds its slot");
+    let events = response.into_body().collect().await.expect("body").to_bytes();
+    assert!(String::from_utf8_lossy(&events).contains("done"), "{}", String::from_utf8_lossy(&events));
+    assert_eq!(app.state.shed_gate().in_flight(), 0, "the finished stream gave its slot back");
+}
+
 /// [`raw_request`] with blocking IO, for the probe threads.
 fn blocking_request(addr: std::net::SocketAddr, request: &str) -> u16 {
     use std::io::{Read, Write};
