@@ -316,8 +316,15 @@ impl Agent {
             };
             let reply = self.finish(tenant, &req, &session, outcome, tone, received_at, started, &clock).await?;
             if turn.handoff.is_some() {
-                Box::pin(self.hand_off(tenant, session.conversation, session.customer, HandoffReason::OrderApproval, &session.turns, &req.message))
-                    .await?;
+                Box::pin(self.hand_off(
+                    tenant,
+                    session.conversation,
+                    session.customer,
+                    HandoffReason::OrderApproval,
+                    &session.turns,
+                    &req.message,
+                ))
+                .await?;
             }
             debug.timings_ms = clock.timings(Duration::ZERO);
             return Ok((ChatReply { handoff: turn.handoff.is_some(), order: turn.order, ..reply }, debug));
@@ -328,7 +335,8 @@ impl Agent {
             let reply = format!("You're welcome, I'm glad I could help. {}", tenant.tone.sign_off).trim().to_owned();
             let outcome = Outcome::fixed(reply, IntentLabel::Greeting);
             let reply = self.finish(tenant, &req, &session, outcome, tone, received_at, started, &clock).await?;
-            Box::pin(self.store().conversations().set_resolution(tenant.id, session.conversation, Resolution::ResolvedVerified, false)).await?;
+            Box::pin(self.store().conversations().set_resolution(tenant.id, session.conversation, Resolution::ResolvedVerified, false))
+                .await?;
             debug.timings_ms = clock.timings(Duration::ZERO);
             return Ok((reply, debug));
         }

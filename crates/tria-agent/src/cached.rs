@@ -238,24 +238,26 @@ impl Agent {
         let cache = &self.cache.cache;
         // Boxed: classification, L3 and generation hold kilobytes of state that a hit never
         // needs; unboxed, every chat future (hits included) would be that large.
-        let compute = || Box::pin(async {
-            let classification = classify();
-            let label = classification.label;
-            let wants_l3 = cache.config().l3.enabled && !label.is_customer_specific();
-            let vector = if wants_l3 { self.query_vector(tenant.id, message).await } else { None };
-            let evidence = if vector.is_some() { self.answer_evidence(tenant.id, message).await } else { Vec::new() };
-            if let Some(v) = &vector
-                && let Some(answer) = cache.lookup_semantic_with(tenant.id, label, message, v, &evidence).await
-            {
-                return Ok(Fill { answer, level: CacheLevel::L3, vector: None, evidence: Vec::new(), cacheable: true });
-            }
-            let generated = generate(classification).await?;
-            let mut answer = generated.answer;
-            // What an LLM would have been sent and would have written; a hit saves it again.
-            answer.tokens = count_tokens(message).saturating_add(count_tokens(&answer.reply));
-            let cacheable = cacheable(&answer) && !generated.refused;
-            Ok(Fill { answer: Arc::new(answer), level: CacheLevel::None, vector, evidence, cacheable })
-        });
+        let compute = || {
+            Box::pin(async {
+                let classification = classify();
+                let label = classification.label;
+                let wants_l3 = cache.config().l3.enabled && !label.is_customer_specific();
+                let vector = if wants_l3 { self.query_vector(tenant.id, message).await } else { None };
+                let evidence = if vector.is_some() { self.answer_evidence(tenant.id, message).await } else { Vec::new() };
+                if let Some(v) = &vector
+                    && let Some(answer) = cache.lookup_semantic_with(tenant.id, label, message, v, &evidence).await
+                {
+                    return Ok(Fill { answer, level: CacheLevel::L3, vector: None, evidence: Vec::new(), cacheable: true });
+                }
+                let generated = generate(classification).await?;
+                let mut answer = generated.answer;
+                // What an LLM would have been sent and would have written; a hit saves it again.
+                answer.tokens = count_tokens(message).saturating_add(count_tokens(&answer.reply));
+                let cacheable = cacheable(&answer) && !generated.refused;
+                Ok(Fill { answer: Arc::new(answer), level: CacheLevel::None, vector, evidence, cacheable })
+            })
+        };
         match context {
             Some(context) => {
                 let query = AnswerQuery { tenant: tenant.id, message, context: &context };
