@@ -239,5 +239,15 @@ pub async fn build_state(settings: &Settings) -> Result<(AppState, StartupReport
         tracing::info!("integrations.xero is off: confirmed orders wait in the outbox until it is on");
     }
     report.background = crate::integrations::Background::start(integrations.worker, integrations.fake_xero);
+    // L3's evidence passages are embedded in the background, so the first customer of each
+    // tenant after a first start does not wait seconds for them (later starts read them from
+    // the vector cache). Until they are ready, L3 matches on its plain threshold.
+    let warming = state.clone();
+    let tenant_ids: Vec<_> = tenants.iter().map(|t| t.id).collect();
+    tokio::spawn(async move {
+        for tenant in tenant_ids {
+            warming.agent().prepare_evidence(tenant).await;
+        }
+    });
     Ok((state, report))
 }

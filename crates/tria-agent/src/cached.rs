@@ -108,6 +108,8 @@ impl Agent {
         if let Err(e) = self.cache.cache.invalidate_tenant(tenant).await {
             tracing::warn!(%tenant, error = %e, "cache invalidation after re-index failed");
         }
+        // The caller (an admin, a seed) waits for the new index's evidence, not the next customer.
+        self.prepare_evidence(tenant).await;
         Ok(chunks)
     }
 
@@ -164,17 +166,35 @@ impl Agent {
         Some(vector)
     }
 
-    /// The tenant's evidence passages for its current policy index and catalogue, embedded on
-    /// first use (off the reactor; a few hundred passages). `None` without an embedder or when
-    /// embedding fails: L3 then uses its plain threshold.
+    /// Embeds the tenant's L3 evidence passages for its current policy index and catalogue now,
+    /// so that no customer's message waits for them (a few hundred passages: seconds of CPU on
+    /// a first start or after a re-index; later starts read them from the vector cache). The
+    /// server runs it for every tenant right after start-up. Returns whether they are ready
+    /// (`false` without an embedder or when embedding failed).
+    pub async fn prepare_evidence(&self, tenant: TenantId) -> bool {
+        self.evidence_index_built(tenant, true).await.is_some()
+    }
+
+    /// The tenant's evidence passages; built on first use, unless another build is running
+    /// (say, [`Agent::prepare_evidence`] after start-up): then this message goes without —
+    /// L3 uses its plain threshold, which only ever finds fewer matches — instead of waiting.
     async fn evidence_index(&self, tenant: TenantId) -> Option<Arc<EvidenceIndex>> {
+        self.evidence_index_built(tenant, false).await
+    }
+
+    /// `None` without an embedder or when embedding fails: L3 then uses its plain threshold.
+    async fn evidence_index_built(&self, tenant: TenantId, wait: bool) -> Option<Arc<EvidenceIndex>> {
         let embedder = self.cache.embedder.clone()?;
         let memo = &self.cache.evidence;
         let index = self.index(tenant).await.ok()?;
         if let Some(found) = memo.current(tenant, &index) {
             return Some(found);
         }
-        let _building = memo.building.lock().await;
+        let _building = match memo.building.try_lock() {
+            Ok(guard) => guard,
+            Err(_) if wait => memo.building.lock().await,
+            Err(_) => return None,
+        };
         if let Some(found) = memo.current(tenant, &index) {
             return Some(found);
         }

@@ -63,3 +63,36 @@ async fn another_question_on_the_same_topic_is_not_served_from_l3() {
     assert_eq!(other.intent.label, IntentLabel::PolicyQuestion, "{other:?}");
     assert_eq!(other.cache, CacheLevel::None, "{other:?}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_customer_does_not_wait_for_the_evidence_build_and_l3_uses_it_once_ready() {
+    let (_db, tenant, agent) = agent().await;
+    let preparing = tokio::spawn({
+        let (agent, tenant) = (agent.clone(), tenant.id);
+        async move { agent.prepare_evidence(tenant).await }
+    });
+    // Let the build take its lock; embedding the tenant's passages takes seconds, a chat turn
+    // with the offline responder milliseconds.
+    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    let first = agent.chat(&tenant, request("What is your policy on backorders?")).await.expect("chat");
+    assert_eq!(first.cache, CacheLevel::None, "{first:?}");
+    assert!(!preparing.is_finished(), "the reply came while the evidence was still being built");
+    assert!(preparing.await.expect("join"), "the evidence is ready");
+    // Answers stored before the evidence was ready carry none: a low-cosine paraphrase of one
+    // is not matched (the plain threshold only), one stored afterwards is.
+    let early = agent.chat(&tenant, request("What happens when an item is backordered?")).await.expect("chat");
+    assert_eq!(early.cache, CacheLevel::None, "{early:?}");
+    let stored = agent.chat(&tenant, request("What is your warranty on equipment?")).await.expect("chat");
+    assert_eq!(stored.cache, CacheLevel::None, "{stored:?}");
+    let paraphrase = agent.chat(&tenant, request("How long is the warranty on your equipment?")).await.expect("chat");
+    assert_eq!(paraphrase.cache, CacheLevel::L3, "{paraphrase:?}");
+}
+
+#[tokio::test]
+async fn preparing_evidence_without_a_model_reports_not_ready() {
+    let (db, tenant) = seeded().await;
+    let agent = Agent::builder(db.store.clone()).build();
+    assert!(!agent.prepare_evidence(tenant.id).await);
+    let reply = agent.chat(&tenant, request("What is your policy on backorders?")).await.expect("chat");
+    assert_eq!(reply.cache, CacheLevel::None);
+}
