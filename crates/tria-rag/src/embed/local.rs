@@ -4,6 +4,8 @@
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
 
 use fastembed::{InitOptionsUserDefined, Pooling, TextEmbedding, TokenizerFiles, UserDefinedEmbeddingModel};
 
@@ -35,10 +37,31 @@ impl LocalEmbedderOptions {
 }
 
 /// The in-process embedder. Inference needs exclusive access to the ONNX session, so calls are
-/// serialised by a mutex; one call takes a few milliseconds.
+/// serialised by a mutex; one call takes a few milliseconds. A bulk call (more than
+/// [`BATCH_SIZE`] texts: a policy index, a tenant's evidence passages) takes the session one
+/// batch at a time and lets short calls — a customer's message — go first, so a build of
+/// seconds never holds up a chat turn for more than one batch.
 pub struct LocalEmbedder {
     model: Mutex<TextEmbedding>,
+    /// Short calls waiting for or holding the session; bulk calls wait while there are any.
+    short_calls: AtomicUsize,
     models_dir: PathBuf,
+}
+
+/// Counts a short call in [`LocalEmbedder::short_calls`] while it lives.
+struct ShortCall<'a>(&'a AtomicUsize);
+
+impl<'a> ShortCall<'a> {
+    fn enter(count: &'a AtomicUsize) -> Self {
+        count.fetch_add(1, Ordering::AcqRel);
+        Self(count)
+    }
+}
+
+impl Drop for ShortCall<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::AcqRel);
+    }
 }
 
 impl std::fmt::Debug for LocalEmbedder {
@@ -95,7 +118,7 @@ impl LocalEmbedder {
         let created = catch_unwind(AssertUnwindSafe(|| TextEmbedding::try_new_from_user_defined(model, init)))
             .map_err(|_| EmbedError::Runtime("ONNX Runtime panicked while creating the session".into()))?
             .map_err(|e| EmbedError::Runtime(e.to_string()))?;
-        let embedder = Self { model: Mutex::new(created), models_dir: dir.clone() };
+        let embedder = Self { model: Mutex::new(created), short_calls: AtomicUsize::new(0), models_dir: dir.clone() };
         let probe = embedder.embed_one("probe")?;
         if probe.len() != DIMENSION {
             return Err(EmbedError::Runtime(format!("the model produced {} dimensions, expected {DIMENSION}", probe.len())));
@@ -117,11 +140,22 @@ impl Embedder for LocalEmbedder {
         if texts.is_empty() {
             return Ok(Vec::new());
         }
-        let mut model = self.model.lock().map_err(|_| EmbedError::Inference("embedder lock poisoned".into()))?;
-        let mut vectors = catch_unwind(AssertUnwindSafe(|| model.embed(texts, Some(BATCH_SIZE))))
-            .map_err(|_| EmbedError::Inference("ONNX Runtime panicked during inference".into()))?
-            .map_err(|e| EmbedError::Inference(e.to_string()))?;
-        drop(model);
+        let bulk = texts.len() > BATCH_SIZE;
+        let _short = (!bulk).then(|| ShortCall::enter(&self.short_calls));
+        let mut vectors = Vec::with_capacity(texts.len());
+        for batch in texts.chunks(BATCH_SIZE) {
+            // std's mutex is not fair: a bulk call re-locking at once would win over a woken
+            // waiter nearly every time, so it steps aside while short calls are pending.
+            while bulk && self.short_calls.load(Ordering::Acquire) > 0 {
+                std::thread::sleep(Duration::from_millis(1));
+            }
+            let mut model = self.model.lock().map_err(|_| EmbedError::Inference("embedder lock poisoned".into()))?;
+            let batch_vectors = catch_unwind(AssertUnwindSafe(|| model.embed(batch, Some(BATCH_SIZE))))
+                .map_err(|_| EmbedError::Inference("ONNX Runtime panicked during inference".into()))?
+                .map_err(|e| EmbedError::Inference(e.to_string()))?;
+            drop(model);
+            vectors.extend(batch_vectors);
+        }
         if vectors.len() != texts.len() {
             return Err(EmbedError::Inference(format!("{} vectors for {} texts", vectors.len(), texts.len())));
         }

@@ -60,3 +60,31 @@ fn vectors_are_unit_length_and_similar_texts_are_close() {
     assert!(e.embed_batch(&[]).expect("empty").is_empty());
     assert!(EmbedderStatus::probe(e.as_ref()).is_ready());
 }
+
+#[test]
+fn a_short_call_goes_ahead_of_a_bulk_call_instead_of_waiting_for_all_of_it() {
+    use std::time::{Duration, Instant};
+    let model = embedder();
+    // Hundreds of batches: seconds of inference, against one message's few milliseconds.
+    let texts: Vec<String> = (0..1500).map(|i| format!("Passage {i}: returns are accepted within 30 days of delivery")).collect();
+    let bulk = std::thread::spawn({
+        let model = model.clone();
+        move || {
+            let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
+            let embedded = model.embed_batch(&refs).map(|v| v.len());
+            (embedded, Instant::now())
+        }
+    });
+    std::thread::sleep(Duration::from_millis(200));
+    let one = model.embed_one("How long do I have to return something?").expect("short call");
+    let short_done = Instant::now();
+    assert_eq!(one.len(), model.dimension());
+    let (embedded, bulk_done) = bulk.join().expect("bulk thread");
+    assert_eq!(embedded.expect("bulk call"), 1500, "the bulk call still embeds everything");
+    // Had the short call waited for the session until the bulk call let go of it, both would
+    // end together; it went between two batches, so the bulk call had most of its work ahead.
+    assert!(bulk_done > short_done + Duration::from_millis(500), "the short call waited for the bulk call");
+    // Batched or not, a text gets the same vector.
+    let again = model.embed_batch(&["How long do I have to return something?"]).expect("again");
+    assert!(one.iter().zip(&again[0]).all(|(a, b)| (a - b).abs() < 1e-5));
+}
