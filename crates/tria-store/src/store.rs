@@ -1,11 +1,14 @@
 //! Connecting, migrating and health-checking the database.
 
+use std::str::FromStr;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
+use sea_orm::sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqliteSynchronous};
 use sea_orm::{ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbBackend};
 use sea_orm_migration::MigratorTrait;
 
+use crate::repo::DirectWriter;
 use crate::{Migrator, StoreError};
 
 /// Pool and connection settings (from `[database]` in config).
@@ -53,17 +56,11 @@ pub struct PoolStats {
 #[derive(Clone, Debug)]
 pub struct Store {
     db: DatabaseConnection,
-    /// For a SQLite file, the one-connection pool group-committed exchanges are written
-    /// through (see [`Store::exchange_writer`]); `None` where `db` serves for that too.
-    exchange_writer: Option<DatabaseConnection>,
+    /// For a SQLite file, the connection group-committed exchanges are written through
+    /// (`repo::exchanges::direct`); `None` where `db` serves for that too.
+    exchange_writer: Option<Arc<DirectWriter>>,
     max_connections: u32,
 }
-
-/// Pages the WAL may grow to before the exchange writer checkpoints it (SQLite's default is
-/// 1,000). Appends rewrite the same right-edge pages commit after commit; a longer WAL copies
-/// each of them back to the database once per checkpoint instead of once per 1,000 pages, and
-/// checkpoints were 4 % of the cache-hit path's CPU at the default. 16 MB of WAL at most.
-const WRITER_WAL_AUTOCHECKPOINT: &str = "4000";
 
 fn connect_options(opts: &DbOptions, max_connections: u32, min_connections: u32) -> ConnectOptions {
     let mut connect = ConnectOptions::new(opts.url.clone());
@@ -78,12 +75,15 @@ fn connect_options(opts: &DbOptions, max_connections: u32, min_connections: u32)
         .map_sqlx_sqlite_opts(|o| {
             o.journal_mode(SqliteJournalMode::Wal)
                 .synchronous(SqliteSynchronous::Normal)
-                .busy_timeout(Duration::from_secs(5))
+                .busy_timeout(SQLITE_BUSY_TIMEOUT)
                 .foreign_keys(true)
                 .create_if_missing(true)
         });
     connect
 }
+
+/// The busy timeout of every SQLite connection: concurrent writers wait this long for the lock.
+const SQLITE_BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// An in-memory SQLite database exists once per connection pool: a second pool would open a
 /// second, empty database.
@@ -98,10 +98,10 @@ impl Store {
         let connect = connect_options(opts, opts.max_connections, opts.min_connections);
         let db = Database::connect(connect).await.map_err(|e| StoreError::Unavailable(e.to_string()))?;
         let exchange_writer = match db.get_database_backend() {
+            // The pool has created the file by now (`create_if_missing`).
             DbBackend::Sqlite if !in_memory(&opts.url) => {
-                let mut connect = connect_options(opts, 1, 1);
-                connect.map_sqlx_sqlite_opts(|o| o.pragma("wal_autocheckpoint", WRITER_WAL_AUTOCHECKPOINT));
-                Some(Database::connect(connect).await.map_err(|e| StoreError::Unavailable(e.to_string()))?)
+                let options = SqliteConnectOptions::from_str(&opts.url).map_err(|e| StoreError::Unavailable(e.to_string()))?;
+                Some(Arc::new(DirectWriter::open(options.get_filename(), SQLITE_BUSY_TIMEOUT)?))
             }
             _ => None,
         };
@@ -122,13 +122,9 @@ impl Store {
         &self.db
     }
 
-    /// The connection the chat pipeline's group commit writes through. On a SQLite file it is
-    /// one connection used for nothing else: SQLite drops a connection's page cache whenever
-    /// another connection has written since its last transaction, so batches written through
-    /// whichever pooled connection was idle each started cold (re-reading the right edge of
-    /// every index); one writer keeps its cache and its prepared statements warm.
-    pub(crate) fn exchange_writer(&self) -> &DatabaseConnection {
-        self.exchange_writer.as_ref().unwrap_or(&self.db)
+    /// The writer the chat pipeline's group commit uses on a SQLite file.
+    pub(crate) fn exchange_writer(&self) -> Option<&Arc<DirectWriter>> {
+        self.exchange_writer.as_ref()
     }
 
     pub fn backend(&self) -> Backend {
@@ -163,11 +159,6 @@ impl Store {
     pub async fn close(&self) {
         if let Err(err) = self.db.close_by_ref().await {
             tracing::warn!(error = %err, "closing the database pool failed");
-        }
-        if let Some(writer) = &self.exchange_writer
-            && let Err(err) = writer.close_by_ref().await
-        {
-            tracing::warn!(error = %err, "closing the exchange writer failed");
         }
     }
 }

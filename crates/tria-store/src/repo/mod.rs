@@ -21,7 +21,8 @@ pub use console::{ChunkLabel, ConsoleRepo, FeedbackCounts, MessageFigures, Ratin
 pub use conversations::{ConversationRepo, ESCALATION_OPEN, Exchange, NewConversation, NewMessage};
 pub use customers::{CustomerRepo, NewCustomer};
 pub use drafts::{DraftRepo, DraftState};
-pub use exchanges::MeteredExchange;
+pub(crate) use exchanges::DirectWriter;
+pub use exchanges::{ExchangeBatches, MeteredExchange};
 pub use insights::{CustomerSignals, InsightRepo};
 pub use keys::{AuthenticatedKey, KeyInfo, KeyRepo, generate_key, hash_key, key_prefix};
 pub use orders::{CancelOutcome, INVOICE_OUTBOX_KIND, NewOrder, NewOrderLine, OrderRepo, VOID_OUTBOX_KIND};
@@ -55,10 +56,10 @@ impl Store {
     pub fn conversations(&self) -> ConversationRepo<'_> {
         ConversationRepo { db: self.connection() }
     }
-    /// Conversations through the group-commit writer's connection ([`Store::exchange_writer`]):
-    /// for `record_exchanges` from the one task that batches them.
-    pub fn exchange_batches(&self) -> ConversationRepo<'_> {
-        ConversationRepo { db: self.exchange_writer() }
+    /// Batches of exchanges through the group-commit writer: for `record_exchanges` from the
+    /// one task that batches them.
+    pub fn exchange_batches(&self) -> ExchangeBatches<'_> {
+        ExchangeBatches { db: self.connection(), direct: self.exchange_writer() }
     }
     pub fn console(&self) -> ConsoleRepo<'_> {
         ConsoleRepo { db: self.connection() }

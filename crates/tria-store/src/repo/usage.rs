@@ -30,14 +30,14 @@ pub struct UsageRepo<'a> {
 /// What several exchanges add to one tenant's day, summed so a batch writes one row per day.
 #[derive(Clone, Debug, Default, PartialEq, serde::Serialize)]
 pub(crate) struct UsageTotals {
-    messages: i64,
-    tokens_in: i64,
-    tokens_out: i64,
-    cost_usd: f64,
-    cache_l1: i64,
-    cache_l2: i64,
-    cache_l3: i64,
-    tokens_saved: i64,
+    pub(crate) messages: i64,
+    pub(crate) tokens_in: i64,
+    pub(crate) tokens_out: i64,
+    pub(crate) cost_usd: f64,
+    pub(crate) cache_l1: i64,
+    pub(crate) cache_l2: i64,
+    pub(crate) cache_l3: i64,
+    pub(crate) tokens_saved: i64,
 }
 
 impl UsageTotals {

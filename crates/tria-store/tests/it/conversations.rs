@@ -95,7 +95,7 @@ async fn a_batch_of_exchanges_of_several_tenants_commits_together_and_sums_each_
             MeteredExchange { tenant: north.id, exchange: exchange(opened, true, "new"), usage: Some(delta(CacheLevel::None, 40)) },
             MeteredExchange { tenant: velo.id, exchange: exchange(other, true, "velo"), usage: Some(delta(CacheLevel::L2, 0)) },
         ];
-        store.conversations().record_exchanges(&batch).await.expect("batch");
+        store.exchange_batches().record_exchanges(&batch).await.expect("batch");
 
         let texts = |rows: Vec<tria_store::entity::message::Model>| rows.into_iter().map(|m| m.content).collect::<Vec<_>>();
         assert_eq!(
@@ -119,7 +119,7 @@ async fn a_batch_of_exchanges_of_several_tenants_commits_together_and_sums_each_
         let mut costly = delta(CacheLevel::None, 7);
         costly.cost_usd = 0.25;
         let later = [MeteredExchange { tenant: north.id, exchange: exchange(opened, false, "again"), usage: Some(costly) }];
-        store.conversations().record_exchanges(&later).await.expect("later batch");
+        store.exchange_batches().record_exchanges(&later).await.expect("later batch");
         let north_day = store.usage().range(north.id, today, today).await.expect("usage");
         assert_eq!((north_day.len(), north_day[0].messages, north_day[0].tokens_in, north_day[0].cache_l1), (1, 3, 47, 1), "{}", db.label);
         assert!((north_day[0].cost_usd - 0.25).abs() < 1e-9, "{}", north_day[0].cost_usd);
@@ -148,7 +148,7 @@ async fn a_batch_with_an_unknown_or_foreign_conversation_stores_none_of_its_exch
                 MeteredExchange { tenant: north.id, exchange: exchange(norths, false, "fine"), usage: Some(delta(CacheLevel::None, 5)) },
                 stranger,
             ];
-            let err = store.conversations().record_exchanges(&batch).await.expect_err("must fail");
+            let err = store.exchange_batches().record_exchanges(&batch).await.expect_err("must fail");
             assert!(matches!(err, tria_store::StoreError::NotFound(_)), "{err:?} ({})", db.label);
             assert!(store.conversations().get(north.id, opened).await.expect("get").is_none(), "rolled back ({})", db.label);
         }
@@ -204,6 +204,12 @@ fn stored_fields(m: &tria_store::entity::message::Model) -> String {
     )
 }
 
+#[derive(Clone, Copy, Debug)]
+enum Via {
+    Pool,
+    GroupCommit,
+}
+
 #[tokio::test]
 async fn a_batch_stores_every_field_exactly_as_a_single_exchange_does() {
     use tria_store::repo::MeteredExchange;
@@ -213,7 +219,12 @@ async fn a_batch_stores_every_field_exactly_as_a_single_exchange_does() {
         let customer = tria_core::CustomerId(uuid::Uuid::new_v4());
         // Text that JSON must escape, and a NUL, which the SQLite batch path hands to the
         // portable one; both must come back byte for byte.
-        for content in ["plain ünïcödé \u{1F600} \"quotes\" <b>&amp;</b> \u{2028}", "nul \0 inside"] {
+        // Both batch writers: the pool's (sea-orm, or JSON unpacked by SQLite) and the group
+        // commit's (on a SQLite file, rows bound straight into rusqlite statements).
+        for (via, content) in [Via::Pool, Via::GroupCommit]
+            .into_iter()
+            .flat_map(|via| ["plain ünïcödé \u{1F600} \"quotes\" <b>&amp;</b> \u{2028}", "nul \0 inside"].map(|c| (via, c)))
+        {
             if content.contains('\0') && db.label == "postgres" {
                 continue; // PostgreSQL text cannot hold a NUL at all (the agent strips control characters)
             }
@@ -224,12 +235,22 @@ async fn a_batch_stores_every_field_exactly_as_a_single_exchange_does() {
             (copy.user.id, copy.assistant.id) = (uuid::Uuid::now_v7(), uuid::Uuid::now_v7());
             let (first, second) = (alone, batched);
             store.conversations().record_exchange(t.id, exchange).await.expect("alone");
-            store.conversations().record_exchanges(&[MeteredExchange { tenant: t.id, exchange: copy, usage: None }]).await.expect("batch");
+            let batch = [MeteredExchange { tenant: t.id, exchange: copy, usage: None }];
+            match via {
+                Via::Pool => store.conversations().record_exchanges(&batch).await,
+                Via::GroupCommit => store.exchange_batches().record_exchanges(&batch).await,
+            }
+            .expect("batch");
 
             let read = |id| async move { store.conversations().messages(t.id, id).await.expect("messages") };
             let (a, b) = (read(first).await, read(second).await);
             assert_eq!(a.len(), 2, "{}", db.label);
-            assert_eq!(a.iter().map(stored_fields).collect::<Vec<_>>(), b.iter().map(stored_fields).collect::<Vec<_>>(), "{}", db.label);
+            assert_eq!(
+                a.iter().map(stored_fields).collect::<Vec<_>>(),
+                b.iter().map(stored_fields).collect::<Vec<_>>(),
+                "{} {via:?}",
+                db.label
+            );
             assert_eq!(b[0].content, content, "{}", db.label);
             assert_eq!(b.iter().map(|m| m.conversation_id).collect::<Vec<_>>(), [batched.0, batched.0]);
 
@@ -265,7 +286,7 @@ async fn a_batch_that_continues_conversations_moves_each_ones_last_activity() {
             MeteredExchange { tenant: t.id, exchange: later, usage: None },
             MeteredExchange { tenant: t.id, exchange: exchange(b, false, "second"), usage: None },
         ];
-        store.conversations().record_exchanges(&batch).await.expect("batch");
+        store.exchange_batches().record_exchanges(&batch).await.expect("batch");
         let after = store.conversations().get(t.id, a).await.expect("get").expect("a").updated_at;
         assert_eq!(after, before + chrono::Duration::seconds(90), "the newest reply of the batch ({})", db.label);
         assert_eq!(store.conversations().messages(t.id, a).await.expect("messages").len(), 6);

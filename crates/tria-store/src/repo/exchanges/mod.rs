@@ -3,13 +3,16 @@
 //! takes one writer at a time); a batch pays the commit once and writes each table with a few
 //! multi-row statements.
 
+mod direct;
 mod sqlite;
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use chrono::{DateTime, NaiveDate, Utc};
 use sea_orm::sea_query::Expr;
-use sea_orm::{ColumnTrait, DatabaseTransaction, DbBackend, EntityTrait, QueryFilter, Set, TransactionTrait};
+use sea_orm::{ColumnTrait, DatabaseConnection, DatabaseTransaction, DbBackend, EntityTrait, QueryFilter, Set, TransactionTrait};
+use tokio::runtime::Handle;
 use tria_core::{ConversationStatus, TenantId};
 use uuid::Uuid;
 
@@ -17,6 +20,7 @@ use crate::StoreError;
 use crate::entity::{conversation, message};
 use crate::repo::conversations::{ConversationRepo, Exchange, message_row};
 use crate::repo::usage::{UsageDelta, UsageTotals, add_totals};
+pub(crate) use direct::DirectWriter;
 
 /// Rows per multi-row INSERT: 500 messages × 16 columns stays well under SQLite's 32,766 and
 /// PostgreSQL's 65,535 bound parameters.
@@ -50,6 +54,34 @@ impl ConversationRepo<'_> {
         }
         txn.commit().await?;
         Ok(())
+    }
+}
+
+/// Batches of exchanges through the store's group-commit writer ([`crate::Store::exchange_batches`]).
+pub struct ExchangeBatches<'a> {
+    pub(crate) db: &'a DatabaseConnection,
+    /// The SQLite file's own writer connection; `None` on PostgreSQL and in-memory SQLite.
+    pub(crate) direct: Option<&'a Arc<DirectWriter>>,
+}
+
+impl ExchangeBatches<'_> {
+    /// Stores every exchange of `batch` in one transaction, as
+    /// [`ConversationRepo::record_exchanges`] does. On a SQLite file the batch is written by
+    /// the direct writer on tokio's blocking pool (a copy of it: a few µs an exchange against
+    /// the tens the sqlx path cost); elsewhere through the pool.
+    pub async fn record_exchanges(&self, batch: &[MeteredExchange]) -> Result<(), StoreError> {
+        if batch.is_empty() {
+            return Ok(());
+        }
+        if let Some(direct) = self.direct
+            && Handle::try_current().is_ok()
+        {
+            let (direct, items, days) = (direct.clone(), batch.to_vec(), usage_by_day(batch));
+            return tokio::task::spawn_blocking(move || direct.write(&items, &days))
+                .await
+                .map_err(|e| StoreError::Unavailable(format!("the exchange writer stopped: {e}")))?;
+        }
+        ConversationRepo { db: self.db }.record_exchanges(batch).await
     }
 }
 
