@@ -4,11 +4,16 @@
 //! at once. An idle server still commits each exchange on its own right away; a busy one pays
 //! one commit per batch instead of one per reply — on SQLite, which has a single writer, that
 //! is the difference between hundreds and thousands of replies a second.
+//!
+//! On a SQLite file the writer is a thread of its own that writes batch after batch through the
+//! store's blocking writer: the next batch starts as soon as the last one commits. A tokio task
+//! (PostgreSQL, in-memory SQLite) is woken after each commit and waits for a worker — under
+//! load, behind other work — while replies pile up for a writer that is idle.
 
 use std::sync::{Arc, Mutex};
 
 use tokio::sync::{mpsc, oneshot};
-use tria_store::repo::MeteredExchange;
+use tria_store::repo::{BlockingExchangeWriter, MeteredExchange};
 use tria_store::{Backend, Store, StoreError};
 
 /// Exchanges per transaction at most.
@@ -60,8 +65,17 @@ impl ExchangeWriter {
         if let Some(sender) = slot.as_ref().filter(|s| !s.is_closed()) {
             return Some(sender.clone());
         }
-        let runtime = tokio::runtime::Handle::try_current().ok()?;
         let (sender, receiver) = mpsc::channel(QUEUE);
+        if let Some(writer) = self.store.blocking_exchange_writer() {
+            std::thread::Builder::new()
+                .name("tria-exchange-writer".into())
+                .spawn(move || write_batches_blocking(&writer, receiver))
+                .inspect_err(|error| tracing::warn!(%error, "starting the exchange writer failed; writing each exchange alone"))
+                .ok()?;
+            *slot = Some(sender.clone());
+            return Some(sender);
+        }
+        let runtime = tokio::runtime::Handle::try_current().ok()?;
         let queue: Queue = Arc::new(tokio::sync::Mutex::new(receiver));
         // SQLite has one writer at a time; PostgreSQL commits batches in parallel.
         let writers = match self.store.backend() {
@@ -76,21 +90,51 @@ impl ExchangeWriter {
     }
 }
 
-async fn write_batches(store: Store, queue: Queue) {
-    loop {
-        let batch = {
-            let mut receiver = queue.lock().await;
-            let Some(first) = receiver.recv().await else { return };
-            let mut batch = vec![first];
-            while batch.len() < MAX_BATCH {
-                match receiver.try_recv() {
-                    Ok(next) => batch.push(next),
-                    Err(_) => break,
+/// `first` and whatever else is queued, up to [`MAX_BATCH`], split into the exchanges and
+/// whom to tell.
+fn take_batch(
+    first: Pending,
+    receiver: &mut mpsc::Receiver<Pending>,
+) -> (Vec<MeteredExchange>, Vec<oneshot::Sender<Result<(), StoreError>>>) {
+    let mut batch = vec![first];
+    while batch.len() < MAX_BATCH {
+        match receiver.try_recv() {
+            Ok(next) => batch.push(next),
+            Err(_) => break,
+        }
+    }
+    batch.into_iter().map(|p| (p.item, p.stored)).unzip()
+}
+
+/// The writer thread on a SQLite file; ends when the queue's senders are gone.
+fn write_batches_blocking(writer: &BlockingExchangeWriter, mut receiver: mpsc::Receiver<Pending>) {
+    while let Some(first) = receiver.blocking_recv() {
+        let (items, senders) = take_batch(first, &mut receiver);
+        match writer.record_exchanges(&items) {
+            Ok(()) => senders.into_iter().for_each(|stored| drop(stored.send(Ok(())))),
+            // As in `write_batches`: one bad exchange must not fail the others.
+            Err(error) if items.len() > 1 => {
+                tracing::debug!(%error, size = items.len(), "batched exchange write failed; writing one by one");
+                for (item, stored) in items.iter().zip(senders) {
+                    let _ = stored.send(writer.record_exchanges(std::slice::from_ref(item)));
                 }
             }
-            batch
+            Err(error) => {
+                if let Some(stored) = senders.into_iter().next() {
+                    let _ = stored.send(Err(error));
+                }
+            }
+        }
+    }
+}
+
+async fn write_batches(store: Store, queue: Queue) {
+    loop {
+        let (items, senders) = {
+            let mut receiver = queue.lock().await;
+            let Some(first) = receiver.recv().await else { return };
+            take_batch(first, &mut receiver)
         };
-        let (items, senders): (Vec<MeteredExchange>, Vec<_>) = batch.into_iter().map(|p| (p.item, p.stored)).unzip();
         match store.exchange_batches().record_exchanges(&items).await {
             Ok(()) => {
                 for stored in senders {
@@ -134,9 +178,16 @@ mod tests {
         MeteredExchange { tenant, exchange, usage: None }
     }
 
+    /// On SQLite the writer thread's path, on PostgreSQL (when configured) the tokio task's.
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn one_bad_exchange_in_a_batch_fails_alone_and_the_rest_are_stored() {
-        let db = tria_testkit::sqlite().await;
+        for db in tria_testkit::all_backends().await {
+            one_bad_exchange_fails_alone(&db).await;
+            db.cleanup().await;
+        }
+    }
+
+    async fn one_bad_exchange_fails_alone(db: &tria_testkit::TestDb) {
         let new = NewTenant {
             name: "Batch".into(),
             slug: "batch".into(),
@@ -158,13 +209,13 @@ mod tests {
         for task in tasks {
             let (conversation, result) = task.await.expect("task");
             if conversation == unknown {
-                assert!(matches!(result, Err(StoreError::NotFound(_))), "{result:?}");
+                assert!(matches!(result, Err(StoreError::NotFound(_))), "{}: {result:?}", db.label);
             } else {
                 result.expect("stored");
                 assert_eq!(db.store.conversations().messages(tenant, conversation).await.expect("read").len(), 2);
                 stored += 1;
             }
         }
-        assert_eq!(stored, 199);
+        assert_eq!(stored, 199, "{}", db.label);
     }
 }

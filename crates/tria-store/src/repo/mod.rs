@@ -22,7 +22,7 @@ pub use conversations::{ConversationRepo, ESCALATION_OPEN, Exchange, NewConversa
 pub use customers::{CustomerRepo, NewCustomer};
 pub use drafts::{DraftRepo, DraftState};
 pub(crate) use exchanges::DirectWriter;
-pub use exchanges::{ExchangeBatches, MeteredExchange};
+pub use exchanges::{BlockingExchangeWriter, ExchangeBatches, MeteredExchange};
 pub use insights::{CustomerSignals, InsightRepo};
 pub use keys::{AuthenticatedKey, KeyInfo, KeyRepo, generate_key, hash_key, key_prefix};
 pub use orders::{CancelOutcome, INVOICE_OUTBOX_KIND, NewOrder, NewOrderLine, OrderRepo, VOID_OUTBOX_KIND};
@@ -60,6 +60,11 @@ impl Store {
     /// one task that batches them.
     pub fn exchange_batches(&self) -> ExchangeBatches<'_> {
         ExchangeBatches { db: self.connection(), direct: self.exchange_writer() }
+    }
+    /// On a SQLite file, the group commit's writer for a thread of the caller's own, which then
+    /// writes batch after batch with no async hand-off between them; `None` elsewhere.
+    pub fn blocking_exchange_writer(&self) -> Option<BlockingExchangeWriter> {
+        self.exchange_writer().cloned().map(BlockingExchangeWriter)
     }
     pub fn console(&self) -> ConsoleRepo<'_> {
         ConsoleRepo { db: self.connection() }

@@ -85,6 +85,22 @@ impl ExchangeBatches<'_> {
     }
 }
 
+/// The group commit's writer on a SQLite file, for a thread of the caller's own: each write
+/// blocks until its transaction is committed or rolled back. From [`crate::Store::blocking_exchange_writer`].
+#[derive(Clone, Debug)]
+pub struct BlockingExchangeWriter(pub(crate) Arc<DirectWriter>);
+
+impl BlockingExchangeWriter {
+    /// Stores every exchange of `batch` in one transaction, as
+    /// [`ConversationRepo::record_exchanges`] does, blocking the calling thread.
+    pub fn record_exchanges(&self, batch: &[MeteredExchange]) -> Result<(), StoreError> {
+        if batch.is_empty() {
+            return Ok(());
+        }
+        self.0.write(batch, &usage_by_day(batch))
+    }
+}
+
 /// The batch's conversations and messages through sea-orm's builders, for any backend.
 async fn write_portable(txn: &DatabaseTransaction, batch: &[MeteredExchange]) -> Result<(), StoreError> {
     let opened: Vec<conversation::ActiveModel> = batch
