@@ -50,7 +50,7 @@ pub async fn embed_missing_chunks(store: &Store, tenant: TenantId, embedder: &dy
             })
             .collect();
         let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
-        let vectors = embedder.embed_batch(&refs)?;
+        let vectors = crate::embed::blocking_embed(|| embedder.embed_batch(&refs))?;
         for (row, vector) in batch.iter().zip(vectors) {
             store.policies().set_embedding(tenant, row.id, &vector, &model).await?;
             report.chunks_embedded += 1;

@@ -54,7 +54,7 @@ impl ProductIndex {
             Some(embedder) if !products.is_empty() => {
                 let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
                 let mut flat = FlatVectors::with_capacity(embedder.dimension(), products.len());
-                for v in embedder.embed_batch(&refs)? {
+                for v in crate::embed::blocking_embed(|| embedder.embed_batch(&refs))? {
                     flat.push(&v);
                 }
                 Some(flat)

@@ -67,6 +67,9 @@ async fn another_question_on_the_same_topic_is_not_served_from_l3() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_customer_does_not_wait_for_the_evidence_build_and_l3_uses_it_once_ready() {
     let (_db, tenant, agent) = agent().await;
+    // The policy index first (a first turn needs it, and loading it embeds the chunks
+    // `cargo xtask index` would have); the evidence is built on top of it.
+    agent.reload_index(tenant.id).await.expect("index");
     let preparing = tokio::spawn({
         let (agent, tenant) = (agent.clone(), tenant.id);
         async move { agent.prepare_evidence(tenant).await }

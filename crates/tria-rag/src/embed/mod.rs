@@ -17,6 +17,18 @@ pub use local::{LocalEmbedder, LocalEmbedderOptions};
 pub use memo::Memoized;
 pub use vector::{dot, normalize};
 
+/// Runs `embed` — a bulk embedding, seconds of CPU — without holding up the async tasks of
+/// the thread it is called on. On a worker of tokio's multi-threaded runtime the worker's other
+/// tasks are handed to another thread meanwhile (`block_in_place`); an index loaded on a worker
+/// (the first chat turn after a start or a re-index, with chunks `cargo xtask index` had not
+/// embedded) otherwise stalled every task queued behind it there, a customer's turn for 12–20 s
+/// in the tests. Elsewhere (no runtime, a current-thread runtime) it simply runs.
+pub fn blocking_embed<R>(embed: impl FnOnce() -> R) -> R {
+    let on_current_thread_runtime =
+        tokio::runtime::Handle::try_current().is_ok_and(|runtime| runtime.runtime_flavor() == tokio::runtime::RuntimeFlavor::CurrentThread);
+    if on_current_thread_runtime { embed() } else { tokio::task::block_in_place(embed) }
+}
+
 /// Why an embedding could not be produced. Every variant is something that broke inside or is
 /// missing on this machine; none is the customer's fault.
 #[derive(Debug, thiserror::Error)]
