@@ -20,13 +20,13 @@ use std::path::Path;
 use std::sync::Mutex;
 use std::time::Duration;
 
-use chrono::{DateTime, SecondsFormat, Utc};
+use chrono::Utc;
 use rusqlite::{Connection, ErrorCode, OpenFlags, TransactionBehavior, params};
 use sea_orm::DbErr;
 use tria_core::ConversationStatus;
 use uuid::Uuid;
 
-use super::{MeteredExchange, UsageDays, continued_conversations};
+use super::{MeteredExchange, UsageDays, continued_conversations, sqlite_timestamp as timestamp};
 use crate::StoreError;
 use crate::repo::conversations::NewMessage;
 
@@ -40,19 +40,12 @@ const INSERT_MESSAGE: &str = "INSERT INTO messages \
 cache_level, created_at, prompt_version, cost_usd, sentiment) \
 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)";
 
-const ADD_USAGE: &str = "INSERT INTO tenant_usage_daily \
+const ADD_USAGE: &str = concat!(
+    "INSERT INTO tenant_usage_daily \
 (tenant_id, day, messages, tokens_in, tokens_out, cost_usd, cache_l1, cache_l2, cache_l3, tokens_saved, updated_at) \
-VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11) \
-ON CONFLICT (tenant_id, day) DO UPDATE SET \
-messages = tenant_usage_daily.messages + excluded.messages, \
-tokens_in = tenant_usage_daily.tokens_in + excluded.tokens_in, \
-tokens_out = tenant_usage_daily.tokens_out + excluded.tokens_out, \
-cost_usd = tenant_usage_daily.cost_usd + excluded.cost_usd, \
-cache_l1 = tenant_usage_daily.cache_l1 + excluded.cache_l1, \
-cache_l2 = tenant_usage_daily.cache_l2 + excluded.cache_l2, \
-cache_l3 = tenant_usage_daily.cache_l3 + excluded.cache_l3, \
-tokens_saved = tenant_usage_daily.tokens_saved + excluded.tokens_saved, \
-updated_at = excluded.updated_at";
+VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+    add_to_usage_day!()
+);
 
 /// Pages the WAL may grow to before this writer checkpoints it (SQLite's default is 1,000).
 /// Every reply waits for its batch's commit, and a checkpoint after a commit holds the next
@@ -181,9 +174,10 @@ fn blob(id: &Uuid) -> &[u8] {
     id.as_bytes()
 }
 
-/// As sqlx encodes a `DateTime<Utc>` for SQLite, so stored times compare and parse alike.
-fn timestamp(at: DateTime<Utc>) -> String {
-    at.to_rfc3339_opts(SecondsFormat::AutoSi, false)
+/// A primary key or unique index already holding the value (SQLite's extended result codes).
+fn is_unique_violation(err: &rusqlite::Error) -> bool {
+    matches!(err, rusqlite::Error::SqliteFailure(e, _)
+        if e.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_UNIQUE || e.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_PRIMARYKEY)
 }
 
 fn opening(err: rusqlite::Error) -> StoreError {
@@ -195,7 +189,7 @@ fn opening(err: rusqlite::Error) -> StoreError {
 fn failed(err: rusqlite::Error) -> StoreError {
     match err.sqlite_error_code() {
         Some(ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked) => StoreError::Unavailable(err.to_string()),
-        Some(ErrorCode::ConstraintViolation) if err.to_string().contains("UNIQUE") => StoreError::Conflict(err.to_string()),
+        Some(ErrorCode::ConstraintViolation) if is_unique_violation(&err) => StoreError::Conflict(err.to_string()),
         _ => StoreError::Database(DbErr::Custom(format!("writing exchanges: {err}"))),
     }
 }

@@ -3,6 +3,23 @@
 //! takes one writer at a time); a batch pays the commit once and writes each table with a few
 //! multi-row statements.
 
+/// The tail of both SQLite writers' usage upsert: a day's row gains the batch's totals. A
+/// macro, not a `const`, so `concat!` can join it to each writer's own INSERT.
+macro_rules! add_to_usage_day {
+    () => {
+        " ON CONFLICT (tenant_id, day) DO UPDATE SET \
+messages = tenant_usage_daily.messages + excluded.messages, \
+tokens_in = tenant_usage_daily.tokens_in + excluded.tokens_in, \
+tokens_out = tenant_usage_daily.tokens_out + excluded.tokens_out, \
+cost_usd = tenant_usage_daily.cost_usd + excluded.cost_usd, \
+cache_l1 = tenant_usage_daily.cache_l1 + excluded.cache_l1, \
+cache_l2 = tenant_usage_daily.cache_l2 + excluded.cache_l2, \
+cache_l3 = tenant_usage_daily.cache_l3 + excluded.cache_l3, \
+tokens_saved = tenant_usage_daily.tokens_saved + excluded.tokens_saved, \
+updated_at = excluded.updated_at"
+    };
+}
+
 mod direct;
 mod sqlite;
 
@@ -149,6 +166,12 @@ async fn write_portable(txn: &DatabaseTransaction, batch: &[MeteredExchange]) ->
     }
 
     Ok(())
+}
+
+/// As sqlx encodes a `DateTime<Utc>` for SQLite (RFC 3339, nanoseconds as needed), for the two
+/// SQLite writers that bypass it, so stored times compare and parse alike.
+fn sqlite_timestamp(at: DateTime<Utc>) -> String {
+    at.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, false)
 }
 
 /// The conversations the batch continues, each with its newest reply time.

@@ -12,13 +12,13 @@
 //! UUIDs as 16-byte BLOBs (`unhex` of the simple hex form), timestamps as RFC 3339 text with
 //! nanoseconds as needed (`SecondsFormat::AutoSi`), JSON columns as compact JSON text.
 
-use chrono::{DateTime, SecondsFormat, Utc};
+use chrono::Utc;
 use sea_orm::{ConnectionTrait, DatabaseTransaction, DbBackend, Statement};
 use serde::Serialize;
 use tria_core::ConversationStatus;
 use uuid::Uuid;
 
-use super::{MeteredExchange, UsageDays, continued_conversations};
+use super::{MeteredExchange, UsageDays, continued_conversations, sqlite_timestamp as timestamp};
 use crate::StoreError;
 use crate::repo::conversations::NewMessage;
 use crate::repo::usage::UsageTotals;
@@ -29,7 +29,8 @@ use crate::repo::usage::UsageTotals;
 /// statement four slots, sqlx counts the three unnamed ones as arguments used, and `?4` is left
 /// NULL). An empty array writes nothing. Every statement, and so the round trip, reports the
 /// rows it changed; [`write`] checks the sum.
-const WRITE_BATCH: &str = "\
+const WRITE_BATCH: &str = concat!(
+    "\
 INSERT INTO conversations (id, tenant_id, customer_id, channel, status, resolution, started_at, updated_at) \
 SELECT unhex(value ->> 'id'), unhex(value ->> 'tenant'), unhex(value ->> 'customer'), value ->> 'channel', \
 value ->> 'status', NULL, value ->> 'started_at', value ->> 'updated_at' FROM jsonb_each($1);
@@ -48,17 +49,9 @@ INSERT INTO tenant_usage_daily (tenant_id, day, messages, tokens_in, tokens_out,
 tokens_saved, updated_at) \
 SELECT unhex(value ->> 'tenant'), value ->> 'day', value ->> 'messages', value ->> 'tokens_in', value ->> 'tokens_out', \
 value ->> 'cost_usd', value ->> 'cache_l1', value ->> 'cache_l2', value ->> 'cache_l3', value ->> 'tokens_saved', \
-value ->> 'updated_at' FROM jsonb_each($4) WHERE true \
-ON CONFLICT (tenant_id, day) DO UPDATE SET \
-messages = tenant_usage_daily.messages + excluded.messages, \
-tokens_in = tenant_usage_daily.tokens_in + excluded.tokens_in, \
-tokens_out = tenant_usage_daily.tokens_out + excluded.tokens_out, \
-cost_usd = tenant_usage_daily.cost_usd + excluded.cost_usd, \
-cache_l1 = tenant_usage_daily.cache_l1 + excluded.cache_l1, \
-cache_l2 = tenant_usage_daily.cache_l2 + excluded.cache_l2, \
-cache_l3 = tenant_usage_daily.cache_l3 + excluded.cache_l3, \
-tokens_saved = tenant_usage_daily.tokens_saved + excluded.tokens_saved, \
-updated_at = excluded.updated_at";
+value ->> 'updated_at' FROM jsonb_each($4) WHERE true",
+    add_to_usage_day!()
+);
 
 #[derive(Serialize)]
 struct ConversationRow<'a> {
@@ -110,11 +103,6 @@ struct UsageRow<'a> {
 
 fn hex(id: Uuid) -> String {
     id.simple().to_string()
-}
-
-/// As sqlx encodes a `DateTime<Utc>` for SQLite, so stored times compare and parse alike.
-fn timestamp(at: DateTime<Utc>) -> String {
-    at.to_rfc3339_opts(SecondsFormat::AutoSi, false)
 }
 
 /// Whether the batch can take this path. JSON text cannot carry what SQLite's JSON functions
