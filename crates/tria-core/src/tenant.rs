@@ -15,16 +15,45 @@ pub enum ToneStyle {
 }
 
 /// The tenant's voice: style plus the few phrases that make it recognisable.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
 pub struct ToneProfile {
-    #[serde(default)]
     pub style: ToneStyle,
-    #[serde(default)]
     pub persona: String,
-    #[serde(default)]
     pub greeting: String,
-    #[serde(default)]
     pub sign_off: String,
+}
+
+/// The fields of a [`ToneProfile`], each optional.
+#[derive(Deserialize)]
+struct ToneFields {
+    #[serde(default)]
+    style: ToneStyle,
+    #[serde(default)]
+    persona: String,
+    #[serde(default)]
+    greeting: String,
+    #[serde(default)]
+    sign_off: String,
+}
+
+/// A tone is an object (a map) only. serde's derived impl also takes a sequence, by field
+/// order, so `"tone": []` became the default tone and a PATCH that meant nothing of the sort
+/// was accepted with 200.
+impl<'de> Deserialize<'de> for ToneProfile {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct ObjectOnly;
+        impl<'de> serde::de::Visitor<'de> for ObjectOnly {
+            type Value = ToneFields;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("an object with style, persona, greeting and sign_off")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(self, map: A) -> Result<ToneFields, A::Error> {
+                ToneFields::deserialize(serde::de::value::MapAccessDeserializer::new(map))
+            }
+        }
+        let ToneFields { style, persona, greeting, sign_off } = deserializer.deserialize_map(ObjectOnly)?;
+        Ok(Self { style, persona, greeting, sign_off })
+    }
 }
 
 /// The role an API key grants.
@@ -76,4 +105,21 @@ pub struct TenantContext {
     pub tone: ToneProfile,
     /// Free-form tenant settings (support hours, thresholds …) as stored.
     pub settings: serde_json::Value,
+}
+
+#[cfg(test)]
+mod tone_tests {
+    use super::{ToneProfile, ToneStyle};
+
+    #[test]
+    fn a_tone_is_read_from_an_object_with_defaults_and_never_from_an_array() {
+        let tone: ToneProfile = serde_json::from_str(r#"{"style":"formal","persona":"Ada"}"#).expect("object");
+        assert_eq!((tone.style, tone.persona.as_str(), tone.greeting.as_str()), (ToneStyle::Formal, "Ada", ""));
+        assert_eq!(serde_json::from_str::<ToneProfile>("{}").expect("empty object"), ToneProfile::default());
+        for bad in ["[]", r#"["formal","Ada"]"#, "null", "\"formal\"", "3"] {
+            assert!(serde_json::from_str::<ToneProfile>(bad).is_err(), "{bad} must not read as a tone");
+        }
+        let round = ToneProfile { style: ToneStyle::Concise, persona: "P".into(), greeting: "Hi".into(), sign_off: "Bye".into() };
+        assert_eq!(serde_json::from_str::<ToneProfile>(&serde_json::to_string(&round).expect("ser")).expect("de"), round);
+    }
 }
