@@ -7,8 +7,16 @@
 //! process start, hence the re-exec: the binary starts itself once more with
 //! `GLIBC_TUNABLES` set, same pid (exec), same arguments. A caller who sets `GLIBC_TUNABLES`
 //! themselves is left alone.
+//!
+//! Rust's own allocations go to mimalloc (`main.rs`), glibc keeps ONNX Runtime's and SQLite's.
+//! mimalloc serves the cached path's many small allocations with a fifth less CPU, but by
+//! default it keeps freed pages committed for a while and commits its arenas eagerly: the
+//! server idled at ~208 MB instead of ~160 MB and passed the 250 MB goal under load. Purging
+//! freed pages at once and committing arenas on demand brought it back to glibc's figures at
+//! the same throughput (docs/PERFORMANCE.md). mimalloc reads its options from the environment
+//! when it starts, so they ride on the same re-exec; each one a caller sets is theirs.
 
-use std::ffi::OsStr;
+use std::ffi::{OsStr, OsString};
 
 /// Large allocations above this are mmapped and returned to the OS when freed.
 const MMAP_THRESHOLD: usize = 128 * 1024;
@@ -29,18 +37,42 @@ pub fn tunables_for(existing_tunables: Option<&OsStr>, arena_max_set: bool) -> O
     Some(tunables)
 }
 
-/// Re-executes the running binary with the tunables when they are not set yet. Returns only
-/// when no re-exec is needed or it failed (the server then runs with glibc's defaults).
+/// mimalloc's options: freed pages go back to the OS at once (its default waits 10 ms and then
+/// some), and arenas are committed as they are used, not when they are reserved.
+const MIMALLOC_OPTIONS: [(&str, &str); 2] = [("MIMALLOC_PURGE_DELAY", "0"), ("MIMALLOC_ARENA_EAGER_COMMIT", "0")];
+
+/// The variables to add to the environment before the server starts for real: glibc's tunables
+/// (see [`tunables_for`]) and each mimalloc option the caller has not set. Empty: nothing to
+/// add, which is also what the re-executed process sees, so it does not restart again.
+pub fn environment_for(var: impl Fn(&str) -> Option<OsString>) -> Vec<(&'static str, String)> {
+    let mut env = Vec::new();
+    if let Some(tunables) = tunables_for(var("GLIBC_TUNABLES").as_deref(), var("MALLOC_ARENA_MAX").is_some()) {
+        env.push(("GLIBC_TUNABLES", tunables));
+    }
+    for (name, value) in MIMALLOC_OPTIONS {
+        if var(name).is_none() {
+            env.push((name, value.to_owned()));
+        }
+    }
+    env
+}
+
+/// Re-executes the running binary with the allocator settings when they are not set yet.
+/// Returns only when no re-exec is needed or it failed (the server then runs with the
+/// allocators' defaults).
 #[cfg(all(target_os = "linux", target_env = "gnu"))]
 pub fn reexec_with_tunables() -> Option<std::io::Error> {
     use std::os::unix::process::CommandExt;
-    let tunables = tunables_for(std::env::var_os("GLIBC_TUNABLES").as_deref(), std::env::var_os("MALLOC_ARENA_MAX").is_some())?;
+    let env = environment_for(|name| std::env::var_os(name));
+    if env.is_empty() {
+        return None;
+    }
     let mut args = std::env::args_os();
     let arg0 = args.next()?;
     // The binary's own path keeps the process name (`ps`, `pkill tria-server`); /proc/self/exe
     // still reaches the binary when its file was replaced since (e.g. by a rebuild).
     let exe = std::env::current_exe().ok().filter(|p| p.exists()).unwrap_or_else(|| "/proc/self/exe".into());
-    Some(std::process::Command::new(exe).arg0(arg0).args(args).env("GLIBC_TUNABLES", tunables).exec())
+    Some(std::process::Command::new(exe).arg0(arg0).args(args).envs(env).exec())
 }
 
 /// Other platforms have other allocators: nothing to do.
@@ -64,5 +96,28 @@ mod tests {
         // An empty value is still the caller's choice, and is what a second start sees.
         assert_eq!(tunables_for(Some(OsStr::new("")), false), None);
         assert_eq!(tunables_for(None, true).as_deref(), Some("glibc.malloc.mmap_threshold=131072"));
+    }
+
+    fn env_of(set: &[(&str, &str)]) -> impl Fn(&str) -> Option<OsString> {
+        let set: Vec<(String, OsString)> = set.iter().map(|(k, v)| (k.to_string(), OsString::from(v))).collect();
+        move |name| set.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone())
+    }
+
+    #[test]
+    fn a_bare_start_gets_glibc_tunables_and_mimallocs_purge_settings() {
+        let env = environment_for(env_of(&[]));
+        let names: Vec<&str> = env.iter().map(|(k, _)| *k).collect();
+        assert_eq!(names, ["GLIBC_TUNABLES", "MIMALLOC_PURGE_DELAY", "MIMALLOC_ARENA_EAGER_COMMIT"]);
+        assert!(env.iter().all(|(k, v)| k.starts_with("GLIBC") || v == "0"), "{env:?}");
+    }
+
+    #[test]
+    fn the_restarted_process_and_a_callers_own_settings_add_nothing() {
+        // What the re-executed process sees: everything set, so it does not restart again.
+        let after = env_of(&[("GLIBC_TUNABLES", "x"), ("MIMALLOC_PURGE_DELAY", "0"), ("MIMALLOC_ARENA_EAGER_COMMIT", "0")]);
+        assert!(environment_for(after).is_empty());
+        // A caller's mimalloc option is theirs; only the missing ones are added.
+        let env = environment_for(env_of(&[("GLIBC_TUNABLES", ""), ("MIMALLOC_PURGE_DELAY", "100")]));
+        assert_eq!(env, vec![("MIMALLOC_ARENA_EAGER_COMMIT", "0".to_owned())]);
     }
 }

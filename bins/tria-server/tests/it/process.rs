@@ -63,6 +63,7 @@ async fn the_binary_starts_seeds_answers_and_stops_on_sigterm() {
         let environ = std::fs::read(format!("/proc/{}/environ", child.id())).expect("environ");
         let environ = String::from_utf8_lossy(&environ);
         assert!(environ.split('\0').any(|v| v.starts_with("GLIBC_TUNABLES=glibc.malloc.mmap_threshold=131072")), "{environ}");
+        assert!(environ.split('\0').any(|v| v == "MIMALLOC_PURGE_DELAY=0"), "{environ}");
     }
 
     let status = Command::new("kill").args(["-TERM", &child.id().to_string()]).status().expect("kill");
