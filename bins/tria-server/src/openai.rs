@@ -27,7 +27,7 @@ use crate::state::AppState;
 pub(crate) struct CompletionRequest {
     #[serde(default)]
     model: Option<String>,
-    messages: Vec<CompletionMessage>,
+    messages: Vec<MessageObject>,
     #[serde(default)]
     stream: bool,
     #[serde(default, deserialize_with = "object")]
@@ -61,6 +61,27 @@ struct CompletionMessage {
     content: Value,
 }
 
+/// One element of `messages`: a JSON object only. The derived impl would also read
+/// `["user", "hi"]` as a message by field order, which OpenAI's API refuses.
+#[derive(Debug)]
+struct MessageObject(CompletionMessage);
+
+impl<'de> Deserialize<'de> for MessageObject {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct ObjectOnly;
+        impl<'de> serde::de::Visitor<'de> for ObjectOnly {
+            type Value = CompletionMessage;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a message object with role and content")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(self, map: A) -> Result<CompletionMessage, A::Error> {
+                CompletionMessage::deserialize(serde::de::value::MapAccessDeserializer::new(map))
+            }
+        }
+        deserializer.deserialize_map(ObjectOnly).map(Self)
+    }
+}
+
 #[derive(Debug, Default, Deserialize)]
 struct StreamOptions {
     #[serde(default)]
@@ -87,7 +108,7 @@ fn text_of(content: &Value) -> String {
 
 impl CompletionRequest {
     fn into_chat(self, tenant: &TenantContext) -> Result<(ChatRequest, String, bool, bool), ApiError> {
-        if let Some(m) = self.messages.iter().find(|m| !ROLES.contains(&m.role.as_str())) {
+        if let Some(m) = self.messages.iter().map(|m| &m.0).find(|m| !ROLES.contains(&m.role.as_str())) {
             return Err(ApiError::new(
                 StatusCode::BAD_REQUEST,
                 ErrorCode::InvalidField,
@@ -95,7 +116,7 @@ impl CompletionRequest {
             ));
         }
         let message =
-            self.messages.iter().rev().find(|m| m.role == "user").map(|m| text_of(&m.content)).ok_or_else(|| {
+            self.messages.iter().rev().map(|m| &m.0).find(|m| m.role == "user").map(|m| text_of(&m.content)).ok_or_else(|| {
                 ApiError::new(StatusCode::BAD_REQUEST, ErrorCode::MissingField, "`messages` must contain a `user` message")
             })?;
         let metadata = self.metadata.unwrap_or_default();

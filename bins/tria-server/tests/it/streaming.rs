@@ -167,6 +167,11 @@ async fn openai_requests_without_a_user_message_or_with_bad_types_are_refused() 
         (json!({ "model": "x" }), StatusCode::BAD_REQUEST),
         (json!({ "messages": "hello" }), StatusCode::UNPROCESSABLE_ENTITY),
         (json!({ "messages": [{ "role": "user", "content": "" }] }), StatusCode::BAD_REQUEST),
+        // A message is an object: serde's derived impl read an array by field order.
+        (json!({ "messages": [["user", "What is your returns policy?"]] }), StatusCode::UNPROCESSABLE_ENTITY),
+        (json!({ "messages": [null] }), StatusCode::UNPROCESSABLE_ENTITY),
+        (json!({ "messages": [{ "role": "user", "content": "hi" }], "stream_options": [true] }), StatusCode::UNPROCESSABLE_ENTITY),
+        (json!({ "messages": [{ "role": "user", "content": "hi" }], "metadata": ["s", "c"] }), StatusCode::UNPROCESSABLE_ENTITY),
     ] {
         let (got, _, json) = app.send(post("/v1/chat/completions", NORTHWIND_KEY, &body)).await;
         assert_eq!(got, status, "{body} → {json}");
