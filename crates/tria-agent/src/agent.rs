@@ -104,6 +104,7 @@ impl AgentBuilder {
             classifier: self.classifier,
             limits: self.limits,
             indexes: RwLock::new(HashMap::new()),
+            index_loads: std::sync::Mutex::new(HashMap::new()),
             catalogues: RwLock::new(HashMap::new()),
             cache: self.cache,
             semantic: self.semantic,
@@ -142,6 +143,11 @@ pub struct Agent {
     classifier: Arc<dyn IntentClassifier>,
     limits: ChatLimits,
     indexes: RwLock<HashMap<TenantId, Arc<TenantIndex>>>,
+    /// One load of a tenant's indexes at a time: the first burst of chat for a tenant whose
+    /// index is not in memory (a new tenant, a start-up still warming) would otherwise embed
+    /// its whole corpus once per request, and a re-index racing a lazy load could leave the
+    /// older index in place.
+    index_loads: std::sync::Mutex<HashMap<TenantId, Arc<tokio::sync::Mutex<()>>>>,
     catalogues: RwLock<HashMap<TenantId, Arc<ProductIndex>>>,
     pub(crate) cache: CacheParts,
     semantic: SemanticParts,
@@ -208,6 +214,19 @@ impl Agent {
     /// (Re)loads a tenant's policy index from the store, e.g. after re-indexing. With an
     /// embedder, chunks without a current vector are embedded first and the index is hybrid.
     pub async fn reload_index(&self, tenant: TenantId) -> Result<usize, AgentError> {
+        let load = self.index_load(tenant)?;
+        let _loading = load.lock().await;
+        self.load_indexes(tenant).await
+    }
+
+    /// The lock that serialises loads of `tenant`'s indexes.
+    fn index_load(&self, tenant: TenantId) -> Result<Arc<tokio::sync::Mutex<()>>, AgentError> {
+        let mut loads = self.index_loads.lock().map_err(|_| AgentError::Internal("index load lock poisoned".into()))?;
+        Ok(loads.entry(tenant).or_default().clone())
+    }
+
+    /// Loads the tenant's policy index and catalogue; the caller holds its `index_load` lock.
+    async fn load_indexes(&self, tenant: TenantId) -> Result<usize, AgentError> {
         let index = match TenantIndex::load(&self.store, tenant, self.embedder()).await {
             Ok(index) => index,
             Err(tria_rag::RagError::Embed(e)) => {
@@ -236,16 +255,21 @@ impl Agent {
     }
 
     pub(crate) async fn index(&self, tenant: TenantId) -> Result<Arc<TenantIndex>, AgentError> {
-        if let Some(index) = self.indexes.read().map_err(|_| AgentError::Internal("index lock poisoned".into()))?.get(&tenant) {
-            return Ok(index.clone());
+        if let Some(index) = self.loaded_index(tenant)? {
+            return Ok(index);
         }
-        self.reload_index(tenant).await?;
-        self.indexes
-            .read()
-            .map_err(|_| AgentError::Internal("index lock poisoned".into()))?
-            .get(&tenant)
-            .cloned()
-            .ok_or_else(|| AgentError::Internal("index vanished after load".into()))
+        let load = self.index_load(tenant)?;
+        let _loading = load.lock().await;
+        // Whoever held the lock before may have loaded it: then this request uses theirs.
+        if let Some(index) = self.loaded_index(tenant)? {
+            return Ok(index);
+        }
+        self.load_indexes(tenant).await?;
+        self.loaded_index(tenant)?.ok_or_else(|| AgentError::Internal("index vanished after load".into()))
+    }
+
+    fn loaded_index(&self, tenant: TenantId) -> Result<Option<Arc<TenantIndex>>, AgentError> {
+        Ok(self.indexes.read().map_err(|_| AgentError::Internal("index lock poisoned".into()))?.get(&tenant).cloned())
     }
 
     /// The checks `chat` starts with — the message and ids are valid, the session is the
@@ -524,5 +548,41 @@ impl Agent {
                 created_at: m.created_at,
             })
             .collect())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+    use std::sync::Arc;
+
+    use super::Agent;
+
+    /// Twenty first requests for a tenant whose index is not in memory share one load: every
+    /// one gets the same index. (Each used to load and install its own, embedding the corpus
+    /// once per request.)
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn concurrent_first_requests_share_one_index_load() {
+        let db = tria_testkit::sqlite().await;
+        let seeded = crate::setup::seed_from_fixtures(&db.store, &tria_testkit::fixtures_dir(), &BTreeMap::new()).await.expect("seed");
+        let tenant = seeded.into_iter().find(|t| t.tenant.slug == "northwind").expect("northwind fixture").tenant.id;
+        let agent = Arc::new(Agent::builder(db.store.clone()).build());
+        let loads: Vec<_> = (0..20)
+            .map(|_| {
+                tokio::spawn({
+                    let agent = agent.clone();
+                    async move { agent.index(tenant).await.expect("index") }
+                })
+            })
+            .collect();
+        let mut indexes = Vec::new();
+        for load in loads {
+            indexes.push(load.await.expect("join"));
+        }
+        assert!(!indexes[0].is_empty(), "the fixture tenant has policies");
+        assert!(indexes.iter().all(|i| Arc::ptr_eq(i, &indexes[0])), "every request got the one loaded index");
+        // An explicit reload (after a re-index) still replaces it.
+        agent.reload_index(tenant).await.expect("reload");
+        assert!(!Arc::ptr_eq(&agent.index(tenant).await.expect("index"), &indexes[0]));
     }
 }
