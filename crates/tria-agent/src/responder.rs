@@ -59,6 +59,9 @@ const FIGURE_CUES: &[&str] = &[
     "until",
 ];
 
+/// Words a question uses to name a document, not to ask about its content.
+const NAMING_WORDS: &[&str] = &["policy", "policies"];
+
 /// How well each sentence of a chunk answers a question.
 struct SentenceScorer {
     query_terms: Vec<String>,
@@ -71,7 +74,12 @@ impl SentenceScorer {
         let words: Vec<String> =
             question.split(|c: char| !(c.is_alphanumeric() || c == '-')).filter(|w| !w.is_empty()).map(str::to_lowercase).collect();
         let padded = format!(" {} ", words.join(" "));
-        Self { query_terms: analyze(question), wants_figure: FIGURE_CUES.iter().any(|c| padded.contains(&format!(" {c} "))) }
+        // "Policy" names what is asked about ("What is your returns policy?"); in a sentence it
+        // is a cross-reference ("… are covered by our Returns policy instead"), which matched
+        // the question better than the section that answers it.
+        let naming: Vec<String> = NAMING_WORDS.iter().flat_map(|w| analyze(w)).collect();
+        let query_terms = analyze(question).into_iter().filter(|t| !naming.contains(t)).collect();
+        Self { query_terms, wants_figure: FIGURE_CUES.iter().any(|c| padded.contains(&format!(" {c} "))) }
     }
 
     /// Shared terms, plus a bonus for a figure when one is asked for; a sentence that only says
@@ -221,6 +229,24 @@ mod tests {
         let (chosen, _) = best_passage(&hits, "Tell me about returns").expect("a passage");
         assert_eq!(chosen.chunk.heading_path, "Returns › Restocking fee");
         assert!(best_passage(&[], "anything").is_none());
+    }
+
+    #[test]
+    fn a_cross_reference_to_the_asked_policy_does_not_answer_it() {
+        let hits = vec![
+            hit("Returns and Refunds", "Returns and Refunds", "You can return most products within 30 calendar days of delivery."),
+            hit(
+                "Warranty",
+                "Warranty",
+                "This policy describes our warranty. Unwanted items in new condition are covered by our Returns and Refunds policy instead.",
+            ),
+        ];
+        let (chosen, text) = best_passage(&hits, "What is your returns policy?").expect("a passage");
+        assert_eq!(chosen.chunk.title, "Returns and Refunds", "{text}");
+        // A question about the warranty itself, which retrieval ranks first, still gets it.
+        let reversed = [hits[1].clone(), hits[0].clone()];
+        let (chosen, _) = best_passage(&reversed, "What is your warranty policy?").expect("a passage");
+        assert_eq!(chosen.chunk.title, "Warranty");
     }
 
     #[test]
