@@ -68,17 +68,7 @@ struct MessageObject(CompletionMessage);
 
 impl<'de> Deserialize<'de> for MessageObject {
     fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        struct ObjectOnly;
-        impl<'de> serde::de::Visitor<'de> for ObjectOnly {
-            type Value = CompletionMessage;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("a message object with role and content")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(self, map: A) -> Result<CompletionMessage, A::Error> {
-                CompletionMessage::deserialize(serde::de::value::MapAccessDeserializer::new(map))
-            }
-        }
-        deserializer.deserialize_map(ObjectOnly).map(Self)
+        tria_core::json_object::deserialize_object(deserializer, "a message object with role and content").map(Self)
     }
 }
 

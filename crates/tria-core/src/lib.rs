@@ -5,6 +5,7 @@ pub mod chat;
 pub mod error;
 pub mod ids;
 pub mod intent;
+pub mod json_object;
 pub mod status;
 pub mod tenant;
 

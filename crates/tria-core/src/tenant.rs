@@ -41,17 +41,8 @@ struct ToneFields {
 /// was accepted with 200.
 impl<'de> Deserialize<'de> for ToneProfile {
     fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        struct ObjectOnly;
-        impl<'de> serde::de::Visitor<'de> for ObjectOnly {
-            type Value = ToneFields;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("an object with style, persona, greeting and sign_off")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(self, map: A) -> Result<ToneFields, A::Error> {
-                ToneFields::deserialize(serde::de::value::MapAccessDeserializer::new(map))
-            }
-        }
-        let ToneFields { style, persona, greeting, sign_off } = deserializer.deserialize_map(ObjectOnly)?;
+        let ToneFields { style, persona, greeting, sign_off } =
+            crate::json_object::deserialize_object(deserializer, "an object with style, persona, greeting and sign_off")?;
         Ok(Self { style, persona, greeting, sign_off })
     }
 }
