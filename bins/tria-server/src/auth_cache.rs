@@ -32,9 +32,13 @@ impl AuthCache {
     }
 
     /// The key `token` is, when it is valid and not revoked.
+    ///
+    /// The store's futures are boxed here and in [`Self::tenant`]: each is kilobytes, and inline
+    /// they would sit in every authenticated request's future (which axum allocates and moves
+    /// per request) though a cache hit never runs them.
     pub(crate) async fn key(&self, store: &Store, token: &str) -> Result<Option<AuthenticatedKey>, StoreError> {
         if self.ttl.is_zero() {
-            return store.keys().authenticate(token).await;
+            return Box::pin(store.keys().authenticate(token)).await;
         }
         let digest = hash_key(token);
         if let Some((key, at)) = self.keys.get(&digest)
@@ -42,7 +46,7 @@ impl AuthCache {
         {
             return Ok(Some(key));
         }
-        let found = store.keys().authenticate(token).await?;
+        let found = Box::pin(store.keys().authenticate(token)).await?;
         match &found {
             Some(key) => self.keys.insert(digest, (key.clone(), Instant::now())),
             None => {
@@ -60,7 +64,7 @@ impl AuthCache {
         {
             return Ok(Some(tenant));
         }
-        let found = store.tenants().get(id).await?;
+        let found = Box::pin(store.tenants().get(id)).await?;
         if let Some(tenant) = &found
             && !self.ttl.is_zero()
         {

@@ -211,7 +211,9 @@ impl SpendBudget {
 
     async fn spend(&self, tenant: TenantId, windows: &Windows) -> (Spend, Spend) {
         if let Some(shared) = &self.inner.shared {
-            match shared.read(tenant, windows).await {
+            // Boxed: the Redis round trip's future is kilobytes that every chat request's
+            // future would otherwise carry, Redis or not.
+            match Box::pin(shared.read(tenant, windows)).await {
                 Ok(spend) => return spend,
                 Err(err) => {
                     self.inner.fallbacks.fetch_add(1, Ordering::Relaxed);
@@ -242,7 +244,7 @@ impl SpendBudget {
             }
         }
         if let Some(shared) = &self.inner.shared
-            && let Err(err) = shared.record(tenant, tokens, usd, &windows, now).await
+            && let Err(err) = Box::pin(shared.record(tenant, tokens, usd, &windows, now)).await
         {
             self.inner.fallbacks.fetch_add(1, Ordering::Relaxed);
             tracing::debug!(error = %err, "recording spend in Redis failed; this instance's tally has it");

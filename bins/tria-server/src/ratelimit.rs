@@ -182,7 +182,9 @@ impl RateLimiter {
 
     async fn check_key(&self, key: String, limit: Limit) -> Decision {
         let decision = match &self.shared {
-            Some(shared) => match shared.check(&key, limit).await {
+            // Boxed: the Redis round trip's future is kilobytes that every request without
+            // shared limits would otherwise carry.
+            Some(shared) => match Box::pin(shared.check(&key, limit)).await {
                 Ok(decision) => decision,
                 Err(err) => {
                     self.fallbacks.fetch_add(1, Ordering::Relaxed);

@@ -128,7 +128,8 @@ impl Agent {
                     let latest = &session.turns[session.turns.len().saturating_sub(wanted)..];
                     latest.iter().filter(|t| t.role == MessageRole::User).filter_map(|t| t.intent).collect()
                 } else {
-                    let recent = self.store().conversations().recent_messages(tenant, session.conversation, wanted as u64).await.ok()?;
+                    let recent =
+                        Box::pin(self.store().conversations().recent_messages(tenant, session.conversation, wanted as u64)).await.ok()?;
                     recent.iter().filter(|m| m.role == "user").filter_map(|m| m.intent.as_deref().and_then(|i| i.parse().ok())).collect()
                 };
                 (session.customer, intents)
@@ -136,7 +137,8 @@ impl Agent {
         };
         let customer_state = match customer {
             Some(customer) => {
-                let orders = self.store().orders().list_for_customer(tenant, customer).await.ok()?;
+                // Boxed, as the session stage's reads: kilobytes that every chat future would carry.
+                let orders = Box::pin(self.store().orders().list_for_customer(tenant, customer)).await.ok()?;
                 orders.iter().filter(|o| is_open(&o.status)).map(|o| format!("{}:{}", o.number, o.status)).collect()
             }
             None => Vec::new(),

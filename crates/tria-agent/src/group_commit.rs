@@ -10,6 +10,8 @@
 //! (PostgreSQL, in-memory SQLite) is woken after each commit and waits for a worker — under
 //! load, behind other work — while replies pile up for a writer that is idle.
 
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::{Arc, Mutex};
 
 use tokio::sync::{mpsc, oneshot};
@@ -45,18 +47,21 @@ impl ExchangeWriter {
         let Some(sender) = self.sender() else {
             return self.write_here(item).await;
         };
-        let (stored, committed) = oneshot::channel();
-        match sender.send(Pending { item, stored }).await {
-            Ok(()) => committed.await.unwrap_or_else(|_| Err(StoreError::Unavailable("the exchange writer stopped".into()))),
+        // A permit first, then the exchange: waiting for room holds the permit's future, not a
+        // copy of the exchange, which keeps every chat request's future smaller.
+        let Ok(permit) = sender.reserve().await else {
             // The writers' runtime is gone (a test's runtime ended): write it here.
-            Err(mpsc::error::SendError(pending)) => self.write_here(pending.item).await,
-        }
+            return self.write_here(item).await;
+        };
+        let (stored, committed) = oneshot::channel();
+        permit.send(Pending { item, stored });
+        committed.await.unwrap_or_else(|_| Err(StoreError::Unavailable("the exchange writer stopped".into())))
     }
 
     /// Writes one exchange without the queue. Boxed: the store's future is kilobytes and the
     /// queued path, taken by every reply, would otherwise carry its size.
-    async fn write_here(&self, item: MeteredExchange) -> Result<(), StoreError> {
-        Box::pin(self.store.conversations().record_exchanges(std::slice::from_ref(&item))).await
+    fn write_here(&self, item: MeteredExchange) -> Pin<Box<dyn Future<Output = Result<(), StoreError>> + Send + '_>> {
+        Box::pin(async move { self.store.conversations().record_exchanges(std::slice::from_ref(&item)).await })
     }
 
     /// The queue's sender, spawning the writers when there are none. `None` outside a runtime.

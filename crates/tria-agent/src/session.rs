@@ -28,7 +28,7 @@ impl Agent {
     pub(crate) async fn load_session(&self, tenant: &TenantContext, req: &CleanRequest) -> Result<Session, AgentError> {
         let Some(id) = req.session else {
             let customer = match &req.customer_external_id {
-                Some(external) => Some(self.customer(tenant, external).await?),
+                Some(external) => Some(Box::pin(self.customer(tenant, external)).await?),
                 None => None,
             };
             return Ok(Session {
@@ -41,10 +41,12 @@ impl Agent {
                 subject: None,
             });
         };
-        let Some(row) = self.store().conversations().get(tenant.id, id).await? else {
+        // The store's futures are boxed here and below: each is kilobytes, and inline they would
+        // sit in every chat request's future, first messages and cache hits included.
+        let Some(row) = Box::pin(self.store().conversations().get(tenant.id, id)).await? else {
             return Err(InputError::new(ErrorCode::NotFound, "session not found").into());
         };
-        let rows = self.store().conversations().recent_messages(tenant.id, id, MAX_LOADED_MESSAGES).await?;
+        let rows = Box::pin(self.store().conversations().recent_messages(tenant.id, id, MAX_LOADED_MESSAGES)).await?;
         let turns: Vec<Turn> = rows.iter().filter_map(Turn::from_row).collect();
         let pairs: Vec<_> = turns.iter().map(|t| (t.role, t.text.clone())).collect();
         let history = trim_history(&pairs, self.history_tokens);

@@ -577,26 +577,31 @@ impl AnswerCache {
             self.stats.answer(q.tenant, true);
             return Ok((hit.answer, hit.level));
         }
-        let generation = self.generation(q.tenant).await;
-        let keys = self.exact_keys(q, generation);
-        let prefix = &self.config.key_prefix;
-        let flight_key = keys.l2_scoped(prefix).unwrap_or_else(|| keys.l2_shared(prefix));
-        let (value, _computed) = self
-            .flight
-            .run(&flight_key, || async {
-                let fill = compute().await?;
-                if fill.cacheable {
-                    let fresh = match (&fill.vector, fill.level) {
-                        (Some(vector), CacheLevel::None) => Some(Fresh { vector, evidence: &fill.evidence }),
-                        _ => None,
-                    };
-                    self.store_with(q, fill.answer.clone(), fresh).await;
-                }
-                Ok((fill.answer, fill.level))
-            })
-            .await?;
-        self.stats.answer(q.tenant, value.1 != CacheLevel::None);
-        Ok(value)
+        // Boxed: the miss path (single flight, computing, storing at every level) is kilobytes
+        // of future, and inline it would sit in every lookup's future, hits included.
+        Box::pin(async {
+            let generation = self.generation(q.tenant).await;
+            let keys = self.exact_keys(q, generation);
+            let prefix = &self.config.key_prefix;
+            let flight_key = keys.l2_scoped(prefix).unwrap_or_else(|| keys.l2_shared(prefix));
+            let (value, _computed) = self
+                .flight
+                .run(&flight_key, || async {
+                    let fill = compute().await?;
+                    if fill.cacheable {
+                        let fresh = match (&fill.vector, fill.level) {
+                            (Some(vector), CacheLevel::None) => Some(Fresh { vector, evidence: &fill.evidence }),
+                            _ => None,
+                        };
+                        self.store_with(q, fill.answer.clone(), fresh).await;
+                    }
+                    Ok((fill.answer, fill.level))
+                })
+                .await?;
+            self.stats.answer(q.tenant, value.1 != CacheLevel::None);
+            Ok(value)
+        })
+        .await
     }
 
     /// Counts an answer served (from any level) or generated, for the tenant's overall hit rate.

@@ -39,7 +39,8 @@ pub(crate) async fn session_for(state: &AppState, caller: &ChatAuth, id: &str) -
 /// Before a widget's chat message is answered: a widget may continue only its own sessions.
 pub(crate) async fn admit_widget_request(state: &AppState, caller: &ChatAuth, request: &ChatRequest) -> Result<(), ApiError> {
     if let (true, Some(session)) = (caller.widget, request.session_id.as_deref()) {
-        session_for(state, caller, session).await?;
+        // Boxed, as below: store futures are kilobytes, and every chat request carries this one.
+        Box::pin(session_for(state, caller, session)).await?;
     }
     Ok(())
 }
@@ -59,7 +60,7 @@ pub(crate) async fn after_widget_session(state: &AppState, caller: &ChatAuth, se
         return;
     }
     let Ok(id) = session_id.parse::<ConversationId>() else { return };
-    if let Err(e) = state.store().console().set_channel(caller.tenant.id, id, WEB_CHANNEL).await {
+    if let Err(e) = Box::pin(state.store().console().set_channel(caller.tenant.id, id, WEB_CHANNEL)).await {
         tracing::warn!(error = %e, session = %id, "could not mark the session as a web-widget session");
     }
 }
