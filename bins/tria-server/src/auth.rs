@@ -4,6 +4,8 @@
 //! operator scoped to its assigned tenants). A valid key of the wrong role is 403; a missing,
 //! unknown or revoked key is 401.
 
+use std::sync::Arc;
+
 use axum::extract::FromRequestParts;
 use http::request::Parts;
 use tria_core::{ApiRole, TenantContext, TenantId};
@@ -22,7 +24,7 @@ pub(crate) struct AdminAuth {
 
 /// The authenticated tenant of a tenant-role key.
 #[derive(Clone, Debug)]
-pub(crate) struct TenantAuth(pub TenantContext);
+pub(crate) struct TenantAuth(pub Arc<TenantContext>);
 
 /// The bearer token of a request, if it has a well-formed one.
 fn bearer(parts: &Parts) -> Result<&str, ApiError> {
@@ -61,7 +63,7 @@ impl FromRequestParts<AppState> for AdminAuth {
 /// sessions the widget opened — see `web::widget_access`).
 #[derive(Clone, Debug)]
 pub(crate) struct ChatAuth {
-    pub tenant: TenantContext,
+    pub tenant: Arc<TenantContext>,
     pub widget: bool,
 }
 
@@ -109,7 +111,7 @@ impl FromRequestParts<AppState> for TenantAuth {
 }
 
 /// The tenant of a key whose role is one of `roles`, after the tenant's rate limit.
-async fn tenant_of(key: AuthenticatedKey, state: &AppState, roles: &[ApiRole]) -> Result<TenantContext, ApiError> {
+async fn tenant_of(key: AuthenticatedKey, state: &AppState, roles: &[ApiRole]) -> Result<Arc<TenantContext>, ApiError> {
     let tenant_id = match (key.role, key.tenant_id) {
         (role, Some(tenant)) if roles.contains(&role) => tenant,
         _ => return Err(ApiError::forbidden("this endpoint needs a tenant key")),

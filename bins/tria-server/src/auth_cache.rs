@@ -4,11 +4,12 @@
 //! remembered (every attempt is checked). Revoking a key or changing a tenant through this
 //! instance's admin API forgets everything at once; other instances see it within the TTL.
 
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use quick_cache::sync::Cache;
 use tria_core::{TenantContext, TenantId};
-use tria_store::repo::{AuthenticatedKey, hash_key};
+use tria_store::repo::{AuthenticatedKey, key_digest};
 use tria_store::{Store, StoreError};
 
 /// Keys and tenants remembered at most (a few hundred bytes each).
@@ -16,8 +17,9 @@ const CAPACITY: usize = 10_000;
 
 pub(crate) struct AuthCache {
     ttl: Duration,
-    keys: Cache<String, (AuthenticatedKey, Instant)>,
-    tenants: Cache<TenantId, (TenantContext, Instant)>,
+    keys: Cache<[u8; 32], (AuthenticatedKey, Instant)>,
+    /// Shared, not cloned per request: a tenant carries its tone, settings and policies.
+    tenants: Cache<TenantId, (Arc<TenantContext>, Instant)>,
 }
 
 impl std::fmt::Debug for AuthCache {
@@ -40,7 +42,7 @@ impl AuthCache {
         if self.ttl.is_zero() {
             return Box::pin(store.keys().authenticate(token)).await;
         }
-        let digest = hash_key(token);
+        let digest = key_digest(token);
         if let Some((key, at)) = self.keys.get(&digest)
             && at.elapsed() < self.ttl
         {
@@ -57,14 +59,14 @@ impl AuthCache {
     }
 
     /// The tenant `id`, when it still exists.
-    pub(crate) async fn tenant(&self, store: &Store, id: TenantId) -> Result<Option<TenantContext>, StoreError> {
+    pub(crate) async fn tenant(&self, store: &Store, id: TenantId) -> Result<Option<Arc<TenantContext>>, StoreError> {
         if !self.ttl.is_zero()
             && let Some((tenant, at)) = self.tenants.get(&id)
             && at.elapsed() < self.ttl
         {
             return Ok(Some(tenant));
         }
-        let found = Box::pin(store.tenants().get(id)).await?;
+        let found = Box::pin(store.tenants().get(id)).await?.map(Arc::new);
         if let Some(tenant) = &found
             && !self.ttl.is_zero()
         {

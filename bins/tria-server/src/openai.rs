@@ -6,6 +6,7 @@
 //! (any value names the tenant's assistant).
 
 use std::convert::Infallible;
+use std::sync::Arc;
 
 use axum::Json;
 use axum::extract::State;
@@ -194,7 +195,7 @@ impl Chunks {
 }
 
 /// `chat.completion.chunk` events, then `data: [DONE]`, as OpenAI streams them.
-fn stream_completion(state: AppState, tenant: TenantContext, request: ChatRequest, model: String, include_usage: bool) -> Response {
+fn stream_completion(state: AppState, tenant: Arc<TenantContext>, request: ChatRequest, model: String, include_usage: bool) -> Response {
     let chunks = Chunks { id: completion_id(), created: now(), model };
     let message = request.message.clone();
     let context = crate::admission::llm_context(&tenant);

@@ -17,7 +17,13 @@ const PREFIX_LEN: usize = 12;
 
 /// Hex SHA-256 of a key.
 pub fn hash_key(plaintext: &str) -> String {
-    hex::encode(Sha256::digest(plaintext.as_bytes()))
+    hex::encode(key_digest(plaintext))
+}
+
+/// The SHA-256 digest of a key's plain text, as bytes ([`hash_key`] is its hex): what a cache
+/// of verified keys is keyed by, without hex-encoding on every request.
+pub fn key_digest(plaintext: &str) -> [u8; 32] {
+    Sha256::digest(plaintext.as_bytes()).into()
 }
 
 /// The lookup prefix of a key (its first characters).

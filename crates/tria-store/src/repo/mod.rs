@@ -24,7 +24,7 @@ pub use drafts::{DraftRepo, DraftState};
 pub(crate) use exchanges::DirectWriter;
 pub use exchanges::{BlockingExchangeWriter, ExchangeBatches, MeteredExchange};
 pub use insights::{CustomerSignals, InsightRepo};
-pub use keys::{AuthenticatedKey, KeyInfo, KeyRepo, generate_key, hash_key, key_prefix};
+pub use keys::{AuthenticatedKey, KeyInfo, KeyRepo, generate_key, hash_key, key_digest, key_prefix};
 pub use orders::{CancelOutcome, INVOICE_OUTBOX_KIND, NewOrder, NewOrderLine, OrderRepo, VOID_OUTBOX_KIND};
 pub use outbox::{LeaseOutcome, OutboxBacklog, OutboxCounts, OutboxRepo, job_order_id, state as outbox_state};
 pub use policies::{NewChunk, PolicyRepo};

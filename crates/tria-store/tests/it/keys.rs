@@ -18,6 +18,11 @@ async fn keys_authenticate_until_revoked_and_are_stored_hashed() {
         assert_ne!(rows[0].key_hash, plaintext);
         assert!(!rows[0].key_hash.contains(plaintext));
         assert_eq!(rows[0].key_hash, tria_store::repo::hash_key(plaintext));
+        // The auth cache's key is the same digest as bytes; a known SHA-256 vector pins it.
+        assert_eq!(tria_store::repo::hash_key("abc"), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+        let digest = tria_store::repo::key_digest(plaintext);
+        assert_eq!(rows[0].key_hash, digest.iter().map(|b| format!("{b:02x}")).collect::<String>());
+        assert_ne!(digest, tria_store::repo::key_digest("tria_test_key_0123456789abcdeX"));
 
         // Same prefix, different secret: no match.
         assert!(store.keys().authenticate("tria_test_key_0123456789abcdeX").await.expect("auth").is_none());
