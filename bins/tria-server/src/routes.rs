@@ -138,3 +138,39 @@ async fn not_found() -> ApiError {
 async fn method_not_allowed() -> ApiError {
     ApiError::new(StatusCode::METHOD_NOT_ALLOWED, ErrorCode::MethodNotAllowed, "this endpoint does not accept that method")
 }
+
+#[cfg(test)]
+mod tests {
+    use std::future::Future;
+
+    use axum::extract::FromRequestParts;
+
+    use crate::auth::ChatAuth;
+    use crate::state::AppState;
+
+    // The size of the future an `async fn` returns, read off its type without calling it.
+    fn future_size2<A, B, F: Future>(_: impl FnOnce(A, B) -> F) -> usize {
+        size_of::<F>()
+    }
+    fn future_size3<A, B, C, F: Future>(_: impl FnOnce(A, B, C) -> F) -> usize {
+        size_of::<F>()
+    }
+    fn future_size4<A, B, C, D, F: Future>(_: impl FnOnce(A, B, C, D) -> F) -> usize {
+        size_of::<F>()
+    }
+
+    /// axum allocates every request's handler future (extractors included) and moves it into
+    /// place, so state that only a cache miss, a Redis round trip or a widget needs must be
+    /// boxed where it is entered, not carried inline. Unboxing one store read (the auth cache's)
+    /// and one Redis read (the budget's) takes these to 8.1 KB / 1.9 KB / 7.6 KB; boxed they
+    /// are 0.8 / 0.3 / 0.3 KB in this (debug) build. docs/PERFORMANCE.md, session 12.
+    #[test]
+    fn the_chat_handler_and_what_it_awaits_on_every_request_keep_small_futures() {
+        let handler = future_size4(super::chat);
+        let auth = future_size2(<ChatAuth as FromRequestParts<AppState>>::from_request_parts);
+        let admission = future_size3(crate::admission::admit);
+        assert!(handler <= 2048, "the /api/chat handler's future is {handler} bytes");
+        assert!(auth <= 1024, "the ChatAuth extractor's future is {auth} bytes");
+        assert!(admission <= 1024, "admission's future is {admission} bytes");
+    }
+}
