@@ -17,6 +17,7 @@ use http::{HeaderValue, StatusCode};
 use serde::Deserialize;
 use serde_json::{Value, json};
 use tria_agent::{ChatEvent, Usage};
+use tria_core::json_object::Object;
 use tria_core::{ChatRequest, ErrorCode, TenantContext};
 
 use crate::ApiError;
@@ -28,7 +29,9 @@ use crate::state::AppState;
 pub(crate) struct CompletionRequest {
     #[serde(default)]
     model: Option<String>,
-    messages: Vec<MessageObject>,
+    /// Objects only: the derived impl would also read `["user", "hi"]` as a message by field
+    /// order, which OpenAI's API refuses.
+    messages: Vec<Object<CompletionMessage>>,
     #[serde(default)]
     stream: bool,
     #[serde(default, deserialize_with = "object")]
@@ -44,14 +47,9 @@ pub(crate) struct CompletionRequest {
 fn object<'de, D, T>(deserializer: D) -> Result<Option<T>, D::Error>
 where
     D: serde::Deserializer<'de>,
-    T: serde::de::DeserializeOwned,
+    T: Deserialize<'de>,
 {
-    use serde::de::Error as _;
-    match Option::<Value>::deserialize(deserializer)? {
-        None | Some(Value::Null) => Ok(None),
-        Some(value @ Value::Object(_)) => serde_json::from_value(value).map(Some).map_err(D::Error::custom),
-        Some(_) => Err(D::Error::custom("expected an object")),
-    }
+    Ok(Option::<Object<T>>::deserialize(deserializer)?.map(|o| o.0))
 }
 
 #[derive(Debug, Deserialize)]
@@ -60,17 +58,6 @@ struct CompletionMessage {
     /// A string, or an array of content parts of which the `text` ones are read.
     #[serde(default)]
     content: Value,
-}
-
-/// One element of `messages`: a JSON object only. The derived impl would also read
-/// `["user", "hi"]` as a message by field order, which OpenAI's API refuses.
-#[derive(Debug)]
-struct MessageObject(CompletionMessage);
-
-impl<'de> Deserialize<'de> for MessageObject {
-    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        tria_core::json_object::deserialize_object(deserializer, "a message object with role and content").map(Self)
-    }
 }
 
 #[derive(Debug, Default, Deserialize)]

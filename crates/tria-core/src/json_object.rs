@@ -27,3 +27,14 @@ where
     }
     deserializer.deserialize_map(ObjectOnly(expecting, PhantomData))
 }
+
+/// A `T` that must have been a JSON object: for fields and elements (`Vec<Object<T>>`,
+/// `Option<Object<T>>`) where writing a `Deserialize` impl per type would repeat this one.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Object<T>(pub T);
+
+impl<'de, T: Deserialize<'de>> Deserialize<'de> for Object<T> {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserialize_object(deserializer, "a JSON object").map(Self)
+    }
+}
