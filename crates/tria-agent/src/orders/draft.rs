@@ -60,6 +60,12 @@ struct Pending {
     key: Option<Uuid>,
     #[serde(default)]
     questions: Vec<Question>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    claimed: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    asked: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    cancelling: Option<Uuid>,
 }
 
 /// A conversation's order draft.
@@ -73,11 +79,27 @@ pub(crate) struct Draft {
     pub(crate) questions: Vec<Question>,
     /// Placing the draft twice ("Confirm" sent twice) creates one order.
     pub(crate) key: Uuid,
+    /// The customer number a message claimed, waiting for the account's email address.
+    pub(crate) claimed: Option<String>,
+    /// The order question asked before we knew the customer, answered once we do.
+    pub(crate) asked: Option<String>,
+    /// The existing order we asked whether to cancel: the next message confirms or keeps it.
+    pub(crate) cancelling: Option<Uuid>,
 }
 
 impl Draft {
     pub(crate) fn new(customer: Option<CustomerId>) -> Self {
-        Self { stage: Stage::Building, customer, target_order: None, lines: vec![], questions: vec![], key: Uuid::new_v4() }
+        Self {
+            stage: Stage::Building,
+            customer,
+            target_order: None,
+            lines: vec![],
+            questions: vec![],
+            key: Uuid::new_v4(),
+            claimed: None,
+            asked: None,
+            cancelling: None,
+        }
     }
 
     pub(crate) fn from_state(state: DraftState) -> Self {
@@ -90,6 +112,9 @@ impl Draft {
             lines,
             questions: pending.questions,
             key: pending.key.unwrap_or_else(Uuid::new_v4),
+            claimed: pending.claimed,
+            asked: pending.asked,
+            cancelling: pending.cancelling,
         }
     }
 
@@ -99,8 +124,24 @@ impl Draft {
             target_order: self.target_order,
             state: self.stage.as_str().to_owned(),
             lines: serde_json::to_value(&self.lines).unwrap_or_default(),
-            pending: serde_json::to_value(Pending { key: Some(self.key), questions: self.questions.clone() }).ok(),
+            pending: serde_json::to_value(Pending {
+                key: Some(self.key),
+                questions: self.questions.clone(),
+                claimed: self.claimed.clone(),
+                asked: self.asked.clone(),
+                cancelling: self.cancelling,
+            })
+            .ok(),
         }
+    }
+
+    /// Nothing in progress: the row can go.
+    pub(crate) fn is_empty(&self) -> bool {
+        self.stage == Stage::Building
+            && self.lines.is_empty()
+            && self.questions.is_empty()
+            && self.target_order.is_none()
+            && self.cancelling.is_none()
     }
 
     /// Adds `quantity` of `sku` (to a line already there, or as a new line).

@@ -41,8 +41,37 @@ fn quantity_of(word: &str) -> Option<i64> {
     NUMBER_WORDS.iter().find(|(w, _)| *w == word).map(|(_, n)| *n)
 }
 
+/// "1,000" → "1000": a comma between a digit and exactly three digits groups thousands; any
+/// other comma separates lines.
+fn without_thousands_separators(text: &str) -> String {
+    let chars: Vec<char> = text.chars().collect();
+    let mut out = String::with_capacity(text.len());
+    for (i, &c) in chars.iter().enumerate() {
+        let grouping = c == ','
+            && i > 0
+            && chars[i - 1].is_ascii_digit()
+            && chars.get(i + 1..i + 4).is_some_and(|d| d.iter().all(char::is_ascii_digit))
+            && !chars.get(i + 4).is_some_and(char::is_ascii_digit);
+        if !grouping {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// The segment's quantity is written negative: "-5 cases", "−5", "minus 3 cases" (a hyphen
+/// inside a SKU such as NW-CUP-12OZ is not a sign).
+fn negative_quantity(segment: &str) -> bool {
+    let chars: Vec<char> = segment.chars().collect();
+    let signed = chars.iter().enumerate().any(|(i, &c)| {
+        matches!(c, '-' | '\u{2212}') && (i == 0 || chars[i - 1].is_whitespace()) && chars.get(i + 1).is_some_and(char::is_ascii_digit)
+    });
+    signed || words(segment).windows(2).any(|w| w[0] == "minus" && quantity_of(&w[1]).is_some())
+}
+
 /// Splits on commas, semicolons, line breaks, `and`, `&`, `plus`.
 fn segments(text: &str) -> Vec<String> {
+    let text = without_thousands_separators(text);
     let mut normalised = format!(" {} ", text.replace(['\n', ';', ','], " , "));
     for joiner in [" and ", " & ", " plus ", " as well as "] {
         normalised = normalised.replace(joiner, " , ").replace(&joiner.to_uppercase(), " , ");
@@ -76,6 +105,10 @@ pub(crate) fn requested_lines(text: &str) -> Vec<RequestedLine> {
                 if ws.get(i).is_some_and(|w| w == "dozen") {
                     quantity = quantity.saturating_mul(12);
                     i += 1;
+                }
+                // A negative quantity stays negative, for the bounds check to refuse.
+                if negative_quantity(&segment) {
+                    quantity = quantity.saturating_neg();
                 }
                 if ws.get(i).is_some_and(|w| w == "x") {
                     i += 1;
@@ -115,6 +148,15 @@ mod tests {
 
     fn line(quantity: i64, unit: Option<&str>, phrase: &str) -> RequestedLine {
         RequestedLine { quantity: Some(quantity), unit_word: unit.map(str::to_owned), phrase: phrase.into() }
+    }
+
+    #[test]
+    fn negative_quantities_keep_their_sign_and_thousands_are_one_number() {
+        assert_eq!(requested_lines("order -5 cases of NW-CUP-12OZ"), [line(-5, Some("case"), "nw cup 12 oz")]);
+        assert_eq!(requested_lines("minus three cases of oat milk"), [line(-3, Some("case"), "oat milk")]);
+        assert_eq!(requested_lines("2 cases of NW-CUP-12OZ"), [line(2, Some("case"), "nw cup 12 oz")]);
+        assert_eq!(requested_lines("1,000 cases of oat milk"), [line(1000, Some("case"), "oat milk")]);
+        assert_eq!(requested_lines("2 cases of oat milk, 3 bags of espresso").len(), 2);
     }
 
     #[test]

@@ -37,8 +37,40 @@ pub(crate) fn is_decline(message: &str) -> bool {
         || ws == ["cancel"]
 }
 
+/// "Cancel ORD-…", "please cancel my order" — but not "please don't cancel it" or "no need to
+/// cancel".
 pub(crate) fn is_cancellation(message: &str) -> bool {
-    words(message).iter().any(|w| w.starts_with("cancel"))
+    let ws = words(message);
+    ws.iter().enumerate().any(|(i, w)| w.starts_with("cancel") && !negated(&ws[..i]))
+}
+
+/// The two words before a verb say not to do it: "don't cancel", "do not cancel", "not to
+/// cancel", "no need to cancel", "never cancel".
+fn negated(before: &[String]) -> bool {
+    let start = before.len().saturating_sub(3);
+    before[start..].iter().any(|w| matches!(w.as_str(), "not" | "don't" | "dont" | "never" | "no" | "without" | "doesn't" | "won't"))
+}
+
+/// The answer to "do you want me to cancel …?" that cancels: an explicit confirmation, or a
+/// yes that says cancel ("yes, cancel it") — nothing that also says not to.
+pub(crate) fn confirms_cancellation(message: &str) -> bool {
+    let ws = words(message);
+    if ws.is_empty() || ws.len() > 8 {
+        return false;
+    }
+    let yes = YES_STARTS.contains(&ws[0].as_str()) || ws[0] == "please";
+    is_confirmation(message)
+        || (yes && is_cancellation(message) && !ws.iter().any(|w| matches!(w.as_str(), "no" | "not" | "keep" | "wait")))
+}
+
+/// The answer to "do you want me to cancel …?" that keeps the order.
+pub(crate) fn keeps_order(message: &str) -> bool {
+    let ws = words(message);
+    let text = ws.join(" ");
+    (!ws.is_empty() && matches!(ws[0].as_str(), "no" | "nope" | "don't" | "dont" | "keep" | "stop" | "wait"))
+        || ["keep it", "keep the order", "never mind", "nevermind", "forget it", "do not cancel", "don't cancel", "dont cancel"]
+            .iter()
+            .any(|p| text.contains(p))
 }
 
 /// "change", "modify", "make it", "increase" …: about changing an existing order.
@@ -105,6 +137,15 @@ mod tests {
     fn order_numbers_are_cut_before_reading_quantities() {
         assert_eq!(without_order_numbers("set ORD-10004 cups to 5", &["ORD-10004".into()]).trim(), "set   cups to 5".trim());
         assert!(is_removal("remove the oat milk") && is_addition("add 2 bags") && is_cancellation("please cancel my order"));
+        assert!(!is_cancellation("Please do NOT cancel ORD-97908127, I still need it") && !is_cancellation("no need to cancel it"));
+        assert!(!is_cancellation("don't cancel") && is_cancellation("cancel it, don't ship it"));
+        assert!(confirms_cancellation("Confirm") && confirms_cancellation("yes, cancel it") && confirms_cancellation("yes please"));
+        assert!(
+            !confirms_cancellation("no, don't cancel")
+                && !confirms_cancellation("yes but not yet, wait")
+                && !confirms_cancellation("keep it")
+        );
+        assert!(keeps_order("No") && keeps_order("keep it please") && keeps_order("don't cancel it") && !keeps_order("Confirm"));
     }
 
     #[test]

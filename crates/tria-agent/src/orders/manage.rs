@@ -2,17 +2,27 @@
 //! customer's own orders are found; anyone else's is "not found" (the same words as a number
 //! that does not exist, so nothing leaks).
 
-use tria_core::{IntentLabel, OrderStatus};
+use tria_core::{CustomerId, IntentLabel, OrderStatus};
 use tria_store::StoreError;
 use tria_store::repo::{CancelOutcome, VOID_OUTBOX_KIND, outbox_state};
 
 use super::draft::{Draft, DraftLine, Stage};
-use super::{OrderContext, OrderTurn, reply, stored_summary};
+use super::{OrderContext, OrderTurn, intent, reply, stored_summary};
 use crate::catalogue::money;
 use crate::{Agent, AgentError};
 
 /// Orders listed when the customer asks about "my orders" without a number.
 const RECENT_ORDERS: usize = 5;
+
+fn not_cancellable_invoiced(number: &str) -> String {
+    format!(
+        "Order {number} has been invoiced and shipped, so it can no longer be cancelled. Unopened products can be returned under our returns policy."
+    )
+}
+
+fn not_processed(number: &str) -> String {
+    format!("Order {number} could not be processed, so there is nothing to cancel and nothing was charged.")
+}
 
 fn not_found(number: &str) -> String {
     format!("I couldn't find order {number} on your account. Please check the number (it looks like ORD-10001).")
@@ -71,13 +81,75 @@ impl Agent {
         Ok(cx.turn(text).with_order(summary))
     }
 
-    pub(super) async fn cancel(&self, cx: &OrderContext<'_>) -> Result<OrderTurn, AgentError> {
+    /// A request to cancel an order: shows it and asks for an explicit confirmation (a
+    /// cancellation voids the invoice and cannot be undone, and "please don't cancel ORD-…" or
+    /// "could I cancel ORD-… later?" name the order too). An order that cannot be cancelled is
+    /// said so at once.
+    pub(super) async fn ask_to_cancel(&self, cx: &OrderContext<'_>) -> Result<OrderTurn, AgentError> {
         let Some(number) = cx.order_numbers.first() else {
             return Ok(cx.turn_as("Which order would you like to cancel? Please give me its number (ORD-…).", IntentLabel::OrderChange));
         };
         let Some(order) = self.own_order(cx, number).await? else {
             return Ok(cx.turn_as(not_found(number), IntentLabel::OrderChange));
         };
+        let status = OrderStatus::parse(&order.status);
+        let refusal = match status {
+            Some(OrderStatus::Cancelled) => Some(format!("Order {number} is already cancelled.")),
+            Some(OrderStatus::Invoiced) if !cx.rules.cancel_invoiced_orders => Some(not_cancellable_invoiced(number)),
+            Some(OrderStatus::Failed) | None => Some(not_processed(number)),
+            _ => None,
+        };
+        let catalogue = self.catalogue_rows(cx).await?;
+        let items = self.store().orders().items(cx.tenant.id, order.id).await?;
+        let summary = stored_summary(&order, &items, &catalogue);
+        if let Some(text) = refusal {
+            return Ok(cx.turn_as(text, IntentLabel::OrderChange).with_order(summary));
+        }
+        let drafts = self.store().drafts();
+        let mut d = drafts.get(cx.tenant.id, cx.conversation).await?.map(Draft::from_state).unwrap_or_else(|| Draft::new(cx.customer));
+        d.cancelling = Some(order.id);
+        drafts.save(cx.tenant.id, cx.conversation, d.to_state()).await?;
+        let invoice = match (status, order.invoice_number.as_deref()) {
+            (Some(OrderStatus::Invoiced), Some(invoice)) => format!(" Its invoice {invoice} will be voided."),
+            (Some(OrderStatus::Invoiced), None) => " Its invoice will be voided.".to_owned(),
+            _ => String::new(),
+        };
+        let text = format!(
+            "{}\n{}\nDo you want me to cancel order {number}?{invoice} Reply \"Confirm\" to cancel it, or \"No\" to keep it.",
+            reply::status_text(&order, self.invoicing_degraded(), None),
+            reply::lines_text(&summary)
+        );
+        Ok(cx.turn_as(text, IntentLabel::OrderChange).with_order(summary))
+    }
+
+    /// The reply to "do you want me to cancel …?": an explicit yes cancels, a no keeps the
+    /// order, and anything else drops the question (`None`: the message is answered as usual).
+    pub(super) async fn answer_cancellation(&self, cx: &OrderContext<'_>, d: &mut Draft) -> Result<Option<OrderTurn>, AgentError> {
+        let Some(order_id) = d.cancelling.take() else { return Ok(None) };
+        let drafts = self.store().drafts();
+        if d.is_empty() {
+            drafts.clear(cx.tenant.id, cx.conversation).await?;
+        } else {
+            drafts.save(cx.tenant.id, cx.conversation, d.to_state()).await?;
+        }
+        let orders = self.store().orders();
+        let Some(order) = orders.find(cx.tenant.id, order_id).await?.filter(|o| Some(CustomerId(o.customer_id)) == cx.customer) else {
+            return Ok(None);
+        };
+        let message = cx.message;
+        if intent::confirms_cancellation(message) {
+            return self.cancel(cx, order).await.map(Some);
+        }
+        if intent::keeps_order(message) {
+            return Ok(Some(
+                cx.turn_as(format!("All right, order {} stays as it is; nothing was cancelled.", order.number), IntentLabel::OrderChange),
+            ));
+        }
+        Ok(None)
+    }
+
+    async fn cancel(&self, cx: &OrderContext<'_>, order: tria_store::entity::order::Model) -> Result<OrderTurn, AgentError> {
+        let number = order.number.clone();
         let orders = self.store().orders();
         let outcome = match orders.cancel(cx.tenant.id, order.id, cx.rules.cancel_invoiced_orders).await {
             Ok(outcome) => outcome,
@@ -102,12 +174,8 @@ impl Agent {
             }
             CancelOutcome::Cancelled { .. } => format!("Order {number} is cancelled. Nothing will be charged."),
             CancelOutcome::AlreadyCancelled => format!("Order {number} is already cancelled."),
-            CancelOutcome::NotCancellable(OrderStatus::Invoiced) => format!(
-                "Order {number} has been invoiced and shipped, so it can no longer be cancelled. Unopened products can be returned under our returns policy."
-            ),
-            CancelOutcome::NotCancellable(_) => {
-                format!("Order {number} could not be processed, so there is nothing to cancel and nothing was charged.")
-            }
+            CancelOutcome::NotCancellable(OrderStatus::Invoiced) => not_cancellable_invoiced(&number),
+            CancelOutcome::NotCancellable(_) => not_processed(&number),
         };
         let catalogue = self.catalogue_rows(cx).await?;
         let fresh = orders.find(cx.tenant.id, order.id).await?.unwrap_or(order);

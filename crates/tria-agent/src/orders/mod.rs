@@ -13,6 +13,7 @@
 
 mod draft;
 mod extract;
+mod identity;
 mod intent;
 mod manage;
 mod matching;
@@ -30,6 +31,7 @@ use tria_intent::{Classification, extract_entities};
 use tria_store::entity::{order, order_item, product};
 
 use self::draft::{Draft, Stage};
+use self::identity::Claim;
 use self::rules::OrderRules;
 use crate::session::Session;
 use crate::{Agent, AgentBuilder, AgentError};
@@ -93,7 +95,8 @@ impl OrderContext<'_> {
     }
 }
 
-const ASK_CUSTOMER: &str = "To help with orders I need your customer number (for example CUST-1001). What is it? Your customer number links the order to your account.";
+const ASK_CUSTOMER: &str =
+    "To help with orders I need your customer number (it is on your invoices) and the email address on your account. What are they?";
 
 impl Agent {
     /// Answers a message about an order, or `None` to let the pipeline answer it.
@@ -151,24 +154,34 @@ impl Agent {
         };
 
         // A step the conversation is in the middle of comes first.
+        if let Some(d) = draft.as_mut()
+            && d.cancelling.is_some()
+            && let Some(turn) = self.answer_cancellation(&cx, d).await?
+        {
+            return Ok(Some(turn));
+        }
+        if draft.as_ref().is_some_and(Draft::is_empty) {
+            draft = None;
+        }
         if let Some(d) = draft.as_mut() {
             if d.customer.is_none() {
                 d.customer = cx.customer;
             }
-            if d.stage == Stage::AwaitingCustomer
-                && cx.customer.is_none()
-                && let Some(found) = self.customer_in_text(tenant, message).await?
-            {
-                cx.customer = Some(found);
-                d.customer = Some(found);
-                d.stage = Stage::Building;
-                if d.lines.is_empty() && d.questions.is_empty() {
-                    self.store().drafts().clear(tenant.id, conversation).await?;
-                    return Ok(Some(
-                        cx.turn_as("Thank you, I have your customer number. How can I help with your orders?", IntentLabel::OrderStatus),
-                    ));
+            if d.stage == Stage::AwaitingCustomer && cx.customer.is_none() {
+                match self.claim_customer(tenant, message, d.claimed.as_deref()).await? {
+                    Claim::Verified(found) => return self.customer_verified(&mut cx, session, d.clone(), found).await.map(Some),
+                    Claim::NeedsEmail(number) => {
+                        d.claimed = Some(number);
+                        self.store().drafts().save(tenant.id, conversation, d.to_state()).await?;
+                        return Ok(Some(cx.turn_as(identity::ASK_EMAIL, IntentLabel::OrderStatus)));
+                    }
+                    Claim::Mismatch => {
+                        d.claimed = None;
+                        self.store().drafts().save(tenant.id, conversation, d.to_state()).await?;
+                        return Ok(Some(cx.turn_as(identity::NOT_VERIFIED, IntentLabel::OrderStatus)));
+                    }
+                    Claim::Nothing => {}
                 }
-                return self.continue_draft(&cx, d.clone(), vec!["Thank you, I have your customer number.".into()]).await.map(Some);
             }
             if d.stage == Stage::AwaitingConfirmation && intent::is_confirmation(message) {
                 return self.confirm(&cx, d.clone()).await.map(Some);
@@ -193,15 +206,21 @@ impl Agent {
         }
         if cx.customer.is_none() {
             let mut d = draft.unwrap_or_else(|| Draft::new(None));
-            // Keep what they asked for; it is priced once we know who they are.
-            let mut notes = if label == IntentLabel::OrderPlacement { self.read_lines(&cx, &mut d).await? } else { vec![] };
+            // Keep what they asked for; it is priced, or answered, once we know who they are.
+            let mut notes = if label == IntentLabel::OrderPlacement {
+                self.read_lines(&cx, &mut d).await?
+            } else {
+                d.asked = Some(message.to_owned());
+                vec![]
+            };
             d.stage = Stage::AwaitingCustomer;
+            d.claimed = None;
             self.store().drafts().save(tenant.id, conversation, d.to_state()).await?;
             notes.push(ASK_CUSTOMER.to_owned());
             return Ok(Some(cx.turn(notes.join("\n"))));
         }
         if !cx.order_numbers.is_empty() && intent::is_cancellation(message) {
-            return self.cancel(&cx).await.map(Some);
+            return self.ask_to_cancel(&cx).await.map(Some);
         }
         // An existing order's number with new lines or change words is a change, whatever the
         // classifier thought (a new order never names an existing number).
@@ -209,7 +228,7 @@ impl Agent {
         let turn = match label {
             _ if changes_existing => self.change(&cx, draft).await?,
             IntentLabel::OrderStatus => self.status(&cx).await?,
-            IntentLabel::OrderChange if intent::is_cancellation(message) => self.cancel(&cx).await?,
+            IntentLabel::OrderChange if intent::is_cancellation(message) => self.ask_to_cancel(&cx).await?,
             IntentLabel::OrderChange => self.change(&cx, draft).await?,
             _ => self.add_lines(&cx, draft).await?,
         };
@@ -235,20 +254,37 @@ impl Agent {
         }
     }
 
-    /// An existing customer of the tenant whose id the message contains.
-    async fn customer_in_text(&self, tenant: &TenantContext, message: &str) -> Result<Option<CustomerId>, AgentError> {
-        let candidates = message
-            .split(|c: char| !(c.is_alphanumeric() || c == '-' || c == '_'))
-            .filter(|t| t.len() >= 3 && t.chars().any(|c| c.is_ascii_digit()))
-            .take(5);
-        for token in candidates {
-            for id in [token.to_owned(), token.to_uppercase()] {
-                if let Some(found) = self.store().customers().find_by_external_id(tenant.id, &id).await? {
-                    return Ok(Some(CustomerId(found.id)));
+    /// The customer proved who they are (number and email): the conversation is theirs from
+    /// now on, and what they were doing when we asked goes on — the draft's lines, or the
+    /// question they asked.
+    async fn customer_verified(
+        &self,
+        cx: &mut OrderContext<'_>,
+        session: &Session,
+        mut d: Draft,
+        customer: CustomerId,
+    ) -> Result<OrderTurn, AgentError> {
+        let (tenant, conversation) = (cx.tenant, cx.conversation);
+        self.store().conversations().identify_customer(tenant.id, conversation, customer).await?;
+        cx.customer = Some(customer);
+        d.customer = Some(customer);
+        d.stage = Stage::Building;
+        d.claimed = None;
+        const THANKS: &str = "Thank you, that's you.";
+        if d.lines.is_empty() && d.questions.is_empty() {
+            self.store().drafts().clear(tenant.id, conversation).await?;
+            if let Some(asked) = d.asked.take() {
+                let session = Session { customer: Some(customer), ..session.clone() };
+                let classification = self.classify(&asked);
+                let answered = Box::pin(self.route_order_flow(tenant, &session, None, &asked, classification, true)).await?;
+                if let Some(mut turn) = answered {
+                    turn.answer.reply = format!("{THANKS} {}", turn.answer.reply);
+                    return Ok(turn);
                 }
             }
+            return Ok(cx.turn_as(format!("{THANKS} How can I help with your orders?"), IntentLabel::OrderStatus));
         }
-        Ok(None)
+        self.continue_draft(cx, d, vec![THANKS.into()]).await
     }
 
     /// The customer's order with this number; another customer's (or tenant's) is `None`.

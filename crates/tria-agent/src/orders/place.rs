@@ -221,6 +221,37 @@ impl Agent {
         Ok(cx.turn_as(notes.join("\n"), label).with_order(summary))
     }
 
+    /// A confirmed change that would take the order above the tenant's approval threshold: the
+    /// order stays as it is and a person is asked to approve the change, as for a new order
+    /// that large.
+    async fn change_needs_approval(&self, cx: &OrderContext<'_>, target: uuid::Uuid, total: i64) -> Result<OrderTurn, AgentError> {
+        let orders = self.store().orders();
+        self.store().drafts().clear(cx.tenant.id, cx.conversation).await?;
+        let Some(order) = orders.find(cx.tenant.id, target).await? else {
+            return Ok(cx.turn_as("I could not find that order any more. Nothing was changed.", IntentLabel::OrderChange));
+        };
+        let threshold = cx.rules.approval_threshold_minor.unwrap_or_default();
+        let reason = format!(
+            "a change to order {} would take its total to {}, above the approval threshold of {}",
+            order.number,
+            money(total, &order.currency),
+            money(threshold, &order.currency)
+        );
+        orders.open_escalation(cx.tenant.id, order.id, &format!("approval needed: {reason}")).await?;
+        let hours = cx.rules.support_hours.as_deref().map(|h| format!(" during our support hours ({h})")).unwrap_or_default();
+        let text = format!(
+            "With your changes order {} would total {}, which is above {}, so a member of our team needs to approve the change. \
+             Order {} stays as it is until then, and a person will get back to you{hours}.",
+            order.number,
+            money(total, &order.currency),
+            money(threshold, &order.currency),
+            order.number
+        );
+        let mut turn = cx.turn_as(text, IntentLabel::OrderChange);
+        turn.handoff = Some(reason);
+        Ok(turn)
+    }
+
     /// The explicit confirmation: places the order (or applies the change) from fresh
     /// catalogue prices. Above the tenant's approval threshold the order is stored as a draft
     /// and a person is asked to approve it.
@@ -237,6 +268,9 @@ impl Agent {
         let lines: Vec<NewOrderLine> = d.lines.iter().map(|l| NewOrderLine { sku: l.sku.clone(), quantity: l.quantity }).collect();
         let orders = self.store().orders();
         if let Some(target) = d.target_order {
+            if cx.rules.needs_approval(priced.summary.total_minor) {
+                return self.change_needs_approval(cx, target, priced.summary.total_minor).await;
+            }
             return match orders.replace_lines(cx.tenant.id, target, &lines).await {
                 Ok(order) => {
                     self.store().drafts().clear(cx.tenant.id, cx.conversation).await?;

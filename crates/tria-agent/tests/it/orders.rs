@@ -109,9 +109,17 @@ async fn the_customer_id_is_asked_for_and_the_draft_survives_another_instance() 
     let ask = say(&first_instance, &tenant, None, None, "I'd like to order 3 cases of oat milk").await;
     assert!(ask.reply.contains("customer number"), "{}", ask.reply);
     let session = ask.session_id.clone();
+    // A number alone is a claim: the account's email must come with it, and an unknown number
+    // gets the same replies as a known one (the chat is no oracle for which numbers exist).
     let unknown = say(&second_instance, &tenant, Some(&session), None, "it is CUST-9999").await;
-    assert!(unknown.order.is_none(), "an unknown id is not accepted");
-    let summary = say(&second_instance, &tenant, Some(&session), None, "my customer number is CUST-1002").await;
+    assert!(unknown.order.is_none() && unknown.reply.contains("email address"), "{}", unknown.reply);
+    let unknown = say(&second_instance, &tenant, Some(&session), None, "d.okafor@harborlightroasters.example").await;
+    assert!(unknown.order.is_none() && unknown.reply.contains("couldn't verify"), "{}", unknown.reply);
+    let number_only = say(&second_instance, &tenant, Some(&session), None, "my customer number is CUST-1002").await;
+    assert!(number_only.order.is_none() && number_only.reply.contains("email address"), "{}", number_only.reply);
+    let wrong = say(&second_instance, &tenant, Some(&session), None, "maya@bluekettlecafe.example").await;
+    assert!(wrong.order.is_none() && wrong.reply.contains("couldn't verify"), "another customer's email: {}", wrong.reply);
+    let summary = say(&second_instance, &tenant, Some(&session), None, "CUST-1002, D.Okafor@HarborLightRoasters.example").await;
     let order = summary.order.expect("summary after the id");
     assert_eq!(order.lines[0].sku, "NW-MLK-OAT");
     assert!(order.awaiting_confirmation);
@@ -195,7 +203,20 @@ async fn a_confirmed_order_is_changed_and_cancelled_before_invoicing() {
     assert_eq!(order.total_minor, 5 * price("NW-CUP-12OZ").await + 4 * price("NW-MLK-OAT").await);
     assert_eq!(stock(&agent, &tenant, "NW-CUP-12OZ").await, cups - 3);
 
-    let cancel = say(&agent, &tenant, None, Some("CUST-1003"), &format!("Cancel order {number}")).await;
+    // Cancelling asks first; a "don't cancel" is not a cancellation.
+    let kept = say(&agent, &tenant, None, Some("CUST-1003"), &format!("Please do NOT cancel {number}, I still need it")).await;
+    assert_ne!(kept.order.map(|o| o.status), Some(OrderStatus::Cancelled), "{}", kept.reply);
+    let ask = say(&agent, &tenant, None, Some("CUST-1003"), &format!("Cancel order {number}")).await;
+    assert!(ask.reply.contains("Do you want me to cancel"), "{}", ask.reply);
+    assert_eq!(ask.order.expect("shown").status, OrderStatus::Confirmed);
+    let no = say(&agent, &tenant, Some(&ask.session_id), None, "no, keep it").await;
+    assert!(no.reply.contains("nothing was cancelled"), "{}", no.reply);
+    let confirm_after_no = say(&agent, &tenant, Some(&ask.session_id), None, "Confirm").await;
+    assert_ne!(confirm_after_no.order.map(|o| o.status), Some(OrderStatus::Cancelled), "{}", confirm_after_no.reply);
+    let row = db.store.orders().find_by_number(tenant.id, &number).await.expect("read").expect("order");
+    assert_eq!(row.status, "confirmed");
+    let ask = say(&agent, &tenant, None, Some("CUST-1003"), &format!("Cancel order {number}")).await;
+    let cancel = say(&agent, &tenant, Some(&ask.session_id), None, "yes, cancel it").await;
     assert_eq!(cancel.order.expect("cancelled").status, OrderStatus::Cancelled, "{}", cancel.reply);
     assert!(cancel.reply.contains("Nothing will be charged"), "{}", cancel.reply);
     assert_eq!(stock(&agent, &tenant, "NW-CUP-12OZ").await, cups + 2, "the reservation is released");
@@ -236,7 +257,9 @@ async fn place_confirm_invoice_in_the_xero_fake_then_cancel_voids_the_invoice() 
     assert!(status.reply.contains(&invoice_number), "{}", status.reply);
 
     // After invoicing, cancelling voids the invoice through the outbox.
-    let cancel = say(&agent, &tenant, None, Some("CUST-1001"), &format!("please cancel order {number}")).await;
+    let ask = say(&agent, &tenant, None, Some("CUST-1001"), &format!("please cancel order {number}")).await;
+    assert!(ask.reply.contains(&format!("Its invoice {invoice_number} will be voided")), "{}", ask.reply);
+    let cancel = say(&agent, &tenant, Some(&ask.session_id), None, "Confirm").await;
     assert!(cancel.reply.contains("will be voided"), "{}", cancel.reply);
     let outbox = db.store.orders().outbox(tenant.id).await.expect("outbox");
     assert_eq!(outbox.iter().filter(|j| j.kind == VOID_OUTBOX_KIND).count(), 1);
@@ -269,7 +292,7 @@ async fn a_choice_among_candidates_is_taken_after_the_customer_number() {
     let session = opening.session_id.clone();
     let ask = say(&agent, &tenant, Some(&session), None, "Please order 2 cases of Hot Cup 12 oz").await;
     assert!(ask.reply.contains("customer number"), "{}", ask.reply);
-    let list = say(&agent, &tenant, Some(&session), None, "CUST-1001").await;
+    let list = say(&agent, &tenant, Some(&session), None, "CUST-1001 maya@bluekettlecafe.example").await;
     assert!(list.reply.contains("NW-CUP-12OZ-CMP") && list.reply.contains("Reply with the number"), "{}", list.reply);
     let summary = say(&agent, &tenant, Some(&session), None, "3").await;
     let order = summary.order.expect("a summary after the choice");
@@ -309,5 +332,58 @@ async fn a_draft_is_revised_before_confirmation_not_added_to() {
     let order = placed.order.expect("placed");
     assert_eq!(order.status, OrderStatus::Confirmed);
     assert_eq!(order.lines.iter().map(|l| (l.sku.as_str(), l.quantity)).collect::<Vec<_>>(), [("NW-SYR-HAZ", 2)]);
+    db.cleanup().await;
+}
+
+#[tokio::test]
+async fn an_order_question_asked_before_the_customer_is_known_is_answered_once_they_are() {
+    let (db, tenant) = seeded().await;
+    let agent = Agent::builder(db.store.clone()).build();
+    let ask = say(&agent, &tenant, None, None, "Where is my order ORD-10001?").await;
+    assert!(ask.reply.contains("customer number") && !ask.reply.contains("CUST-1"), "no real customer as an example: {}", ask.reply);
+    let session = ask.session_id.clone();
+    let email = say(&agent, &tenant, Some(&session), None, "CUST-1001").await;
+    assert!(email.order.is_none() && email.reply.contains("email address"), "{}", email.reply);
+    let answered = say(&agent, &tenant, Some(&session), None, "it's maya@bluekettlecafe.example").await;
+    assert!(answered.reply.contains("ORD-10001"), "the pending question is answered: {}", answered.reply);
+    assert!(answered.order.is_some(), "{}", answered.reply);
+    // The conversation is the customer's from now on: no more asking.
+    let again = say(&agent, &tenant, Some(&session), None, "what is the status of ORD-10001?").await;
+    assert!(again.order.is_some() && !again.reply.contains("customer number"), "{}", again.reply);
+    let customer = db.store.customers().find_by_external_id(tenant.id, "CUST-1001").await.expect("read").expect("customer");
+    let row = db.store.conversations().get(tenant.id, tria_core::ConversationId(session.parse().expect("uuid"))).await.expect("read");
+    assert_eq!(row.expect("conversation").customer_id, Some(customer.id));
+    db.cleanup().await;
+}
+
+#[tokio::test]
+async fn a_negative_quantity_is_refused_not_ordered_as_positive() {
+    let (db, tenant) = seeded().await;
+    let agent = Agent::builder(db.store.clone()).build();
+    let reply = say(&agent, &tenant, None, Some("CUST-1001"), "order -5 cases of NW-CUP-12OZ").await;
+    assert!(reply.reply.contains("at least 1"), "{}", reply.reply);
+    assert!(reply.order.as_ref().is_none_or(|o| o.lines.is_empty()), "{:?}", reply.order);
+    let confirm = say(&agent, &tenant, Some(&reply.session_id), None, "Confirm").await;
+    assert!(confirm.order.and_then(|o| o.order_number).is_none(), "nothing placed: {}", confirm.reply);
+    db.cleanup().await;
+}
+
+#[tokio::test]
+async fn a_change_that_takes_an_order_over_the_approval_threshold_waits_for_a_person() {
+    let (db, tenant) = seeded().await;
+    let agent = Agent::builder(db.store.clone()).build();
+    let draft = say(&agent, &tenant, None, Some("CUST-1011"), "I'd like to order 2 cases of NW-CUP-16OZ").await;
+    let placed = say(&agent, &tenant, Some(&draft.session_id), None, "Confirm").await;
+    let number = placed.order.and_then(|o| o.order_number).expect("placed");
+    let before = db.store.orders().find_by_number(tenant.id, &number).await.expect("read").expect("order");
+    // 2 × $84 + 80 × $84 = $6,888 > the $5,000 threshold.
+    let summary = say(&agent, &tenant, None, Some("CUST-1011"), &format!("change {number}: add 80 cases of NW-CUP-16OZ")).await;
+    assert!(summary.order.as_ref().is_some_and(|o| o.awaiting_confirmation), "{}", summary.reply);
+    let reply = say(&agent, &tenant, Some(&summary.session_id), None, "Confirm").await;
+    assert!(reply.handoff && reply.reply.contains("approve the change"), "{}", reply.reply);
+    let after = db.store.orders().find_by_number(tenant.id, &number).await.expect("read").expect("order");
+    assert_eq!((after.total_minor, after.status.as_str()), (before.total_minor, "confirmed"), "unchanged until approved");
+    let escalations = db.store.orders().escalations(tenant.id).await.expect("escalations");
+    assert!(escalations.iter().any(|e| e.order_id == before.id && e.reason.starts_with("approval needed")), "{escalations:?}");
     db.cleanup().await;
 }

@@ -185,6 +185,19 @@ impl ConversationRepo<'_> {
         Ok(rows)
     }
 
+    /// Links the conversation to `customer` once they have been identified in it; a
+    /// conversation that already has a customer keeps theirs (returns `false`).
+    pub async fn identify_customer(&self, tenant: TenantId, id: ConversationId, customer: CustomerId) -> Result<bool, StoreError> {
+        let result = conversation::Entity::update_many()
+            .col_expr(conversation::Column::CustomerId, Expr::value(customer.0))
+            .filter(conversation::Column::TenantId.eq(tenant.0))
+            .filter(conversation::Column::Id.eq(id.0))
+            .filter(conversation::Column::CustomerId.is_null())
+            .exec(self.db)
+            .await?;
+        Ok(result.rows_affected == 1)
+    }
+
     pub async fn set_status(&self, tenant: TenantId, id: ConversationId, status: ConversationStatus) -> Result<(), StoreError> {
         let row = self.get(tenant, id).await?.ok_or_else(|| StoreError::NotFound(format!("session {id}")))?;
         let mut active: conversation::ActiveModel = row.into();
