@@ -32,7 +32,7 @@ fn component_schemas() -> Value {
         "anyOf": [{ "type": "string", "format": "uuid" }, { "type": "string", "maxLength": 0 }, { "type": "null" }],
     });
     let customer_id = json!({
-        "description": "The tenant's own id for the customer (per-customer rate limit, history).",
+        "description": "The tenant's own id for the customer (per-customer rate limit, history, orders). Tenant keys only: a publishable widget key that sends one gets 403.",
         "anyOf": [{ "type": "string", "maxLength": 128, "pattern": r"^[^\x00-\x1f\x7f-\x9f]*$" }, { "type": "null" }],
     });
     let message = json!({ "type": "string", "minLength": 1, "maxLength": 4000, "pattern": MESSAGE_PATTERN });

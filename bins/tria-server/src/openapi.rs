@@ -11,7 +11,7 @@ use utoipa::{Modify, OpenApi};
 #[allow(dead_code)]
 mod described {
     #[utoipa::path(post, path = "/api/chat", tag = "chat", security(("bearer" = [])),
-        request_body(content = Object, description = "`{\"message\", \"session_id\"?, \"customer_id\"?}`"),
+        request_body(content = Object, description = "`{\"message\", \"session_id\"?, \"customer_id\"?}`; `customer_id` needs a tenant key (a publishable widget key that sends one gets 403)"),
         responses((status = 200, description = "The reply, intent, sources, cache level and latency; `order` (number, status, lines, total in minor units, currency, awaiting_confirmation) when the reply is about an order"),
             (status = 400), (status = 401), (status = 403), (status = 404), (status = 413), (status = 415), (status = 422),
             (status = 429, description = "Tenant rate limit; see Retry-After"),
@@ -21,7 +21,7 @@ mod described {
     #[utoipa::path(post, path = "/api/v1/chat/stream", tag = "chat", security(("bearer" = [])),
         request_body(content = Object, description = "The `/api/chat` body"),
         responses((status = 200, description = "Server-Sent Events: `meta`, `token`…, `done`, or `error`", content_type = "text/event-stream"),
-            (status = 400), (status = 401), (status = 404), (status = 413), (status = 415), (status = 422), (status = 429), (status = 503)))]
+            (status = 400), (status = 401), (status = 403), (status = 404), (status = 413), (status = 415), (status = 422), (status = 429), (status = 503)))]
     fn chat_stream() {}
 
     #[utoipa::path(post, path = "/v1/chat/completions", tag = "chat", security(("bearer" = [])),

@@ -36,8 +36,17 @@ pub(crate) async fn session_for(state: &AppState, caller: &ChatAuth, id: &str) -
     Ok(row)
 }
 
-/// Before a widget's chat message is answered: a widget may continue only its own sessions.
+/// Before a widget's chat message is answered: a widget may continue only its own sessions,
+/// and may not name a customer. The widget key is public (it is in the page's source), so a
+/// `customer_id` from it would let anyone read, change and place that customer's orders; who
+/// the customer is can only be vouched for by the business's server, with a tenant key.
 pub(crate) async fn admit_widget_request(state: &AppState, caller: &ChatAuth, request: &ChatRequest) -> Result<(), ApiError> {
+    // A blank `customer_id` names no one (the pipeline treats it as absent).
+    if caller.widget && request.customer_id.as_deref().is_some_and(|c| !c.trim().is_empty()) {
+        return Err(ApiError::forbidden(
+            "a publishable widget key cannot act for a named customer; drop `customer_id`, or send the request from your server with a tenant key",
+        ));
+    }
     if let (true, Some(session)) = (caller.widget, request.session_id.as_deref()) {
         // Boxed, as below: store futures are kilobytes, and every chat request carries this one.
         Box::pin(session_for(state, caller, session)).await?;

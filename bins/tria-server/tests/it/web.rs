@@ -154,6 +154,35 @@ async fn a_widget_key_chats_and_rates_its_own_session_and_nothing_else() {
     }
 }
 
+/// The widget key is public (it is in the page), so a `customer_id` from it would let anyone
+/// act for any customer: read, cancel and place their orders. Only a tenant key names one.
+#[tokio::test]
+async fn a_widget_key_cannot_name_a_customer_on_either_chat_route() {
+    let app = app_with_widget().await;
+    let body = json!({ "message": "Where is my order?", "customer_id": "cust-acme" });
+    let (status, json) = app.chat(WIDGET_KEY, body.clone()).await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{json}");
+    assert_eq!(error_code(&json), "forbidden");
+    assert!(json["error"]["message"].as_str().expect("message").contains("customer"), "{json}");
+    let req = Request::post("/api/v1/chat/stream")
+        .header("authorization", format!("Bearer {WIDGET_KEY}"))
+        .header("content-type", "application/json")
+        .body(Body::from(body.to_string()))
+        .expect("request");
+    let (status, _, json) = app.send(req).await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{json}");
+    assert_eq!(error_code(&json), "forbidden");
+
+    // Without a customer (or with a blank one, which names no one) the widget chats; a tenant
+    // key, on the business's own server, may name the customer.
+    let (status, json) = app.chat(WIDGET_KEY, json!({ "message": "Where is my order?", "customer_id": " " })).await;
+    assert_eq!(status, StatusCode::OK, "{json}");
+    let (status, _) = stream_chat(&app, WIDGET_KEY, json!({ "message": "Where is my order?" })).await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, json) = app.chat(NORTHWIND_KEY, body).await;
+    assert_eq!(status, StatusCode::OK, "{json}");
+}
+
 #[tokio::test]
 async fn widget_endpoints_answer_cors_preflights() {
     let app = app_with_widget().await;
