@@ -32,28 +32,53 @@ impl<T: DeserializeOwned> FromRequest<AppState> for JsonBody<T> {
             ));
         }
         let limit = state.settings().body_limit_bytes;
-        let too_large = || {
-            ApiError::new(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                ErrorCode::PayloadTooLarge,
-                format!("the body is larger than the limit of {limit} bytes"),
-            )
-        };
-        let declared = req.headers().get(http::header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<usize>().ok());
-        if declared.is_some_and(|n| n > limit) {
-            return Err(too_large());
+        if declared_length(&req).is_some_and(|n| n > limit) {
+            return Err(too_large(limit));
         }
-        let bytes = axum::body::to_bytes(req.into_body(), limit).await.map_err(|err| {
-            let inner = err.into_inner();
-            if inner.downcast_ref::<http_body_util::LengthLimitError>().is_some() {
-                too_large()
-            } else {
-                // The client went away or sent a broken body (e.g. bad chunked encoding).
-                ApiError::new(StatusCode::BAD_REQUEST, ErrorCode::InvalidJson, "the request body could not be read")
-            }
-        })?;
+        let bytes = axum::body::to_bytes(req.into_body(), limit).await.map_err(|err| read_error(err, limit))?;
         parse(&bytes).map(JsonBody)
     }
+}
+
+fn too_large(limit: usize) -> ApiError {
+    ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, ErrorCode::PayloadTooLarge, format!("the body is larger than the limit of {limit} bytes"))
+}
+
+fn declared_length(req: &Request) -> Option<usize> {
+    req.headers().get(http::header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<usize>().ok())
+}
+
+fn read_error(err: axum::Error, limit: usize) -> ApiError {
+    let inner = err.into_inner();
+    if inner.downcast_ref::<http_body_util::LengthLimitError>().is_some() {
+        too_large(limit)
+    } else {
+        // The client went away or sent a broken body (e.g. bad chunked encoding).
+        ApiError::new(StatusCode::BAD_REQUEST, ErrorCode::InvalidJson, "the request body could not be read")
+    }
+}
+
+/// The request with its whole body in memory, read within `timeout` and the body size limit.
+/// The chat gate calls this before it gives out a slot: a client that sends its headers and
+/// then holds the body back would otherwise keep a slot — shared by every tenant — for the
+/// whole request deadline. A body still unfinished at `timeout` is the client's fault: 408.
+/// A declared length over the limit is left for [`JsonBody`] to refuse without reading.
+pub(crate) async fn buffered(req: Request, limit: usize, timeout: std::time::Duration) -> Result<Request, ApiError> {
+    if declared_length(&req).is_some_and(|n| n > limit) {
+        return Ok(req);
+    }
+    let (parts, body) = req.into_parts();
+    let bytes = match tokio::time::timeout(timeout, axum::body::to_bytes(body, limit)).await {
+        Ok(read) => read.map_err(|err| read_error(err, limit))?,
+        Err(_) => {
+            return Err(ApiError::new(
+                StatusCode::REQUEST_TIMEOUT,
+                ErrorCode::Timeout,
+                format!("the request body did not arrive within {} ms", timeout.as_millis()),
+            ));
+        }
+    };
+    Ok(Request::from_parts(parts, axum::body::Body::from(bytes)))
 }
 
 /// Parses a body, classifying the failure.

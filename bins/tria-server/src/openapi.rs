@@ -13,7 +13,7 @@ mod described {
     #[utoipa::path(post, path = "/api/chat", tag = "chat", security(("bearer" = [])),
         request_body(content = Object, description = "`{\"message\", \"session_id\"?, \"customer_id\"?}`; `customer_id` needs a tenant key (a publishable widget key that sends one gets 403)"),
         responses((status = 200, description = "The reply, intent, sources, cache level and latency; `order` (number, status, lines, total in minor units, currency, awaiting_confirmation) when the reply is about an order"),
-            (status = 400), (status = 401), (status = 403), (status = 404), (status = 413), (status = 415), (status = 422),
+            (status = 400), (status = 401), (status = 403), (status = 404), (status = 408, description = "The body did not arrive within the body-read timeout"), (status = 413), (status = 415), (status = 422),
             (status = 429, description = "Tenant rate limit; see Retry-After"),
             (status = 503, description = "Overloaded or a required component down; see Retry-After")))]
     fn chat() {}
@@ -21,13 +21,13 @@ mod described {
     #[utoipa::path(post, path = "/api/v1/chat/stream", tag = "chat", security(("bearer" = [])),
         request_body(content = Object, description = "The `/api/chat` body"),
         responses((status = 200, description = "Server-Sent Events: `meta`, `token`…, `done`, or `error`", content_type = "text/event-stream"),
-            (status = 400), (status = 401), (status = 403), (status = 404), (status = 413), (status = 415), (status = 422), (status = 429), (status = 503)))]
+            (status = 400), (status = 401), (status = 403), (status = 404), (status = 408, description = "The body did not arrive within the body-read timeout"), (status = 413), (status = 415), (status = 422), (status = 429), (status = 503)))]
     fn chat_stream() {}
 
     #[utoipa::path(post, path = "/v1/chat/completions", tag = "chat", security(("bearer" = [])),
         request_body(content = Object, description = "OpenAI Chat Completions request: `messages` (the last `user` one is answered), `model`, `stream`, `stream_options.include_usage`, `user`, `metadata.session_id`"),
         responses((status = 200, description = "`chat.completion`, or `chat.completion.chunk` events ending with `[DONE]` when `stream` is true"),
-            (status = 400), (status = 401), (status = 404), (status = 415), (status = 422), (status = 429), (status = 503)))]
+            (status = 400), (status = 401), (status = 404), (status = 408), (status = 415), (status = 422), (status = 429), (status = 503)))]
     fn chat_completions() {}
 
     #[utoipa::path(get, path = "/api/v1/sessions/{id}/messages", tag = "chat", security(("bearer" = [])),

@@ -92,10 +92,18 @@ impl ShedGate {
     }
 }
 
-/// Middleware on the chat routes: holds a slot for the whole request — including a streamed
-/// body, whose pipeline runs while the body is sent, so the slot rides along with the body and
-/// is freed when the body ends or the client goes away.
+/// Middleware on the chat routes: reads the request body first (size-limited, within
+/// `body_read_timeout`, so a client holding its body back never holds a slot), then holds a
+/// slot for the rest of the request — including a streamed response body, whose pipeline runs
+/// while the body is sent, so the slot rides along with the body and is freed when the body
+/// ends or the client goes away.
 pub(crate) async fn gate(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    let settings = state.settings();
+    // Boxed: the read's future is only needed until the body is in, not for the whole request.
+    let req = match Box::pin(crate::json_body::buffered(req, settings.body_limit_bytes, settings.body_read_timeout)).await {
+        Ok(req) => req,
+        Err(err) => return err.into_response(),
+    };
     match state.shed_gate().acquire().await {
         Ok(permit) => {
             let response = next.run(req).await;

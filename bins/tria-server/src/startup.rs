@@ -221,6 +221,7 @@ pub async fn build_state(settings: &Settings) -> Result<(AppState, StartupReport
     let service = ServiceSettings {
         body_limit_bytes: settings.server.body_limit_bytes,
         request_timeout: settings.server.request_timeout,
+        body_read_timeout: settings.server.body_read_timeout,
         llm_description,
         limits,
         demo_widget_key: settings.seed.widget_keys.values().next().cloned(),

@@ -18,6 +18,9 @@ use crate::shed::ShedGate;
 pub struct ServiceSettings {
     pub body_limit_bytes: usize,
     pub request_timeout: Duration,
+    /// How long a chat request's body may take to arrive; it is read before the request takes
+    /// a slot of the chat gate, and a client still sending after it gets 408.
+    pub body_read_timeout: Duration,
     /// Shown in `/health` for the LLM component.
     pub llm_description: String,
     pub limits: LimitSettings,
@@ -70,6 +73,7 @@ impl Default for ServiceSettings {
         Self {
             body_limit_bytes: 64 * 1024,
             request_timeout: Duration::from_secs(30),
+            body_read_timeout: Duration::from_secs(10),
             llm_description: "offline grounded responder".into(),
             limits: LimitSettings::default(),
             demo_widget_key: None,

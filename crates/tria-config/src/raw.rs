@@ -114,6 +114,10 @@ fn default_auth_cache_ttl_ms() -> u64 {
     2000
 }
 
+fn default_body_read_timeout_ms() -> u64 {
+    10_000
+}
+
 fn default_customer_burst() -> u32 {
     10
 }
@@ -124,6 +128,9 @@ pub struct RawServer {
     pub body_limit_bytes: u64,
     pub request_timeout_ms: u64,
     pub header_read_timeout_ms: u64,
+    /// How long a chat request's body may take to arrive before it is answered 408.
+    #[serde(default = "default_body_read_timeout_ms")]
+    pub body_read_timeout_ms: u64,
     pub drain_timeout_ms: u64,
     /// How long a verified API key (and its tenant) is trusted before the store is asked again.
     #[serde(default = "default_auth_cache_ttl_ms")]

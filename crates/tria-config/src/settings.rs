@@ -57,6 +57,9 @@ pub struct ServerSettings {
     pub body_limit_bytes: usize,
     pub request_timeout: Duration,
     pub header_read_timeout: Duration,
+    /// How long a chat request's body may take to arrive (read before it takes a gate slot);
+    /// slower clients get 408.
+    pub body_read_timeout: Duration,
     pub drain_timeout: Duration,
     /// How long a verified API key and its tenant are reused without asking the store: a key
     /// revoked or a tenant changed through another instance (or the CLI) takes up to this long
@@ -283,6 +286,7 @@ impl Settings {
             body_limit_bytes: usize::try_from(s.body_limit_bytes).unwrap_or(usize::MAX),
             request_timeout: millis("server.request_timeout_ms", s.request_timeout_ms, 100)?,
             header_read_timeout: millis("server.header_read_timeout_ms", s.header_read_timeout_ms, 100)?,
+            body_read_timeout: millis("server.body_read_timeout_ms", s.body_read_timeout_ms, 100)?,
             drain_timeout: millis("server.drain_timeout_ms", s.drain_timeout_ms, 0)?,
             auth_cache_ttl: match s.auth_cache_ttl_ms {
                 // A revoked key must stop working soon, whatever the setting says.

@@ -8,7 +8,7 @@ use tokio::net::TcpListener;
 use tria_server::shed::{ShedGate, ShedReason};
 use tria_server::{LimitSettings, ServeOptions, ServiceSettings, serve};
 
-use crate::{NORTHWIND_KEY, TestApp, error_code};
+use crate::{NORTHWIND_KEY, TestApp, VELO_KEY, error_code};
 
 #[tokio::test]
 async fn the_gate_admits_up_to_its_capacity_queues_a_bounded_number_and_sheds_the_rest() {
@@ -86,6 +86,76 @@ async fn a_json_reply_frees_its_slot_and_has_a_length_while_a_stream_holds_its_s
     let events = response.into_body().collect().await.expect("body").to_bytes();
     assert!(String::from_utf8_lossy(&events).contains("done"), "{}", String::from_utf8_lossy(&events));
     assert_eq!(app.state.shed_gate().in_flight(), 0, "the finished stream gave its slot back");
+}
+
+/// What a server sent on `stream` until it closed the connection or `within` passed.
+async fn read_for(stream: &mut tokio::net::TcpStream, within: Duration) -> String {
+    let mut buf = Vec::new();
+    let _ = tokio::time::timeout(within, async {
+        let mut chunk = [0u8; 4096];
+        while let Ok(n @ 1..) = stream.read(&mut chunk).await {
+            buf.extend_from_slice(&chunk[..n]);
+        }
+    })
+    .await;
+    String::from_utf8_lossy(&buf).into_owned()
+}
+
+/// Clients that send their headers and then hold the body back must not hold the chat gate's
+/// slots (shared by every tenant) until the request deadline: the body is read, within
+/// `body_read_timeout`, before a slot is taken, and a body that never finishes gets 408.
+#[tokio::test]
+async fn stalled_request_bodies_hold_no_gate_slot_and_get_408() {
+    let settings = ServiceSettings {
+        limits: LimitSettings { max_in_flight: 2, max_queue: 0, queue_timeout: Duration::from_millis(10), ..LimitSettings::default() },
+        body_read_timeout: Duration::from_millis(500),
+        request_timeout: Duration::from_secs(5),
+        ..ServiceSettings::default()
+    };
+    let app = TestApp::with_settings(settings).await;
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(serve(
+        listener,
+        app.router.clone(),
+        async move {
+            let _ = stopped.await;
+        },
+        ServeOptions::default(),
+    ));
+
+    // Twice the gate's capacity: headers promising 100 bytes, then 16 of them.
+    let head = format!(
+        "POST /api/v1/chat/stream HTTP/1.1\r\nhost: test\r\nauthorization: Bearer {NORTHWIND_KEY}\r\ncontent-type: application/json\r\ncontent-length: 100\r\n\r\n{{\"message\": \"hi"
+    );
+    let started = std::time::Instant::now();
+    let mut stalled = Vec::new();
+    for _ in 0..4 {
+        let mut stream = tokio::net::TcpStream::connect(addr).await.expect("connect");
+        stream.write_all(head.as_bytes()).await.expect("write");
+        stalled.push(stream);
+    }
+    tokio::time::sleep(Duration::from_millis(150)).await;
+    assert_eq!(app.state.shed_gate().in_flight(), 0, "a body still arriving holds no slot");
+
+    let body = r#"{"message":"What are your support hours?"}"#;
+    let request = Arc::new(format!(
+        "POST /api/chat HTTP/1.1\r\nhost: test\r\nauthorization: Bearer {VELO_KEY}\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+        body.len()
+    ));
+    assert_eq!(raw_request(addr, request).await, 200, "another tenant's chat is served while the bodies stall");
+
+    for mut stream in stalled {
+        let response = read_for(&mut stream, Duration::from_secs(4)).await;
+        assert!(response.starts_with("HTTP/1.1 408"), "{response}");
+        let json: serde_json::Value = serde_json::from_str(response.split("\r\n\r\n").nth(1).unwrap_or_default()).expect("a JSON body");
+        assert_eq!(error_code(&json), "timeout");
+    }
+    let waited = started.elapsed();
+    assert!(waited >= Duration::from_millis(500) && waited < Duration::from_secs(4), "408 after the body timeout: {waited:?}");
+    let _ = stop.send(());
+    tokio::time::timeout(Duration::from_secs(10), server).await.expect("stops").expect("no panic");
 }
 
 /// [`raw_request`] with blocking IO, for the probe threads.
