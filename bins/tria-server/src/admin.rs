@@ -3,7 +3,7 @@
 
 use axum::Json;
 use axum::extract::rejection::QueryRejection;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Query, State};
 use axum::response::{IntoResponse, Response};
 use http::StatusCode;
 use serde::Deserialize;
@@ -17,6 +17,7 @@ use uuid::Uuid;
 use crate::ApiError;
 use crate::auth::AdminAuth;
 use crate::json_body::JsonBody;
+use crate::path_param::PathParam;
 use crate::state::AppState;
 
 fn tenant_json(t: &TenantContext) -> Value {
@@ -125,7 +126,11 @@ pub(crate) async fn create_tenant(
 
 #[utoipa::path(get, path = "/admin/tenants/{slug}", tag = "admin", security(("bearer" = [])),
     params(("slug" = String, Path)), responses((status = 200), (status = 404)))]
-pub(crate) async fn get_tenant(State(state): State<AppState>, _admin: AdminAuth, Path(slug): Path<String>) -> Result<Response, ApiError> {
+pub(crate) async fn get_tenant(
+    State(state): State<AppState>,
+    _admin: AdminAuth,
+    PathParam(slug): PathParam<String>,
+) -> Result<Response, ApiError> {
     let tenant = tenant_by_slug(&state, &slug).await?;
     Ok(Json(tenant_json(&tenant)).into_response())
 }
@@ -136,7 +141,7 @@ pub(crate) async fn get_tenant(State(state): State<AppState>, _admin: AdminAuth,
 pub(crate) async fn update_tenant(
     State(state): State<AppState>,
     admin: AdminAuth,
-    Path(slug): Path<String>,
+    PathParam(slug): PathParam<String>,
     JsonBody(body): JsonBody<UpdateTenant>,
 ) -> Result<Response, ApiError> {
     if body.name.as_deref().is_some_and(|n| n.trim().is_empty() || n.trim().chars().count() > 200) {
@@ -163,7 +168,7 @@ pub(crate) async fn update_tenant(
 pub(crate) async fn reindex_tenant(
     State(state): State<AppState>,
     admin: AdminAuth,
-    Path(slug): Path<String>,
+    PathParam(slug): PathParam<String>,
 ) -> Result<Response, ApiError> {
     let tenant = tenant_by_slug(&state, &slug).await?;
     let chunks = state.agent().reindexed(tenant.id).await?;
@@ -264,7 +269,11 @@ pub(crate) async fn create_key(
 
 #[utoipa::path(delete, path = "/admin/keys/{id}", tag = "admin", security(("bearer" = [])),
     params(("id" = String, Path)), responses((status = 200, description = "Revoked"), (status = 400), (status = 404)))]
-pub(crate) async fn revoke_key(State(state): State<AppState>, admin: AdminAuth, Path(id): Path<String>) -> Result<Response, ApiError> {
+pub(crate) async fn revoke_key(
+    State(state): State<AppState>,
+    admin: AdminAuth,
+    PathParam(id): PathParam<String>,
+) -> Result<Response, ApiError> {
     let id: Uuid = id.parse().map_err(|_| ApiError::bad_request("key ids are UUIDs"))?;
     if id == admin.key_id {
         return Err(ApiError::bad_request("an admin key cannot revoke itself; use another admin key"));

@@ -9,7 +9,7 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
@@ -18,6 +18,7 @@ use tria_store::entity::order;
 
 use crate::ApiError;
 use crate::auth::TenantAuth;
+use crate::path_param::PathParam;
 use crate::state::AppState;
 
 pub(crate) const PROFILE_TTL: Duration = Duration::from_secs(3600);
@@ -219,7 +220,7 @@ async fn answer(state: &AppState, tenant: &TenantContext, id: &str, kind: Kind) 
 pub(crate) async fn profile(
     State(state): State<AppState>,
     TenantAuth(tenant): TenantAuth,
-    Path(id): Path<String>,
+    PathParam(id): PathParam<String>,
 ) -> Result<Response, ApiError> {
     answer(&state, &tenant, &id, Kind::Profile).await
 }
@@ -231,7 +232,7 @@ pub(crate) async fn profile(
 pub(crate) async fn churn(
     State(state): State<AppState>,
     TenantAuth(tenant): TenantAuth,
-    Path(id): Path<String>,
+    PathParam(id): PathParam<String>,
 ) -> Result<Response, ApiError> {
     answer(&state, &tenant, &id, Kind::Churn).await
 }

@@ -22,6 +22,7 @@ mod middleware;
 mod openai;
 pub mod openapi;
 pub mod ops;
+mod path_param;
 pub mod ratelimit;
 mod routes;
 mod serve;

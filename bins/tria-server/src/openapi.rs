@@ -32,7 +32,7 @@ mod described {
 
     #[utoipa::path(get, path = "/api/v1/sessions/{id}/messages", tag = "chat", security(("bearer" = [])),
         params(("id" = String, Path, description = "The session id from a chat reply")),
-        responses((status = 200, description = "The conversation"), (status = 401), (status = 404)))]
+        responses((status = 200, description = "The conversation"), (status = 400, description = "The id is not valid UTF-8"), (status = 401), (status = 404)))]
     fn session_messages() {}
 
     #[utoipa::path(get, path = "/api/v1/metrics/cache", tag = "chat", security(("bearer" = [])),

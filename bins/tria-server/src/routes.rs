@@ -1,6 +1,6 @@
 //! The HTTP surface: paths, methods and the layers around them.
 
-use axum::extract::{Path, RawQuery, State};
+use axum::extract::{RawQuery, State};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, post};
 use axum::{Json, Router};
@@ -10,6 +10,7 @@ use tria_core::{ChatReply, ChatRequest, ErrorCode};
 
 use crate::auth::{ChatAuth, TenantAuth};
 use crate::json_body::JsonBody;
+use crate::path_param::PathParam;
 use crate::state::AppState;
 use crate::{ApiError, admin, console, customers, health, metrics, middleware, openai, openapi, shed, slack_events, stream, web};
 
@@ -120,7 +121,7 @@ fn chat_json(reply: &ChatReply) -> Result<Response, ApiError> {
 async fn session_messages(
     State(state): State<AppState>,
     TenantAuth(tenant): TenantAuth,
-    Path(id): Path<String>,
+    PathParam(id): PathParam<String>,
 ) -> Result<Response, ApiError> {
     let messages = state.agent().history(&tenant, &id).await?;
     Ok(Json(serde_json::json!({ "session_id": id, "messages": messages })).into_response())

@@ -5,7 +5,7 @@
 use std::collections::{HashMap, HashSet};
 
 use axum::Json;
-use axum::extract::{Path, RawQuery, State};
+use axum::extract::{RawQuery, State};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -18,6 +18,7 @@ use super::{query_param, scope};
 use crate::ApiError;
 use crate::auth::ConsoleAuth;
 use crate::json_body::JsonBody;
+use crate::path_param::PathParam;
 use crate::state::AppState;
 
 /// Conversations listed in the queue at most.
@@ -108,7 +109,11 @@ async fn owned(state: &AppState, caller: &ConsoleAuth, id: &str) -> Result<(conv
 
 /// `GET /api/v1/console/conversations/{id}`: the handoff summary, the transcript with each
 /// reply's citations, notes and feedback, and the escalations.
-pub(crate) async fn conversation(State(state): State<AppState>, caller: ConsoleAuth, Path(id): Path<String>) -> Result<Response, ApiError> {
+pub(crate) async fn conversation(
+    State(state): State<AppState>,
+    caller: ConsoleAuth,
+    PathParam(id): PathParam<String>,
+) -> Result<Response, ApiError> {
     let (row, tenant) = owned(&state, &caller, &id).await?;
     let conversation_id = ConversationId(row.id);
     let console = state.store().console();
@@ -163,12 +168,20 @@ async fn set_status(state: &AppState, caller: &ConsoleAuth, id: &str, status: Co
 }
 
 /// `POST .../take-over`: a person answers from now on (`handed_off`); the bot stops.
-pub(crate) async fn take_over(State(state): State<AppState>, caller: ConsoleAuth, Path(id): Path<String>) -> Result<Response, ApiError> {
+pub(crate) async fn take_over(
+    State(state): State<AppState>,
+    caller: ConsoleAuth,
+    PathParam(id): PathParam<String>,
+) -> Result<Response, ApiError> {
     set_status(&state, &caller, &id, ConversationStatus::HandedOff).await
 }
 
 /// `POST .../hand-back`: the bot answers again (`open`).
-pub(crate) async fn hand_back(State(state): State<AppState>, caller: ConsoleAuth, Path(id): Path<String>) -> Result<Response, ApiError> {
+pub(crate) async fn hand_back(
+    State(state): State<AppState>,
+    caller: ConsoleAuth,
+    PathParam(id): PathParam<String>,
+) -> Result<Response, ApiError> {
     set_status(&state, &caller, &id, ConversationStatus::Open).await
 }
 
@@ -184,7 +197,7 @@ pub(crate) struct OperatorMessage {
 pub(crate) async fn post_message(
     State(state): State<AppState>,
     caller: ConsoleAuth,
-    Path(id): Path<String>,
+    PathParam(id): PathParam<String>,
     JsonBody(body): JsonBody<OperatorMessage>,
 ) -> Result<Response, ApiError> {
     let content = body.content.trim();

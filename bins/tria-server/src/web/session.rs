@@ -3,7 +3,7 @@
 //! up/down on replies.
 
 use axum::Json;
-use axum::extract::{Path, RawQuery, State};
+use axum::extract::{RawQuery, State};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -16,6 +16,7 @@ use super::WEB_CHANNEL;
 use crate::ApiError;
 use crate::auth::ChatAuth;
 use crate::json_body::JsonBody;
+use crate::path_param::PathParam;
 use crate::state::AppState;
 
 /// Longest feedback comment kept.
@@ -138,7 +139,7 @@ fn after_param(query: Option<&str>) -> Result<Option<Uuid>, ApiError> {
 pub(crate) async fn session_events(
     State(state): State<AppState>,
     caller: ChatAuth,
-    Path(id): Path<String>,
+    PathParam(id): PathParam<String>,
     RawQuery(query): RawQuery,
 ) -> Result<Response, ApiError> {
     let after = after_param(query.as_deref())?;
@@ -177,7 +178,7 @@ pub(crate) struct FeedbackBody {
 pub(crate) async fn feedback(
     State(state): State<AppState>,
     caller: ChatAuth,
-    Path(id): Path<String>,
+    PathParam(id): PathParam<String>,
     JsonBody(body): JsonBody<FeedbackBody>,
 ) -> Result<Response, ApiError> {
     let message_id: Uuid = id.parse().map_err(|_| ApiError::not_found("message not found"))?;

@@ -129,3 +129,29 @@ async fn a_storage_failure_is_a_503_without_internals() {
     let text = body.to_string().to_lowercase();
     assert!(!text.contains("sqlx") && !text.contains("pool") && !text.contains("sqlite"), "{body}");
 }
+
+/// Path parameters that are not UTF-8 get the API's JSON error, not axum's `text/plain`
+/// "Invalid URL" (the contract: errors are always `{"error": {...}}`).
+#[tokio::test]
+async fn path_parameters_that_are_not_utf8_get_a_json_400() {
+    let app = TestApp::new().await;
+    for (method, path, body) in [
+        ("GET", "/api/v1/sessions/%ff%fe/messages", None),
+        ("GET", "/api/v1/sessions/%ff/events", None),
+        ("POST", "/api/v1/messages/%ff/feedback", Some(json!({ "rating": "up" }))),
+        ("GET", "/api/v1/customers/%ff/profile", None),
+        ("GET", "/api/v1/customers/%ff/churn", None),
+    ] {
+        let (status, headers, json) = app.call(method, path, Some(NORTHWIND_KEY), body).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{path}: {json}");
+        assert_eq!(headers["content-type"], "application/json", "{path}");
+        assert_eq!(error_code(&json), "invalid_field", "{path}");
+        assert_eq!(json["error"]["message"], "the path parameter `id` is not valid UTF-8", "{path}");
+    }
+    let admin = app.admin_key().await;
+    for (method, path) in [("GET", "/admin/tenants/%ff"), ("DELETE", "/admin/keys/%ff")] {
+        let (status, _, json) = app.call(method, path, Some(&admin), None).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{path}: {json}");
+        assert_eq!(error_code(&json), "invalid_field", "{path}");
+    }
+}
