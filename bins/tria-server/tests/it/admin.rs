@@ -77,6 +77,38 @@ async fn tenants_are_created_listed_read_and_updated() {
     assert_eq!(read["settings"]["hours"], "9-5");
 }
 
+/// docs/OPERATIONS.md's own example sets a budget with `PATCH {"settings": {"budget": ...}}`;
+/// it used to replace all settings, wiping the order-approval threshold and the line limit
+/// (turning order approval off). Settings are a JSON merge patch: named keys change, `null`
+/// removes one, everything else is kept.
+#[tokio::test]
+async fn patching_settings_merges_them_and_null_removes_a_key() {
+    let app = TestApp::new().await;
+    let admin = app.admin_key().await;
+    let (_, _, before) = app.call("GET", "/admin/tenants/northwind", Some(&admin), None).await;
+    assert_eq!(before["settings"]["order_approval_threshold_minor"], 500000, "{before}");
+
+    let budget = json!({ "settings": { "budget": { "usd_per_hour": 10, "usd_per_month": 500 } } });
+    let (status, _, updated) = app.call("PATCH", "/admin/tenants/northwind", Some(&admin), Some(budget)).await;
+    assert_eq!(status, StatusCode::OK, "{updated}");
+    let (_, _, read) = app.call("GET", "/admin/tenants/northwind", Some(&admin), None).await;
+    for tenant in [&updated, &read] {
+        let settings = &tenant["settings"];
+        assert_eq!(settings["budget"], json!({ "usd_per_hour": 10, "usd_per_month": 500 }), "{settings}");
+        assert_eq!(settings["order_approval_threshold_minor"], 500000, "the approval threshold is kept: {settings}");
+        assert_eq!(settings["max_quantity_per_line"], before["settings"]["max_quantity_per_line"], "{settings}");
+    }
+    let others: Vec<&String> = before["settings"].as_object().expect("settings object").keys().collect();
+    assert!(others.iter().all(|k| read["settings"].get(k.as_str()).is_some()), "every earlier setting kept: {read}");
+
+    let patch = json!({ "settings": { "budget": { "usd_per_hour": null }, "max_quantity_per_line": null } });
+    let (status, _, updated) = app.call("PATCH", "/admin/tenants/northwind", Some(&admin), Some(patch)).await;
+    assert_eq!(status, StatusCode::OK, "{updated}");
+    assert_eq!(updated["settings"]["budget"], json!({ "usd_per_month": 500 }), "{updated}");
+    assert!(updated["settings"].get("max_quantity_per_line").is_none(), "null removes a key: {updated}");
+    assert_eq!(updated["settings"]["order_approval_threshold_minor"], 500000);
+}
+
 #[tokio::test]
 async fn bad_admin_input_is_a_json_400_or_422_and_unknown_tenants_404() {
     let app = TestApp::new().await;
