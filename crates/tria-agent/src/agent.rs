@@ -113,6 +113,7 @@ impl AgentBuilder {
             notifier: self.notifier,
             orders: self.orders,
             history_tokens: self.history_tokens,
+            turns: crate::turns::TurnLocks::default(),
         }
     }
 }
@@ -156,6 +157,8 @@ pub struct Agent {
     pub(crate) notifier: Arc<dyn HandoffNotifier>,
     pub(crate) orders: crate::orders::OrderParts,
     pub(crate) history_tokens: u32,
+    /// One turn at a time per session.
+    turns: crate::turns::TurnLocks,
 }
 
 impl std::fmt::Debug for Agent {
@@ -305,9 +308,15 @@ impl Agent {
         sink: Option<StreamSink>,
     ) -> Result<(ChatReply, ChatDebug), AgentError> {
         let started = Instant::now();
-        let received_at = Utc::now();
         let clock = StageClock::default();
         let req = validate(request, self.limits)?;
+        // Held until the exchange is stored: the next message on this session reads it. The
+        // message's time is when its turn begins, so history reads question, answer, question.
+        let _turn = match req.session {
+            Some(id) => Some(Box::pin(self.turns.acquire(id)).await),
+            None => None,
+        };
+        let received_at = Utc::now();
         let session = clock.time_async(Stage::Session, self.load_session(tenant, &req)).await?;
         let mut debug =
             ChatDebug { history_messages: session.history.messages.len(), history_tokens: session.history.tokens, ..ChatDebug::default() };

@@ -24,6 +24,7 @@ mod session;
 pub mod setup;
 pub mod stream;
 pub mod trace;
+mod turns;
 
 pub use agent::{Agent, AgentBuilder, HistoryMessage};
 pub use cached::WarmReport;

@@ -387,3 +387,20 @@ async fn a_change_that_takes_an_order_over_the_approval_threshold_waits_for_a_pe
     assert!(escalations.iter().any(|e| e.order_id == before.id && e.reason.starts_with("approval needed")), "{escalations:?}");
     db.cleanup().await;
 }
+
+#[tokio::test]
+async fn messages_sent_at_once_on_one_session_are_answered_in_turn_and_none_is_lost() {
+    let (db, tenant) = seeded().await;
+    let agent = Agent::builder(db.store.clone()).build();
+    let draft = say(&agent, &tenant, None, Some("CUST-1001"), "I'd like to order 1 case of NW-MLK-OAT").await;
+    let session = draft.session_id.clone();
+    let add = || say(&agent, &tenant, Some(&session), None, "add 2 cases of NW-MLK-OAT");
+    tokio::join!(add(), add(), add(), add(), add());
+    let state = db.store.drafts().get(tenant.id, tria_core::ConversationId(session.parse().expect("uuid"))).await.expect("read");
+    let lines = state.expect("the draft").lines;
+    assert_eq!(lines, serde_json::json!([{"sku": "NW-MLK-OAT", "quantity": 11}]), "every addition counted");
+    let history = agent.history(&tenant, &session).await.expect("history");
+    let roles: Vec<&str> = history.iter().map(|m| m.role.as_str()).collect();
+    assert_eq!(roles, ["user", "assistant"].repeat(6), "question, answer, question, answer…");
+    db.cleanup().await;
+}
