@@ -46,6 +46,17 @@ impl Agent {
         let Some(row) = Box::pin(self.store().conversations().get(tenant.id, id)).await? else {
             return Err(InputError::new(ErrorCode::NotFound, "session not found").into());
         };
+        // A session is one customer's: a request naming another must not act for either.
+        if let (Some(external), Some(owner)) = (&req.customer_external_id, row.customer_id) {
+            let named = Box::pin(self.store().customers().find_by_external_id(tenant.id, external)).await?;
+            if named.map(|c| c.id) != Some(owner) {
+                return Err(InputError::new(
+                    ErrorCode::InvalidField,
+                    "customer_id: this session belongs to another customer; start a new session (no session_id) for this one",
+                )
+                .into());
+            }
+        }
         let rows = Box::pin(self.store().conversations().recent_messages(tenant.id, id, MAX_LOADED_MESSAGES)).await?;
         let turns: Vec<Turn> = rows.iter().filter_map(Turn::from_row).collect();
         let pairs: Vec<_> = turns.iter().map(|t| (t.role, t.text.clone())).collect();

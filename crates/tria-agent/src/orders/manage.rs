@@ -25,7 +25,9 @@ fn not_processed(number: &str) -> String {
 }
 
 fn not_found(number: &str) -> String {
-    format!("I couldn't find order {number} on your account. Please check the number (it looks like ORD-10001).")
+    format!(
+        "I couldn't find order {number} on your account. Please check the number (it starts with ORD- and is on your order confirmation)."
+    )
 }
 
 impl Agent {
@@ -45,9 +47,14 @@ impl Agent {
         })
     }
 
-    pub(super) async fn status(&self, cx: &OrderContext<'_>) -> Result<OrderTurn, AgentError> {
+    pub(super) async fn status(&self, cx: &OrderContext<'_>, draft: Option<&Draft>) -> Result<OrderTurn, AgentError> {
         let orders = self.store().orders();
         let Some(number) = cx.order_numbers.first() else {
+            // "What's in my order?" while one is being put together: that one.
+            if let Some(d) = draft.filter(|d| d.target_order.is_none() && !d.lines.is_empty()) {
+                let note = "Here is the order we are putting together; nothing is placed until you confirm it.";
+                return self.continue_draft(cx, d.clone(), vec![note.into()]).await;
+            }
             let Some(customer) = cx.customer else { return Ok(cx.turn(super::ASK_CUSTOMER)) };
             let mine = orders.list_for_customer(cx.tenant.id, customer).await?;
             if mine.is_empty() {

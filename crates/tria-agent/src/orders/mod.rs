@@ -227,7 +227,7 @@ impl Agent {
         let changes_existing = !cx.order_numbers.is_empty() && (label == IntentLabel::OrderPlacement || intent::is_change_request(message));
         let turn = match label {
             _ if changes_existing => self.change(&cx, draft).await?,
-            IntentLabel::OrderStatus => self.status(&cx).await?,
+            IntentLabel::OrderStatus => self.status(&cx, draft.as_ref()).await?,
             IntentLabel::OrderChange if intent::is_cancellation(message) => self.ask_to_cancel(&cx).await?,
             IntentLabel::OrderChange => self.change(&cx, draft).await?,
             _ => self.add_lines(&cx, draft).await?,

@@ -404,3 +404,32 @@ async fn messages_sent_at_once_on_one_session_are_answered_in_turn_and_none_is_l
     assert_eq!(roles, ["user", "assistant"].repeat(6), "question, answer, question, answer…");
     db.cleanup().await;
 }
+
+#[tokio::test]
+async fn a_session_of_one_customer_refuses_a_request_naming_another() {
+    let (db, tenant) = seeded().await;
+    let agent = Agent::builder(db.store.clone()).build();
+    let maya = say(&agent, &tenant, None, Some("CUST-1001"), "What is the status of order ORD-10001?").await;
+    assert!(maya.order.is_some(), "{}", maya.reply);
+    let mut request = ChatRequest::new("Show me my orders");
+    request.session_id = Some(maya.session_id.clone());
+    request.customer_id = Some("CUST-1003".into());
+    let err = agent.chat(&tenant, request).await.expect_err("another customer on Maya's session");
+    assert!(err.to_string().contains("belongs to another customer"), "{err}");
+    // The same customer, or none named, continues as before.
+    let again = say(&agent, &tenant, Some(&maya.session_id), Some("CUST-1001"), "and ORD-10001?").await;
+    assert!(again.reply.contains("ORD-10001"), "{}", again.reply);
+    db.cleanup().await;
+}
+
+#[tokio::test]
+async fn asking_about_my_order_while_one_is_being_put_together_shows_that_one() {
+    let (db, tenant) = seeded().await;
+    let agent = Agent::builder(db.store.clone()).build();
+    let draft = say(&agent, &tenant, None, Some("CUST-1002"), "I'd like to order 2 cases of NW-MLK-OAT").await;
+    let reply = say(&agent, &tenant, Some(&draft.session_id), None, "what is the status of my order?").await;
+    assert!(!reply.reply.contains("don't see any orders"), "{}", reply.reply);
+    let order = reply.order.unwrap_or_else(|| panic!("the draft summary: {}", reply.reply));
+    assert_eq!((order.lines[0].sku.as_str(), order.order_number.is_none()), ("NW-MLK-OAT", true), "{}", reply.reply);
+    db.cleanup().await;
+}
