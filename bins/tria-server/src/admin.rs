@@ -19,6 +19,7 @@ use crate::auth::AdminAuth;
 use crate::json_body::JsonBody;
 use crate::path_param::PathParam;
 use crate::state::AppState;
+use crate::text_input;
 
 fn tenant_json(t: &TenantContext) -> Value {
     json!({ "id": t.id.0, "slug": t.slug, "name": t.name, "tone": t.tone, "settings": t.settings })
@@ -106,8 +107,17 @@ fn merge_patch(target: &mut Value, patch: &Value) {
 fn check_settings(settings: Option<&Value>) -> Result<(), ApiError> {
     match settings {
         Some(v) if !v.is_object() => Err(ApiError::bad_request("`settings` must be a JSON object")),
-        _ => Ok(()),
+        Some(v) => text_input::json_strings("settings", v),
+        None => Ok(()),
     }
+}
+
+/// The tone's texts go into prompts and replies and are stored as JSON.
+fn check_tone(tone: Option<&ToneProfile>) -> Result<(), ApiError> {
+    let Some(tone) = tone else { return Ok(()) };
+    text_input::multi_line("tone.persona", &tone.persona)?;
+    text_input::multi_line("tone.greeting", &tone.greeting)?;
+    text_input::multi_line("tone.sign_off", &tone.sign_off)
 }
 
 #[utoipa::path(get, path = "/admin/tenants", tag = "admin", security(("bearer" = [])),
@@ -128,6 +138,7 @@ pub(crate) async fn create_tenant(
     if name.is_empty() || name.chars().count() > 200 {
         return Err(ApiError::bad_request("`name` must be 1 to 200 characters"));
     }
+    text_input::single_line("name", &name)?;
     if !valid_slug(&body.slug) {
         return Err(ApiError::bad_request("`slug` must be 1 to 64 lowercase letters, digits or dashes"));
     }
@@ -136,6 +147,7 @@ pub(crate) async fn create_tenant(
         return Err(ApiError::bad_request("`currency` must be a three-letter ISO code such as USD"));
     }
     check_settings(body.settings.as_ref())?;
+    check_tone(body.tone.as_ref())?;
     let new = NewTenant {
         name,
         slug: body.slug.clone(),
@@ -174,7 +186,11 @@ pub(crate) async fn update_tenant(
     if body.name.as_deref().is_some_and(|n| n.trim().is_empty() || n.trim().chars().count() > 200) {
         return Err(ApiError::bad_request("`name` must be 1 to 200 characters"));
     }
+    if let Some(name) = &body.name {
+        text_input::single_line("name", name)?;
+    }
     check_settings(body.settings.as_ref())?;
+    check_tone(body.tone.as_ref())?;
     let tenant = tenant_by_slug(&state, &slug).await?;
     let settings = body.settings.map(|patch| {
         let mut settings = tenant.settings.clone();
@@ -283,6 +299,7 @@ pub(crate) async fn create_key(
     if label.chars().count() > 200 {
         return Err(ApiError::bad_request("`label` must be at most 200 characters"));
     }
+    text_input::single_line("label", &label)?;
     let (info, plaintext) = match &body.tenants {
         Some(slugs) => {
             let mut ids = Vec::with_capacity(slugs.len());

@@ -204,6 +204,7 @@ pub(crate) async fn post_message(
     if content.is_empty() {
         return Err(ApiError::bad_request("`content` must not be empty"));
     }
+    crate::text_input::multi_line("content", content)?;
     if content.chars().count() > MAX_OPERATOR_MESSAGE_CHARS {
         return Err(ApiError::bad_request(format!("`content` must be at most {MAX_OPERATOR_MESSAGE_CHARS} characters")));
     }

@@ -185,6 +185,9 @@ pub(crate) async fn feedback(
     let rating = Rating::parse(&body.rating)
         .ok_or_else(|| ApiError::new(http::StatusCode::BAD_REQUEST, ErrorCode::InvalidField, "`rating` must be `up` or `down`"))?;
     let comment = body.comment.as_deref().map(str::trim).filter(|c| !c.is_empty());
+    if let Some(comment) = comment {
+        crate::text_input::multi_line("comment", comment)?;
+    }
     if comment.is_some_and(|c| c.chars().count() > MAX_COMMENT_CHARS) {
         return Err(ApiError::bad_request(format!("`comment` must be at most {MAX_COMMENT_CHARS} characters")));
     }

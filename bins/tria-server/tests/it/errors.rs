@@ -155,3 +155,72 @@ async fn path_parameters_that_are_not_utf8_get_a_json_400() {
         assert_eq!(error_code(&json), "invalid_field", "{path}");
     }
 }
+
+/// PostgreSQL cannot store NUL (0x00) in `text` or `jsonb`: each free-text field that reaches
+/// the store answered 500 there. Now each is a 400 naming the field, on every backend (SQLite
+/// always; PostgreSQL with `TRIA_TEST_POSTGRES_URL`).
+#[tokio::test]
+async fn nul_characters_in_stored_free_text_are_a_400_naming_the_field() {
+    for db in tria_testkit::all_backends().await {
+        let keys = [("northwind".to_owned(), NORTHWIND_KEY.to_owned())].into();
+        tria_agent::setup::seed_from_fixtures(&db.store, &tria_testkit::fixtures_dir(), &keys).await.expect("seed");
+        let agent = tria_agent::Agent::builder(db.store.clone()).build();
+        let state = tria_server::AppState::new(db.store.clone(), agent, Vec::new(), tria_server::ServiceSettings::default());
+        let app = TestApp::from_state(state, db);
+        let backend = app.db.label;
+        let admin = app.admin_key().await;
+        let (status, reply) = app.chat(NORTHWIND_KEY, json!({ "message": "I want to talk to a person" })).await;
+        assert_eq!(status, StatusCode::OK, "{backend}: {reply}");
+        let session = reply["session_id"].as_str().expect("session");
+        let message = reply["message_id"].as_str().expect("message");
+        let (status, _, _) = app.call("POST", &format!("/api/v1/console/conversations/{session}/take-over"), Some(&admin), None).await;
+        assert_eq!(status, StatusCode::OK, "{backend}");
+
+        let nul = "bad\u{0}text";
+        let cases = [
+            (
+                "POST",
+                format!("/api/v1/messages/{message}/feedback"),
+                Some(NORTHWIND_KEY),
+                json!({ "rating": "up", "comment": nul }),
+                "comment",
+            ),
+            (
+                "POST",
+                format!("/api/v1/console/conversations/{session}/messages"),
+                Some(admin.as_str()),
+                json!({ "content": nul }),
+                "content",
+            ),
+            ("POST", "/admin/keys".to_owned(), Some(admin.as_str()), json!({ "role": "admin", "label": nul }), "label"),
+            ("POST", "/admin/tenants".to_owned(), Some(admin.as_str()), json!({ "name": nul, "slug": "acme" }), "name"),
+            ("PATCH", "/admin/tenants/northwind".to_owned(), Some(admin.as_str()), json!({ "name": nul }), "name"),
+            (
+                "PATCH",
+                "/admin/tenants/northwind".to_owned(),
+                Some(admin.as_str()),
+                json!({ "settings": { "notes": ["fine", { "deep": nul }] } }),
+                "settings",
+            ),
+            ("PATCH", "/admin/tenants/northwind".to_owned(), Some(admin.as_str()), json!({ "tone": { "persona": nul } }), "tone.persona"),
+        ];
+        for (method, path, key, body, field) in cases {
+            let (status, _, json) = app.call(method, &path, key, Some(body)).await;
+            assert_eq!(status, StatusCode::BAD_REQUEST, "{backend} {method} {path}: {json}");
+            assert_eq!(error_code(&json), "invalid_field", "{backend} {path}");
+            let text = json["error"]["message"].as_str().expect("message");
+            assert!(text.contains(&format!("`{field}`")) && text.contains("NUL"), "{backend} {path}: {text}");
+        }
+        // Line breaks in prose are fine.
+        let (status, _, json) = app
+            .call(
+                "POST",
+                &format!("/api/v1/messages/{message}/feedback"),
+                Some(NORTHWIND_KEY),
+                Some(json!({ "rating": "up", "comment": "two\nlines" })),
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "{backend}: {json}");
+        app.db.cleanup().await;
+    }
+}
