@@ -246,7 +246,13 @@ impl InvoiceWorker {
             return Ok(lease_kept(outbox.defer_with_note(job, at, note).await?, JobOutcome::Deferred));
         };
         let items = self.store.orders().items(tenant, order.id).await?;
-        let customer = Customer { name: customer.name, email: customer.email, company: customer.company };
+        // A customer first seen in chat has only the tenant's id for them; an accounting
+        // contact needs a name, so that id stands in for it.
+        let name = match (customer.name.trim(), customer.company.trim()) {
+            ("", "") => format!("Customer {}", customer.external_id),
+            _ => customer.name,
+        };
+        let customer = Customer { name, email: customer.email, company: customer.company };
         let result = async {
             let contact = accounting.ensure_contact(&customer, &contact_idempotency_key(order.customer_id)).await?;
             let date = order.created_at.date_naive();

@@ -174,19 +174,20 @@ fn truncate(body: &str) -> String {
 #[async_trait]
 impl Accounting for XeroClient {
     async fn ensure_contact(&self, customer: &Customer, idempotency_key: &str) -> Result<ContactRef, AccountingError> {
-        if let Some(found) = self.find_contact_by_email(&customer.email).await? {
+        // No email: nothing to match on (an empty address would match any contact without one).
+        let email = Some(customer.email.trim()).filter(|e| !e.is_empty());
+        if let Some(email) = email
+            && let Some(found) = self.find_contact_by_email(email).await?
+        {
             return Ok(found);
         }
+        let name = match (customer.company.trim(), customer.name.trim()) {
+            ("", name) => name.to_owned(),
+            (company, "") => company.to_owned(),
+            (company, name) => format!("{company} ({name})"),
+        };
         let body = wire::Contacts {
-            contacts: vec![wire::Contact {
-                contact_id: None,
-                name: Some(if customer.company.is_empty() {
-                    customer.name.clone()
-                } else {
-                    format!("{} ({})", customer.company, customer.name)
-                }),
-                email_address: Some(customer.email.clone()),
-            }],
+            contacts: vec![wire::Contact { contact_id: None, name: Some(name), email_address: email.map(str::to_owned) }],
         };
         let created: wire::Contacts = self.call(Method::PUT, "Contacts", &[], Some(&body), Some(idempotency_key)).await?;
         created

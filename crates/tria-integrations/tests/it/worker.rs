@@ -366,3 +366,35 @@ async fn a_tenant_without_an_accounting_connection_waits_without_using_attempts(
         db.cleanup().await;
     }
 }
+
+/// Customers first seen in chat have only the tenant's id for them: no name, no email. Each is
+/// invoiced under a contact of their own, named by that id (Xero refuses a contact without a
+/// name, and an empty email must not match some other contact).
+#[tokio::test]
+async fn customers_known_only_by_their_id_are_invoiced_each_under_a_contact_of_their_own() {
+    let db = tria_testkit::sqlite().await;
+    let store = &db.store;
+    let shop = shop(store, "Ada").await;
+    for id in ["CUST-77", "CUST-78"] {
+        let new = NewCustomer { external_id: id.into(), name: String::new(), email: String::new(), company: String::new() };
+        let customer = store.customers().upsert(shop.tenant, new).await.expect("customer");
+        let order = NewOrder {
+            customer: CustomerId(customer.id),
+            number: format!("ORD-{id}"),
+            status: OrderStatus::Draft,
+            idempotency_key: format!("chat:{id}"),
+            lines: vec![NewOrderLine { sku: "CUP".into(), quantity: 1 }],
+            created_at: Utc::now(),
+            outbox_kind: None,
+        };
+        store.orders().place(shop.tenant, order).await.expect("place order");
+    }
+    let fake = fake().await;
+    let worker = InvoiceWorker::new(store.clone(), xero(&fake), config(3));
+    let report = worker.run_once().await.expect("pass");
+    assert_eq!((report.leased, report.invoiced), (2, 2), "{report:?}");
+    let mut names: Vec<String> = fake.contacts().iter().map(|c| c["Name"].as_str().unwrap_or_default().to_owned()).collect();
+    names.sort();
+    assert_eq!(names, ["Customer CUST-77", "Customer CUST-78"]);
+    db.cleanup().await;
+}
