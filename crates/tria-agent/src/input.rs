@@ -26,12 +26,25 @@ pub(crate) struct CleanRequest {
 /// Removes control characters (NUL cannot be stored in PostgreSQL text) but keeps line breaks
 /// and tabs.
 fn strip_controls(text: &str) -> String {
-    text.chars().filter(|c| !c.is_control() || *c == '\n' || *c == '\t').collect()
+    text.chars().filter(|c| (!c.is_control() || *c == '\n' || *c == '\t') && !is_bidi_control(*c)).collect()
+}
+
+/// Bidirectional embeddings, overrides and isolates: they reorder how the stored text shows
+/// to an operator ("Trojan Source" spoofing) and carry no content of their own.
+fn is_bidi_control(c: char) -> bool {
+    matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
+}
+
+/// Characters that show nothing: zero-width spaces and joiners, the BOM, the word joiner,
+/// soft hyphens and left-to-right / right-to-left marks. Kept in the text (joiners build
+/// emoji and many scripts' letters) but a message of only these is empty.
+fn is_invisible(c: char) -> bool {
+    c.is_whitespace() || matches!(c, '\u{200B}'..='\u{200F}' | '\u{2060}'..='\u{2064}' | '\u{FEFF}' | '\u{00AD}' | '\u{180E}')
 }
 
 pub(crate) fn validate(req: ChatRequest, limits: ChatLimits) -> Result<CleanRequest, InputError> {
     let message = strip_controls(&req.message).trim().to_owned();
-    if message.is_empty() {
+    if message.chars().all(is_invisible) {
         return Err(InputError::invalid("message", "must not be empty"));
     }
     let chars = message.chars().count();
@@ -68,8 +81,14 @@ mod tests {
     }
 
     #[test]
+    fn bidi_overrides_are_removed_and_joiners_kept() {
+        let clean = validate(req("pay \u{202E}gnp.exe\u{202C} now \u{1F469}\u{200D}\u{1F373}"), ChatLimits::default()).expect("valid");
+        assert_eq!(clean.message, "pay gnp.exe now \u{1F469}\u{200D}\u{1F373}");
+    }
+
+    #[test]
     fn empty_and_whitespace_messages_are_rejected() {
-        for m in ["", "   ", "\n\t", "\u{0}\u{1}"] {
+        for m in ["", "   ", "\n\t", "\u{0}\u{1}", "\u{200B}\u{200B}", "\u{FEFF}", "\u{202E}\u{2066}", "\u{200D} \u{2060}"] {
             let err = validate(req(m), ChatLimits::default()).expect_err(m);
             assert_eq!(err.code, ErrorCode::InvalidField);
             assert!(err.message.contains("message"));
