@@ -149,7 +149,7 @@ pub(crate) fn compose(tenant: &TenantContext, label: IntentLabel, question: &str
         // In a conversation the order flow answers these; this is the reply without one (cache
         // warming, a request without a session).
         IntentLabel::OrderPlacement | IntentLabel::OrderStatus | IntentLabel::OrderChange => format!(
-            "I can help with orders in a chat with your customer number: tell me what you would like to order \
+            "I can help with orders in a chat with your customer number and the email address on your account: tell me what you would like to order \
              (for example \"3 cases of 16 oz hot cups\"), or give me an order number (ORD-…) to check, change or cancel. \
              Our team can also help {}.",
             hours(tenant)
