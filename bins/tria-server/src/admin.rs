@@ -370,7 +370,9 @@ pub(crate) struct Invalidate {
     /// `l1`, `l2`, `l3` or `l4`; every level when absent.
     #[serde(default)]
     level: Option<String>,
-    /// A Redis glob over cache keys, e.g. `tria:*:l2:*`; for operators who know the key layout.
+    /// A Redis glob over cache keys (`tria:{tenant}:{level}:{version}:{hash}`), e.g. `tria:*:l2:*`;
+    /// for operators who know the key layout. Only cache entries are candidates: even `*` leaves
+    /// rate-limit and budget keys and other applications' keys in the database alone.
     #[serde(default)]
     pattern: Option<String>,
 }

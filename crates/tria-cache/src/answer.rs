@@ -710,15 +710,17 @@ impl AnswerCache {
         }
     }
 
-    /// Deletes keys matching a Redis glob (`SCAN` + `UNLINK` in Redis), mirrored in L1; the
-    /// in-process L3 index is dropped and reloads from the backend.
+    /// Deletes the cache entries matching a Redis glob (`SCAN` + `UNLINK` in Redis), mirrored
+    /// in L1; the in-process L3 index is dropped and reloads from the backend. Only cache entry
+    /// keys are candidates ([`keys::entry_scope`]): even `*` leaves the rest of the Redis
+    /// database alone — rate-limit and budget keys, generation counters, other applications'.
     pub async fn invalidate_pattern(&self, pattern: &str) -> Result<u64, CacheError> {
         self.l1.remove_matching(pattern);
         self.semantic.clear();
         if let Ok(mut l) = self.l3_loaded.lock() {
             l.clear();
         }
-        self.backend().delete_matching(pattern).await
+        self.backend().delete_matching_within(&keys::entry_scope(&self.config.key_prefix), pattern).await
     }
 
     // ----- stats --------------------------------------------------------------------------

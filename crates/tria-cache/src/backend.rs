@@ -58,6 +58,9 @@ pub trait CacheBackend: Send + Sync {
     async fn delete(&self, key: &str) -> Result<(), CacheError>;
     /// Deletes every key matching a Redis glob (`*`, `?`); returns how many went.
     async fn delete_matching(&self, pattern: &str) -> Result<u64, CacheError>;
+    /// Deletes every key matching `pattern` that also matches `scope` (both Redis globs): how a
+    /// caller's pattern is kept inside the keys it may touch. Returns how many went.
+    async fn delete_matching_within(&self, scope: &str, pattern: &str) -> Result<u64, CacheError>;
     /// Keys matching a Redis glob, at most `limit` of them.
     async fn keys_matching(&self, pattern: &str, limit: usize) -> Result<Vec<String>, CacheError>;
     /// Atomically adds one to the counter at `key` (absent counts as 0) and returns the new value.

@@ -16,6 +16,8 @@ use crate::{BackendStats, CacheBackend, CacheError, CacheHealth, MemoryCache};
 enum Pending {
     Delete(String),
     DeleteMatching(String),
+    /// Scope, pattern.
+    DeleteMatchingWithin(String, String),
     Incr(String),
 }
 
@@ -120,6 +122,7 @@ impl Inner {
             let result = match op {
                 Pending::Delete(key) => self.primary.delete(key).await,
                 Pending::DeleteMatching(pattern) => self.primary.delete_matching(pattern).await.map(|_| ()),
+                Pending::DeleteMatchingWithin(scope, pattern) => self.primary.delete_matching_within(scope, pattern).await.map(|_| ()),
                 Pending::Incr(key) => self.primary.incr(key).await.map(|_| ()),
             };
             if result.is_err() {
@@ -199,6 +202,24 @@ impl CacheBackend for FallbackCache {
             }
         }
         Ok(removed.max(inner.memory.delete_matching(pattern).await?))
+    }
+
+    async fn delete_matching_within(&self, scope: &str, pattern: &str) -> Result<u64, CacheError> {
+        let inner = &self.inner;
+        let pending = || Pending::DeleteMatchingWithin(scope.to_owned(), pattern.to_owned());
+        let mut removed = 0;
+        if inner.degraded_now() {
+            inner.queue(pending());
+        } else {
+            match inner.primary.delete_matching_within(scope, pattern).await {
+                Ok(n) => removed = n,
+                Err(e) => {
+                    inner.failed(&e);
+                    inner.queue(pending());
+                }
+            }
+        }
+        Ok(removed.max(inner.memory.delete_matching_within(scope, pattern).await?))
     }
 
     async fn keys_matching(&self, pattern: &str, limit: usize) -> Result<Vec<String>, CacheError> {

@@ -154,6 +154,14 @@ pub fn level_pattern(prefix: &str, tenant: TenantId, level: &str) -> String {
     format!("{prefix}:{tenant}:{level}:*")
 }
 
+/// A glob matching every cache entry key (`{prefix}:{tenant uuid}:l2|l3|l4-…:…`) and nothing
+/// else: not the tenants' generation counters, not the rate-limit and budget keys that share
+/// the prefix (`{prefix}:rl:…`, `{prefix}:budget:…`), not other applications' keys. A
+/// caller-supplied invalidation pattern is applied inside it.
+pub fn entry_scope(prefix: &str) -> String {
+    format!("{}:????????-????-????-????-????????????:l[234]*", crate::backend::glob_escape(prefix))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -173,6 +181,31 @@ mod tests {
         assert_eq!(semantic_text("What's the price of NW-ESP-1KG?"), "what's the price of nw-esp-1kg");
         assert_eq!(semantic_text("Thanks!"), "thanks");
         assert_eq!(semantic_text("Is the so-called 'house blend' decaf?"), "is the so-called house blend decaf");
+    }
+
+    #[test]
+    fn the_entry_scope_matches_cache_entries_and_nothing_else_under_the_prefix() {
+        use crate::backend::glob_match;
+        let tenant = TenantId::new_random();
+        let scope = entry_scope("tria");
+        for level in ["l2", "l3", "l4-intent", "l4-retrieval", "l4-embedding"] {
+            let key = key("tria", tenant, level, 3, &digest(["q"]));
+            assert!(glob_match(&scope, &key), "{key}");
+        }
+        for other in [
+            generation_key("tria", tenant),
+            format!("tria:rl:{tenant}"),
+            format!("tria:rl:{tenant}:c:0123abcd"),
+            format!("tria:budget:{{{tenant}}}:h:2026120606"),
+            format!("other-app:{tenant}:l2:x"),
+            "tria:session:l2".to_owned(),
+            format!("triax:{tenant}:l2:v1g0:abc"),
+        ] {
+            assert!(!glob_match(&scope, &other), "{other}");
+        }
+        // A prefix holding glob characters matches only itself.
+        assert!(!glob_match(&entry_scope("t*"), &key("tria", tenant, "l2", 0, "h")));
+        assert!(glob_match(&entry_scope("t*"), &key("t*", tenant, "l2", 0, "h")));
     }
 
     #[test]

@@ -128,6 +128,16 @@ impl CacheBackend for MemoryCache {
         Ok(removed.into_inner())
     }
 
+    async fn delete_matching_within(&self, scope: &str, pattern: &str) -> Result<u64, CacheError> {
+        let removed = AtomicU64::new(0);
+        self.entries.retain(|key, _| {
+            let hit = glob_match(pattern, key) && glob_match(scope, key);
+            removed.fetch_add(u64::from(hit), Ordering::Relaxed);
+            !hit
+        });
+        Ok(removed.into_inner())
+    }
+
     async fn keys_matching(&self, pattern: &str, limit: usize) -> Result<Vec<String>, CacheError> {
         let now = Instant::now();
         Ok(self

@@ -14,6 +14,7 @@ use fred::types::Builder;
 use fred::types::scan::Scanner;
 use futures::StreamExt;
 
+use crate::backend::glob_match;
 use crate::{CacheBackend, CacheError, CacheHealth};
 
 /// How many keys one `SCAN` step asks for and one `UNLINK` removes.
@@ -103,7 +104,9 @@ impl RedisCache {
 
     /// Walks `SCAN MATCH pattern` over every primary. With `unlink`, each page is removed with
     /// `UNLINK` as it arrives (never `KEYS`); otherwise up to `limit` keys are collected.
-    async fn scan(&self, pattern: &str, limit: usize, unlink: bool) -> Result<(Vec<String>, u64), CacheError> {
+    /// `SCAN MATCH pattern`, collecting up to `limit` keys or unlinking them; with a `scope`,
+    /// only the keys that also match it (a second glob, checked here: `SCAN` takes one).
+    async fn scan(&self, pattern: &str, scope: Option<&str>, limit: usize, unlink: bool) -> Result<(Vec<String>, u64), CacheError> {
         if !self.connected() {
             return Err(CacheError::Unavailable("connection to Redis lost".into()));
         }
@@ -121,7 +124,13 @@ impl RedisCache {
             let next = tokio::time::timeout(page_deadline, stream.next()).await.map_err(|_| CacheError::Timeout(page_deadline))?;
             let Some(result) = next else { break };
             let mut result = result.map_err(unavailable)?;
-            let keys: Vec<String> = result.take_results().unwrap_or_default().into_iter().filter_map(|k| k.into_string()).collect();
+            let keys: Vec<String> = result
+                .take_results()
+                .unwrap_or_default()
+                .into_iter()
+                .filter_map(|k| k.into_string())
+                .filter(|k| scope.is_none_or(|scope| glob_match(scope, k)))
+                .collect();
             if unlink {
                 if !keys.is_empty() {
                     // Keys of one page may sit on different cluster slots: one command each there.
@@ -163,14 +172,18 @@ impl CacheBackend for RedisCache {
     }
 
     async fn delete_matching(&self, pattern: &str) -> Result<u64, CacheError> {
-        Ok(self.scan(pattern, 0, true).await?.1)
+        Ok(self.scan(pattern, None, 0, true).await?.1)
+    }
+
+    async fn delete_matching_within(&self, scope: &str, pattern: &str) -> Result<u64, CacheError> {
+        Ok(self.scan(pattern, Some(scope), 0, true).await?.1)
     }
 
     async fn keys_matching(&self, pattern: &str, limit: usize) -> Result<Vec<String>, CacheError> {
         if limit == 0 {
             return Ok(Vec::new());
         }
-        Ok(self.scan(pattern, limit, false).await?.0)
+        Ok(self.scan(pattern, None, limit, false).await?.0)
     }
 
     async fn incr(&self, key: &str) -> Result<u64, CacheError> {

@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use tria_cache::{AnswerContext, CacheLevelName};
+use tria_cache::{AnswerContext, CacheBackend, CacheLevelName};
 use tria_core::{IntentLabel, TenantId};
 
 use crate::support::*;
@@ -48,4 +48,40 @@ async fn pattern_and_level_invalidation_use_scan_and_unlink() {
     assert_eq!(removed, 1);
     assert!(cache.lookup_exact(&query(b, "question 1", &ctx)).await.is_none());
     cleanup(&cache).await;
+}
+
+/// `POST /admin/cache/invalidate {"pattern": "*"}` used to UNLINK every key in the Redis
+/// database: other applications' keys and Tria's own rate-limit and budget counters. A pattern
+/// is a glob over cache entries only. A private redis-server, as `*` is the whole database.
+#[tokio::test]
+async fn a_pattern_matches_cache_entries_only_never_other_keys_in_the_database() {
+    let redis = PrivateRedis::start().await;
+    let mut config = test_config(Some(redis.url()));
+    config.key_prefix = "tria".into();
+    let cache = tria_cache::AnswerCache::connect(config, Duration::from_secs(3)).await.expect("connects");
+    let raw = tria_cache::RedisCache::connect(&redis.url(), 1, Duration::from_secs(1)).expect("redis url");
+    raw.wait_connected(Duration::from_secs(3)).await.expect("connected");
+    let tenant = TenantId::new_random();
+    let others = [
+        "other-app:session:42".to_owned(),
+        format!("tria:rl:{tenant}"),
+        format!("tria:budget:{{{tenant}}}:h:2026120606"),
+        format!("tria:{tenant}:gen"),
+    ];
+    for key in &others {
+        raw.set(key, b"1".to_vec(), Duration::from_secs(60)).await.expect("set");
+    }
+    let ctx = AnswerContext::default();
+    for pattern in ["*", "tria:*"] {
+        cache
+            .store(&query(tenant, "what is your warranty", &ctx), answer("1 year", IntentLabel::PolicyQuestion), Some(&[1.0, 0.0, 0.5]))
+            .await;
+        assert!(cache.lookup_exact(&query(tenant, "what is your warranty", &ctx)).await.is_some());
+        let removed = cache.invalidate_pattern(pattern).await.expect("pattern");
+        assert!(removed >= 1, "{pattern}: the cache entries went ({removed})");
+        assert!(cache.lookup_exact(&query(tenant, "what is your warranty", &ctx)).await.is_none(), "{pattern}");
+        for key in &others {
+            assert_eq!(raw.get(key).await.expect("get"), Some(b"1".to_vec()), "{pattern} left `{key}` alone");
+        }
+    }
 }

@@ -46,9 +46,10 @@ pub(crate) async fn sibling(cache: &AnswerCache) -> AnswerCache {
     AnswerCache::connect(cache.config().clone(), Duration::from_secs(3)).await.expect("cache connects")
 }
 
-/// Removes everything a test wrote.
+/// Removes everything a test wrote (generation counters too, which `invalidate_pattern` leaves).
 pub(crate) async fn cleanup(cache: &AnswerCache) {
     let _ = cache.invalidate_pattern(&format!("{}:*", cache.config().key_prefix)).await;
+    let _ = cache.backend().delete_prefix(&format!("{}:", cache.config().key_prefix)).await;
 }
 
 pub(crate) fn answer(text: &str, intent: IntentLabel) -> Arc<CachedAnswer> {
