@@ -26,20 +26,16 @@ pub(crate) struct CleanRequest {
 /// Removes control characters (NUL cannot be stored in PostgreSQL text) but keeps line breaks
 /// and tabs.
 fn strip_controls(text: &str) -> String {
-    text.chars().filter(|c| (!c.is_control() || *c == '\n' || *c == '\t') && !is_bidi_control(*c)).collect()
-}
-
-/// Bidirectional embeddings, overrides and isolates: they reorder how the stored text shows
-/// to an operator ("Trojan Source" spoofing) and carry no content of their own.
-fn is_bidi_control(c: char) -> bool {
-    matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
+    text.chars().filter(|c| !c.is_control() || *c == '\n' || *c == '\t').collect()
 }
 
 /// Characters that show nothing: zero-width spaces and joiners, the BOM, the word joiner,
-/// soft hyphens and left-to-right / right-to-left marks. Kept in the text (joiners build
-/// emoji and many scripts' letters) but a message of only these is empty.
+/// soft hyphens and left-to-right / right-to-left marks, and bidirectional overrides. Kept in
+/// the text (stored as sent; joiners build emoji and many scripts' letters) but a message of
+/// only these is empty.
 fn is_invisible(c: char) -> bool {
-    c.is_whitespace() || matches!(c, '\u{200B}'..='\u{200F}' | '\u{2060}'..='\u{2064}' | '\u{FEFF}' | '\u{00AD}' | '\u{180E}')
+    c.is_whitespace()
+        || matches!(c, '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2060}'..='\u{2069}' | '\u{FEFF}' | '\u{00AD}' | '\u{180E}')
 }
 
 pub(crate) fn validate(req: ChatRequest, limits: ChatLimits) -> Result<CleanRequest, InputError> {
@@ -78,12 +74,6 @@ mod tests {
 
     fn req(message: &str) -> ChatRequest {
         ChatRequest::new(message)
-    }
-
-    #[test]
-    fn bidi_overrides_are_removed_and_joiners_kept() {
-        let clean = validate(req("pay \u{202E}gnp.exe\u{202C} now \u{1F469}\u{200D}\u{1F373}"), ChatLimits::default()).expect("valid");
-        assert_eq!(clean.message, "pay gnp.exe now \u{1F469}\u{200D}\u{1F373}");
     }
 
     #[test]
