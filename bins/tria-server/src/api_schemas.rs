@@ -9,6 +9,12 @@ use serde_json::{Map, Value, json};
 /// A message the agent accepts: at least one character that is neither whitespace nor a
 /// control character (those are stripped), at most 4,000 characters.
 const MESSAGE_PATTERN: &str = r"[^\s\x00-\x1f\x7f-\x9f]";
+/// A name: no control character at all, and something besides spaces (`text_input::single_line`).
+const NAME_PATTERN: &str = r"^[^\x00-\x1f\x7f-\x9f]*[^\s\x00-\x1f\x7f-\x9f][^\x00-\x1f\x7f-\x9f]*$";
+/// A label: no control character (`text_input::single_line`).
+const LABEL_PATTERN: &str = r"^[^\x00-\x1f\x7f-\x9f]*$";
+/// Prose: line breaks and tabs, no other control character (`text_input::multi_line`).
+const PROSE_PATTERN: &str = r"^[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]*$";
 
 fn component_schemas() -> Value {
     let codes = [
@@ -139,29 +145,44 @@ fn component_schemas() -> Value {
             "additionalProperties": false,
             "required": ["name", "slug"],
             "properties": {
-                "name": { "type": "string", "maxLength": 200, "pattern": r"\S" },
+                "name": { "type": "string", "maxLength": 200, "pattern": NAME_PATTERN },
                 "slug": { "type": "string", "pattern": "^[a-z0-9][a-z0-9-]{0,63}$" },
                 "currency": { "anyOf": [{ "type": "string", "pattern": "^[A-Z]{3}$" }, { "type": "null" }] },
                 "tone": { "anyOf": [{ "$ref": "#/components/schemas/Tone" }, { "type": "null" }] },
-                "settings": { "type": ["object", "null"], "description": "Free-form tenant settings: `rate_limit`, `budget`, `prompt_set`, …" },
+                "settings": { "anyOf": [{ "$ref": "#/components/schemas/Settings" }, { "type": "null" }], "description": "Free-form tenant settings: `rate_limit`, `budget`, `prompt_set`, … Strings (keys included) may hold line breaks and tabs but no other control character." },
             },
         },
         "UpdateTenant": {
             "type": "object",
             "additionalProperties": false,
             "properties": {
-                "name": { "anyOf": [{ "type": "string", "maxLength": 200, "pattern": r"\S" }, { "type": "null" }] },
+                "name": { "anyOf": [{ "type": "string", "maxLength": 200, "pattern": NAME_PATTERN }, { "type": "null" }] },
                 "tone": { "anyOf": [{ "$ref": "#/components/schemas/Tone" }, { "type": "null" }] },
-                "settings": { "type": ["object", "null"] },
+                "settings": { "anyOf": [{ "$ref": "#/components/schemas/Settings" }, { "type": "null" }], "description": "A JSON merge patch (RFC 7386) of the settings. Strings (keys included) may hold line breaks and tabs but no other control character." },
             },
+        },
+        // Settings are free-form JSON, but PostgreSQL cannot store NUL and the server refuses
+        // control characters in any string of them (`text_input::json_strings`).
+        "Settings": {
+            "type": "object",
+            "propertyNames": { "pattern": PROSE_PATTERN },
+            "additionalProperties": { "$ref": "#/components/schemas/SettingValue" },
+        },
+        "SettingValue": {
+            "anyOf": [
+                { "type": "string", "pattern": PROSE_PATTERN },
+                { "type": ["number", "boolean", "null"] },
+                { "type": "array", "items": { "$ref": "#/components/schemas/SettingValue" } },
+                { "$ref": "#/components/schemas/Settings" },
+            ],
         },
         "Tone": {
             "type": "object",
             "properties": {
                 "style": { "type": "string", "enum": ["friendly", "formal", "concise"] },
-                "persona": { "type": "string" },
-                "greeting": { "type": "string" },
-                "sign_off": { "type": "string" },
+                "persona": { "type": "string", "pattern": PROSE_PATTERN },
+                "greeting": { "type": "string", "pattern": PROSE_PATTERN },
+                "sign_off": { "type": "string", "pattern": PROSE_PATTERN },
             },
         },
         "CreateKey": {
@@ -174,7 +195,7 @@ fn component_schemas() -> Value {
                     "properties": {
                         "role": { "const": "tenant" },
                         "tenant": { "type": "string" },
-                        "label": { "type": ["string", "null"], "maxLength": 200 },
+                        "label": { "type": ["string", "null"], "maxLength": 200, "pattern": LABEL_PATTERN },
                     },
                 },
                 {
@@ -184,7 +205,7 @@ fn component_schemas() -> Value {
                     "properties": {
                         "role": { "const": "admin" },
                         "tenant": { "type": "null" },
-                        "label": { "type": ["string", "null"], "maxLength": 200 },
+                        "label": { "type": ["string", "null"], "maxLength": 200, "pattern": LABEL_PATTERN },
                     },
                 },
             ],
@@ -195,7 +216,7 @@ fn component_schemas() -> Value {
             "required": ["rating"],
             "properties": {
                 "rating": { "type": "string", "enum": ["up", "down"] },
-                "comment": { "type": ["string", "null"], "maxLength": 2000 }
+                "comment": { "type": ["string", "null"], "maxLength": 2000, "pattern": PROSE_PATTERN }
             }
         },
         "Invalidate": {

@@ -54,13 +54,15 @@ pub(crate) fn validate(req: ChatRequest, limits: ChatLimits) -> Result<CleanRequ
                 .map_err(|_| InputError::invalid("session_id", "must be a session id returned by a previous reply"))?,
         ),
     };
+    // Control characters anywhere, before trimming: "\u{85}" (NEL) is whitespace to `trim`
+    // and would otherwise pass as no customer at all.
+    if req.customer_id.as_deref().is_some_and(|raw| raw.chars().any(char::is_control)) {
+        return Err(InputError::invalid("customer_id", "must not contain control characters"));
+    }
     let customer_external_id = match req.customer_id.as_deref().map(str::trim) {
         None | Some("") => None,
         Some(raw) if raw.chars().count() > limits.max_customer_id_chars => {
             return Err(InputError::invalid("customer_id", format!("must be at most {} characters", limits.max_customer_id_chars)));
-        }
-        Some(raw) if raw.chars().any(char::is_control) => {
-            return Err(InputError::invalid("customer_id", "must not contain control characters"));
         }
         Some(raw) => Some(raw.to_owned()),
     };
@@ -74,6 +76,19 @@ mod tests {
 
     fn req(message: &str) -> ChatRequest {
         ChatRequest::new(message)
+    }
+
+    #[test]
+    fn customer_ids_with_control_characters_are_rejected_even_when_trim_would_remove_them() {
+        for id in ["CUST\u{0}1", "\u{85}", "CUST-1\n", "\tCUST-1"] {
+            let mut request = req("hello");
+            request.customer_id = Some(id.into());
+            let err = validate(request, ChatLimits::default()).expect_err(id);
+            assert!(err.message.contains("customer_id") && err.message.contains("control"), "{id:?}: {}", err.message);
+        }
+        let mut request = req("hello");
+        request.customer_id = Some("  CUST-1 ".into());
+        assert_eq!(validate(request, ChatLimits::default()).expect("spaces trim").customer_external_id.as_deref(), Some("CUST-1"));
     }
 
     #[test]
