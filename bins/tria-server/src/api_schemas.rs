@@ -6,9 +6,10 @@
 
 use serde_json::{Map, Value, json};
 
-/// A message the agent accepts: at least one character that is neither whitespace nor a
-/// control character (those are stripped), at most 4,000 characters.
-const MESSAGE_PATTERN: &str = r"[^\s\x00-\x1f\x7f-\x9f]";
+/// A message the agent accepts: at least one character that shows — not whitespace, a control
+/// character (those are stripped), a zero-width character or a bidi control
+/// (`tria_agent::input`'s `is_invisible`) — and at most 4,000 characters.
+const MESSAGE_PATTERN: &str = r"[^\s\x00-\x1f\x7f-\x9f\u00ad\u180e\u200b-\u200f\u202a-\u202e\u2060-\u2069\ufeff]";
 /// A name: no control character at all, and something besides spaces (`text_input::single_line`).
 const NAME_PATTERN: &str = r"^[^\x00-\x1f\x7f-\x9f]*[^\s\x00-\x1f\x7f-\x9f][^\x00-\x1f\x7f-\x9f]*$";
 /// A label: no control character (`text_input::single_line`).

@@ -257,11 +257,12 @@ async fn while_xero_is_down_the_breaker_opens_orders_stay_confirmed_and_are_invo
 async fn a_rejected_invoice_fails_the_order_releases_stock_and_opens_an_escalation() {
     for db in tria_testkit::all_backends().await {
         let store = &db.store;
-        // Xero refuses a contact without a name: a permanent validation error.
-        let shop = shop(store, "").await;
+        let shop = shop(store, "Ada").await;
         let placed = place(store, &shop, 1).await.remove(0);
         assert_eq!(stock(store, &shop, "CUP").await, STOCK - 4);
         let fake = fake().await;
+        // Xero answers the first call 400: a permanent rejection, never retried.
+        fake.push_faults([Fault::Status(400)]);
         let hook = Arc::new(RecordingHook::default());
         let worker = InvoiceWorker::new(store.clone(), xero(&fake), config(5)).with_failure_hook(hook.clone());
         let report = worker.run_once().await.expect("pass");
@@ -273,7 +274,7 @@ async fn a_rejected_invoice_fails_the_order_releases_stock_and_opens_an_escalati
         let order = store.orders().find(shop.tenant, placed.id).await.expect("read").expect("order");
         assert_eq!(order.status, "failed");
         let reason = order.failure_reason.unwrap_or_default();
-        assert!(reason.contains("The contact name must be specified."), "{reason}");
+        assert!(reason.contains("rejected") && reason.contains("400"), "{reason}");
         assert_eq!(stock(store, &shop, "CUP").await, STOCK, "reserved stock released");
         assert_eq!(stock(store, &shop, "LID").await, STOCK);
         let escalations = store.orders().escalations(shop.tenant).await.expect("escalations");
