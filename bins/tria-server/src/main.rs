@@ -60,6 +60,10 @@ fn main() -> std::process::ExitCode {
             return std::process::ExitCode::from(2);
         }
     };
+    if let Err(err) = tria_server::telemetry::check_log_filter(&settings.server.log_filter) {
+        eprintln!("tria-server: server.log_filter (TRIA_LOG): not a log filter: {err}");
+        return std::process::ExitCode::from(2);
+    }
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(rt) => rt,
         Err(err) => {

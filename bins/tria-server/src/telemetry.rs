@@ -102,6 +102,12 @@ where
 
 /// Installs the global subscriber. `RUST_LOG` wins over the configured filter when set.
 /// Returns the tracer provider when export is on; shut it down before exit to flush spans.
+/// Whether `filter` parses as a log filter (`info`, `tria_server=debug,warn`, …): a typo must
+/// stop the server at start, not silently log at `info`.
+pub fn check_log_filter(filter: &str) -> Result<(), String> {
+    EnvFilter::try_new(filter).map(drop).map_err(|e| e.to_string())
+}
+
 pub fn init(format: LogFormat, filter: &str, export: Option<&TraceExport>) -> Option<SdkTracerProvider> {
     let filter = EnvFilter::try_from_default_env().or_else(|_| EnvFilter::try_new(filter)).unwrap_or_else(|_| EnvFilter::new("info"));
     let fmt = match format {

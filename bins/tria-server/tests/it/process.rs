@@ -5,11 +5,31 @@ use std::time::{Duration, Instant};
 
 const BIN: &str = env!("CARGO_BIN_EXE_tria-server");
 
+/// Runs the command to its end, or kills it and fails the test if it is still running after
+/// `limit` (a server that accepted a bad setting would serve forever).
+fn exits_within(command: &mut Command, limit: Duration) -> std::process::Output {
+    let mut child = command.stdout(Stdio::null()).stderr(Stdio::piped()).spawn().expect("run");
+    let started = Instant::now();
+    while child.try_wait().expect("wait").is_none() {
+        if started.elapsed() > limit {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("still running after {limit:?}: the bad setting was accepted");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    child.wait_with_output().expect("output")
+}
+
 #[test]
 fn a_bad_setting_exits_non_zero_with_one_line_naming_the_key() {
-    for (name, value, key) in [("TRIA_LISTEN", "not-an-address", "listen"), ("TRIA_DATABASE_URL", "mysql://x", "database.url")] {
-        let out = Command::new(BIN).env(name, value).env("TRIA_DATA_DIR", std::env::temp_dir()).output().expect("run");
-        assert!(!out.status.success(), "{name}={value} must fail");
+    for (name, value, key) in [
+        ("TRIA_LISTEN", "not-an-address", "listen"),
+        ("TRIA_DATABASE_URL", "mysql://x", "database.url"),
+        ("TRIA_LOG", "[[[", "server.log_filter"),
+    ] {
+        let out = exits_within(Command::new(BIN).env(name, value).env("TRIA_DATA_DIR", std::env::temp_dir()), Duration::from_secs(30));
+        assert_eq!(out.status.code(), Some(2), "{name}={value} must fail with exit code 2");
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert_eq!(stderr.trim().lines().count(), 1, "{stderr}");
         assert!(stderr.contains(key), "{stderr}");
