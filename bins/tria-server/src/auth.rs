@@ -122,13 +122,13 @@ async fn tenant_of(key: AuthenticatedKey, state: &AppState, roles: &[ApiRole]) -
         .await?
         .ok_or_else(|| ApiError::unauthorized("the key's tenant no longer exists"))?;
     tracing::Span::current().record("tenant", tenant.slug.as_str());
-    if let Decision::Limited { limit, retry_after } = state.rate_limiter().check(&tenant).await {
-        return Err(crate::admission::rate_limited(
-            "too many requests for this tenant; retry after the indicated time",
-            limit,
-            retry_after,
-            None,
-        ));
+    let (decision, message) = if key.role == ApiRole::Widget {
+        (state.rate_limiter().check_widget(&tenant).await, "too many requests from this tenant's web chat; retry after the indicated time")
+    } else {
+        (state.rate_limiter().check(&tenant).await, "too many requests for this tenant; retry after the indicated time")
+    };
+    if let Decision::Limited { limit, retry_after } = decision {
+        return Err(crate::admission::rate_limited(message, limit, retry_after, None));
     }
     Ok(tenant)
 }

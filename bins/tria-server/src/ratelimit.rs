@@ -166,6 +166,16 @@ impl RateLimiter {
         self.check_key(tenant.id.to_string(), limit).await
     }
 
+    /// Counts one request through a publishable widget key of `tenant`. Widget traffic has a
+    /// bucket of its own at the tenant's rate: the key is public, and a flood through it must
+    /// not use up the limit the tenant's own server (its tenant keys) chats within.
+    pub async fn check_widget(&self, tenant: &TenantContext) -> Decision {
+        let Some(limit) = Limit::for_tenant(&self.defaults, tenant) else {
+            return Decision::Allowed { limit: 0, remaining: 0 };
+        };
+        self.check_key(format!("{}:widget", tenant.id), limit).await
+    }
+
     /// Counts one request of `customer` (the tenant's own customer id, or the OpenAI `user`)
     /// against the per-customer limit inside `tenant`.
     pub async fn check_customer(&self, tenant: &TenantContext, customer: &str) -> Decision {

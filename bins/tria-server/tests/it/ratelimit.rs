@@ -171,3 +171,23 @@ async fn two_instances_sharing_redis_share_one_customer_limit() {
     assert_eq!(allowed, [true, true, true, false, false], "burst 3 across both instances");
     assert!(matches!(limiters[0].check_customer(&tenant, "someone else").await, Decision::Allowed { .. }));
 }
+
+/// The widget key is public: a flood through it uses up the web chat's bucket, not the one
+/// the tenant's own server chats within.
+#[tokio::test]
+async fn a_widget_flood_does_not_use_up_the_tenant_keys_limit() {
+    use crate::web::WIDGET_KEY;
+    let settings = ServiceSettings { demo_widget_key: Some(WIDGET_KEY.into()), ..limited(0.2, 2) };
+    let app = TestApp::with_settings(settings).await;
+    let keys = [("northwind".to_owned(), WIDGET_KEY.to_owned())].into();
+    tria_server::web::seed_widget_keys(&app.db.store, &keys).await.expect("seed widget");
+    for _ in 0..2 {
+        let (status, json) = app.chat(WIDGET_KEY, json!({ "message": "hello" })).await;
+        assert_eq!(status, StatusCode::OK, "{json}");
+    }
+    let (status, json) = app.chat(WIDGET_KEY, json!({ "message": "hello" })).await;
+    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS, "the widget's own bucket is used up: {json}");
+    assert!(json.to_string().contains("web chat"), "{json}");
+    let (status, json) = app.chat(NORTHWIND_KEY, json!({ "message": "hello" })).await;
+    assert_eq!(status, StatusCode::OK, "the tenant key still has its limit: {json}");
+}
