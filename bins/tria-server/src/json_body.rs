@@ -83,17 +83,20 @@ pub(crate) async fn buffered(req: Request, limit: usize, timeout: std::time::Dur
 
 /// Parses a body, classifying the failure.
 pub(crate) fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    // Every body of this API is an object. Said first, so a well-formed array or `null` gets
+    // that rather than serde's "expected struct ChatRequest with 3 elements".
+    if bytes.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
+        if let Err(e) = serde_json::from_slice::<serde::de::IgnoredAny>(bytes) {
+            return Err(ApiError::new(StatusCode::BAD_REQUEST, ErrorCode::InvalidJson, format!("malformed JSON: {e}")));
+        }
+        return Err(ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, ErrorCode::InvalidField, "the body must be a JSON object"));
+    }
     let mut de = serde_json::Deserializer::from_slice(bytes);
     let result = deserialize_classified(&mut de);
     let value = result.and_then(|value| {
         de.end().map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, ErrorCode::InvalidJson, format!("malformed JSON: {e}")))?;
         Ok(value)
     })?;
-    // serde also fills a struct from a JSON array (`[null, null]` by field order); every body
-    // of this API is an object, so anything else is the wrong type (found by schemathesis).
-    if bytes.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
-        return Err(ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, ErrorCode::InvalidField, "the body must be a JSON object"));
-    }
     Ok(value)
 }
 
@@ -148,6 +151,11 @@ mod tests {
         assert!(parse::<ChatRequest>(br#"{"message": "hi", "session_id": null}"#).is_ok());
         // Structs fill from arrays in serde; the API takes objects only.
         assert_eq!(code(r#"["hi", null, null]"#), (StatusCode::UNPROCESSABLE_ENTITY, ErrorCode::InvalidField));
+        for body in ["[]", "null", "\"hi\"", "3"] {
+            let err = parse::<ChatRequest>(body.as_bytes()).expect_err(body);
+            assert_eq!((err.status, err.message.as_str()), (StatusCode::UNPROCESSABLE_ENTITY, "the body must be a JSON object"), "{body}");
+        }
+        assert_eq!(code("[1,"), (StatusCode::BAD_REQUEST, ErrorCode::InvalidJson));
         assert!(parse::<ChatRequest>(b" \n {\"message\": \"hi\"}").is_ok());
     }
 
