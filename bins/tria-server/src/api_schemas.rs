@@ -187,15 +187,27 @@ fn component_schemas() -> Value {
             },
         },
         "CreateKey": {
-            "description": "A tenant key names its tenant; an admin key names none.",
+            "description": "A tenant or widget key names its tenant; an operator key lists the tenants it works on; an admin key names none.",
             "oneOf": [
                 {
                     "type": "object",
                     "additionalProperties": false,
                     "required": ["role", "tenant"],
                     "properties": {
-                        "role": { "const": "tenant" },
+                        "role": { "enum": ["tenant", "widget"] },
                         "tenant": { "type": "string" },
+                        "tenants": { "type": "null" },
+                        "label": { "type": ["string", "null"], "maxLength": 200, "pattern": LABEL_PATTERN },
+                    },
+                },
+                {
+                    "type": "object",
+                    "additionalProperties": false,
+                    "required": ["role", "tenants"],
+                    "properties": {
+                        "role": { "const": "operator" },
+                        "tenant": { "type": "null" },
+                        "tenants": { "type": "array", "minItems": 1, "uniqueItems": true, "items": { "type": "string" } },
                         "label": { "type": ["string", "null"], "maxLength": 200, "pattern": LABEL_PATTERN },
                     },
                 },
@@ -206,6 +218,7 @@ fn component_schemas() -> Value {
                     "properties": {
                         "role": { "const": "admin" },
                         "tenant": { "type": "null" },
+                        "tenants": { "type": "null" },
                         "label": { "type": ["string", "null"], "maxLength": 200, "pattern": LABEL_PATTERN },
                     },
                 },
