@@ -79,7 +79,13 @@ pub(crate) async fn report(state: &AppState) -> HealthReport {
     let database = checked("database", true, async move {
         match store.ping().await {
             Ok(_) => (HealthStatus::Ok, format!("{:?}", store.backend()).to_lowercase()),
-            Err(err) => (HealthStatus::Down, err.to_string()),
+            // /health is unauthenticated: the driver's words (database names, hosts, SQL
+            // states) go to the log, the report says what an operator needs to know.
+            Err(err) => {
+                tracing::warn!(error = %err, "database health check failed");
+                let backend = format!("{:?}", store.backend()).to_lowercase();
+                (HealthStatus::Down, format!("{backend} unreachable (the server log has the driver's error)"))
+            }
         }
     });
     let answer_cache = state.agent().answer_cache().clone();
