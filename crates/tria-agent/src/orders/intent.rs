@@ -51,6 +51,11 @@ fn negated(before: &[String]) -> bool {
     before[start..].iter().any(|w| matches!(w.as_str(), "not" | "don't" | "dont" | "never" | "no" | "without" | "doesn't" | "won't"))
 }
 
+/// "Please don't cancel ORD-…": names cancelling only to say not to.
+pub(crate) fn declines_cancellation(message: &str) -> bool {
+    words(message).iter().any(|w| w.starts_with("cancel")) && !is_cancellation(message)
+}
+
 /// The answer to "do you want me to cancel …?" that cancels: an explicit confirmation, or a
 /// yes that says cancel ("yes, cancel it") — nothing that also says not to.
 pub(crate) fn confirms_cancellation(message: &str) -> bool {
@@ -139,6 +144,8 @@ mod tests {
         assert!(is_removal("remove the oat milk") && is_addition("add 2 bags") && is_cancellation("please cancel my order"));
         assert!(!is_cancellation("Please do NOT cancel ORD-97908127, I still need it") && !is_cancellation("no need to cancel it"));
         assert!(!is_cancellation("don't cancel") && is_cancellation("cancel it, don't ship it"));
+        assert!(declines_cancellation("Please do NOT cancel ORD-1, I still need it") && !declines_cancellation("cancel ORD-1"));
+        assert!(!declines_cancellation("where is ORD-1?"));
         assert!(confirms_cancellation("Confirm") && confirms_cancellation("yes, cancel it") && confirms_cancellation("yes please"));
         assert!(
             !confirms_cancellation("no, don't cancel")

@@ -222,6 +222,10 @@ impl Agent {
         if !cx.order_numbers.is_empty() && intent::is_cancellation(message) {
             return self.ask_to_cancel(&cx).await.map(Some);
         }
+        // "Please don't cancel ORD-…": nothing to do but say where the order stands.
+        if !cx.order_numbers.is_empty() && intent::declines_cancellation(message) {
+            return self.status(&cx, None).await.map(Some);
+        }
         // An existing order's number with new lines or change words is a change, whatever the
         // classifier thought (a new order never names an existing number).
         let changes_existing = !cx.order_numbers.is_empty() && (label == IntentLabel::OrderPlacement || intent::is_change_request(message));

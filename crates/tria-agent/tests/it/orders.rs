@@ -205,6 +205,7 @@ async fn a_confirmed_order_is_changed_and_cancelled_before_invoicing() {
 
     // Cancelling asks first; a "don't cancel" is not a cancellation.
     let kept = say(&agent, &tenant, None, Some("CUST-1003"), &format!("Please do NOT cancel {number}, I still need it")).await;
+    assert!(kept.reply.contains("is confirmed"), "the order's status, nothing else: {}", kept.reply);
     assert_ne!(kept.order.map(|o| o.status), Some(OrderStatus::Cancelled), "{}", kept.reply);
     let ask = say(&agent, &tenant, None, Some("CUST-1003"), &format!("Cancel order {number}")).await;
     assert!(ask.reply.contains("Do you want me to cancel"), "{}", ask.reply);
