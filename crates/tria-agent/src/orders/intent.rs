@@ -51,6 +51,15 @@ fn negated(before: &[String]) -> bool {
     before[start..].iter().any(|w| matches!(w.as_str(), "not" | "don't" | "dont" | "never" | "no" | "without" | "doesn't" | "won't"))
 }
 
+/// "Confirm", "confirm order", "Confirm the order": the word the order summary asks for (and
+/// its button sends), on its own.
+pub(crate) fn is_order_confirmation_word(message: &str) -> bool {
+    let ws = words(message);
+    matches!(ws.first().map(String::as_str), Some("confirm" | "confirmed"))
+        && ws.len() <= 3
+        && ws[1..].iter().all(|w| matches!(w.as_str(), "order" | "the" | "it" | "please"))
+}
+
 /// "Please don't cancel ORD-…": names cancelling only to say not to.
 pub(crate) fn declines_cancellation(message: &str) -> bool {
     words(message).iter().any(|w| w.starts_with("cancel")) && !is_cancellation(message)
@@ -146,6 +155,12 @@ mod tests {
         assert!(!is_cancellation("don't cancel") && is_cancellation("cancel it, don't ship it"));
         assert!(declines_cancellation("Please do NOT cancel ORD-1, I still need it") && !declines_cancellation("cancel ORD-1"));
         assert!(!declines_cancellation("where is ORD-1?"));
+        assert!(
+            is_order_confirmation_word("Confirm")
+                && is_order_confirmation_word("confirm order")
+                && is_order_confirmation_word("Confirm the order")
+        );
+        assert!(!is_order_confirmation_word("yes") && !is_order_confirmation_word("confirm my address is 5 Main St"));
         assert!(confirms_cancellation("Confirm") && confirms_cancellation("yes, cancel it") && confirms_cancellation("yes please"));
         assert!(
             !confirms_cancellation("no, don't cancel")

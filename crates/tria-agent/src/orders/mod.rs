@@ -134,6 +134,12 @@ impl Agent {
         let (conversation, session_customer) = (session.conversation, session.customer);
         let label = classification.label;
         let stored = self.store().drafts().get(tenant.id, conversation).await?;
+        // "Confirm" (the order table's button, sent again) with nothing waiting for it.
+        if stored.is_none() && session.opens.is_none() && intent::is_order_confirmation_word(message) {
+            let reply = "There is no order waiting for your confirmation in this conversation: an order I confirmed is already placed \
+                         (its number is above). Tell me what you would like to order, or ask about an order by its number.";
+            return Ok(Some(OrderTurn::new(reply, IntentLabel::OrderStatus, 1.0)));
+        }
         if stored.is_none() && !order_intent {
             return Ok(None);
         }

@@ -245,6 +245,8 @@ async fn place_confirm_invoice_in_the_xero_fake_then_cancel_voids_the_invoice() 
     let draft = say(&agent, &tenant, None, Some("CUST-1001"), "I'd like to order 3 bags of espresso roast").await;
     let placed = say(&agent, &tenant, Some(&draft.session_id), None, "Confirm").await;
     let number = placed.order.and_then(|o| o.order_number).expect("placed");
+    let again = say(&agent, &tenant, Some(&draft.session_id), None, "Confirm").await;
+    assert!(again.reply.contains("no order waiting for your confirmation") && again.order.is_none(), "{}", again.reply);
 
     let pass = worker.run_once().await.expect("pass");
     assert_eq!(pass.invoiced, 1, "{pass:?}");
