@@ -8,9 +8,8 @@ use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::Duration;
 
-use tokio::net::TcpListener;
 use tokio::process::Command;
-use tria_server::{ServeOptions, serve};
+use tria_server::ServeOptions;
 
 use crate::web::{WIDGET_KEY, app_with_widget, operator_key};
 
@@ -99,17 +98,12 @@ async fn the_chat_page_widget_and_console_work_in_chromium() {
     // A conversation of another tenant, which the operator must never see.
     let (_, velo) = app.chat(crate::VELO_KEY, serde_json::json!({ "message": "Do you sell bike helmets?" })).await;
     assert!(velo["session_id"].is_string());
-    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
-    let base = format!("http://{}", listener.local_addr().expect("addr"));
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let server = tokio::spawn(serve(
-        listener,
+    let server = crate::serve_on_loopback(
         app.router.clone(),
-        async move {
-            let _ = stopped.await;
-        },
         ServeOptions { header_read_timeout: Duration::from_secs(5), drain_timeout: Duration::from_secs(1) },
-    ));
+    )
+    .await;
+    let base = format!("http://{}", server.addr);
 
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/browser/webui.mjs");
     let child = Command::new("node")
@@ -127,8 +121,7 @@ async fn the_chat_page_widget_and_console_work_in_chromium() {
         .spawn()
         .expect("node starts");
     let output = tokio::time::timeout(RUN_TIMEOUT, child.wait_with_output()).await;
-    let _ = stop.send(());
-    let _ = server.await;
+    let _ = server.stop(Duration::from_secs(60)).await;
     let output = output.expect("the browser run finishes within its time limit").expect("node runs");
     let stdout = String::from_utf8_lossy(&output.stdout);
     let stderr = String::from_utf8_lossy(&output.stderr);

@@ -34,6 +34,37 @@ use tria_agent::Agent;
 use tria_server::{AppState, ServiceSettings, router};
 use tria_testkit::TestDb;
 
+/// The service on a real loopback socket (what hyper, timeouts and raw clients see), until
+/// [`LiveServer::stop`].
+pub(crate) struct LiveServer {
+    pub addr: std::net::SocketAddr,
+    pub stop: tokio::sync::oneshot::Sender<()>,
+    pub handle: tokio::task::JoinHandle<()>,
+}
+
+pub(crate) async fn serve_on_loopback(router: Router, opts: tria_server::ServeOptions) -> LiveServer {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let handle = tokio::spawn(tria_server::serve(
+        listener,
+        router,
+        async move {
+            let _ = stopped.await;
+        },
+        opts,
+    ));
+    LiveServer { addr, stop, handle }
+}
+
+impl LiveServer {
+    /// Asks the server to drain and waits for it at most `within`: the server task's result.
+    pub(crate) async fn stop(self, within: std::time::Duration) -> Result<Result<(), tokio::task::JoinError>, tokio::time::error::Elapsed> {
+        let _ = self.stop.send(());
+        tokio::time::timeout(within, self.handle).await
+    }
+}
+
 /// Held by the tests that load the machine (the 1,000-connection burst, fuzzing, schemathesis)
 /// so they do not run at the same time and skew each other's figures.
 pub(crate) static HEAVY: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());

@@ -4,8 +4,7 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use tokio::net::TcpListener;
-use tria_server::{ServeOptions, serve};
+use tria_server::ServeOptions;
 
 use crate::{NORTHWIND_KEY, TestApp};
 
@@ -24,18 +23,12 @@ async fn the_official_openai_sdk_works_against_tria() {
         Err(e) => return crate::pyenv::skip_or_panic("openai SDK", &e),
     };
     let app = TestApp::new().await;
-    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
-    let addr = listener.local_addr().expect("addr");
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let opts = ServeOptions { header_read_timeout: Duration::from_secs(5), drain_timeout: Duration::from_secs(5) };
-    let server = tokio::spawn(serve(
-        listener,
+    let server = crate::serve_on_loopback(
         app.router.clone(),
-        async move {
-            let _ = stopped.await;
-        },
-        opts,
-    ));
+        ServeOptions { header_read_timeout: Duration::from_secs(5), drain_timeout: Duration::from_secs(5) },
+    )
+    .await;
+    let addr = server.addr;
 
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/py/openai_sdk.py");
     let output = tokio::process::Command::new(&python)
@@ -45,8 +38,7 @@ async fn the_official_openai_sdk_works_against_tria() {
         .output()
         .await
         .expect("run python");
-    let _ = stop.send(());
-    let _ = tokio::time::timeout(Duration::from_secs(5), server).await;
+    let _ = server.stop(Duration::from_secs(5)).await;
     let stdout = String::from_utf8_lossy(&output.stdout);
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(output.status.success(), "openai SDK script failed:\n{stdout}\n{stderr}");

@@ -4,9 +4,8 @@ use std::time::Duration;
 use http::StatusCode;
 use serde_json::json;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpListener;
 use tria_server::shed::{ShedGate, ShedReason};
-use tria_server::{LimitSettings, ServeOptions, ServiceSettings, serve};
+use tria_server::{LimitSettings, ServeOptions, ServiceSettings};
 
 use crate::{NORTHWIND_KEY, TestApp, VELO_KEY, error_code};
 
@@ -113,17 +112,8 @@ async fn stalled_request_bodies_hold_no_gate_slot_and_get_408() {
         ..ServiceSettings::default()
     };
     let app = TestApp::with_settings(settings).await;
-    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
-    let addr = listener.local_addr().expect("addr");
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let server = tokio::spawn(serve(
-        listener,
-        app.router.clone(),
-        async move {
-            let _ = stopped.await;
-        },
-        ServeOptions::default(),
-    ));
+    let server = crate::serve_on_loopback(app.router.clone(), ServeOptions::default()).await;
+    let addr = server.addr;
 
     // Twice the gate's capacity: headers promising 100 bytes, then 16 of them.
     let head = format!(
@@ -154,8 +144,7 @@ async fn stalled_request_bodies_hold_no_gate_slot_and_get_408() {
     }
     let waited = started.elapsed();
     assert!(waited >= Duration::from_millis(500) && waited < Duration::from_secs(4), "408 after the body timeout: {waited:?}");
-    let _ = stop.send(());
-    tokio::time::timeout(Duration::from_secs(10), server).await.expect("stops").expect("no panic");
+    server.stop(Duration::from_secs(10)).await.expect("stops").expect("no panic");
 }
 
 /// [`raw_request`] with blocking IO, for the probe threads.
@@ -204,17 +193,8 @@ async fn a_thousand_concurrent_connections_get_only_200_429_or_503() {
         ..ServiceSettings::default()
     };
     let app = TestApp::with_settings(settings).await;
-    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
-    let addr = listener.local_addr().expect("addr");
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let server = tokio::spawn(serve(
-        listener,
-        app.router.clone(),
-        async move {
-            let _ = stopped.await;
-        },
-        ServeOptions::default(),
-    ));
+    let server = crate::serve_on_loopback(app.router.clone(), ServeOptions::default()).await;
+    let addr = server.addr;
 
     let body = r#"{"message":"What is the restocking fee on returns?"}"#;
     let request = Arc::new(format!(
@@ -282,6 +262,5 @@ async fn a_thousand_concurrent_connections_get_only_200_429_or_503() {
     assert!(counts.keys().all(|s| [200, 429, 503].contains(s)), "only 200/429/503: {counts:?}");
     assert!(counts.get(&200).copied().unwrap_or(0) > 0, "{counts:?}");
     assert_eq!(raw_request(addr, health).await, 200, "still serving after the burst");
-    let _ = stop.send(());
-    tokio::time::timeout(Duration::from_secs(10), server).await.expect("stops").expect("no panic");
+    server.stop(Duration::from_secs(10)).await.expect("stops").expect("no panic");
 }

@@ -6,8 +6,7 @@
 use std::path::Path;
 use std::time::Duration;
 
-use tokio::net::TcpListener;
-use tria_server::{LimitSettings, ServeOptions, ServiceSettings, serve};
+use tria_server::{LimitSettings, ServeOptions, ServiceSettings};
 
 use crate::{NORTHWIND_KEY, TestApp};
 
@@ -29,18 +28,12 @@ async fn schemathesis_finds_no_server_errors_or_schema_violations() {
         ..ServiceSettings::default()
     };
     let app = TestApp::with_settings(settings).await;
-    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
-    let addr = listener.local_addr().expect("addr");
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let opts = ServeOptions { header_read_timeout: Duration::from_secs(5), drain_timeout: Duration::from_secs(5) };
-    let server = tokio::spawn(serve(
-        listener,
+    let server = crate::serve_on_loopback(
         app.router.clone(),
-        async move {
-            let _ = stopped.await;
-        },
-        opts,
-    ));
+        ServeOptions { header_read_timeout: Duration::from_secs(5), drain_timeout: Duration::from_secs(5) },
+    )
+    .await;
+    let addr = server.addr;
 
     // The tenant API with a tenant key, then the admin API with an admin key (last: it may
     // change tenants' settings).
@@ -70,8 +63,7 @@ async fn schemathesis_finds_no_server_errors_or_schema_violations() {
             ));
         }
     }
-    let _ = stop.send(());
-    let _ = tokio::time::timeout(Duration::from_secs(5), server).await;
+    let _ = server.stop(Duration::from_secs(5)).await;
     assert!(failures.is_empty(), "schemathesis found problems:\n{}", failures.join("\n"));
 }
 

@@ -1,26 +1,14 @@
 use std::time::Duration;
 
 use axum::routing::get;
-use tokio::net::TcpListener;
-use tria_server::{ServeOptions, serve};
+use tria_server::ServeOptions;
 
 use crate::{NORTHWIND_KEY, TestApp};
 
 async fn start(app: &TestApp, extra: axum::Router) -> (String, tokio::sync::oneshot::Sender<()>, tokio::task::JoinHandle<()>) {
-    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
-    let addr = listener.local_addr().expect("addr");
-    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-    let router = app.router.clone().merge(extra);
     let opts = ServeOptions { header_read_timeout: Duration::from_millis(500), drain_timeout: Duration::from_secs(5) };
-    let handle = tokio::spawn(serve(
-        listener,
-        router,
-        async move {
-            let _ = rx.await;
-        },
-        opts,
-    ));
-    (format!("http://{addr}"), tx, handle)
+    let server = crate::serve_on_loopback(app.router.clone().merge(extra), opts).await;
+    (format!("http://{}", server.addr), server.stop, server.handle)
 }
 
 #[tokio::test]
