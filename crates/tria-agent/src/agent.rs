@@ -24,6 +24,7 @@ use crate::generation::LlmParts;
 use crate::group_commit::ExchangeWriter;
 use crate::handoff::{self, HandoffNotifier, HandoffReason, NoNotifier};
 use crate::input::{ChatLimits, CleanRequest, validate};
+use crate::keyed_locks::KeyedLocks;
 use crate::message_facts::MessageFacts;
 use crate::persist::{self, Outcome};
 use crate::resolution::is_confirmation;
@@ -104,7 +105,7 @@ impl AgentBuilder {
             classifier: self.classifier,
             limits: self.limits,
             indexes: RwLock::new(HashMap::new()),
-            index_loads: std::sync::Mutex::new(HashMap::new()),
+            index_loads: KeyedLocks::default(),
             catalogues: RwLock::new(HashMap::new()),
             cache: self.cache,
             semantic: self.semantic,
@@ -113,7 +114,7 @@ impl AgentBuilder {
             notifier: self.notifier,
             orders: self.orders,
             history_tokens: self.history_tokens,
-            turns: crate::turns::TurnLocks::default(),
+            turns: KeyedLocks::default(),
         }
     }
 }
@@ -148,7 +149,7 @@ pub struct Agent {
     /// index is not in memory (a new tenant, a start-up still warming) would otherwise embed
     /// its whole corpus once per request, and a re-index racing a lazy load could leave the
     /// older index in place.
-    index_loads: std::sync::Mutex<HashMap<TenantId, Arc<tokio::sync::Mutex<()>>>>,
+    index_loads: KeyedLocks<TenantId>,
     catalogues: RwLock<HashMap<TenantId, Arc<ProductIndex>>>,
     pub(crate) cache: CacheParts,
     semantic: SemanticParts,
@@ -158,7 +159,7 @@ pub struct Agent {
     pub(crate) orders: crate::orders::OrderParts,
     pub(crate) history_tokens: u32,
     /// One turn at a time per session.
-    turns: crate::turns::TurnLocks,
+    turns: KeyedLocks<ConversationId>,
 }
 
 impl std::fmt::Debug for Agent {
@@ -217,15 +218,8 @@ impl Agent {
     /// (Re)loads a tenant's policy index from the store, e.g. after re-indexing. With an
     /// embedder, chunks without a current vector are embedded first and the index is hybrid.
     pub async fn reload_index(&self, tenant: TenantId) -> Result<usize, AgentError> {
-        let load = self.index_load(tenant)?;
-        let _loading = load.lock().await;
+        let _loading = self.index_loads.acquire(tenant).await;
         self.load_indexes(tenant).await
-    }
-
-    /// The lock that serialises loads of `tenant`'s indexes.
-    fn index_load(&self, tenant: TenantId) -> Result<Arc<tokio::sync::Mutex<()>>, AgentError> {
-        let mut loads = self.index_loads.lock().map_err(|_| AgentError::Internal("index load lock poisoned".into()))?;
-        Ok(loads.entry(tenant).or_default().clone())
     }
 
     /// Loads the tenant's policy index and catalogue; the caller holds its `index_load` lock.
@@ -261,8 +255,7 @@ impl Agent {
         if let Some(index) = self.loaded_index(tenant)? {
             return Ok(index);
         }
-        let load = self.index_load(tenant)?;
-        let _loading = load.lock().await;
+        let _loading = self.index_loads.acquire(tenant).await;
         // Whoever held the lock before may have loaded it: then this request uses theirs.
         if let Some(index) = self.loaded_index(tenant)? {
             return Ok(index);

@@ -11,6 +11,7 @@ mod generation;
 mod group_commit;
 pub mod handoff;
 mod input;
+mod keyed_locks;
 mod message_facts;
 mod orders;
 mod persist;
@@ -24,7 +25,6 @@ mod session;
 pub mod setup;
 pub mod stream;
 pub mod trace;
-mod turns;
 
 pub use agent::{Agent, AgentBuilder, HistoryMessage};
 pub use cached::WarmReport;
