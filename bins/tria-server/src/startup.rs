@@ -111,6 +111,7 @@ pub fn cache_config(s: &CacheSettings) -> CacheConfig {
         redis_pool_size: s.redis_pool_size,
         redis_timeout: s.redis_timeout,
         probe_interval: s.probe_interval,
+        degrade: tria_cache::DegradePolicy::default(),
         key_prefix: "tria".into(),
         memory_bytes: s.memory_bytes,
         l1_bytes: s.l1_bytes,

@@ -223,7 +223,7 @@ impl AnswerCache {
         let redis = RedisCache::connect(&url, config.redis_pool_size, config.redis_timeout)?;
         let connected = redis.wait_connected(connect_wait).await;
         let memory = MemoryCache::new(config.memory_bytes);
-        let fallback = FallbackCache::new(Arc::new(redis), memory, config.probe_interval);
+        let fallback = FallbackCache::with_policy(Arc::new(redis), memory, config.probe_interval, config.degrade);
         if let Err(e) = connected {
             fallback.start_degraded(&format!("not reachable at start-up: {e}"));
         }

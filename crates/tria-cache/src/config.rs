@@ -36,6 +36,8 @@ pub struct CacheConfig {
     pub redis_timeout: Duration,
     /// How often a degraded cache checks whether Redis is back.
     pub probe_interval: Duration,
+    /// How many failed commands, with the connection up, make the cache degraded.
+    pub degrade: crate::DegradePolicy,
     /// First segment of every key; tests use their own so they run side by side.
     pub key_prefix: String,
     /// Bytes for the memory store behind L2 (the whole L2 when Redis is off).
@@ -81,6 +83,7 @@ impl Default for CacheConfig {
             redis_pool_size: 4,
             redis_timeout: Duration::from_millis(50),
             probe_interval: Duration::from_secs(1),
+            degrade: crate::DegradePolicy::default(),
             key_prefix: "tria".into(),
             memory_bytes: 64 << 20,
             l1_bytes: 16 << 20,

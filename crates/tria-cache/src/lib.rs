@@ -23,7 +23,7 @@ pub use config::{
     CacheConfig, DEFAULT_L3_EVIDENCE_AGREEMENT, DEFAULT_L3_EVIDENCE_THRESHOLD, DEFAULT_L3_THRESHOLD, LevelConfig, SemanticConfig,
 };
 pub use envelope::{ENVELOPE_VERSION, EnvelopeError};
-pub use fallback::FallbackCache;
+pub use fallback::{DegradePolicy, FallbackCache};
 pub use flight::SingleFlight;
 pub use keys::semantic_text;
 pub use memory::MemoryCache;
