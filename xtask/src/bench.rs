@@ -115,7 +115,7 @@ fn pipeline(settings: &Settings, requests: usize) -> anyhow::Result<()> {
             listener,
             tria_server::router(state),
             std::future::pending(),
-            tria_server::ServeOptions { header_read_timeout: Duration::from_secs(10), drain_timeout: Duration::from_secs(1) },
+            tria_server::ServeOptions { header_read_timeout: Duration::from_secs(10), drain_timeout: Duration::from_secs(1), ..Default::default() },
         ));
         let http = reqwest::Client::new();
         let url = format!("http://{addr}/api/chat");

@@ -65,6 +65,8 @@ impl FromRequestParts<AppState> for AdminAuth {
 pub(crate) struct ChatAuth {
     pub tenant: Arc<TenantContext>,
     pub widget: bool,
+    /// The key's id (per-key limits).
+    pub key_id: Uuid,
 }
 
 /// A console user: an admin (every tenant) or an operator (the tenants assigned to its key).
@@ -94,10 +96,15 @@ impl FromRequestParts<AppState> for ChatAuth {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        // The chat gate authenticates before it reads the body and leaves the caller here;
+        // checking again would count the request against the tenant's rate twice.
+        if let Some(caller) = parts.extensions.get::<ChatAuth>() {
+            return Ok(caller.clone());
+        }
         let key = authenticate(parts, state).await?;
-        let widget = key.role == ApiRole::Widget;
+        let (widget, key_id) = (key.role == ApiRole::Widget, key.key_id);
         let tenant = tenant_of(key, state, &[ApiRole::Tenant, ApiRole::Widget]).await?;
-        Ok(ChatAuth { tenant, widget })
+        Ok(ChatAuth { tenant, widget, key_id })
     }
 }
 
@@ -105,6 +112,13 @@ impl FromRequestParts<AppState> for TenantAuth {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        // Behind the chat gate the caller is known already (and its rate counted).
+        if let Some(caller) = parts.extensions.get::<ChatAuth>() {
+            return match caller.widget {
+                true => Err(ApiError::forbidden("this endpoint needs a tenant key")),
+                false => Ok(TenantAuth(caller.tenant.clone())),
+            };
+        }
         let key = authenticate(parts, state).await?;
         Ok(TenantAuth(tenant_of(key, state, &[ApiRole::Tenant]).await?))
     }

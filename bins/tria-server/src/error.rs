@@ -70,7 +70,7 @@ impl ApiError {
 /// The status each input error code maps to.
 fn status_of(code: ErrorCode) -> StatusCode {
     match code {
-        ErrorCode::InvalidJson | ErrorCode::MissingField => StatusCode::BAD_REQUEST,
+        ErrorCode::InvalidJson | ErrorCode::MissingField | ErrorCode::MalformedRequest => StatusCode::BAD_REQUEST,
         ErrorCode::InvalidField => StatusCode::UNPROCESSABLE_ENTITY,
         ErrorCode::Unauthorized => StatusCode::UNAUTHORIZED,
         ErrorCode::Forbidden => StatusCode::FORBIDDEN,

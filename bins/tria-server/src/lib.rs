@@ -39,5 +39,5 @@ pub mod web;
 pub use error::ApiError;
 pub use health::{ComponentHealth, HealthReport, HealthStatus};
 pub use routes::router;
-pub use serve::{ServeOptions, serve};
+pub use serve::{ConnectionStats, ServeOptions, raise_fd_limit, serve};
 pub use state::{AppState, Guards, LimitSettings, ServiceSettings};

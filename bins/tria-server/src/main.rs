@@ -97,6 +97,9 @@ async fn run(settings: tria_config::Settings) -> anyhow::Result<()> {
             tracing::info!(tenant = %slug, key = %key, "demo API key (dev profile only)");
         }
     }
+    if let Some(limit) = tria_server::raise_fd_limit() {
+        tracing::debug!(limit, "file-descriptor limit");
+    }
     let listener = tokio::net::TcpListener::bind(settings.listen).await.with_context(|| format!("cannot listen on {}", settings.listen))?;
     tracing::info!(
         listen = %settings.listen,
@@ -113,7 +116,15 @@ async fn run(settings: tria_config::Settings) -> anyhow::Result<()> {
         }
         None => None,
     };
-    let opts = ServeOptions { header_read_timeout: settings.server.header_read_timeout, drain_timeout: settings.server.drain_timeout };
+    let opts = ServeOptions {
+        header_read_timeout: settings.server.header_read_timeout,
+        drain_timeout: settings.server.drain_timeout,
+        idle_timeout: settings.server.idle_timeout,
+        write_timeout: settings.server.write_timeout,
+        max_connections: settings.server.max_connections,
+        max_streams_per_connection: settings.server.max_streams_per_connection,
+        stats: state.connection_stats(),
+    };
     let draining = state.clone();
     let shutdown = async move {
         shutdown_signal().await;

@@ -218,6 +218,10 @@ async fn scrape_time_registry(state: &AppState) -> Registry {
     let shed = Counter::<u64>::default();
     shed.inc_by(gate.shed_total());
     r.register("shed", "Requests refused with 503 because the chat gate was full", shed);
+    let shed_share = Counter::<u64>::default();
+    shed_share.inc_by(gate.shed_share_total());
+    r.register("shed_share", "Requests refused with 503 because their tenant or widget key held its share of the chat gate", shed_share);
+    register_connection_stats(&mut r, &state.connection_stats());
 
     let limiter = state.rate_limiter();
     let limited = Counter::<u64>::default();
@@ -411,4 +415,32 @@ pub(crate) async fn metrics(State(state): State<AppState>) -> Response {
         return crate::ApiError::internal(format!("encoding metrics: {err}")).into_response();
     }
     ([(http::header::CONTENT_TYPE, "application/openmetrics-text; version=1.0.0; charset=utf-8")], text).into_response()
+}
+
+/// The HTTP server's connection figures ([`crate::serve`]).
+fn register_connection_stats(r: &mut Registry, stats: &crate::serve::ConnectionStats) {
+    use std::sync::atomic::Ordering::Relaxed;
+    let open = Gauge::<i64>::default();
+    open.set(i64::try_from(stats.open.load(Relaxed)).unwrap_or(i64::MAX));
+    r.register("http_connections_open", "Client connections open now", open);
+    let lingering = Gauge::<i64>::default();
+    lingering.set(i64::try_from(stats.lingering.load(Relaxed)).unwrap_or(i64::MAX));
+    r.register("http_connections_lingering", "Closed connections still discarding what their client sends", lingering);
+    let accepted = Counter::<u64>::default();
+    accepted.inc_by(stats.accepted.load(Relaxed));
+    r.register("http_connections_accepted", "Client connections accepted", accepted);
+    let closed = Family::<Vec<(String, String)>, Counter>::default();
+    for (reason, counter) in [
+        ("header_timeout", &stats.header_timeouts),
+        ("idle_timeout", &stats.idle_timeouts),
+        ("write_timeout", &stats.write_timeouts),
+        ("evicted", &stats.evicted),
+        ("refused", &stats.refused),
+    ] {
+        closed.get_or_create(&vec![("reason".to_owned(), reason.to_owned())]).inc_by(counter.load(Relaxed));
+    }
+    r.register("http_connections_closed", "Connections the server closed or refused, by reason", closed);
+    let chats = Counter::<u64>::default();
+    chats.inc_by(stats.chat_streams_refused.load(Relaxed));
+    r.register("chat_open_refused", "Chat requests refused with 429: too many open on one connection or through one key", chats);
 }

@@ -8,7 +8,7 @@
 use std::convert::Infallible;
 use std::sync::Arc;
 
-use axum::Json;
+use axum::{Extension, Json};
 use axum::extract::State;
 use axum::response::sse::{Event, Sse};
 use axum::response::{IntoResponse, Response};
@@ -23,6 +23,7 @@ use tria_core::{ChatRequest, ErrorCode, TenantContext};
 use crate::ApiError;
 use crate::auth::TenantAuth;
 use crate::json_body::JsonBody;
+use crate::shed::{GateSlot, Slot};
 use crate::state::AppState;
 
 #[derive(Debug, Deserialize)]
@@ -119,13 +120,15 @@ fn now() -> i64 {
 pub(crate) async fn chat_completions(
     State(state): State<AppState>,
     TenantAuth(tenant): TenantAuth,
+    slot: Option<Extension<GateSlot>>,
     JsonBody(body): JsonBody<CompletionRequest>,
 ) -> Result<Response, ApiError> {
     let (request, model, streaming, include_usage) = body.into_chat(&tenant)?;
     crate::admission::admit(&state, &tenant, request.customer_id.as_deref()).await?;
     if streaming {
         state.agent().check_request(&tenant, &request).await?;
-        return Ok(stream_completion(state, tenant, request, model, include_usage));
+        let slot = slot.and_then(|Extension(slot)| slot.take());
+        return Ok(stream_completion(state, tenant, request, model, include_usage, slot));
     }
     let message = request.message.clone();
     let reply = tria_llm::with_call_context(crate::admission::llm_context(&tenant), state.agent().chat(&tenant, request)).await?;
@@ -182,11 +185,37 @@ impl Chunks {
 }
 
 /// `chat.completion.chunk` events, then `data: [DONE]`, as OpenAI streams them.
-fn stream_completion(state: AppState, tenant: Arc<TenantContext>, request: ChatRequest, model: String, include_usage: bool) -> Response {
+/// The reply is made in a task of its own that holds the gate slot, so the slot is freed when
+/// the reply is complete, whether or not the client reads it; the body waits for the result.
+fn stream_completion(
+    state: AppState,
+    tenant: Arc<TenantContext>,
+    request: ChatRequest,
+    model: String,
+    include_usage: bool,
+    slot: Option<Slot>,
+) -> Response {
     let chunks = Chunks { id: completion_id(), created: now(), model };
     let message = request.message.clone();
     let context = crate::admission::llm_context(&tenant);
-    let events = stream::once(async move { tria_llm::with_call_context(context, state.agent().chat(&tenant, request)).await })
+    let (mut done, result) = tokio::sync::oneshot::channel();
+    let reply = tokio::spawn(tria_llm::with_call_context(context, async move {
+        let _slot = slot;
+        let mut chat = Box::pin(state.agent().chat(&tenant, request));
+        // A client that disconnects drops the receiver: stop working on its reply.
+        let result = tokio::select! {
+            result = &mut chat => result,
+            () = done.closed() => return,
+        };
+        let _ = done.send(result);
+    }));
+    // Dropping the body (the client went away) aborts the task with it.
+    let abort = AbortOnDrop(reply.abort_handle());
+    let events = stream::once(async move {
+        let _abort = abort;
+        // The task only ends without sending when it panicked.
+        result.await.unwrap_or_else(|_| Err(tria_agent::AgentError::Internal("the reply task ended without a reply".into())))
+    })
         .flat_map(move |result| {
             let mut out = Vec::new();
             for event in ChatEvent::sequence(&message, result) {
@@ -215,4 +244,13 @@ fn stream_completion(state: AppState, tenant: Arc<TenantContext>, request: ChatR
         })
         .map(Ok::<_, Infallible>);
     Sse::new(events).into_response()
+}
+
+/// Aborts a task when dropped.
+struct AbortOnDrop(tokio::task::AbortHandle);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
 }

@@ -2,27 +2,59 @@
 //! `max_queue` wait (each no longer than `queue_timeout`), and everything beyond is answered
 //! 503 + `Retry-After` at once. Queueing without bound is what made the seed service fall over:
 //! latency grows until every client times out and the work done is all wasted.
+//!
+//! One tenant may hold at most its share of the slots and of the queue (`limits.tenant_share`),
+//! and one publishable widget key a smaller share (`limits.widget_key_share`): the widget key
+//! is public, and whoever holds it must not be able to take the gate from every other tenant.
+//! The caller is authenticated from the headers before the body is read, so a request without
+//! a valid key costs no body buffer and no slot.
 
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::Duration;
 
 use axum::body::{Body, HttpBody};
-use axum::extract::{Request, State};
+use axum::extract::{FromRequestParts, Request, State};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use futures::StreamExt;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use tokio::time::Instant;
+use tria_core::TenantId;
+use uuid::Uuid;
 
 use crate::ApiError;
-use crate::state::AppState;
+use crate::auth::ChatAuth;
+use crate::serve::ConnectionHandle;
+use crate::state::{AppState, LimitSettings};
 
 /// Why a request was turned away.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ShedReason {
     QueueFull,
     QueueTimeout,
+    /// The tenant (or the widget key) already holds its share of the gate.
+    ShareFull,
 }
+
+/// Who a share of the gate belongs to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+enum Owner {
+    Tenant(TenantId),
+    WidgetKey(Uuid),
+}
+
+/// One owner's part of the gate: slots and queue places of its own.
+#[derive(Debug)]
+struct Share {
+    slots: Arc<Semaphore>,
+    cap: usize,
+    waiting: AtomicUsize,
+}
+
+/// Owners remembered at most before unused shares are dropped (they are remade on demand).
+const MAX_SHARES: usize = 10_000;
 
 /// The concurrency gate. Cheap to share; counts what it sheds.
 #[derive(Debug)]
@@ -33,9 +65,16 @@ pub struct ShedGate {
     queue_timeout: Duration,
     waiting: AtomicUsize,
     shed: AtomicU64,
+    shed_share: AtomicU64,
+    tenant_share: f64,
+    widget_key_share: f64,
+    shares: Mutex<HashMap<Owner, Arc<Share>>>,
+    /// Open chat requests per API key, bounded by `max_chats_per_key`.
+    chats_per_key: Arc<Mutex<HashMap<Uuid, usize>>>,
+    max_chats_per_key: usize,
 }
 
-/// Decrements the waiting count however the wait ends (including cancellation).
+/// Decrements a waiting count however the wait ends (including cancellation).
 struct Waiting<'a>(&'a AtomicUsize);
 
 impl Drop for Waiting<'_> {
@@ -44,21 +83,127 @@ impl Drop for Waiting<'_> {
     }
 }
 
+/// A place in the gate: the slot itself and the owner's share(s) of it. Dropping it frees all.
+#[derive(Debug)]
+pub struct Slot {
+    _global: OwnedSemaphorePermit,
+    _tenant: OwnedSemaphorePermit,
+    _widget_key: Option<OwnedSemaphorePermit>,
+}
+
+/// One open chat request through an API key; dropping it frees the place.
+#[derive(Debug)]
+pub(crate) struct ChatOnKey {
+    key: Uuid,
+    open: Arc<Mutex<HashMap<Uuid, usize>>>,
+}
+
+impl Drop for ChatOnKey {
+    fn drop(&mut self) {
+        let mut open = self.open.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(count) = open.get_mut(&self.key) {
+            *count = count.saturating_sub(1);
+            if *count == 0 {
+                open.remove(&self.key);
+            }
+        }
+    }
+}
+
 impl ShedGate {
+    /// A gate without shares: any one caller may take every slot (tests, benches).
     pub fn new(max_in_flight: usize, max_queue: usize, queue_timeout: Duration) -> Self {
-        let max_in_flight = max_in_flight.max(1);
-        Self {
-            slots: Arc::new(Semaphore::new(max_in_flight)),
+        let limits = LimitSettings {
             max_in_flight,
             max_queue,
             queue_timeout,
+            tenant_share: 1.0,
+            widget_key_share: 1.0,
+            ..LimitSettings::default()
+        };
+        Self::from_limits(&limits)
+    }
+
+    /// The gate the limit settings describe, shares included.
+    pub fn from_limits(limits: &LimitSettings) -> Self {
+        let max_in_flight = limits.max_in_flight.max(1);
+        Self {
+            slots: Arc::new(Semaphore::new(max_in_flight)),
+            max_in_flight,
+            max_queue: limits.max_queue,
+            queue_timeout: limits.queue_timeout,
             waiting: AtomicUsize::new(0),
             shed: AtomicU64::new(0),
+            shed_share: AtomicU64::new(0),
+            tenant_share: limits.tenant_share.clamp(f64::MIN_POSITIVE, 1.0),
+            widget_key_share: limits.widget_key_share.clamp(f64::MIN_POSITIVE, 1.0),
+            shares: Mutex::new(HashMap::new()),
+            chats_per_key: Arc::new(Mutex::new(HashMap::new())),
+            max_chats_per_key: limits.max_chats_per_key.max(1),
         }
     }
 
-    /// A slot, waiting in the bounded queue if none is free.
+    /// A slot, waiting in the bounded queue if none is free (no share applies).
     pub async fn acquire(&self) -> Result<OwnedSemaphorePermit, ShedReason> {
+        self.acquire_global(Instant::now() + self.queue_timeout).await
+    }
+
+    /// A slot for `tenant` (through the publishable widget key `widget_key`, if so), within the
+    /// tenant's share and the key's, waiting in the bounded queue if none is free.
+    pub async fn acquire_for(&self, tenant: TenantId, widget_key: Option<Uuid>) -> Result<Slot, ShedReason> {
+        let deadline = Instant::now() + self.queue_timeout;
+        let tenant_share = self.share(Owner::Tenant(tenant));
+        let tenant_permit = self.acquire_share(&tenant_share, deadline).await?;
+        let widget_key_permit = match widget_key {
+            Some(key) => Some(self.acquire_share(&self.share(Owner::WidgetKey(key)), deadline).await?),
+            None => None,
+        };
+        let global = self.acquire_global(deadline).await?;
+        Ok(Slot { _global: global, _tenant: tenant_permit, _widget_key: widget_key_permit })
+    }
+
+    fn share(&self, owner: Owner) -> Arc<Share> {
+        let mut shares = self.shares.lock().unwrap_or_else(PoisonError::into_inner);
+        if shares.len() >= MAX_SHARES && !shares.contains_key(&owner) {
+            shares.retain(|_, s| s.slots.available_permits() < s.cap || s.waiting.load(Ordering::SeqCst) > 0);
+        }
+        let fraction = match owner {
+            Owner::Tenant(_) => self.tenant_share,
+            Owner::WidgetKey(_) => self.widget_key_share,
+        };
+        shares
+            .entry(owner)
+            .or_insert_with(|| {
+                let cap = ((self.max_in_flight as f64 * fraction).ceil() as usize).clamp(1, self.max_in_flight);
+                Arc::new(Share { slots: Arc::new(Semaphore::new(cap)), cap, waiting: AtomicUsize::new(0) })
+            })
+            .clone()
+    }
+
+    async fn acquire_share(&self, share: &Share, deadline: Instant) -> Result<OwnedSemaphorePermit, ShedReason> {
+        if let Ok(permit) = share.slots.clone().try_acquire_owned() {
+            return Ok(permit);
+        }
+        let fraction = (share.cap as f64 / self.max_in_flight as f64).min(1.0);
+        let queue_places = (self.max_queue as f64 * fraction).ceil() as usize;
+        if share.waiting.fetch_add(1, Ordering::SeqCst) >= queue_places {
+            share.waiting.fetch_sub(1, Ordering::SeqCst);
+            self.shed.fetch_add(1, Ordering::Relaxed);
+            self.shed_share.fetch_add(1, Ordering::Relaxed);
+            return Err(ShedReason::ShareFull);
+        }
+        let _waiting = Waiting(&share.waiting);
+        match tokio::time::timeout_at(deadline, share.slots.clone().acquire_owned()).await {
+            Ok(Ok(permit)) => Ok(permit),
+            Ok(Err(_)) | Err(_) => {
+                self.shed.fetch_add(1, Ordering::Relaxed);
+                self.shed_share.fetch_add(1, Ordering::Relaxed);
+                Err(ShedReason::ShareFull)
+            }
+        }
+    }
+
+    async fn acquire_global(&self, deadline: Instant) -> Result<OwnedSemaphorePermit, ShedReason> {
         if let Ok(permit) = self.slots.clone().try_acquire_owned() {
             return Ok(permit);
         }
@@ -68,7 +213,7 @@ impl ShedGate {
             return Err(ShedReason::QueueFull);
         }
         let _waiting = Waiting(&self.waiting);
-        match tokio::time::timeout(self.queue_timeout, self.slots.clone().acquire_owned()).await {
+        match tokio::time::timeout_at(deadline, self.slots.clone().acquire_owned()).await {
             Ok(Ok(permit)) => Ok(permit),
             // The semaphore is never closed; treat it like a timeout all the same.
             Ok(Err(_)) | Err(_) => {
@@ -76,6 +221,17 @@ impl ShedGate {
                 Err(ShedReason::QueueTimeout)
             }
         }
+    }
+
+    /// A place for one more open chat request through `key`, if it has fewer than the maximum.
+    pub(crate) fn open_chat_for_key(&self, key: Uuid) -> Option<ChatOnKey> {
+        let mut open = self.chats_per_key.lock().unwrap_or_else(PoisonError::into_inner);
+        let count = open.entry(key).or_insert(0);
+        if *count >= self.max_chats_per_key {
+            return None;
+        }
+        *count += 1;
+        Some(ChatOnKey { key, open: self.chats_per_key.clone() })
     }
 
     pub fn in_flight(&self) -> usize {
@@ -87,42 +243,96 @@ impl ShedGate {
     pub fn shed_total(&self) -> u64 {
         self.shed.load(Ordering::Relaxed)
     }
+    /// Shed because the tenant or widget key held its share (part of [`Self::shed_total`]).
+    pub fn shed_share_total(&self) -> u64 {
+        self.shed_share.load(Ordering::Relaxed)
+    }
     pub fn max_in_flight(&self) -> usize {
         self.max_in_flight
     }
 }
 
-/// Middleware on the chat routes: reads the request body first (size-limited, within
-/// `body_read_timeout`, so a client holding its body back never holds a slot), then holds a
-/// slot for the rest of the request — including a streamed response body, whose pipeline runs
-/// while the body is sent, so the slot rides along with the body and is freed when the body
-/// ends or the client goes away.
+/// The request's place in the gate, in its extensions: a handler whose reply is produced after
+/// it returns (a stream) takes the slot into the task that produces the reply, so the slot is
+/// freed when the reply is complete — not when the client has read it.
+#[derive(Clone, Debug)]
+pub(crate) struct GateSlot(Arc<Mutex<Option<Slot>>>);
+
+impl GateSlot {
+    /// The slot, to be held until the reply is complete. `None` when already taken.
+    pub(crate) fn take(&self) -> Option<Slot> {
+        self.0.lock().unwrap_or_else(PoisonError::into_inner).take()
+    }
+}
+
+/// Middleware on the chat routes. In order: the caller's key (and the tenant's rate) from the
+/// headers, so an unauthenticated request is refused before its body is read; the open-chat
+/// limits of the connection and the key; the body (size-limited, within `body_read_timeout`,
+/// so a client holding its body back never holds a slot); then a slot within the tenant's (and
+/// widget key's) share. A JSON reply is complete when it is returned and frees the slot then;
+/// a stream's handler takes the slot into the task producing it ([`GateSlot`]). The open-chat
+/// places ride along with the response body until it has been sent, or until the server's
+/// write timeout closes a connection whose client stopped reading.
 pub(crate) async fn gate(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    let (mut parts, body) = req.into_parts();
+    let caller = match ChatAuth::from_request_parts(&mut parts, &state).await {
+        Ok(caller) => caller,
+        Err(err) => return err.into_response(),
+    };
+    let limits = &state.settings().limits;
+    let on_connection = match parts.extensions.get::<ConnectionHandle>() {
+        Some(handle) => match handle.0.try_open_chat(limits.max_chats_per_connection) {
+            Some(place) => Some(place),
+            None => {
+                state.connection_stats().chat_streams_refused.fetch_add(1, Ordering::Relaxed);
+                return too_many_open(format!("at most {} chat requests may be open at once on one connection", limits.max_chats_per_connection));
+            }
+        },
+        None => None,
+    };
+    let Some(on_key) = state.shed_gate().open_chat_for_key(caller.key_id) else {
+        state.connection_stats().chat_streams_refused.fetch_add(1, Ordering::Relaxed);
+        return too_many_open(format!("at most {} chat requests may be open at once through one API key", limits.max_chats_per_key));
+    };
+    let (tenant, widget_key) = (caller.tenant.id, caller.widget.then_some(caller.key_id));
+    parts.extensions.insert(caller);
     let settings = state.settings();
     // Boxed: the read's future is only needed until the body is in, not for the whole request.
-    let req = match Box::pin(crate::json_body::buffered(req, settings.body_limit_bytes, settings.body_read_timeout)).await {
+    let req = match Box::pin(crate::json_body::buffered(Request::from_parts(parts, body), settings.body_limit_bytes, settings.body_read_timeout)).await {
         Ok(req) => req,
         Err(err) => return err.into_response(),
     };
-    match state.shed_gate().acquire().await {
-        Ok(permit) => {
-            let response = next.run(req).await;
-            // A body of known length (every JSON reply) is complete: the work it held the slot
-            // for is done. Kept as it is, it goes out with a Content-Length, not chunked.
-            if response.body().size_hint().exact().is_some() {
-                drop(permit);
-                return response;
-            }
-            let (parts, body) = response.into_parts();
-            let body = body.into_data_stream().map(move |chunk| {
-                let _slot = &permit;
-                chunk
-            });
-            Response::from_parts(parts, Body::from_stream(body))
-        }
+    let slot = match state.shed_gate().acquire_for(tenant, widget_key).await {
+        Ok(slot) => GateSlot(Arc::new(Mutex::new(Some(slot)))),
         Err(reason) => {
             tracing::debug!(?reason, "request shed");
-            ApiError::overloaded("the service is at capacity; retry shortly", 1).into_response()
+            let message = match reason {
+                ShedReason::ShareFull => "this tenant is using its share of the service's capacity; retry shortly",
+                ShedReason::QueueFull | ShedReason::QueueTimeout => "the service is at capacity; retry shortly",
+            };
+            return ApiError::overloaded(message, 1).into_response();
         }
+    };
+    let mut req = req;
+    req.extensions_mut().insert(slot.clone());
+    let response = next.run(req).await;
+    // Returned: unless a stream's handler took it, the work the slot was for is done.
+    drop(slot.take());
+    // A body of known length (every JSON reply) is complete: kept as it is, it goes out with a
+    // Content-Length, not chunked.
+    if response.body().size_hint().exact().is_some() {
+        return response;
     }
+    let (parts, body) = response.into_parts();
+    let places = (on_connection, on_key);
+    let body = body.into_data_stream().map(move |chunk| {
+        let _open = &places;
+        chunk
+    });
+    Response::from_parts(parts, Body::from_stream(body))
+}
+
+/// 429 for a caller with too many chat requests open at once.
+fn too_many_open(message: String) -> Response {
+    ApiError::rate_limited(message, 1).into_response()
 }

@@ -81,6 +81,10 @@ pub fn limit_settings(l: &tria_config::LimitSettings) -> LimitSettings {
             tokens_per_month: l.tenant_tokens_per_month,
             usd_per_month: l.tenant_usd_per_month,
         },
+        tenant_share: l.tenant_share,
+        widget_key_share: l.widget_key_share,
+        max_chats_per_connection: l.max_chats_per_connection,
+        max_chats_per_key: l.max_chats_per_key,
     }
 }
 

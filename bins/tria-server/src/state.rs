@@ -51,6 +51,14 @@ pub struct LimitSettings {
     pub customer_burst: u32,
     /// Default per-tenant LLM spend budgets; `settings.budget` overrides each. 0 turns one off.
     pub budget: crate::budget::BudgetLimits,
+    /// The share of the gate's slots (and of its queue) one tenant may hold.
+    pub tenant_share: f64,
+    /// The share one publishable widget key may hold.
+    pub widget_key_share: f64,
+    /// Chat requests open at once on one connection (until their reply is complete).
+    pub max_chats_per_connection: usize,
+    /// Chat requests open at once through one API key.
+    pub max_chats_per_key: usize,
 }
 
 impl Default for LimitSettings {
@@ -64,6 +72,10 @@ impl Default for LimitSettings {
             customer_per_second: 0.0,
             customer_burst: 10,
             budget: crate::budget::BudgetLimits::default(),
+            tenant_share: 0.5,
+            widget_key_share: 0.25,
+            max_chats_per_connection: 8,
+            max_chats_per_key: 256,
         }
     }
 }
@@ -104,6 +116,8 @@ struct Inner {
     slack_events: Option<Arc<crate::slack_events::SlackEvents>>,
     insights: crate::customers::InsightCache,
     auth_cache: crate::auth_cache::AuthCache,
+    /// The HTTP server's connection counters (passed to [`crate::serve`] through its options).
+    connection_stats: Arc<crate::serve::ConnectionStats>,
 }
 
 /// Cheap to clone; every clone shares the same components.
@@ -153,7 +167,8 @@ impl AppState {
                 store,
                 agent,
                 integrations,
-                shed: ShedGate::new(settings.limits.max_in_flight, settings.limits.max_queue, settings.limits.queue_timeout),
+                shed: ShedGate::from_limits(&settings.limits),
+                connection_stats: Arc::new(crate::serve::ConnectionStats::default()),
                 rate_limiter,
                 budget,
                 metrics,
@@ -208,6 +223,10 @@ impl AppState {
     }
     pub fn budget(&self) -> &SpendBudget {
         &self.inner.budget
+    }
+    /// The counters to hand to [`crate::serve`] so `/metrics` shows its connections.
+    pub fn connection_stats(&self) -> Arc<crate::serve::ConnectionStats> {
+        self.inner.connection_stats.clone()
     }
     pub fn metrics(&self) -> &Metrics {
         &self.inner.metrics

@@ -5,6 +5,7 @@
 
 use std::convert::Infallible;
 
+use axum::Extension;
 use axum::extract::State;
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
@@ -15,27 +16,34 @@ use tria_core::ChatRequest;
 use crate::ApiError;
 use crate::auth::ChatAuth;
 use crate::json_body::JsonBody;
+use crate::shed::GateSlot;
 use crate::state::AppState;
 
 pub(crate) async fn chat_stream(
     State(state): State<AppState>,
     caller: ChatAuth,
+    slot: Option<Extension<GateSlot>>,
     JsonBody(request): JsonBody<ChatRequest>,
 ) -> Result<Response, ApiError> {
     state.agent().check_request(&caller.tenant, &request).await?;
     crate::web::admit_widget_request(&state, &caller, &request).await?;
     crate::admission::admit(&state, &caller.tenant, request.customer_id.as_deref()).await?;
     let context = crate::admission::llm_context(&caller.tenant);
-    // The pipeline runs in its own task and hands events over a small channel; when the client
+    // The pipeline runs in its own task and hands events over a channel; when the client
     // disconnects, the response body (and with it the receiver) is dropped, the task sees the
     // channel close and drops the pipeline, which cancels the upstream LLM request. The LLM call
     // context is task-local, so the spawned task carries it explicitly.
-    let (tx, rx) = tokio::sync::mpsc::channel::<ChatEvent>(32);
+    //
+    // The task holds the request's gate slot and never waits for the client: a reply is
+    // bounded (the model's token limit), so the channel is not, and the slot is freed when the
+    // reply is complete even if the client reads slowly or not at all (the server's write
+    // timeout closes such a connection, dropping what is still queued).
+    let slot = slot.and_then(|Extension(slot)| slot.take());
+    let (tx, rx) = tokio::sync::mpsc::unbounded_channel::<ChatEvent>();
     tokio::spawn(tria_llm::with_call_context(context, async move {
-        let events = state.agent().chat_stream(&caller.tenant, request);
+        let _slot = slot;
+        let events = state.agent().chat_stream_on(&caller.tenant, request, crate::web::channel_of(&caller));
         futures::pin_mut!(events);
-        // The session is named in `meta` and stored by the time `done` is sent.
-        let mut session = None;
         loop {
             tokio::select! {
                 () = tx.closed() => {
@@ -44,16 +52,7 @@ pub(crate) async fn chat_stream(
                 }
                 next = events.next() => match next {
                     Some(event) => {
-                        match &event {
-                            ChatEvent::Meta { session_id, .. } => session = Some(session_id.clone()),
-                            ChatEvent::Done { .. } => {
-                                if let Some(id) = &session {
-                                    crate::web::after_widget_session(&state, &caller, id).await;
-                                }
-                            }
-                            _ => {}
-                        }
-                        if tx.send(event).await.is_err() { return }
+                        if tx.send(event).is_err() { return }
                     }
                     None => return,
                 },

@@ -108,6 +108,46 @@ pub struct RawLimits {
     #[serde(default, deserialize_with = "number_or_text")]
     pub tenant_usd_per_month: f64,
     pub shared_via_redis: bool,
+    /// The share of `max_in_flight` (and of the queue) one tenant may hold, 0 < share ≤ 1.
+    #[serde(default = "default_tenant_share", deserialize_with = "number_or_text")]
+    pub tenant_share: f64,
+    /// The share one publishable widget key may hold.
+    #[serde(default = "default_widget_key_share", deserialize_with = "number_or_text")]
+    pub widget_key_share: f64,
+    /// Chat requests open at once on one connection (their replies not yet complete).
+    #[serde(default = "default_max_chats_per_connection")]
+    pub max_chats_per_connection: u32,
+    /// Chat requests open at once through one API key.
+    #[serde(default = "default_max_chats_per_key")]
+    pub max_chats_per_key: u32,
+}
+
+fn default_tenant_share() -> f64 {
+    0.5
+}
+
+fn default_widget_key_share() -> f64 {
+    0.25
+}
+
+fn default_max_chats_per_connection() -> u32 {
+    8
+}
+
+fn default_max_chats_per_key() -> u32 {
+    256
+}
+
+fn default_idle_timeout_ms() -> u64 {
+    60_000
+}
+
+fn default_write_timeout_ms() -> u64 {
+    30_000
+}
+
+fn default_max_streams_per_connection() -> u32 {
+    100
 }
 
 fn default_auth_cache_ttl_ms() -> u64 {
@@ -132,6 +172,18 @@ pub struct RawServer {
     #[serde(default = "default_body_read_timeout_ms")]
     pub body_read_timeout_ms: u64,
     pub drain_timeout_ms: u64,
+    /// A connection with no request in flight this long is closed.
+    #[serde(default = "default_idle_timeout_ms")]
+    pub idle_timeout_ms: u64,
+    /// A response the client has not taken for this long closes its connection.
+    #[serde(default = "default_write_timeout_ms")]
+    pub write_timeout_ms: u64,
+    /// Open connections at most (0: 80 % of the file-descriptor limit).
+    #[serde(default)]
+    pub max_connections: u32,
+    /// HTTP/2 streams per connection at most.
+    #[serde(default = "default_max_streams_per_connection")]
+    pub max_streams_per_connection: u32,
     /// How long a verified API key (and its tenant) is trusted before the store is asked again.
     #[serde(default = "default_auth_cache_ttl_ms")]
     pub auth_cache_ttl_ms: u64,

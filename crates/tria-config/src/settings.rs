@@ -44,6 +44,14 @@ pub struct LimitSettings {
     pub tenant_usd_per_month: f64,
     /// Share limits between instances through `cache.redis_url` when it is set.
     pub shared_via_redis: bool,
+    /// The share of the chat gate one tenant may hold (0 < share ≤ 1).
+    pub tenant_share: f64,
+    /// The share of the chat gate one publishable widget key may hold (0 < share ≤ 1).
+    pub widget_key_share: f64,
+    /// Chat requests open at once on one connection.
+    pub max_chats_per_connection: usize,
+    /// Chat requests open at once through one API key.
+    pub max_chats_per_key: usize,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -61,6 +69,14 @@ pub struct ServerSettings {
     /// slower clients get 408.
     pub body_read_timeout: Duration,
     pub drain_timeout: Duration,
+    /// A connection with no request in flight this long is closed.
+    pub idle_timeout: Duration,
+    /// A response the client has not taken for this long closes its connection.
+    pub write_timeout: Duration,
+    /// Open connections at most; 0: 80 % of the file-descriptor limit.
+    pub max_connections: usize,
+    /// HTTP/2 streams per connection at most.
+    pub max_streams_per_connection: u32,
     /// How long a verified API key and its tenant are reused without asking the store: a key
     /// revoked or a tenant changed through another instance (or the CLI) takes up to this long
     /// to be seen here; through this instance's admin API at once. Zero: every request asks.
@@ -288,6 +304,13 @@ impl Settings {
             header_read_timeout: millis("server.header_read_timeout_ms", s.header_read_timeout_ms, 100)?,
             body_read_timeout: millis("server.body_read_timeout_ms", s.body_read_timeout_ms, 100)?,
             drain_timeout: millis("server.drain_timeout_ms", s.drain_timeout_ms, 0)?,
+            idle_timeout: millis("server.idle_timeout_ms", s.idle_timeout_ms, 100)?,
+            write_timeout: millis("server.write_timeout_ms", s.write_timeout_ms, 100)?,
+            max_connections: s.max_connections as usize,
+            max_streams_per_connection: match s.max_streams_per_connection {
+                n @ 1..=1000 => n,
+                n => return Err(ConfigError::invalid("server.max_streams_per_connection", format!("must be 1 to 1000 (got {n})"))),
+            },
             auth_cache_ttl: match s.auth_cache_ttl_ms {
                 // A revoked key must stop working soon, whatever the setting says.
                 ttl @ 0..=60_000 => Duration::from_millis(ttl),
@@ -463,6 +486,16 @@ impl Settings {
         if l.customer_burst == 0 {
             return Err(ConfigError::invalid("limits.customer_burst", "must be at least 1"));
         }
+        for (name, share) in [("limits.tenant_share", l.tenant_share), ("limits.widget_key_share", l.widget_key_share)] {
+            if !(share > 0.0 && share <= 1.0) {
+                return Err(ConfigError::invalid(name, format!("must be greater than 0 and at most 1 (got {share})")));
+            }
+        }
+        for (name, max) in [("limits.max_chats_per_connection", l.max_chats_per_connection), ("limits.max_chats_per_key", l.max_chats_per_key)] {
+            if max == 0 {
+                return Err(ConfigError::invalid(name, "must be at least 1"));
+            }
+        }
         let limits = LimitSettings {
             max_in_flight: l.max_in_flight as usize,
             max_queue: l.max_queue as usize,
@@ -476,6 +509,10 @@ impl Settings {
             tenant_tokens_per_month: l.tenant_tokens_per_month,
             tenant_usd_per_month: l.tenant_usd_per_month,
             shared_via_redis: l.shared_via_redis,
+            tenant_share: l.tenant_share,
+            widget_key_share: l.widget_key_share,
+            max_chats_per_connection: l.max_chats_per_connection as usize,
+            max_chats_per_key: l.max_chats_per_key as usize,
         };
 
         let integrations = integrations(&raw.integrations)?;

@@ -7,6 +7,8 @@ use serde::{Deserialize, Serialize};
 #[serde(rename_all = "snake_case")]
 pub enum ErrorCode {
     InvalidJson,
+    /// Not valid HTTP (a request the server could not parse at all).
+    MalformedRequest,
     InvalidField,
     MissingField,
     Unauthorized,
@@ -26,6 +28,7 @@ impl ErrorCode {
     pub fn as_str(self) -> &'static str {
         match self {
             ErrorCode::InvalidJson => "invalid_json",
+            ErrorCode::MalformedRequest => "malformed_request",
             ErrorCode::InvalidField => "invalid_field",
             ErrorCode::MissingField => "missing_field",
             ErrorCode::Unauthorized => "unauthorized",

@@ -100,7 +100,7 @@ async fn the_chat_page_widget_and_console_work_in_chromium() {
     assert!(velo["session_id"].is_string());
     let server = crate::serve_on_loopback(
         app.router.clone(),
-        ServeOptions { header_read_timeout: Duration::from_secs(5), drain_timeout: Duration::from_secs(1) },
+        ServeOptions { header_read_timeout: Duration::from_secs(5), drain_timeout: Duration::from_secs(1), ..Default::default() },
     )
     .await;
     let base = format!("http://{}", server.addr);

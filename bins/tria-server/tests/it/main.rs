@@ -8,6 +8,7 @@ mod deploy;
 mod errors;
 mod fuzz_http;
 mod health;
+mod hostile;
 mod llm_calls;
 mod metrics;
 mod openai_sdk;

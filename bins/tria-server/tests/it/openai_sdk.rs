@@ -25,7 +25,7 @@ async fn the_official_openai_sdk_works_against_tria() {
     let app = TestApp::new().await;
     let server = crate::serve_on_loopback(
         app.router.clone(),
-        ServeOptions { header_read_timeout: Duration::from_secs(5), drain_timeout: Duration::from_secs(5) },
+        ServeOptions { header_read_timeout: Duration::from_secs(5), drain_timeout: Duration::from_secs(5), ..Default::default() },
     )
     .await;
     let addr = server.addr;

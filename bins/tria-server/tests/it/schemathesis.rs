@@ -30,7 +30,7 @@ async fn schemathesis_finds_no_server_errors_or_schema_violations() {
     let app = TestApp::with_settings(settings).await;
     let server = crate::serve_on_loopback(
         app.router.clone(),
-        ServeOptions { header_read_timeout: Duration::from_secs(5), drain_timeout: Duration::from_secs(5) },
+        ServeOptions { header_read_timeout: Duration::from_secs(5), drain_timeout: Duration::from_secs(5), ..Default::default() },
     )
     .await;
     let addr = server.addr;

@@ -6,7 +6,7 @@ use tria_server::ServeOptions;
 use crate::{NORTHWIND_KEY, TestApp};
 
 async fn start(app: &TestApp, extra: axum::Router) -> (String, tokio::sync::oneshot::Sender<()>, tokio::task::JoinHandle<()>) {
-    let opts = ServeOptions { header_read_timeout: Duration::from_millis(500), drain_timeout: Duration::from_secs(5) };
+    let opts = ServeOptions { header_read_timeout: Duration::from_millis(500), drain_timeout: Duration::from_secs(5), ..Default::default() };
     let server = crate::serve_on_loopback(app.router.clone().merge(extra), opts).await;
     (format!("http://{}", server.addr), server.stop, server.handle)
 }
@@ -115,7 +115,7 @@ async fn http2_is_served_with_stream_and_body_limits() {
     let response = response.await.expect("response");
     assert_eq!(response.status(), 200);
     assert!(response.headers().contains_key("x-request-id"));
-    assert_eq!(client.current_max_send_streams(), 256, "the server advertises its stream limit");
+    assert_eq!(client.current_max_send_streams(), 100, "the server advertises its stream limit (server.max_streams_per_connection)");
 
     let request = http::Request::post(format!("{base}/api/chat"))
         .header("authorization", format!("Bearer {NORTHWIND_KEY}"))
