@@ -125,7 +125,7 @@ impl Agent {
             .map(|s| s.trim_end_matches('.').to_owned())
     }
 
-    fn hours_phrase(hours: Option<&str>) -> String {
+    pub(crate) fn hours_phrase(hours: Option<&str>) -> String {
         match hours {
             Some(h) => format!("Our team answers {h}"),
             None => "Our team answers during business hours".to_owned(),

@@ -5,6 +5,7 @@
 mod agent;
 mod cached;
 mod catalogue;
+mod client;
 pub mod context;
 mod error;
 mod generation;
@@ -28,10 +29,12 @@ pub mod trace;
 
 pub use agent::{Agent, AgentBuilder, HistoryMessage};
 pub use cached::WarmReport;
+pub use client::{ChatClient, with_chat_client};
 pub use error::AgentError;
 pub use generation::GenerationInfo;
 pub use handoff::{HandoffEvent, HandoffNotifier, HandoffReason, NotifyError};
 pub use input::ChatLimits;
+pub use orders::{VerificationLimits, VerificationStats};
 pub use resolution::SettleReport;
 pub use semantic::{SemanticParts, load_semantic};
 pub use stream::{ChatEvent, Usage};

@@ -4,11 +4,14 @@
 //! then nobody's orders are shown, changed or placed. Known and unknown numbers get the same
 //! replies, so the chat cannot be used to find out which numbers exist.
 //!
+//! Failed verifications are limited per session, customer number and client (`lockout.rs`).
+//!
 //! A `customer_id` sent by the tenant's own server (a tenant key) is trusted as before: the
 //! business has already signed its customer in.
 
-use tria_core::{CustomerId, TenantContext};
+use tria_core::{ConversationId, CustomerId, TenantContext};
 
+use super::lockout::{self, Attempt};
 use crate::{Agent, AgentError};
 
 /// What a message did to the claim of who is asking.
@@ -20,6 +23,9 @@ pub(super) enum Claim {
     NeedsEmail(String),
     /// A number and an email that do not belong together (or a number that does not exist).
     Mismatch,
+    /// Too many failed verifications (this session's, this number's or this client's): the
+    /// attempt was refused without checking, or this failure reached the limit.
+    LockedOut,
     /// Neither a customer number nor an email.
     Nothing,
 }
@@ -57,13 +63,53 @@ fn number_candidates(message: &str) -> Vec<String> {
 }
 
 impl Agent {
-    /// Reads the message (and the number an earlier turn claimed) for who is asking.
-    pub(super) async fn claim_customer(&self, tenant: &TenantContext, message: &str, claimed: Option<&str>) -> Result<Claim, AgentError> {
+    /// Reads the message (and the number an earlier turn claimed) for who is asking, within
+    /// the limits on failed verifications.
+    pub(super) async fn claim_customer(
+        &self,
+        tenant: &TenantContext,
+        session: ConversationId,
+        message: &str,
+        claimed: Option<&str>,
+    ) -> Result<Claim, AgentError> {
         let email = email_in(message);
         let typed = number_candidates(message);
+        if email.is_none() && typed.is_empty() && claimed.is_none() {
+            return Ok(Claim::Nothing);
+        }
+        let numbers: Vec<&str> = if typed.is_empty() { claimed.into_iter().collect() } else { typed.iter().map(String::as_str).collect() };
+        let subjects = lockout::subjects(session, &numbers);
+        let Some(email) = email else {
+            if self.verification_locked(tenant, &subjects).await? {
+                return Ok(Claim::LockedOut);
+            }
+            return self.check_claim(tenant, &typed, claimed, None).await;
+        };
+        let (rows, subjects) = match self.begin_verification(tenant, subjects).await? {
+            Attempt::Refused => return Ok(Claim::LockedOut),
+            Attempt::Check { rows, subjects } => (rows, subjects),
+        };
+        match self.check_claim(tenant, &typed, claimed, Some(email)).await? {
+            Claim::Verified(customer) => {
+                self.verification_passed(tenant, &rows).await?;
+                Ok(Claim::Verified(customer))
+            }
+            _ if self.verification_failed(tenant, &subjects).await? => Ok(Claim::LockedOut),
+            _ => Ok(Claim::Mismatch),
+        }
+    }
+
+    /// Number (typed, else claimed earlier) and email checked against the customer rows.
+    async fn check_claim(
+        &self,
+        tenant: &TenantContext,
+        typed: &[String],
+        claimed: Option<&str>,
+        email: Option<String>,
+    ) -> Result<Claim, AgentError> {
         // The number this message names: the first that is a customer, else the first candidate.
         let mut number = None;
-        for token in &typed {
+        for token in typed {
             if let Some(found) = self.find_customer(tenant, token).await? {
                 number = Some((token.clone(), Some(found)));
                 break;

@@ -15,6 +15,7 @@ mod draft;
 mod extract;
 mod identity;
 mod intent;
+mod lockout;
 mod manage;
 mod matching;
 mod place;
@@ -32,6 +33,7 @@ use tria_store::entity::{order, order_item, product};
 
 use self::draft::{Draft, Stage};
 use self::identity::Claim;
+pub use self::lockout::{VerificationLimits, VerificationStats};
 use self::rules::OrderRules;
 use crate::session::Session;
 use crate::{Agent, AgentBuilder, AgentError};
@@ -62,6 +64,9 @@ pub(crate) struct OrderParts {
     /// The accounting integration's state (its circuit breaker): while it is not `ok`, customers
     /// are told their invoice will follow.
     pub(crate) invoicing: Option<Arc<dyn IntegrationProbe>>,
+    pub(crate) verification_limits: VerificationLimits,
+    /// Shared by the agent's clones of these parts: one count per process.
+    pub(crate) verification: Arc<lockout::VerificationCounters>,
 }
 
 impl AgentBuilder {
@@ -174,7 +179,7 @@ impl Agent {
                 d.customer = cx.customer;
             }
             if d.stage == Stage::AwaitingCustomer && cx.customer.is_none() {
-                match self.claim_customer(tenant, message, d.claimed.as_deref()).await? {
+                match self.claim_customer(tenant, conversation, message, d.claimed.as_deref()).await? {
                     Claim::Verified(found) => return self.customer_verified(&mut cx, session, d.clone(), found).await.map(Some),
                     Claim::NeedsEmail(number) => {
                         d.claimed = Some(number);
@@ -185,6 +190,12 @@ impl Agent {
                         d.claimed = None;
                         self.store().drafts().save(tenant.id, conversation, d.to_state()).await?;
                         return Ok(Some(cx.turn_as(identity::NOT_VERIFIED, IntentLabel::OrderStatus)));
+                    }
+                    Claim::LockedOut => {
+                        d.claimed = None;
+                        self.store().drafts().save(tenant.id, conversation, d.to_state()).await?;
+                        let reply = self.verification_locked_reply(tenant).await;
+                        return Ok(Some(cx.turn_as(reply, IntentLabel::OrderStatus)));
                     }
                     Claim::Nothing => {}
                 }

@@ -8,6 +8,7 @@ mod persist;
 mod safety;
 mod semantic_cache;
 mod streaming;
+mod verification;
 
 use std::collections::BTreeMap;
 

@@ -19,3 +19,4 @@ pub mod product;
 pub mod tenant;
 pub mod tenant_usage_daily;
 pub mod ticket_link;
+pub mod verification_failure;

@@ -6,6 +6,7 @@ mod m0003_agent_tracking;
 mod m0004_orders_chat;
 mod m0005_console;
 mod m0006_message_lookup;
+mod m0007_verification_failures;
 
 use sea_orm_migration::prelude::*;
 
@@ -22,6 +23,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0004_orders_chat::Migration),
             Box::new(m0005_console::Migration),
             Box::new(m0006_message_lookup::Migration),
+            Box::new(m0007_verification_failures::Migration),
         ]
     }
 }

@@ -15,6 +15,7 @@ mod policies;
 mod tenants;
 mod tickets;
 mod usage;
+mod verifications;
 
 pub use catalogue::{CatalogueRepo, NewProduct};
 pub use console::{ChunkLabel, ConsoleRepo, FeedbackCounts, MessageFigures, Rating};
@@ -31,6 +32,7 @@ pub use policies::{NewChunk, PolicyRepo};
 pub use tenants::{NewTenant, TenantPatch, TenantRepo};
 pub use tickets::{NewTicketLink, TicketLinkRepo};
 pub use usage::{UsageDelta, UsageRepo};
+pub use verifications::{VerificationRepo, VerificationScope, VerificationSubject};
 
 use crate::Store;
 
@@ -83,5 +85,8 @@ impl Store {
     }
     pub fn usage(&self) -> UsageRepo<'_> {
         UsageRepo { db: self.connection() }
+    }
+    pub fn verifications(&self) -> VerificationRepo<'_> {
+        VerificationRepo { db: self.connection() }
     }
 }

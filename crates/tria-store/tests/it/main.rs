@@ -8,6 +8,7 @@ mod orders;
 mod outbox_backlog;
 mod seed;
 mod tenancy;
+mod verifications;
 
 use tria_core::{TenantContext, ToneProfile};
 use tria_store::Store;
