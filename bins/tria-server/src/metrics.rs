@@ -363,6 +363,9 @@ async fn cache_metrics(state: &AppState, r: &mut Registry) {
     r.register("cache_entries", "Live cache entries by tenant and level", entries);
     r.register("cache_tokens_saved", "LLM tokens saved by cached answers", tokens_saved);
     r.register("cache_degraded", "1 while the shared cache (Redis) is degraded and memory serves", degraded);
+    let transitions = Counter::<u64>::default();
+    transitions.inc_by(cache.backend().stats().transitions);
+    r.register("cache_transitions", "Switches of the shared cache between Redis and memory, both directions", transitions);
 }
 
 /// Resident memory and CPU time from `/proc/self` (Linux); absent elsewhere.

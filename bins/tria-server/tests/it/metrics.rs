@@ -35,6 +35,7 @@ async fn metrics_cover_requests_chat_latency_cache_pool_limits_and_the_process()
         r#"tria_cache_hits_total{tenant="northwind",level="l1"}"#,
         r#"tria_cache_misses_total{tenant="northwind",level="l3"}"#,
         r#"tria_cache_fallbacks_total{tenant="northwind",level="l2"}"#,
+        "tria_cache_transitions_total 0",
         r#"tria_db_pool_connections{backend="sqlite"}"#,
         r#"tria_db_pool_max{backend="sqlite"} 8"#,
         "tria_chat_in_flight 0",
