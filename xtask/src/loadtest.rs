@@ -219,3 +219,41 @@ fn exit_with(status: ExitStatus) -> anyhow::Result<()> {
         None => bail!("tria-load was killed"),
     }
 }
+
+/// A release `tria-server` on a free loopback port with its embedded defaults (dev profile, a
+/// fresh data dir, the offline responder); stopped when dropped.
+pub(crate) struct ReleaseServer {
+    pub addr: std::net::SocketAddr,
+    started: Started,
+    _work: tempfile::TempDir,
+}
+
+impl ReleaseServer {
+    pub(crate) fn pid(&self) -> u32 {
+        self.started.server.as_ref().map_or(0, Child::id)
+    }
+}
+
+pub(crate) fn start_release_server() -> anyhow::Result<ReleaseServer> {
+    let bin_dir = build("release")?;
+    let work = tempfile::tempdir()?;
+    let port = free_port()?;
+    let mut started = Started { server: None, mock_pid_file: work.path().join("none.pid"), redis_port: None };
+    let log_path = work.path().join("server.log");
+    let log = std::fs::File::create(&log_path)?;
+    let server = Command::new(bin_dir.join("tria-server"))
+        .env("TRIA_LISTEN", format!("127.0.0.1:{port}"))
+        .env("TRIA_DATA_DIR", work.path().join("data"))
+        .env("TRIA_LOG", "warn")
+        .env_remove("TRIA_PROFILE")
+        .stdout(log.try_clone()?)
+        .stderr(log)
+        .spawn()
+        .context("starting tria-server")?;
+    let server = started.server.insert(server);
+    let base = format!("http://127.0.0.1:{port}");
+    if let Err(e) = wait_ready(&format!("{base}/health/ready"), Duration::from_secs(300), server, "tria-server") {
+        bail!("{e}\n--- server log ---\n{}", std::fs::read_to_string(&log_path).unwrap_or_default());
+    }
+    Ok(ReleaseServer { addr: ([127, 0, 0, 1], port).into(), started, _work: work })
+}

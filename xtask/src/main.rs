@@ -7,6 +7,7 @@ mod chaos;
 mod db;
 mod eval;
 mod eval_cache;
+mod hostile;
 mod index;
 mod keys;
 mod loadtest;
@@ -55,6 +56,8 @@ enum Task {
     Keys(keys::KeysArgs),
     /// Load tests with tria-load; without --target it starts a release server + mock LLM.
     Loadtest(loadtest::LoadtestArgs),
+    /// The hardening review's attacks at full size against a release server, with their figures.
+    Hostile(hostile::HostileArgs),
 }
 
 /// Settings as tria-server would load them from the working directory.
@@ -89,5 +92,6 @@ fn main() -> anyhow::Result<()> {
         Task::Chaos(args) => chaos::run(args),
         Task::Keys(args) => keys::run(args, &settings(&cli)?),
         Task::Loadtest(args) => loadtest::run(args),
+        Task::Hostile(args) => hostile::run(args),
     }
 }
