@@ -19,7 +19,7 @@ use crate::auth::AdminAuth;
 use crate::json_body::JsonBody;
 use crate::path_param::PathParam;
 use crate::state::AppState;
-use crate::text_input;
+use crate::{tenant_settings, text_input};
 
 fn tenant_json(t: &TenantContext) -> Value {
     json!({ "id": t.id.0, "slug": t.slug, "name": t.name, "tone": t.tone, "settings": t.settings })
@@ -148,13 +148,9 @@ pub(crate) async fn create_tenant(
     }
     check_settings(body.settings.as_ref())?;
     check_tone(body.tone.as_ref())?;
-    let new = NewTenant {
-        name,
-        slug: body.slug.clone(),
-        currency,
-        tone: body.tone.unwrap_or_default(),
-        settings: body.settings.unwrap_or_else(|| json!({})),
-    };
+    let mut settings = body.settings.unwrap_or_else(|| json!({}));
+    tenant_settings::check(&mut settings, &state.agent().prompt_sets())?;
+    let new = NewTenant { name, slug: body.slug.clone(), currency, tone: body.tone.unwrap_or_default(), settings };
     let tenant = state.store().tenants().create(new).await.map_err(|e| conflict(e, &format!("tenant `{}`", body.slug)))?;
     tracing::info!(admin_key = %admin.key_id, tenant = %tenant.slug, "tenant created");
     Ok((StatusCode::CREATED, Json(tenant_json(&tenant))).into_response())
@@ -192,11 +188,16 @@ pub(crate) async fn update_tenant(
     check_settings(body.settings.as_ref())?;
     check_tone(body.tone.as_ref())?;
     let tenant = tenant_by_slug(&state, &slug).await?;
-    let settings = body.settings.map(|patch| {
-        let mut settings = tenant.settings.clone();
-        merge_patch(&mut settings, &patch);
-        settings
-    });
+    // The merged result is checked, so what is stored is always a valid combination.
+    let settings = match body.settings {
+        Some(patch) => {
+            let mut settings = tenant.settings.clone();
+            merge_patch(&mut settings, &patch);
+            tenant_settings::check(&mut settings, &state.agent().prompt_sets())?;
+            Some(settings)
+        }
+        None => None,
+    };
     let patch = TenantPatch { name: body.name.map(|n| n.trim().to_owned()), tone: body.tone, settings };
     let updated = state.store().tenants().update(tenant.id, patch).await?;
     state.auth_cache().forget_all();

@@ -150,7 +150,7 @@ fn component_schemas() -> Value {
                 "slug": { "type": "string", "pattern": "^[a-z0-9][a-z0-9-]{0,63}$" },
                 "currency": { "anyOf": [{ "type": "string", "pattern": "^[A-Z]{3}$" }, { "type": "null" }] },
                 "tone": { "anyOf": [{ "$ref": "#/components/schemas/Tone" }, { "type": "null" }] },
-                "settings": { "anyOf": [{ "$ref": "#/components/schemas/Settings" }, { "type": "null" }], "description": "Free-form tenant settings: `rate_limit`, `budget`, `prompt_set`, … Strings (keys included) may hold line breaks and tabs but no other control character." },
+                "settings": { "anyOf": [{ "$ref": "#/components/schemas/Settings" }, { "type": "null" }], "description": "Tenant settings: the keys the server reads (`rate_limit`, `budget`, the order rules, `support_*`, `prompt_set`) have the types and ranges described, any other key is free-form. Strings (keys included) may hold line breaks and tabs but no other control character." },
             },
         },
         "UpdateTenant": {
@@ -164,9 +164,11 @@ fn component_schemas() -> Value {
         },
         // Settings are free-form JSON, but PostgreSQL cannot store NUL and the server refuses
         // control characters in any string of them (`text_input::json_strings`).
+        // The keys the server reads are typed and ranged (`tenant_settings`: 422 otherwise).
         "Settings": {
             "type": "object",
             "propertyNames": { "pattern": PROSE_PATTERN },
+            "properties": crate::tenant_settings::schema_properties(),
             "additionalProperties": { "$ref": "#/components/schemas/SettingValue" },
         },
         "SettingValue": {

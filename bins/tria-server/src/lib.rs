@@ -33,6 +33,7 @@ pub mod startup;
 mod state;
 mod stream;
 pub mod telemetry;
+mod tenant_settings;
 mod text_input;
 pub mod web;
 

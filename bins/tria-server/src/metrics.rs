@@ -229,7 +229,22 @@ async fn scrape_time_registry(state: &AppState) -> Registry {
     r.register("rate_limited", "Requests refused with 429 by the per-tenant rate limit", limited);
     let fallbacks = Counter::<u64>::default();
     fallbacks.inc_by(limiter.fallback_total());
-    r.register("rate_limit_fallbacks", "Rate-limit checks decided per instance because Redis failed", fallbacks);
+    r.register("rate_limit_fallbacks", "Rate-limit checks decided per instance because Redis failed or was known down", fallbacks);
+    let faults = Counter::<u64>::default();
+    faults.inc_by(limiter.faults_total());
+    r.register(
+        "rate_limit_faults",
+        "Rate-limit checks that met a fault and were decided fail-safe (a stored setting out of range, a poisoned lock)",
+        faults,
+    );
+    if let Some(up) = limiter.shared_up() {
+        let shared_up = Gauge::<i64>::default();
+        shared_up.set(i64::from(up));
+        r.register("rate_limit_shared_up", "1 while rate limits are shared through Redis, 0 while each instance limits on its own", shared_up);
+        let transitions = Counter::<u64>::default();
+        transitions.inc_by(limiter.shared_transitions());
+        r.register("rate_limit_shared_transitions", "Switches between shared (Redis) and per-instance rate limits", transitions);
+    }
 
     let pool = state.store().pool_stats();
     let labels = PoolLabels { backend: pool.backend.to_owned() };

@@ -517,6 +517,15 @@ impl Agent {
         self.llm.as_ref()
     }
 
+    /// The prompt sets a tenant's `settings.prompt_set` may name: those loaded with the LLM, or
+    /// the built-in `default` when replies are composed offline.
+    pub fn prompt_sets(&self) -> Vec<String> {
+        match &self.llm {
+            Some(llm) => llm.prompts.sets().map(str::to_owned).collect(),
+            None => vec![tria_llm::prompt::DEFAULT_SET.to_owned()],
+        }
+    }
+
     pub(crate) async fn customer(&self, tenant: &TenantContext, external_id: &str) -> Result<CustomerId, AgentError> {
         // Customers first seen in chat are recorded with what we know: their id.
         let row = self

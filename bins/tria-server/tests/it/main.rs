@@ -18,9 +18,11 @@ mod overload;
 mod process;
 mod pyenv;
 mod ratelimit;
+mod ratelimit_outage;
 mod schemathesis;
 mod socket;
 mod streaming;
+mod tenant_settings;
 mod traces;
 mod web;
 

@@ -1,0 +1,235 @@
+//! What a tenant's `settings` may hold: every key the code reads, with its type and range, checked
+//! on the settings as they will be stored (after a PATCH's merge) and described in the OpenAPI
+//! document from the same table. Keys the code does not read stay free-form.
+
+use serde_json::{Map, Value, json};
+
+use crate::ApiError;
+use crate::ratelimit::{MAX_BURST, MAX_PER_SECOND, MIN_PER_SECOND};
+
+/// The largest amount of money in minor units a setting may hold (10^15: ten trillion dollars).
+const MAX_MINOR: i64 = 1_000_000_000_000_000;
+/// The largest token budget.
+const MAX_TOKENS: i64 = 1_000_000_000_000_000;
+/// The largest dollar budget.
+const MAX_USD: f64 = 1e9;
+
+/// The kinds of value a known setting takes. `null` is accepted for each (a merge patch removes
+/// the key with it; every reader treats it as absent).
+#[derive(Clone, Copy, Debug)]
+enum Kind {
+    /// Requests per second: 0 (no limit) or a number from [`MIN_PER_SECOND`] to [`MAX_PER_SECOND`].
+    Rate,
+    /// A whole number in the range; a whole number written as a float (`3.0`) is stored as `3`.
+    Int {
+        min: i64,
+        max: i64,
+        note: &'static str,
+    },
+    /// A number in the range.
+    Number {
+        min: f64,
+        max: f64,
+        note: &'static str,
+    },
+    Bool,
+    /// Text of at most this many characters (line breaks and tabs allowed).
+    Text {
+        max_chars: usize,
+    },
+    /// One e-mail address.
+    Email,
+    /// A short single-line text (a phone number).
+    Label {
+        max_chars: usize,
+    },
+    /// The name of a loaded prompt set.
+    PromptSet,
+    /// An object with these known keys (others free-form).
+    Object(&'static [(&'static str, Kind)]),
+}
+
+const RATE_LIMIT: &[(&str, Kind)] = &[
+    ("per_second", Kind::Rate),
+    ("burst", Kind::Int { min: 1, max: MAX_BURST as i64, note: "" }),
+    ("customer_per_second", Kind::Rate),
+    ("customer_burst", Kind::Int { min: 1, max: MAX_BURST as i64, note: "" }),
+];
+
+const BUDGET: &[(&str, Kind)] = &[
+    ("tokens_per_hour", Kind::Int { min: 0, max: MAX_TOKENS, note: " (0 turns it off)" }),
+    ("usd_per_hour", Kind::Number { min: 0.0, max: MAX_USD, note: " (0 turns it off)" }),
+    ("tokens_per_month", Kind::Int { min: 0, max: MAX_TOKENS, note: " (0 turns it off)" }),
+    ("usd_per_month", Kind::Number { min: 0.0, max: MAX_USD, note: " (0 turns it off)" }),
+];
+
+/// Every key of a tenant's settings the code reads (`ratelimit.rs`, `budget.rs`,
+/// `tria_agent::orders::rules`, `generation.rs`, `helpdesk.rs`, the responder and hand-off).
+const SETTINGS: &[(&str, Kind)] = &[
+    ("rate_limit", Kind::Object(RATE_LIMIT)),
+    ("budget", Kind::Object(BUDGET)),
+    ("order_approval_threshold_minor", Kind::Int { min: 0, max: MAX_MINOR, note: "" }),
+    ("max_quantity_per_line", Kind::Int { min: 0, max: 1_000_000, note: " (0 means the default)" }),
+    ("max_lines_per_order", Kind::Int { min: 0, max: 1_000, note: " (0 means the default)" }),
+    ("max_units_per_order", Kind::Int { min: 0, max: 100_000_000, note: " (0 means the default)" }),
+    ("free_shipping_threshold_minor", Kind::Int { min: 0, max: MAX_MINOR, note: "" }),
+    ("support_hours", Kind::Text { max_chars: 200 }),
+    ("support_email", Kind::Email),
+    ("support_phone", Kind::Label { max_chars: 50 }),
+    ("cancel_invoiced_orders", Kind::Bool),
+    ("prompt_set", Kind::PromptSet),
+];
+
+fn refuse(path: &str, expected: &str) -> ApiError {
+    ApiError::new(http::StatusCode::UNPROCESSABLE_ENTITY, tria_core::ErrorCode::InvalidField, format!("{path} must be {expected}"))
+}
+
+/// Checks `settings` (the whole object as it would be stored) and normalises whole numbers
+/// written as floats. `prompt_sets`: the sets `prompt_set` may name.
+pub(crate) fn check(settings: &mut Value, prompt_sets: &[String]) -> Result<(), ApiError> {
+    let Value::Object(map) = settings else { return Err(refuse("settings", "a JSON object")) };
+    check_object("settings", map, SETTINGS, prompt_sets)
+}
+
+fn check_object(path: &str, map: &mut Map<String, Value>, known: &[(&str, Kind)], prompt_sets: &[String]) -> Result<(), ApiError> {
+    for (key, kind) in known {
+        if let Some(value) = map.get_mut(*key) {
+            check_value(&format!("{path}.{key}"), value, *kind, prompt_sets)?;
+        }
+    }
+    Ok(())
+}
+
+fn check_value(path: &str, value: &mut Value, kind: Kind, prompt_sets: &[String]) -> Result<(), ApiError> {
+    if value.is_null() {
+        return Ok(());
+    }
+    match kind {
+        Kind::Rate => match value.as_f64() {
+            Some(rate) if rate == 0.0 || (MIN_PER_SECOND..=MAX_PER_SECOND).contains(&rate) => Ok(()),
+            _ => Err(refuse(path, &format!("0 (no limit) or a number from {MIN_PER_SECOND} to {MAX_PER_SECOND}"))),
+        },
+        Kind::Int { min, max, note } => match whole_number(value).filter(|n| (min..=max).contains(n)) {
+            Some(n) => {
+                *value = Value::from(n);
+                Ok(())
+            }
+            None => Err(refuse(path, &format!("a whole number from {min} to {max}{note}"))),
+        },
+        Kind::Number { min, max, note } => match value.as_f64() {
+            Some(n) if (min..=max).contains(&n) => Ok(()),
+            _ => Err(refuse(path, &format!("a number from {min} to {max}{note}"))),
+        },
+        Kind::Bool if value.is_boolean() => Ok(()),
+        Kind::Bool => Err(refuse(path, "true or false")),
+        Kind::Text { max_chars } => match value.as_str() {
+            Some(text) if text.chars().count() <= max_chars => Ok(()),
+            _ => Err(refuse(path, &format!("text of at most {max_chars} characters"))),
+        },
+        Kind::Label { max_chars } => match value.as_str() {
+            Some(text) if text.chars().count() <= max_chars && !text.chars().any(char::is_control) => Ok(()),
+            _ => Err(refuse(path, &format!("one line of text of at most {max_chars} characters"))),
+        },
+        Kind::Email => match value.as_str() {
+            Some(text) if is_email(text) => Ok(()),
+            _ => Err(refuse(path, "an e-mail address (name@domain, at most 254 characters)")),
+        },
+        Kind::PromptSet => match value.as_str() {
+            Some(name) if prompt_sets.iter().any(|set| set == name) => Ok(()),
+            _ => Err(refuse(path, &format!("the name of a prompt set this server has loaded ({})", prompt_sets.join(", ")))),
+        },
+        Kind::Object(known) => match value {
+            Value::Object(map) => check_object(path, map, known, prompt_sets),
+            _ => Err(refuse(path, "a JSON object")),
+        },
+    }
+}
+
+/// An integer, or a float with no fractional part inside the i64 range.
+fn whole_number(value: &Value) -> Option<i64> {
+    value.as_i64().or_else(|| value.as_f64().filter(|f| f.fract() == 0.0 && f.abs() <= 9.0e15).map(|f| f as i64))
+}
+
+/// `local@domain`: one `@`, both sides non-empty, no spaces or control characters (what
+/// [`EMAIL_PATTERN`] says).
+fn is_email(text: &str) -> bool {
+    text.chars().count() <= 254
+        && text.split_once('@').is_some_and(|(local, domain)| {
+            !local.is_empty() && !domain.is_empty() && !domain.contains('@') && !text.chars().any(|c| c == ' ' || c.is_control())
+        })
+}
+
+const EMAIL_PATTERN: &str = r"^[^@ \x00-\x1f\x7f-\x9f]+@[^@ \x00-\x1f\x7f-\x9f]+$";
+/// Prose: line breaks and tabs, no other control character (as `text_input::multi_line`).
+const PROSE_PATTERN: &str = r"^[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]*$";
+const LABEL_PATTERN: &str = r"^[^\x00-\x1f\x7f-\x9f]*$";
+
+/// The OpenAPI `properties` of the known keys, for the `Settings` schema: what [`check`]
+/// accepts, so generated clients and schemathesis agree with the server. `prompt_set` lists the
+/// built-in set; a server with more sets in `config/prompts` accepts those too.
+pub(crate) fn schema_properties() -> Value {
+    properties(SETTINGS)
+}
+
+fn properties(known: &[(&str, Kind)]) -> Value {
+    Value::Object(known.iter().map(|(key, kind)| ((*key).to_owned(), schema(*kind))).collect())
+}
+
+fn schema(kind: Kind) -> Value {
+    let value = match kind {
+        Kind::Rate => json!({
+            "description": "Requests per second; 0 turns the limit off.",
+            "anyOf": [{ "type": "number", "enum": [0] }, { "type": "number", "minimum": MIN_PER_SECOND, "maximum": MAX_PER_SECOND }],
+        }),
+        Kind::Int { min, max, note } => {
+            json!({ "type": "integer", "minimum": min, "maximum": max, "description": format!("A whole number{note}.") })
+        }
+        Kind::Number { min, max, note } => {
+            json!({ "type": "number", "minimum": min, "maximum": max, "description": format!("A number{note}.") })
+        }
+        Kind::Bool => json!({ "type": "boolean" }),
+        Kind::Text { max_chars } => json!({ "type": "string", "maxLength": max_chars, "pattern": PROSE_PATTERN }),
+        Kind::Label { max_chars } => json!({ "type": "string", "maxLength": max_chars, "pattern": LABEL_PATTERN }),
+        Kind::Email => json!({ "type": "string", "maxLength": 254, "pattern": EMAIL_PATTERN }),
+        Kind::PromptSet => json!({
+            "type": "string",
+            "enum": [tria_llm::prompt::DEFAULT_SET],
+            "description": "A loaded prompt set: the built-in `default`, or a set under config/prompts on this server.",
+        }),
+        Kind::Object(known) => json!({
+            "type": "object",
+            "propertyNames": { "pattern": PROSE_PATTERN },
+            "properties": properties(known),
+            "additionalProperties": { "$ref": "#/components/schemas/SettingValue" },
+        }),
+    };
+    json!({ "anyOf": [value, { "type": "null" }] })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sets() -> Vec<String> {
+        vec!["default".to_owned()]
+    }
+
+    #[test]
+    fn messages_name_the_field_and_what_it_must_be() {
+        let err = check(&mut json!({ "rate_limit": { "per_second": 1e-30 } }), &sets()).expect_err("too slow");
+        assert_eq!(err.status, http::StatusCode::UNPROCESSABLE_ENTITY);
+        assert_eq!(err.message, "settings.rate_limit.per_second must be 0 (no limit) or a number from 0.000001 to 1000000");
+        let err = check(&mut json!({ "rate_limit": { "burst": 1.5 } }), &sets()).expect_err("fraction");
+        assert_eq!(err.message, "settings.rate_limit.burst must be a whole number from 1 to 1000000");
+        let err = check(&mut json!({ "prompt_set": "x" }), &sets()).expect_err("unknown set");
+        assert_eq!(err.message, "settings.prompt_set must be the name of a prompt set this server has loaded (default)");
+    }
+
+    #[test]
+    fn whole_numbers_written_as_floats_are_stored_as_integers_and_unknown_keys_pass() {
+        let mut settings = json!({ "budget": { "tokens_per_hour": 1000.0 }, "x": { "y": [1, "z"] }, "support_email": null });
+        check(&mut settings, &sets()).expect("valid");
+        assert!(settings["budget"]["tokens_per_hour"].is_i64(), "{settings}");
+        assert!(is_email("care@example.com") && !is_email("a@b@c") && !is_email("@b") && !is_email("a b@c") && !is_email("a@"));
+    }
+}
