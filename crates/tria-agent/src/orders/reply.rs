@@ -81,11 +81,53 @@ pub(crate) fn question_text(question: &Question, candidates: &[&product::Model],
         .enumerate()
         .map(|(i, p)| format!("{}. {} [{}], {} per {}", i + 1, p.name, p.sku, money(p.unit_price_minor, currency), p.unit))
         .collect();
-    format!("Which product do you mean by \"{}\"?\n{}\nReply with the number or the SKU.", question.phrase.trim(), options.join("\n"))
+    let asked = excerpt(&question.phrase).map_or_else(|| "that".to_owned(), |q| format!("\"{q}\""));
+    format!("Which product do you mean by {asked}?\n{}\nReply with the number or the SKU.", options.join("\n"))
 }
 
 pub(crate) fn unknown_text(phrase: &str) -> String {
-    format!("I couldn't find \"{}\" in our catalogue. Could you check the name or give me the SKU?", phrase.trim())
+    match excerpt(phrase) {
+        Some(quoted) => format!("I couldn't find \"{quoted}\" in our catalogue. Could you check the name or give me the SKU?"),
+        None => "I couldn't find that product in our catalogue. Could you check the name or give me the SKU?".to_owned(),
+    }
+}
+
+/// Longest excerpt of the customer's words a reply quotes back.
+const MAX_EXCERPT_CHARS: usize = 40;
+
+/// What a reply may quote of the customer's words: no control, bidi or zero-width characters,
+/// no markup or link syntax and no links, at most [`MAX_EXCERPT_CHARS`] cut at a word boundary
+/// with an ellipsis; `None` when nothing is left. A reply that repeats whatever was typed lets
+/// anyone put their text (a phishing link, reordered text) in the tenant's voice.
+pub(crate) fn excerpt(text: &str) -> Option<String> {
+    let is_hidden = |c: char| {
+        c.is_control()
+            || matches!(c, '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2060}'..='\u{2069}' | '\u{061C}' | '\u{FEFF}' | '\u{00AD}')
+    };
+    let is_markup =
+        |c: char| matches!(c, '<' | '>' | '[' | ']' | '(' | ')' | '{' | '}' | '*' | '_' | '`' | '~' | '#' | '|' | '\\' | '"' | '!');
+    let cleaned: String = text.chars().filter(|&c| !is_hidden(c)).map(|c| if is_markup(c) { ' ' } else { c }).collect();
+    let is_link = |w: &str| {
+        let w = w.to_ascii_lowercase();
+        w.contains("://") || w.starts_with("www.") || w.starts_with("mailto:") || w.contains('@')
+    };
+    let words: Vec<&str> = cleaned.split_whitespace().filter(|w| !is_link(w)).collect();
+    let mut out = String::new();
+    for word in &words {
+        let extra = usize::from(!out.is_empty()) + word.chars().count();
+        if out.chars().count() + extra > MAX_EXCERPT_CHARS {
+            if out.is_empty() {
+                out = word.chars().take(MAX_EXCERPT_CHARS).collect();
+            }
+            out.push('…');
+            return Some(out);
+        }
+        if !out.is_empty() {
+            out.push(' ');
+        }
+        out.push_str(word);
+    }
+    (!out.is_empty()).then_some(out)
 }
 
 pub(crate) fn status_word(status: OrderStatus) -> &'static str {
@@ -124,4 +166,24 @@ pub(crate) fn status_text(order: &order::Model, invoicing_degraded: bool, void_n
         OrderStatus::Failed => text.push_str(" It could not be processed; a member of our team is following up and nothing was charged."),
     }
     text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{excerpt, unknown_text};
+
+    #[test]
+    fn a_quoted_excerpt_is_short_plain_and_cut_at_a_word() {
+        assert_eq!(excerpt("  tractor tyres "), Some("tractor tyres".into()));
+        assert_eq!(
+            excerpt("tractor tyres with reinforced sidewalls and a deep tread").as_deref(),
+            Some("tractor tyres with reinforced sidewalls…")
+        );
+        assert_eq!(excerpt("[click](https://evil.example) <b>now</b>").as_deref(), Some("click b now /b"));
+        assert_eq!(excerpt("abc\u{202E}exe.pdf\u{202C}\u{200B}\u{0007}").as_deref(), Some("abcexe.pdf"));
+        assert_eq!(excerpt(&"x".repeat(100)).map(|e| e.chars().count()), Some(41));
+        assert_eq!(excerpt("https://evil.example www.evil.example me@evil.example"), None);
+        assert_eq!(excerpt("\u{202E}<>[]"), None);
+        assert_eq!(unknown_text("<>"), "I couldn't find that product in our catalogue. Could you check the name or give me the SKU?");
+    }
 }

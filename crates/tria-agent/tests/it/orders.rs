@@ -436,3 +436,23 @@ async fn asking_about_my_order_while_one_is_being_put_together_shows_that_one() 
     assert_eq!((order.lines[0].sku.as_str(), order.order_number.is_none()), ("NW-MLK-OAT", true), "{}", reply.reply);
     db.cleanup().await;
 }
+
+#[tokio::test]
+async fn a_product_not_found_is_not_echoed_back_verbatim() {
+    let (db, tenant) = seeded().await;
+    let agent = Agent::builder(db.store.clone()).build();
+    let link = "[claim your refund](https://evil.example/login)";
+    let markup = "<img src=x onerror=alert(1)>";
+    let bidi = "\u{202E}fdp.exe\u{202C}";
+    let long = "with extra heavy duty reinforced sidewalls and a deep tread for muddy fields ".repeat(8);
+    let message = format!("I want to order 4 tractor tyres {link} {markup} {bidi} {long}");
+    let reply = say(&agent, &tenant, None, Some("CUST-1001"), &message).await;
+    assert!(reply.reply.contains("couldn't find"), "{}", reply.reply);
+    for hostile in [link, markup, bidi, long.trim(), "https://evil.example", "<img", "\u{202E}", "](", "muddy fields"] {
+        assert!(!reply.reply.contains(hostile), "{hostile:?} echoed in: {}", reply.reply);
+    }
+    let quoted = reply.reply.split('"').nth(1).expect("a short quote");
+    assert!(quoted.chars().count() <= 41, "at most 40 characters and an ellipsis: {quoted:?}");
+    assert!(quoted.starts_with("tractor tyres"), "{quoted:?}");
+    db.cleanup().await;
+}
