@@ -144,3 +144,65 @@ async fn with_redis_killed_mid_run_checks_decide_locally_without_waiting_on_redi
     assert!(a.fallback_total() >= 190, "decided locally: {} fallbacks", a.fallback_total());
     eprintln!("200 checks with Redis killed: {elapsed:?}");
 }
+
+/// Median and 95th percentile of `n` in-process chats.
+async fn chat_latencies(app: &crate::TestApp, n: usize) -> (Duration, Duration) {
+    let mut took = Vec::with_capacity(n);
+    for _ in 0..n {
+        let started = Instant::now();
+        let (status, json) = app.chat(crate::NORTHWIND_KEY, json!({ "message": "hello" })).await;
+        took.push(started.elapsed());
+        assert_eq!(status, http::StatusCode::OK, "{json}");
+    }
+    took.sort();
+    (took[n / 2], took[n * 95 / 100])
+}
+
+/// The figure: chat latency with Redis down stays within 2 ms of the Redis-up figure
+/// (it was +52 ms a request). Printed for docs/PERFORMANCE.md; the assertion is only a coarse
+/// bound that a check waiting on a dead Redis (250 ms deadline here) would break.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn chat_latency_with_redis_down_is_that_with_redis_up() {
+    if !redis_installed() {
+        return eprintln!("redis-server not installed; chat latency with Redis down not measured");
+    }
+    let port = closed_port();
+    let Some(redis) = RedisProcess::start(port).await else {
+        return eprintln!("redis-server did not start; chat latency with Redis down not measured");
+    };
+    let settings = tria_server::ServiceSettings {
+        limits: LimitSettings { tenant_per_second: 100_000.0, tenant_burst: 100_000, ..LimitSettings::default() },
+        ..tria_server::ServiceSettings::default()
+    };
+    let url = format!("redis://127.0.0.1:{port}");
+    let limiter = RateLimiter::shared(&settings.limits, &url, "tria-test", Duration::from_millis(250)).expect("config");
+    assert!(limiter.wait_connected(Duration::from_secs(5)).await);
+    let db = crate::seeded_db().await;
+    let agent = tria_agent::Agent::builder(db.store.clone()).build();
+    let state = tria_server::AppState::with_rate_limiter(db.store.clone(), agent, Vec::new(), settings, limiter);
+    let app = crate::TestApp::from_state(state, db);
+    chat_latencies(&app, 20).await; // warm-up
+    let (up_p50, up_p95) = chat_latencies(&app, 300).await;
+    assert_eq!(app.state.rate_limiter().fallback_total(), 0, "shared while Redis is up");
+    drop(redis);
+    let (down_p50, down_p95) = chat_latencies(&app, 300).await;
+    assert!(app.state.rate_limiter().fallback_total() >= 290, "decided locally while Redis is down");
+    // Up again (the conversations stored meanwhile make later chats a little slower: this
+    // third figure tells that apart from the outage).
+    let Some(_redis) = RedisProcess::start(port).await else { return };
+    let limiter = app.state.rate_limiter();
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while limiter.shared_up() != Some(true) || {
+        let before = limiter.fallback_total();
+        app.chat(crate::NORTHWIND_KEY, json!({ "message": "hello" })).await;
+        limiter.fallback_total() != before
+    } {
+        assert!(Instant::now() < deadline, "shared again within 5 s");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let (again_p50, again_p95) = chat_latencies(&app, 300).await;
+    eprintln!(
+        "chat latency, Redis up: p50 {up_p50:?} p95 {up_p95:?}; Redis down: p50 {down_p50:?} p95 {down_p95:?}; up again: p50 {again_p50:?} p95 {again_p95:?}"
+    );
+    assert!(down_p50 < up_p50 + Duration::from_millis(50), "Redis down: p50 {down_p50:?} against {up_p50:?} with Redis up");
+}
