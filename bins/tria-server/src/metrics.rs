@@ -258,6 +258,9 @@ async fn scrape_time_registry(state: &AppState) -> Registry {
         family.get_or_create(&labels).set(i64::from(value));
         r.register(name, help, family);
     }
+    let db_retries = Counter::<u64>::default();
+    db_retries.inc_by(state.store().connection().retries());
+    r.register("db_retries", "Reads run again on a fresh connection because theirs was lost (a terminated backend, a reset socket)", db_retries);
 
     let budget = state.budget();
     let refused = Counter::<u64>::default();

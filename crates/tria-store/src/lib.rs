@@ -6,9 +6,11 @@ pub mod entity;
 mod error;
 pub mod fixtures;
 mod migration;
+mod pool;
 pub mod repo;
 mod store;
 
 pub use error::StoreError;
 pub use migration::Migrator;
+pub use pool::Db;
 pub use store::{Backend, DbOptions, PoolStats, Store};

@@ -5,11 +5,11 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use sea_orm::sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqliteSynchronous};
-use sea_orm::{ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbBackend};
+use sea_orm::{ConnectOptions, ConnectionTrait, Database, DbBackend};
 use sea_orm_migration::MigratorTrait;
 
 use crate::repo::DirectWriter;
-use crate::{Migrator, StoreError};
+use crate::{Db, Migrator, StoreError};
 
 /// Pool and connection settings (from `[database]` in config).
 #[derive(Clone, Debug)]
@@ -55,7 +55,7 @@ pub struct PoolStats {
 /// A handle on the database; cheap to clone (the pool is shared).
 #[derive(Clone, Debug)]
 pub struct Store {
-    db: DatabaseConnection,
+    db: Db,
     /// For a SQLite file, the connection group-committed exchanges are written through
     /// (`repo::exchanges::direct`); `None` where `db` serves for that too.
     exchange_writer: Option<Arc<DirectWriter>>,
@@ -105,20 +105,21 @@ impl Store {
             }
             _ => None,
         };
-        Ok(Self { db, exchange_writer, max_connections: opts.max_connections })
+        Ok(Self { db: Db::new(db), exchange_writer, max_connections: opts.max_connections })
     }
 
     /// Applies every pending migration.
     pub async fn migrate(&self) -> Result<(), StoreError> {
-        Migrator::up(&self.db, None).await.map_err(StoreError::from)
+        Migrator::up(self.db.pool(), None).await.map_err(StoreError::from)
     }
 
     /// Migrations not yet applied.
     pub async fn pending_migrations(&self) -> Result<usize, StoreError> {
-        Ok(Migrator::get_pending_migrations(&self.db).await?.len())
+        Ok(Migrator::get_pending_migrations(self.db.pool()).await?.len())
     }
 
-    pub fn connection(&self) -> &DatabaseConnection {
+    /// The pool, through the wrapper that retries a read whose connection was lost.
+    pub fn connection(&self) -> &Db {
         &self.db
     }
 
@@ -144,11 +145,11 @@ impl Store {
     pub fn pool_stats(&self) -> PoolStats {
         let (backend, size, idle) = match self.backend() {
             Backend::Postgres => {
-                let pool = self.db.get_postgres_connection_pool();
+                let pool = self.db.pool().get_postgres_connection_pool();
                 ("postgres", pool.size(), u32::try_from(pool.num_idle()).unwrap_or(u32::MAX))
             }
             Backend::Sqlite => {
-                let pool = self.db.get_sqlite_connection_pool();
+                let pool = self.db.pool().get_sqlite_connection_pool();
                 ("sqlite", pool.size(), u32::try_from(pool.num_idle()).unwrap_or(u32::MAX))
             }
         };
@@ -157,7 +158,7 @@ impl Store {
 
     /// Closes the pool, waiting for connections in use to be returned.
     pub async fn close(&self) {
-        if let Err(err) = self.db.close_by_ref().await {
+        if let Err(err) = self.db.pool().close_by_ref().await {
             tracing::warn!(error = %err, "closing the database pool failed");
         }
     }

@@ -17,6 +17,18 @@ pub struct TestDb {
 }
 
 impl TestDb {
+    /// Terminates every PostgreSQL backend serving this database's pool (what a failover or an
+    /// administrator's `pg_terminate_backend` does), leaving other tests' connections alone;
+    /// returns how many went. Always 0 on SQLite.
+    pub async fn terminate_connections(&self) -> u64 {
+        let Some((admin_url, schema)) = &self.schema else { return 0 };
+        let admin = Store::connect(&DbOptions::new(admin_url.clone())).await.expect("admin connection");
+        let sql = format!("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = '{schema}'");
+        let terminated = admin.connection().query_all_raw(sea_orm::Statement::from_string(sea_orm::DbBackend::Postgres, sql)).await.expect("terminate");
+        admin.close().await;
+        terminated.len() as u64
+    }
+
     /// Drops the PostgreSQL schema (SQLite files go with the temp dir).
     pub async fn cleanup(self) {
         if let Some((admin_url, schema)) = &self.schema {
@@ -54,7 +66,8 @@ pub async fn postgres() -> Option<TestDb> {
     admin.connection().execute_unprepared(&format!("CREATE SCHEMA \"{schema}\"")).await.expect("create test schema");
     admin.close().await;
     let sep = if admin_url.contains('?') { '&' } else { '?' };
-    let url = format!("{admin_url}{sep}options=-c%20search_path%3D{schema}");
+    // The application name lets `terminate_connections` find this pool's backends.
+    let url = format!("{admin_url}{sep}options=-c%20search_path%3D{schema}&application_name={schema}");
     let store = Store::connect(&DbOptions::new(url)).await.expect("open postgres");
     store.migrate().await.expect("migrate postgres");
     Some(TestDb { store, label: "postgres", _dir: None, schema: Some((admin_url, schema)) })

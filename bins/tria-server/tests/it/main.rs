@@ -4,6 +4,7 @@
 mod admin;
 mod browser;
 mod chat;
+mod db_faults;
 mod deploy;
 mod errors;
 mod fuzz_http;

@@ -38,6 +38,7 @@ async fn metrics_cover_requests_chat_latency_cache_pool_limits_and_the_process()
         "tria_cache_transitions_total 0",
         r#"tria_db_pool_connections{backend="sqlite"}"#,
         r#"tria_db_pool_max{backend="sqlite"} 8"#,
+        "tria_db_retries_total 0",
         "tria_chat_in_flight 0",
         "tria_chat_in_flight_max 64",
         "tria_shed_total 0",

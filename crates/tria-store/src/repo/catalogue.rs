@@ -1,7 +1,7 @@
 //! A tenant's product catalogue.
 
 use chrono::Utc;
-use sea_orm::{ActiveModelTrait, ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder, Set};
+use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, Set};
 use tria_core::TenantId;
 use uuid::Uuid;
 
@@ -22,7 +22,7 @@ pub struct NewProduct {
 
 #[derive(Clone, Copy, Debug)]
 pub struct CatalogueRepo<'a> {
-    pub(crate) db: &'a DatabaseConnection,
+    pub(crate) db: &'a crate::Db,
 }
 
 impl CatalogueRepo<'_> {

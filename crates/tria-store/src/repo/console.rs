@@ -6,7 +6,7 @@
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::{Expr, Func};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, DatabaseConnection, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Set,
+    ActiveModelTrait, ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Set,
     TransactionTrait,
 };
 use tria_core::{ConversationId, ConversationStatus, MessageRole, Resolution, TenantId};
@@ -71,7 +71,7 @@ const EXCERPT_CHARS: usize = 280;
 
 #[derive(Clone, Copy, Debug)]
 pub struct ConsoleRepo<'a> {
-    pub(crate) db: &'a DatabaseConnection,
+    pub(crate) db: &'a crate::Db,
 }
 
 fn tenant_uuids(tenants: &[TenantId]) -> Vec<Uuid> {

@@ -3,7 +3,7 @@
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::Expr;
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set, TransactionTrait,
+    ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set, TransactionTrait,
 };
 use tria_core::{CacheLevel, ConversationId, ConversationStatus, CustomerId, IntentLabel, MessageRole, Resolution, TenantId};
 use uuid::Uuid;
@@ -73,7 +73,7 @@ pub struct NewConversation {
 
 #[derive(Clone, Copy, Debug)]
 pub struct ConversationRepo<'a> {
-    pub(crate) db: &'a DatabaseConnection,
+    pub(crate) db: &'a crate::Db,
 }
 
 pub(crate) fn message_row(tenant: TenantId, conversation: ConversationId, m: NewMessage) -> message::ActiveModel {

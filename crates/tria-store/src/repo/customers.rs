@@ -1,7 +1,7 @@
 //! A tenant's customers.
 
 use chrono::Utc;
-use sea_orm::{ActiveModelTrait, ColumnTrait, DatabaseConnection, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, Set};
+use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, Set};
 use tria_core::{CustomerId, TenantId};
 use uuid::Uuid;
 
@@ -18,7 +18,7 @@ pub struct NewCustomer {
 
 #[derive(Clone, Copy, Debug)]
 pub struct CustomerRepo<'a> {
-    pub(crate) db: &'a DatabaseConnection,
+    pub(crate) db: &'a crate::Db,
 }
 
 impl CustomerRepo<'_> {

@@ -1,7 +1,7 @@
 //! The order draft of a conversation (one row per conversation, replaced as it changes).
 
 use chrono::Utc;
-use sea_orm::{ActiveModelTrait, ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, Set};
+use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, Set};
 use tria_core::{ConversationId, CustomerId, TenantId};
 use uuid::Uuid;
 
@@ -20,7 +20,7 @@ pub struct DraftState {
 
 #[derive(Clone, Copy, Debug)]
 pub struct DraftRepo<'a> {
-    pub(crate) db: &'a DatabaseConnection,
+    pub(crate) db: &'a crate::Db,
 }
 
 impl DraftRepo<'_> {

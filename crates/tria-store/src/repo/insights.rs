@@ -4,7 +4,7 @@
 
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::Expr;
-use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 use tria_core::{CustomerId, MessageRole, TenantId};
 use uuid::Uuid;
 
@@ -26,7 +26,7 @@ pub struct CustomerSignals {
 
 #[derive(Clone, Copy, Debug)]
 pub struct InsightRepo<'a> {
-    pub(crate) db: &'a DatabaseConnection,
+    pub(crate) db: &'a crate::Db,
 }
 
 impl InsightRepo<'_> {

@@ -3,7 +3,7 @@
 //! goes by a short indexed prefix, then compares digests in constant time.
 
 use chrono::Utc;
-use sea_orm::{ActiveModelTrait, ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder, Set, TransactionTrait};
+use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, Set, TransactionTrait};
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 use tria_core::{ApiRole, TenantId};
@@ -80,7 +80,7 @@ pub struct AuthenticatedKey {
 
 #[derive(Clone, Copy, Debug)]
 pub struct KeyRepo<'a> {
-    pub(crate) db: &'a DatabaseConnection,
+    pub(crate) db: &'a crate::Db,
 }
 
 impl KeyRepo<'_> {

@@ -4,7 +4,7 @@
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, DatabaseConnection, DatabaseTransaction, EntityTrait, QueryFilter, QueryOrder, Set, TransactionTrait,
+    ActiveModelTrait, ColumnTrait, DatabaseTransaction, EntityTrait, QueryFilter, QueryOrder, Set, TransactionTrait,
 };
 use tria_core::{CustomerId, OrderStatus, TenantId};
 use uuid::Uuid;
@@ -32,7 +32,7 @@ pub struct NewOrder {
 
 #[derive(Clone, Copy, Debug)]
 pub struct OrderRepo<'a> {
-    pub(crate) db: &'a DatabaseConnection,
+    pub(crate) db: &'a crate::Db,
 }
 
 /// The outbox kind of "create this order's invoice in the accounting system".

@@ -11,7 +11,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, DbBackend, EntityTrait, QueryFilter, QuerySelect, Set, Statement,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, QueryFilter, QuerySelect, Set, Statement,
     TransactionTrait, Value,
 };
 use tria_core::OrderStatus;
@@ -56,7 +56,7 @@ pub enum LeaseOutcome {
 
 #[derive(Clone, Copy, Debug)]
 pub struct OutboxRepo<'a> {
-    pub(crate) db: &'a DatabaseConnection,
+    pub(crate) db: &'a crate::Db,
 }
 
 fn chrono_duration(d: Duration) -> chrono::Duration {

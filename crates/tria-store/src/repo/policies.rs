@@ -1,7 +1,7 @@
 //! Policy documents and the chunks cut from them.
 
 use chrono::Utc;
-use sea_orm::{ActiveModelTrait, ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder, Set, TransactionTrait};
+use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, Set, TransactionTrait};
 use tria_core::TenantId;
 use uuid::Uuid;
 
@@ -18,7 +18,7 @@ pub struct NewChunk {
 
 #[derive(Clone, Copy, Debug)]
 pub struct PolicyRepo<'a> {
-    pub(crate) db: &'a DatabaseConnection,
+    pub(crate) db: &'a crate::Db,
 }
 
 impl PolicyRepo<'_> {

@@ -1,7 +1,7 @@
 //! Tenants: the client businesses a deployment serves.
 
 use chrono::Utc;
-use sea_orm::{ActiveModelTrait, ColumnTrait, DatabaseConnection, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, Set};
+use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, Set};
 use tria_core::{TenantContext, TenantId, ToneProfile};
 use uuid::Uuid;
 
@@ -27,7 +27,7 @@ pub struct TenantPatch {
 
 #[derive(Clone, Copy, Debug)]
 pub struct TenantRepo<'a> {
-    pub(crate) db: &'a DatabaseConnection,
+    pub(crate) db: &'a crate::Db,
 }
 
 pub(crate) fn to_context(row: tenant::Model) -> TenantContext {

@@ -2,7 +2,7 @@
 
 use chrono::Utc;
 use sea_orm::sea_query::Expr;
-use sea_orm::{ActiveModelTrait, ColumnTrait, DatabaseConnection, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, Set};
+use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, Set};
 use tria_core::{ConversationId, CustomerId, TenantId};
 use uuid::Uuid;
 
@@ -23,7 +23,7 @@ pub struct NewTicketLink {
 
 #[derive(Clone, Copy, Debug)]
 pub struct TicketLinkRepo<'a> {
-    pub(crate) db: &'a DatabaseConnection,
+    pub(crate) db: &'a crate::Db,
 }
 
 impl TicketLinkRepo<'_> {

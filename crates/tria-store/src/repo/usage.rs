@@ -4,7 +4,7 @@
 
 use chrono::{NaiveDate, Utc};
 use sea_orm::sea_query::{Expr, OnConflict};
-use sea_orm::{ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder, Set};
+use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, Set};
 use tria_core::{CacheLevel, TenantId};
 
 use crate::StoreError;
@@ -24,7 +24,7 @@ pub struct UsageDelta {
 
 #[derive(Clone, Copy, Debug)]
 pub struct UsageRepo<'a> {
-    pub(crate) db: &'a DatabaseConnection,
+    pub(crate) db: &'a crate::Db,
 }
 
 /// What several exchanges add to one tenant's day, summed so a batch writes one row per day.

@@ -4,7 +4,7 @@
 //! more than the limit are ever compared, on any number of instances.
 
 use chrono::{DateTime, Utc};
-use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, PaginatorTrait, QueryFilter, Set};
+use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, Set};
 use tria_core::TenantId;
 use uuid::Uuid;
 
@@ -48,7 +48,7 @@ impl VerificationSubject {
 
 #[derive(Clone, Copy, Debug)]
 pub struct VerificationRepo<'a> {
-    pub(crate) db: &'a DatabaseConnection,
+    pub(crate) db: &'a crate::Db,
 }
 
 impl VerificationRepo<'_> {

@@ -28,7 +28,7 @@ use std::sync::Arc;
 
 use chrono::{DateTime, NaiveDate, Utc};
 use sea_orm::sea_query::Expr;
-use sea_orm::{ColumnTrait, DatabaseConnection, DatabaseTransaction, DbBackend, EntityTrait, QueryFilter, Set, TransactionTrait};
+use sea_orm::{ColumnTrait, DatabaseTransaction, DbBackend, EntityTrait, QueryFilter, Set, TransactionTrait};
 use tokio::runtime::Handle;
 use tria_core::{ConversationStatus, TenantId};
 use uuid::Uuid;
@@ -76,7 +76,7 @@ impl ConversationRepo<'_> {
 
 /// Batches of exchanges through the store's group-commit writer ([`crate::Store::exchange_batches`]).
 pub struct ExchangeBatches<'a> {
-    pub(crate) db: &'a DatabaseConnection,
+    pub(crate) db: &'a crate::Db,
     /// The SQLite file's own writer connection; `None` on PostgreSQL and in-memory SQLite.
     pub(crate) direct: Option<&'a Arc<DirectWriter>>,
 }
