@@ -67,6 +67,10 @@ pub(crate) struct ChatAuth {
     pub widget: bool,
     /// The key's id (per-key limits).
     pub key_id: Uuid,
+    /// For a widget key, the client it connects from (its address; failed customer
+    /// verifications are limited per client). `None` for tenant keys — a tenant's server
+    /// speaks for all its customers from one address — and in-process without a socket.
+    pub client: Option<tria_agent::ChatClient>,
 }
 
 /// A console user: an admin (every tenant) or an operator (the tenants assigned to its key).
@@ -104,7 +108,12 @@ impl FromRequestParts<AppState> for ChatAuth {
         let key = authenticate(parts, state).await?;
         let (widget, key_id) = (key.role == ApiRole::Widget, key.key_id);
         let tenant = tenant_of(key, state, &[ApiRole::Tenant, ApiRole::Widget]).await?;
-        Ok(ChatAuth { tenant, widget, key_id })
+        let client = parts
+            .extensions
+            .get::<crate::serve::ConnectionHandle>()
+            .filter(|_| widget)
+            .map(|connection| tria_agent::ChatClient::from_ip(connection.0.peer.ip()));
+        Ok(ChatAuth { tenant, widget, key_id, client })
     }
 }
 

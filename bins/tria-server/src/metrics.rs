@@ -270,6 +270,25 @@ async fn scrape_time_registry(state: &AppState) -> Registry {
     budget_fallbacks.inc_by(budget.fallback_total());
     r.register("budget_fallbacks", "Spend-budget reads or writes served per instance because Redis failed", budget_fallbacks);
 
+    let verification = state.agent().verification_stats();
+    for (name, help, value) in [
+        (
+            "customer_verification_failures",
+            "Chat customer verifications (number and account email) that did not match",
+            verification.failures,
+        ),
+        (
+            "customer_verification_lockouts",
+            "Failed customer verifications that reached a limit (per session, customer number or client)",
+            verification.lockouts,
+        ),
+        ("customer_verification_refused", "Customer verifications refused unchecked because a limit was reached", verification.refused),
+    ] {
+        let counter = Counter::<u64>::default();
+        counter.inc_by(value);
+        r.register(name, help, counter);
+    }
+
     health_metrics(state, &mut r).await;
     integration_metrics(state, &mut r);
     outbox_metrics(state, &mut r).await;

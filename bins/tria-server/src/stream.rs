@@ -40,7 +40,8 @@ pub(crate) async fn chat_stream(
     // timeout closes such a connection, dropping what is still queued).
     let slot = slot.and_then(|Extension(slot)| slot.take());
     let (tx, rx) = tokio::sync::mpsc::unbounded_channel::<ChatEvent>();
-    tokio::spawn(tria_llm::with_call_context(context, async move {
+    let client = caller.client.clone();
+    let pipeline = async move {
         let _slot = slot;
         let events = state.agent().chat_stream_on(&caller.tenant, request, crate::web::channel_of(&caller));
         futures::pin_mut!(events);
@@ -58,7 +59,9 @@ pub(crate) async fn chat_stream(
                 },
             }
         }
-    }));
+    };
+    // The widget client's address, for the limits on failed customer verifications.
+    tokio::spawn(tria_llm::with_call_context(context, tria_agent::with_chat_client(client, pipeline)));
     let events = stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|event| (event, rx)) })
         .map(|event| Ok::<_, Infallible>(sse_event(&event)));
     Ok(Sse::new(events).keep_alive(KeepAlive::default()).into_response())

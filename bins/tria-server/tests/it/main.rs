@@ -25,6 +25,7 @@ mod socket;
 mod streaming;
 mod tenant_settings;
 mod traces;
+mod verification;
 mod web;
 
 use std::collections::BTreeMap;
