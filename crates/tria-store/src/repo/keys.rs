@@ -1,6 +1,8 @@
 //! API keys. Keys are 256-bit random secrets (or fixed demo values), so one SHA-256 digest is
 //! enough: a slow password hash protects guessable secrets, and these are not guessable. Lookup
-//! goes by a short indexed prefix, then compares digests in constant time.
+//! goes by the digest (a unique index), so every unknown key costs the same one index probe: a
+//! lookup by the clear prefix read and compared rows only when the prefix existed, and its
+//! answer time told which prefixes do. The prefix is kept for people to recognise a key by.
 
 use chrono::Utc;
 use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, Set, TransactionTrait};
@@ -110,14 +112,11 @@ impl KeyRepo<'_> {
 
     /// The key's role and tenant, or `None` for unknown or revoked keys.
     pub async fn authenticate(&self, plaintext: &str) -> Result<Option<AuthenticatedKey>, StoreError> {
-        let candidates = api_key::Entity::find()
-            .filter(api_key::Column::Prefix.eq(key_prefix(plaintext)))
-            .filter(api_key::Column::RevokedAt.is_null())
-            .all(self.db)
-            .await?;
+        let candidates = self.candidates(plaintext).await?;
         let digest = hash_key(plaintext);
         let mut found = None;
-        // Compare against every candidate so timing does not reveal which one matched.
+        // The index matched the digest already; compared again, in constant time, so a row is
+        // accepted only for its own digest whatever the database's collation does.
         for row in candidates {
             let equal: bool = row.key_hash.as_bytes().ct_eq(digest.as_bytes()).into();
             if equal {
@@ -126,6 +125,15 @@ impl KeyRepo<'_> {
             }
         }
         Ok(found)
+    }
+
+    /// The active rows a key is checked against: the one with its digest, if any.
+    async fn candidates(&self, plaintext: &str) -> Result<Vec<api_key::Model>, StoreError> {
+        Ok(api_key::Entity::find()
+            .filter(api_key::Column::KeyHash.eq(hash_key(plaintext)))
+            .filter(api_key::Column::RevokedAt.is_null())
+            .all(self.db)
+            .await?)
     }
 
     /// Whether a key with this plaintext is already stored (revoked or not).
@@ -205,5 +213,34 @@ impl KeyRepo<'_> {
             .into_iter()
             .map(|row| TenantId(row.tenant_id))
             .collect())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{DbOptions, Store};
+
+    /// An unknown key costs the same whether or not some stored key shares its prefix: the
+    /// lookup reads the same (no) rows, so its timing cannot tell which prefixes exist.
+    #[tokio::test]
+    async fn an_unknown_key_reads_no_rows_whether_or_not_its_prefix_exists() {
+        let store = Store::connect(&DbOptions { max_connections: 1, ..DbOptions::new("sqlite::memory:") }).await.expect("connect");
+        store.migrate().await.expect("migrate");
+        let keys = store.keys();
+        let stored = "tria_AAAAAAA_stored_key_0000001";
+        keys.insert(None, ApiRole::Admin, "stored", stored).await.expect("insert");
+        let same_prefix = "tria_AAAAAAA_unknown_key_000001";
+        let other_prefix = "tria_BBBBBBB_unknown_key_000001";
+        assert_eq!(key_prefix(same_prefix), key_prefix(stored));
+        assert_ne!(key_prefix(other_prefix), key_prefix(stored));
+
+        let read = |key: &'static str| async move { keys.candidates(key).await.expect("lookup").len() };
+        assert_eq!(read(same_prefix).await, 0, "an unknown key whose prefix exists reads rows");
+        assert_eq!(read(other_prefix).await, 0);
+        assert_eq!(read(stored).await, 1);
+        assert!(keys.authenticate(same_prefix).await.expect("auth").is_none());
+        assert!(keys.authenticate(other_prefix).await.expect("auth").is_none());
+        assert_eq!(keys.authenticate(stored).await.expect("auth").map(|k| k.role), Some(ApiRole::Admin));
     }
 }
