@@ -97,19 +97,19 @@ async fn chat(
     let context = crate::admission::llm_context(&caller.tenant);
     // The pipeline's future is large (every stage's state); boxed, the handler's own future
     // stays small, and axum and hyper move a pointer instead of kilobytes on every poll setup.
+    let channel = web::channel_of(&caller);
     // The widget client's address, for the limits on failed customer verifications.
     let client = caller.client.clone();
     if debug {
-        let pipeline = tria_agent::with_chat_client(client, state.agent().chat_traced(&caller.tenant, request));
+        let pipeline = tria_agent::with_chat_client(client, state.agent().chat_traced_on(&caller.tenant, request, channel));
         let (reply, debug) = tria_llm::with_call_context(context, Box::pin(pipeline)).await?;
         let mut body = serde_json::to_value(&reply).map_err(ApiError::internal)?;
         body["debug"] = serde_json::to_value(&debug).map_err(ApiError::internal)?;
         return Ok(Json(body).into_response());
     }
-    let pipeline = tria_agent::with_chat_client(client, state.agent().chat(&caller.tenant, request));
-    let result = tria_llm::with_call_context(context, Box::pin(pipeline)).await;
-    web::after_widget_reply(&state, &caller, &result).await;
-    chat_json(&result?)
+    let pipeline = tria_agent::with_chat_client(client, state.agent().chat_traced_on(&caller.tenant, request, channel));
+    let (reply, _) = tria_llm::with_call_context(context, Box::pin(pipeline)).await?;
+    chat_json(&reply)
 }
 
 /// The reply as JSON, written into a buffer sized for it up front (axum's `Json` starts at

@@ -30,7 +30,7 @@ use crate::persist::{self, Outcome};
 use crate::resolution::is_confirmation;
 use crate::routing::Ask;
 use crate::semantic::SemanticParts;
-use crate::session::Session;
+use crate::session::{Channel, Session};
 use crate::stream::StreamSink;
 use crate::trace::{ChatDebug, Stage, StageClock};
 
@@ -289,7 +289,18 @@ impl Agent {
     /// [`Agent::chat`] with per-stage timings and what the context stage decided (for
     /// `?debug=true`). Each stage is also a `tracing` span.
     pub async fn chat_traced(&self, tenant: &TenantContext, request: ChatRequest) -> Result<(ChatReply, ChatDebug), AgentError> {
-        self.chat_inner(tenant, request, None).await
+        self.chat_traced_on(tenant, request, Channel::Api).await
+    }
+
+    /// [`Agent::chat_traced`] for a message arriving through `channel`, which a conversation it
+    /// opens is recorded under.
+    pub async fn chat_traced_on(
+        &self,
+        tenant: &TenantContext,
+        request: ChatRequest,
+        channel: Channel,
+    ) -> Result<(ChatReply, ChatDebug), AgentError> {
+        self.chat_inner(tenant, request, channel, None).await
     }
 
     /// The pipeline; with a `sink`, an LLM reply is streamed into it as it is generated.
@@ -298,6 +309,7 @@ impl Agent {
         &self,
         tenant: &TenantContext,
         request: ChatRequest,
+        channel: Channel,
         sink: Option<StreamSink>,
     ) -> Result<(ChatReply, ChatDebug), AgentError> {
         let started = Instant::now();
@@ -310,7 +322,7 @@ impl Agent {
             None => None,
         };
         let received_at = Utc::now();
-        let session = clock.time_async(Stage::Session, self.load_session(tenant, &req)).await?;
+        let session = clock.time_async(Stage::Session, self.load_session(tenant, &req, channel)).await?;
         let mut debug =
             ChatDebug { history_messages: session.history.messages.len(), history_tokens: session.history.tokens, ..ChatDebug::default() };
         let facts = self.facts.of(&req.message);

@@ -37,6 +37,7 @@ pub use input::ChatLimits;
 pub use orders::{VerificationLimits, VerificationStats};
 pub use resolution::SettleReport;
 pub use semantic::{SemanticParts, load_semantic};
+pub use session::Channel;
 pub use stream::{ChatEvent, Usage};
 pub use trace::{ChatDebug, StageTimings};
 pub use tria_rag::EmbedderStatus;

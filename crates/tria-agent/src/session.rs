@@ -9,6 +9,28 @@ use crate::context::{MAX_LOADED_MESSAGES, Subject, TrimmedHistory, Turn, subject
 use crate::input::CleanRequest;
 use crate::{Agent, AgentError};
 
+/// Where a conversation's messages arrive from, recorded by the write that opens it. The web
+/// widget may continue only web conversations, so a later write could come too late: a widget
+/// client that goes away mid-reply still holds the session it was told about.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Channel {
+    /// A tenant's own server (tenant keys), the OpenAI-compatible API, tools.
+    #[default]
+    Api,
+    /// The web chat widget (publishable widget keys).
+    Web,
+}
+
+impl Channel {
+    /// The stored `conversations.channel`.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Channel::Api => "api",
+            Channel::Web => "web",
+        }
+    }
+}
+
 /// What the pipeline knows about the conversation before answering.
 #[derive(Clone, Debug)]
 pub(crate) struct Session {
@@ -25,7 +47,8 @@ pub(crate) struct Session {
 }
 
 impl Agent {
-    pub(crate) async fn load_session(&self, tenant: &TenantContext, req: &CleanRequest) -> Result<Session, AgentError> {
+    /// A message without a session opens one on `channel`.
+    pub(crate) async fn load_session(&self, tenant: &TenantContext, req: &CleanRequest, channel: Channel) -> Result<Session, AgentError> {
         let Some(id) = req.session else {
             let customer = match &req.customer_external_id {
                 Some(external) => Some(Box::pin(self.customer(tenant, external)).await?),
@@ -33,7 +56,7 @@ impl Agent {
             };
             return Ok(Session {
                 conversation: ConversationId::new_ordered(),
-                opens: Some(NewConversation { customer, channel: "api".into() }),
+                opens: Some(NewConversation { customer, channel: channel.as_str().into() }),
                 customer,
                 handed_off: false,
                 turns: Vec::new(),

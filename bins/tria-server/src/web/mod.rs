@@ -22,10 +22,10 @@ use tria_store::Store;
 
 use crate::state::AppState;
 pub(crate) use cors::cors;
-pub(crate) use session::{admit_widget_request, after_widget_reply, after_widget_session, citation_labels, message_json, source_ids};
+pub(crate) use session::{admit_widget_request, channel_of, citation_labels, message_json, source_ids};
 
 /// The channel recorded on conversations opened through the widget.
-pub(crate) const WEB_CHANNEL: &str = "web";
+pub(crate) const WEB_CHANNEL: &str = tria_agent::Channel::Web.as_str();
 
 /// Pages, assets and the widget's session endpoints.
 pub(crate) fn routes() -> Router<AppState> {

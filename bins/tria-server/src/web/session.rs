@@ -7,7 +7,7 @@ use axum::extract::{RawQuery, State};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use serde_json::{Value, json};
-use tria_core::{ChatReply, ChatRequest, ConversationId, ErrorCode};
+use tria_core::{ChatRequest, ConversationId, ErrorCode};
 use tria_store::entity::{conversation, message};
 use tria_store::repo::Rating;
 use uuid::Uuid;
@@ -55,24 +55,11 @@ pub(crate) async fn admit_widget_request(state: &AppState, caller: &ChatAuth, re
     Ok(())
 }
 
-/// After a widget's chat message was answered: record that the session belongs to the web
-/// channel, which is what lets the widget poll and rate it. Failing to record it only costs
-/// the widget those reads, so it is logged rather than failing a reply already stored.
-pub(crate) async fn after_widget_reply<E>(state: &AppState, caller: &ChatAuth, result: &Result<ChatReply, E>) {
-    if let Ok(reply) = result {
-        after_widget_session(state, caller, &reply.session_id).await;
-    }
-}
-
-/// [`after_widget_reply`] for a streamed reply, which names its session in the `meta` event.
-pub(crate) async fn after_widget_session(state: &AppState, caller: &ChatAuth, session_id: &str) {
-    if !caller.widget {
-        return;
-    }
-    let Ok(id) = session_id.parse::<ConversationId>() else { return };
-    if let Err(e) = Box::pin(state.store().console().set_channel(caller.tenant.id, id, WEB_CHANNEL)).await {
-        tracing::warn!(error = %e, session = %id, "could not mark the session as a web-widget session");
-    }
+/// The channel a conversation the caller opens is recorded under: the web channel for a widget
+/// key, which is what lets the widget continue, poll and rate it. The agent writes it with the
+/// conversation, so a widget client that goes away before the reply ends keeps its session.
+pub(crate) fn channel_of(caller: &ChatAuth) -> tria_agent::Channel {
+    if caller.widget { tria_agent::Channel::Web } else { tria_agent::Channel::Api }
 }
 
 /// A stored message as the widget and console show it.

@@ -343,3 +343,91 @@ async fn admins_create_widget_and_operator_keys_with_the_right_scope() {
     }
     assert!(app.db.store.keys().insert(None, ApiRole::Widget, "x", "tria_pk_no_tenant_000000000001").await.is_err());
 }
+
+/// Reads an SSE body until its `meta` event and returns the session it names; the rest of the
+/// stream is left unread.
+async fn read_until_meta(body: &mut Body) -> String {
+    use http_body_util::BodyExt;
+    let mut text = String::new();
+    loop {
+        if let Some(block) = text.split("\n\n").find(|b| b.lines().any(|l| l.trim() == "event: meta")) {
+            let data = block.lines().find_map(|l| l.strip_prefix("data:")).expect("meta data");
+            let meta: Value = serde_json::from_str(data.trim()).expect("meta json");
+            return meta["session_id"].as_str().expect("session_id").to_owned();
+        }
+        let frame = body.frame().await.expect("the stream ended before `meta`").expect("frame");
+        if let Ok(data) = frame.into_data() {
+            text.push_str(std::str::from_utf8(&data).expect("utf-8"));
+        }
+    }
+}
+
+/// The widget may continue `session`; another tenant's widget key and tenant key may not.
+async fn only_the_widget_continues(app: &TestApp, session: &str) {
+    let (status, _, events) = app.call("GET", &format!("/api/v1/sessions/{session}/events"), Some(WIDGET_KEY), None).await;
+    assert_eq!(status, StatusCode::OK, "the widget polls its session: {events}");
+    let (status, got) = stream_chat(app, WIDGET_KEY, json!({ "message": "And for opened items?", "session_id": session })).await;
+    assert_eq!(status, StatusCode::OK, "the widget continues its session");
+    assert_eq!(got.expect("meta and done").0, session);
+    let (status, reply) = app.chat(WIDGET_KEY, json!({ "message": "Thanks", "session_id": session })).await;
+    assert_eq!(status, StatusCode::OK, "{reply}");
+
+    let admin = app.admin_key().await;
+    let (status, _, created) = app.call("POST", "/admin/keys", Some(&admin), Some(json!({ "role": "widget", "tenant": "velo" }))).await;
+    assert_eq!(status, StatusCode::CREATED, "{created}");
+    let velo_widget = created["key"].as_str().expect("key").to_owned();
+    for key in [velo_widget.as_str(), VELO_KEY] {
+        let (status, _, _) = app.call("GET", &format!("/api/v1/sessions/{session}/events"), Some(key), None).await;
+        assert_eq!(status, StatusCode::NOT_FOUND);
+        let (status, _) = stream_chat(app, key, json!({ "message": "hi", "session_id": session })).await;
+        assert_eq!(status, StatusCode::NOT_FOUND);
+        let (status, reply) = app.chat(key, json!({ "message": "hi", "session_id": session })).await;
+        assert_eq!(status, StatusCode::NOT_FOUND, "{reply}");
+    }
+}
+
+/// A widget whose stream is dropped after `meta` (a closed tab, a lost connection) can continue
+/// the session `meta` named: the session is the widget's from the write that opens it, not from
+/// the `done` event the client never read.
+#[tokio::test]
+async fn a_widget_stream_dropped_after_meta_leaves_a_session_the_widget_continues() {
+    use tower::ServiceExt;
+    let app = app_with_widget().await;
+    let req = Request::post("/api/v1/chat/stream")
+        .header("authorization", format!("Bearer {WIDGET_KEY}"))
+        .header("content-type", "application/json")
+        .body(Body::from(json!({ "message": "What is the restocking fee on returns?" }).to_string()))
+        .expect("request");
+    let response = app.router.clone().oneshot(req).await.expect("infallible");
+    assert_eq!(response.status(), StatusCode::OK);
+    let mut body = response.into_body();
+    let session = read_until_meta(&mut body).await;
+    drop(body);
+    only_the_widget_continues(&app, &session).await;
+}
+
+/// The same, made deterministic on `POST /api/chat`: the request is given up (the client went
+/// away) at the first moment its exchange is stored, before the handler runs another step. The
+/// session must already be the widget's then.
+#[tokio::test]
+async fn a_widget_chat_given_up_once_stored_leaves_a_session_the_widget_continues() {
+    use std::task::Poll;
+    use tower::ServiceExt;
+    let app = app_with_widget().await;
+    let northwind = tenant_id(&app, "northwind").await;
+    let stored = || async { app.db.store.console().conversations(&[northwind], None, 100).await.expect("conversations") };
+    assert!(stored().await.is_empty());
+    let request = crate::chat_request(WIDGET_KEY, &json!({ "message": "What is the restocking fee on returns?" }).to_string());
+    let mut call = std::pin::pin!(app.router.clone().oneshot(request));
+    let session = loop {
+        // Looked at before every step of the handler, so it never runs a step past the store.
+        if let Some(row) = stored().await.first() {
+            break row.id.to_string();
+        }
+        match futures::poll!(call.as_mut()) {
+            Poll::Ready(response) => panic!("answered before the exchange was seen stored: {:?}", response.map(|r| r.status())),
+            Poll::Pending => tokio::time::sleep(std::time::Duration::from_millis(1)).await,
+        }
+    };
+    only_the_widget_continues(&app, &session).await;
+}
