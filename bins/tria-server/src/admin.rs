@@ -115,9 +115,9 @@ fn check_settings(settings: Option<&Value>) -> Result<(), ApiError> {
 /// The tone's texts go into prompts and replies and are stored as JSON.
 fn check_tone(tone: Option<&ToneProfile>) -> Result<(), ApiError> {
     let Some(tone) = tone else { return Ok(()) };
-    text_input::multi_line("tone.persona", &tone.persona)?;
-    text_input::multi_line("tone.greeting", &tone.greeting)?;
-    text_input::multi_line("tone.sign_off", &tone.sign_off)
+    text_input::customer_facing("tone.persona", &tone.persona)?;
+    text_input::customer_facing("tone.greeting", &tone.greeting)?;
+    text_input::customer_facing("tone.sign_off", &tone.sign_off)
 }
 
 #[utoipa::path(get, path = "/admin/tenants", tag = "admin", security(("bearer" = [])),

@@ -10,10 +10,13 @@ use serde_json::{Map, Value, json};
 /// character (those are stripped), a zero-width character or a bidi control
 /// (`tria_agent::input`'s `is_invisible`) — and at most 4,000 characters.
 const MESSAGE_PATTERN: &str = r"[^\s\x00-\x1f\x7f-\x9f\u00ad\u180e\u200b-\u200f\u202a-\u202e\u2060-\u2069\ufeff]";
-/// A name: no control character at all, and something besides spaces (`text_input::single_line`).
-const NAME_PATTERN: &str = r"^[^\x00-\x1f\x7f-\x9f]*[^\s\x00-\x1f\x7f-\x9f][^\x00-\x1f\x7f-\x9f]*$";
-/// A label: no control character (`text_input::single_line`).
-const LABEL_PATTERN: &str = r"^[^\x00-\x1f\x7f-\x9f]*$";
+/// A name: no control character or bidi control at all, and something besides spaces
+/// (`text_input::single_line`).
+const NAME_PATTERN: &str = r"^[^\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]*[^\s\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069][^\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]*$";
+/// A label: no control character or bidi control (`text_input::single_line`).
+const LABEL_PATTERN: &str = r"^[^\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]*$";
+/// What the bot says to customers: prose without bidi controls (`text_input::customer_facing`).
+const CUSTOMER_FACING_PATTERN: &str = r"^[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]*$";
 /// Prose: line breaks and tabs, no other control character (`text_input::multi_line`).
 const PROSE_PATTERN: &str = r"^[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]*$";
 
@@ -183,9 +186,9 @@ fn component_schemas() -> Value {
             "type": "object",
             "properties": {
                 "style": { "type": "string", "enum": ["friendly", "formal", "concise"] },
-                "persona": { "type": "string", "pattern": PROSE_PATTERN },
-                "greeting": { "type": "string", "pattern": PROSE_PATTERN },
-                "sign_off": { "type": "string", "pattern": PROSE_PATTERN },
+                "persona": { "type": "string", "pattern": CUSTOMER_FACING_PATTERN },
+                "greeting": { "type": "string", "pattern": CUSTOMER_FACING_PATTERN },
+                "sign_off": { "type": "string", "pattern": CUSTOMER_FACING_PATTERN },
             },
         },
         "CreateKey": {

@@ -7,10 +7,36 @@ use serde_json::Value;
 
 use crate::ApiError;
 
-/// A name or label: no control characters at all.
+/// Bidirectional formatting characters: embeddings and overrides (U+202A–U+202E), isolates
+/// (U+2066–U+2069) and the direction marks (LRM, RLM, ALM). In a name they reorder how it and
+/// the text around it show ("Acme\u{202E}moc.evil" reads as "Acmelive.com"), in the console,
+/// in logs and in every reply that names the tenant. Chat messages keep them: customers' text
+/// is stored as sent.
+pub(crate) fn is_bidi_control(c: char) -> bool {
+    matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}' | '\u{200E}' | '\u{200F}' | '\u{061C}')
+}
+
+/// A name or label: no control characters at all, and no bidi controls.
 pub(crate) fn single_line(field: &str, text: &str) -> Result<(), ApiError> {
     if text.chars().any(char::is_control) {
         return Err(ApiError::bad_request(format!("`{field}` must not contain NUL or other control characters")));
+    }
+    if text.chars().any(is_bidi_control) {
+        return Err(ApiError::bad_request(format!(
+            "`{field}` must not contain bidirectional control characters (U+202A–U+202E, U+2066–U+2069, U+200E, U+200F, U+061C)"
+        )));
+    }
+    Ok(())
+}
+
+/// Text the bot says to every customer (the tone's persona, greeting and sign-off): prose as
+/// [`multi_line`], without bidi controls, which would reorder the replies around it.
+pub(crate) fn customer_facing(field: &str, text: &str) -> Result<(), ApiError> {
+    multi_line(field, text)?;
+    if text.chars().any(is_bidi_control) {
+        return Err(ApiError::bad_request(format!(
+            "`{field}` must not contain bidirectional control characters (U+202A–U+202E, U+2066–U+2069, U+200E, U+200F, U+061C)"
+        )));
     }
     Ok(())
 }
@@ -57,5 +83,26 @@ mod tests {
         assert!(json_strings("settings", &json!({ "a": [1, null, { "b": "ok\n" }] })).is_ok());
         assert!(json_strings("settings", &json!({ "a": [{ "b": "x\u{0}" }] })).is_err());
         assert!(json_strings("settings", &json!({ "k\u{0}": 1 })).is_err());
+    }
+
+    #[test]
+    fn names_and_customer_facing_texts_refuse_bidi_controls_naming_the_field() {
+        for c in [
+            '\u{202A}', '\u{202B}', '\u{202C}', '\u{202D}', '\u{202E}', '\u{2066}', '\u{2067}', '\u{2068}', '\u{2069}', '\u{200E}',
+            '\u{200F}', '\u{061C}',
+        ] {
+            let text = format!("Acme{c}moc.evil");
+            let err = single_line("name", &text).expect_err("bidi control in a name");
+            assert_eq!(err.status, http::StatusCode::BAD_REQUEST);
+            assert!(err.message.starts_with("`name` must not contain bidirectional control characters"), "{}", err.message);
+            assert!(customer_facing("tone.greeting", &text).expect_err("bidi in a greeting").message.contains("`tone.greeting`"));
+        }
+        // Right-to-left scripts, joiners (emoji, Indic scripts) and zero-width spaces are names.
+        for name in ["شركة الأمل", "חברת אור", "Café 👩\u{200D}💻", "क्\u{200D}ष", "Acme\u{200B}Co"] {
+            assert!(single_line("name", name).is_ok(), "{name}");
+            assert!(customer_facing("tone.greeting", &format!("{name}\nWelcome")).is_ok(), "{name}");
+        }
+        // Prose elsewhere (feedback, operator replies) and settings are not names.
+        assert!(multi_line("comment", "\u{202E}reversed").is_ok());
     }
 }

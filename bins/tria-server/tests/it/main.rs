@@ -24,6 +24,7 @@ mod schemathesis;
 mod socket;
 mod streaming;
 mod tenant_settings;
+mod text_fields;
 mod traces;
 mod verification;
 mod web;
