@@ -64,6 +64,10 @@ fn main() -> std::process::ExitCode {
         eprintln!("tria-server: server.log_filter (TRIA_LOG): not a log filter: {err}");
         return std::process::ExitCode::from(2);
     }
+    if let Err(err) = startup::check_settings(&settings) {
+        eprintln!("tria-server: {err}");
+        return std::process::ExitCode::from(2);
+    }
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(rt) => rt,
         Err(err) => {

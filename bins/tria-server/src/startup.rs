@@ -37,6 +37,35 @@ pub enum StartupError {
     Integration(String),
 }
 
+/// Settings that only the library using them parses: the Redis URL (the cache's and the shared
+/// rate limits' client) and the other URLs. Checked before anything starts, so a bad one stops
+/// the server as bad config (exit code 2, one line naming the key) instead of failing start-up
+/// or every request later. The message never repeats the URL: it may carry a password.
+pub fn check_settings(settings: &Settings) -> Result<(), String> {
+    if let Some(url) = &settings.cache.redis_url {
+        fred::prelude::Config::from_url(url)
+            .map_err(|e| format!("cache.redis_url (TRIA_REDIS_URL): not a usable Redis URL: {}", e.details()))?;
+    }
+    let http_url = |key: &str, url: &str| match reqwest::Url::parse(url) {
+        Ok(parsed) if parsed.host_str().is_some_and(|h| !h.is_empty()) => Ok(()),
+        Ok(_) => Err(format!("{key}: the URL names no host")),
+        Err(e) => Err(format!("{key}: not a URL: {e}")),
+    };
+    if settings.llm.provider == tria_config::LlmProvider::OpenAi {
+        http_url("llm.base_url", &settings.llm.base_url)?;
+    }
+    if let Some(url) = &settings.integrations.slack.webhook_url {
+        http_url("integrations.slack.webhook_url", url)?;
+    }
+    if let Some(gorgias) = &settings.integrations.gorgias {
+        http_url("integrations.gorgias.base_url", &gorgias.base_url)?;
+    }
+    if !settings.database.url.starts_with("sqlite:") {
+        reqwest::Url::parse(&settings.database.url).map_err(|e| format!("database.url (TRIA_DATABASE_URL): not a URL: {e}"))?;
+    }
+    Ok(())
+}
+
 /// An LLM client and the prompts it is driven with.
 pub type LlmParts = (Arc<dyn tria_llm::LlmClient>, Arc<tria_llm::PromptLibrary>);
 

@@ -27,6 +27,15 @@ fn a_bad_setting_exits_non_zero_with_one_line_naming_the_key() {
         ("TRIA_LISTEN", "not-an-address", "listen"),
         ("TRIA_DATABASE_URL", "mysql://x", "database.url"),
         ("TRIA_LOG", "[[[", "server.log_filter"),
+        // Redis URLs that pass the scheme check but not the Redis client's parser (cache and
+        // shared rate limits): a bad setting, not a start-up failure.
+        ("TRIA_REDIS_URL", "notaurl", "cache.redis_url"),
+        ("TRIA_REDIS_URL", "redis://localhost:notaport", "cache.redis_url"),
+        ("TRIA_REDIS_URL", "redis://", "cache.redis_url"),
+        ("TRIA_REDIS_URL", "redis://localhost/notadb", "cache.redis_url"),
+        ("TRIA_REDIS_URL", "redis-sentinel://localhost:26379", "cache.redis_url"),
+        ("TRIA_DATABASE_URL", "postgres://localhost:notaport/tria", "database.url"),
+        ("TRIA_INTEGRATIONS__GORGIAS__BASE_URL", "https://", "integrations.gorgias.base_url"),
     ] {
         let out = exits_within(Command::new(BIN).env(name, value).env("TRIA_DATA_DIR", std::env::temp_dir()), Duration::from_secs(30));
         assert_eq!(out.status.code(), Some(2), "{name}={value} must fail with exit code 2");
