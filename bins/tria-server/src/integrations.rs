@@ -1,7 +1,8 @@
 //! External systems from `[integrations.*]`: the Xero invoice worker behind its circuit breaker
 //! (the breaker is a health probe; the worker runs until shutdown), the helpdesk (Gorgias) and
 //! Slack for hand-offs. Each is off until configured: without Xero, confirmed orders wait in the
-//! outbox and are invoiced once it is turned on.
+//! outbox and are invoiced once it is turned on. The in-process demo Xero
+//! (`integrations.xero.fake = true`) is in builds with feature `demo-fake` (the default) only.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -13,7 +14,6 @@ use tria_integrations::invoicing::{InvoiceWorker, InvoiceWorkerConfig};
 use tria_integrations::resilience::{BreakerConfig, CircuitBreaker, RetryPolicy};
 use tria_integrations::slack::SlackWebhook;
 use tria_integrations::ticketing::{GorgiasClient, GorgiasConfig, Ticketing};
-use tria_integrations::xero::fake::{FakeXero, FakeXeroConfig};
 use tria_integrations::xero::{Grant, OAuthConfig, OAuthTokens, XeroClient, XeroConfig};
 use tria_store::Store;
 
@@ -29,19 +29,46 @@ pub struct Integrations {
     pub worker: Option<InvoiceWorker>,
     pub helpdesk: Arc<Helpdesk>,
     /// The in-process fake when `integrations.xero.fake = true` (kept alive with the worker).
-    pub fake_xero: Option<FakeXero>,
+    pub fake_xero: Option<DemoXero>,
+}
+
+/// The in-process demo Xero that `integrations.xero.fake = true` starts.
+#[cfg(feature = "demo-fake")]
+pub type DemoXero = tria_integrations::xero::fake::FakeXero;
+/// A build without feature `demo-fake` has no demo Xero: this type has no values.
+#[cfg(not(feature = "demo-fake"))]
+pub type DemoXero = std::convert::Infallible;
+
+/// Refuses `integrations.xero.fake = true` in a build without the demo fake (a production build,
+/// `--no-default-features`), so it stops as bad config (one line naming the key) at start.
+pub fn check_settings(settings: &IntegrationSettings) -> Result<(), String> {
+    let wants_fake = settings.xero.as_ref().is_some_and(|x| matches!(x.target, XeroTarget::Fake));
+    if wants_fake && !cfg!(feature = "demo-fake") {
+        return Err("integrations.xero.fake (TRIA_INTEGRATIONS__XERO__FAKE): this build has no demo Xero fake \
+                    (cargo feature `demo-fake`, left out of production builds); configure a real Xero instead"
+            .to_owned());
+    }
+    Ok(())
+}
+
+#[cfg(feature = "demo-fake")]
+async fn demo_xero(x: &XeroSettings, retry: RetryPolicy) -> Result<(XeroClient, Option<DemoXero>), StartupError> {
+    use tria_integrations::xero::fake::{FakeXero, FakeXeroConfig};
+    let fake = FakeXero::start(FakeXeroConfig::default()).await.map_err(|e| StartupError::Integration(format!("fake Xero: {e}")))?;
+    tracing::warn!(url = %fake.base_url(), "invoicing into an in-process FAKE Xero (integrations.xero.fake = true)");
+    Ok((fake.client(retry, x.timeout), Some(fake)))
+}
+
+#[cfg(not(feature = "demo-fake"))]
+async fn demo_xero(_: &XeroSettings, _: RetryPolicy) -> Result<(XeroClient, Option<DemoXero>), StartupError> {
+    Err(StartupError::Integration("integrations.xero.fake: this build has no demo Xero fake (cargo feature `demo-fake`)".into()))
 }
 
 /// Builds the Xero client for `target` (starting the fake when asked).
-async fn xero_client(x: &XeroSettings, http: &reqwest::Client) -> Result<(XeroClient, Option<FakeXero>), StartupError> {
+async fn xero_client(x: &XeroSettings, http: &reqwest::Client) -> Result<(XeroClient, Option<DemoXero>), StartupError> {
     let retry = RetryPolicy { max_attempts: 3, ..RetryPolicy::default() };
     match &x.target {
-        XeroTarget::Fake => {
-            let fake =
-                FakeXero::start(FakeXeroConfig::default()).await.map_err(|e| StartupError::Integration(format!("fake Xero: {e}")))?;
-            tracing::warn!(url = %fake.base_url(), "invoicing into an in-process FAKE Xero (integrations.xero.fake = true)");
-            Ok((fake.client(retry, x.timeout), Some(fake)))
-        }
+        XeroTarget::Fake => demo_xero(x, retry).await,
         XeroTarget::Remote { base_url, token_url, client_id, client_secret, xero_tenant_id } => {
             let tokens = OAuthTokens::new(
                 http.clone(),
@@ -94,7 +121,7 @@ pub async fn build(settings: &IntegrationSettings, store: &Store) -> Result<Inte
 pub struct Background {
     stop: Option<tokio::sync::watch::Sender<bool>>,
     tasks: Vec<tokio::task::JoinHandle<()>>,
-    _fake_xero: Option<FakeXero>,
+    _fake_xero: Option<DemoXero>,
 }
 
 impl std::fmt::Debug for Background {
@@ -105,7 +132,7 @@ impl std::fmt::Debug for Background {
 
 impl Background {
     /// Spawns the invoice worker (if any) on the runtime.
-    pub fn start(worker: Option<InvoiceWorker>, fake_xero: Option<FakeXero>) -> Self {
+    pub fn start(worker: Option<InvoiceWorker>, fake_xero: Option<DemoXero>) -> Self {
         let (stop, stopped) = tokio::sync::watch::channel(false);
         let tasks = worker
             .map(|worker| {

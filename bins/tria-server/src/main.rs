@@ -68,6 +68,10 @@ fn main() -> std::process::ExitCode {
         eprintln!("tria-server: {err}");
         return std::process::ExitCode::from(2);
     }
+    if let Err(err) = tria_server::integrations::check_settings(&settings.integrations) {
+        eprintln!("tria-server: {err}");
+        return std::process::ExitCode::from(2);
+    }
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(rt) => rt,
         Err(err) => {

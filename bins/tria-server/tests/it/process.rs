@@ -107,3 +107,50 @@ async fn the_binary_starts_seeds_answers_and_stops_on_sigterm() {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
+
+/// `integrations.xero.fake = true` starts the in-process demo Xero in a build with feature
+/// `demo-fake` (the default: `cargo run`, the tests); a production build (`--no-default-features`,
+/// the Docker image) has no fake and refuses the setting as bad config.
+/// `cargo test -p tria-server --no-default-features --test it -- process::` runs the second half.
+#[tokio::test]
+async fn the_demo_xero_fake_is_only_in_builds_with_the_demo_fake_feature() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let port = std::net::TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr").port();
+    let mut command = Command::new(BIN);
+    command
+        .args(["--listen", &format!("127.0.0.1:{port}"), "--data-dir"])
+        .arg(dir.path())
+        .env("TRIA_FIXTURES_DIR", tria_testkit::fixtures_dir())
+        .env("TRIA_LOG", "warn")
+        .env("TRIA_INTEGRATIONS__XERO__ENABLED", "true")
+        .env("TRIA_INTEGRATIONS__XERO__FAKE", "true");
+    if !cfg!(feature = "demo-fake") {
+        let out = exits_within(&mut command, Duration::from_secs(30));
+        assert_eq!(out.status.code(), Some(2), "the fake setting must fail with exit code 2 without the fake");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(stderr.trim().lines().count(), 1, "{stderr}");
+        assert!(stderr.contains("integrations.xero.fake (TRIA_INTEGRATIONS__XERO__FAKE)"), "{stderr}");
+        return;
+    }
+    struct KillOnDrop(std::process::Child);
+    impl Drop for KillOnDrop {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+    let _server = KillOnDrop(command.stdout(Stdio::null()).stderr(Stdio::null()).spawn().expect("spawn"));
+    let client = reqwest::Client::new();
+    let started = Instant::now();
+    let health: serde_json::Value = loop {
+        if let Ok(r) = client.get(format!("http://127.0.0.1:{port}/health")).send().await
+            && r.status() == 200
+        {
+            break r.json().await.expect("health JSON");
+        }
+        assert!(started.elapsed() < Duration::from_secs(30), "server with the demo Xero did not become ready");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    let xero = health["components"].as_array().expect("components").iter().find(|c| c["name"] == "xero");
+    assert_eq!(xero.map(|c| c["status"].clone()), Some(serde_json::json!("ok")), "{health}");
+}
