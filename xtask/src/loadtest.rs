@@ -186,21 +186,7 @@ pub(crate) fn run(args: &LoadtestArgs) -> anyhow::Result<()> {
         anyhow::ensure!(k.starts_with("TRIA_"), "--server-env sets TRIA_* settings only, got `{k}`");
         server_env.push((k.into(), v.into()));
     }
-    let server_log = std::fs::File::create(log_dir.join("server.log"))?;
-    // The server sets its own malloc tunables (two arenas, fixed mmap threshold) when it starts.
-    let server = Command::new(bin_dir.join("tria-server"))
-        .envs(server_env)
-        .env_remove("TRIA_PROFILE")
-        .stdout(server_log.try_clone()?)
-        .stderr(server_log)
-        .spawn()
-        .context("starting tria-server")?;
-    let server = started.server.insert(server);
-    let base = format!("http://127.0.0.1:{server_port}");
-    if let Err(e) = wait_ready(&format!("{base}/health/ready"), Duration::from_secs(300), server, "tria-server") {
-        let log = std::fs::read_to_string(log_dir.join("server.log")).unwrap_or_default();
-        bail!("{e}\n--- server log ---\n{log}");
-    }
+    let base = start_server(&bin_dir, server_env, server_port, log_dir, &mut started)?;
     eprintln!("xtask loadtest: tria-server ({}) at {base}, mock LLM at 127.0.0.1:{mock_port} ({} ms)", args.build, args.llm_latency_ms);
     load_args.extend(["--target".into(), base]);
     for hook in hooks {
@@ -239,12 +225,23 @@ pub(crate) fn start_release_server() -> anyhow::Result<ReleaseServer> {
     let work = tempfile::tempdir()?;
     let port = free_port()?;
     let mut started = Started { server: None, mock_pid_file: work.path().join("none.pid"), redis_port: None };
-    let log_path = work.path().join("server.log");
+    let env = vec![
+        ("TRIA_LISTEN".to_owned(), format!("127.0.0.1:{port}")),
+        ("TRIA_DATA_DIR".to_owned(), work.path().join("data").display().to_string()),
+        ("TRIA_LOG".to_owned(), "warn".to_owned()),
+    ];
+    start_server(&bin_dir, env, port, work.path(), &mut started)?;
+    Ok(ReleaseServer { addr: ([127, 0, 0, 1], port).into(), started, _work: work })
+}
+
+/// Starts `tria-server` from `bin_dir` with `env` (its log in `log_dir/server.log`) into
+/// `started`, and waits until it is ready on `port`. Returns its base URL.
+fn start_server(bin_dir: &Path, env: Vec<(String, String)>, port: u16, log_dir: &Path, started: &mut Started) -> anyhow::Result<String> {
+    let log_path = log_dir.join("server.log");
     let log = std::fs::File::create(&log_path)?;
+    // The server sets its own malloc tunables (two arenas, fixed mmap threshold) when it starts.
     let server = Command::new(bin_dir.join("tria-server"))
-        .env("TRIA_LISTEN", format!("127.0.0.1:{port}"))
-        .env("TRIA_DATA_DIR", work.path().join("data"))
-        .env("TRIA_LOG", "warn")
+        .envs(env)
         .env_remove("TRIA_PROFILE")
         .stdout(log.try_clone()?)
         .stderr(log)
@@ -255,5 +252,5 @@ pub(crate) fn start_release_server() -> anyhow::Result<ReleaseServer> {
     if let Err(e) = wait_ready(&format!("{base}/health/ready"), Duration::from_secs(300), server, "tria-server") {
         bail!("{e}\n--- server log ---\n{}", std::fs::read_to_string(&log_path).unwrap_or_default());
     }
-    Ok(ReleaseServer { addr: ([127, 0, 0, 1], port).into(), started, _work: work })
+    Ok(base)
 }

@@ -128,6 +128,9 @@ impl Windows {
 
 struct SharedSpend {
     pool: Pool,
+    /// The pool's connection state as the rate limiter tracks it: while Redis is known down the
+    /// budget uses this instance's tally at once instead of waiting on a dead connection.
+    health: Option<crate::ratelimit::RedisHealth>,
     record: Script,
     read: Script,
     key_prefix: String,
@@ -168,12 +171,23 @@ impl SpendBudget {
     pub fn shared(defaults: BudgetLimits, pool: Pool, key_prefix: &str, timeout: Duration) -> Self {
         let shared = SharedSpend {
             pool,
+            health: None,
             record: Script::from_lua(RECORD_LUA),
             read: Script::from_lua(READ_LUA),
             key_prefix: key_prefix.to_owned(),
             timeout,
         };
         Self::build(defaults, Some(shared))
+    }
+
+    /// Skips Redis while `health` says it is down (the rate limiter's view of the same pool).
+    pub fn with_redis_health(mut self, health: crate::ratelimit::RedisHealth) -> Self {
+        if let Some(inner) = Arc::get_mut(&mut self.inner)
+            && let Some(shared) = &mut inner.shared
+        {
+            shared.health = Some(health);
+        }
+        self
     }
 
     fn build(defaults: BudgetLimits, shared: Option<SharedSpend>) -> Self {
@@ -293,7 +307,14 @@ impl SharedSpend {
         ]
     }
 
+    fn known_down(&self) -> bool {
+        self.health.as_ref().is_some_and(|h| !h.is_up())
+    }
+
     async fn read(&self, tenant: TenantId, windows: &Windows) -> Result<(Spend, Spend), String> {
+        if self.known_down() {
+            return Err("Redis is down".to_owned());
+        }
         let call = self.read.evalsha_with_reload::<Vec<String>, _, _>(self.pool.next(), self.keys(tenant, windows), Vec::<String>::new());
         let reply = tokio::time::timeout(self.timeout, call).await.map_err(|_| "timed out".to_owned())?.map_err(|e| e.to_string())?;
         let num = |i: usize| reply.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
@@ -305,6 +326,9 @@ impl SharedSpend {
     }
 
     async fn record(&self, tenant: TenantId, tokens: u64, usd: f64, windows: &Windows, now: DateTime<Utc>) -> Result<(), String> {
+        if self.known_down() {
+            return Err("Redis is down".to_owned());
+        }
         // Keep a window a while past its end so a late reader of the previous window still sees it.
         let hour_ttl = Windows::until(windows.hour_ends, now).as_secs() + 600;
         let month_ttl = Windows::until(windows.month_ends, now).as_secs() + 86_400;

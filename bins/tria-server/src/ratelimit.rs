@@ -22,6 +22,8 @@ use crate::state::LimitSettings;
 
 mod shared;
 
+pub use shared::RedisHealth;
+
 use shared::Shared;
 
 /// The slowest and fastest sustained rates a tenant's `settings.rate_limit` may set (besides 0,
@@ -226,6 +228,11 @@ impl RateLimiter {
     /// The Redis connection pool when limits are shared (the spend budget reuses it).
     pub fn redis_pool(&self) -> Option<&Pool> {
         self.shared.as_ref().map(Shared::pool)
+    }
+
+    /// Whether the shared limits' Redis is up now (`None` without Redis).
+    pub fn redis_health(&self) -> Option<RedisHealth> {
+        self.shared.as_ref().map(Shared::health)
     }
 
     /// A bad stored setting is counted each time and logged once per tenant.

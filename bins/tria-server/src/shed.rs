@@ -110,6 +110,30 @@ impl Drop for ChatOnKey {
     }
 }
 
+/// A permit from `slots`, waiting until `deadline` among at most `queue_places` waiters
+/// (counted in `waiting`); `QueueFull` when there is no place to wait, `QueueTimeout` when the
+/// deadline passes first.
+async fn bounded_wait(
+    slots: &Arc<Semaphore>,
+    waiting: &AtomicUsize,
+    queue_places: usize,
+    deadline: Instant,
+) -> Result<OwnedSemaphorePermit, ShedReason> {
+    if let Ok(permit) = slots.clone().try_acquire_owned() {
+        return Ok(permit);
+    }
+    if waiting.fetch_add(1, Ordering::SeqCst) >= queue_places {
+        waiting.fetch_sub(1, Ordering::SeqCst);
+        return Err(ShedReason::QueueFull);
+    }
+    let _waiting = Waiting(waiting);
+    match tokio::time::timeout_at(deadline, slots.clone().acquire_owned()).await {
+        Ok(Ok(permit)) => Ok(permit),
+        // The semaphore is never closed; treat it like a timeout all the same.
+        Ok(Err(_)) | Err(_) => Err(ShedReason::QueueTimeout),
+    }
+}
+
 impl ShedGate {
     /// A gate without shares: any one caller may take every slot (tests, benches).
     pub fn new(max_in_flight: usize, max_queue: usize, queue_timeout: Duration) -> Self {
@@ -181,46 +205,22 @@ impl ShedGate {
     }
 
     async fn acquire_share(&self, share: &Share, deadline: Instant) -> Result<OwnedSemaphorePermit, ShedReason> {
-        if let Ok(permit) = share.slots.clone().try_acquire_owned() {
-            return Ok(permit);
-        }
         let fraction = (share.cap as f64 / self.max_in_flight as f64).min(1.0);
         let queue_places = (self.max_queue as f64 * fraction).ceil() as usize;
-        if share.waiting.fetch_add(1, Ordering::SeqCst) >= queue_places {
-            share.waiting.fetch_sub(1, Ordering::SeqCst);
+        let permit = bounded_wait(&share.slots, &share.waiting, queue_places, deadline).await;
+        if permit.is_err() {
             self.shed.fetch_add(1, Ordering::Relaxed);
             self.shed_share.fetch_add(1, Ordering::Relaxed);
-            return Err(ShedReason::ShareFull);
         }
-        let _waiting = Waiting(&share.waiting);
-        match tokio::time::timeout_at(deadline, share.slots.clone().acquire_owned()).await {
-            Ok(Ok(permit)) => Ok(permit),
-            Ok(Err(_)) | Err(_) => {
-                self.shed.fetch_add(1, Ordering::Relaxed);
-                self.shed_share.fetch_add(1, Ordering::Relaxed);
-                Err(ShedReason::ShareFull)
-            }
-        }
+        permit.map_err(|_| ShedReason::ShareFull)
     }
 
     async fn acquire_global(&self, deadline: Instant) -> Result<OwnedSemaphorePermit, ShedReason> {
-        if let Ok(permit) = self.slots.clone().try_acquire_owned() {
-            return Ok(permit);
-        }
-        if self.waiting.fetch_add(1, Ordering::SeqCst) >= self.max_queue {
-            self.waiting.fetch_sub(1, Ordering::SeqCst);
+        let permit = bounded_wait(&self.slots, &self.waiting, self.max_queue, deadline).await;
+        if permit.is_err() {
             self.shed.fetch_add(1, Ordering::Relaxed);
-            return Err(ShedReason::QueueFull);
         }
-        let _waiting = Waiting(&self.waiting);
-        match tokio::time::timeout_at(deadline, self.slots.clone().acquire_owned()).await {
-            Ok(Ok(permit)) => Ok(permit),
-            // The semaphore is never closed; treat it like a timeout all the same.
-            Ok(Err(_)) | Err(_) => {
-                self.shed.fetch_add(1, Ordering::Relaxed);
-                Err(ShedReason::QueueTimeout)
-            }
-        }
+        permit
     }
 
     /// A place for one more open chat request through `key`, if it has fewer than the maximum.

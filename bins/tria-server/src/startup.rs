@@ -120,7 +120,13 @@ pub fn limit_settings(l: &tria_config::LimitSettings) -> LimitSettings {
 /// Spend budgets shared through the rate limiter's Redis pool when it has one.
 pub fn spend_budget(limiter: &RateLimiter, limits: &LimitSettings, timeout: Duration) -> SpendBudget {
     match limiter.redis_pool() {
-        Some(pool) => SpendBudget::shared(limits.budget, pool.clone(), "tria", timeout),
+        Some(pool) => {
+            let budget = SpendBudget::shared(limits.budget, pool.clone(), "tria", timeout);
+            match limiter.redis_health() {
+                Some(health) => budget.with_redis_health(health),
+                None => budget,
+            }
+        }
         None => SpendBudget::local(limits.budget),
     }
 }

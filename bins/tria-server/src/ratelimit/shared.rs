@@ -4,7 +4,7 @@
 //! instead of waiting on Redis; a probe task pings it while it is down and switches back when it
 //! answers. One log line per transition, never one per request.
 
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, Weak};
 use std::time::Duration;
 
@@ -38,6 +38,8 @@ return {1, 0, math.floor((now - allow_at) / emission)}
 const PROBE_INTERVAL: Duration = Duration::from_millis(250);
 /// fred's reconnect policy: `max_attempts` 0 retries for ever, every 500 ms.
 const RECONNECT_DELAY_MS: u32 = 500;
+/// Timed-out checks in a row that mark Redis down (a refused or lost connection does at once).
+const TIMEOUTS_BEFORE_DOWN: u32 = 3;
 
 /// Why a shared check was not made or did not answer.
 #[derive(Debug, thiserror::Error)]
@@ -62,6 +64,9 @@ struct ConnectionState {
     down: AtomicBool,
     /// Up → down and down → up changes.
     transitions: AtomicU64,
+    /// Checks in a row that missed the command timeout. One slow reply under CPU load is no sign
+    /// of an outage (that request is decided locally); several in a row are.
+    consecutive_timeouts: AtomicU32,
 }
 
 impl ConnectionState {
@@ -74,6 +79,7 @@ impl ConnectionState {
 
     fn mark_up(&self) {
         self.lost.store(false, Ordering::Release);
+        self.consecutive_timeouts.store(0, Ordering::Relaxed);
         if self.down.swap(false, Ordering::AcqRel) {
             self.transitions.fetch_add(1, Ordering::Relaxed);
             tracing::info!("shared rate limits restored: Redis answers again");
@@ -135,7 +141,11 @@ impl Shared {
 
     /// Whether the last word on Redis is that it answers (for `/metrics`).
     pub(super) fn is_up(&self) -> bool {
-        !self.state.down.load(Ordering::Acquire) && !self.state.lost.load(Ordering::Acquire)
+        self.health().is_up()
+    }
+
+    pub(super) fn health(&self) -> RedisHealth {
+        RedisHealth(self.state.clone())
     }
 
     pub(super) fn transitions(&self) -> u64 {
@@ -160,10 +170,15 @@ impl Shared {
             return Err(SharedError::Down);
         }
         let result = self.gcra(subject, limit).await;
-        if let Err(err) = &result
-            && !matches!(err, SharedError::Reply(_))
-        {
-            self.state.mark_down(err);
+        match &result {
+            Ok(_) => self.state.consecutive_timeouts.store(0, Ordering::Relaxed),
+            Err(SharedError::Reply(_)) => {}
+            Err(err @ SharedError::Timeout(_)) => {
+                if self.state.consecutive_timeouts.fetch_add(1, Ordering::Relaxed) + 1 >= TIMEOUTS_BEFORE_DOWN {
+                    self.state.mark_down(err);
+                }
+            }
+            Err(err) => self.state.mark_down(err),
         }
         result
     }
@@ -222,5 +237,16 @@ async fn probe(state: Weak<ConnectionState>, pool: Pool, timeout: Duration) {
         if matches!(tokio::time::timeout(timeout, futures::future::try_join_all(ping)).await, Ok(Ok(_))) {
             state.mark_up();
         }
+    }
+}
+
+/// Whether the limiter's Redis connection is up, for the other users of its pool (the spend
+/// budget), so they too decide locally at once while it is down instead of waiting on it.
+#[derive(Clone, Debug)]
+pub struct RedisHealth(Arc<ConnectionState>);
+
+impl RedisHealth {
+    pub fn is_up(&self) -> bool {
+        !self.0.down.load(Ordering::Acquire) && !self.0.lost.load(Ordering::Acquire)
     }
 }

@@ -206,3 +206,42 @@ async fn chat_latency_with_redis_down_is_that_with_redis_up() {
     );
     assert!(down_p50 < up_p50 + Duration::from_millis(50), "Redis down: p50 {down_p50:?} against {up_p50:?} with Redis up");
 }
+
+/// The spend budget shares the limiter's Redis pool, and with it the limiter's view of the
+/// connection: with Redis killed, budget checks use this instance's tally at once instead of
+/// each waiting out the command deadline.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_redis_killed_budget_checks_decide_locally_without_waiting_on_redis() {
+    use tria_server::budget::{BudgetDecision, BudgetLimits, SpendBudget};
+    if !redis_installed() {
+        return eprintln!("redis-server not installed; budget with Redis killed not tested");
+    }
+    let port = closed_port();
+    let Some(redis) = RedisProcess::start(port).await else {
+        return eprintln!("redis-server did not start; budget with Redis killed not tested");
+    };
+    let url = format!("redis://127.0.0.1:{port}");
+    let prefix = format!("tria-test-{}", uuid::Uuid::new_v4().simple());
+    let limiter = limiter(&url, &prefix);
+    assert!(limiter.wait_connected(Duration::from_secs(5)).await);
+    let limits = BudgetLimits { tokens_per_hour: 1_000_000, ..BudgetLimits::default() };
+    let pool = limiter.redis_pool().expect("pool").clone();
+    let budget = SpendBudget::shared(limits, pool, &prefix, Duration::from_millis(250))
+        .with_redis_health(limiter.redis_health().expect("shared limiter"));
+    let tenant = tenant();
+    assert_eq!(budget.check(&tenant).await, BudgetDecision::Within);
+    assert_eq!(budget.fallback_total(), 0, "read from Redis while it is up");
+
+    drop(redis);
+    // The limiter notices first (as it would on the request path), then the budget follows it.
+    for _ in 0..5 {
+        let _ = limiter.check(&tenant).await;
+    }
+    let started = Instant::now();
+    for _ in 0..200 {
+        assert_eq!(budget.check(&tenant).await, BudgetDecision::Within);
+    }
+    let elapsed = started.elapsed();
+    assert!(elapsed < Duration::from_secs(5), "200 budget checks with Redis down took {elapsed:?} (each waited on Redis)");
+    assert!(budget.fallback_total() >= 200, "decided on this instance's tally: {} fallbacks", budget.fallback_total());
+}
