@@ -19,6 +19,7 @@ use tria_store::repo::{MeteredExchange, NewCustomer};
 
 use crate::AgentError;
 use crate::cached::{CacheParts, Generated};
+use crate::components::IntentParts;
 use crate::context::{DEFAULT_HISTORY_TOKENS, resolve_follow_up};
 use crate::generation::LlmParts;
 use crate::group_commit::ExchangeWriter;
@@ -49,6 +50,7 @@ pub struct AgentBuilder {
     pub(crate) notifier: Arc<dyn HandoffNotifier>,
     pub(crate) orders: crate::orders::OrderParts,
     history_tokens: u32,
+    pub(crate) intent: IntentParts,
 }
 
 impl AgentBuilder {
@@ -72,6 +74,7 @@ impl AgentBuilder {
     pub fn semantic(mut self, parts: SemanticParts) -> Self {
         if let Some(model) = &parts.intent_model {
             self.classifier = model.clone();
+            self.intent.model = Some(model.clone());
         }
         if self.cache.embedder.is_none() {
             self.cache.embedder.clone_from(&parts.embedder);
@@ -83,6 +86,8 @@ impl AgentBuilder {
 
     pub fn classifier(mut self, classifier: Arc<dyn IntentClassifier>) -> Self {
         self.classifier = classifier;
+        // Not the intent model: no version to cache its verdicts under, no fallback to ask.
+        self.intent.model = None;
         self
     }
 
@@ -115,6 +120,7 @@ impl AgentBuilder {
             orders: self.orders,
             history_tokens: self.history_tokens,
             turns: KeyedLocks::default(),
+            intent: self.intent,
         }
     }
 }
@@ -160,6 +166,8 @@ pub struct Agent {
     pub(crate) history_tokens: u32,
     /// One turn at a time per session.
     turns: KeyedLocks<ConversationId>,
+    /// The intent model and its fallback (see `components.rs`).
+    pub(crate) intent: IntentParts,
 }
 
 impl std::fmt::Debug for Agent {
@@ -181,6 +189,7 @@ impl Agent {
             notifier: Arc::new(NoNotifier),
             orders: crate::orders::OrderParts::default(),
             history_tokens: DEFAULT_HISTORY_TOKENS,
+            intent: IntentParts::default(),
         }
     }
 
@@ -405,7 +414,7 @@ impl Agent {
                     sink: sink.as_ref(),
                 };
                 let subject_intent = resolved.as_ref().and(session.subject.as_ref()).and_then(|s| s.intent);
-                let classify = || clock.time(Stage::Intent, || self.classify_follow_up(message, subject_intent));
+                let classify = || clock.time_async(Stage::Intent, self.classify_follow_up(tenant.id, message, subject_intent));
                 let generate = |c| {
                     let slot = &usage_slot;
                     async move {
@@ -459,8 +468,8 @@ impl Agent {
 
     /// The intent of one message; a follow-up the classifier cannot place (out of scope, a
     /// greeting) keeps the intent of the question it follows.
-    fn classify_follow_up(&self, message: &str, subject_intent: Option<IntentLabel>) -> Classification {
-        let mut classification = self.classify(message);
+    async fn classify_follow_up(&self, tenant: TenantId, message: &str, subject_intent: Option<IntentLabel>) -> Classification {
+        let mut classification = self.classify(tenant, message).await;
         if let Some(intent) = subject_intent
             && matches!(classification.label, IntentLabel::OutOfScope | IntentLabel::Greeting)
         {
@@ -502,15 +511,23 @@ impl Agent {
         })
     }
 
-    /// The intent of one message.
-    pub(crate) fn classify(&self, message: &str) -> Classification {
+    /// The intent of one message: remembered, else from the tenant's L4 intent cache, else the
+    /// classifier (and the intent fallback for an unsure verdict), see `components.rs`.
+    pub(crate) async fn classify(&self, tenant: TenantId, message: &str) -> Classification {
         if let Some(known) = self.classifications.get(message) {
             return known;
         }
-        let vector = self.query_embedding(message);
-        let classification = self.classifier.classify_embedded(message, vector.as_deref());
+        // Boxed: a cache lookup and a fallback's question are kilobytes of future that every
+        // chat future would carry, though most messages are remembered.
+        let classification = Box::pin(self.classify_through_l4(tenant, message)).await;
         self.classifications.insert(message.to_owned(), classification.clone());
         classification
+    }
+
+    /// The classifier's verdict, computed now.
+    pub(crate) fn classify_now(&self, message: &str) -> Classification {
+        let vector = self.query_embedding(message);
+        self.classifier.classify_embedded(message, vector.as_deref())
     }
 
     /// The reply to a stand-alone message (no conversation), e.g. for cache warming.

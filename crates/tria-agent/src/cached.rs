@@ -244,7 +244,7 @@ impl Agent {
 
     /// L1 → L2, else classify, L3, else `generate` — once for identical concurrent misses. The
     /// level that answered comes back with the answer (`None`: generated now).
-    pub(crate) async fn answer_through_cache<C, G, Fut>(
+    pub(crate) async fn answer_through_cache<C, CFut, G, Fut>(
         &self,
         tenant: &TenantContext,
         message: &str,
@@ -253,7 +253,8 @@ impl Agent {
         generate: G,
     ) -> Result<(Arc<CachedAnswer>, CacheLevel), AgentError>
     where
-        C: FnOnce() -> Classification,
+        C: FnOnce() -> CFut,
+        CFut: Future<Output = Classification>,
         G: FnOnce(Classification) -> Fut,
         Fut: Future<Output = Result<Generated, AgentError>>,
     {
@@ -262,7 +263,7 @@ impl Agent {
         // needs; unboxed, every chat future (hits included) would be that large.
         let compute = || {
             Box::pin(async {
-                let classification = classify();
+                let classification = classify().await;
                 let label = classification.label;
                 let wants_l3 = cache.config().l3.enabled && !label.is_customer_specific();
                 let vector = if wants_l3 { self.query_vector(tenant.id, message).await } else { None };
@@ -308,7 +309,7 @@ impl Agent {
                     tenant,
                     question,
                     Some(context.clone()),
-                    || self.classify(question),
+                    || self.classify(tenant.id, question),
                     |c| self.generate(tenant, question, c),
                 )
                 .await?;

@@ -5,6 +5,7 @@
 mod agent;
 mod cached;
 mod catalogue;
+mod components;
 mod client;
 pub mod context;
 mod error;

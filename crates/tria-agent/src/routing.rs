@@ -113,10 +113,10 @@ impl Agent {
         let message = ask.message;
         let clock = ask.clock;
         let index = clock.time_async(Stage::Retrieval, self.index(tenant.id)).await?;
-        let vector = clock.time(Stage::Retrieval, || self.query_embedding(message));
         if classification.label == IntentLabel::ProductInquiry
             && let Some(products) = self.catalogue(tenant.id)
         {
+            let vector = clock.time(Stage::Retrieval, || self.query_embedding(message));
             let found = clock.time(Stage::Retrieval, || products.search(message, vector.as_deref(), TOP_K));
             let relevant = catalogue::relevant(message, &found);
             if !relevant.is_empty() {
@@ -131,7 +131,7 @@ impl Agent {
                 return Ok(Generated { answer, usage, refused: false });
             }
         }
-        let hits = clock.time(Stage::Retrieval, || index.hybrid_search(message, vector.as_deref(), TOP_K));
+        let hits = clock.time_async(Stage::Retrieval, self.retrieve(tenant.id, &index, message, TOP_K)).await;
         let offline = clock.time(Stage::Generation, || responder::compose(tenant, classification.label, message, &hits));
         let sources: Vec<_> = hits.iter().map(|h| h.source_ref()).collect();
         let grounding: Vec<(String, String)> =

@@ -22,7 +22,7 @@ pub use tone::{Sentiment, Tone, Urgency, assess_tone};
 use tria_core::IntentLabel;
 
 /// Which stage settled the label.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum DecidedBy {
     /// A high-precision pattern ("speak to a human", a bare greeting).
     Rule,

@@ -34,11 +34,16 @@ pub enum ModelError {
 }
 
 /// A second opinion for low-confidence messages, e.g. an LLM prompted with the ten label
-/// definitions. The agent implements it over its LLM client; this crate builds none.
+/// definitions. This crate builds none; the agent asks the one it is given
+/// (`AgentBuilder::intent_fallback`) through [`IntentModel::resolve`].
 #[async_trait::async_trait]
 pub trait IntentFallback: Send + Sync {
     /// A label and confidence for `message`, or `None` to keep the first verdict.
     async fn classify(&self, message: &str, first_verdict: &Classification) -> Option<(IntentLabel, f32)>;
+
+    /// What its verdicts depend on (model, prompt): part of the key verdicts are cached under,
+    /// so a change of either never serves an old verdict.
+    fn version(&self) -> &str;
 }
 
 /// Training knobs of the linear head; the defaults are what the evals in docs/QUALITY.md used.
@@ -102,6 +107,38 @@ pub struct IntentModel {
     head: LinearHead<{ IntentLabel::ALL.len() }>,
     fit: ModelFit,
     fallback_threshold: f32,
+    /// FNV-1a over the examples, their vectors and the options: equal for models that classify alike.
+    data_fingerprint: u64,
+}
+
+/// FNV-1a, 64 bits: stable across builds and platforms, unlike `std`'s hasher.
+#[derive(Clone, Copy)]
+struct Fnv(u64);
+
+impl Fnv {
+    const START: Self = Self(0xcbf2_9ce4_8422_2325);
+
+    fn bytes(mut self, bytes: &[u8]) -> Self {
+        for b in bytes {
+            self.0 = (self.0 ^ u64::from(*b)).wrapping_mul(0x0000_0100_0000_01b3);
+        }
+        self
+    }
+
+    fn f32s(self, values: &[f32]) -> Self {
+        values.iter().fold(self, |h, v| h.bytes(&v.to_bits().to_le_bytes()))
+    }
+
+    fn text(self, text: &str) -> Self {
+        self.bytes(&(text.len() as u64).to_le_bytes()).bytes(text.as_bytes())
+    }
+}
+
+fn data_fingerprint(examples: &[LabelledExample], vectors: &[Vec<f32>], options: &ModelOptions) -> u64 {
+    let o = options;
+    let h = Fnv::START.text(env!("CARGO_PKG_VERSION")).f32s(&[o.learning_rate, o.l2, o.dense_scale, o.lexical_scale]);
+    let h = h.bytes(&(o.epochs as u64).to_le_bytes()).bytes(&(o.folds as u64).to_le_bytes());
+    examples.iter().zip(vectors).fold(h, |h, (e, v)| h.text(e.label.as_str()).text(&e.text).f32s(v)).0
 }
 
 /// One score per intent label.
@@ -203,7 +240,8 @@ impl IntentModel {
         let fit = ModelFit { mixing, cross_validated_accuracy: correct as f32 / held_out.len().max(1) as f32, folds };
         tracing::debug!(?fit, nll = best.0, "intent model fitted");
         let head = LinearHead::train(&rows, &label_ids, train);
-        Ok(Self { examples: index, head, fit, fallback_threshold: DEFAULT_FALLBACK_THRESHOLD })
+        let data_fingerprint = data_fingerprint(examples, vectors, &options);
+        Ok(Self { examples: index, head, fit, fallback_threshold: DEFAULT_FALLBACK_THRESHOLD, data_fingerprint })
     }
 
     pub fn with_fallback_threshold(mut self, threshold: f32) -> Self {
@@ -214,6 +252,12 @@ impl IntentModel {
     /// Whether `verdict` is unsure enough to ask an [`IntentFallback`].
     pub fn needs_fallback(&self, verdict: &Classification) -> bool {
         verdict.decided_by != DecidedBy::Rule && verdict.confidence < self.fallback_threshold
+    }
+
+    /// Identifies what this model answers: equal for models built from the same examples,
+    /// vectors, options and fallback threshold; the agent caches verdicts under it.
+    pub fn fingerprint(&self) -> u64 {
+        Fnv(self.data_fingerprint).f32s(&[self.fallback_threshold]).0
     }
 
     /// The fitted mixing weights and the out-of-fold accuracy on the training examples.
@@ -337,6 +381,61 @@ mod tests {
         let verdict = model.classify_embedded("where is my order ORD-10001", Some(&[0.5; 3]));
         assert_eq!((verdict.label, verdict.decided_by), (IntentLabel::OrderStatus, DecidedBy::Keywords));
         assert_eq!(model.classify_embedded("where is my order", None).decided_by, DecidedBy::Keywords);
+    }
+
+    #[test]
+    fn the_fingerprint_follows_the_data_and_the_threshold() {
+        let (examples, mut vectors) = toy_examples();
+        let a = IntentModel::from_examples(&examples, &vectors).expect("model");
+        let b = IntentModel::from_examples(&examples, &vectors).expect("model");
+        assert_eq!(a.fingerprint(), b.fingerprint());
+        assert_ne!(a.fingerprint(), a.clone().with_fallback_threshold(0.7).fingerprint());
+        vectors[0][15] += 0.01;
+        assert_ne!(a.fingerprint(), IntentModel::from_examples(&examples, &vectors).expect("model").fingerprint());
+    }
+
+    /// Answers with a fixed label, or declines; counts the questions.
+    struct Fixed(Option<IntentLabel>, std::sync::atomic::AtomicUsize);
+
+    #[async_trait::async_trait]
+    impl IntentFallback for Fixed {
+        async fn classify(&self, _message: &str, _first: &Classification) -> Option<(IntentLabel, f32)> {
+            self.1.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            self.0.map(|label| (label, 1.7))
+        }
+        fn version(&self) -> &str {
+            "fixed"
+        }
+    }
+
+    /// Runs a future that never waits (the fallbacks here answer at once).
+    fn ready<T>(future: impl Future<Output = T>) -> T {
+        let mut future = std::pin::pin!(future);
+        match future.as_mut().poll(&mut std::task::Context::from_waker(std::task::Waker::noop())) {
+            std::task::Poll::Ready(value) => value,
+            std::task::Poll::Pending => panic!("the future waited"),
+        }
+    }
+
+    #[test]
+    fn resolve_asks_the_fallback_only_for_unsure_model_verdicts() {
+        let (examples, vectors) = toy_examples();
+        let model = IntentModel::from_examples(&examples, &vectors).expect("model");
+        let unsure = Classification { confidence: 0.3, ..model.classify_embedded("hmm", Some(&axis(3))) };
+        let billing = Fixed(Some(IntentLabel::Billing), 0.into());
+        let resolved = ready(model.resolve("hmm", unsure.clone(), &billing));
+        assert_eq!((resolved.label, resolved.confidence, resolved.decided_by), (IntentLabel::Billing, 1.0, DecidedBy::Fallback));
+        assert_eq!(resolved.runner_up, (unsure.label != IntentLabel::Billing).then_some((unsure.label, 0.3)));
+        let declines = Fixed(None, 0.into());
+        assert_eq!(ready(model.resolve("hmm", unsure.clone(), &declines)), unsure);
+        // Sure verdicts and rules are never second-guessed.
+        let sure = Classification { confidence: 0.9, ..unsure.clone() };
+        assert_eq!(ready(model.resolve("hmm", sure.clone(), &billing)), sure);
+        let rule = model.classify_embedded("let me talk to a human", Some(&axis(0)));
+        let rule = Classification { confidence: 0.1, ..rule };
+        assert_eq!(ready(model.resolve("let me talk to a human", rule.clone(), &billing)), rule);
+        assert_eq!(billing.1.load(std::sync::atomic::Ordering::SeqCst), 1);
+        assert_eq!(declines.1.load(std::sync::atomic::Ordering::SeqCst), 1);
     }
 
     #[test]

@@ -50,6 +50,24 @@ impl PolicyHit {
     }
 }
 
+fn content_version(chunks: &[IndexedChunk], model_id: Option<&str>) -> String {
+    use sha2::{Digest, Sha256};
+    let mut hasher = Sha256::new();
+    let mut part = |bytes: &[u8]| {
+        hasher.update((bytes.len() as u64).to_le_bytes());
+        hasher.update(bytes);
+    };
+    part(model_id.unwrap_or("").as_bytes());
+    for c in chunks {
+        part(c.id.as_bytes());
+        part(c.title.as_bytes());
+        part(c.source_path.as_bytes());
+        part(c.heading_path.as_bytes());
+        part(c.text.as_bytes());
+    }
+    hex::encode(&hasher.finalize()[..16])
+}
+
 /// Decodes a stored embedding (little-endian f32s).
 pub fn decode_embedding(bytes: &[u8]) -> Vec<f32> {
     bytes.chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect()
@@ -61,6 +79,8 @@ pub struct TenantIndex {
     chunks: Vec<IndexedChunk>,
     index: HybridIndex,
     model_id: Option<String>,
+    /// See [`TenantIndex::version`].
+    version: String,
 }
 
 impl TenantIndex {
@@ -76,7 +96,8 @@ impl TenantIndex {
         let lexical = Bm25Index::build(texts.iter().map(String::as_str));
         let index = HybridIndex::new(lexical, vectors);
         let model_id = model_id.filter(|_| index.has_vectors());
-        Self { chunks, index, model_id }
+        let version = content_version(&chunks, model_id.as_deref());
+        Self { chunks, index, model_id, version }
     }
 
     /// Loads the tenant's chunks from the store. With an embedder, chunks that have no vector
@@ -133,6 +154,18 @@ impl TenantIndex {
         self.model_id.as_deref()
     }
 
+    /// A digest of what a search reads (every chunk's id, title, heading and text, and the
+    /// vectors' model): two indexes with the same version return the same hits, so a cached
+    /// retrieval keyed by it is never served from another corpus (a re-index changes it).
+    pub fn version(&self) -> &str {
+        &self.version
+    }
+
+    /// The chunk with this id.
+    pub fn chunk(&self, id: Uuid) -> Option<&IndexedChunk> {
+        self.chunks.iter().find(|c| c.id == id)
+    }
+
     /// The best `k` chunks for `query` by BM25 alone.
     pub fn search(&self, query: &str, k: usize) -> Vec<PolicyHit> {
         self.search_with(RetrievalMode::Lexical, query, None, k)
@@ -153,5 +186,33 @@ impl TenantIndex {
                 Some(PolicyHit { chunk, score: r.score, similarity: r.similarity })
             })
             .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn chunk(id: u128, text: &str) -> IndexedChunk {
+        IndexedChunk {
+            id: Uuid::from_u128(id),
+            title: "Returns".into(),
+            source_path: "returns.md".into(),
+            heading_path: "Returns › Fees".into(),
+            text: text.into(),
+        }
+    }
+
+    #[test]
+    fn the_version_changes_with_what_a_search_reads() {
+        let a = TenantIndex::from_chunks(vec![chunk(1, "A 15% restocking fee applies."), chunk(2, "Refunds take 5 days.")]);
+        let same = TenantIndex::from_chunks(vec![chunk(1, "A 15% restocking fee applies."), chunk(2, "Refunds take 5 days.")]);
+        assert_eq!(a.version(), same.version());
+        let edited = TenantIndex::from_chunks(vec![chunk(1, "A 10% restocking fee applies."), chunk(2, "Refunds take 5 days.")]);
+        assert_ne!(a.version(), edited.version());
+        let reindexed = TenantIndex::from_chunks(vec![chunk(3, "A 15% restocking fee applies."), chunk(2, "Refunds take 5 days.")]);
+        assert_ne!(a.version(), reindexed.version());
+        assert_eq!(a.chunk(Uuid::from_u128(2)).map(|c| c.text.as_str()), Some("Refunds take 5 days."));
+        assert!(a.chunk(Uuid::from_u128(3)).is_none());
     }
 }

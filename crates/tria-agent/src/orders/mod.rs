@@ -114,7 +114,7 @@ impl Agent {
         external: Option<&str>,
         message: &str,
     ) -> Result<Option<OrderTurn>, AgentError> {
-        let classification = self.classify(message);
+        let classification = self.classify(tenant.id, message).await;
         let label = classification.label;
         let order_intent = matches!(label, IntentLabel::OrderPlacement | IntentLabel::OrderStatus | IntentLabel::OrderChange);
         // A conversation this message opens has no draft yet: no need to look.
@@ -296,7 +296,7 @@ impl Agent {
             self.store().drafts().clear(tenant.id, conversation).await?;
             if let Some(asked) = d.asked.take() {
                 let session = Session { customer: Some(customer), ..session.clone() };
-                let classification = self.classify(&asked);
+                let classification = self.classify(tenant.id, &asked).await;
                 let answered = Box::pin(self.route_order_flow(tenant, &session, None, &asked, classification, true)).await?;
                 if let Some(mut turn) = answered {
                     turn.answer.reply = format!("{THANKS} {}", turn.answer.reply);

@@ -1,6 +1,7 @@
 //! tria-agent end to end on a fresh SQLite store seeded with the demo fixtures.
 
 mod cache;
+mod components;
 mod conversation;
 mod llm;
 mod orders;
