@@ -4,11 +4,14 @@ mod cache;
 mod components;
 mod conversation;
 mod llm;
+mod order_replies;
 mod orders;
 mod persist;
+mod replies;
 mod safety;
 mod semantic_cache;
 mod streaming;
+mod transcript;
 mod verification;
 
 use std::collections::BTreeMap;
