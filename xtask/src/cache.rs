@@ -1,6 +1,6 @@
 //! `cache warm`: pre-computes answers for a tenant's FAQ list (fixtures/faq/{slug}.txt) into the
 //! shared cache, so the first customers who ask them are answered from Redis.
-//! Also [`cache_config`]: settings → `tria_cache::CacheConfig`, as the server builds it.
+//! Also [`cache_config`] (from `tria-compose`): settings → `tria_cache::CacheConfig`, as the server builds it.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -39,7 +39,7 @@ enum Which {
 }
 
 /// The cache settings as `tria_cache` takes them.
-pub(crate) use tria_server::startup::cache_config;
+pub(crate) use tria_compose::cache_config;
 
 pub(crate) fn run(args: &CacheArgs, settings: &Settings) -> anyhow::Result<()> {
     match &args.which {
@@ -54,7 +54,7 @@ async fn warm(settings: &Settings, only: Option<&str>, faq: Option<&PathBuf>) ->
     if settings.cache.redis_url.is_none() {
         eprintln!("note: no cache.redis_url (TRIA_REDIS_URL): answers are warmed into this process's memory only, which ends with it");
     }
-    let store = Store::connect(&tria_server::startup::db_options(settings))
+    let store = Store::connect(&tria_compose::db_options(settings))
         .await
         .context("connecting to the database (run `cargo xtask seed` first?)")?;
     let cache = AnswerCache::connect(cache_config(&settings.cache), Duration::from_secs(3)).await?;

@@ -12,7 +12,7 @@ pub(crate) async fn open(settings: &Settings) -> anyhow::Result<Store> {
     if settings.database.url.starts_with("sqlite:") {
         std::fs::create_dir_all(&settings.data_dir).with_context(|| format!("creating {}", settings.data_dir.display()))?;
     }
-    let store = Store::connect(&tria_server::startup::db_options(settings)).await.context("connecting to the database")?;
+    let store = Store::connect(&tria_compose::db_options(settings)).await.context("connecting to the database")?;
     Ok(store)
 }
 

@@ -75,8 +75,14 @@ pub(crate) fn run(args: &HostileArgs) -> anyhow::Result<()> {
     }
 }
 
+/// The soft file-descriptor limit raised to the hard one: the idle attack holds 20,000 sockets.
 fn raise_fd_limit() {
-    let _ = tria_server::raise_fd_limit();
+    use rustix::process::{Resource, getrlimit, setrlimit};
+    let mut limit = getrlimit(Resource::Nofile);
+    if limit.current < limit.maximum {
+        limit.current = limit.maximum;
+        let _ = setrlimit(Resource::Nofile, limit);
+    }
 }
 
 fn addr_of(target: &str) -> anyhow::Result<SocketAddr> {

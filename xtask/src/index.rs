@@ -26,7 +26,7 @@ pub(crate) fn run(args: &IndexArgs, settings: &Settings) -> anyhow::Result<()> {
         if settings.database.url.starts_with("sqlite:") {
             std::fs::create_dir_all(&settings.data_dir)?;
         }
-        let store = Store::connect(&tria_server::startup::db_options(settings)).await.context("connecting to the database")?;
+        let store = Store::connect(&tria_compose::db_options(settings)).await.context("connecting to the database")?;
         store.migrate().await?;
         let mut tenants = store.tenants().list().await?;
         if let Some(slug) = &args.tenant {

@@ -221,15 +221,21 @@ impl ReleaseServer {
 }
 
 pub(crate) fn start_release_server() -> anyhow::Result<ReleaseServer> {
+    start_release_server_with(&[])
+}
+
+/// [`start_release_server`] with extra `TRIA_*` settings.
+pub(crate) fn start_release_server_with(settings: &[(&str, &str)]) -> anyhow::Result<ReleaseServer> {
     let bin_dir = build("release")?;
     let work = tempfile::tempdir()?;
     let port = free_port()?;
     let mut started = Started { server: None, mock_pid_file: work.path().join("none.pid"), redis_port: None };
-    let env = vec![
+    let mut env = vec![
         ("TRIA_LISTEN".to_owned(), format!("127.0.0.1:{port}")),
         ("TRIA_DATA_DIR".to_owned(), work.path().join("data").display().to_string()),
         ("TRIA_LOG".to_owned(), "warn".to_owned()),
     ];
+    env.extend(settings.iter().map(|&(k, v)| (k.to_owned(), v.to_owned())));
     start_server(&bin_dir, env, port, work.path(), &mut started)?;
     Ok(ReleaseServer { addr: ([127, 0, 0, 1], port).into(), started, _work: work })
 }
