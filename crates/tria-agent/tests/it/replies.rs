@@ -35,6 +35,7 @@ async fn northwind_questions_are_answered_from_its_policies_and_catalogue() {
             "How long does standard shipping take?",
             "Do you have the sugar-free vanilla syrup?",
             "Is there a late fee on overdue invoices?",
+            "Why was I charged twice?",
         ],
         expect![[r#"
             > What is the restocking fee on returns?
@@ -65,6 +66,13 @@ async fn northwind_questions_are_answered_from_its_policies_and_catalogue() {
               source: Payment Terms › Payment Terms › Late payments, late fees and credit holds
               source: Payment Terms › Payment Terms
               source: Privacy Policy › Privacy Policy › Who we share information with
+
+            > Why was I charged twice?
+            < From our Bulk and Wholesale Pricing (Bulk and Wholesale Pricing › Price changes and notice): We review list prices twice a year, in January and July, and may also change them when supplier or commodity costs move significantly, most often for coffee, paper and milk alternatives. Orders confirmed before the effective date are charged the old price, even if they ship later. Thanks for choosing Northwind, and have a great day!
+              [billing]
+              source: Bulk and Wholesale Pricing › Bulk and Wholesale Pricing › Price changes and notice
+              source: Order Changes and Cancellation › Order Changes and Cancellation › Duplicate orders
+              source: Order Changes and Cancellation › Order Changes and Cancellation › Orders that need approval from our team
 
         "#]],
     )
@@ -107,6 +115,7 @@ async fn velo_questions_are_answered_from_its_policies_and_catalogue() {
             "Do you stock 11-speed chains?",
             "How much is the 11-Speed Chain, 116 Links?",
             "What are your payment terms?",
+            "Can you resend my last invoice?",
         ],
         expect![[r#"
             > How many days do I have to return parts?
@@ -144,6 +153,13 @@ async fn velo_questions_are_answered_from_its_policies_and_catalogue() {
               source: Payment Terms › Payment Terms
               source: Payment Terms › Payment Terms › Payment term and invoicing
               source: Payment Terms › Payment Terms › New accounts, prepayment and credit limits
+
+            > Can you resend my last invoice?
+            < From our Payment Terms (Payment Terms › Payment term and invoicing): Approved trade accounts are invoiced on net 14 terms: payment is due within 14 calendar days of the invoice date. Each invoice states the order number, the invoice number, the due date and our bank details. An invoice dated 3 March, for example, is due on 17 March. Kind regards, the Velo Parts trade desk.
+              [billing]
+              source: Payment Terms › Payment Terms › Payment term and invoicing
+              source: Payment Terms › Payment Terms › Late payment
+              source: Payment Terms › Payment Terms › Accepted payment methods
 
         "#]],
     )
