@@ -60,7 +60,7 @@ impl FromRequestParts<AppState> for AdminAuth {
 }
 
 /// A caller that may chat: a tenant key, or a publishable widget key (which may only use
-/// sessions the widget opened — see `web::widget_access`).
+/// sessions the widget opened — the agent checks it, see `tria_agent::Caller`).
 #[derive(Clone, Debug)]
 pub(crate) struct ChatAuth {
     pub tenant: Arc<TenantContext>,

@@ -1,7 +1,8 @@
 //! People behind the bot: a hand-off opens a helpdesk ticket with the transcript and posts a
 //! Slack notice (the agent's `HandoffNotifier`); a 🎫 reaction in Slack opens a ticket from a
-//! message, a ✅ resolves the ticket (and its escalation) made from that message. Every ticket
-//! is linked (`ticket_links`) to where it came from.
+//! message, a ✅ resolves the ticket made from that message (its escalation is the agent's to
+//! resolve: `TicketResolved` names it). Every ticket is linked (`ticket_links`) to where it
+//! came from.
 
 use std::sync::Arc;
 
@@ -22,7 +23,9 @@ pub struct Helpdesk {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum ReactionOutcome {
     TicketCreated(String),
-    TicketResolved(String),
+    /// The ticket closed, and the escalation it was opened for, if any, for the caller to
+    /// resolve through the agent.
+    TicketResolved(String, Option<uuid::Uuid>),
     /// Already done (Slack retries events), nothing linked, or no helpdesk configured.
     Nothing(&'static str),
 }
@@ -88,10 +91,7 @@ impl Helpdesk {
             ticketing.close_ticket(&link.ticket_ref).await.map_err(|e| e.to_string())?;
         }
         links.close(tenant, link.id).await.map_err(|e| e.to_string())?;
-        if let Some(escalation) = link.escalation_id {
-            self.store.insights().resolve_escalation(tenant, escalation).await.map_err(|e| e.to_string())?;
-        }
-        Ok(ReactionOutcome::TicketResolved(link.ticket_ref))
+        Ok(ReactionOutcome::TicketResolved(link.ticket_ref, link.escalation_id))
     }
 }
 

@@ -126,7 +126,7 @@ pub(crate) async fn chat_completions(
     let (request, model, streaming, include_usage) = body.into_chat(&tenant)?;
     crate::admission::admit(&state, &tenant, request.customer_id.as_deref()).await?;
     if streaming {
-        state.agent().check_request(&tenant, &request).await?;
+        state.agent().check_request(&tenant, &request, tria_agent::Caller::TENANT).await?;
         let slot = slot.and_then(|Extension(slot)| slot.take());
         return Ok(stream_completion(state, tenant, request, model, include_usage, slot));
     }

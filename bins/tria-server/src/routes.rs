@@ -92,22 +92,22 @@ async fn chat(
     if debug && caller.widget {
         return Err(ApiError::forbidden("debug timings need a tenant key"));
     }
-    web::admit_widget_request(&state, &caller, &request).await?;
+    let agent_caller = web::caller_of(&caller);
+    state.agent().check_caller(&caller.tenant, &request, agent_caller).await?;
     crate::admission::admit(&state, &caller.tenant, request.customer_id.as_deref()).await?;
     let context = crate::admission::llm_context(&caller.tenant);
     // The pipeline's future is large (every stage's state); boxed, the handler's own future
     // stays small, and axum and hyper move a pointer instead of kilobytes on every poll setup.
-    let channel = web::channel_of(&caller);
     // The widget client's address, for the limits on failed customer verifications.
     let client = caller.client.clone();
     if debug {
-        let pipeline = tria_agent::with_chat_client(client, state.agent().chat_traced_on(&caller.tenant, request, channel));
+        let pipeline = tria_agent::with_chat_client(client, state.agent().chat_traced_on(&caller.tenant, request, agent_caller));
         let (reply, debug) = tria_llm::with_call_context(context, Box::pin(pipeline)).await?;
         let mut body = serde_json::to_value(&reply).map_err(ApiError::internal)?;
         body["debug"] = serde_json::to_value(&debug).map_err(ApiError::internal)?;
         return Ok(Json(body).into_response());
     }
-    let pipeline = tria_agent::with_chat_client(client, state.agent().chat_traced_on(&caller.tenant, request, channel));
+    let pipeline = tria_agent::with_chat_client(client, state.agent().chat_traced_on(&caller.tenant, request, agent_caller));
     let (reply, _) = tria_llm::with_call_context(context, Box::pin(pipeline)).await?;
     chat_json(&reply)
 }

@@ -79,7 +79,15 @@ async fn reaction(state: &AppState, slack: &SlackEvents, event: &Value) -> Resul
     };
     match result {
         Ok(ReactionOutcome::TicketCreated(id)) => Ok(format!("ticket {id} created")),
-        Ok(ReactionOutcome::TicketResolved(id)) => Ok(format!("ticket {id} resolved")),
+        Ok(ReactionOutcome::TicketResolved(id, escalation)) => {
+            if let Some(escalation) = escalation
+                && let Err(err) = state.agent().resolve_escalation(tenant.id, escalation).await
+            {
+                tracing::warn!(error = %err, "Slack reaction could not be handled");
+                return Err(ApiError::unavailable("the helpdesk could not be reached; Slack will retry"));
+            }
+            Ok(format!("ticket {id} resolved"))
+        }
         Ok(ReactionOutcome::Nothing(why)) => Ok(why.to_owned()),
         Err(err) => {
             tracing::warn!(error = %err, "Slack reaction could not be handled");

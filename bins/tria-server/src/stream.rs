@@ -25,8 +25,8 @@ pub(crate) async fn chat_stream(
     slot: Option<Extension<GateSlot>>,
     JsonBody(request): JsonBody<ChatRequest>,
 ) -> Result<Response, ApiError> {
-    state.agent().check_request(&caller.tenant, &request).await?;
-    crate::web::admit_widget_request(&state, &caller, &request).await?;
+    let agent_caller = crate::web::caller_of(&caller);
+    state.agent().check_request(&caller.tenant, &request, agent_caller).await?;
     crate::admission::admit(&state, &caller.tenant, request.customer_id.as_deref()).await?;
     let context = crate::admission::llm_context(&caller.tenant);
     // The pipeline runs in its own task and hands events over a channel; when the client
@@ -43,7 +43,7 @@ pub(crate) async fn chat_stream(
     let client = caller.client.clone();
     let pipeline = async move {
         let _slot = slot;
-        let events = state.agent().chat_stream_on(&caller.tenant, request, crate::web::channel_of(&caller));
+        let events = state.agent().chat_stream_on(&caller.tenant, request, agent_caller);
         futures::pin_mut!(events);
         loop {
             tokio::select! {

@@ -31,7 +31,7 @@ use crate::persist::{self, Outcome};
 use crate::resolution::is_confirmation;
 use crate::routing::Ask;
 use crate::semantic::SemanticParts;
-use crate::session::{Channel, Session};
+use crate::session::{Caller, Session, session_not_found};
 use crate::stream::StreamSink;
 use crate::trace::{ChatDebug, Stage, StageClock};
 
@@ -164,8 +164,9 @@ pub struct Agent {
     pub(crate) notifier: Arc<dyn HandoffNotifier>,
     pub(crate) orders: crate::orders::OrderParts,
     pub(crate) history_tokens: u32,
-    /// One turn at a time per session.
-    turns: KeyedLocks<ConversationId>,
+    /// One change at a time per session: a customer's turn, an operator's take-over, message
+    /// or hand-back (see `conversation.rs`).
+    pub(crate) turns: KeyedLocks<ConversationId>,
     /// The intent model and its fallback (see `components.rs`).
     pub(crate) intent: IntentParts,
 }
@@ -278,16 +279,16 @@ impl Agent {
     }
 
     /// The checks `chat` starts with — the message and ids are valid, the session is the
-    /// tenant's — without answering; a streaming endpoint calls it so bad input gets a plain
-    /// error response instead of an event stream.
-    pub async fn check_request(&self, tenant: &TenantContext, request: &ChatRequest) -> Result<(), AgentError> {
+    /// tenant's and the caller's ([`Agent::check_caller`]) — without answering; a streaming
+    /// endpoint calls it so bad input gets a plain error response instead of an event stream.
+    pub async fn check_request(&self, tenant: &TenantContext, request: &ChatRequest, caller: Caller) -> Result<(), AgentError> {
         let req = validate(request.clone(), self.limits)?;
         if let Some(id) = req.session
             && self.store.conversations().get(tenant.id, id).await?.is_none()
         {
-            return Err(InputError::new(ErrorCode::NotFound, "session not found").into());
+            return Err(session_not_found());
         }
-        Ok(())
+        self.check_caller(tenant, request, caller).await
     }
 
     /// Answers one customer message for `tenant` and stores both sides of the exchange.
@@ -298,18 +299,18 @@ impl Agent {
     /// [`Agent::chat`] with per-stage timings and what the context stage decided (for
     /// `?debug=true`). Each stage is also a `tracing` span.
     pub async fn chat_traced(&self, tenant: &TenantContext, request: ChatRequest) -> Result<(ChatReply, ChatDebug), AgentError> {
-        self.chat_traced_on(tenant, request, Channel::Api).await
+        self.chat_traced_on(tenant, request, Caller::TENANT).await
     }
 
-    /// [`Agent::chat_traced`] for a message arriving through `channel`, which a conversation it
-    /// opens is recorded under.
+    /// [`Agent::chat_traced`] for a message from `caller`: the session must be one it may use,
+    /// and a conversation it opens is recorded under its channel.
     pub async fn chat_traced_on(
         &self,
         tenant: &TenantContext,
         request: ChatRequest,
-        channel: Channel,
+        caller: Caller,
     ) -> Result<(ChatReply, ChatDebug), AgentError> {
-        self.chat_inner(tenant, request, channel, None).await
+        self.chat_inner(tenant, request, caller, None).await
     }
 
     /// The pipeline; with a `sink`, an LLM reply is streamed into it as it is generated.
@@ -318,7 +319,7 @@ impl Agent {
         &self,
         tenant: &TenantContext,
         request: ChatRequest,
-        channel: Channel,
+        caller: Caller,
         sink: Option<StreamSink>,
     ) -> Result<(ChatReply, ChatDebug), AgentError> {
         let started = Instant::now();
@@ -331,7 +332,7 @@ impl Agent {
             None => None,
         };
         let received_at = Utc::now();
-        let session = clock.time_async(Stage::Session, self.load_session(tenant, &req, channel)).await?;
+        let session = clock.time_async(Stage::Session, self.load_session(tenant, &req, caller)).await?;
         let mut debug =
             ChatDebug { history_messages: session.history.messages.len(), history_tokens: session.history.tokens, ..ChatDebug::default() };
         let facts = self.facts.of(&req.message);

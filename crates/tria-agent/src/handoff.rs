@@ -1,5 +1,6 @@
 //! Hand-off to a person: when it triggers (the customer asks for one, or is repeatedly
-//! frustrated or repeatedly not understood), what it does (conversation `handed_off`, an open
+//! frustrated or repeatedly not understood, or an operator takes the conversation over from the
+//! console — `conversation.rs`), what it does (conversation `handed_off`, an open
 //! `escalations` row, the [`HandoffNotifier`] told so a ticket can be opened) and what the bot
 //! says from then on: that a person has the conversation, with the hours they answer in. While
 //! a conversation is handed off the bot does not answer; messages are still stored.
@@ -32,6 +33,8 @@ pub enum HandoffReason {
     LowConfidence,
     /// An order above the tenant's approval threshold needs a person's approval.
     OrderApproval,
+    /// An operator took the conversation over from the console.
+    TakenOver,
 }
 
 impl HandoffReason {
@@ -41,6 +44,7 @@ impl HandoffReason {
             HandoffReason::Frustration => "frustration",
             HandoffReason::LowConfidence => "low_confidence",
             HandoffReason::OrderApproval => "order_approval",
+            HandoffReason::TakenOver => "taken_over",
         }
     }
 }
@@ -110,6 +114,15 @@ fn setting<'a>(tenant: &'a TenantContext, key: &str) -> Option<&'a str> {
     tenant.settings.get(key).and_then(|v| v.as_str()).map(str::trim).filter(|s| !s.is_empty())
 }
 
+/// A hand-off about to be recorded: what [`HandoffEvent`] carries but the escalation's id.
+pub(crate) struct Handoff {
+    pub(crate) conversation: ConversationId,
+    pub(crate) customer: Option<CustomerId>,
+    pub(crate) reason: HandoffReason,
+    pub(crate) last_message: String,
+    pub(crate) transcript: Vec<(String, String)>,
+}
+
 impl Agent {
     /// When people answer, from the tenant's policies: the `support_hours` setting, else the
     /// sentence of the tenant's policy text that states its hours.
@@ -146,6 +159,7 @@ impl Agent {
             HandoffReason::OrderApproval => {
                 "I've passed your order to a member of our team for approval, and a person will answer you here."
             }
+            HandoffReason::TakenOver => "A member of our team has taken over this conversation and will answer you here.",
         };
         format!("{opening} {}.", Self::hours_phrase(hours.as_deref()))
     }
@@ -170,11 +184,19 @@ impl Agent {
         history: &[Turn],
         message: &str,
     ) -> Result<Uuid, AgentError> {
-        let escalation = self.store().conversations().hand_off(tenant.id, conversation, reason.as_str()).await?;
         let mut transcript: Vec<(String, String)> = history.iter().map(|t| (t.role.as_str().to_owned(), t.text.clone())).collect();
         transcript.push((MessageRole::User.as_str().to_owned(), message.to_owned()));
-        let event =
-            HandoffEvent { escalation_id: escalation.id, conversation, customer, reason, last_message: message.to_owned(), transcript };
+        let handoff = Handoff { conversation, customer, reason, last_message: message.to_owned(), transcript };
+        self.record_hand_off(tenant, handoff).await
+    }
+
+    /// The records of a hand-off, however it came about: status and resolution `handed_off`
+    /// and an open escalation in one transaction, then the notifier. The caller holds the
+    /// conversation's turn lock.
+    pub(crate) async fn record_hand_off(&self, tenant: &TenantContext, handoff: Handoff) -> Result<Uuid, AgentError> {
+        let Handoff { conversation, customer, reason, last_message, transcript } = handoff;
+        let escalation = self.store().conversations().hand_off(tenant.id, conversation, reason.as_str()).await?;
+        let event = HandoffEvent { escalation_id: escalation.id, conversation, customer, reason, last_message, transcript };
         tracing::info!(tenant = %tenant.slug, %conversation, reason = reason.as_str(), "conversation handed off");
         match self.notifier.notify(tenant, &event).await {
             Ok(Some(ticket)) => self.store().conversations().set_escalation_ticket(tenant.id, escalation.id, &ticket).await?,

@@ -92,6 +92,8 @@ impl Agent {
         for row in conversations {
             let tenant = TenantId(row.tenant_id);
             let id = ConversationId(row.id);
+            // Not while a turn or an operator is changing it (its last turns are read below).
+            let _turn = self.turns.acquire(id).await;
             let resolution = match row.resolution.as_deref().and_then(Resolution::parse) {
                 Some(Resolution::ResolvedVerified) => Resolution::ResolvedVerified,
                 _ => {

@@ -1,8 +1,10 @@
 //! The session stage: which conversation a message belongs to (a new one, or the caller's,
-//! checked to be the tenant's), whether a person has it, and its recent turns — trimmed to the
-//! history budget for the prompt and read for the subject a follow-up refers to.
+//! checked to be the caller's), whether a person has it, and its recent turns — trimmed to the
+//! history budget for the prompt and read for the subject a follow-up refers to. Who may use a
+//! session (tenant, customer, widget key) is decided here and nowhere else ([`Caller`]).
 
-use tria_core::{ConversationId, ConversationStatus, CustomerId, ErrorCode, InputError, TenantContext};
+use tria_core::{ApiRole, ChatRequest, ConversationId, ConversationStatus, CustomerId, ErrorCode, InputError, TenantContext};
+use tria_store::entity::conversation;
 use tria_store::repo::NewConversation;
 
 use crate::context::{MAX_LOADED_MESSAGES, Subject, TrimmedHistory, Turn, subject, trim_history};
@@ -31,6 +33,69 @@ impl Channel {
     }
 }
 
+/// Who sends a customer's message or reads their session: a tenant's own server (a tenant key)
+/// or the web widget (a publishable widget key, which is public — it is in the page's source).
+/// It decides the channel a conversation it opens is recorded under, and what it may touch:
+/// a widget may use only sessions the widget opened (channel `web`) and may not name a
+/// customer, since a `customer_id` from a public key would let anyone read, change and place
+/// that customer's orders; who the customer is only the business's server can vouch for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Caller {
+    role: ApiRole,
+}
+
+impl Default for Caller {
+    fn default() -> Self {
+        Self::TENANT
+    }
+}
+
+impl Caller {
+    /// A tenant key: the tenant's own server, the OpenAI-compatible API, tools.
+    pub const TENANT: Caller = Caller { role: ApiRole::Tenant };
+    /// A publishable widget key.
+    pub const WIDGET: Caller = Caller { role: ApiRole::Widget };
+
+    /// The caller for a chat key of `role` (anything but a widget key speaks for the tenant).
+    pub fn for_role(role: ApiRole) -> Self {
+        if role == ApiRole::Widget { Self::WIDGET } else { Self::TENANT }
+    }
+
+    pub fn role(self) -> ApiRole {
+        self.role
+    }
+
+    pub fn is_widget(self) -> bool {
+        self.role == ApiRole::Widget
+    }
+
+    /// The channel a conversation this caller opens is recorded under.
+    pub fn channel(self) -> Channel {
+        if self.is_widget() { Channel::Web } else { Channel::Api }
+    }
+
+    /// A widget may not name a customer; a blank `customer_id` names no one.
+    fn check_customer_claim(self, customer_id: Option<&str>) -> Result<(), AgentError> {
+        if self.is_widget() && customer_id.is_some_and(|c| !c.trim().is_empty()) {
+            return Err(InputError::new(
+                ErrorCode::Forbidden,
+                "a publishable widget key cannot act for a named customer; drop `customer_id`, or send the request from your server with a tenant key",
+            )
+            .into());
+        }
+        Ok(())
+    }
+
+    /// Whether the caller may see and continue the tenant's stored conversation `row`.
+    pub(crate) fn may_use(self, row: &conversation::Model) -> bool {
+        !self.is_widget() || row.channel == self.channel().as_str()
+    }
+}
+
+pub(crate) fn session_not_found() -> AgentError {
+    InputError::new(ErrorCode::NotFound, "session not found").into()
+}
+
 /// What the pipeline knows about the conversation before answering.
 #[derive(Clone, Debug)]
 pub(crate) struct Session {
@@ -47,8 +112,37 @@ pub(crate) struct Session {
 }
 
 impl Agent {
-    /// A message without a session opens one on `channel`.
-    pub(crate) async fn load_session(&self, tenant: &TenantContext, req: &CleanRequest, channel: Channel) -> Result<Session, AgentError> {
+    /// The caller's rights over a chat request, before anything is spent on it (the rate
+    /// limits, the budget): a widget naming a customer is refused (403) and one naming a session
+    /// it did not open is told the session does not exist (404). A tenant key's session is
+    /// checked when the message is answered ([`Agent::load_session`]), which costs no read here.
+    pub async fn check_caller(&self, tenant: &TenantContext, request: &ChatRequest, caller: Caller) -> Result<(), AgentError> {
+        if !caller.is_widget() {
+            return Ok(());
+        }
+        caller.check_customer_claim(request.customer_id.as_deref())?;
+        if let Some(id) = request.session_id.as_deref() {
+            // Boxed: store futures are kilobytes, and every widget request carries this one.
+            Box::pin(self.session_for(tenant, caller, id)).await?;
+        }
+        Ok(())
+    }
+
+    /// The caller's conversation `id`: the tenant's, and for a widget one the widget opened.
+    /// Anything else is "not found", so a widget cannot even learn that a session exists.
+    pub async fn session_for(&self, tenant: &TenantContext, caller: Caller, id: &str) -> Result<conversation::Model, AgentError> {
+        let id: ConversationId = id.parse().map_err(|_| session_not_found())?;
+        let row = self.store().conversations().get(tenant.id, id).await?.ok_or_else(session_not_found)?;
+        if !caller.may_use(&row) {
+            return Err(session_not_found());
+        }
+        Ok(row)
+    }
+
+    /// A message without a session opens one on the caller's channel.
+    pub(crate) async fn load_session(&self, tenant: &TenantContext, req: &CleanRequest, caller: Caller) -> Result<Session, AgentError> {
+        caller.check_customer_claim(req.customer_external_id.as_deref())?;
+        let channel = caller.channel();
         let Some(id) = req.session else {
             let customer = match &req.customer_external_id {
                 Some(external) => Some(Box::pin(self.customer(tenant, external)).await?),
@@ -66,8 +160,9 @@ impl Agent {
         };
         // The store's futures are boxed here and below: each is kilobytes, and inline they would
         // sit in every chat request's future, first messages and cache hits included.
-        let Some(row) = Box::pin(self.store().conversations().get(tenant.id, id)).await? else {
-            return Err(InputError::new(ErrorCode::NotFound, "session not found").into());
+        let row = match Box::pin(self.store().conversations().get(tenant.id, id)).await? {
+            Some(row) if caller.may_use(&row) => row,
+            _ => return Err(session_not_found()),
         };
         // A session is one customer's: a request naming another must not act for either.
         if let (Some(external), Some(owner)) = (&req.customer_external_id, row.customer_id) {

@@ -22,7 +22,7 @@ use futures::stream::{self, StreamExt};
 use serde::Serialize;
 use tria_core::{CacheLevel, ChatReply, ChatRequest, ErrorCode, IntentVerdict, SourceRef, TenantContext};
 
-use crate::{Agent, AgentError, Channel};
+use crate::{Agent, AgentError, Caller};
 
 /// Token counts of one exchange (cl100k, as the LLM would count them).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -199,22 +199,22 @@ impl Sent {
 impl Agent {
     /// [`Agent::chat`] as a stream of [`ChatEvent`]s. Failures arrive as one `error` event.
     pub fn chat_stream<'a>(&'a self, tenant: &'a TenantContext, request: ChatRequest) -> impl Stream<Item = ChatEvent> + Send + 'a {
-        self.chat_stream_on(tenant, request, Channel::Api)
+        self.chat_stream_on(tenant, request, Caller::TENANT)
     }
 
-    /// [`Agent::chat_stream`] for a message arriving through `channel`, which a conversation it
-    /// opens is recorded under (before `meta` names it).
+    /// [`Agent::chat_stream`] for a message from `caller`: the session must be one it may use,
+    /// and a conversation it opens is recorded under its channel (before `meta` names it).
     pub fn chat_stream_on<'a>(
         &'a self,
         tenant: &'a TenantContext,
         request: ChatRequest,
-        channel: Channel,
+        caller: Caller,
     ) -> impl Stream<Item = ChatEvent> + Send + 'a {
         let message = request.message.clone();
         let (sink, signals) = mpsc::unbounded();
         let (finished_tx, finished_rx) = oneshot::channel();
         let work = async move {
-            let result = self.chat_inner(tenant, request, channel, Some(sink)).await.map(|(reply, _)| reply);
+            let result = self.chat_inner(tenant, request, caller, Some(sink)).await.map(|(reply, _)| reply);
             let _ = finished_tx.send(result);
         };
         // The sink is dropped when the pipeline returns, which ends `signals`; the result follows

@@ -1,6 +1,7 @@
 //! Console handlers: who am I, the queue, one conversation, take over / hand back, operator
 //! replies. Every read goes through the caller's tenant set (`ConsoleAuth::tenants`), so a
-//! conversation of another tenant is "not found", never shown.
+//! conversation of another tenant is "not found", never shown; every change goes through the
+//! agent, under the conversation's turn lock and with the records a hand-off makes.
 
 use std::collections::{HashMap, HashSet};
 
@@ -9,6 +10,7 @@ use axum::extract::{RawQuery, State};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use serde_json::{Value, json};
+use tria_agent::OperatorReply;
 use tria_core::{ConversationId, ConversationStatus, ErrorCode, MessageRole, TenantContext, TenantId};
 use tria_store::entity::conversation;
 use uuid::Uuid;
@@ -160,20 +162,21 @@ pub(crate) async fn conversation(
     .into_response())
 }
 
-async fn set_status(state: &AppState, caller: &ConsoleAuth, id: &str, status: ConversationStatus) -> Result<Response, ApiError> {
-    let (row, tenant) = owned(state, caller, id).await?;
-    let updated = state.store().console().set_status(tenant.id, ConversationId(row.id), status).await?;
-    tracing::info!(key = %caller.key_id, tenant = %tenant.slug, conversation = %row.id, status = status.as_str(), "console changed who answers");
-    Ok(Json(conversation_json(&updated, Some(&tenant))).into_response())
+fn changed(caller: &ConsoleAuth, tenant: &TenantContext, updated: &conversation::Model) -> Response {
+    tracing::info!(key = %caller.key_id, tenant = %tenant.slug, conversation = %updated.id, status = %updated.status, "console changed who answers");
+    Json(conversation_json(updated, Some(tenant))).into_response()
 }
 
-/// `POST .../take-over`: a person answers from now on (`handed_off`); the bot stops.
+/// `POST .../take-over`: a person answers from now on (`handed_off`); the bot stops. A
+/// hand-off like the bot's own: an escalation is opened and the helpdesk told.
 pub(crate) async fn take_over(
     State(state): State<AppState>,
     caller: ConsoleAuth,
     PathParam(id): PathParam<String>,
 ) -> Result<Response, ApiError> {
-    set_status(&state, &caller, &id, ConversationStatus::HandedOff).await
+    let (row, tenant) = owned(&state, &caller, &id).await?;
+    let updated = state.agent().take_over(&tenant, ConversationId(row.id)).await?;
+    Ok(changed(&caller, &tenant, &updated))
 }
 
 /// `POST .../hand-back`: the bot answers again (`open`).
@@ -182,7 +185,9 @@ pub(crate) async fn hand_back(
     caller: ConsoleAuth,
     PathParam(id): PathParam<String>,
 ) -> Result<Response, ApiError> {
-    set_status(&state, &caller, &id, ConversationStatus::Open).await
+    let (row, tenant) = owned(&state, &caller, &id).await?;
+    let updated = state.agent().hand_back(&tenant, ConversationId(row.id)).await?;
+    Ok(changed(&caller, &tenant, &updated))
 }
 
 #[derive(Debug, Deserialize)]
@@ -209,13 +214,12 @@ pub(crate) async fn post_message(
         return Err(ApiError::bad_request(format!("`content` must be at most {MAX_OPERATOR_MESSAGE_CHARS} characters")));
     }
     let (row, tenant) = owned(&state, &caller, &id).await?;
-    if row.status != ConversationStatus::HandedOff.as_str() {
-        return Err(ApiError::new(
+    match state.agent().operator_message(&tenant, ConversationId(row.id), content).await? {
+        OperatorReply::Stored(stored) => Ok((http::StatusCode::CREATED, Json(crate::web::message_json(&stored))).into_response()),
+        OperatorReply::BotAnswering => Err(ApiError::new(
             http::StatusCode::CONFLICT,
             ErrorCode::InvalidField,
             "take the conversation over before replying (the bot is answering it)",
-        ));
+        )),
     }
-    let stored = state.store().console().add_operator_message(tenant.id, ConversationId(row.id), content).await?;
-    Ok((http::StatusCode::CREATED, Json(crate::web::message_json(&stored))).into_response())
 }

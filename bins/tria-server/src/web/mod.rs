@@ -22,10 +22,7 @@ use tria_store::Store;
 
 use crate::state::AppState;
 pub(crate) use cors::cors;
-pub(crate) use session::{admit_widget_request, channel_of, citation_labels, message_json, source_ids};
-
-/// The channel recorded on conversations opened through the widget.
-pub(crate) const WEB_CHANNEL: &str = tria_agent::Channel::Web.as_str();
+pub(crate) use session::{caller_of, citation_labels, message_json, source_ids};
 
 /// Pages, assets and the widget's session endpoints.
 pub(crate) fn routes() -> Router<AppState> {

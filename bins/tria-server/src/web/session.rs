@@ -1,18 +1,17 @@
-//! The widget's view of its session: which sessions a widget key may use, the messages of a
-//! session after a given one (how operator replies reach the customer's page), and thumbs
-//! up/down on replies.
+//! The widget's view of its session: the messages of a session after a given one (how operator
+//! replies reach the customer's page), and thumbs up/down on replies. Which sessions a caller
+//! may use is the agent's to decide (`tria_agent::Caller`); this module is the HTTP around it.
 
 use axum::Json;
 use axum::extract::{RawQuery, State};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use serde_json::{Value, json};
-use tria_core::{ChatRequest, ConversationId, ErrorCode};
-use tria_store::entity::{conversation, message};
+use tria_core::{ConversationId, ErrorCode};
+use tria_store::entity::message;
 use tria_store::repo::Rating;
 use uuid::Uuid;
 
-use super::WEB_CHANNEL;
 use crate::ApiError;
 use crate::auth::ChatAuth;
 use crate::json_body::JsonBody;
@@ -22,44 +21,10 @@ use crate::state::AppState;
 /// Longest feedback comment kept.
 const MAX_COMMENT_CHARS: usize = 2000;
 
-fn session_not_found() -> ApiError {
-    ApiError::not_found("session not found")
-}
-
-/// The caller's conversation `id`: the tenant's, and for a widget key one the widget opened.
-/// Anything else is "not found", so a widget key cannot even learn that a session exists.
-pub(crate) async fn session_for(state: &AppState, caller: &ChatAuth, id: &str) -> Result<conversation::Model, ApiError> {
-    let id: ConversationId = id.parse().map_err(|_| session_not_found())?;
-    let row = state.store().conversations().get(caller.tenant.id, id).await?.ok_or_else(session_not_found)?;
-    if caller.widget && row.channel != WEB_CHANNEL {
-        return Err(session_not_found());
-    }
-    Ok(row)
-}
-
-/// Before a widget's chat message is answered: a widget may continue only its own sessions,
-/// and may not name a customer. The widget key is public (it is in the page's source), so a
-/// `customer_id` from it would let anyone read, change and place that customer's orders; who
-/// the customer is can only be vouched for by the business's server, with a tenant key.
-pub(crate) async fn admit_widget_request(state: &AppState, caller: &ChatAuth, request: &ChatRequest) -> Result<(), ApiError> {
-    // A blank `customer_id` names no one (the pipeline treats it as absent).
-    if caller.widget && request.customer_id.as_deref().is_some_and(|c| !c.trim().is_empty()) {
-        return Err(ApiError::forbidden(
-            "a publishable widget key cannot act for a named customer; drop `customer_id`, or send the request from your server with a tenant key",
-        ));
-    }
-    if let (true, Some(session)) = (caller.widget, request.session_id.as_deref()) {
-        // Boxed, as below: store futures are kilobytes, and every chat request carries this one.
-        Box::pin(session_for(state, caller, session)).await?;
-    }
-    Ok(())
-}
-
-/// The channel a conversation the caller opens is recorded under: the web channel for a widget
-/// key, which is what lets the widget continue, poll and rate it. The agent writes it with the
-/// conversation, so a widget client that goes away before the reply ends keeps its session.
-pub(crate) fn channel_of(caller: &ChatAuth) -> tria_agent::Channel {
-    if caller.widget { tria_agent::Channel::Web } else { tria_agent::Channel::Api }
+/// What the agent needs to know about the caller to check what it may touch: a tenant key
+/// or a publishable widget key (`tria_agent::Caller` holds the rules).
+pub(crate) fn caller_of(caller: &ChatAuth) -> tria_agent::Caller {
+    if caller.widget { tria_agent::Caller::WIDGET } else { tria_agent::Caller::TENANT }
 }
 
 /// A stored message as the widget and console show it.
@@ -130,7 +95,7 @@ pub(crate) async fn session_events(
     RawQuery(query): RawQuery,
 ) -> Result<Response, ApiError> {
     let after = after_param(query.as_deref())?;
-    let conversation = session_for(&state, &caller, &id).await?;
+    let conversation = state.agent().session_for(&caller.tenant, caller_of(&caller), &id).await?;
     let messages = state.store().conversations().messages(caller.tenant.id, ConversationId(conversation.id)).await?;
     let start = after.and_then(|a| messages.iter().position(|m| m.id == a)).map_or(0, |i| i + 1);
     let messages = &messages[start..];
@@ -178,15 +143,7 @@ pub(crate) async fn feedback(
     if comment.is_some_and(|c| c.chars().count() > MAX_COMMENT_CHARS) {
         return Err(ApiError::bad_request(format!("`comment` must be at most {MAX_COMMENT_CHARS} characters")));
     }
-    if caller.widget {
-        // A widget may rate replies in its own sessions only.
-        let conversation = state.store().console().reply_conversation(caller.tenant.id, message_id).await?;
-        match conversation {
-            Some(c) if c.channel == WEB_CHANNEL => {}
-            _ => return Err(ApiError::not_found("message not found")),
-        }
-    }
-    let session = state.store().console().record_feedback(caller.tenant.id, message_id, rating, comment).await?;
+    let session = state.agent().record_feedback(&caller.tenant, caller_of(&caller), message_id, rating, comment).await?;
     Ok(Json(json!({ "message_id": message_id, "session_id": session, "rating": rating.as_str() })).into_response())
 }
 

@@ -95,6 +95,45 @@ async fn slack_events_are_verified_and_reactions_open_and_resolve_tickets() {
     assert_eq!(fake.tickets()[0]["status"], "closed");
 }
 
+/// The console's take-over goes through the agent's hand-off: it opens an escalation (reason
+/// `taken_over`) and a helpdesk ticket with the transcript, like a hand-off the customer asked
+/// for; taking over again opens neither a second escalation nor a second ticket.
+#[tokio::test]
+async fn a_console_take_over_opens_an_escalation_and_a_gorgias_ticket() {
+    let (fake, ticketing) = gorgias().await;
+    let app = app_with(ticketing, Vec::new()).await;
+    let (status, reply) = app.chat(NORTHWIND_KEY, serde_json::json!({ "message": "What is the restocking fee on returns?" })).await;
+    assert_eq!(status, StatusCode::OK, "{reply}");
+    assert_eq!(reply["handoff"], false);
+    assert!(fake.tickets().is_empty());
+    let session = reply["session_id"].as_str().expect("session").to_owned();
+    let operator = crate::web::operator_key(&app, &["northwind"]).await;
+    let conv = format!("/api/v1/console/conversations/{session}");
+
+    let (status, _, taken) = app.call("POST", &format!("{conv}/take-over"), Some(&operator), None).await;
+    assert_eq!(status, StatusCode::OK, "{taken}");
+    assert_eq!((taken["status"].as_str(), taken["resolution"].as_str()), (Some("handed_off"), Some("handed_off")));
+    let tickets = fake.tickets();
+    assert_eq!(tickets.len(), 1, "the helpdesk is told");
+    let id = tickets[0]["id"].to_string();
+    let messages = fake.messages_of(&id);
+    assert!(
+        messages[0]["body_text"].as_str().is_some_and(|t| t.contains("What is the restocking fee on returns?")),
+        "the ticket carries the transcript: {messages:?}"
+    );
+    let (_, _, view) = app.call("GET", &conv, Some(&operator), None).await;
+    let escalations = view["escalations"].as_array().expect("escalations");
+    assert_eq!(escalations.len(), 1, "{view}");
+    assert_eq!((escalations[0]["reason"].as_str(), escalations[0]["status"].as_str()), (Some("taken_over"), Some("open")));
+    assert_eq!(escalations[0]["ticket_ref"].as_str(), Some(id.as_str()));
+
+    let (status, _, _) = app.call("POST", &format!("{conv}/take-over"), Some(&operator), None).await;
+    assert_eq!(status, StatusCode::OK);
+    let (_, _, view) = app.call("GET", &conv, Some(&operator), None).await;
+    assert_eq!(view["escalations"].as_array().map(Vec::len), Some(1));
+    assert_eq!(fake.tickets().len(), 1, "no second ticket");
+}
+
 #[tokio::test]
 async fn a_handoff_opens_a_gorgias_ticket_with_the_transcript() {
     let (fake, ticketing) = gorgias().await;

@@ -243,3 +243,89 @@ async fn resolutions_are_verified_by_the_customer_assumed_when_answered_and_aban
     let report = agent.settle_idle_conversations(Duration::from_secs(30 * 60), later).await.expect("settle");
     assert_eq!(report, tria_agent::SettleReport::default());
 }
+
+/// The console's take-over is a hand-off like the bot's own: the escalation row (reason
+/// `taken_over`), the notifier told with the transcript and its ticket stored; never a second
+/// escalation or notification while one is open, hand-back and take-over again included.
+#[tokio::test]
+async fn an_operator_take_over_opens_an_escalation_and_notifies_once() {
+    let (db, tenant) = seeded().await;
+    let notifier = Arc::new(Notified::default());
+    let agent = Agent::builder(db.store.clone()).handoff_notifier(notifier.clone()).build();
+    let first = agent.chat(&tenant, ask("What is the restocking fee on returns?", None)).await.expect("chat");
+    assert!(!first.handoff);
+    let id = session_id(&first);
+
+    let taken = agent.take_over(&tenant, id).await.expect("take over");
+    assert_eq!((taken.status.as_str(), taken.resolution.as_deref()), ("handed_off", Some("handed_off")));
+    let escalations = db.store.conversations().escalations(tenant.id, id).await.expect("escalations");
+    assert_eq!(escalations.len(), 1);
+    assert_eq!((escalations[0].reason.as_str(), escalations[0].status.as_str()), ("taken_over", "open"));
+    assert_eq!(escalations[0].ticket_ref.as_deref(), Some("TICKET-1"), "the notifier's ticket is stored");
+    {
+        let events = notifier.events.lock().expect("lock");
+        assert_eq!(events.len(), 1);
+        assert_eq!(events[0].reason, tria_agent::HandoffReason::TakenOver);
+        assert_eq!(events[0].last_message, "What is the restocking fee on returns?");
+        assert_eq!(events[0].transcript.len(), 2, "{:?}", events[0].transcript);
+    }
+
+    agent.take_over(&tenant, id).await.expect("take over again");
+    let back = agent.hand_back(&tenant, id).await.expect("hand back");
+    assert_eq!(back.status, "open");
+    let again = agent.take_over(&tenant, id).await.expect("take over after hand-back");
+    assert_eq!(again.status, "handed_off");
+    assert_eq!(db.store.conversations().escalations(tenant.id, id).await.expect("escalations").len(), 1);
+    assert_eq!(notifier.events.lock().expect("lock").len(), 1, "no second notification while the escalation is open");
+
+    // Another tenant's conversation is not found.
+    let other = TenantContext { id: tria_core::TenantId(uuid::Uuid::new_v4()), ..tenant.clone() };
+    assert!(agent.take_over(&other, id).await.is_err());
+}
+
+/// Operator messages and customer turns on one session take the same lock: sent at once, the
+/// history reads each customer message directly followed by its reply, with every operator
+/// message between exchanges, never inside one. Operator messages need a take-over first.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn operator_messages_and_customer_turns_on_one_session_do_not_interleave() {
+    let (db, tenant) = seeded().await;
+    let agent = Arc::new(Agent::builder(db.store.clone()).build());
+    let first = agent.chat(&tenant, ask("What is the restocking fee on returns?", None)).await.expect("chat");
+    let id = session_id(&first);
+    assert!(
+        matches!(agent.operator_message(&tenant, id, "hello").await.expect("operator"), tria_agent::OperatorReply::BotAnswering),
+        "the bot has it: take it over first"
+    );
+    agent.take_over(&tenant, id).await.expect("take over");
+
+    const ROUNDS: usize = 12;
+    let mut tasks = Vec::new();
+    for i in 0..ROUNDS {
+        let (turn_agent, turn_tenant, session) = (agent.clone(), tenant.clone(), first.session_id.clone());
+        tasks.push(tokio::spawn(async move {
+            let request = ChatRequest { message: format!("customer {i}"), session_id: Some(session), customer_id: None };
+            assert!(turn_agent.chat(&turn_tenant, request).await.expect("customer turn").handoff);
+        }));
+        let (operator_agent, operator_tenant) = (agent.clone(), tenant.clone());
+        tasks.push(tokio::spawn(async move {
+            let reply = operator_agent.operator_message(&operator_tenant, id, &format!("operator {i}")).await.expect("operator message");
+            assert!(matches!(reply, tria_agent::OperatorReply::Stored(_)));
+        }));
+    }
+    for task in tasks {
+        task.await.expect("join");
+    }
+
+    let messages = db.store.conversations().messages(tenant.id, id).await.expect("messages");
+    assert_eq!(messages.len(), 2 + 3 * ROUNDS, "every message is stored");
+    let roles: Vec<&str> = messages.iter().map(|m| m.role.as_str()).collect();
+    for (i, m) in messages.iter().enumerate() {
+        if m.role == "user" {
+            assert_eq!(roles.get(i + 1), Some(&"assistant"), "a reply follows its question directly: {roles:?}");
+        }
+        if m.role == "assistant" {
+            assert_eq!(roles[i - 1], "user", "{roles:?}");
+        }
+    }
+    assert_eq!(roles.iter().filter(|r| **r == "operator").count(), ROUNDS);
+}
