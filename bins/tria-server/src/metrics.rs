@@ -240,7 +240,11 @@ async fn scrape_time_registry(state: &AppState) -> Registry {
     if let Some(up) = limiter.shared_up() {
         let shared_up = Gauge::<i64>::default();
         shared_up.set(i64::from(up));
-        r.register("rate_limit_shared_up", "1 while rate limits are shared through Redis, 0 while each instance limits on its own", shared_up);
+        r.register(
+            "rate_limit_shared_up",
+            "1 while rate limits are shared through Redis, 0 while each instance limits on its own",
+            shared_up,
+        );
         let transitions = Counter::<u64>::default();
         transitions.inc_by(limiter.shared_transitions());
         r.register("rate_limit_shared_transitions", "Switches between shared (Redis) and per-instance rate limits", transitions);
@@ -260,7 +264,11 @@ async fn scrape_time_registry(state: &AppState) -> Registry {
     }
     let db_retries = Counter::<u64>::default();
     db_retries.inc_by(state.store().connection().retries());
-    r.register("db_retries", "Reads run again on a fresh connection because theirs was lost (a terminated backend, a reset socket)", db_retries);
+    r.register(
+        "db_retries",
+        "Reads run again on a fresh connection because theirs was lost (a terminated backend, a reset socket)",
+        db_retries,
+    );
 
     let budget = state.budget();
     let refused = Counter::<u64>::default();

@@ -8,10 +8,10 @@
 use std::convert::Infallible;
 use std::sync::Arc;
 
-use axum::{Extension, Json};
 use axum::extract::State;
 use axum::response::sse::{Event, Sse};
 use axum::response::{IntoResponse, Response};
+use axum::{Extension, Json};
 use futures::stream::{self, StreamExt};
 use http::{HeaderValue, StatusCode};
 use serde::Deserialize;
@@ -216,33 +216,33 @@ fn stream_completion(
         // The task only ends without sending when it panicked.
         result.await.unwrap_or_else(|_| Err(tria_agent::AgentError::Internal("the reply task ended without a reply".into())))
     })
-        .flat_map(move |result| {
-            let mut out = Vec::new();
-            for event in ChatEvent::sequence(&message, result) {
-                match event {
-                    ChatEvent::Meta { session_id, intent, cache } => out.push(chunks.choice(
-                        json!({ "role": "assistant", "content": "" }),
-                        None,
-                        Some(json!({ "session_id": session_id, "intent": intent, "cache": cache })),
-                    )),
-                    ChatEvent::Token { delta } => out.push(chunks.choice(json!({ "content": delta }), None, None)),
-                    // `sequence` streams a finished reply, which never needs replacing.
-                    ChatEvent::Replace { reply } => out.push(chunks.choice(json!({ "content": reply }), None, None)),
-                    ChatEvent::Done { usage, sources, .. } => {
-                        out.push(chunks.choice(json!({}), Some("stop"), Some(json!({ "sources": sources }))));
-                        if include_usage {
-                            out.push(chunks.usage(&usage));
-                        }
-                    }
-                    ChatEvent::Error { code, message } => {
-                        out.push(Event::default().data(json!({ "error": { "code": code, "message": message, "type": code } }).to_string()));
+    .flat_map(move |result| {
+        let mut out = Vec::new();
+        for event in ChatEvent::sequence(&message, result) {
+            match event {
+                ChatEvent::Meta { session_id, intent, cache } => out.push(chunks.choice(
+                    json!({ "role": "assistant", "content": "" }),
+                    None,
+                    Some(json!({ "session_id": session_id, "intent": intent, "cache": cache })),
+                )),
+                ChatEvent::Token { delta } => out.push(chunks.choice(json!({ "content": delta }), None, None)),
+                // `sequence` streams a finished reply, which never needs replacing.
+                ChatEvent::Replace { reply } => out.push(chunks.choice(json!({ "content": reply }), None, None)),
+                ChatEvent::Done { usage, sources, .. } => {
+                    out.push(chunks.choice(json!({}), Some("stop"), Some(json!({ "sources": sources }))));
+                    if include_usage {
+                        out.push(chunks.usage(&usage));
                     }
                 }
+                ChatEvent::Error { code, message } => {
+                    out.push(Event::default().data(json!({ "error": { "code": code, "message": message, "type": code } }).to_string()));
+                }
             }
-            out.push(Event::default().data("[DONE]"));
-            stream::iter(out)
-        })
-        .map(Ok::<_, Infallible>);
+        }
+        out.push(Event::default().data("[DONE]"));
+        stream::iter(out)
+    })
+    .map(Ok::<_, Infallible>);
     Sse::new(events).into_response()
 }
 

@@ -10,8 +10,8 @@
 //! a valid key costs no body buffer and no slot.
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex, PoisonError};
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use axum::body::{Body, HttpBody};
@@ -137,14 +137,8 @@ async fn bounded_wait(
 impl ShedGate {
     /// A gate without shares: any one caller may take every slot (tests, benches).
     pub fn new(max_in_flight: usize, max_queue: usize, queue_timeout: Duration) -> Self {
-        let limits = LimitSettings {
-            max_in_flight,
-            max_queue,
-            queue_timeout,
-            tenant_share: 1.0,
-            widget_key_share: 1.0,
-            ..LimitSettings::default()
-        };
+        let limits =
+            LimitSettings { max_in_flight, max_queue, queue_timeout, tenant_share: 1.0, widget_key_share: 1.0, ..LimitSettings::default() };
         Self::from_limits(&limits)
     }
 
@@ -285,7 +279,10 @@ pub(crate) async fn gate(State(state): State<AppState>, req: Request, next: Next
             Some(place) => Some(place),
             None => {
                 state.connection_stats().chat_streams_refused.fetch_add(1, Ordering::Relaxed);
-                return too_many_open(format!("at most {} chat requests may be open at once on one connection", limits.max_chats_per_connection));
+                return too_many_open(format!(
+                    "at most {} chat requests may be open at once on one connection",
+                    limits.max_chats_per_connection
+                ));
             }
         },
         None => None,
@@ -298,10 +295,13 @@ pub(crate) async fn gate(State(state): State<AppState>, req: Request, next: Next
     parts.extensions.insert(caller);
     let settings = state.settings();
     // Boxed: the read's future is only needed until the body is in, not for the whole request.
-    let req = match Box::pin(crate::json_body::buffered(Request::from_parts(parts, body), settings.body_limit_bytes, settings.body_read_timeout)).await {
-        Ok(req) => req,
-        Err(err) => return err.into_response(),
-    };
+    let req =
+        match Box::pin(crate::json_body::buffered(Request::from_parts(parts, body), settings.body_limit_bytes, settings.body_read_timeout))
+            .await
+        {
+            Ok(req) => req,
+            Err(err) => return err.into_response(),
+        };
     let slot = match state.shed_gate().acquire_for(tenant, widget_key).await {
         Ok(slot) => GateSlot(Arc::new(Mutex::new(Some(slot)))),
         Err(reason) => {

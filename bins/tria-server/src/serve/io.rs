@@ -190,7 +190,11 @@ mod tests {
         assert!(replaced.starts_with("HTTP/1.1 431 Request Header Fields Too Large\r\n"), "{replaced}");
         assert!(replaced.contains("\r\nx-request-id: "), "{replaced}");
         assert!(replaced.contains("content-type: application/json"), "{replaced}");
-        assert!(replaced.ends_with(r#"{"error":{"code":"payload_too_large","message":"the request's headers are larger than the server accepts"}}"#));
+        assert!(
+            replaced.ends_with(
+                r#"{"error":{"code":"payload_too_large","message":"the request's headers are larger than the server accepts"}}"#
+            )
+        );
         assert!(json_error_for_bare_head(b"HTTP/1.1 400 Bad Request\r\ncontent-length: 0\r\n\r\n").is_some());
         // The router's own responses carry a request id; successes and 1xx are never touched.
         assert!(json_error_for_bare_head(b"HTTP/1.1 404 Not Found\r\nx-request-id: abc\r\n\r\n{}").is_none());

@@ -63,7 +63,8 @@ async fn status_of(addr: std::net::SocketAddr, request: &str) -> u16 {
 /// ends when the server closes the connection.
 async fn zero_window_attack(addr: std::net::SocketAddr, streams: usize) -> tokio::task::JoinHandle<()> {
     let tcp = TcpStream::connect(addr).await.expect("connect");
-    let (client, connection) = h2::client::Builder::new().initial_window_size(0).handshake::<_, bytes::Bytes>(tcp).await.expect("h2 handshake");
+    let (client, connection) =
+        h2::client::Builder::new().initial_window_size(0).handshake::<_, bytes::Bytes>(tcp).await.expect("h2 handshake");
     let driver = tokio::spawn(async move {
         let _ = connection.await;
     });
@@ -109,7 +110,8 @@ async fn a_zero_window_http2_flood_with_the_widget_key_leaves_chat_answering_for
 
     let mut statuses = std::collections::BTreeMap::new();
     for i in 0..12 {
-        let (key, message) = if i % 2 == 0 { (VELO_KEY, "How long does shipping take?") } else { (NORTHWIND_KEY, "Do you charge a restocking fee?") };
+        let (key, message) =
+            if i % 2 == 0 { (VELO_KEY, "How long does shipping take?") } else { (NORTHWIND_KEY, "Do you charge a restocking fee?") };
         let status = status_of(server.addr, &chat_http1(key, &format!(r#"{{"message":"{message}"}}"#))).await;
         *statuses.entry(status).or_insert(0) += 1;
     }
@@ -221,7 +223,9 @@ async fn refused_clients_that_are_still_sending_get_their_answer_not_a_reset() {
         1 << 20
     );
     let big_header = format!("GET /health/live HTTP/1.1\r\nhost: t\r\nx-filler: {}\r\n\r\n", "a".repeat(100 * 1024));
-    for (what, head, body, expect) in [("1 MiB body", big_body, vec![b' '; 1 << 20], "413"), ("100 KB header", big_header, Vec::new(), "431")] {
+    for (what, head, body, expect) in
+        [("1 MiB body", big_body, vec![b' '; 1 << 20], "413"), ("100 KB header", big_header, Vec::new(), "431")]
+    {
         let mut answered = 0;
         let tries = 12;
         for _ in 0..tries {
