@@ -41,6 +41,19 @@ end
 return out
 ";
 
+/// Why the shared tally was not read or written (this instance's tally is used instead).
+#[derive(Debug, thiserror::Error)]
+enum SharedSpendError {
+    #[error("Redis is down")]
+    Down,
+    #[error("timed out")]
+    Timeout,
+    #[error(transparent)]
+    Redis(#[from] fred::error::Error),
+    #[error("unexpected script reply {0:?}")]
+    Reply(Vec<String>),
+}
+
 /// Budgets per window; 0 turns one off.
 #[derive(Clone, Copy, Debug, Default, PartialEq)]
 pub struct BudgetLimits {
@@ -311,30 +324,30 @@ impl SharedSpend {
         self.health.as_ref().is_some_and(|h| !h.is_up())
     }
 
-    async fn read(&self, tenant: TenantId, windows: &Windows) -> Result<(Spend, Spend), String> {
+    async fn read(&self, tenant: TenantId, windows: &Windows) -> Result<(Spend, Spend), SharedSpendError> {
         if self.known_down() {
-            return Err("Redis is down".to_owned());
+            return Err(SharedSpendError::Down);
         }
         let call = self.read.evalsha_with_reload::<Vec<String>, _, _>(self.pool.next(), self.keys(tenant, windows), Vec::<String>::new());
-        let reply = tokio::time::timeout(self.timeout, call).await.map_err(|_| "timed out".to_owned())?.map_err(|e| e.to_string())?;
-        let num = |i: usize| reply.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
+        let reply = tokio::time::timeout(self.timeout, call).await.map_err(|_| SharedSpendError::Timeout)??;
         if reply.len() != 4 {
-            return Err(format!("unexpected script reply {reply:?}"));
+            return Err(SharedSpendError::Reply(reply));
         }
+        let num = |i: usize| reply.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
         let spend = |i: usize| Spend { tokens: num(i).max(0.0) as u64, usd: num(i + 1) };
         Ok((spend(0), spend(2)))
     }
 
-    async fn record(&self, tenant: TenantId, tokens: u64, usd: f64, windows: &Windows, now: DateTime<Utc>) -> Result<(), String> {
+    async fn record(&self, tenant: TenantId, tokens: u64, usd: f64, windows: &Windows, now: DateTime<Utc>) -> Result<(), SharedSpendError> {
         if self.known_down() {
-            return Err("Redis is down".to_owned());
+            return Err(SharedSpendError::Down);
         }
         // Keep a window a while past its end so a late reader of the previous window still sees it.
         let hour_ttl = Windows::until(windows.hour_ends, now).as_secs() + 600;
         let month_ttl = Windows::until(windows.month_ends, now).as_secs() + 86_400;
         let args = vec![tokens.to_string(), format!("{usd:.9}"), hour_ttl.to_string(), month_ttl.to_string()];
         let call = self.record.evalsha_with_reload::<i64, _, _>(self.pool.next(), self.keys(tenant, windows), args);
-        tokio::time::timeout(self.timeout, call).await.map_err(|_| "timed out".to_owned())?.map_err(|e| e.to_string())?;
+        tokio::time::timeout(self.timeout, call).await.map_err(|_| SharedSpendError::Timeout)??;
         Ok(())
     }
 }

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use tria_agent::{HandoffEvent, HandoffNotifier, NotifyError};
 use tria_core::{CustomerId, TenantContext, TenantId};
 use tria_integrations::slack::SlackWebhook;
-use tria_integrations::ticketing::{NewTicket, Ticketing};
+use tria_integrations::ticketing::{NewTicket, Ticketing, TicketingError};
 use tria_store::Store;
 use tria_store::repo::NewTicketLink;
 
@@ -17,6 +17,17 @@ pub struct Helpdesk {
     store: Store,
     ticketing: Option<Arc<dyn Ticketing>>,
     slack: Option<SlackWebhook>,
+}
+
+/// Why a Slack reaction could not be handled (Slack retries the event).
+#[derive(Debug, thiserror::Error)]
+pub enum ReactionError {
+    /// Reading or writing the ticket link failed.
+    #[error(transparent)]
+    Store(#[from] tria_store::StoreError),
+    /// The helpdesk did not open or close the ticket.
+    #[error(transparent)]
+    Ticketing(#[from] TicketingError),
 }
 
 /// What a Slack reaction did.
@@ -45,10 +56,16 @@ impl Helpdesk {
     }
 
     /// 🎫 on a Slack message: a ticket made from it (once per message).
-    pub async fn ticket_from_slack(&self, tenant: &TenantContext, channel: &str, ts: &str, user: &str) -> Result<ReactionOutcome, String> {
+    pub async fn ticket_from_slack(
+        &self,
+        tenant: &TenantContext,
+        channel: &str,
+        ts: &str,
+        user: &str,
+    ) -> Result<ReactionOutcome, ReactionError> {
         let Some(ticketing) = &self.ticketing else { return Ok(ReactionOutcome::Nothing("no helpdesk configured")) };
         let links = self.store.ticket_links();
-        if let Some(link) = links.find_by_slack_message(tenant.id, channel, ts).await.map_err(|e| e.to_string())?
+        if let Some(link) = links.find_by_slack_message(tenant.id, channel, ts).await?
             && link.status == "open"
         {
             return Ok(ReactionOutcome::Nothing("a ticket already exists for this message"));
@@ -61,7 +78,7 @@ impl Helpdesk {
             transcript: vec![("slack".into(), format!("Slack message {ts} in channel {channel} was flagged with :ticket: by <@{user}>."))],
             tags: vec!["slack".into(), "tria".into()],
         };
-        let ticket = ticketing.create_ticket(&new).await.map_err(|e| e.to_string())?;
+        let ticket = ticketing.create_ticket(&new).await?;
         links
             .create(
                 tenant.id,
@@ -73,24 +90,23 @@ impl Helpdesk {
                     ..NewTicketLink::default()
                 },
             )
-            .await
-            .map_err(|e| e.to_string())?;
+            .await?;
         Ok(ReactionOutcome::TicketCreated(ticket.id))
     }
 
     /// ✅ on a Slack message: the ticket made from it is closed, with its escalation.
-    pub async fn resolve_from_slack(&self, tenant: TenantId, channel: &str, ts: &str) -> Result<ReactionOutcome, String> {
+    pub async fn resolve_from_slack(&self, tenant: TenantId, channel: &str, ts: &str) -> Result<ReactionOutcome, ReactionError> {
         let links = self.store.ticket_links();
-        let Some(link) = links.find_by_slack_message(tenant, channel, ts).await.map_err(|e| e.to_string())? else {
+        let Some(link) = links.find_by_slack_message(tenant, channel, ts).await? else {
             return Ok(ReactionOutcome::Nothing("no ticket was made from this message"));
         };
         if link.status != "open" {
             return Ok(ReactionOutcome::Nothing("already resolved"));
         }
         if let Some(ticketing) = &self.ticketing {
-            ticketing.close_ticket(&link.ticket_ref).await.map_err(|e| e.to_string())?;
+            ticketing.close_ticket(&link.ticket_ref).await?;
         }
-        links.close(tenant, link.id).await.map_err(|e| e.to_string())?;
+        links.close(tenant, link.id).await?;
         Ok(ReactionOutcome::TicketResolved(link.ticket_ref, link.escalation_id))
     }
 }

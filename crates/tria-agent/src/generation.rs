@@ -9,8 +9,8 @@ use futures::StreamExt;
 use tria_core::{IntentLabel, TenantContext};
 use tria_guard::{OutputIssue, OutputPolicy, check_grounding, check_output, truncate_at_sentence};
 use tria_llm::{
-    ChatMessage, CompletionRequest, GroundingItem, LlmClient, PriceTable, PromptContext, PromptLibrary, RenderedPrompt, StreamEvent, Usage,
-    UsageSource,
+    ChatMessage, CompletionRequest, GroundingItem, LlmClient, LlmError, PriceTable, PromptContext, PromptError, PromptLibrary,
+    RenderedPrompt, StreamEvent, Usage, UsageSource,
 };
 
 use crate::AgentBuilder;
@@ -51,6 +51,35 @@ pub struct GenerationInfo {
     pub fallback_reason: Option<String>,
 }
 
+/// Why no LLM reply was used (the offline responder answers instead). Logged, never shown.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum GenerationError {
+    #[error("prompt: {0}")]
+    Prompt(#[source] PromptError),
+    #[error("llm: {0}")]
+    Llm(#[source] LlmError),
+    #[error("llm stream: {0}")]
+    Stream(#[source] LlmError),
+    /// A streamed sentence was ungrounded or leaked; forwarding stopped there.
+    #[error("streamed sentence failed the checks: {0:?}")]
+    StreamedSentence(String),
+    #[error(transparent)]
+    Rejected(#[from] ReplyRejected),
+    #[error("no attempt")]
+    NoAttempt,
+}
+
+/// Why a whole reply failed the checks.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum ReplyRejected {
+    #[error("names none of {0:?}")]
+    NamesNoProduct(Vec<String>),
+    #[error("ungrounded: {0:?}")]
+    Ungrounded(Vec<String>),
+    #[error("output check: {0:?}")]
+    Output(Vec<OutputIssue>),
+}
+
 /// Intents whose reply the LLM writes; the others are templates (greeting, hand-off,
 /// refusal, not-enabled order flows) that gain nothing from a model.
 pub(crate) fn uses_llm(label: IntentLabel) -> bool {
@@ -66,7 +95,7 @@ impl LlmParts {
         message: &str,
         grounding: &[(String, String)],
         history: &[ChatMessage],
-    ) -> Result<(RenderedPrompt, Vec<String>), String> {
+    ) -> Result<(RenderedPrompt, Vec<String>), GenerationError> {
         let items: Vec<GroundingItem<'_>> = grounding.iter().map(|(source, text)| GroundingItem { source, text }).collect();
         let set = tenant.settings.get("prompt_set").and_then(|v| v.as_str()).unwrap_or("default");
         let context = PromptContext {
@@ -78,7 +107,7 @@ impl LlmParts {
             history,
             user_message: message,
         };
-        let rendered = self.prompts.render(set, &context).map_err(|e| format!("prompt: {e}"))?;
+        let rendered = self.prompts.render(set, &context).map_err(GenerationError::Prompt)?;
         let mut texts: Vec<String> = grounding.iter().map(|(_, t)| t.clone()).collect();
         texts.push(message.to_owned());
         Ok((rendered, texts))
@@ -95,22 +124,26 @@ impl LlmParts {
         }
     }
 
-    /// An LLM reply that passes every check within `attempts` tries, or `Err(reason)` (the
-    /// caller falls back to the offline responder).
-    pub(crate) async fn generate(&self, request: GenerationRequest<'_>, attempts: usize) -> Result<(String, GenerationInfo), String> {
+    /// An LLM reply that passes every check within `attempts` tries, or why not (the caller
+    /// falls back to the offline responder).
+    pub(crate) async fn generate(
+        &self,
+        request: GenerationRequest<'_>,
+        attempts: usize,
+    ) -> Result<(String, GenerationInfo), GenerationError> {
         let (rendered, texts) = self.prepare(request.tenant, request.label, request.message, request.grounding, request.history)?;
         let texts: Vec<&str> = texts.iter().map(String::as_str).collect();
         let clock = request.clock;
-        let mut last = String::from("no attempt");
+        let mut last = GenerationError::NoAttempt;
         for _ in 0..attempts {
             let completion_request = CompletionRequest::new(rendered.messages.clone()).with_max_tokens(MAX_TOKENS);
             let completion = match clock.time_async(Stage::Generation, self.client.complete(&completion_request)).await {
                 Ok(c) => c,
-                Err(e) => return Err(format!("llm: {e}")),
+                Err(e) => return Err(GenerationError::Llm(e)),
             };
             match clock.time(Stage::Validation, || validate_reply(completion.text.trim(), &texts, &rendered.system, request.must_name)) {
                 Ok(text) => return Ok((text, self.info(&completion.model, &rendered, &completion.usage))),
-                Err(reason) => last = reason,
+                Err(reason) => last = reason.into(),
             }
         }
         Err(last)
@@ -126,13 +159,13 @@ impl LlmParts {
         request: GenerationRequest<'_>,
         sink: &StreamSink,
         meta: StreamSignal,
-    ) -> Result<(String, GenerationInfo), String> {
+    ) -> Result<(String, GenerationInfo), GenerationError> {
         let (rendered, texts) = self.prepare(request.tenant, request.label, request.message, request.grounding, request.history)?;
         let texts: Vec<&str> = texts.iter().map(String::as_str).collect();
         let clock = request.clock;
         let completion_request = CompletionRequest::new(rendered.messages.clone()).with_max_tokens(MAX_TOKENS);
         let mut stream =
-            clock.time_async(Stage::Generation, self.client.stream(&completion_request)).await.map_err(|e| format!("llm: {e}"))?;
+            clock.time_async(Stage::Generation, self.client.stream(&completion_request)).await.map_err(GenerationError::Llm)?;
         let _ = sink.unbounded_send(meta);
         let policy = OutputPolicy { system_prompt: &rendered.system, max_chars: MAX_REPLY_CHARS, forbidden: &[] };
         let sentence_ok = |sentence: &str| {
@@ -146,7 +179,7 @@ impl LlmParts {
             let event = clock.time_async(Stage::Generation, stream.next()).await;
             match event {
                 None => break,
-                Some(Err(e)) => return Err(format!("llm stream: {e}")),
+                Some(Err(e)) => return Err(GenerationError::Stream(e)),
                 Some(Ok(StreamEvent::Done { usage: u, .. })) => usage = Some(u),
                 Some(Ok(StreamEvent::Delta(delta))) => {
                     buffer.push_str(&delta);
@@ -156,7 +189,7 @@ impl LlmParts {
                     while let Some(end) = sentence_end(&buffer[forwarded..]) {
                         let sentence = &buffer[forwarded..forwarded + end];
                         if !clock.time(Stage::Validation, || sentence_ok(sentence)) {
-                            return Err(format!("streamed sentence failed the checks: {sentence:?}"));
+                            return Err(GenerationError::StreamedSentence(sentence.to_owned()));
                         }
                         for piece in crate::stream::token_deltas(sentence) {
                             let _ = sink.unbounded_send(StreamSignal::Token(piece.to_owned()));
@@ -214,17 +247,17 @@ fn sentence_end(text: &str) -> Option<usize> {
 /// `text` if it names one of `must_name` (when given: a product answer must say which
 /// product), every number in it is in `grounding` and it leaks nothing (cut at a sentence when
 /// merely too long), else why not.
-pub(crate) fn validate_reply(text: &str, grounding: &[&str], system_prompt: &str, must_name: &[String]) -> Result<String, String> {
+pub(crate) fn validate_reply(text: &str, grounding: &[&str], system_prompt: &str, must_name: &[String]) -> Result<String, ReplyRejected> {
     if !must_name.is_empty() && !must_name.iter().any(|name| text.contains(name.as_str())) {
-        return Err(format!("names none of {must_name:?}"));
+        return Err(ReplyRejected::NamesNoProduct(must_name.to_vec()));
     }
     let report = check_grounding(text, grounding);
     if !report.is_grounded() {
-        return Err(format!("ungrounded: {:?}", report.ungrounded.iter().map(|c| c.text.as_str()).collect::<Vec<_>>()));
+        return Err(ReplyRejected::Ungrounded(report.ungrounded.iter().map(|c| c.text.clone()).collect()));
     }
     let issues = check_output(text, &OutputPolicy { system_prompt, max_chars: MAX_REPLY_CHARS, forbidden: &[] });
     if issues.iter().any(|i| !matches!(i, OutputIssue::TooLong { .. })) {
-        return Err(format!("output check: {issues:?}"));
+        return Err(ReplyRejected::Output(issues));
     }
     Ok(if issues.is_empty() { text.to_owned() } else { truncate_at_sentence(text, MAX_REPLY_CHARS) })
 }

@@ -55,6 +55,17 @@ pub fn verify(signing_secret: &str, timestamp: &str, body: &[u8], signature_head
     if bool::from(expected.as_bytes().ct_eq(signature_header.trim().as_bytes())) { Ok(()) } else { Err(SlackAuthError::BadSignature) }
 }
 
+/// Why Slack did not take a notice.
+#[derive(Debug, thiserror::Error)]
+pub enum SlackNotifyError {
+    /// The request did not reach Slack or its answer did not arrive.
+    #[error(transparent)]
+    Request(#[from] reqwest::Error),
+    /// Slack answered, with a status other than success.
+    #[error("Slack answered {0}")]
+    Refused(reqwest::StatusCode),
+}
+
 /// Posts messages to a Slack channel through an incoming webhook.
 #[derive(Clone, Debug)]
 pub struct SlackWebhook {
@@ -68,9 +79,9 @@ impl SlackWebhook {
     }
 
     /// Sends `text`; an error says why Slack did not take it.
-    pub async fn notify(&self, text: &str) -> Result<(), String> {
-        let response = self.http.post(&self.url).json(&serde_json::json!({ "text": text })).send().await.map_err(|e| e.to_string())?;
-        if response.status().is_success() { Ok(()) } else { Err(format!("Slack answered {}", response.status())) }
+    pub async fn notify(&self, text: &str) -> Result<(), SlackNotifyError> {
+        let response = self.http.post(&self.url).json(&serde_json::json!({ "text": text })).send().await?;
+        if response.status().is_success() { Ok(()) } else { Err(SlackNotifyError::Refused(response.status())) }
     }
 }
 
