@@ -5,7 +5,7 @@ use axum::Json;
 use axum::response::{IntoResponse, Response};
 use http::StatusCode;
 use serde_json::json;
-use tria_agent::AgentError;
+use tria_agent::{AgentError, ChatEvent};
 use tria_core::{ErrorCode, InputError};
 
 /// An error on its way to becoming an HTTP response.
@@ -110,6 +110,18 @@ impl From<AgentError> for ApiError {
     }
 }
 
+impl ApiError {
+    /// The `error` event a chat stream ends with: the same code and message as the HTTP answer.
+    pub(crate) fn into_chat_event(self) -> ChatEvent {
+        ChatEvent::Error { code: self.code, message: self.message }
+    }
+}
+
+/// A streamed chat's item as the client sees it: a failure mapped like any HTTP error.
+pub(crate) fn chat_event(item: Result<ChatEvent, AgentError>) -> ChatEvent {
+    item.unwrap_or_else(|err| ApiError::from(err).into_chat_event())
+}
+
 impl From<tria_store::StoreError> for ApiError {
     fn from(err: tria_store::StoreError) -> Self {
         AgentError::from(err).into()
@@ -131,5 +143,43 @@ impl IntoResponse for ApiError {
             }
         }
         response
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn agent_errors() -> Vec<AgentError> {
+        vec![
+            AgentError::Input(InputError::new(ErrorCode::NotFound, "session not found")),
+            AgentError::Unavailable("connection refused password=hunter2".into()),
+            AgentError::Internal("db password=hunter2".into()),
+        ]
+    }
+
+    #[test]
+    fn agent_errors_map_to_a_status_code_and_message_without_internals() {
+        let mapped: Vec<_> = agent_errors().into_iter().map(ApiError::from).map(|e| (e.status.as_u16(), e.code, e.message)).collect();
+        assert_eq!(
+            mapped,
+            [
+                (404, ErrorCode::NotFound, "session not found".to_owned()),
+                (503, ErrorCode::Unavailable, "storage is temporarily unavailable; retry shortly".to_owned()),
+                (500, ErrorCode::Internal, "internal error; the request id identifies it in our logs".to_owned()),
+            ]
+        );
+    }
+
+    #[test]
+    fn a_streamed_failure_says_what_the_http_answer_says() {
+        for (err, same) in agent_errors().into_iter().zip(agent_errors()) {
+            let http = ApiError::from(same);
+            let ChatEvent::Error { code, message } = chat_event(Err(err)) else { panic!("an error event") };
+            assert_eq!((code, message.as_str()), (http.code, http.message.as_str()));
+            assert!(!message.contains("hunter2"), "{message}");
+        }
+        let ok = ChatEvent::Token { delta: "Hi".into() };
+        assert_eq!(chat_event(Ok(ok.clone())), ok);
     }
 }

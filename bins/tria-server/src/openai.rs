@@ -218,7 +218,11 @@ fn stream_completion(
     })
     .flat_map(move |result| {
         let mut out = Vec::new();
-        for event in ChatEvent::sequence(&message, result) {
+        let events = match result {
+            Ok(reply) => ChatEvent::sequence(&message, reply),
+            Err(err) => vec![ApiError::from(err).into_chat_event()],
+        };
+        for event in events {
             match event {
                 ChatEvent::Meta { session_id, intent, cache } => out.push(chunks.choice(
                     json!({ "role": "assistant", "content": "" }),

@@ -53,7 +53,7 @@ pub(crate) async fn chat_stream(
                 }
                 next = events.next() => match next {
                     Some(event) => {
-                        if tx.send(event).is_err() { return }
+                        if tx.send(crate::error::chat_event(event)).is_err() { return }
                     }
                     None => return,
                 },

@@ -39,13 +39,13 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     follow_up.session_id = Some(reply.session_id.clone());
     let mut events = Box::pin(agent.chat_stream(&tenant, follow_up));
     while let Some(event) = events.next().await {
-        match event {
+        match event? {
             ChatEvent::Token { delta } => print!("{delta}"),
             // The reply changed after some tokens were shown (see `tria_agent::stream`): show it instead.
             ChatEvent::Replace { reply } => print!("\r{reply}"),
             ChatEvent::Done { cache, usage, .. } => println!("\n[done: cache {}, {} tokens]", cache.as_str(), usage.total_tokens),
-            ChatEvent::Error { message, .. } => eprintln!("error: {message}"),
-            ChatEvent::Meta { .. } => {}
+            // Made by a server from a failure; the agent's stream ends with the error itself.
+            ChatEvent::Error { .. } | ChatEvent::Meta { .. } => {}
         }
     }
     Ok(())

@@ -34,21 +34,3 @@ impl From<tria_rag::RagError> for AgentError {
         }
     }
 }
-
-impl AgentError {
-    /// What may be shown to the caller: the input error as is, a generic text otherwise (the
-    /// detail is logged here, never returned).
-    pub fn public(&self) -> (ErrorCode, String) {
-        match self {
-            AgentError::Input(input) => (input.code, input.message.clone()),
-            AgentError::Unavailable(detail) => {
-                tracing::warn!(error = %detail, "storage unavailable");
-                (ErrorCode::Unavailable, "storage is temporarily unavailable; retry shortly".into())
-            }
-            AgentError::Internal(detail) => {
-                tracing::error!(error = %detail, "internal error");
-                (ErrorCode::Internal, "internal error".into())
-            }
-        }
-    }
-}

@@ -1,5 +1,6 @@
 //! The streaming form of [`Agent::chat`]: a `meta` event once the session and intent are known,
-//! `token` deltas of the reply, then `done` with sources, usage and latency — or one `error`.
+//! `token` deltas of the reply, then `done` with sources, usage and latency — or, last, the
+//! [`AgentError`] (the server turns it into the `error` event with its one error mapping).
 //!
 //! The reply is produced by the same pipeline as `chat` (cache, intent, retrieval, generation,
 //! persistence). When an LLM writes the reply, its tokens are forwarded as they arrive, one
@@ -70,6 +71,8 @@ pub enum ChatEvent {
         #[serde(skip_serializing_if = "Option::is_none")]
         order: Option<tria_core::OrderSummary>,
     },
+    /// A failure as the client sees it: the server makes it from the stream's [`AgentError`]
+    /// with the same mapping as an HTTP error (the agent never shows an error's detail).
     Error {
         code: ErrorCode,
         message: String,
@@ -96,15 +99,8 @@ impl ChatEvent {
         }
     }
 
-    /// The events of a finished exchange (or its failure), in order.
-    pub fn sequence(message: &str, result: Result<ChatReply, AgentError>) -> Vec<ChatEvent> {
-        let reply = match result {
-            Ok(reply) => reply,
-            Err(e) => {
-                let (code, message) = e.public();
-                return vec![ChatEvent::Error { code, message }];
-            }
-        };
+    /// The events of a finished exchange, in order.
+    pub fn sequence(message: &str, reply: ChatReply) -> Vec<ChatEvent> {
         let mut events = Vec::with_capacity(reply.reply.len() / 4 + 2);
         events.push(ChatEvent::Meta { session_id: reply.session_id.clone(), intent: reply.intent.clone(), cache: reply.cache });
         events.extend(token_deltas(&reply.reply).map(|delta| ChatEvent::Token { delta: delta.to_owned() }));
@@ -155,10 +151,13 @@ struct Sent {
 }
 
 impl Sent {
-    fn events(&mut self, message: &str, piece: Piece) -> Vec<ChatEvent> {
+    fn events(&mut self, message: &str, piece: Piece) -> Vec<Result<ChatEvent, AgentError>> {
         match piece {
-            Piece::Signal(signal) => self.signal(signal),
-            Piece::Finished(result) => self.finish(message, *result),
+            Piece::Signal(signal) => self.signal(signal).into_iter().map(Ok).collect(),
+            Piece::Finished(result) => match *result {
+                Ok(reply) => self.finish(message, reply).into_iter().map(Ok).collect(),
+                Err(e) => vec![Err(e)],
+            },
         }
     }
 
@@ -176,29 +175,27 @@ impl Sent {
         }
     }
 
-    fn finish(&self, message: &str, result: Result<ChatReply, AgentError>) -> Vec<ChatEvent> {
-        match result {
-            result if !self.meta => ChatEvent::sequence(message, result),
-            Err(e) => {
-                let (code, message) = e.public();
-                vec![ChatEvent::Error { code, message }]
-            }
-            Ok(reply) => {
-                let mut events = Vec::new();
-                match reply.reply.strip_prefix(self.streamed.as_str()) {
-                    Some(rest) => events.extend(token_deltas(rest).map(|delta| ChatEvent::Token { delta: delta.to_owned() })),
-                    None => events.push(ChatEvent::Replace { reply: reply.reply.clone() }),
-                }
-                events.push(ChatEvent::done(message, reply));
-                events
-            }
+    fn finish(&self, message: &str, reply: ChatReply) -> Vec<ChatEvent> {
+        if !self.meta {
+            return ChatEvent::sequence(message, reply);
         }
+        let mut events = Vec::new();
+        match reply.reply.strip_prefix(self.streamed.as_str()) {
+            Some(rest) => events.extend(token_deltas(rest).map(|delta| ChatEvent::Token { delta: delta.to_owned() })),
+            None => events.push(ChatEvent::Replace { reply: reply.reply.clone() }),
+        }
+        events.push(ChatEvent::done(message, reply));
+        events
     }
 }
 
 impl Agent {
-    /// [`Agent::chat`] as a stream of [`ChatEvent`]s. Failures arrive as one `error` event.
-    pub fn chat_stream<'a>(&'a self, tenant: &'a TenantContext, request: ChatRequest) -> impl Stream<Item = ChatEvent> + Send + 'a {
+    /// [`Agent::chat`] as a stream of [`ChatEvent`]s. A failure arrives as one `Err`, the last item.
+    pub fn chat_stream<'a>(
+        &'a self,
+        tenant: &'a TenantContext,
+        request: ChatRequest,
+    ) -> impl Stream<Item = Result<ChatEvent, AgentError>> + Send + 'a {
         self.chat_stream_on(tenant, request, Caller::TENANT)
     }
 
@@ -209,7 +206,7 @@ impl Agent {
         tenant: &'a TenantContext,
         request: ChatRequest,
         caller: Caller,
-    ) -> impl Stream<Item = ChatEvent> + Send + 'a {
+    ) -> impl Stream<Item = Result<ChatEvent, AgentError>> + Send + 'a {
         let message = request.message.clone();
         let (sink, signals) = mpsc::unbounded();
         let (finished_tx, finished_rx) = oneshot::channel();
@@ -244,13 +241,12 @@ mod tests {
     }
 
     #[test]
-    fn a_failure_is_a_single_error_event_without_internals() {
-        let events = ChatEvent::sequence("hi", Err(AgentError::Internal("db password=hunter2".into())));
-        assert_eq!(events.len(), 1);
-        let ChatEvent::Error { code, message } = &events[0] else { panic!("{events:?}") };
-        assert_eq!(*code, ErrorCode::Internal);
-        assert!(!message.contains("hunter2"), "{message}");
-        assert_eq!(events[0].name(), "error");
-        assert_eq!(events[0].data()["code"], "internal");
+    fn a_failure_ends_the_stream_as_the_error_itself() {
+        let mut sent = Sent { meta: true, streamed: "Returns ".into() };
+        let events = sent.events("hi", Piece::Finished(Box::new(Err(AgentError::Internal("db down".into())))));
+        assert!(matches!(events.as_slice(), [Err(AgentError::Internal(detail))] if detail == "db down"), "{events:?}");
+        let error = ChatEvent::Error { code: ErrorCode::Internal, message: "internal error".into() };
+        assert_eq!(error.name(), "error");
+        assert_eq!(error.data()["code"], "internal");
     }
 }

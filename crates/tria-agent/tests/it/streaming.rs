@@ -37,7 +37,9 @@ fn shown(events: &[ChatEvent]) -> String {
 async fn llm_tokens_are_forwarded_as_they_arrive_and_end_as_the_stored_reply() {
     let (db, tenant) = seeded().await;
     let (agent, mock) = agent_with(db.store.clone(), MockConfig { token_delay: Duration::from_millis(5), ..MockConfig::default() }).await;
-    let mut stream = std::pin::pin!(agent.chat_stream(&tenant, ChatRequest::new("What is the restocking fee on returns?")));
+    let mut stream = std::pin::pin!(
+        agent.chat_stream(&tenant, ChatRequest::new("What is the restocking fee on returns?")).map(|e| e.expect("no failure"))
+    );
     let first = stream.next().await.expect("meta");
     let ChatEvent::Meta { session_id, .. } = &first else { panic!("{first:?}") };
     let session_id = session_id.clone();
@@ -61,8 +63,11 @@ async fn an_invented_number_is_never_streamed_and_the_reply_is_replaced() {
         Fault::Reply("Returns are welcome. The restocking fee is 35% and refunds take 3 days. Anything else?".into());
         2
     ]);
-    let events: Vec<ChatEvent> =
-        agent.chat_stream(&tenant, ChatRequest::new("Is there a restocking fee when I return something?")).collect().await;
+    let events: Vec<ChatEvent> = agent
+        .chat_stream(&tenant, ChatRequest::new("Is there a restocking fee when I return something?"))
+        .map(|e| e.expect("no failure"))
+        .collect()
+        .await;
     let tokens: String =
         events.iter().filter_map(|e| if let ChatEvent::Token { delta } = e { Some(delta.as_str()) } else { None }).collect();
     assert!(!tokens.contains("35%"), "an unchecked sentence was streamed: {tokens}");
@@ -77,7 +82,9 @@ async fn dropping_the_stream_cancels_the_upstream_request_and_stores_nothing() {
     let (db, tenant) = seeded().await;
     let (agent, mock) = agent_with(db.store.clone(), MockConfig { token_delay: Duration::from_millis(200), ..MockConfig::default() }).await;
     let session_id = {
-        let mut stream = std::pin::pin!(agent.chat_stream(&tenant, ChatRequest::new("What is the restocking fee on returns?")));
+        let mut stream = std::pin::pin!(
+            agent.chat_stream(&tenant, ChatRequest::new("What is the restocking fee on returns?")).map(|e| e.expect("no failure"))
+        );
         let Some(ChatEvent::Meta { session_id, .. }) = stream.next().await else { panic!("meta first") };
         assert_eq!(mock.stats().in_flight, 1);
         session_id
