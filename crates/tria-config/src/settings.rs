@@ -2,11 +2,11 @@
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use crate::ConfigError;
-use crate::raw::RawSettings;
+use crate::raw::{RawCache, RawDatabase, RawEmbedding, RawLimits, RawLlm, RawSeed, RawServer, RawSettings};
 
 #[derive(Clone, Debug)]
 pub struct Settings {
@@ -284,237 +284,14 @@ impl Settings {
             .parse()
             .map_err(|_| ConfigError::invalid("listen", format!("`{}` is not an address like 127.0.0.1:8080", raw.listen)))?;
         let data_dir = non_empty_path("data_dir", &raw.data_dir)?;
-        let s = &raw.server;
-        if s.body_limit_bytes < 1024 || s.body_limit_bytes > 64 * 1024 * 1024 {
-            return Err(ConfigError::invalid(
-                "server.body_limit_bytes",
-                format!("must be between 1024 and 67108864 (got {})", s.body_limit_bytes),
-            ));
-        }
-        let log_format = match s.log_format.as_str() {
-            "pretty" => LogFormat::Pretty,
-            "json" => LogFormat::Json,
-            other => {
-                return Err(ConfigError::invalid("server.log_format", format!("must be `pretty` or `json` (got `{other}`)")));
-            }
-        };
-        let server = ServerSettings {
-            body_limit_bytes: usize::try_from(s.body_limit_bytes).unwrap_or(usize::MAX),
-            request_timeout: millis("server.request_timeout_ms", s.request_timeout_ms, 100)?,
-            header_read_timeout: millis("server.header_read_timeout_ms", s.header_read_timeout_ms, 100)?,
-            body_read_timeout: millis("server.body_read_timeout_ms", s.body_read_timeout_ms, 100)?,
-            drain_timeout: millis("server.drain_timeout_ms", s.drain_timeout_ms, 0)?,
-            idle_timeout: millis("server.idle_timeout_ms", s.idle_timeout_ms, 100)?,
-            write_timeout: millis("server.write_timeout_ms", s.write_timeout_ms, 100)?,
-            max_connections: s.max_connections as usize,
-            max_streams_per_connection: match s.max_streams_per_connection {
-                n @ 1..=1000 => n,
-                n => return Err(ConfigError::invalid("server.max_streams_per_connection", format!("must be 1 to 1000 (got {n})"))),
-            },
-            auth_cache_ttl: match s.auth_cache_ttl_ms {
-                // A revoked key must stop working soon, whatever the setting says.
-                ttl @ 0..=60_000 => Duration::from_millis(ttl),
-                ttl => return Err(ConfigError::invalid("server.auth_cache_ttl_ms", format!("must be at most 60000 ms (got {ttl})"))),
-            },
-            ops_listen: match s.ops_listen.trim() {
-                "" => None,
-                text => Some(text.parse().map_err(|_| {
-                    ConfigError::invalid("server.ops_listen", format!("`{text}` is not an address like 0.0.0.0:9090 (or \"\" for off)"))
-                })?),
-            },
-            log_format,
-            log_filter: s.log_filter.clone(),
-        };
-
-        let d = &raw.database;
-        let url = if d.url.is_empty() {
-            format!("sqlite://{}?mode=rwc", data_dir.join("tria.db").display())
-        } else if d.url.starts_with("sqlite:") || d.url.starts_with("postgres://") || d.url.starts_with("postgresql://") {
-            d.url.clone()
-        } else {
-            return Err(ConfigError::invalid("database.url", "must start with sqlite:, postgres:// or postgresql://"));
-        };
-        if d.max_connections == 0 {
-            return Err(ConfigError::invalid("database.max_connections", "must be at least 1 (got 0)"));
-        }
-        if d.min_connections > d.max_connections {
-            return Err(ConfigError::invalid(
-                "database.min_connections",
-                format!("must not exceed max_connections ({} > {})", d.min_connections, d.max_connections),
-            ));
-        }
-        let database = DatabaseSettings {
-            url,
-            max_connections: d.max_connections,
-            min_connections: d.min_connections,
-            acquire_timeout: millis("database.acquire_timeout_ms", d.acquire_timeout_ms, 10)?,
-            idle_timeout: millis("database.idle_timeout_ms", d.idle_timeout_ms, 1000)?,
-            max_lifetime: millis("database.max_lifetime_ms", d.max_lifetime_ms, 1000)?,
-        };
-
-        let c = &raw.cache;
-        let redis_url = c.redis_url.trim();
-        if !(c.l3_threshold > 0.0 && c.l3_threshold <= 1.0) {
-            return Err(ConfigError::invalid("cache.l3_threshold", format!("must be in (0, 1] (got {})", c.l3_threshold)));
-        }
-        if !(c.l3_evidence_threshold > 0.0 && c.l3_evidence_threshold <= c.l3_threshold) {
-            return Err(ConfigError::invalid(
-                "cache.l3_evidence_threshold",
-                format!("must be in (0, cache.l3_threshold = {}] (got {})", c.l3_threshold, c.l3_evidence_threshold),
-            ));
-        }
-        if !(c.l3_evidence_agreement >= 0.0 && c.l3_evidence_agreement.is_finite()) {
-            return Err(ConfigError::invalid(
-                "cache.l3_evidence_agreement",
-                format!("must be a number from 0 to 1, or above 1 to turn the evidence rule off (got {})", c.l3_evidence_agreement),
-            ));
-        }
-        if !(c.price_per_1k_tokens >= 0.0 && c.price_per_1k_tokens.is_finite()) {
-            return Err(ConfigError::invalid("cache.price_per_1k_tokens", "must be a non-negative number"));
-        }
-        if c.redis_pool_size == 0 || c.redis_pool_size > 256 {
-            return Err(ConfigError::invalid("cache.redis_pool_size", format!("must be between 1 and 256 (got {})", c.redis_pool_size)));
-        }
-        if c.memory_bytes < 1 << 20 || c.l1_bytes < 1 << 16 {
-            return Err(ConfigError::invalid("cache.memory_bytes", "memory_bytes must be at least 1 MiB and l1_bytes at least 64 KiB"));
-        }
-        let secs = |key: &str, v: u64| {
-            if v == 0 { Err(ConfigError::invalid(format!("cache.{key}"), "must be at least 1 second")) } else { Ok(Duration::from_secs(v)) }
-        };
-        let cache = CacheSettings {
-            redis_pool_size: c.redis_pool_size as usize,
-            redis_timeout: millis("cache.redis_timeout_ms", c.redis_timeout_ms, 1)?,
-            probe_interval: millis("cache.probe_interval_ms", c.probe_interval_ms, 10)?,
-            memory_bytes: c.memory_bytes,
-            l1_bytes: c.l1_bytes,
-            l1_enabled: c.l1_enabled,
-            l1_ttl: secs("l1_ttl_secs", c.l1_ttl_secs)?,
-            l2_enabled: c.l2_enabled,
-            l2_ttl: secs("l2_ttl_secs", c.l2_ttl_secs)?,
-            l3_enabled: c.l3_enabled,
-            l3_ttl: secs("l3_ttl_secs", c.l3_ttl_secs)?,
-            l3_threshold: c.l3_threshold as f32,
-            l3_evidence_threshold: c.l3_evidence_threshold as f32,
-            l3_evidence_agreement: c.l3_evidence_agreement as f32,
-            l3_max_entries_per_tenant: usize::try_from(c.l3_max_entries_per_tenant.max(1)).unwrap_or(usize::MAX),
-            l4_enabled: c.l4_enabled,
-            l4_intent_ttl: secs("l4_intent_ttl_secs", c.l4_intent_ttl_secs)?,
-            l4_retrieval_ttl: secs("l4_retrieval_ttl_secs", c.l4_retrieval_ttl_secs)?,
-            l4_embedding_ttl: secs("l4_embedding_ttl_secs", c.l4_embedding_ttl_secs)?,
-            context_turns: c.context_turns as usize,
-            price_per_1k_tokens: c.price_per_1k_tokens,
-            redis_url: if redis_url.is_empty() {
-                None
-            } else if ["redis://", "rediss://", "redis-cluster://", "rediss-cluster://", "redis-sentinel://", "rediss-sentinel://"]
-                .iter()
-                .any(|scheme| redis_url.starts_with(scheme))
-            {
-                Some(redis_url.to_owned())
-            } else {
-                return Err(ConfigError::invalid(
-                    "cache.redis_url",
-                    "must be a redis://, rediss://, redis-cluster:// or redis-sentinel:// URL",
-                ));
-            },
-        };
-
-        let embedding = match raw.embedding.provider.as_str() {
-            "local" => EmbeddingProvider::Local,
-            other => {
-                return Err(ConfigError::invalid("embedding.provider", format!("must be `local` (got `{other}`)")));
-            }
-        };
-
-        let l = &raw.llm;
-        let provider = match l.provider.as_str() {
-            "offline" => LlmProvider::Offline,
-            "openai" => LlmProvider::OpenAi,
-            other => {
-                return Err(ConfigError::invalid("llm.provider", format!("must be `offline` or `openai` (got `{other}`)")));
-            }
-        };
-        if provider == LlmProvider::OpenAi && !(l.base_url.starts_with("http://") || l.base_url.starts_with("https://")) {
-            return Err(ConfigError::invalid("llm.base_url", "must be an http(s) URL when llm.provider = \"openai\""));
-        }
-        let llm = LlmSettings {
-            provider,
-            base_url: l.base_url.clone(),
-            model: l.model.clone(),
-            api_key: l.api_key.clone(),
-            timeout: millis("llm.timeout_ms", l.timeout_ms, 100)?,
-        };
-
-        for (slug, key) in &raw.seed.demo_keys {
-            if key.len() < 24 {
-                return Err(ConfigError::invalid(format!("seed.demo_keys.{slug}"), "demo keys must be at least 24 characters"));
-            }
-        }
-        for (slug, key) in &raw.seed.widget_keys {
-            if key.len() < 24 {
-                return Err(ConfigError::invalid(format!("seed.widget_keys.{slug}"), "widget keys must be at least 24 characters"));
-            }
-        }
-        let seed = SeedSettings {
-            demo_on_empty: raw.seed.demo_on_empty,
-            log_demo_keys: raw.seed.log_demo_keys && profile != "production",
-            demo_keys: raw.seed.demo_keys,
-            widget_keys: raw.seed.widget_keys,
-        };
-
-        let l = &raw.limits;
-        if l.max_in_flight == 0 {
-            return Err(ConfigError::invalid("limits.max_in_flight", "must be at least 1"));
-        }
-        if !l.tenant_per_second.is_finite() || l.tenant_per_second < 0.0 {
-            return Err(ConfigError::invalid(
-                "limits.tenant_per_second",
-                format!("must be 0 (off) or positive (got {})", l.tenant_per_second),
-            ));
-        }
-        if l.tenant_burst == 0 {
-            return Err(ConfigError::invalid("limits.tenant_burst", "must be at least 1"));
-        }
-        for (name, value) in [
-            ("limits.customer_per_second", l.customer_per_second),
-            ("limits.tenant_usd_per_hour", l.tenant_usd_per_hour),
-            ("limits.tenant_usd_per_month", l.tenant_usd_per_month),
-        ] {
-            if !value.is_finite() || value < 0.0 {
-                return Err(ConfigError::invalid(name, format!("must be 0 (off) or positive (got {value})")));
-            }
-        }
-        if l.customer_burst == 0 {
-            return Err(ConfigError::invalid("limits.customer_burst", "must be at least 1"));
-        }
-        for (name, share) in [("limits.tenant_share", l.tenant_share), ("limits.widget_key_share", l.widget_key_share)] {
-            if !(share > 0.0 && share <= 1.0) {
-                return Err(ConfigError::invalid(name, format!("must be greater than 0 and at most 1 (got {share})")));
-            }
-        }
-        for (name, max) in [("limits.max_chats_per_connection", l.max_chats_per_connection), ("limits.max_chats_per_key", l.max_chats_per_key)] {
-            if max == 0 {
-                return Err(ConfigError::invalid(name, "must be at least 1"));
-            }
-        }
-        let limits = LimitSettings {
-            max_in_flight: l.max_in_flight as usize,
-            max_queue: l.max_queue as usize,
-            queue_timeout: millis("limits.queue_timeout_ms", l.queue_timeout_ms, 0)?,
-            tenant_per_second: l.tenant_per_second,
-            tenant_burst: l.tenant_burst,
-            customer_per_second: l.customer_per_second,
-            customer_burst: l.customer_burst,
-            tenant_tokens_per_hour: l.tenant_tokens_per_hour,
-            tenant_usd_per_hour: l.tenant_usd_per_hour,
-            tenant_tokens_per_month: l.tenant_tokens_per_month,
-            tenant_usd_per_month: l.tenant_usd_per_month,
-            shared_via_redis: l.shared_via_redis,
-            tenant_share: l.tenant_share,
-            widget_key_share: l.widget_key_share,
-            max_chats_per_connection: l.max_chats_per_connection as usize,
-            max_chats_per_key: l.max_chats_per_key as usize,
-        };
-
+        // In this order: the first bad key is the one reported.
+        let server = validate_server(&raw.server)?;
+        let database = validate_database(&raw.database, &data_dir)?;
+        let cache = validate_cache(&raw.cache)?;
+        let embedding = validate_embedding(&raw.embedding)?;
+        let llm = validate_llm(&raw.llm)?;
+        let seed = validate_seed(raw.seed, &profile)?;
+        let limits = validate_limits(&raw.limits)?;
         let integrations = integrations(&raw.integrations)?;
 
         Ok(Settings {
@@ -533,6 +310,249 @@ impl Settings {
             seed,
         })
     }
+}
+
+/// `[server]`: body and time limits, connection caps, the ops listener and logging.
+fn validate_server(s: &RawServer) -> Result<ServerSettings, ConfigError> {
+    if s.body_limit_bytes < 1024 || s.body_limit_bytes > 64 * 1024 * 1024 {
+        return Err(ConfigError::invalid(
+            "server.body_limit_bytes",
+            format!("must be between 1024 and 67108864 (got {})", s.body_limit_bytes),
+        ));
+    }
+    let log_format = match s.log_format.as_str() {
+        "pretty" => LogFormat::Pretty,
+        "json" => LogFormat::Json,
+        other => {
+            return Err(ConfigError::invalid("server.log_format", format!("must be `pretty` or `json` (got `{other}`)")));
+        }
+    };
+    Ok(ServerSettings {
+        body_limit_bytes: usize::try_from(s.body_limit_bytes).unwrap_or(usize::MAX),
+        request_timeout: millis("server.request_timeout_ms", s.request_timeout_ms, 100)?,
+        header_read_timeout: millis("server.header_read_timeout_ms", s.header_read_timeout_ms, 100)?,
+        body_read_timeout: millis("server.body_read_timeout_ms", s.body_read_timeout_ms, 100)?,
+        drain_timeout: millis("server.drain_timeout_ms", s.drain_timeout_ms, 0)?,
+        idle_timeout: millis("server.idle_timeout_ms", s.idle_timeout_ms, 100)?,
+        write_timeout: millis("server.write_timeout_ms", s.write_timeout_ms, 100)?,
+        max_connections: s.max_connections as usize,
+        max_streams_per_connection: match s.max_streams_per_connection {
+            n @ 1..=1000 => n,
+            n => return Err(ConfigError::invalid("server.max_streams_per_connection", format!("must be 1 to 1000 (got {n})"))),
+        },
+        auth_cache_ttl: match s.auth_cache_ttl_ms {
+            // A revoked key must stop working soon, whatever the setting says.
+            ttl @ 0..=60_000 => Duration::from_millis(ttl),
+            ttl => return Err(ConfigError::invalid("server.auth_cache_ttl_ms", format!("must be at most 60000 ms (got {ttl})"))),
+        },
+        ops_listen: match s.ops_listen.trim() {
+            "" => None,
+            text => Some(text.parse().map_err(|_| {
+                ConfigError::invalid("server.ops_listen", format!("`{text}` is not an address like 0.0.0.0:9090 (or \"\" for off)"))
+            })?),
+        },
+        log_format,
+        log_filter: s.log_filter.clone(),
+    })
+}
+
+/// `[database]`: the URL (SQLite under `data_dir` when empty) and the pool.
+fn validate_database(d: &RawDatabase, data_dir: &Path) -> Result<DatabaseSettings, ConfigError> {
+    let url = if d.url.is_empty() {
+        format!("sqlite://{}?mode=rwc", data_dir.join("tria.db").display())
+    } else if d.url.starts_with("sqlite:") || d.url.starts_with("postgres://") || d.url.starts_with("postgresql://") {
+        d.url.clone()
+    } else {
+        return Err(ConfigError::invalid("database.url", "must start with sqlite:, postgres:// or postgresql://"));
+    };
+    if d.max_connections == 0 {
+        return Err(ConfigError::invalid("database.max_connections", "must be at least 1 (got 0)"));
+    }
+    if d.min_connections > d.max_connections {
+        return Err(ConfigError::invalid(
+            "database.min_connections",
+            format!("must not exceed max_connections ({} > {})", d.min_connections, d.max_connections),
+        ));
+    }
+    Ok(DatabaseSettings {
+        url,
+        max_connections: d.max_connections,
+        min_connections: d.min_connections,
+        acquire_timeout: millis("database.acquire_timeout_ms", d.acquire_timeout_ms, 10)?,
+        idle_timeout: millis("database.idle_timeout_ms", d.idle_timeout_ms, 1000)?,
+        max_lifetime: millis("database.max_lifetime_ms", d.max_lifetime_ms, 1000)?,
+    })
+}
+
+/// `[cache]`: thresholds, sizes, TTLs and the Redis URL.
+fn validate_cache(c: &RawCache) -> Result<CacheSettings, ConfigError> {
+    let redis_url = c.redis_url.trim();
+    if !(c.l3_threshold > 0.0 && c.l3_threshold <= 1.0) {
+        return Err(ConfigError::invalid("cache.l3_threshold", format!("must be in (0, 1] (got {})", c.l3_threshold)));
+    }
+    if !(c.l3_evidence_threshold > 0.0 && c.l3_evidence_threshold <= c.l3_threshold) {
+        return Err(ConfigError::invalid(
+            "cache.l3_evidence_threshold",
+            format!("must be in (0, cache.l3_threshold = {}] (got {})", c.l3_threshold, c.l3_evidence_threshold),
+        ));
+    }
+    if !(c.l3_evidence_agreement >= 0.0 && c.l3_evidence_agreement.is_finite()) {
+        return Err(ConfigError::invalid(
+            "cache.l3_evidence_agreement",
+            format!("must be a number from 0 to 1, or above 1 to turn the evidence rule off (got {})", c.l3_evidence_agreement),
+        ));
+    }
+    if !(c.price_per_1k_tokens >= 0.0 && c.price_per_1k_tokens.is_finite()) {
+        return Err(ConfigError::invalid("cache.price_per_1k_tokens", "must be a non-negative number"));
+    }
+    if c.redis_pool_size == 0 || c.redis_pool_size > 256 {
+        return Err(ConfigError::invalid("cache.redis_pool_size", format!("must be between 1 and 256 (got {})", c.redis_pool_size)));
+    }
+    if c.memory_bytes < 1 << 20 || c.l1_bytes < 1 << 16 {
+        return Err(ConfigError::invalid("cache.memory_bytes", "memory_bytes must be at least 1 MiB and l1_bytes at least 64 KiB"));
+    }
+    let secs = |key: &str, v: u64| {
+        if v == 0 { Err(ConfigError::invalid(format!("cache.{key}"), "must be at least 1 second")) } else { Ok(Duration::from_secs(v)) }
+    };
+    Ok(CacheSettings {
+        redis_pool_size: c.redis_pool_size as usize,
+        redis_timeout: millis("cache.redis_timeout_ms", c.redis_timeout_ms, 1)?,
+        probe_interval: millis("cache.probe_interval_ms", c.probe_interval_ms, 10)?,
+        memory_bytes: c.memory_bytes,
+        l1_bytes: c.l1_bytes,
+        l1_enabled: c.l1_enabled,
+        l1_ttl: secs("l1_ttl_secs", c.l1_ttl_secs)?,
+        l2_enabled: c.l2_enabled,
+        l2_ttl: secs("l2_ttl_secs", c.l2_ttl_secs)?,
+        l3_enabled: c.l3_enabled,
+        l3_ttl: secs("l3_ttl_secs", c.l3_ttl_secs)?,
+        l3_threshold: c.l3_threshold as f32,
+        l3_evidence_threshold: c.l3_evidence_threshold as f32,
+        l3_evidence_agreement: c.l3_evidence_agreement as f32,
+        l3_max_entries_per_tenant: usize::try_from(c.l3_max_entries_per_tenant.max(1)).unwrap_or(usize::MAX),
+        l4_enabled: c.l4_enabled,
+        l4_intent_ttl: secs("l4_intent_ttl_secs", c.l4_intent_ttl_secs)?,
+        l4_retrieval_ttl: secs("l4_retrieval_ttl_secs", c.l4_retrieval_ttl_secs)?,
+        l4_embedding_ttl: secs("l4_embedding_ttl_secs", c.l4_embedding_ttl_secs)?,
+        context_turns: c.context_turns as usize,
+        price_per_1k_tokens: c.price_per_1k_tokens,
+        redis_url: if redis_url.is_empty() {
+            None
+        } else if ["redis://", "rediss://", "redis-cluster://", "rediss-cluster://", "redis-sentinel://", "rediss-sentinel://"]
+            .iter()
+            .any(|scheme| redis_url.starts_with(scheme))
+        {
+            Some(redis_url.to_owned())
+        } else {
+            return Err(ConfigError::invalid(
+                "cache.redis_url",
+                "must be a redis://, rediss://, redis-cluster:// or redis-sentinel:// URL",
+            ));
+        },
+    })
+}
+
+/// `[embedding]`.
+fn validate_embedding(e: &RawEmbedding) -> Result<EmbeddingProvider, ConfigError> {
+    match e.provider.as_str() {
+        "local" => Ok(EmbeddingProvider::Local),
+        other => Err(ConfigError::invalid("embedding.provider", format!("must be `local` (got `{other}`)"))),
+    }
+}
+
+/// `[llm]`: the provider and, for `openai`, its endpoint.
+fn validate_llm(l: &RawLlm) -> Result<LlmSettings, ConfigError> {
+    let provider = match l.provider.as_str() {
+        "offline" => LlmProvider::Offline,
+        "openai" => LlmProvider::OpenAi,
+        other => {
+            return Err(ConfigError::invalid("llm.provider", format!("must be `offline` or `openai` (got `{other}`)")));
+        }
+    };
+    if provider == LlmProvider::OpenAi && !(l.base_url.starts_with("http://") || l.base_url.starts_with("https://")) {
+        return Err(ConfigError::invalid("llm.base_url", "must be an http(s) URL when llm.provider = \"openai\""));
+    }
+    Ok(LlmSettings {
+        provider,
+        base_url: l.base_url.clone(),
+        model: l.model.clone(),
+        api_key: l.api_key.clone(),
+        timeout: millis("llm.timeout_ms", l.timeout_ms, 100)?,
+    })
+}
+
+/// `[seed]`: fixed demo and widget keys (demo keys are never logged in production).
+fn validate_seed(seed: RawSeed, profile: &str) -> Result<SeedSettings, ConfigError> {
+    for (slug, key) in &seed.demo_keys {
+        if key.len() < 24 {
+            return Err(ConfigError::invalid(format!("seed.demo_keys.{slug}"), "demo keys must be at least 24 characters"));
+        }
+    }
+    for (slug, key) in &seed.widget_keys {
+        if key.len() < 24 {
+            return Err(ConfigError::invalid(format!("seed.widget_keys.{slug}"), "widget keys must be at least 24 characters"));
+        }
+    }
+    Ok(SeedSettings {
+        demo_on_empty: seed.demo_on_empty,
+        log_demo_keys: seed.log_demo_keys && profile != "production",
+        demo_keys: seed.demo_keys,
+        widget_keys: seed.widget_keys,
+    })
+}
+
+/// `[limits]`: the chat gate, request rates, spend budgets and per-connection/key caps.
+fn validate_limits(l: &RawLimits) -> Result<LimitSettings, ConfigError> {
+    if l.max_in_flight == 0 {
+        return Err(ConfigError::invalid("limits.max_in_flight", "must be at least 1"));
+    }
+    if !l.tenant_per_second.is_finite() || l.tenant_per_second < 0.0 {
+        return Err(ConfigError::invalid("limits.tenant_per_second", format!("must be 0 (off) or positive (got {})", l.tenant_per_second)));
+    }
+    if l.tenant_burst == 0 {
+        return Err(ConfigError::invalid("limits.tenant_burst", "must be at least 1"));
+    }
+    for (name, value) in [
+        ("limits.customer_per_second", l.customer_per_second),
+        ("limits.tenant_usd_per_hour", l.tenant_usd_per_hour),
+        ("limits.tenant_usd_per_month", l.tenant_usd_per_month),
+    ] {
+        if !value.is_finite() || value < 0.0 {
+            return Err(ConfigError::invalid(name, format!("must be 0 (off) or positive (got {value})")));
+        }
+    }
+    if l.customer_burst == 0 {
+        return Err(ConfigError::invalid("limits.customer_burst", "must be at least 1"));
+    }
+    for (name, share) in [("limits.tenant_share", l.tenant_share), ("limits.widget_key_share", l.widget_key_share)] {
+        if !(share > 0.0 && share <= 1.0) {
+            return Err(ConfigError::invalid(name, format!("must be greater than 0 and at most 1 (got {share})")));
+        }
+    }
+    for (name, max) in [("limits.max_chats_per_connection", l.max_chats_per_connection), ("limits.max_chats_per_key", l.max_chats_per_key)]
+    {
+        if max == 0 {
+            return Err(ConfigError::invalid(name, "must be at least 1"));
+        }
+    }
+    Ok(LimitSettings {
+        max_in_flight: l.max_in_flight as usize,
+        max_queue: l.max_queue as usize,
+        queue_timeout: millis("limits.queue_timeout_ms", l.queue_timeout_ms, 0)?,
+        tenant_per_second: l.tenant_per_second,
+        tenant_burst: l.tenant_burst,
+        customer_per_second: l.customer_per_second,
+        customer_burst: l.customer_burst,
+        tenant_tokens_per_hour: l.tenant_tokens_per_hour,
+        tenant_usd_per_hour: l.tenant_usd_per_hour,
+        tenant_tokens_per_month: l.tenant_tokens_per_month,
+        tenant_usd_per_month: l.tenant_usd_per_month,
+        shared_via_redis: l.shared_via_redis,
+        tenant_share: l.tenant_share,
+        widget_key_share: l.widget_key_share,
+        max_chats_per_connection: l.max_chats_per_connection as usize,
+        max_chats_per_key: l.max_chats_per_key as usize,
+    })
 }
 
 fn non_empty_path(key: &str, value: &str) -> Result<PathBuf, ConfigError> {
