@@ -20,7 +20,20 @@ const CUSTOMER_FACING_PATTERN: &str = r"^[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u
 /// Prose: line breaks and tabs, no other control character (`text_input::multi_line`).
 const PROSE_PATTERN: &str = r"^[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]*$";
 
-fn component_schemas() -> Value {
+/// The schemas the handler annotations cannot express, by area; `complete` adds them to the
+/// document.
+fn component_schemas() -> Map<String, Value> {
+    let mut schemas = Map::new();
+    for area in [error_schema(), chat_schemas(), completion_schemas(), tenant_schemas(), key_and_cache_schemas(), ops_schemas()] {
+        if let Value::Object(area) = area {
+            schemas.extend(area);
+        }
+    }
+    schemas
+}
+
+/// `{"error": {"code", "message"}}`, with every code the server answers.
+fn error_schema() -> Value {
     let codes = [
         "invalid_json",
         "invalid_field",
@@ -37,15 +50,6 @@ fn component_schemas() -> Value {
         "timeout",
         "internal",
     ];
-    let session_id = json!({
-        "description": "A session id from an earlier reply (continues that conversation); empty or null starts a new one.",
-        "anyOf": [{ "type": "string", "format": "uuid" }, { "type": "string", "maxLength": 0 }, { "type": "null" }],
-    });
-    let customer_id = json!({
-        "description": "The tenant's own id for the customer (per-customer rate limit, history, orders). Tenant keys only: a publishable widget key that sends one gets 403.",
-        "anyOf": [{ "type": "string", "maxLength": 128, "pattern": r"^[^\x00-\x1f\x7f-\x9f]*$" }, { "type": "null" }],
-    });
-    let message = json!({ "type": "string", "minLength": 1, "maxLength": 4000, "pattern": MESSAGE_PATTERN });
     json!({
         "Error": {
             "type": "object",
@@ -59,6 +63,31 @@ fn component_schemas() -> Value {
                 },
             } },
         },
+    })
+}
+
+/// The `session_id` of a chat request (and of an OpenAI request's `metadata`).
+fn session_id_schema() -> Value {
+    json!({
+        "description": "A session id from an earlier reply (continues that conversation); empty or null starts a new one.",
+        "anyOf": [{ "type": "string", "format": "uuid" }, { "type": "string", "maxLength": 0 }, { "type": "null" }],
+    })
+}
+
+/// The `customer_id` of a chat request (and an OpenAI request's `user`).
+fn customer_id_schema() -> Value {
+    json!({
+        "description": "The tenant's own id for the customer (per-customer rate limit, history, orders). Tenant keys only: a publishable widget key that sends one gets 403.",
+        "anyOf": [{ "type": "string", "maxLength": 128, "pattern": r"^[^\x00-\x1f\x7f-\x9f]*$" }, { "type": "null" }],
+    })
+}
+
+/// `/api/chat`, its stream, session messages and feedback.
+fn chat_schemas() -> Value {
+    let session_id = session_id_schema();
+    let customer_id = customer_id_schema();
+    let message = json!({ "type": "string", "minLength": 1, "maxLength": 4000, "pattern": MESSAGE_PATTERN });
+    json!({
         "ChatRequest": {
             "type": "object",
             "additionalProperties": false,
@@ -88,6 +117,37 @@ fn component_schemas() -> Value {
                 "latency_ms": { "type": "integer", "minimum": 0 },
             },
         },
+        // One Server-Sent Event as a client sees it: its `event` name and `data` line(s).
+        "ChatEvent": {
+            "type": "object",
+            "required": ["event", "data"],
+            "properties": {
+                "event": { "type": "string", "enum": ["meta", "token", "replace", "done", "error"] },
+                "data": { "type": "string", "description": "A JSON object: meta {session_id, intent, cache}, token {delta}, replace {reply}, done {…}, error {code, message}" },
+            },
+        },
+        "Feedback": {
+            "type": "object",
+            "additionalProperties": false,
+            "required": ["rating"],
+            "properties": {
+                "rating": { "type": "string", "enum": ["up", "down"] },
+                "comment": { "type": ["string", "null"], "maxLength": 2000, "pattern": PROSE_PATTERN }
+            }
+        },
+        "SessionMessages": {
+            "type": "object",
+            "required": ["session_id", "messages"],
+            "properties": { "session_id": { "type": "string" }, "messages": { "type": "array" } },
+        },
+    })
+}
+
+/// `/v1/chat/completions`, OpenAI's shape.
+fn completion_schemas() -> Value {
+    let session_id = session_id_schema();
+    let customer_id = customer_id_schema();
+    json!({
         "CompletionRequest": {
             "type": "object",
             "description": "OpenAI Chat Completions request. The last `user` message is answered; other fields OpenAI defines are accepted and ignored.",
@@ -127,15 +187,6 @@ fn component_schemas() -> Value {
                 "tria": { "type": "object" },
             },
         },
-        // One Server-Sent Event as a client sees it: its `event` name and `data` line(s).
-        "ChatEvent": {
-            "type": "object",
-            "required": ["event", "data"],
-            "properties": {
-                "event": { "type": "string", "enum": ["meta", "token", "replace", "done", "error"] },
-                "data": { "type": "string", "description": "A JSON object: meta {session_id, intent, cache}, token {delta}, replace {reply}, done {…}, error {code, message}" },
-            },
-        },
         "CompletionChunkEvent": {
             "type": "object",
             "required": ["data"],
@@ -144,6 +195,12 @@ fn component_schemas() -> Value {
                 "data": { "type": "string", "description": "A `chat.completion.chunk` JSON object, or `[DONE]` last" },
             },
         },
+    })
+}
+
+/// `/admin/tenants`: tenants, their settings and tone.
+fn tenant_schemas() -> Value {
+    json!({
         "CreateTenant": {
             "type": "object",
             "additionalProperties": false,
@@ -191,6 +248,12 @@ fn component_schemas() -> Value {
                 "sign_off": { "type": "string", "pattern": CUSTOMER_FACING_PATTERN },
             },
         },
+    })
+}
+
+/// `/admin/keys` and `/admin/cache/invalidate`.
+fn key_and_cache_schemas() -> Value {
+    json!({
         "CreateKey": {
             "description": "A tenant or widget key names its tenant; an operator key lists the tenants it works on; an admin key names none.",
             "oneOf": [
@@ -229,15 +292,6 @@ fn component_schemas() -> Value {
                 },
             ],
         },
-        "Feedback": {
-            "type": "object",
-            "additionalProperties": false,
-            "required": ["rating"],
-            "properties": {
-                "rating": { "type": "string", "enum": ["up", "down"] },
-                "comment": { "type": ["string", "null"], "maxLength": 2000, "pattern": PROSE_PATTERN }
-            }
-        },
         "Invalidate": {
             "description": "A tenant (optionally one level), or a Redis glob over cache keys alone.",
             "oneOf": [
@@ -263,11 +317,12 @@ fn component_schemas() -> Value {
                 },
             ],
         },
-        "SessionMessages": {
-            "type": "object",
-            "required": ["session_id", "messages"],
-            "properties": { "session_id": { "type": "string" }, "messages": { "type": "array" } },
-        },
+    })
+}
+
+/// `/health`.
+fn ops_schemas() -> Value {
+    json!({
         "Health": {
             "type": "object",
             "required": ["status"],
@@ -376,8 +431,8 @@ fn error_statuses(op: &Map<String, Value>, path: &str) -> Vec<u16> {
 pub(crate) fn complete(doc: &mut Value) {
     if let Some(components) = doc.get_mut("components").and_then(Value::as_object_mut) {
         let schemas = components.entry("schemas").or_insert_with(|| json!({}));
-        if let (Some(into), Value::Object(ours)) = (schemas.as_object_mut(), component_schemas()) {
-            into.extend(ours);
+        if let Some(into) = schemas.as_object_mut() {
+            into.extend(component_schemas());
         }
     }
     let Some(paths) = doc.get_mut("paths").and_then(Value::as_object_mut) else { return };
