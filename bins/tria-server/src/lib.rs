@@ -40,5 +40,5 @@ pub mod web;
 pub use error::ApiError;
 pub use health::{ComponentHealth, HealthReport, HealthStatus};
 pub use routes::router;
-pub use serve::{ConnectionStats, ServeOptions, raise_fd_limit, serve};
+pub use serve::{ConnectionStats, ServeOptions, bind, raise_fd_limit, serve};
 pub use state::{AppState, Guards, LimitSettings, ServiceSettings};

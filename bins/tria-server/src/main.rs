@@ -108,7 +108,7 @@ async fn run(settings: tria_config::Settings) -> anyhow::Result<()> {
     if let Some(limit) = tria_server::raise_fd_limit() {
         tracing::debug!(limit, "file-descriptor limit");
     }
-    let listener = tokio::net::TcpListener::bind(settings.listen).await.with_context(|| format!("cannot listen on {}", settings.listen))?;
+    let listener = tria_server::bind(settings.listen).with_context(|| format!("cannot listen on {}", settings.listen))?;
     tracing::info!(
         listen = %settings.listen,
         profile = %settings.profile,

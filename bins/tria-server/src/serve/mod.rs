@@ -76,6 +76,20 @@ impl ServeOptions {
     }
 }
 
+/// Connections the kernel completes and queues for us to accept. The usual default (128, or
+/// tokio's 1,024) overflows on a burst of connects while the accept loop is between two polls,
+/// and a dropped SYN costs the client a one-second retransmission; the kernel caps it at
+/// `net.core.somaxconn`.
+const LISTEN_BACKLOG: u32 = 4096;
+
+/// A listener on `addr` with a backlog of [`LISTEN_BACKLOG`].
+pub fn bind(addr: std::net::SocketAddr) -> std::io::Result<TcpListener> {
+    let socket = if addr.is_ipv4() { tokio::net::TcpSocket::new_v4()? } else { tokio::net::TcpSocket::new_v6()? };
+    socket.set_reuseaddr(true)?;
+    socket.bind(addr)?;
+    socket.listen(LISTEN_BACKLOG)
+}
+
 /// Raises the soft file-descriptor limit to the hard one (servers hold a descriptor per
 /// connection; the default soft limit is often 1,024). Returns the limit in force.
 pub fn raise_fd_limit() -> Option<u64> {

@@ -337,3 +337,24 @@ async fn one_tenant_or_widget_key_holds_only_its_share_of_the_gate() {
     assert!(gate.acquire_for(a, Some(widget)).await.is_ok(), "freed slots come back to the share");
     assert_eq!(gate.shed_share_total(), 2);
 }
+
+/// The listener queues a burst of connects while the accept loop is busy: with the usual
+/// backlog of 128, a client's SYN beyond it is dropped and costs a one-second retransmission
+/// (20,000 idle connects took 42 s; `cargo xtask hostile`).
+#[tokio::test]
+async fn the_listener_queues_a_burst_of_connects_beyond_the_usual_backlog() {
+    let listener = tria_server::bind("127.0.0.1:0".parse().expect("addr")).expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    let somaxconn: usize = std::fs::read_to_string("/proc/sys/net/core/somaxconn").ok().and_then(|s| s.trim().parse().ok()).unwrap_or(4096);
+    let burst = somaxconn.min(1000);
+    // Nothing accepts: every connect that completes was queued by the kernel.
+    let connects = (0..burst).map(|_| tokio::time::timeout(Duration::from_millis(500), TcpStream::connect(addr)));
+    let mut queued = Vec::new();
+    for connect in connects {
+        if let Ok(Ok(stream)) = connect.await {
+            queued.push(stream);
+        }
+    }
+    assert!(queued.len() >= burst, "{} of {burst} connects queued (backlog too small)", queued.len());
+    drop(listener);
+}
