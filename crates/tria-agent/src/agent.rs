@@ -1,7 +1,6 @@
 //! The [`Agent`]: what a chat message goes through, from request to stored reply.
 
-use std::collections::HashMap;
-use std::sync::{Arc, RwLock};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use chrono::Utc;
@@ -13,7 +12,7 @@ use tria_core::{
 };
 use tria_guard::{InputScreen, ScreenVerdict, refusal_message};
 use tria_intent::{Classification, IntentClassifier, RuleClassifier, Tone};
-use tria_rag::{Embedder, EmbedderStatus, ProductIndex, TenantIndex};
+use tria_rag::{Embedder, EmbedderStatus};
 use tria_store::Store;
 use tria_store::repo::{MeteredExchange, NewCustomer};
 
@@ -33,6 +32,7 @@ use crate::routing::Ask;
 use crate::semantic::SemanticParts;
 use crate::session::{Caller, Session, session_not_found};
 use crate::stream::StreamSink;
+use crate::tenant_indexes::TenantIndexes;
 use crate::trace::{ChatDebug, Stage, StageClock};
 
 /// Messages whose classification is remembered.
@@ -106,12 +106,10 @@ impl AgentBuilder {
             writer: ExchangeWriter::new(self.store.clone()),
             classifications: quick_cache::sync::Cache::new(CLASSIFICATION_MEMO),
             facts: MessageFacts::new(screen.clone()),
+            indexes: TenantIndexes::new(self.store.clone(), self.semantic.embedder.clone()),
             store: self.store,
             classifier: self.classifier,
             limits: self.limits,
-            indexes: RwLock::new(HashMap::new()),
-            index_loads: KeyedLocks::default(),
-            catalogues: RwLock::new(HashMap::new()),
             cache: self.cache,
             semantic: self.semantic,
             llm: self.llm,
@@ -150,13 +148,8 @@ pub struct Agent {
     facts: MessageFacts,
     classifier: Arc<dyn IntentClassifier>,
     limits: ChatLimits,
-    indexes: RwLock<HashMap<TenantId, Arc<TenantIndex>>>,
-    /// One load of a tenant's indexes at a time: the first burst of chat for a tenant whose
-    /// index is not in memory (a new tenant, a start-up still warming) would otherwise embed
-    /// its whole corpus once per request, and a re-index racing a lazy load could leave the
-    /// older index in place.
-    index_loads: KeyedLocks<TenantId>,
-    catalogues: RwLock<HashMap<TenantId, Arc<ProductIndex>>>,
+    /// Each tenant's policy index and catalogue (see `tenant_indexes.rs`).
+    pub(crate) indexes: TenantIndexes,
     pub(crate) cache: CacheParts,
     semantic: SemanticParts,
     llm: Option<LlmParts>,
@@ -228,54 +221,7 @@ impl Agent {
     /// (Re)loads a tenant's policy index from the store, e.g. after re-indexing. With an
     /// embedder, chunks without a current vector are embedded first and the index is hybrid.
     pub async fn reload_index(&self, tenant: TenantId) -> Result<usize, AgentError> {
-        let _loading = self.index_loads.acquire(tenant).await;
-        self.load_indexes(tenant).await
-    }
-
-    /// Loads the tenant's policy index and catalogue; the caller holds its `index_load` lock.
-    async fn load_indexes(&self, tenant: TenantId) -> Result<usize, AgentError> {
-        let index = match TenantIndex::load(&self.store, tenant, self.embedder()).await {
-            Ok(index) => index,
-            Err(tria_rag::RagError::Embed(e)) => {
-                tracing::warn!(%tenant, error = %e, "embedding chunks failed; loading a BM25-only index");
-                TenantIndex::load(&self.store, tenant, None).await?
-            }
-            Err(e) => return Err(e.into()),
-        };
-        let index = Arc::new(index);
-        let len = index.len();
-        let products = match ProductIndex::load(&self.store, tenant, self.embedder()).await {
-            Ok(products) => products,
-            Err(tria_rag::RagError::Embed(e)) => {
-                tracing::warn!(%tenant, error = %e, "embedding the catalogue failed; loading a BM25-only catalogue");
-                ProductIndex::load(&self.store, tenant, None).await?
-            }
-            Err(e) => return Err(e.into()),
-        };
-        self.catalogues.write().map_err(|_| AgentError::Internal("catalogue lock poisoned".into()))?.insert(tenant, Arc::new(products));
-        self.indexes.write().map_err(|_| AgentError::Internal("index lock poisoned".into()))?.insert(tenant, index);
-        Ok(len)
-    }
-
-    pub(crate) fn catalogue(&self, tenant: TenantId) -> Option<Arc<ProductIndex>> {
-        self.catalogues.read().ok()?.get(&tenant).cloned()
-    }
-
-    pub(crate) async fn index(&self, tenant: TenantId) -> Result<Arc<TenantIndex>, AgentError> {
-        if let Some(index) = self.loaded_index(tenant)? {
-            return Ok(index);
-        }
-        let _loading = self.index_loads.acquire(tenant).await;
-        // Whoever held the lock before may have loaded it: then this request uses theirs.
-        if let Some(index) = self.loaded_index(tenant)? {
-            return Ok(index);
-        }
-        self.load_indexes(tenant).await?;
-        self.loaded_index(tenant)?.ok_or_else(|| AgentError::Internal("index vanished after load".into()))
-    }
-
-    fn loaded_index(&self, tenant: TenantId) -> Result<Option<Arc<TenantIndex>>, AgentError> {
-        Ok(self.indexes.read().map_err(|_| AgentError::Internal("index lock poisoned".into()))?.get(&tenant).cloned())
+        self.indexes.reload(tenant).await
     }
 
     /// The checks `chat` starts with — the message and ids are valid, the session is the
@@ -589,41 +535,5 @@ impl Agent {
                 created_at: m.created_at,
             })
             .collect())
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use std::collections::BTreeMap;
-    use std::sync::Arc;
-
-    use super::Agent;
-
-    /// Twenty first requests for a tenant whose index is not in memory share one load: every
-    /// one gets the same index. (Each used to load and install its own, embedding the corpus
-    /// once per request.)
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn concurrent_first_requests_share_one_index_load() {
-        let db = tria_testkit::sqlite().await;
-        let seeded = crate::setup::seed_from_fixtures(&db.store, &tria_testkit::fixtures_dir(), &BTreeMap::new()).await.expect("seed");
-        let tenant = seeded.into_iter().find(|t| t.tenant.slug == "northwind").expect("northwind fixture").tenant.id;
-        let agent = Arc::new(Agent::builder(db.store.clone()).build());
-        let loads: Vec<_> = (0..20)
-            .map(|_| {
-                tokio::spawn({
-                    let agent = agent.clone();
-                    async move { agent.index(tenant).await.expect("index") }
-                })
-            })
-            .collect();
-        let mut indexes = Vec::new();
-        for load in loads {
-            indexes.push(load.await.expect("join"));
-        }
-        assert!(!indexes[0].is_empty(), "the fixture tenant has policies");
-        assert!(indexes.iter().all(|i| Arc::ptr_eq(i, &indexes[0])), "every request got the one loaded index");
-        // An explicit reload (after a re-index) still replaces it.
-        agent.reload_index(tenant).await.expect("reload");
-        assert!(!Arc::ptr_eq(&agent.index(tenant).await.expect("index"), &indexes[0]));
     }
 }

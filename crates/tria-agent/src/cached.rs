@@ -188,7 +188,7 @@ impl Agent {
     async fn evidence_index_built(&self, tenant: TenantId, wait: bool) -> Option<Arc<EvidenceIndex>> {
         let embedder = self.cache.embedder.clone()?;
         let memo = &self.cache.evidence;
-        let index = self.index(tenant).await.ok()?;
+        let index = self.indexes.get(tenant).await.ok()?;
         if let Some(found) = memo.current(tenant, &index) {
             return Some(found);
         }
@@ -200,7 +200,7 @@ impl Agent {
         if let Some(found) = memo.current(tenant, &index) {
             return Some(found);
         }
-        let products = self.catalogue(tenant).map(|c| c.products().to_vec()).unwrap_or_default();
+        let products = self.indexes.catalogue(tenant).map(|c| c.products().to_vec()).unwrap_or_default();
         let for_build = index.clone();
         let cache_dir = self.cache.vector_cache_dir.clone();
         let built = tokio::task::spawn_blocking(move || {

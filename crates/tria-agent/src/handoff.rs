@@ -130,7 +130,7 @@ impl Agent {
         if let Some(hours) = setting(tenant, "support_hours") {
             return Some(hours.to_owned());
         }
-        let index = self.index(tenant.id).await.ok()?;
+        let index = self.indexes.get(tenant.id).await.ok()?;
         let hits = index.hybrid_search("customer support opening hours", None, 3);
         hits.iter()
             .flat_map(|h| h.chunk.text.split_inclusive(['.', '\n']).map(str::trim).collect::<Vec<_>>())

@@ -25,6 +25,7 @@ pub mod safety;
 mod scope;
 pub mod semantic;
 mod session;
+mod tenant_indexes;
 pub mod setup;
 pub mod stream;
 pub mod trace;

@@ -91,7 +91,7 @@ impl Agent {
             }
             IntentLabel::OutOfScope
                 if scope::worth_a_second_look(&classification)
-                    && scope::policies_cover(&*ask.clock.time_async(Stage::Retrieval, self.index(tenant.id)).await?, ask.message) =>
+                    && scope::policies_cover(&*ask.clock.time_async(Stage::Retrieval, self.indexes.get(tenant.id)).await?, ask.message) =>
             {
                 tracing::debug!("no intent evidence, but the policies cover the message: answered as a policy question");
                 let classification = Classification { label: IntentLabel::PolicyQuestion, ..classification };
@@ -112,9 +112,9 @@ impl Agent {
     async fn answer_question(&self, tenant: &TenantContext, ask: Ask<'_>, classification: Classification) -> Result<Generated, AgentError> {
         let message = ask.message;
         let clock = ask.clock;
-        let index = clock.time_async(Stage::Retrieval, self.index(tenant.id)).await?;
+        let index = clock.time_async(Stage::Retrieval, self.indexes.get(tenant.id)).await?;
         if classification.label == IntentLabel::ProductInquiry
-            && let Some(products) = self.catalogue(tenant.id)
+            && let Some(products) = self.indexes.catalogue(tenant.id)
         {
             let vector = clock.time(Stage::Retrieval, || self.query_embedding(message));
             let found = clock.time(Stage::Retrieval, || products.search(message, vector.as_deref(), TOP_K));
