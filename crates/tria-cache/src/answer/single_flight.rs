@@ -1,0 +1,62 @@
+//! An exact miss computed once however many ask at the same time.
+
+use std::sync::Arc;
+
+use tria_core::CacheLevel;
+
+use super::{AnswerCache, AnswerQuery, CachedAnswer, Fresh};
+
+/// What a computation hands back to [`AnswerCache::get_or_compute`].
+#[derive(Clone, Debug)]
+pub struct Fill {
+    pub answer: Arc<CachedAnswer>,
+    /// `CacheLevel::L3` when the computation found a paraphrase; `None` when it generated.
+    pub level: CacheLevel,
+    /// The message's embedding, to index a fresh answer in L3.
+    pub vector: Option<Vec<f32>>,
+    /// The answer evidence nearest to the message ([`crate::Evidence`]), stored with it in L3
+    /// (empty: none, and then only the plain threshold can match it).
+    pub evidence: Vec<(String, f32)>,
+    /// False for answers that must not be cached (errors, "I don't know", hand-offs).
+    pub cacheable: bool,
+}
+
+impl AnswerCache {
+    /// Exact lookup, then `compute` under single-flight: concurrent identical misses run it
+    /// once and share the result. Cacheable results are stored before they are returned.
+    pub async fn get_or_compute<F, Fut, E>(&self, q: &AnswerQuery<'_>, compute: F) -> Result<(Arc<CachedAnswer>, CacheLevel), E>
+    where
+        F: FnOnce() -> Fut,
+        Fut: Future<Output = Result<Fill, E>>,
+    {
+        if let Some(hit) = self.lookup_exact(q).await {
+            self.stats.answer(q.tenant, true);
+            return Ok((hit.answer, hit.level));
+        }
+        // Boxed: the miss path (single flight, computing, storing at every level) is kilobytes
+        // of future, and inline it would sit in every lookup's future, hits included.
+        Box::pin(async {
+            let generation = self.generation(q.tenant).await;
+            let keys = self.exact_keys(q, generation);
+            let prefix = &self.config.key_prefix;
+            let flight_key = keys.l2_scoped(prefix).unwrap_or_else(|| keys.l2_shared(prefix));
+            let (value, _computed) = self
+                .flight
+                .run(&flight_key, || async {
+                    let fill = compute().await?;
+                    if fill.cacheable {
+                        let fresh = match (&fill.vector, fill.level) {
+                            (Some(vector), CacheLevel::None) => Some(Fresh { vector, evidence: &fill.evidence }),
+                            _ => None,
+                        };
+                        self.store_with(q, fill.answer.clone(), fresh).await;
+                    }
+                    Ok((fill.answer, fill.level))
+                })
+                .await?;
+            self.stats.answer(q.tenant, value.1 != CacheLevel::None);
+            Ok(value)
+        })
+        .await
+    }
+}
