@@ -54,9 +54,8 @@ async fn warm(settings: &Settings, only: Option<&str>, faq: Option<&PathBuf>) ->
     if settings.cache.redis_url.is_none() {
         eprintln!("note: no cache.redis_url (TRIA_REDIS_URL): answers are warmed into this process's memory only, which ends with it");
     }
-    let store = Store::connect(&tria_compose::db_options(settings))
-        .await
-        .context("connecting to the database (run `cargo xtask seed` first?)")?;
+    let store =
+        Store::connect(&tria_compose::db_options(settings)).await.context("connecting to the database (run `cargo xtask seed` first?)")?;
     let cache = AnswerCache::connect(cache_config(&settings.cache), Duration::from_secs(3)).await?;
     if cache.health().await.as_str() != "ok" {
         anyhow::bail!("the cache is not healthy ({:?}); is Redis up?", cache.health().await);

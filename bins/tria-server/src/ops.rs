@@ -41,7 +41,11 @@ impl OpsServer {
         let thread = std::thread::Builder::new().name("tria-ops".into()).spawn(move || {
             runtime.block_on(async move {
                 let Ok(listener) = tokio::net::TcpListener::from_std(listener) else { return };
-                let opts = ServeOptions { header_read_timeout: Duration::from_secs(5), drain_timeout: Duration::from_secs(1), ..Default::default() };
+                let opts = ServeOptions {
+                    header_read_timeout: Duration::from_secs(5),
+                    drain_timeout: Duration::from_secs(1),
+                    ..Default::default()
+                };
                 serve(
                     listener,
                     ops_router(state),

@@ -24,7 +24,8 @@ impl TestDb {
         let Some((admin_url, schema)) = &self.schema else { return 0 };
         let admin = Store::connect(&DbOptions::new(admin_url.clone())).await.expect("admin connection");
         let sql = format!("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = '{schema}'");
-        let terminated = admin.connection().query_all_raw(sea_orm::Statement::from_string(sea_orm::DbBackend::Postgres, sql)).await.expect("terminate");
+        let terminated =
+            admin.connection().query_all_raw(sea_orm::Statement::from_string(sea_orm::DbBackend::Postgres, sql)).await.expect("terminate");
         admin.close().await;
         terminated.len() as u64
     }

@@ -6,7 +6,8 @@ use tria_server::ServeOptions;
 use crate::{NORTHWIND_KEY, TestApp};
 
 async fn start(app: &TestApp, extra: axum::Router) -> (String, tokio::sync::oneshot::Sender<()>, tokio::task::JoinHandle<()>) {
-    let opts = ServeOptions { header_read_timeout: Duration::from_millis(500), drain_timeout: Duration::from_secs(5), ..Default::default() };
+    let opts =
+        ServeOptions { header_read_timeout: Duration::from_millis(500), drain_timeout: Duration::from_secs(5), ..Default::default() };
     let server = crate::serve_on_loopback(app.router.clone().merge(extra), opts).await;
     (format!("http://{}", server.addr), server.stop, server.handle)
 }

@@ -5,10 +5,7 @@
 
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::{Expr, Func};
-use sea_orm::{
-    ActiveModelTrait, ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Set,
-    TransactionTrait,
-};
+use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Set, TransactionTrait};
 use tria_core::{ConversationId, ConversationStatus, MessageRole, Resolution, TenantId};
 use uuid::Uuid;
 
