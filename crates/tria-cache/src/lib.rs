@@ -24,6 +24,7 @@ pub use config::{
 };
 pub use envelope::{ENVELOPE_VERSION, EnvelopeError};
 pub use fallback::{DegradePolicy, FallbackCache};
+pub use redis::redis_pool;
 pub use flight::SingleFlight;
 pub use keys::semantic_text;
 pub use memory::MemoryCache;

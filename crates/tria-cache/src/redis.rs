@@ -40,24 +40,30 @@ fn unavailable(err: impl std::fmt::Display) -> CacheError {
     CacheError::Unavailable(err.to_string())
 }
 
+/// A fred pool of `size` clients for `url` with Tria's connection settings, not yet connected:
+/// the first connection is retried like any lost one (`fail_fast = false`, retries forever every
+/// `reconnect_delay_ms`), each command is tried once within `command_timeout`, and a connection
+/// attempt gives up after 500 ms. The cache and the shared rate limits both build theirs here.
+pub fn redis_pool(url: &str, size: usize, command_timeout: Duration, reconnect_delay_ms: u32) -> Result<Pool, fred::error::Error> {
+    let mut config = Config::from_url(url)?;
+    config.fail_fast = false;
+    Builder::from_config(config)
+        .with_connection_config(|c| {
+            c.connection_timeout = Duration::from_millis(500);
+            c.internal_command_timeout = Duration::from_millis(500);
+            c.max_command_attempts = 1;
+            c.tcp = TcpConfig { nodelay: Some(true), ..TcpConfig::default() };
+        })
+        .with_performance_config(|p| p.default_command_timeout = command_timeout)
+        .set_policy(ReconnectPolicy::new_constant(0, reconnect_delay_ms))
+        .build_pool(size.max(1))
+}
+
 impl RedisCache {
     /// Builds the pool and starts connecting in the background; does not wait for Redis, so a
     /// process can start while Redis is down. `timeout` bounds every command.
     pub fn connect(url: &str, pool_size: usize, timeout: Duration) -> Result<Self, CacheError> {
-        let mut config = Config::from_url(url).map_err(|e| CacheError::Config(e.to_string()))?;
-        // Keep retrying the first connection instead of failing: the fallback covers the gap.
-        config.fail_fast = false;
-        let pool = Builder::from_config(config)
-            .with_connection_config(|c| {
-                c.connection_timeout = Duration::from_millis(500);
-                c.internal_command_timeout = Duration::from_millis(500);
-                c.max_command_attempts = 1;
-                c.tcp = TcpConfig { nodelay: Some(true), ..TcpConfig::default() };
-            })
-            .with_performance_config(|p| p.default_command_timeout = timeout)
-            .set_policy(ReconnectPolicy::new_constant(0, 200))
-            .build_pool(pool_size.max(1))
-            .map_err(|e| CacheError::Config(e.to_string()))?;
+        let pool = redis_pool(url, pool_size, timeout, 200).map_err(|e| CacheError::Config(e.to_string()))?;
         let lost = Arc::new(AtomicBool::new(false));
         for client in pool.clients() {
             watch_connection(client, &lost);

@@ -8,8 +8,7 @@ use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, Weak};
 use std::time::Duration;
 
-use fred::prelude::{Client, ClientLike, Config, EventInterface, Pool, ReconnectPolicy, TcpConfig};
-use fred::types::Builder;
+use fred::prelude::{Client, ClientLike, EventInterface, Pool};
 use fred::types::scripts::Script;
 
 use super::{Decision, Limit};
@@ -101,18 +100,7 @@ impl Shared {
     /// whose first attempt failed gave up for good, and limits stayed per instance until restart.
     /// Must be called inside a Tokio runtime (the probe is a task).
     pub(super) fn connect(url: &str, key_prefix: &str, timeout: Duration) -> Result<Self, fred::error::Error> {
-        let mut config = Config::from_url(url)?;
-        config.fail_fast = false;
-        let pool = Builder::from_config(config)
-            .with_connection_config(|c| {
-                c.connection_timeout = Duration::from_millis(500);
-                c.internal_command_timeout = Duration::from_millis(500);
-                c.max_command_attempts = 1;
-                c.tcp = TcpConfig { nodelay: Some(true), ..TcpConfig::default() };
-            })
-            .with_performance_config(|p| p.default_command_timeout = timeout)
-            .set_policy(ReconnectPolicy::new_constant(0, RECONNECT_DELAY_MS))
-            .build_pool(2)?;
+        let pool = tria_cache::redis_pool(url, 2, timeout, RECONNECT_DELAY_MS)?;
         let state = Arc::new(ConnectionState::default());
         for client in pool.clients() {
             watch_connection(client, &state);
