@@ -19,11 +19,11 @@ use anyhow::{Context, bail};
 use serde::Deserialize;
 use tria_cache::guard::{entity_signature, same_wording_other_slot};
 use tria_cache::{
-    AnswerCache, AnswerContext, AnswerQuery, CacheConfig, CachedAnswer, Fresh, MatchRule, SemanticEntry, SemanticIndex, SemanticQuery,
+    AnswerCache, AnswerContext, AnswerQuery, CacheConfig, Fresh, MatchRule, SemanticEntry, SemanticIndex, SemanticQuery,
     evidence_agreement, semantic_text,
 };
 use tria_config::Settings;
-use tria_core::{IntentLabel, TenantId};
+use tria_core::{Answer, IntentLabel, TenantId};
 use tria_rag::{Embedder, EvidenceIndex, ProductIndex, TenantIndex};
 use tria_store::{DbOptions, Store};
 
@@ -169,7 +169,7 @@ pub(crate) fn run(settings: &Settings, verbose: bool) -> anyhow::Result<()> {
             let (ea, eb) =
                 if rule.evidence_threshold < rule.threshold { (&sa.evidence, &sb.evidence) } else { (&no_evidence, &no_evidence) };
             let tenant = TenantId::new_random();
-            let answer = Arc::new(CachedAnswer::new("a", pair.intent, 1.0));
+            let answer = Arc::new(Answer::new("a", pair.intent, 1.0));
             let entry = SemanticEntry {
                 id: "a".into(),
                 text: pair.a.clone(),
@@ -307,7 +307,7 @@ async fn through_answer_cache(pairs: &[Pair], halves: &[Half], seen: &Seens, con
         let marker = format!("answer to: {}", pair.a);
         let q = AnswerQuery { tenant, message: &pair.a, context: &context };
         let fresh = Fresh { vector: &sa.vector, evidence: &sa.evidence };
-        cache.store_with(&q, Arc::new(CachedAnswer::new(marker.clone(), pair.intent, 1.0)), Some(fresh)).await;
+        cache.store_with(&q, Arc::new(Answer::new(marker.clone(), pair.intent, 1.0)), Some(fresh)).await;
         let hit =
             cache.lookup_semantic_with(tenant, pair.intent, &pair.b, &sb.vector, &sb.evidence).await.is_some_and(|a| a.reply == marker);
         let score = scores.entry(*half).or_default();

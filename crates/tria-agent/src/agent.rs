@@ -349,7 +349,7 @@ impl Agent {
             ScreenVerdict::Refuse(refusal) => {
                 tracing::warn!(tenant = %tenant.slug, rule = %refusal.rule, category = ?refusal.category, "input refused by the safety screen");
                 let reply = refusal_message(refusal.category, &tenant.name);
-                (Arc::new(tria_cache::CachedAnswer::new(reply, IntentLabel::OutOfScope, 1.0)), CacheLevel::None)
+                (Arc::new(tria_core::Answer::new(reply, IntentLabel::OutOfScope, 1.0)), CacheLevel::None)
             }
             ScreenVerdict::Allow => {
                 let ask = Ask {

@@ -7,8 +7,8 @@ use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::{Arc, RwLock};
 
-use tria_cache::{AnswerCache, AnswerContext, AnswerQuery, CachedAnswer, Component, Fill, count_tokens, semantic_text};
-use tria_core::{CacheLevel, IntentLabel, MessageRole, OrderStatus, TenantContext, TenantId};
+use tria_cache::{AnswerCache, AnswerContext, AnswerQuery, Component, Fill, count_tokens, semantic_text};
+use tria_core::{Answer, CacheLevel, IntentLabel, MessageRole, OrderStatus, TenantContext, TenantId};
 use tria_intent::Classification;
 use tria_rag::{Embedder, EvidenceIndex, TenantIndex};
 
@@ -71,7 +71,7 @@ impl AgentBuilder {
 /// An answer just generated, before it is cached.
 #[derive(Debug)]
 pub(crate) struct Generated {
-    pub(crate) answer: CachedAnswer,
+    pub(crate) answer: Answer,
     /// What generating it cost (zeros when the offline responder wrote it).
     pub(crate) usage: tria_core::ReplyUsage,
     /// A safety refusal: never cached, so a retrained screen never serves an old verdict.
@@ -81,7 +81,7 @@ pub(crate) struct Generated {
 /// Answers the cache must not keep: hand-offs and complaints (about one person's experience),
 /// order placement and changes (they act on state),
 /// and policy or product replies that found nothing to cite (a negative result).
-fn cacheable(answer: &CachedAnswer) -> bool {
+fn cacheable(answer: &Answer) -> bool {
     match answer.intent {
         // Order placement and changes act on state (drafts, confirmations): never replayed.
         IntentLabel::HumanHandoff | IntentLabel::Complaint | IntentLabel::OrderPlacement | IntentLabel::OrderChange => false,
@@ -251,7 +251,7 @@ impl Agent {
         context: Option<AnswerContext>,
         classify: C,
         generate: G,
-    ) -> Result<(Arc<CachedAnswer>, CacheLevel), AgentError>
+    ) -> Result<(Arc<Answer>, CacheLevel), AgentError>
     where
         C: FnOnce() -> CFut,
         CFut: Future<Output = Classification>,

@@ -51,7 +51,7 @@ pub(crate) async fn route_order(agent: &Agent, turn: OrderTurn<'_>) -> Result<Ge
     tracing::debug!(conversation = ?turn.conversation, customer = ?turn.customer, intent = %turn.classification.label, "order message outside a conversation: template reply");
     let reply = responder::compose(turn.tenant, turn.classification.label, turn.message, &[]);
     let reply = adapt_tone(&reply, &turn.tenant.tone, turn.classification.label, turn.classification.tone);
-    let answer = tria_cache::CachedAnswer::new(reply, turn.classification.label, turn.classification.confidence);
+    let answer = tria_core::Answer::new(reply, turn.classification.label, turn.classification.confidence);
     Ok(Generated { answer, usage: ReplyUsage::default(), refused: false })
 }
 
@@ -71,7 +71,7 @@ impl Agent {
         // The learned safety layer needs the embedding, which a miss computes anyway.
         if let Some(refusal) = self.learned_refusal(ask.message) {
             let reply = tria_guard::refusal_message(refusal.category, &tenant.name);
-            let answer = tria_cache::CachedAnswer::new(reply, IntentLabel::OutOfScope, 1.0);
+            let answer = tria_core::Answer::new(reply, IntentLabel::OutOfScope, 1.0);
             return Ok(Generated { answer, usage: ReplyUsage::default(), refused: true });
         }
         let label = classification.label;
@@ -101,7 +101,7 @@ impl Agent {
             _ => {
                 let reply = ask.clock.time(Stage::Generation, || responder::compose(tenant, label, ask.message, &[]));
                 let reply = ask.clock.time(Stage::Tone, || adapt_tone(&reply, &tenant.tone, label, classification.tone));
-                let answer = tria_cache::CachedAnswer::new(reply, label, classification.confidence);
+                let answer = tria_core::Answer::new(reply, label, classification.confidence);
                 Ok(Generated { answer, usage: ReplyUsage::default(), refused: false })
             }
         }
@@ -125,7 +125,7 @@ impl Agent {
                 let grounding: Vec<(String, String)> = vec![("catalogue".into(), offline.clone())];
                 let skus: Vec<String> = relevant.iter().map(|h| h.product.sku.clone()).collect();
                 let (reply, usage) = self.with_llm(tenant, &classification, ask, &grounding, offline, &skus).await;
-                let answer = tria_cache::CachedAnswer::new(reply, classification.label, classification.confidence)
+                let answer = tria_core::Answer::new(reply, classification.label, classification.confidence)
                     .with_sources(sources)
                     .with_tokens(usage.tokens_in + usage.tokens_out);
                 return Ok(Generated { answer, usage, refused: false });
@@ -137,7 +137,7 @@ impl Agent {
         let grounding: Vec<(String, String)> =
             hits.iter().map(|h| (format!("{} › {}", h.chunk.title, h.chunk.heading_path), h.chunk.text.clone())).collect();
         let (reply, usage) = self.with_llm(tenant, &classification, ask, &grounding, offline, &[]).await;
-        let answer = tria_cache::CachedAnswer::new(reply, classification.label, classification.confidence)
+        let answer = tria_core::Answer::new(reply, classification.label, classification.confidence)
             .with_sources(sources)
             .with_tokens(usage.tokens_in + usage.tokens_out);
         Ok(Generated { answer, usage, refused: false })

@@ -12,10 +12,8 @@ use std::time::{Duration, Instant};
 
 use criterion::measurement::{Measurement, ValueFormatter};
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
-use tria_cache::{
-    AnswerCache, AnswerContext, AnswerQuery, CacheConfig, CachedAnswer, MatchRule, SemanticEntry, SemanticIndex, SemanticQuery,
-};
-use tria_core::{IntentLabel, TenantId};
+use tria_cache::{AnswerCache, AnswerContext, AnswerQuery, CacheConfig, MatchRule, SemanticEntry, SemanticIndex, SemanticQuery};
+use tria_core::{Answer, IntentLabel, TenantId};
 
 /// Polls a future that never waits (the memory paths) without a runtime's overhead.
 fn ready<F: Future>(future: F) -> F::Output {
@@ -26,8 +24,8 @@ fn ready<F: Future>(future: F) -> F::Output {
     }
 }
 
-fn answer() -> Arc<CachedAnswer> {
-    Arc::new(CachedAnswer::new(
+fn answer() -> Arc<Answer> {
+    Arc::new(Answer::new(
         "Unopened items can be returned within 30 days for a full refund; refunds are issued within 5 business days.",
         IntentLabel::PolicyQuestion,
         0.92,

@@ -107,4 +107,17 @@ mod tests {
         assert!(decode::<(String, u32, Vec<f32>)>(Kind::Exact, b"garbage!!").is_err());
         assert!(decode::<(String, u32, Vec<f32>)>(Kind::Exact, &bytes[..bytes.len() - 2]).is_err());
     }
+
+    /// `tria_core::Answer` was `tria_cache::CachedAnswer` with the same fields in the same order;
+    /// values stored before the move must still decode, so its encoding is its fields in order.
+    #[test]
+    fn an_answer_encodes_as_its_fields_in_order() {
+        use tria_core::{Answer, IntentLabel, SourceRef};
+        let source = SourceRef { id: "returns#1".into(), title: "Returns".into(), heading: "Returns › Refunds".into(), score: 0.8 };
+        let answer = Answer::new("Within 30 days.", IntentLabel::PolicyQuestion, 0.9).with_sources(vec![source.clone()]).with_tokens(42);
+        let fields = (String::from("Within 30 days."), IntentLabel::PolicyQuestion, 0.9f32, vec![source], 42u32);
+        assert_eq!(encode(Kind::Exact, &answer).expect("encode"), encode(Kind::Exact, &fields).expect("encode"));
+        let back: Answer = decode(Kind::Exact, &encode(Kind::Exact, &fields).expect("encode")).expect("decode");
+        assert_eq!(back, answer);
+    }
 }

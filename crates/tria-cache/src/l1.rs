@@ -13,9 +13,8 @@ use std::time::{Duration, Instant};
 
 use quick_cache::sync::Cache;
 use quick_cache::{DefaultHashBuilder, Lifecycle, Weighter};
-use tria_core::TenantId;
+use tria_core::{Answer, TenantId};
 
-use crate::CachedAnswer;
 use crate::backend::glob_match;
 
 /// Where an exact answer sits in L1.
@@ -29,7 +28,7 @@ pub(crate) struct L1Key {
 /// What L1 holds: the decoded slot, answers shared rather than copied on a hit.
 #[derive(Clone)]
 pub(crate) enum L1Slot {
-    Answer(Arc<CachedAnswer>),
+    Answer(Arc<Answer>),
     CustomerScoped,
 }
 
@@ -110,7 +109,7 @@ impl L1 {
 
     pub(crate) fn put<'a>(&self, key: L1Key, parts: impl IntoIterator<Item = &'a str>, shared_key: &str, slot: L1Slot, ttl: Duration) {
         let bytes = match &slot {
-            L1Slot::Answer(a) => a.approx_bytes(),
+            L1Slot::Answer(a) => crate::answer::approx_bytes(a),
             L1Slot::CustomerScoped => 8,
         };
         let entry = L1Entry {
@@ -165,7 +164,7 @@ mod tests {
     fn pattern_and_tenant_removal() {
         let l1 = L1::new(1 << 20);
         let (t1, t2) = (TenantId::new_random(), TenantId::new_random());
-        let answer = Arc::new(CachedAnswer::new("x", tria_core::IntentLabel::Greeting, 1.0));
+        let answer = Arc::new(Answer::new("x", tria_core::IntentLabel::Greeting, 1.0));
         let ttl = Duration::from_secs(60);
         let (k1, k2) = (l1.key(t1, 0, ["a"]), l1.key(t2, 0, ["a"]));
         l1.put(k1, ["a"], "p:t1:l2:v1g0:aa", L1Slot::Answer(answer.clone()), ttl);
@@ -181,7 +180,7 @@ mod tests {
     fn a_colliding_key_with_other_parts_is_a_miss() {
         let l1 = L1::new(1 << 20);
         let t = TenantId::new_random();
-        let answer = Arc::new(CachedAnswer::new("x", tria_core::IntentLabel::Greeting, 1.0));
+        let answer = Arc::new(Answer::new("x", tria_core::IntentLabel::Greeting, 1.0));
         // Stored under the key of other parts: as if two messages hashed alike.
         let key = l1.key(t, 0, ["where is ORD-1"]);
         l1.put(key, ["where is ORD-2"], "k", L1Slot::Answer(answer), Duration::from_secs(60));

@@ -17,18 +17,18 @@ mod semantic;
 mod stats;
 mod tokens;
 
-pub use answer::{AnswerCache, AnswerContext, AnswerQuery, CacheLevelName, CachedAnswer, Component, ExactHit, Fill, Fresh};
+pub use answer::{AnswerCache, AnswerContext, AnswerQuery, CacheLevelName, Component, ExactHit, Fill, Fresh};
 pub use backend::{BackendStats, CacheBackend, CacheError, CacheHealth};
 pub use config::{
     CacheConfig, DEFAULT_L3_EVIDENCE_AGREEMENT, DEFAULT_L3_EVIDENCE_THRESHOLD, DEFAULT_L3_THRESHOLD, LevelConfig, SemanticConfig,
 };
 pub use envelope::{ENVELOPE_VERSION, EnvelopeError};
 pub use fallback::{DegradePolicy, FallbackCache};
-pub use redis::redis_pool;
 pub use flight::SingleFlight;
 pub use keys::semantic_text;
 pub use memory::MemoryCache;
 pub use redis::RedisCache;
+pub use redis::redis_pool;
 pub use semantic::{
     EVIDENCE_TEMPERATURE, Evidence, MatchRule, SemanticEntry, SemanticHit, SemanticIndex, SemanticQuery, evidence_agreement,
 };

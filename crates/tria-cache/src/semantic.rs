@@ -14,9 +14,8 @@ use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 use std::time::Instant;
 
-use tria_core::{IntentLabel, TenantId};
+use tria_core::{Answer, IntentLabel, TenantId};
 
-use crate::CachedAnswer;
 use crate::guard::{entities_compatible, same_wording_other_slot};
 
 /// Partitions up to this size are scanned exactly.
@@ -97,7 +96,7 @@ pub struct SemanticQuery<'a> {
 /// A semantic match that passed the threshold and the entity guard.
 #[derive(Clone, Debug)]
 pub struct SemanticHit {
-    pub answer: Arc<CachedAnswer>,
+    pub answer: Arc<Answer>,
     pub similarity: f32,
     /// The stored entry's id (the hash part of its key).
     pub id: String,
@@ -108,7 +107,7 @@ struct Meta {
     text: String,
     entities: Vec<String>,
     evidence: Vec<(String, f32)>,
-    answer: Arc<CachedAnswer>,
+    answer: Arc<Answer>,
     expires_at: Instant,
     seq: u64,
 }
@@ -131,7 +130,7 @@ impl Partition {
 
     fn bytes(&self) -> u64 {
         (self.vectors.len() * 4 + self.bits.len() * 8) as u64
-            + self.meta.iter().map(|m| (m.id.len() + m.answer.approx_bytes()) as u64).sum::<u64>()
+            + self.meta.iter().map(|m| (m.id.len() + crate::answer::approx_bytes(&m.answer)) as u64).sum::<u64>()
     }
 
     fn remove(&mut self, i: usize) {
@@ -213,7 +212,7 @@ pub struct SemanticEntry<'a> {
     pub entities: Vec<String>,
     /// The passages nearest to the message, best first (may be empty).
     pub evidence: Vec<(String, f32)>,
-    pub answer: Arc<CachedAnswer>,
+    pub answer: Arc<Answer>,
     pub expires_at: Instant,
 }
 
@@ -304,7 +303,7 @@ impl SemanticIndex {
     }
 
     /// The best similarity regardless of threshold and guard (for calibration).
-    pub fn nearest(&self, tenant: TenantId, intent: IntentLabel, query: &[f32]) -> Option<(f32, Arc<CachedAnswer>, Vec<String>)> {
+    pub fn nearest(&self, tenant: TenantId, intent: IntentLabel, query: &[f32]) -> Option<(f32, Arc<Answer>, Vec<String>)> {
         let unit = normalized(query)?;
         let bits = sign_bits(&unit);
         let parts = self.partitions.read().ok()?;
@@ -364,8 +363,8 @@ fn evict_oldest(parts: &mut HashMap<(TenantId, IntentLabel), Partition>, tenant:
 mod tests {
     use super::*;
 
-    fn answer(text: &str) -> Arc<CachedAnswer> {
-        Arc::new(CachedAnswer::new(text, IntentLabel::PolicyQuestion, 0.9))
+    fn answer(text: &str) -> Arc<Answer> {
+        Arc::new(Answer::new(text, IntentLabel::PolicyQuestion, 0.9))
     }
 
     fn unit(seed: u64, dim: usize) -> Vec<f32> {

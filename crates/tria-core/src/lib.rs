@@ -1,6 +1,7 @@
 //! Tria's shared vocabulary: identifiers, tenant and chat types, intent labels and error codes.
 //! Every other crate depends on this one; it depends on nothing of Tria's and holds no I/O.
 
+pub mod answer;
 pub mod chat;
 pub mod error;
 pub mod ids;
@@ -9,6 +10,7 @@ pub mod json_object;
 pub mod status;
 pub mod tenant;
 
+pub use answer::Answer;
 pub use chat::{CacheLevel, ChatReply, ChatRequest, IntentVerdict, OrderLineSummary, OrderSummary, ReplyUsage, SourceRef};
 pub use error::{ErrorCode, InputError};
 pub use ids::{ConversationId, CustomerId, TenantId};

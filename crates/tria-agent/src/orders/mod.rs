@@ -25,8 +25,7 @@ mod text;
 
 use std::sync::Arc;
 
-use tria_cache::CachedAnswer;
-use tria_core::{ConversationId, CustomerId, IntentLabel, OrderLineSummary, OrderStatus, OrderSummary, TenantContext};
+use tria_core::{Answer, ConversationId, CustomerId, IntentLabel, OrderLineSummary, OrderStatus, OrderSummary, TenantContext};
 use tria_integrations::{IntegrationProbe, IntegrationState};
 use tria_intent::{Classification, extract_entities};
 use tria_store::entity::{order, order_item, product};
@@ -41,7 +40,7 @@ use crate::{Agent, AgentBuilder, AgentError};
 /// What the order flow answered.
 #[derive(Debug)]
 pub(crate) struct OrderTurn {
-    pub(crate) answer: CachedAnswer,
+    pub(crate) answer: Answer,
     pub(crate) order: Option<OrderSummary>,
     /// Set when a person must take over (e.g. a high-value order needs approval): the reason.
     pub(crate) handoff: Option<String>,
@@ -49,7 +48,7 @@ pub(crate) struct OrderTurn {
 
 impl OrderTurn {
     fn new(reply: impl Into<String>, label: IntentLabel, confidence: f32) -> Self {
-        Self { answer: CachedAnswer::new(reply, label, confidence), order: None, handoff: None }
+        Self { answer: Answer::new(reply, label, confidence), order: None, handoff: None }
     }
 
     fn with_order(mut self, order: OrderSummary) -> Self {

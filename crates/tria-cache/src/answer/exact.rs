@@ -4,9 +4,9 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use serde::{Deserialize, Serialize};
-use tria_core::{CacheLevel, TenantId};
+use tria_core::{Answer, CacheLevel, TenantId};
 
-use super::{AnswerCache, AnswerContext, AnswerQuery, CachedAnswer, Fresh, elapsed, jitter};
+use super::{AnswerCache, AnswerContext, AnswerQuery, Fresh, elapsed, jitter};
 use crate::envelope::{self, Kind};
 use crate::keys::{self, digest, normalize};
 use crate::l1::{L1, L1Key, L1Slot};
@@ -15,7 +15,7 @@ use crate::stats::Level;
 /// What sits under an exact key.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 enum ExactSlot {
-    Answer(CachedAnswer),
+    Answer(Answer),
     /// The answer to this message depends on who asks: look under the scoped key.
     CustomerScoped,
 }
@@ -23,7 +23,7 @@ enum ExactSlot {
 /// An answer found in the cache and the level that had it.
 #[derive(Clone, Debug)]
 pub struct ExactHit {
-    pub answer: Arc<CachedAnswer>,
+    pub answer: Arc<Answer>,
     pub level: CacheLevel,
 }
 
@@ -140,12 +140,12 @@ impl AnswerCache {
     /// Stores a freshly generated answer at the exact levels and, with a vector, at L3.
     /// Customer-specific answers go under the scoped key only (and are not stored at all
     /// without a scope); they never enter L3.
-    pub async fn store(&self, q: &AnswerQuery<'_>, answer: Arc<CachedAnswer>, vector: Option<&[f32]>) {
+    pub async fn store(&self, q: &AnswerQuery<'_>, answer: Arc<Answer>, vector: Option<&[f32]>) {
         self.store_with(q, answer, vector.map(|vector| Fresh { vector, evidence: &[] })).await;
     }
 
     /// [`Self::store`] with the message's answer evidence, for L3's agreement signal.
-    pub async fn store_with(&self, q: &AnswerQuery<'_>, answer: Arc<CachedAnswer>, fresh: Option<Fresh<'_>>) {
+    pub async fn store_with(&self, q: &AnswerQuery<'_>, answer: Arc<Answer>, fresh: Option<Fresh<'_>>) {
         let generation = self.generation(q.tenant).await;
         let keys = self.exact_keys(q, generation);
         let prefix = &self.config.key_prefix;

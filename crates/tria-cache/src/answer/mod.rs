@@ -26,8 +26,7 @@ use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 
 use rand::Rng;
-use serde::{Deserialize, Serialize};
-use tria_core::{CacheLevel, IntentLabel, SourceRef, TenantId};
+use tria_core::{Answer, CacheLevel, IntentLabel, TenantId};
 
 pub use component::Component;
 pub use exact::ExactHit;
@@ -39,36 +38,9 @@ use crate::l1::L1;
 use crate::stats::StatsRegistry;
 use crate::{CacheBackend, CacheConfig, CacheError, CacheHealth, FallbackCache, MemoryCache, RedisCache, SemanticIndex, SingleFlight};
 
-/// A reply as the cache keeps it.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct CachedAnswer {
-    pub reply: String,
-    pub intent: IntentLabel,
-    pub confidence: f32,
-    pub sources: Vec<SourceRef>,
-    /// LLM tokens (prompt + completion) the answer took when it was generated, counted with
-    /// cl100k; what a hit saves.
-    pub tokens: u32,
-}
-
-impl CachedAnswer {
-    pub fn new(reply: impl Into<String>, intent: IntentLabel, confidence: f32) -> Self {
-        Self { reply: reply.into(), intent, confidence, sources: Vec::new(), tokens: 0 }
-    }
-
-    pub fn with_sources(mut self, sources: Vec<SourceRef>) -> Self {
-        self.sources = sources;
-        self
-    }
-
-    pub fn with_tokens(mut self, tokens: u32) -> Self {
-        self.tokens = tokens;
-        self
-    }
-
-    pub(crate) fn approx_bytes(&self) -> usize {
-        64 + self.reply.len() + self.sources.iter().map(|s| 32 + s.id.len() + s.title.len() + s.heading.len()).sum::<usize>()
-    }
+/// Roughly how many bytes `answer` holds in memory, for the in-process levels' byte budgets.
+pub(crate) fn approx_bytes(answer: &Answer) -> usize {
+    64 + answer.reply.len() + answer.sources.iter().map(|s| 32 + s.id.len() + s.title.len() + s.heading.len()).sum::<usize>()
 }
 
 /// The conversation facts that change an answer.
@@ -106,7 +78,7 @@ pub struct AnswerCache {
     semantic: SemanticIndex,
     l3_loaded: Mutex<HashSet<TenantId>>,
     generations: RwLock<HashMap<TenantId, (u64, Instant)>>,
-    flight: SingleFlight<(Arc<CachedAnswer>, CacheLevel)>,
+    flight: SingleFlight<(Arc<Answer>, CacheLevel)>,
     stats: StatsRegistry,
     written: [stats::Written; 4],
 }

@@ -4,9 +4,9 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use serde::{Deserialize, Serialize};
-use tria_core::{IntentLabel, TenantId};
+use tria_core::{Answer, IntentLabel, TenantId};
 
-use super::{AnswerCache, CachedAnswer, elapsed, jitter};
+use super::{AnswerCache, elapsed, jitter};
 use crate::envelope::{self, Kind};
 use crate::guard::entity_signature;
 use crate::keys::{self, digest, normalize};
@@ -21,7 +21,7 @@ struct SemanticRecord {
     vector: Vec<f32>,
     entities: Vec<String>,
     evidence: Vec<(String, f32)>,
-    answer: CachedAnswer,
+    answer: Answer,
 }
 
 /// What L3 indexes a freshly generated answer by.
@@ -37,7 +37,7 @@ impl AnswerCache {
     /// A paraphrase's answer within the tenant and intent, if one is similar enough and
     /// mentions the same entities. Customer-specific intents always miss. Same as
     /// [`Self::lookup_semantic_with`] without an evidence signal.
-    pub async fn lookup_semantic(&self, tenant: TenantId, intent: IntentLabel, message: &str, vector: &[f32]) -> Option<Arc<CachedAnswer>> {
+    pub async fn lookup_semantic(&self, tenant: TenantId, intent: IntentLabel, message: &str, vector: &[f32]) -> Option<Arc<Answer>> {
         self.lookup_semantic_with(tenant, intent, message, vector, &[]).await
     }
 
@@ -51,7 +51,7 @@ impl AnswerCache {
         message: &str,
         vector: &[f32],
         evidence: &crate::Evidence,
-    ) -> Option<Arc<CachedAnswer>> {
+    ) -> Option<Arc<Answer>> {
         if !self.config.l3.enabled || intent.is_customer_specific() {
             return None;
         }
@@ -115,7 +115,7 @@ impl AnswerCache {
         }
     }
 
-    pub(super) async fn semantic_put(&self, tenant: TenantId, message: &str, fresh: &Fresh<'_>, answer: Arc<CachedAnswer>) {
+    pub(super) async fn semantic_put(&self, tenant: TenantId, message: &str, fresh: &Fresh<'_>, answer: Arc<Answer>) {
         let Fresh { vector, evidence } = *fresh;
         if !self.config.l3.enabled || answer.intent.is_customer_specific() {
             return;

@@ -2,14 +2,14 @@
 
 use std::sync::Arc;
 
-use tria_core::CacheLevel;
+use tria_core::{Answer, CacheLevel};
 
-use super::{AnswerCache, AnswerQuery, CachedAnswer, Fresh};
+use super::{AnswerCache, AnswerQuery, Fresh};
 
 /// What a computation hands back to [`AnswerCache::get_or_compute`].
 #[derive(Clone, Debug)]
 pub struct Fill {
-    pub answer: Arc<CachedAnswer>,
+    pub answer: Arc<Answer>,
     /// `CacheLevel::L3` when the computation found a paraphrase; `None` when it generated.
     pub level: CacheLevel,
     /// The message's embedding, to index a fresh answer in L3.
@@ -24,7 +24,7 @@ pub struct Fill {
 impl AnswerCache {
     /// Exact lookup, then `compute` under single-flight: concurrent identical misses run it
     /// once and share the result. Cacheable results are stored before they are returned.
-    pub async fn get_or_compute<F, Fut, E>(&self, q: &AnswerQuery<'_>, compute: F) -> Result<(Arc<CachedAnswer>, CacheLevel), E>
+    pub async fn get_or_compute<F, Fut, E>(&self, q: &AnswerQuery<'_>, compute: F) -> Result<(Arc<Answer>, CacheLevel), E>
     where
         F: FnOnce() -> Fut,
         Fut: Future<Output = Result<Fill, E>>,

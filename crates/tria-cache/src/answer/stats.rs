@@ -3,9 +3,9 @@
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
 
-use tria_core::TenantId;
+use tria_core::{Answer, TenantId};
 
-use super::{AnswerCache, CachedAnswer, Shared, elapsed};
+use super::{AnswerCache, Shared, elapsed};
 use crate::CacheStats;
 use crate::keys;
 use crate::stats::{Level, Usage};
@@ -27,7 +27,7 @@ impl AnswerCache {
         w.bytes.fetch_add(bytes as u64, Ordering::Relaxed);
     }
 
-    pub(super) fn hit(&self, tenant: TenantId, level: Level, answer: &CachedAnswer, started: Instant) {
+    pub(super) fn hit(&self, tenant: TenantId, level: Level, answer: &Answer, started: Instant) {
         self.stats.hit(tenant, level, elapsed(started), answer.tokens);
     }
 

@@ -134,9 +134,7 @@ async fn stats_count_hits_misses_and_savings() {
     let (_, level) = cache
         .get_or_compute(&q, || async {
             Ok::<_, ()>(tria_cache::Fill {
-                answer: std::sync::Arc::new(
-                    tria_cache::CachedAnswer::new("Pay in 30 days.", IntentLabel::PolicyQuestion, 0.9).with_tokens(1000),
-                ),
+                answer: std::sync::Arc::new(tria_core::Answer::new("Pay in 30 days.", IntentLabel::PolicyQuestion, 0.9).with_tokens(1000)),
                 level: CacheLevel::None,
                 vector: None,
                 cacheable: true,

@@ -4,8 +4,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use tria_cache::{AnswerContext, CachedAnswer, Fill};
-use tria_core::{CacheLevel, IntentLabel, TenantId};
+use tria_cache::{AnswerContext, Fill};
+use tria_core::{Answer, CacheLevel, IntentLabel, TenantId};
 
 use crate::support::*;
 
@@ -25,7 +25,7 @@ async fn a_hundred_concurrent_misses_compute_once() {
                     computations.fetch_add(1, Ordering::SeqCst);
                     tokio::time::sleep(Duration::from_millis(100)).await;
                     Ok::<_, ()>(Fill {
-                        answer: Arc::new(CachedAnswer::new("Net 30.", IntentLabel::PolicyQuestion, 0.9)),
+                        answer: Arc::new(Answer::new("Net 30.", IntentLabel::PolicyQuestion, 0.9)),
                         level: CacheLevel::None,
                         vector: None,
                         cacheable: true,
@@ -51,7 +51,7 @@ async fn uncacheable_results_are_not_stored() {
     let q = query(tenant, "asdf qwerty", &ctx);
     let fill = || async {
         Ok::<_, ()>(Fill {
-            answer: Arc::new(CachedAnswer::new("I don't know.", IntentLabel::OutOfScope, 0.2)),
+            answer: Arc::new(Answer::new("I don't know.", IntentLabel::OutOfScope, 0.2)),
             level: CacheLevel::None,
             vector: None,
             cacheable: false,

@@ -4,8 +4,8 @@ use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::Duration;
 
-use tria_cache::{AnswerCache, AnswerContext, AnswerQuery, CacheConfig, CachedAnswer, RedisCache};
-use tria_core::{IntentLabel, TenantId};
+use tria_cache::{AnswerCache, AnswerContext, AnswerQuery, CacheConfig, RedisCache};
+use tria_core::{Answer, IntentLabel, TenantId};
 
 pub(crate) fn redis_url() -> String {
     std::env::var("TRIA_TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into())
@@ -52,8 +52,8 @@ pub(crate) async fn cleanup(cache: &AnswerCache) {
     let _ = cache.backend().delete_prefix(&format!("{}:", cache.config().key_prefix)).await;
 }
 
-pub(crate) fn answer(text: &str, intent: IntentLabel) -> Arc<CachedAnswer> {
-    Arc::new(CachedAnswer::new(text, intent, 0.9).with_tokens(tria_cache::count_tokens(text) + 500))
+pub(crate) fn answer(text: &str, intent: IntentLabel) -> Arc<Answer> {
+    Arc::new(Answer::new(text, intent, 0.9).with_tokens(tria_cache::count_tokens(text) + 500))
 }
 
 pub(crate) fn query<'a>(tenant: TenantId, message: &'a str, context: &'a AnswerContext) -> AnswerQuery<'a> {
