@@ -40,20 +40,26 @@ pub fn document_title(markdown: &str, fallback: &str) -> String {
         .unwrap_or_else(|| fallback.to_owned())
 }
 
-struct Section {
-    headings: Vec<String>,
-    body: String,
+/// One heading's text in a Markdown document: the headings above it (outermost first, the
+/// document's `# ` title included) and its body, trimmed. Public so other readers of documents
+/// (tria-ingest) split Markdown exactly as chunking does.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MarkdownSection {
+    pub headings: Vec<String>,
+    pub body: String,
 }
 
-fn sections(markdown: &str) -> Vec<Section> {
+/// Cuts `markdown` at its ATX headings (`#` to `######`, not inside fenced code); sections with
+/// an empty body are left out.
+pub fn markdown_sections(markdown: &str) -> Vec<MarkdownSection> {
     let mut out = Vec::new();
     let mut stack: Vec<(usize, String)> = Vec::new();
     let mut body = String::new();
     let mut in_code = false;
-    let flush = |stack: &Vec<(usize, String)>, body: &mut String, out: &mut Vec<Section>| {
+    let flush = |stack: &Vec<(usize, String)>, body: &mut String, out: &mut Vec<MarkdownSection>| {
         let text = body.trim();
         if !text.is_empty() {
-            out.push(Section { headings: stack.iter().map(|(_, h)| h.clone()).collect(), body: text.to_owned() });
+            out.push(MarkdownSection { headings: stack.iter().map(|(_, h)| h.clone()).collect(), body: text.to_owned() });
         }
         body.clear();
     };
@@ -104,7 +110,7 @@ fn sentences(body: &str) -> Vec<String> {
 /// Cuts `markdown` into chunks. `title` heads every heading path.
 pub fn chunk_markdown(title: &str, markdown: &str, opts: ChunkOptions) -> Result<Vec<Chunk>, RagError> {
     let mut chunks = Vec::new();
-    for section in sections(markdown) {
+    for section in markdown_sections(markdown) {
         let mut path: Vec<&str> = section.headings.iter().map(String::as_str).collect();
         if path.first() != Some(&title) {
             path.insert(0, title);
