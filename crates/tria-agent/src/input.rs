@@ -1,8 +1,10 @@
 //! Checking and cleaning a chat request before anything is stored.
 
+use tria_core::constraints::{CUSTOMER_ID_MAX_CHARS, MESSAGE_MAX_CHARS, is_invisible, is_stripped_from_message};
 use tria_core::{ChatRequest, ConversationId, InputError};
 
-/// Bounds on what a customer may send.
+/// Bounds on what a customer may send. The defaults are the limits the HTTP contract (and its
+/// OpenAPI document) states, [`tria_core::constraints`].
 #[derive(Clone, Copy, Debug)]
 pub struct ChatLimits {
     pub max_message_chars: usize,
@@ -11,7 +13,7 @@ pub struct ChatLimits {
 
 impl Default for ChatLimits {
     fn default() -> Self {
-        Self { max_message_chars: 4000, max_customer_id_chars: 128 }
+        Self { max_message_chars: MESSAGE_MAX_CHARS, max_customer_id_chars: CUSTOMER_ID_MAX_CHARS }
     }
 }
 
@@ -26,18 +28,13 @@ pub(crate) struct CleanRequest {
 /// Removes control characters (NUL cannot be stored in PostgreSQL text) but keeps line breaks
 /// and tabs.
 fn strip_controls(text: &str) -> String {
-    text.chars().filter(|c| !c.is_control() || *c == '\n' || *c == '\t').collect()
+    text.chars().filter(|c| !is_stripped_from_message(*c)).collect()
 }
 
-/// Characters that show nothing: zero-width spaces and joiners, the BOM, the word joiner,
-/// soft hyphens and left-to-right / right-to-left marks, and bidirectional overrides. Kept in
-/// the text (stored as sent; joiners build emoji and many scripts' letters) but a message of
-/// only these is empty.
-fn is_invisible(c: char) -> bool {
-    c.is_whitespace()
-        || matches!(c, '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2060}'..='\u{2069}' | '\u{FEFF}' | '\u{00AD}' | '\u{180E}')
-}
-
+/// Cleans `req` within `limits`. A message of only [`is_invisible`] characters (whitespace,
+/// zero-width spaces and joiners, bidi controls) is empty; otherwise they stay in the text
+/// (joiners build emoji and many scripts' letters). The OpenAPI document states the same rules
+/// from the same definitions (`tria_core::constraints`).
 pub(crate) fn validate(req: ChatRequest, limits: ChatLimits) -> Result<CleanRequest, InputError> {
     let message = strip_controls(&req.message).trim().to_owned();
     if message.chars().all(is_invisible) {

@@ -6,13 +6,19 @@ use crate::{IntentLabel, OrderStatus};
 
 /// A customer's message. `session_id` continues a conversation; `customer_id` is the tenant's
 /// own external customer id.
+// Its OpenAPI schema (feature `openapi`) takes the limits from `crate::constraints`, as
+// `tria_agent::input` does when it validates one.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct ChatRequest {
+    #[cfg_attr(feature = "openapi", schema(schema_with = crate::openapi::message))]
     pub message: String,
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(schema_with = crate::openapi::session_id))]
     pub session_id: Option<String>,
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(schema_with = crate::openapi::customer_id))]
     pub customer_id: Option<String>,
 }
 
@@ -24,6 +30,7 @@ impl ChatRequest {
 
 /// Which cache level answered, if any.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum CacheLevel {
     L1,
@@ -46,6 +53,7 @@ impl CacheLevel {
 
 /// The classifier's verdict as shown to API users.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct IntentVerdict {
     pub label: IntentLabel,
     pub confidence: f32,
@@ -53,6 +61,7 @@ pub struct IntentVerdict {
 
 /// A piece of grounding the reply relied on, for citations.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct SourceRef {
     /// Stable chunk id.
     pub id: String,
@@ -66,6 +75,7 @@ pub struct SourceRef {
 /// What producing one reply cost: the LLM's tokens and dollars, and the prompt version that
 /// wrote it. Zeros (and no version) when a cache level or the offline responder answered.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ReplyUsage {
     pub tokens_in: u32,
     pub tokens_out: u32,
@@ -75,6 +85,7 @@ pub struct ReplyUsage {
 
 /// The answer to one chat message.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ChatReply {
     pub reply: String,
     pub session_id: String,
@@ -100,6 +111,7 @@ pub struct ChatReply {
 /// An order as shown to the customer. Every number comes from the catalogue or the stored order
 /// rows, never from a model; money is in minor units of `currency`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct OrderSummary {
     /// `ORD-…` once placed; `None` for a draft.
     pub order_number: Option<String>,
@@ -113,6 +125,7 @@ pub struct OrderSummary {
 
 /// One line of an [`OrderSummary`].
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct OrderLineSummary {
     pub sku: String,
     pub name: String,

@@ -4,6 +4,7 @@ use serde::{Deserialize, Serialize};
 
 /// A machine-readable error code. The strings are part of the HTTP contract.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum ErrorCode {
     InvalidJson,

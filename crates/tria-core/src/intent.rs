@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 
 /// What the customer wants from this message.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum IntentLabel {
     OrderPlacement,

@@ -3,10 +3,13 @@
 
 pub mod answer;
 pub mod chat;
+pub mod constraints;
 pub mod error;
 pub mod ids;
 pub mod intent;
 pub mod json_object;
+#[cfg(feature = "openapi")]
+pub mod openapi;
 pub mod status;
 pub mod tenant;
 

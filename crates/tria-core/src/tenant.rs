@@ -6,6 +6,7 @@ use crate::TenantId;
 
 /// How a tenant wants its assistant to sound.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum ToneStyle {
     #[default]
@@ -15,11 +16,18 @@ pub enum ToneStyle {
 }
 
 /// The tenant's voice: style plus the few phrases that make it recognisable.
+// Every field may be left out (the `Deserialize` impl below); in the OpenAPI document (feature
+// `openapi`) the schema is `Tone`, as the admin API has always called it.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema), schema(as = Tone))]
 pub struct ToneProfile {
+    #[cfg_attr(feature = "openapi", schema(required = false))]
     pub style: ToneStyle,
+    #[cfg_attr(feature = "openapi", schema(required = false, schema_with = crate::openapi::customer_facing_text))]
     pub persona: String,
+    #[cfg_attr(feature = "openapi", schema(required = false, schema_with = crate::openapi::customer_facing_text))]
     pub greeting: String,
+    #[cfg_attr(feature = "openapi", schema(required = false, schema_with = crate::openapi::customer_facing_text))]
     pub sign_off: String,
 }
 
