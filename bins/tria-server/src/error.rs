@@ -122,6 +122,23 @@ pub(crate) fn chat_event(item: Result<ChatEvent, AgentError>) -> ChatEvent {
     item.unwrap_or_else(|err| ApiError::from(err).into_chat_event())
 }
 
+impl From<tria_console::ConsoleError> for ApiError {
+    fn from(err: tria_console::ConsoleError) -> Self {
+        use tria_console::ConsoleError;
+        match err {
+            ConsoleError::NotFound(what) => ApiError::not_found(what),
+            ConsoleError::Invalid(message) => ApiError::bad_request(message),
+            ConsoleError::MalformedSlackEvent => ApiError::bad_request(err.to_string()),
+            // 409 with the field code: the body's `content` cannot be taken in this state.
+            ConsoleError::BotAnswering => ApiError::new(StatusCode::CONFLICT, ErrorCode::InvalidField, err.to_string()),
+            // Logged where it failed; Slack retries on a 5xx.
+            ConsoleError::Reaction(_) => ApiError::unavailable("the helpdesk could not be reached; Slack will retry"),
+            ConsoleError::Agent(err) => err.into(),
+            ConsoleError::Store(err) => err.into(),
+        }
+    }
+}
+
 impl From<tria_store::StoreError> for ApiError {
     fn from(err: tria_store::StoreError) -> Self {
         AgentError::from(err).into()

@@ -8,6 +8,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use tria_config::{IntegrationSettings, XeroSettings, XeroTarget};
+use tria_console::Helpdesk;
 use tria_integrations::IntegrationProbe;
 use tria_integrations::accounting::{Accounting, Guarded};
 use tria_integrations::invoicing::{InvoiceWorker, InvoiceWorkerConfig};
@@ -17,7 +18,6 @@ use tria_integrations::ticketing::{GorgiasClient, GorgiasConfig, Ticketing};
 use tria_integrations::xero::{Grant, OAuthConfig, OAuthTokens, XeroClient, XeroConfig};
 use tria_store::Store;
 
-use crate::helpdesk::Helpdesk;
 use crate::startup::StartupError;
 
 /// What the integrations settings built.

@@ -12,7 +12,8 @@ mod console;
 mod customers;
 mod error;
 mod health;
-pub mod helpdesk;
+/// The helpdesk and Slack hand-off work (`tria_console::helpdesk`), where it always was for callers.
+pub use tria_console::helpdesk;
 pub mod integrations;
 mod json_body;
 pub mod llm_observer;

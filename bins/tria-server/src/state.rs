@@ -113,8 +113,8 @@ struct Inner {
     metrics: Arc<Metrics>,
     started_at: Instant,
     draining: AtomicBool,
-    slack_events: Option<Arc<crate::slack_events::SlackEvents>>,
-    insights: crate::customers::InsightCache,
+    slack_events: Option<Arc<tria_console::SlackEvents>>,
+    insights: tria_console::CustomerInsights,
     auth_cache: crate::auth_cache::AuthCache,
     /// The HTTP server's connection counters (passed to [`crate::serve`] through its options).
     connection_stats: Arc<crate::serve::ConnectionStats>,
@@ -177,13 +177,13 @@ impl AppState {
                 started_at: Instant::now(),
                 draining: AtomicBool::new(false),
                 slack_events: None,
-                insights: crate::customers::InsightCache::default(),
+                insights: tria_console::CustomerInsights::default(),
             }),
         }
     }
 
     /// Enables `POST /integrations/slack/events` (call before the state is shared).
-    pub fn with_slack_events(mut self, events: crate::slack_events::SlackEvents) -> Self {
+    pub fn with_slack_events(mut self, events: tria_console::SlackEvents) -> Self {
         match Arc::get_mut(&mut self.inner) {
             Some(inner) => inner.slack_events = Some(Arc::new(events)),
             None => tracing::error!("Slack events set after the state was shared; ignored"),
@@ -191,7 +191,7 @@ impl AppState {
         self
     }
 
-    pub(crate) fn slack_events(&self) -> Option<&crate::slack_events::SlackEvents> {
+    pub(crate) fn slack_events(&self) -> Option<&tria_console::SlackEvents> {
         self.inner.slack_events.as_deref()
     }
 
@@ -199,7 +199,7 @@ impl AppState {
         &self.inner.auth_cache
     }
 
-    pub(crate) fn insights(&self) -> &crate::customers::InsightCache {
+    pub(crate) fn insights(&self) -> &tria_console::CustomerInsights {
         &self.inner.insights
     }
 

@@ -1,17 +1,18 @@
 //! The operator console's JSON API (`/api/v1/console/...`, admin or operator keys): one queue
 //! across exactly the caller's tenants, a conversation view with a handoff summary, take over /
-//! hand back, operator replies, and a tenant dashboard. The page itself is `web::assets`.
+//! hand back, operator replies, and a tenant dashboard. What they show and do is
+//! `tria_console`'s; this module is the HTTP around it. The page itself is `web::assets`.
 
 mod api;
 mod dashboard;
-mod summary;
 
+use axum::Json;
 use axum::Router;
+use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use tria_core::TenantId;
+use serde::Serialize;
+use tria_console::Console;
 
-use crate::ApiError;
-use crate::auth::ConsoleAuth;
 use crate::state::AppState;
 
 pub(crate) use api::{conversation, conversations, hand_back, me, post_message, take_over};
@@ -28,20 +29,24 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/api/v1/console/dashboard", get(dashboard))
 }
 
+/// The console library over this state's components.
+pub(crate) fn console(state: &AppState) -> Console<'_> {
+    Console::new(state.store(), state.agent(), state.integrations())
+}
+
+/// A view as a JSON body. Through `serde_json::Value`, whose objects keep their keys sorted: the
+/// order these responses have always had, whatever the order of the view's fields.
+pub(crate) fn json_of(view: &impl Serialize) -> Response {
+    match serde_json::to_value(view) {
+        Ok(value) => Json(value).into_response(),
+        Err(err) => crate::ApiError::internal(err).into_response(),
+    }
+}
+
 /// The value of `name` in a query string (values here are slugs, statuses and ids, which need
 /// no percent-decoding; anything else simply matches nothing).
 pub(crate) fn query_param<'q>(query: Option<&'q str>, name: &str) -> Option<&'q str> {
     query?.split('&').find_map(|pair| pair.split_once('=').filter(|(k, _)| *k == name).map(|(_, v)| v)).filter(|v| !v.is_empty())
-}
-
-/// The caller's tenants, narrowed to `slug` when given; a slug the caller may not see is 404
-/// (whether or not it exists).
-pub(crate) async fn scope(state: &AppState, caller: &ConsoleAuth, slug: Option<&str>) -> Result<Vec<TenantId>, ApiError> {
-    let Some(slug) = slug else { return Ok(caller.tenants.clone()) };
-    match state.store().tenants().find_by_slug(slug).await? {
-        Some(t) if caller.tenants.contains(&t.id) => Ok(vec![t.id]),
-        _ => Err(ApiError::not_found("no such tenant")),
-    }
 }
 
 #[cfg(test)]

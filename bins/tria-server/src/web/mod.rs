@@ -22,7 +22,7 @@ use tria_store::Store;
 
 use crate::state::AppState;
 pub(crate) use cors::cors;
-pub(crate) use session::{caller_of, citation_labels, message_json, source_ids};
+pub(crate) use session::{caller_of, message_json};
 
 /// Pages, assets and the widget's session endpoints.
 pub(crate) fn routes() -> Router<AppState> {

@@ -7,6 +7,7 @@ use axum::extract::{RawQuery, State};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use serde_json::{Value, json};
+use tria_console::{citation_labels, source_ids};
 use tria_core::{ConversationId, ErrorCode};
 use tria_store::entity::message;
 use tria_store::repo::Rating;
@@ -42,35 +43,6 @@ pub(crate) fn message_json(m: &message::Model) -> Value {
     })
 }
 
-/// Cited chunk ids of a stored message (`product:SKU` for catalogue entries).
-pub(crate) fn source_ids(m: &message::Model) -> Vec<String> {
-    m.sources.as_array().map(|a| a.iter().filter_map(|v| v.as_str().map(str::to_owned)).collect()).unwrap_or_default()
-}
-
-/// Readable citations (`{id, title, heading, excerpt}`) for the chunks `messages` cite.
-pub(crate) async fn citation_labels(
-    state: &AppState,
-    tenant: tria_core::TenantId,
-    messages: &[message::Model],
-) -> Result<std::collections::HashMap<String, Value>, ApiError> {
-    let ids: Vec<Uuid> = messages.iter().flat_map(source_ids).filter_map(|s| s.parse().ok()).collect();
-    let mut labels: std::collections::HashMap<String, Value> = state
-        .store()
-        .console()
-        .chunk_labels(tenant, &ids)
-        .await?
-        .into_iter()
-        .map(|l| (l.id.to_string(), json!({ "id": l.id, "title": l.title, "heading": l.heading, "excerpt": l.excerpt })))
-        .collect();
-    for id in messages.iter().flat_map(source_ids) {
-        if let Some(sku) = id.strip_prefix("product:") {
-            let label = json!({ "id": id, "title": sku, "heading": "Catalogue", "excerpt": "" });
-            labels.entry(id.clone()).or_insert(label);
-        }
-    }
-    Ok(labels)
-}
-
 /// `after=<message id>` from a query string.
 fn after_param(query: Option<&str>) -> Result<Option<Uuid>, ApiError> {
     let Some(query) = query else { return Ok(None) };
@@ -99,7 +71,7 @@ pub(crate) async fn session_events(
     let messages = state.store().conversations().messages(caller.tenant.id, ConversationId(conversation.id)).await?;
     let start = after.and_then(|a| messages.iter().position(|m| m.id == a)).map_or(0, |i| i + 1);
     let messages = &messages[start..];
-    let labels = citation_labels(&state, caller.tenant.id, messages).await?;
+    let labels = citation_labels(state.store(), caller.tenant.id, messages).await?;
     let messages: Vec<Value> = messages
         .iter()
         .map(|m| {
@@ -107,7 +79,7 @@ pub(crate) async fn session_events(
             v["citations"] = json!(
                 source_ids(m)
                     .iter()
-                    .map(|id| labels.get(id).cloned().unwrap_or_else(|| json!({ "id": id, "title": id, "heading": "" })))
+                    .map(|id| labels.get(id).map_or_else(|| json!({ "id": id, "title": id, "heading": "" }), |c| json!(c)))
                     .collect::<Vec<_>>()
             );
             v

@@ -6,15 +6,17 @@
 
 use std::sync::Arc;
 
-use tria_agent::{HandoffEvent, HandoffNotifier, NotifyError};
+use tria_agent::{AgentError, HandoffEvent, HandoffNotifier, NotifyError};
 use tria_core::{CustomerId, TenantContext, TenantId};
 use tria_integrations::slack::SlackWebhook;
 use tria_integrations::ticketing::{NewTicket, Ticketing, TicketingError};
 use tria_store::Store;
 use tria_store::repo::NewTicketLink;
 
+/// The helpdesk (a `Ticketing` seam, none when not configured) and the Slack webhook a hand-off
+/// is reported to, and the ticket links that tie them to conversations and Slack messages.
 pub struct Helpdesk {
-    store: Store,
+    pub(crate) store: Store,
     ticketing: Option<Arc<dyn Ticketing>>,
     slack: Option<SlackWebhook>,
 }
@@ -28,6 +30,9 @@ pub enum ReactionError {
     /// The helpdesk did not open or close the ticket.
     #[error(transparent)]
     Ticketing(#[from] TicketingError),
+    /// The ticket closed, but the agent did not resolve its escalation.
+    #[error(transparent)]
+    Escalation(#[from] AgentError),
 }
 
 /// What a Slack reaction did.

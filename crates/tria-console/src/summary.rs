@@ -3,12 +3,12 @@
 //! bot reply drawn from what the pipeline stored about it. Extractive on purpose: every line is
 //! the customer's or the bot's own words or a stored fact, so the summary cannot invent.
 
+use crate::rows::{Escalation, StoredMessage};
 use serde::Serialize;
 use tria_core::{IntentLabel, MessageRole};
 use tria_intent::{Sentiment, assess_tone};
-use tria_store::entity::{escalation, message};
 
-use crate::web::source_ids;
+use crate::citations::source_ids;
 
 /// Characters of a message quoted in the summary.
 const QUOTE_CHARS: usize = 240;
@@ -18,7 +18,7 @@ const LOW_CONFIDENCE: f64 = 0.5;
 const SLOW_REPLY_MS: i64 = 3000;
 
 #[derive(Clone, Debug, PartialEq, Serialize)]
-pub(crate) struct HandoffSummary {
+pub struct HandoffSummary {
     /// The customer's first request, and the latest one when it differs.
     pub customer_wants: Vec<String>,
     /// What the bot answered and cited.
@@ -43,13 +43,13 @@ fn first_sentence(text: &str) -> String {
     quote(&text[..end])
 }
 
-fn is(m: &message::Model, role: MessageRole) -> bool {
+fn is(m: &StoredMessage, role: MessageRole) -> bool {
     m.role == role.as_str()
 }
 
 /// "Title › Heading" for a citation, without repeating the title when the chunk's heading path
 /// starts with it (headings are stored as full paths from the document title).
-pub(crate) fn citation_text(title: &str, heading: &str) -> String {
+pub fn citation_text(title: &str, heading: &str) -> String {
     let heading = heading.strip_prefix(title).and_then(|h| h.strip_prefix(" › ")).unwrap_or(heading);
     match (title.is_empty(), heading.is_empty() || heading == title) {
         (_, true) => title.to_owned(),
@@ -59,21 +59,21 @@ pub(crate) fn citation_text(title: &str, heading: &str) -> String {
 }
 
 /// The customer's mood over their latest messages: negative if any of the last three is.
-pub(crate) fn sentiment(messages: &[message::Model]) -> Sentiment {
-    let recent: Vec<&message::Model> = messages.iter().rev().filter(|m| is(m, MessageRole::User)).take(3).collect();
+pub fn sentiment(messages: &[StoredMessage]) -> Sentiment {
+    let recent: Vec<&StoredMessage> = messages.iter().rev().filter(|m| is(m, MessageRole::User)).take(3).collect();
     let tones: Vec<Sentiment> = recent.iter().map(|m| assess_tone(&m.content).sentiment).collect();
     if tones.contains(&Sentiment::Negative) { Sentiment::Negative } else { tones.first().copied().unwrap_or_default() }
 }
 
 /// The handoff summary of a transcript. `cited` turns a chunk id into a readable citation.
-pub(crate) fn summarise(
-    messages: &[message::Model],
-    escalations: &[escalation::Model],
+pub fn summarise(
+    messages: &[StoredMessage],
+    escalations: &[Escalation],
     status: &str,
     cited: &dyn Fn(&str) -> Option<String>,
 ) -> HandoffSummary {
-    let users: Vec<&message::Model> = messages.iter().filter(|m| is(m, MessageRole::User)).collect();
-    let replies: Vec<&message::Model> = messages.iter().filter(|m| is(m, MessageRole::Assistant)).collect();
+    let users: Vec<&StoredMessage> = messages.iter().filter(|m| is(m, MessageRole::User)).collect();
+    let replies: Vec<&StoredMessage> = messages.iter().filter(|m| is(m, MessageRole::Assistant)).collect();
 
     let mut customer_wants = Vec::new();
     if let Some(first) = users.first() {
@@ -136,7 +136,7 @@ pub(crate) fn summarise(
 }
 
 /// Notes on one bot reply from what was stored with it: grounding, confidence, cache, speed.
-pub(crate) fn reply_notes(m: &message::Model) -> Vec<String> {
+pub fn reply_notes(m: &StoredMessage) -> Vec<String> {
     if !is(m, MessageRole::Assistant) {
         return Vec::new();
     }
@@ -166,8 +166,8 @@ mod tests {
 
     use super::*;
 
-    fn msg(role: &str, content: &str, intent: Option<&str>, sources: &[&str]) -> message::Model {
-        message::Model {
+    fn msg(role: &str, content: &str, intent: Option<&str>, sources: &[&str]) -> StoredMessage {
+        StoredMessage {
             id: Uuid::new_v4(),
             tenant_id: Uuid::nil(),
             conversation_id: Uuid::nil(),
@@ -210,7 +210,7 @@ mod tests {
 
     #[test]
     fn an_escalation_reason_wins_and_an_empty_transcript_summarises_to_nothing() {
-        let esc = escalation::Model {
+        let esc = Escalation {
             id: Uuid::new_v4(),
             tenant_id: Uuid::nil(),
             conversation_id: Uuid::nil(),
