@@ -117,3 +117,28 @@ impl Default for Limits {
         Self { max_bytes: 64 * 1024 * 1024, max_rows: 250_000, batch_size: 1_000, max_reported_rows: 1_000 }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn content_types() {
+        assert_eq!(Format::from_content_type("text/csv").ok(), Some(Format::Csv));
+        assert_eq!(Format::from_content_type("Text/CSV; charset=\"UTF-8\"; header=present").ok(), Some(Format::Csv));
+        assert_eq!(Format::from_content_type("application/json;charset=utf-8").ok(), Some(Format::Json));
+        assert!(
+            matches!(Format::from_content_type("text/csv; charset=windows-1252"), Err(ImportError::UnsupportedCharset(c)) if c == "windows-1252")
+        );
+        assert!(matches!(Format::from_content_type("application/vnd.ms-excel"), Err(ImportError::UnsupportedContentType(_))));
+    }
+
+    #[test]
+    fn modes() {
+        assert_eq!(ImportMode::from_query(None).ok(), Some(ImportMode::Merge));
+        assert_eq!(ImportMode::from_query(Some("")).ok(), Some(ImportMode::Merge));
+        assert_eq!("Replace".parse::<ImportMode>().ok(), Some(ImportMode::Replace));
+        assert_eq!(ImportMode::Replace.as_str(), "replace");
+        assert!(matches!(ImportMode::from_query(Some("append")), Err(ImportError::BadMode(m)) if m == "append"));
+    }
+}
