@@ -4,7 +4,6 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use chrono::Utc;
-use serde::Serialize;
 use tracing::Instrument;
 use tria_core::{
     CacheLevel, ChatReply, ChatRequest, ConversationId, CustomerId, ErrorCode, InputError, IntentLabel, IntentVerdict, MessageRole,
@@ -19,7 +18,7 @@ use tria_store::repo::{MeteredExchange, NewCustomer};
 use crate::AgentError;
 use crate::cached::{CacheParts, Generated};
 use crate::components::IntentParts;
-use crate::context::{DEFAULT_HISTORY_TOKENS, resolve_follow_up};
+use crate::context::{DEFAULT_HISTORY_TOKENS, HistoryMessage, resolve_follow_up};
 use crate::generation::LlmParts;
 use crate::group_commit::ExchangeWriter;
 use crate::handoff::{self, HandoffNotifier, HandoffReason, NoNotifier};
@@ -121,19 +120,6 @@ impl AgentBuilder {
             intent: self.intent,
         }
     }
-}
-
-/// One stored message as shown in conversation history.
-#[derive(Clone, Debug, Serialize)]
-pub struct HistoryMessage {
-    pub role: String,
-    pub content: String,
-    pub intent: Option<String>,
-    pub confidence: Option<f64>,
-    pub sources: serde_json::Value,
-    pub cache: Option<String>,
-    pub latency_ms: i64,
-    pub created_at: chrono::DateTime<Utc>,
 }
 
 /// The chat pipeline. Cheap to share behind an `Arc`; all state is per tenant.
@@ -522,18 +508,6 @@ impl Agent {
             return Err(InputError::new(ErrorCode::NotFound, "session not found").into());
         }
         let rows = self.store.conversations().messages(tenant.id, id).await?;
-        Ok(rows
-            .into_iter()
-            .map(|m| HistoryMessage {
-                role: m.role,
-                content: m.content,
-                intent: m.intent,
-                confidence: m.confidence,
-                sources: m.sources,
-                cache: m.cache_level,
-                latency_ms: m.latency_ms,
-                created_at: m.created_at,
-            })
-            .collect())
+        Ok(rows.iter().map(HistoryMessage::from).collect())
     }
 }

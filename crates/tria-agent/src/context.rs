@@ -7,11 +7,12 @@
 //! sentence of each customer question) while the summary fits, and dropped after that. The
 //! result never exceeds the budget: a newest turn larger than the whole budget is cut.
 
+use serde::Serialize;
 use tria_cache::count_tokens;
 use tria_core::{IntentLabel, MessageRole};
 use tria_intent::Sentiment;
 use tria_llm::ChatMessage;
-use tria_store::entity::message;
+use tria_store::records::StoredMessage;
 
 /// Messages read from the store per request at most (the budget trims further).
 pub(crate) const MAX_LOADED_MESSAGES: u64 = 16;
@@ -37,7 +38,7 @@ pub(crate) struct Turn {
 }
 
 impl Turn {
-    pub(crate) fn from_row(row: &message::Model) -> Option<Self> {
+    pub(crate) fn from_row(row: &StoredMessage) -> Option<Self> {
         let role = MessageRole::parse(&row.role)?;
         let sources =
             row.sources.as_array().map(|ids| ids.iter().filter_map(|v| v.as_str().map(str::to_owned)).collect()).unwrap_or_default();
@@ -49,6 +50,35 @@ impl Turn {
             sentiment: row.sentiment.as_deref().and_then(parse_sentiment),
             sources,
         })
+    }
+}
+
+/// One stored message as the history API, the widget and the console show it: the one
+/// conversion from a stored message to its view (the widget and the console add its `id`).
+#[derive(Clone, Debug, Serialize)]
+pub struct HistoryMessage {
+    pub role: String,
+    pub content: String,
+    pub intent: Option<String>,
+    pub confidence: Option<f64>,
+    pub sources: serde_json::Value,
+    pub cache: Option<String>,
+    pub latency_ms: i64,
+    pub created_at: chrono::DateTime<chrono::Utc>,
+}
+
+impl From<&StoredMessage> for HistoryMessage {
+    fn from(m: &StoredMessage) -> Self {
+        Self {
+            role: m.role.clone(),
+            content: m.content.clone(),
+            intent: m.intent.clone(),
+            confidence: m.confidence,
+            sources: m.sources.clone(),
+            cache: m.cache_level.clone(),
+            latency_ms: m.latency_ms,
+            created_at: m.created_at,
+        }
     }
 }
 

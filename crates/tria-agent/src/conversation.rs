@@ -6,7 +6,7 @@
 //! notifier), whoever calls it.
 
 use tria_core::{ConversationId, ConversationStatus, CustomerId, ErrorCode, InputError, MessageRole, TenantContext, TenantId};
-use tria_store::entity::{conversation, message};
+use tria_store::records::{Conversation, StoredMessage};
 use tria_store::repo::{ESCALATION_OPEN, Rating};
 use uuid::Uuid;
 
@@ -19,7 +19,7 @@ use crate::{Agent, AgentError};
 #[derive(Clone, Debug)]
 pub enum OperatorReply {
     /// Stored (role `operator`); the customer's page picks it up from the session's events.
-    Stored(Box<message::Model>),
+    Stored(Box<StoredMessage>),
     /// Not stored: the bot is answering the conversation (take it over first), so bot and
     /// person never answer at once.
     BotAnswering,
@@ -31,7 +31,7 @@ impl Agent {
     /// notifier told). While an escalation is still open (the customer asked for a person, or
     /// it was handed back before anyone resolved it) no second one is opened and nobody is told
     /// twice.
-    pub async fn take_over(&self, tenant: &TenantContext, id: ConversationId) -> Result<conversation::Model, AgentError> {
+    pub async fn take_over(&self, tenant: &TenantContext, id: ConversationId) -> Result<Conversation, AgentError> {
         let _turn = self.turns.acquire(id).await;
         let conversations = self.store().conversations();
         let row = conversations.get(tenant.id, id).await?.ok_or_else(session_not_found)?;
@@ -55,7 +55,7 @@ impl Agent {
     }
 
     /// The bot answers the conversation again (`open`).
-    pub async fn hand_back(&self, tenant: &TenantContext, id: ConversationId) -> Result<conversation::Model, AgentError> {
+    pub async fn hand_back(&self, tenant: &TenantContext, id: ConversationId) -> Result<Conversation, AgentError> {
         let _turn = self.turns.acquire(id).await;
         let row = self.store().console().set_status(tenant.id, id, ConversationStatus::Open).await?;
         tracing::info!(tenant = %tenant.slug, conversation = %id, "conversation handed back to the bot");

@@ -30,7 +30,8 @@ pub mod stream;
 mod tenant_indexes;
 pub mod trace;
 
-pub use agent::{Agent, AgentBuilder, HistoryMessage};
+pub use agent::{Agent, AgentBuilder};
+pub use context::HistoryMessage;
 pub use cached::WarmReport;
 pub use client::{ChatClient, with_chat_client};
 pub use conversation::OperatorReply;

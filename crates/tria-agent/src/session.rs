@@ -4,7 +4,7 @@
 //! session (tenant, customer, widget key) is decided here and nowhere else ([`Caller`]).
 
 use tria_core::{ApiRole, ChatRequest, ConversationId, ConversationStatus, CustomerId, ErrorCode, InputError, TenantContext};
-use tria_store::entity::conversation;
+use tria_store::records::Conversation;
 use tria_store::repo::NewConversation;
 
 use crate::context::{MAX_LOADED_MESSAGES, Subject, TrimmedHistory, Turn, subject, trim_history};
@@ -87,7 +87,7 @@ impl Caller {
     }
 
     /// Whether the caller may see and continue the tenant's stored conversation `row`.
-    pub(crate) fn may_use(self, row: &conversation::Model) -> bool {
+    pub(crate) fn may_use(self, row: &Conversation) -> bool {
         !self.is_widget() || row.channel == self.channel().as_str()
     }
 }
@@ -130,7 +130,7 @@ impl Agent {
 
     /// The caller's conversation `id`: the tenant's, and for a widget one the widget opened.
     /// Anything else is "not found", so a widget cannot even learn that a session exists.
-    pub async fn session_for(&self, tenant: &TenantContext, caller: Caller, id: &str) -> Result<conversation::Model, AgentError> {
+    pub async fn session_for(&self, tenant: &TenantContext, caller: Caller, id: &str) -> Result<Conversation, AgentError> {
         let id: ConversationId = id.parse().map_err(|_| session_not_found())?;
         let row = self.store().conversations().get(tenant.id, id).await?.ok_or_else(session_not_found)?;
         if !caller.may_use(&row) {

@@ -22,7 +22,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use tria_core::{CustomerId, OrderStatus, TenantId};
-use tria_store::entity::outbox;
+use tria_store::records::{Order, OutboxJob};
 use tria_store::repo::{INVOICE_OUTBOX_KIND, LeaseOutcome, VOID_OUTBOX_KIND, job_order_id};
 use tria_store::{Store, StoreError};
 
@@ -223,7 +223,7 @@ impl InvoiceWorker {
         }
     }
 
-    async fn work(&self, job: &outbox::Model) -> Result<JobOutcome, StoreError> {
+    async fn work(&self, job: &OutboxJob) -> Result<JobOutcome, StoreError> {
         let outbox = self.store.outbox();
         let tenant = TenantId(job.tenant_id);
         let order_id = match job_order_id(job) {
@@ -305,7 +305,7 @@ impl InvoiceWorker {
     }
 
     /// Voids the invoice of a cancelled order, if it has one.
-    async fn work_void(&self, job: &outbox::Model) -> Result<JobOutcome, StoreError> {
+    async fn work_void(&self, job: &OutboxJob) -> Result<JobOutcome, StoreError> {
         let outbox = self.store.outbox();
         let tenant = TenantId(job.tenant_id);
         let order = match job_order_id(job) {
@@ -360,8 +360,8 @@ impl InvoiceWorker {
 
     async fn fail(
         &self,
-        job: &outbox::Model,
-        order: Option<&tria_store::entity::order::Model>,
+        job: &OutboxJob,
+        order: Option<&Order>,
         reason: &str,
     ) -> Result<JobOutcome, StoreError> {
         tracing::warn!(job = %job.id, reason, "invoice failed; compensating");
@@ -389,7 +389,7 @@ fn lease_kept(outcome: LeaseOutcome, then: JobOutcome) -> JobOutcome {
 }
 
 /// Voids an invoice an earlier attempt may have made; returns a note for the failure reason.
-async fn void_leftover_invoice(accounting: &dyn Accounting, order: &tria_store::entity::order::Model) -> String {
+async fn void_leftover_invoice(accounting: &dyn Accounting, order: &Order) -> String {
     match accounting.find_invoice_by_reference(&order.number).await {
         Ok(None) => String::new(),
         Ok(Some(invoice)) => match accounting.void_invoice(&invoice.invoice_id, &void_idempotency_key(order.id)).await {

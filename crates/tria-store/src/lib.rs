@@ -1,12 +1,14 @@
-//! Tria's persistence: sea-orm entities, migrations and repositories over SQLite or PostgreSQL.
+//! Tria's persistence: migrations and repositories over SQLite or PostgreSQL, which take and
+//! return the plain records of `records` (the sea-orm entities never leave this crate).
 //! Every repository call that reads tenant-owned rows takes the tenant, so no query path can
 //! return another tenant's data.
 
-pub mod entity;
+pub(crate) mod entity;
 mod error;
 pub mod fixtures;
 mod migration;
 mod pool;
+pub mod records;
 pub mod repo;
 mod store;
 

@@ -9,7 +9,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 use tria_console::{citation_labels, source_ids};
 use tria_core::{ConversationId, ErrorCode};
-use tria_store::entity::message;
+use tria_store::records::StoredMessage;
 use tria_store::repo::Rating;
 use uuid::Uuid;
 
@@ -29,18 +29,12 @@ pub(crate) fn caller_of(caller: &ChatAuth) -> tria_agent::Caller {
 }
 
 /// A stored message as the widget and console show it.
-pub(crate) fn message_json(m: &message::Model) -> Value {
-    json!({
-        "id": m.id,
-        "role": m.role,
-        "content": m.content,
-        "intent": m.intent,
-        "confidence": m.confidence,
-        "sources": m.sources,
-        "cache": m.cache_level,
-        "latency_ms": m.latency_ms,
-        "created_at": m.created_at,
-    })
+/// The agent's view of it (`tria_agent::HistoryMessage`, what `/api/sessions/{id}/messages`
+/// returns) plus the message's `id`, which the widget's `after=` and feedback need.
+pub(crate) fn message_json(m: &StoredMessage) -> Value {
+    let mut view = json!(tria_agent::HistoryMessage::from(m));
+    view["id"] = json!(m.id);
+    view
 }
 
 /// `after=<message id>` from a query string.

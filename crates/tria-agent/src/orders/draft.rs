@@ -5,8 +5,8 @@
 
 use serde::{Deserialize, Serialize};
 use tria_core::{CustomerId, OrderLineSummary, OrderStatus, OrderSummary};
-use tria_store::entity::product;
 use tria_store::repo::DraftState;
+use tria_store::records::Product;
 use uuid::Uuid;
 
 use super::rules::OrderRules;
@@ -184,7 +184,7 @@ pub(crate) struct Priced {
 /// Prices `lines` from `catalogue` (current prices, units, stock) and checks the bounds.
 /// `currency` is the tenant's; a product in another currency is reported missing rather than
 /// mixed into the total.
-pub(crate) fn price(lines: &[DraftLine], catalogue: &[product::Model], rules: &OrderRules, currency: &str) -> Priced {
+pub(crate) fn price(lines: &[DraftLine], catalogue: &[Product], rules: &OrderRules, currency: &str) -> Priced {
     let mut problems = Vec::new();
     let mut summary_lines = Vec::with_capacity(lines.len());
     let mut total: i64 = 0;

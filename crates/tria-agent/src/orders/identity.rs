@@ -10,6 +10,7 @@
 //! business has already signed its customer in.
 
 use tria_core::{ConversationId, CustomerId, TenantContext};
+use tria_store::records::Customer;
 
 use super::lockout::{self, Attempt};
 use crate::{Agent, AgentError};
@@ -135,7 +136,7 @@ impl Agent {
         })
     }
 
-    async fn find_customer(&self, tenant: &TenantContext, token: &str) -> Result<Option<tria_store::entity::customer::Model>, AgentError> {
+    async fn find_customer(&self, tenant: &TenantContext, token: &str) -> Result<Option<Customer>, AgentError> {
         let customers = self.store().customers();
         if let Some(found) = customers.find_by_external_id(tenant.id, token).await? {
             return Ok(Some(found));

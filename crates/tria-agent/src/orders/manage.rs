@@ -5,6 +5,7 @@
 use tria_core::{CustomerId, IntentLabel, OrderStatus};
 use tria_store::StoreError;
 use tria_store::repo::{CancelOutcome, VOID_OUTBOX_KIND, outbox_state};
+use tria_store::records::Order;
 
 use super::draft::{Draft, DraftLine, Stage};
 use super::{OrderContext, OrderTurn, intent, reply, stored_summary};
@@ -32,7 +33,7 @@ fn not_found(number: &str) -> String {
 
 impl Agent {
     /// What became of a cancelled order's invoice, if it had one.
-    async fn void_note(&self, cx: &OrderContext<'_>, order: &tria_store::entity::order::Model) -> Result<Option<String>, AgentError> {
+    async fn void_note(&self, cx: &OrderContext<'_>, order: &Order) -> Result<Option<String>, AgentError> {
         let Some(job) = self.store().outbox().job_for_order(cx.tenant.id, VOID_OUTBOX_KIND, order.id).await? else {
             return Ok(None);
         };
@@ -155,7 +156,7 @@ impl Agent {
         Ok(None)
     }
 
-    async fn cancel(&self, cx: &OrderContext<'_>, order: tria_store::entity::order::Model) -> Result<OrderTurn, AgentError> {
+    async fn cancel(&self, cx: &OrderContext<'_>, order: Order) -> Result<OrderTurn, AgentError> {
         let number = order.number.clone();
         let orders = self.store().orders();
         let outcome = match orders.cancel(cx.tenant.id, order.id, cx.rules.cancel_invoiced_orders).await {

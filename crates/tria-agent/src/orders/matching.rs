@@ -3,7 +3,7 @@
 //! prefix still counts), a size the customer gave must be the product's size, and a tie is an
 //! ambiguity to ask about — never a guess.
 
-use tria_store::entity::product;
+use tria_store::records::Product;
 
 use super::text::{is_size_token, tokens, words};
 
@@ -15,11 +15,11 @@ const MIN_COVERAGE: f32 = 0.5;
 
 #[derive(Debug, PartialEq)]
 pub(crate) enum Match<'a> {
-    One(&'a product::Model),
+    One(&'a Product),
     /// Several products fit equally well; ask which.
-    Ambiguous(Vec<&'a product::Model>),
+    Ambiguous(Vec<&'a Product>),
     /// The product exists but is no longer sold.
-    Inactive(&'a product::Model),
+    Inactive(&'a Product),
     Unknown,
 }
 
@@ -64,7 +64,7 @@ fn word_matches(query: &str, product: &str) -> bool {
 }
 
 /// The SKU the words contain, longest first (`NW-CUP-12OZ-DW` before `NW-CUP-12OZ`).
-fn by_sku<'a>(phrase: &str, products: &'a [product::Model]) -> Option<&'a product::Model> {
+fn by_sku<'a>(phrase: &str, products: &'a [Product]) -> Option<&'a Product> {
     let said = words(phrase);
     products
         .iter()
@@ -76,12 +76,12 @@ fn by_sku<'a>(phrase: &str, products: &'a [product::Model]) -> Option<&'a produc
 }
 
 /// The customer's unit word fits the product's selling unit (`bags` ~ `bag (1 kg)`).
-fn unit_fits(unit_word: &str, product: &product::Model) -> bool {
+fn unit_fits(unit_word: &str, product: &Product) -> bool {
     words(&product.unit).iter().any(|w| super::text::singular(w) == unit_word)
 }
 
 /// Matches the words of one requested line against `products`.
-pub(crate) fn match_product<'a>(phrase: &str, unit_word: Option<&str>, products: &'a [product::Model]) -> Match<'a> {
+pub(crate) fn match_product<'a>(phrase: &str, unit_word: Option<&str>, products: &'a [Product]) -> Match<'a> {
     if let Some(product) = by_sku(phrase, products) {
         return if product.active { Match::One(product) } else { Match::Inactive(product) };
     }
@@ -91,7 +91,7 @@ pub(crate) fn match_product<'a>(phrase: &str, unit_word: Option<&str>, products:
         return Match::Unknown;
     }
     let query_sizes: Vec<&String> = query.iter().filter(|t| is_size_token(t)).collect();
-    let mut scored: Vec<(f32, &product::Model)> = Vec::new();
+    let mut scored: Vec<(f32, &Product)> = Vec::new();
     for product in products {
         let name = tokens(&product.name);
         let sizes: Vec<&String> = name.iter().filter(|t| is_size_token(t)).collect();
@@ -111,7 +111,7 @@ pub(crate) fn match_product<'a>(phrase: &str, unit_word: Option<&str>, products:
     let Some(best) = scored.iter().map(|(c, _)| *c).reduce(f32::max) else {
         return Match::Unknown;
     };
-    let mut candidates: Vec<&product::Model> = scored.iter().filter(|(c, _)| (*c - best).abs() < f32::EPSILON).map(|(_, p)| *p).collect();
+    let mut candidates: Vec<&Product> = scored.iter().filter(|(c, _)| (*c - best).abs() < f32::EPSILON).map(|(_, p)| *p).collect();
     if candidates.iter().any(|p| p.active) {
         candidates.retain(|p| p.active);
     }
@@ -137,7 +137,7 @@ const ORDINALS: &[&str] = &["first", "second", "third", "fourth", "fifth"];
 
 /// Which of the listed `candidates` the customer's answer picks: a SKU, a number or ordinal
 /// ("2", "the second one"), or words that fit exactly one of them.
-pub(crate) fn resolve_choice<'a>(answer: &str, candidates: &[&'a product::Model]) -> Option<&'a product::Model> {
+pub(crate) fn resolve_choice<'a>(answer: &str, candidates: &[&'a Product]) -> Option<&'a Product> {
     if let Some(p) = by_sku(answer, &candidates.iter().map(|p| (*p).clone()).collect::<Vec<_>>()) {
         return candidates.iter().find(|c| c.id == p.id).copied();
     }
@@ -150,7 +150,7 @@ pub(crate) fn resolve_choice<'a>(answer: &str, candidates: &[&'a product::Model]
     {
         return Some(candidates[n - 1]);
     }
-    let owned: Vec<product::Model> = candidates.iter().map(|p| (*p).clone()).collect();
+    let owned: Vec<Product> = candidates.iter().map(|p| (*p).clone()).collect();
     match match_product(answer, None, &owned) {
         Match::One(p) => candidates.iter().find(|c| c.id == p.id).copied(),
         _ => None,
@@ -161,8 +161,8 @@ pub(crate) fn resolve_choice<'a>(answer: &str, candidates: &[&'a product::Model]
 pub(crate) mod tests {
     use super::*;
 
-    pub(crate) fn product(sku: &str, name: &str, unit: &str, price: i64, stock: i64, active: bool) -> product::Model {
-        product::Model {
+    pub(crate) fn product(sku: &str, name: &str, unit: &str, price: i64, stock: i64, active: bool) -> Product {
+        Product {
             id: uuid::Uuid::new_v4(),
             tenant_id: uuid::Uuid::nil(),
             sku: sku.into(),
@@ -177,7 +177,7 @@ pub(crate) mod tests {
         }
     }
 
-    pub(crate) fn catalogue() -> Vec<product::Model> {
+    pub(crate) fn catalogue() -> Vec<Product> {
         vec![
             product("NW-CUP-12OZ", "Hot Cup 12 oz, White, Single Wall", "case of 1000", 7200, 210, true),
             product("NW-CUP-16OZ", "Hot Cup 16 oz, White, Single Wall", "case of 1000", 8400, 188, true),

@@ -28,7 +28,7 @@ use std::sync::Arc;
 use tria_core::{Answer, ConversationId, CustomerId, IntentLabel, OrderLineSummary, OrderStatus, OrderSummary, TenantContext};
 use tria_integrations::{IntegrationProbe, IntegrationState};
 use tria_intent::{Classification, extract_entities};
-use tria_store::entity::{order, order_item, product};
+use tria_store::records::{Order, OrderItem, Product};
 
 use self::draft::{Draft, Stage};
 use self::identity::Claim;
@@ -308,14 +308,14 @@ impl Agent {
     }
 
     /// The customer's order with this number; another customer's (or tenant's) is `None`.
-    async fn own_order(&self, cx: &OrderContext<'_>, number: &str) -> Result<Option<order::Model>, AgentError> {
+    async fn own_order(&self, cx: &OrderContext<'_>, number: &str) -> Result<Option<Order>, AgentError> {
         let Some(customer) = cx.customer else { return Ok(None) };
         Ok(self.store().orders().find_by_number(cx.tenant.id, number).await?.filter(|o| o.customer_id == customer.0))
     }
 }
 
 /// The summary of a stored order, from its rows (units from the catalogue).
-pub(crate) fn stored_summary(order: &order::Model, items: &[order_item::Model], catalogue: &[product::Model]) -> OrderSummary {
+pub(crate) fn stored_summary(order: &Order, items: &[OrderItem], catalogue: &[Product]) -> OrderSummary {
     OrderSummary {
         order_number: Some(order.number.clone()),
         status: OrderStatus::parse(&order.status).unwrap_or(OrderStatus::Failed),

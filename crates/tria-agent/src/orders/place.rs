@@ -4,8 +4,8 @@
 use chrono::Utc;
 use tria_core::{IntentLabel, OrderStatus};
 use tria_store::StoreError;
-use tria_store::entity::product;
 use tria_store::repo::{NewOrder, NewOrderLine};
+use tria_store::records::Product;
 
 use super::draft::{Draft, Question, Stage, price};
 use super::extract::requested_lines;
@@ -21,7 +21,7 @@ fn new_order_number() -> String {
 }
 
 impl Agent {
-    pub(super) async fn catalogue_rows(&self, cx: &OrderContext<'_>) -> Result<Vec<product::Model>, AgentError> {
+    pub(super) async fn catalogue_rows(&self, cx: &OrderContext<'_>) -> Result<Vec<Product>, AgentError> {
         Ok(self.store().catalogue().list(cx.tenant.id).await?)
     }
 
@@ -38,7 +38,7 @@ impl Agent {
 /// [`Agent::read_lines`] against `catalogue`; with `changing` a named product's quantity
 /// replaces the one on the draft ("make it 6 cases of …") unless the message adds ("2 more …"),
 /// and removal words drop it.
-fn read_lines_as(cx: &OrderContext<'_>, d: &mut Draft, changing: bool, catalogue: &[product::Model]) -> Vec<String> {
+fn read_lines_as(cx: &OrderContext<'_>, d: &mut Draft, changing: bool, catalogue: &[Product]) -> Vec<String> {
     let text = intent::without_order_numbers(cx.message, &cx.order_numbers);
     let (removal, addition) = (intent::is_removal(&text), intent::is_addition(&text));
     let mut notes = Vec::new();
@@ -46,7 +46,7 @@ fn read_lines_as(cx: &OrderContext<'_>, d: &mut Draft, changing: bool, catalogue
         let found = match match_product(&line.phrase, line.unit_word.as_deref(), catalogue) {
             // Changing an order: of several fitting products, the one already on it.
             Match::Ambiguous(candidates) if changing => {
-                let on_order: Vec<&product::Model> =
+                let on_order: Vec<&Product> =
                     candidates.iter().copied().filter(|p| d.lines.iter().any(|l| l.sku == p.sku)).collect();
                 if let [one] = on_order.as_slice() { Match::One(one) } else { Match::Ambiguous(candidates) }
             }
@@ -144,7 +144,7 @@ impl Agent {
     pub(super) async fn answer_clarification(&self, cx: &OrderContext<'_>, d: &mut Draft) -> Result<Option<OrderTurn>, AgentError> {
         let Some(question) = d.questions.first().cloned() else { return Ok(None) };
         let catalogue = self.catalogue_rows(cx).await?;
-        let candidates: Vec<&product::Model> =
+        let candidates: Vec<&Product> =
             question.candidates.iter().filter_map(|sku| catalogue.iter().find(|p| &p.sku == sku)).collect();
         let Some(chosen) = resolve_choice(cx.message, &candidates) else { return Ok(None) };
         d.questions.remove(0);
@@ -174,7 +174,7 @@ impl Agent {
         }
         let catalogue = self.catalogue_rows(cx).await?;
         if let Some(question) = d.questions.first() {
-            let candidates: Vec<&product::Model> =
+            let candidates: Vec<&Product> =
                 question.candidates.iter().filter_map(|sku| catalogue.iter().find(|p| &p.sku == sku)).collect();
             notes.push(reply::question_text(question, &candidates, &cx.currency));
             d.stage = Stage::Building;

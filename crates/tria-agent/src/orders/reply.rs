@@ -2,7 +2,7 @@
 //! stored order row — nothing here invents a number.
 
 use tria_core::{OrderStatus, OrderSummary};
-use tria_store::entity::{order, product};
+use tria_store::records::{Order, Product};
 
 use super::draft::{LineProblem, Question};
 use super::rules::OrderRules;
@@ -75,7 +75,7 @@ pub(crate) fn problem_text(problem: &LineProblem) -> String {
     }
 }
 
-pub(crate) fn question_text(question: &Question, candidates: &[&product::Model], currency: &str) -> String {
+pub(crate) fn question_text(question: &Question, candidates: &[&Product], currency: &str) -> String {
     let options: Vec<String> = candidates
         .iter()
         .enumerate()
@@ -141,7 +141,7 @@ pub(crate) fn status_word(status: OrderStatus) -> &'static str {
 }
 
 /// One order's status in a sentence, with what follows from it.
-pub(crate) fn status_text(order: &order::Model, invoicing_degraded: bool, void_note: Option<&str>) -> String {
+pub(crate) fn status_text(order: &Order, invoicing_degraded: bool, void_note: Option<&str>) -> String {
     let status = OrderStatus::parse(&order.status).unwrap_or(OrderStatus::Failed);
     let placed = order.created_at.format("%Y-%m-%d");
     let total = money(order.total_minor, &order.currency);

@@ -12,7 +12,6 @@ use tria_integrations::invoicing::{
 use tria_integrations::resilience::{BreakerConfig, BreakerState, CircuitBreaker, RetryPolicy};
 use tria_integrations::xero::fake::{FakeXero, Fault};
 use tria_store::Store;
-use tria_store::entity::order;
 use tria_store::repo::{INVOICE_OUTBOX_KIND, LeaseOutcome, NewCustomer, NewOrder, NewOrderLine, NewProduct, NewTenant};
 
 use crate::support::{client, fake, quick_retry};
@@ -66,7 +65,7 @@ async fn shop(store: &Store, customer_name: &str) -> Shop {
     Shop { tenant: tenant.id, customer: CustomerId(customer.id) }
 }
 
-async fn place(store: &Store, shop: &Shop, n: usize) -> Vec<order::Model> {
+async fn place(store: &Store, shop: &Shop, n: usize) -> Vec<tria_store::records::Order> {
     let mut orders = Vec::new();
     for i in 0..n {
         let order = store

@@ -1,22 +1,27 @@
 //! sea-orm entities, one module per table. Status columns hold the wire strings of the enums in
-//! `tria-core` so both SQLite and PostgreSQL store them the same way.
+//! `tria-core` so both SQLite and PostgreSQL store them the same way. Entities never leave this
+//! crate: repositories hand out the plain records of `crate::records` instead.
 
-pub mod api_key;
-pub mod conversation;
-pub mod customer;
-pub mod escalation;
-pub mod message;
-pub mod message_feedback;
-pub mod operator_tenant;
-pub mod order;
-pub mod order_draft;
-pub mod order_escalation;
-pub mod order_item;
-pub mod outbox;
-pub mod policy_chunk;
-pub mod policy_document;
-pub mod product;
-pub mod tenant;
-pub mod tenant_usage_daily;
-pub mod ticket_link;
-pub mod verification_failure;
+// sea-orm's derives generate `pub` items (Entity, Column, ActiveModel, …); the module is
+// crate-private, so they are reachable only from inside tria-store.
+#![allow(unreachable_pub)]
+
+pub(crate) mod api_key;
+pub(crate) mod conversation;
+pub(crate) mod customer;
+pub(crate) mod escalation;
+pub(crate) mod message;
+pub(crate) mod message_feedback;
+pub(crate) mod operator_tenant;
+pub(crate) mod order;
+pub(crate) mod order_draft;
+pub(crate) mod order_escalation;
+pub(crate) mod order_item;
+pub(crate) mod outbox;
+pub(crate) mod policy_chunk;
+pub(crate) mod policy_document;
+pub(crate) mod product;
+pub(crate) mod tenant;
+pub(crate) mod tenant_usage_daily;
+pub(crate) mod ticket_link;
+pub(crate) mod verification_failure;

@@ -7,6 +7,7 @@ use uuid::Uuid;
 
 use crate::StoreError;
 use crate::entity::product;
+use crate::records::{IntoRecords, Product};
 
 #[derive(Clone, Debug)]
 pub struct NewProduct {
@@ -31,7 +32,7 @@ impl CatalogueRepo<'_> {
         if new.unit_price_minor < 0 || new.stock < 0 {
             return Err(StoreError::Invalid(format!("product {}: price and stock must not be negative", new.sku)));
         }
-        match self.find_by_sku(tenant, &new.sku).await? {
+        match self.sku_row(tenant, &new.sku).await? {
             Some(existing) => {
                 let same = existing.name == new.name
                     && existing.description == new.description
@@ -76,12 +77,16 @@ impl CatalogueRepo<'_> {
         }
     }
 
-    pub async fn find_by_sku(&self, tenant: TenantId, sku: &str) -> Result<Option<product::Model>, StoreError> {
+    pub async fn find_by_sku(&self, tenant: TenantId, sku: &str) -> Result<Option<Product>, StoreError> {
+        Ok(self.sku_row(tenant, sku).await?.records())
+    }
+
+    async fn sku_row(&self, tenant: TenantId, sku: &str) -> Result<Option<product::Model>, StoreError> {
         Ok(product::Entity::find().filter(product::Column::TenantId.eq(tenant.0)).filter(product::Column::Sku.eq(sku)).one(self.db).await?)
     }
 
     /// Every product, active or not, by SKU.
-    pub async fn list(&self, tenant: TenantId) -> Result<Vec<product::Model>, StoreError> {
-        Ok(product::Entity::find().filter(product::Column::TenantId.eq(tenant.0)).order_by_asc(product::Column::Sku).all(self.db).await?)
+    pub async fn list(&self, tenant: TenantId) -> Result<Vec<Product>, StoreError> {
+        Ok(product::Entity::find().filter(product::Column::TenantId.eq(tenant.0)).order_by_asc(product::Column::Sku).all(self.db).await?.records())
     }
 }

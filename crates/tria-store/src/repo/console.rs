@@ -11,6 +11,7 @@ use uuid::Uuid;
 
 use crate::StoreError;
 use crate::entity::{conversation, escalation, message, message_feedback, policy_chunk, policy_document};
+use crate::records::{IntoRecords, Conversation, Escalation, Feedback, StoredMessage};
 
 /// A customer's verdict on one reply.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -82,21 +83,21 @@ impl ConsoleRepo<'_> {
         tenants: &[TenantId],
         status: Option<ConversationStatus>,
         limit: u64,
-    ) -> Result<Vec<conversation::Model>, StoreError> {
+    ) -> Result<Vec<Conversation>, StoreError> {
         let mut query = conversation::Entity::find().filter(conversation::Column::TenantId.is_in(tenant_uuids(tenants)));
         if let Some(status) = status {
             query = query.filter(conversation::Column::Status.eq(status.as_str()));
         }
-        Ok(query.order_by_desc(conversation::Column::UpdatedAt).limit(limit).all(self.db).await?)
+        Ok(query.order_by_desc(conversation::Column::UpdatedAt).limit(limit).all(self.db).await?.records())
     }
 
     /// One conversation, if it belongs to one of `tenants`.
-    pub async fn conversation(&self, tenants: &[TenantId], id: ConversationId) -> Result<Option<conversation::Model>, StoreError> {
-        Ok(conversation::Entity::find_by_id(id.0).filter(conversation::Column::TenantId.is_in(tenant_uuids(tenants))).one(self.db).await?)
+    pub async fn conversation(&self, tenants: &[TenantId], id: ConversationId) -> Result<Option<Conversation>, StoreError> {
+        Ok(conversation::Entity::find_by_id(id.0).filter(conversation::Column::TenantId.is_in(tenant_uuids(tenants))).one(self.db).await?.records())
     }
 
     /// The messages of several conversations of `tenants`, oldest first (for queue rows).
-    pub async fn messages_of(&self, tenants: &[TenantId], conversations: &[Uuid]) -> Result<Vec<message::Model>, StoreError> {
+    pub async fn messages_of(&self, tenants: &[TenantId], conversations: &[Uuid]) -> Result<Vec<StoredMessage>, StoreError> {
         if conversations.is_empty() {
             return Ok(Vec::new());
         }
@@ -105,17 +106,17 @@ impl ConsoleRepo<'_> {
             .filter(message::Column::ConversationId.is_in(conversations.to_vec()))
             .order_by_asc(message::Column::CreatedAt)
             .all(self.db)
-            .await?)
+            .await?.records())
     }
 
     /// A conversation's escalations, oldest first.
-    pub async fn escalations(&self, tenant: TenantId, conversation: ConversationId) -> Result<Vec<escalation::Model>, StoreError> {
+    pub async fn escalations(&self, tenant: TenantId, conversation: ConversationId) -> Result<Vec<Escalation>, StoreError> {
         Ok(escalation::Entity::find()
             .filter(escalation::Column::TenantId.eq(tenant.0))
             .filter(escalation::Column::ConversationId.eq(conversation.0))
             .order_by_asc(escalation::Column::CreatedAt)
             .all(self.db)
-            .await?)
+            .await?.records())
     }
 
     /// The conversations of `tenants` that have an escalation (for the handoff flag).
@@ -145,7 +146,7 @@ impl ConsoleRepo<'_> {
         tenant: TenantId,
         id: ConversationId,
         status: ConversationStatus,
-    ) -> Result<conversation::Model, StoreError> {
+    ) -> Result<Conversation, StoreError> {
         let txn = self.db.begin().await?;
         let mut update = conversation::Entity::update_many()
             .col_expr(conversation::Column::Status, Expr::value(status.as_str()))
@@ -163,12 +164,12 @@ impl ConsoleRepo<'_> {
         }
         let row = conversation::Entity::find_by_id(id.0).one(&txn).await?.ok_or_else(|| StoreError::NotFound(format!("session {id}")))?;
         txn.commit().await?;
-        Ok(row)
+        Ok(row.into())
     }
 
     /// Stores a message written by an operator (role `operator`) and marks the conversation
     /// active. The caller checks the conversation is handed off.
-    pub async fn add_operator_message(&self, tenant: TenantId, id: ConversationId, content: &str) -> Result<message::Model, StoreError> {
+    pub async fn add_operator_message(&self, tenant: TenantId, id: ConversationId, content: &str) -> Result<StoredMessage, StoreError> {
         let now = Utc::now();
         let txn = self.db.begin().await?;
         let touched = conversation::Entity::update_many()
@@ -201,7 +202,7 @@ impl ConsoleRepo<'_> {
         .insert(&txn)
         .await?;
         txn.commit().await?;
-        Ok(row)
+        Ok(row.into())
     }
 
     /// Marks the channel a conversation came through (e.g. `web` for the widget), which decides
@@ -250,7 +251,7 @@ impl ConsoleRepo<'_> {
     }
 
     /// The feedback on a set of messages of one tenant: message id → rating.
-    pub async fn feedback_on(&self, tenant: TenantId, messages: &[Uuid]) -> Result<Vec<message_feedback::Model>, StoreError> {
+    pub async fn feedback_on(&self, tenant: TenantId, messages: &[Uuid]) -> Result<Vec<Feedback>, StoreError> {
         if messages.is_empty() {
             return Ok(Vec::new());
         }
@@ -258,7 +259,7 @@ impl ConsoleRepo<'_> {
             .filter(message_feedback::Column::TenantId.eq(tenant.0))
             .filter(message_feedback::Column::MessageId.is_in(messages.to_vec()))
             .all(self.db)
-            .await?)
+            .await?.records())
     }
 
     /// Thumbs up and down a tenant's replies received.
@@ -349,7 +350,7 @@ impl ConsoleRepo<'_> {
     }
 
     /// The conversation of one of the tenant's assistant or operator replies.
-    pub async fn reply_conversation(&self, tenant: TenantId, message_id: Uuid) -> Result<Option<conversation::Model>, StoreError> {
+    pub async fn reply_conversation(&self, tenant: TenantId, message_id: Uuid) -> Result<Option<Conversation>, StoreError> {
         let Some(reply) = message::Entity::find_by_id(message_id)
             .filter(message::Column::TenantId.eq(tenant.0))
             .filter(message::Column::Role.is_in([MessageRole::Assistant.as_str(), MessageRole::Operator.as_str()]))
@@ -358,6 +359,6 @@ impl ConsoleRepo<'_> {
         else {
             return Ok(None);
         };
-        Ok(conversation::Entity::find_by_id(reply.conversation_id).filter(conversation::Column::TenantId.eq(tenant.0)).one(self.db).await?)
+        Ok(conversation::Entity::find_by_id(reply.conversation_id).filter(conversation::Column::TenantId.eq(tenant.0)).one(self.db).await?.records())
     }
 }

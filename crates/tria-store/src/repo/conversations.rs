@@ -8,6 +8,7 @@ use uuid::Uuid;
 
 use crate::StoreError;
 use crate::entity::{conversation, escalation, message};
+use crate::records::{IntoRecords, Conversation, Escalation, StoredMessage};
 use crate::repo::usage::{UsageDelta, add_usage};
 
 /// One message to store, with what the pipeline decided about it.
@@ -97,8 +98,8 @@ pub(crate) fn message_row(tenant: TenantId, conversation: ConversationId, m: New
 
 impl ConversationRepo<'_> {
     /// The conversation if it exists *and* belongs to `tenant`; another tenant's id is `None`.
-    pub async fn get(&self, tenant: TenantId, id: ConversationId) -> Result<Option<conversation::Model>, StoreError> {
-        Ok(conversation::Entity::find_by_id(id.0).filter(conversation::Column::TenantId.eq(tenant.0)).one(self.db).await?)
+    pub async fn get(&self, tenant: TenantId, id: ConversationId) -> Result<Option<Conversation>, StoreError> {
+        Ok(conversation::Entity::find_by_id(id.0).filter(conversation::Column::TenantId.eq(tenant.0)).one(self.db).await?.records())
     }
 
     /// Stores both messages (and the conversation when new) in one transaction.
@@ -160,18 +161,18 @@ impl ConversationRepo<'_> {
     }
 
     /// All messages of a conversation, oldest first; empty for another tenant's conversation.
-    pub async fn messages(&self, tenant: TenantId, id: ConversationId) -> Result<Vec<message::Model>, StoreError> {
+    pub async fn messages(&self, tenant: TenantId, id: ConversationId) -> Result<Vec<StoredMessage>, StoreError> {
         Ok(message::Entity::find()
             .filter(message::Column::TenantId.eq(tenant.0))
             .filter(message::Column::ConversationId.eq(id.0))
             .order_by_asc(message::Column::CreatedAt)
             .order_by_asc(message::Column::Role) // a user message and its reply can share a timestamp
             .all(self.db)
-            .await?)
+            .await?.records())
     }
 
     /// The latest `limit` messages, oldest first.
-    pub async fn recent_messages(&self, tenant: TenantId, id: ConversationId, limit: u64) -> Result<Vec<message::Model>, StoreError> {
+    pub async fn recent_messages(&self, tenant: TenantId, id: ConversationId, limit: u64) -> Result<Vec<StoredMessage>, StoreError> {
         let mut rows = message::Entity::find()
             .filter(message::Column::TenantId.eq(tenant.0))
             .filter(message::Column::ConversationId.eq(id.0))
@@ -180,7 +181,7 @@ impl ConversationRepo<'_> {
             .all(self.db)
             .await?;
         rows.reverse();
-        Ok(rows)
+        Ok(rows.records())
     }
 
     /// Links the conversation to `customer` once they have been identified in it; a
@@ -197,7 +198,11 @@ impl ConversationRepo<'_> {
     }
 
     pub async fn set_status(&self, tenant: TenantId, id: ConversationId, status: ConversationStatus) -> Result<(), StoreError> {
-        let row = self.get(tenant, id).await?.ok_or_else(|| StoreError::NotFound(format!("session {id}")))?;
+        let row = conversation::Entity::find_by_id(id.0)
+            .filter(conversation::Column::TenantId.eq(tenant.0))
+            .one(self.db)
+            .await?
+            .ok_or_else(|| StoreError::NotFound(format!("session {id}")))?;
         let mut active: conversation::ActiveModel = row.into();
         active.status = Set(status.as_str().to_owned());
         active.updated_at = Set(Utc::now());
@@ -208,7 +213,7 @@ impl ConversationRepo<'_> {
     /// Hands the conversation to a person: status and resolution `handed_off` and an `open`
     /// escalation with `reason`, in one transaction. Handing off a conversation that already is
     /// returns its open escalation instead of opening a second one.
-    pub async fn hand_off(&self, tenant: TenantId, id: ConversationId, reason: &str) -> Result<escalation::Model, StoreError> {
+    pub async fn hand_off(&self, tenant: TenantId, id: ConversationId, reason: &str) -> Result<Escalation, StoreError> {
         let txn = self.db.begin().await?;
         let now = Utc::now();
         // The write comes first (see record_exchange on SQLite locking).
@@ -247,7 +252,7 @@ impl ConversationRepo<'_> {
             }
         };
         txn.commit().await?;
-        Ok(row)
+        Ok(row.into())
     }
 
     /// Records the ticket a hand-off notifier opened for an escalation.
@@ -266,13 +271,13 @@ impl ConversationRepo<'_> {
     }
 
     /// The escalations of one conversation, oldest first.
-    pub async fn escalations(&self, tenant: TenantId, id: ConversationId) -> Result<Vec<escalation::Model>, StoreError> {
+    pub async fn escalations(&self, tenant: TenantId, id: ConversationId) -> Result<Vec<Escalation>, StoreError> {
         Ok(escalation::Entity::find()
             .filter(escalation::Column::TenantId.eq(tenant.0))
             .filter(escalation::Column::ConversationId.eq(id.0))
             .order_by_asc(escalation::Column::CreatedAt)
             .all(self.db)
-            .await?)
+            .await?.records())
     }
 
     /// Sets how the conversation ended (or is ending); `close` also sets status `closed`.
@@ -297,14 +302,14 @@ impl ConversationRepo<'_> {
 
     /// Open conversations (any tenant) whose last activity is before `idle_since`, oldest first:
     /// what the resolution job settles. The caller acts per row with the row's own tenant.
-    pub async fn idle_open(&self, idle_since: DateTime<Utc>, limit: u64) -> Result<Vec<conversation::Model>, StoreError> {
+    pub async fn idle_open(&self, idle_since: DateTime<Utc>, limit: u64) -> Result<Vec<Conversation>, StoreError> {
         Ok(conversation::Entity::find()
             .filter(conversation::Column::Status.eq(ConversationStatus::Open.as_str()))
             .filter(conversation::Column::UpdatedAt.lt(idle_since))
             .order_by_asc(conversation::Column::UpdatedAt)
             .limit(limit)
             .all(self.db)
-            .await?)
+            .await?.records())
     }
 }
 

@@ -7,6 +7,7 @@ use uuid::Uuid;
 
 use crate::StoreError;
 use crate::entity::customer;
+use crate::records::{IntoRecords, Customer};
 
 #[derive(Clone, Debug)]
 pub struct NewCustomer {
@@ -23,7 +24,7 @@ pub struct CustomerRepo<'a> {
 
 impl CustomerRepo<'_> {
     /// Inserts the customer, or returns the existing one with the same external id.
-    pub async fn upsert(&self, tenant: TenantId, new: NewCustomer) -> Result<customer::Model, StoreError> {
+    pub async fn upsert(&self, tenant: TenantId, new: NewCustomer) -> Result<Customer, StoreError> {
         if let Some(existing) = self.find_by_external_id(tenant, &new.external_id).await? {
             return Ok(existing);
         }
@@ -37,27 +38,27 @@ impl CustomerRepo<'_> {
             created_at: Set(Utc::now()),
         }
         .insert(self.db)
-        .await?)
+        .await?.into())
     }
 
-    pub async fn find_by_external_id(&self, tenant: TenantId, external_id: &str) -> Result<Option<customer::Model>, StoreError> {
+    pub async fn find_by_external_id(&self, tenant: TenantId, external_id: &str) -> Result<Option<Customer>, StoreError> {
         Ok(customer::Entity::find()
             .filter(customer::Column::TenantId.eq(tenant.0))
             .filter(customer::Column::ExternalId.eq(external_id))
             .one(self.db)
-            .await?)
+            .await?.records())
     }
 
-    pub async fn get(&self, tenant: TenantId, id: CustomerId) -> Result<Option<customer::Model>, StoreError> {
-        Ok(customer::Entity::find_by_id(id.0).filter(customer::Column::TenantId.eq(tenant.0)).one(self.db).await?)
+    pub async fn get(&self, tenant: TenantId, id: CustomerId) -> Result<Option<Customer>, StoreError> {
+        Ok(customer::Entity::find_by_id(id.0).filter(customer::Column::TenantId.eq(tenant.0)).one(self.db).await?.records())
     }
 
-    pub async fn list(&self, tenant: TenantId) -> Result<Vec<customer::Model>, StoreError> {
+    pub async fn list(&self, tenant: TenantId) -> Result<Vec<Customer>, StoreError> {
         Ok(customer::Entity::find()
             .filter(customer::Column::TenantId.eq(tenant.0))
             .order_by_asc(customer::Column::ExternalId)
             .all(self.db)
-            .await?)
+            .await?.records())
     }
 
     pub async fn count(&self, tenant: TenantId) -> Result<u64, StoreError> {

@@ -13,6 +13,7 @@ use uuid::Uuid;
 
 use crate::StoreError;
 use crate::entity::{api_key, operator_tenant};
+use crate::records::{IntoRecords, ApiKeyRow};
 
 /// Characters of the key stored in clear for lookup.
 const PREFIX_LEN: usize = 12;
@@ -60,6 +61,20 @@ pub struct KeyInfo {
 
 impl From<api_key::Model> for KeyInfo {
     fn from(m: api_key::Model) -> Self {
+        Self {
+            id: m.id,
+            tenant_id: m.tenant_id,
+            role: m.role,
+            label: m.label,
+            prefix: m.prefix,
+            created_at: m.created_at,
+            revoked_at: m.revoked_at,
+        }
+    }
+}
+
+impl From<ApiKeyRow> for KeyInfo {
+    fn from(m: ApiKeyRow) -> Self {
         Self {
             id: m.id,
             tenant_id: m.tenant_id,
@@ -165,12 +180,12 @@ impl KeyRepo<'_> {
         Ok(())
     }
 
-    pub async fn list(&self, tenant: Option<TenantId>) -> Result<Vec<api_key::Model>, StoreError> {
+    pub async fn list(&self, tenant: Option<TenantId>) -> Result<Vec<ApiKeyRow>, StoreError> {
         let mut query = api_key::Entity::find().order_by_asc(api_key::Column::CreatedAt);
         if let Some(tenant) = tenant {
             query = query.filter(api_key::Column::TenantId.eq(tenant.0));
         }
-        Ok(query.all(self.db).await?)
+        Ok(query.all(self.db).await?.records())
     }
 
     /// Generates an operator key assigned to `tenants` (at least one); key and assignments are

@@ -9,6 +9,7 @@ use uuid::Uuid;
 
 use crate::StoreError;
 use crate::entity::{order, order_escalation, order_item, outbox, product};
+use crate::records::{IntoRecords, Order, OrderEscalation, OrderItem, OutboxJob};
 
 #[derive(Clone, Debug)]
 pub struct NewOrderLine {
@@ -157,7 +158,7 @@ impl OrderRepo<'_> {
     /// Creates the order priced from the catalogue. Replaying the same idempotency key returns
     /// the order already created instead of a second one. Stock is not touched (this also loads
     /// historical orders); a customer's new order goes through [`OrderRepo::place`].
-    pub async fn create(&self, tenant: TenantId, new: NewOrder) -> Result<order::Model, StoreError> {
+    pub async fn create(&self, tenant: TenantId, new: NewOrder) -> Result<Order, StoreError> {
         self.insert(tenant, new, false).await
     }
 
@@ -166,13 +167,13 @@ impl OrderRepo<'_> {
     /// [`StoreError::Conflict`]), writes the order and its items, and queues an
     /// [`INVOICE_OUTBOX_KIND`] outbox row. `status` and `outbox_kind` of `new` are overridden.
     /// Replaying the same idempotency key returns the existing order and reserves nothing.
-    pub async fn place(&self, tenant: TenantId, mut new: NewOrder) -> Result<order::Model, StoreError> {
+    pub async fn place(&self, tenant: TenantId, mut new: NewOrder) -> Result<Order, StoreError> {
         new.status = OrderStatus::Confirmed;
         new.outbox_kind = Some(INVOICE_OUTBOX_KIND.to_owned());
         self.insert(tenant, new, true).await
     }
 
-    async fn insert(&self, tenant: TenantId, new: NewOrder, reserve_stock: bool) -> Result<order::Model, StoreError> {
+    async fn insert(&self, tenant: TenantId, new: NewOrder, reserve_stock: bool) -> Result<Order, StoreError> {
         if let Some(existing) = self.find_by_idempotency_key(tenant, &new.idempotency_key).await? {
             return Ok(existing);
         }
@@ -206,7 +207,7 @@ impl OrderRepo<'_> {
             queue_job(&txn, tenant, &kind, order_id).await?;
         }
         txn.commit().await?;
-        Ok(row)
+        Ok(row.into())
     }
 
     /// Cancels an order in ONE transaction. A draft or confirmed order becomes `cancelled` and
@@ -256,7 +257,7 @@ impl OrderRepo<'_> {
     /// Replaces the lines of a `confirmed` (not yet invoiced) order in ONE transaction: the old
     /// lines' stock is released, the new lines are priced from the catalogue and reserved, and
     /// the totals are updated. The pending invoice job then invoices the new lines.
-    pub async fn replace_lines(&self, tenant: TenantId, order_id: Uuid, lines: &[NewOrderLine]) -> Result<order::Model, StoreError> {
+    pub async fn replace_lines(&self, tenant: TenantId, order_id: Uuid, lines: &[NewOrderLine]) -> Result<Order, StoreError> {
         if lines.is_empty() {
             return Err(StoreError::Invalid("an order needs at least one line".into()));
         }
@@ -295,41 +296,41 @@ impl OrderRepo<'_> {
         self.find(tenant, order_id).await?.ok_or_else(|| StoreError::NotFound("order".into()))
     }
 
-    pub async fn find_by_idempotency_key(&self, tenant: TenantId, key: &str) -> Result<Option<order::Model>, StoreError> {
+    pub async fn find_by_idempotency_key(&self, tenant: TenantId, key: &str) -> Result<Option<Order>, StoreError> {
         Ok(order::Entity::find()
             .filter(order::Column::TenantId.eq(tenant.0))
             .filter(order::Column::IdempotencyKey.eq(key))
             .one(self.db)
-            .await?)
+            .await?.records())
     }
 
-    pub async fn find_by_number(&self, tenant: TenantId, number: &str) -> Result<Option<order::Model>, StoreError> {
-        Ok(order::Entity::find().filter(order::Column::TenantId.eq(tenant.0)).filter(order::Column::Number.eq(number)).one(self.db).await?)
+    pub async fn find_by_number(&self, tenant: TenantId, number: &str) -> Result<Option<Order>, StoreError> {
+        Ok(order::Entity::find().filter(order::Column::TenantId.eq(tenant.0)).filter(order::Column::Number.eq(number)).one(self.db).await?.records())
     }
 
-    pub async fn list_for_customer(&self, tenant: TenantId, customer: CustomerId) -> Result<Vec<order::Model>, StoreError> {
+    pub async fn list_for_customer(&self, tenant: TenantId, customer: CustomerId) -> Result<Vec<Order>, StoreError> {
         Ok(order::Entity::find()
             .filter(order::Column::TenantId.eq(tenant.0))
             .filter(order::Column::CustomerId.eq(customer.0))
             .order_by_desc(order::Column::CreatedAt)
             .all(self.db)
-            .await?)
+            .await?.records())
     }
 
-    pub async fn items(&self, tenant: TenantId, order_id: Uuid) -> Result<Vec<order_item::Model>, StoreError> {
+    pub async fn items(&self, tenant: TenantId, order_id: Uuid) -> Result<Vec<OrderItem>, StoreError> {
         Ok(order_item::Entity::find()
             .filter(order_item::Column::TenantId.eq(tenant.0))
             .filter(order_item::Column::OrderId.eq(order_id))
             .all(self.db)
-            .await?)
+            .await?.records())
     }
 
-    pub async fn find(&self, tenant: TenantId, order_id: Uuid) -> Result<Option<order::Model>, StoreError> {
-        Ok(order::Entity::find().filter(order::Column::TenantId.eq(tenant.0)).filter(order::Column::Id.eq(order_id)).one(self.db).await?)
+    pub async fn find(&self, tenant: TenantId, order_id: Uuid) -> Result<Option<Order>, StoreError> {
+        Ok(order::Entity::find().filter(order::Column::TenantId.eq(tenant.0)).filter(order::Column::Id.eq(order_id)).one(self.db).await?.records())
     }
 
     /// Opens an escalation on an order for a person (e.g. approval of a high-value order).
-    pub async fn open_escalation(&self, tenant: TenantId, order_id: Uuid, reason: &str) -> Result<order_escalation::Model, StoreError> {
+    pub async fn open_escalation(&self, tenant: TenantId, order_id: Uuid, reason: &str) -> Result<OrderEscalation, StoreError> {
         let now = Utc::now();
         Ok(order_escalation::ActiveModel {
             id: Set(Uuid::new_v4()),
@@ -342,24 +343,24 @@ impl OrderRepo<'_> {
             updated_at: Set(now),
         }
         .insert(self.db)
-        .await?)
+        .await?.into())
     }
 
     /// Escalations opened for a tenant's orders, oldest first.
-    pub async fn escalations(&self, tenant: TenantId) -> Result<Vec<order_escalation::Model>, StoreError> {
+    pub async fn escalations(&self, tenant: TenantId) -> Result<Vec<OrderEscalation>, StoreError> {
         Ok(order_escalation::Entity::find()
             .filter(order_escalation::Column::TenantId.eq(tenant.0))
             .order_by_asc(order_escalation::Column::CreatedAt)
             .all(self.db)
-            .await?)
+            .await?.records())
     }
 
     /// Outbox rows of a tenant (for inspection and tests).
-    pub async fn outbox(&self, tenant: TenantId) -> Result<Vec<outbox::Model>, StoreError> {
+    pub async fn outbox(&self, tenant: TenantId) -> Result<Vec<OutboxJob>, StoreError> {
         Ok(outbox::Entity::find()
             .filter(outbox::Column::TenantId.eq(tenant.0))
             .order_by_asc(outbox::Column::CreatedAt)
             .all(self.db)
-            .await?)
+            .await?.records())
     }
 }

@@ -19,6 +19,7 @@ use uuid::Uuid;
 
 use crate::StoreError;
 use crate::entity::{order, order_escalation, order_item, outbox, product};
+use crate::records::{IntoRecords, OutboxJob};
 
 /// Outbox row states.
 pub mod state {
@@ -64,7 +65,7 @@ fn chrono_duration(d: Duration) -> chrono::Duration {
 }
 
 /// The order an invoice job is about (its payload is `{"order_id": …}`).
-pub fn job_order_id(job: &outbox::Model) -> Result<Uuid, StoreError> {
+pub fn job_order_id(job: &OutboxJob) -> Result<Uuid, StoreError> {
     job.payload
         .get("order_id")
         .and_then(|v| v.as_str())
@@ -82,7 +83,7 @@ impl OutboxRepo<'_> {
         lease_for: Duration,
         limit: u32,
         now: DateTime<Utc>,
-    ) -> Result<Vec<outbox::Model>, StoreError> {
+    ) -> Result<Vec<OutboxJob>, StoreError> {
         let backend = self.db.get_database_backend();
         let token = Uuid::new_v4().to_string();
         let expires = now + chrono_duration(lease_for);
@@ -97,29 +98,29 @@ impl OutboxRepo<'_> {
         let values: Vec<Value> =
             vec![token.into(), expires.into(), now.into(), kind.to_owned().into(), now.into(), now.into(), i64::from(limit).into()];
         let stmt = Statement::from_sql_and_values(backend, numbered_placeholders(&sql, backend), values);
-        Ok(outbox::Entity::find().from_raw_sql(stmt).all(self.db).await?)
+        Ok(outbox::Entity::find().from_raw_sql(stmt).all(self.db).await?.records())
     }
 
     /// Gives a leased row back without counting an attempt (e.g. the circuit breaker is open and
     /// no call was made); it becomes due at `at`.
-    pub async fn defer(&self, job: &outbox::Model, at: DateTime<Utc>) -> Result<LeaseOutcome, StoreError> {
+    pub async fn defer(&self, job: &OutboxJob, at: DateTime<Utc>) -> Result<LeaseOutcome, StoreError> {
         self.release(self.db, job, at, None, false).await
     }
 
     /// Like [`OutboxRepo::defer`], keeping `note` as the row's last error (why it waits).
-    pub async fn defer_with_note(&self, job: &outbox::Model, at: DateTime<Utc>, note: &str) -> Result<LeaseOutcome, StoreError> {
+    pub async fn defer_with_note(&self, job: &OutboxJob, at: DateTime<Utc>, note: &str) -> Result<LeaseOutcome, StoreError> {
         self.release(self.db, job, at, Some(note), false).await
     }
 
     /// Records a failed attempt and makes the row due again at `at`.
-    pub async fn retry_later(&self, job: &outbox::Model, error: &str, at: DateTime<Utc>) -> Result<LeaseOutcome, StoreError> {
+    pub async fn retry_later(&self, job: &OutboxJob, error: &str, at: DateTime<Utc>) -> Result<LeaseOutcome, StoreError> {
         self.release(self.db, job, at, Some(error), true).await
     }
 
     async fn release(
         &self,
         db: &impl ConnectionTrait,
-        job: &outbox::Model,
+        job: &OutboxJob,
         at: DateTime<Utc>,
         error: Option<&str>,
         count_attempt: bool,
@@ -142,7 +143,7 @@ impl OutboxRepo<'_> {
 
     /// Closes a job that no longer needs a call (its order was cancelled or already invoiced),
     /// keeping `note` as the reason.
-    pub async fn skip(&self, job: &outbox::Model, note: &str) -> Result<LeaseOutcome, StoreError> {
+    pub async fn skip(&self, job: &OutboxJob, note: &str) -> Result<LeaseOutcome, StoreError> {
         let result = fenced(
             outbox::Entity::update_many()
                 .col_expr(outbox::Column::State, Expr::value(state::DONE))
@@ -159,7 +160,7 @@ impl OutboxRepo<'_> {
 
     /// Marks the invoice job done and the order `invoiced` with the accounting system's ids, in
     /// one transaction. An order no longer `confirmed` (e.g. cancelled meanwhile) is left as is.
-    pub async fn complete_invoice(&self, job: &outbox::Model, invoice_id: &str, invoice_number: &str) -> Result<LeaseOutcome, StoreError> {
+    pub async fn complete_invoice(&self, job: &OutboxJob, invoice_id: &str, invoice_number: &str) -> Result<LeaseOutcome, StoreError> {
         let order_id = job_order_id(job)?;
         let txn = self.db.begin().await?;
         let now = Utc::now();
@@ -194,7 +195,7 @@ impl OutboxRepo<'_> {
     /// Gives up on the invoice job and compensates, in one transaction: the job is `failed`, the
     /// order `failed` with `reason`, its reserved stock released, and an open escalation row
     /// created for a person to follow up.
-    pub async fn fail_invoice(&self, job: &outbox::Model, reason: &str) -> Result<LeaseOutcome, StoreError> {
+    pub async fn fail_invoice(&self, job: &OutboxJob, reason: &str) -> Result<LeaseOutcome, StoreError> {
         let order_id = job_order_id(job)?;
         let txn = self.db.begin().await?;
         let now = Utc::now();
@@ -255,7 +256,7 @@ impl OutboxRepo<'_> {
 
     /// Gives up on a void job: the job is `failed` and an open escalation asks a person to void
     /// the invoice by hand (the order stays `cancelled`), in one transaction.
-    pub async fn fail_void(&self, job: &outbox::Model, reason: &str) -> Result<LeaseOutcome, StoreError> {
+    pub async fn fail_void(&self, job: &OutboxJob, reason: &str) -> Result<LeaseOutcome, StoreError> {
         let order_id = job_order_id(job)?;
         let txn = self.db.begin().await?;
         let now = Utc::now();
@@ -296,13 +297,13 @@ impl OutboxRepo<'_> {
         tenant: tria_core::TenantId,
         kind: &str,
         order_id: Uuid,
-    ) -> Result<Option<outbox::Model>, StoreError> {
+    ) -> Result<Option<OutboxJob>, StoreError> {
         Ok(outbox::Entity::find()
             .filter(outbox::Column::TenantId.eq(tenant.0))
             .filter(outbox::Column::Kind.eq(kind))
             .filter(outbox::Column::IdempotencyKey.eq(format!("{kind}:{order_id}")))
             .one(self.db)
-            .await?)
+            .await?.records())
     }
 
     /// Rows per state across all tenants (for metrics and the chaos run).
@@ -350,7 +351,7 @@ impl OutboxRepo<'_> {
 }
 
 /// Restricts an update to the row as leased by this job's holder.
-fn fenced(update: sea_orm::UpdateMany<outbox::Entity>, job: &outbox::Model) -> sea_orm::UpdateMany<outbox::Entity> {
+fn fenced(update: sea_orm::UpdateMany<outbox::Entity>, job: &OutboxJob) -> sea_orm::UpdateMany<outbox::Entity> {
     update
         .filter(outbox::Column::Id.eq(job.id))
         .filter(outbox::Column::State.eq(state::LEASED))

@@ -7,6 +7,7 @@ use uuid::Uuid;
 
 use crate::StoreError;
 use crate::entity::{policy_chunk, policy_document};
+use crate::records::{IntoRecords, PolicyChunk, PolicyDocument};
 
 #[derive(Clone, Debug)]
 pub struct NewChunk {
@@ -90,22 +91,22 @@ impl PolicyRepo<'_> {
         Ok(true)
     }
 
-    pub async fn documents(&self, tenant: TenantId) -> Result<Vec<policy_document::Model>, StoreError> {
+    pub async fn documents(&self, tenant: TenantId) -> Result<Vec<PolicyDocument>, StoreError> {
         Ok(policy_document::Entity::find()
             .filter(policy_document::Column::TenantId.eq(tenant.0))
             .order_by_asc(policy_document::Column::SourcePath)
             .all(self.db)
-            .await?)
+            .await?.records())
     }
 
     /// Every chunk of the tenant, grouped by document in reading order.
-    pub async fn chunks(&self, tenant: TenantId) -> Result<Vec<policy_chunk::Model>, StoreError> {
+    pub async fn chunks(&self, tenant: TenantId) -> Result<Vec<PolicyChunk>, StoreError> {
         Ok(policy_chunk::Entity::find()
             .filter(policy_chunk::Column::TenantId.eq(tenant.0))
             .order_by_asc(policy_chunk::Column::DocumentId)
             .order_by_asc(policy_chunk::Column::Ordinal)
             .all(self.db)
-            .await?)
+            .await?.records())
     }
 
     /// Stores a chunk's embedding (little-endian f32s) and the model that produced it.

@@ -8,6 +8,7 @@ use uuid::Uuid;
 
 use crate::StoreError;
 use crate::entity::ticket_link;
+use crate::records::{IntoRecords, TicketLink};
 
 /// Where a new ticket came from.
 #[derive(Clone, Debug, Default)]
@@ -27,7 +28,7 @@ pub struct TicketLinkRepo<'a> {
 }
 
 impl TicketLinkRepo<'_> {
-    pub async fn create(&self, tenant: TenantId, new: NewTicketLink) -> Result<ticket_link::Model, StoreError> {
+    pub async fn create(&self, tenant: TenantId, new: NewTicketLink) -> Result<TicketLink, StoreError> {
         let now = Utc::now();
         Ok(ticket_link::ActiveModel {
             id: Set(Uuid::new_v4()),
@@ -44,18 +45,18 @@ impl TicketLinkRepo<'_> {
             updated_at: Set(now),
         }
         .insert(self.db)
-        .await?)
+        .await?.into())
     }
 
     /// The newest ticket made from a Slack message, if any.
-    pub async fn find_by_slack_message(&self, tenant: TenantId, channel: &str, ts: &str) -> Result<Option<ticket_link::Model>, StoreError> {
+    pub async fn find_by_slack_message(&self, tenant: TenantId, channel: &str, ts: &str) -> Result<Option<TicketLink>, StoreError> {
         Ok(ticket_link::Entity::find()
             .filter(ticket_link::Column::TenantId.eq(tenant.0))
             .filter(ticket_link::Column::SlackChannel.eq(channel))
             .filter(ticket_link::Column::SlackTs.eq(ts))
             .order_by_desc(ticket_link::Column::CreatedAt)
             .one(self.db)
-            .await?)
+            .await?.records())
     }
 
     /// Marks the link closed; `false` when it was not open.
@@ -82,12 +83,12 @@ impl TicketLinkRepo<'_> {
     }
 
     /// Every ticket of a customer (open or closed), newest first.
-    pub async fn for_customer(&self, tenant: TenantId, customer: CustomerId) -> Result<Vec<ticket_link::Model>, StoreError> {
+    pub async fn for_customer(&self, tenant: TenantId, customer: CustomerId) -> Result<Vec<TicketLink>, StoreError> {
         Ok(ticket_link::Entity::find()
             .filter(ticket_link::Column::TenantId.eq(tenant.0))
             .filter(ticket_link::Column::CustomerId.eq(customer.0))
             .order_by_desc(ticket_link::Column::CreatedAt)
             .all(self.db)
-            .await?)
+            .await?.records())
     }
 }

@@ -9,6 +9,7 @@ use tria_core::{CacheLevel, TenantId};
 
 use crate::StoreError;
 use crate::entity::tenant_usage_daily as usage;
+use crate::records::{IntoRecords, DailyUsage};
 
 /// What one exchange adds to its tenant's day.
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -111,13 +112,13 @@ impl UsageRepo<'_> {
 
     /// The tenant's days from `from` to `to` inclusive, oldest first; days without traffic have
     /// no row.
-    pub async fn range(&self, tenant: TenantId, from: NaiveDate, to: NaiveDate) -> Result<Vec<usage::Model>, StoreError> {
+    pub async fn range(&self, tenant: TenantId, from: NaiveDate, to: NaiveDate) -> Result<Vec<DailyUsage>, StoreError> {
         Ok(usage::Entity::find()
             .filter(usage::Column::TenantId.eq(tenant.0))
             .filter(usage::Column::Day.gte(from))
             .filter(usage::Column::Day.lte(to))
             .order_by_asc(usage::Column::Day)
             .all(self.db)
-            .await?)
+            .await?.records())
     }
 }

@@ -97,7 +97,7 @@ async fn a_batch_of_exchanges_of_several_tenants_commits_together_and_sums_each_
         ];
         store.exchange_batches().record_exchanges(&batch).await.expect("batch");
 
-        let texts = |rows: Vec<tria_store::entity::message::Model>| rows.into_iter().map(|m| m.content).collect::<Vec<_>>();
+        let texts = |rows: Vec<tria_store::records::StoredMessage>| rows.into_iter().map(|m| m.content).collect::<Vec<_>>();
         assert_eq!(
             texts(store.conversations().messages(north.id, existing).await.expect("messages")),
             ["first", "reply to first", "second", "reply to second"],
@@ -185,7 +185,7 @@ fn full_exchange(conversation: ConversationId, customer: tria_core::CustomerId, 
 }
 
 /// Every stored field but the ids, which differ between two writes of the same exchange.
-fn stored_fields(m: &tria_store::entity::message::Model) -> String {
+fn stored_fields(m: &tria_store::records::StoredMessage) -> String {
     format!(
         "{}|{}|{:?}|{:?}|{}|{}|{}|{}|{:?}|{}|{:?}|{}|{:?}",
         m.role,

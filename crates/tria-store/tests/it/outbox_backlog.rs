@@ -1,8 +1,7 @@
 //! `OutboxRepo::backlog`: the `tria_outbox_depth` / `tria_outbox_oldest_age_seconds` gauges read it.
 
 use chrono::{Duration, Utc};
-use sea_orm::{ActiveModelTrait, Set};
-use tria_store::entity::outbox;
+use sea_orm::{ConnectionTrait, Statement, Value};
 use uuid::Uuid;
 
 use crate::tenant;
@@ -13,21 +12,12 @@ async fn the_backlog_counts_pending_and_leased_rows_per_kind_with_the_oldest() {
         let store = &db.store;
         let t = tenant(store, "backlog").await;
         let now = Utc::now();
-        let row = |kind: &str, state: &str, age_s: i64| outbox::ActiveModel {
-            id: Set(Uuid::new_v4()),
-            tenant_id: Set(t.id.0),
-            kind: Set(kind.to_owned()),
-            payload: Set(serde_json::json!({})),
-            idempotency_key: Set(Uuid::new_v4().to_string()),
-            state: Set(state.to_owned()),
-            attempts: Set(0),
-            next_attempt_at: Set(now),
-            last_error: Set(None),
-            lease_token: Set(None),
-            lease_expires_at: Set(None),
-            created_at: Set(now - Duration::seconds(age_s)),
-            updated_at: Set(now),
-        };
+        // Raw rows with chosen ages: nothing in the repositories back-dates a job (the entities
+        // stay inside tria-store), so the test writes the table itself.
+        let conn = store.connection();
+        let insert = "INSERT INTO integration_outbox \
+             (id, tenant_id, kind, payload, idempotency_key, state, attempts, next_attempt_at, created_at, updated_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)";
         for (kind, state, age) in [
             ("invoice", "pending", 30),
             ("invoice", "leased", 600),
@@ -35,7 +25,19 @@ async fn the_backlog_counts_pending_and_leased_rows_per_kind_with_the_oldest() {
             ("invoice", "failed", 9000),
             ("notify", "pending", 5),
         ] {
-            row(kind, state, age).insert(store.connection()).await.expect("insert");
+            let values: Vec<Value> = vec![
+                Uuid::new_v4().into(),
+                t.id.0.into(),
+                kind.into(),
+                serde_json::json!({}).into(),
+                Uuid::new_v4().to_string().into(),
+                state.into(),
+                0i32.into(),
+                now.into(),
+                (now - Duration::seconds(age)).into(),
+                now.into(),
+            ];
+            conn.execute_raw(Statement::from_sql_and_values(conn.get_database_backend(), insert, values)).await.expect("insert");
         }
         let mut backlog = store.outbox().backlog().await.expect("backlog");
         backlog.sort_by(|a, b| a.kind.cmp(&b.kind));
