@@ -1,30 +1,39 @@
-//! What the OpenAPI document says beyond the handler annotations: the request and reply
-//! schemas of the chat API (exactly as strict as the server, so generated clients and
-//! `schemathesis` agree with it), the error shape on every status an operation can answer, and
-//! the headers every response carries. Applied to the generated document in one pass, so a new
-//! route gets its error responses without repeating them.
+//! What the OpenAPI document says beyond the handler annotations and the derived schemas: the
+//! error shape on every status an operation can answer, the headers every response carries, the
+//! request body of each operation, and the schemas no Rust type describes. Applied to the
+//! generated document in one pass, so a new route gets its error responses without repeating them.
+//!
+//! Derived, not written here (`openapi.rs` lists them): `ChatRequest`, `ChatReply` and what they
+//! hold, `Tone` (tria-core, feature `openapi`, limits from `tria_core::constraints`, the same
+//! constants `tria_agent::input` validates with) and `Error` ([`ErrorBody`], codes from
+//! `tria_core::ErrorCode`). What stays hand-written says why at its function.
 
 use serde_json::{Map, Value, json};
+use tria_core::ErrorCode;
+use tria_core::constraints::{LABEL_PATTERN, NAME_PATTERN, PROSE_PATTERN};
 
-/// A message the agent accepts: at least one character that shows — not whitespace, a control
-/// character (those are stripped), a zero-width character or a bidi control
-/// (`tria_agent::input`'s `is_invisible`) — and at most 4,000 characters.
-const MESSAGE_PATTERN: &str = r"[^\s\x00-\x1f\x7f-\x9f\u00ad\u180e\u200b-\u200f\u202a-\u202e\u2060-\u2069\ufeff]";
-/// A name: no control character or bidi control at all, and something besides spaces
-/// (`text_input::single_line`).
-const NAME_PATTERN: &str = r"^[^\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]*[^\s\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069][^\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]*$";
-/// A label: no control character or bidi control (`text_input::single_line`).
-const LABEL_PATTERN: &str = r"^[^\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]*$";
-/// What the bot says to customers: prose without bidi controls (`text_input::customer_facing`).
-const CUSTOMER_FACING_PATTERN: &str = r"^[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]*$";
-/// Prose: line breaks and tabs, no other control character (`text_input::multi_line`).
-const PROSE_PATTERN: &str = r"^[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]*$";
+// The body of every error response, as `ApiError`'s `IntoResponse` writes it with `json!`:
+// described here, with its codes from the enum the server answers with.
+/// `{"error": {"code", "message"}}`.
+#[derive(utoipa::ToSchema)]
+#[schema(as = Error)]
+#[allow(dead_code)]
+pub(crate) struct ErrorBody {
+    error: ErrorDetail,
+}
 
-/// The schemas the handler annotations cannot express, by area; `complete` adds them to the
-/// document.
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)]
+struct ErrorDetail {
+    code: ErrorCode,
+    #[schema(min_length = 1)]
+    message: String,
+}
+
+/// The schemas no Rust type describes, by area; `complete` adds them to the document.
 fn component_schemas() -> Map<String, Value> {
     let mut schemas = Map::new();
-    for area in [error_schema(), chat_schemas(), completion_schemas(), tenant_schemas(), key_and_cache_schemas(), ops_schemas()] {
+    for area in [chat_schemas(), completion_schemas(), tenant_schemas(), key_and_cache_schemas(), ops_schemas()] {
         if let Value::Object(area) = area {
             schemas.extend(area);
         }
@@ -32,91 +41,17 @@ fn component_schemas() -> Map<String, Value> {
     schemas
 }
 
-/// `{"error": {"code", "message"}}`, with every code the server answers.
-fn error_schema() -> Value {
-    let codes = [
-        "invalid_json",
-        "invalid_field",
-        "missing_field",
-        "unauthorized",
-        "forbidden",
-        "not_found",
-        "method_not_allowed",
-        "payload_too_large",
-        "unsupported_media_type",
-        "rate_limited",
-        "overloaded",
-        "unavailable",
-        "timeout",
-        "internal",
-    ];
-    json!({
-        "Error": {
-            "type": "object",
-            "required": ["error"],
-            "properties": { "error": {
-                "type": "object",
-                "required": ["code", "message"],
-                "properties": {
-                    "code": { "type": "string", "enum": codes },
-                    "message": { "type": "string", "minLength": 1 },
-                },
-            } },
-        },
-    })
+/// A field schema from tria-core as a JSON value, for the hand-written schemas below.
+fn field(schema: utoipa::openapi::schema::Schema) -> Value {
+    serde_json::to_value(schema).unwrap_or_default()
 }
 
-/// The `session_id` of a chat request (and of an OpenAI request's `metadata`).
-fn session_id_schema() -> Value {
-    json!({
-        "description": "A session id from an earlier reply (continues that conversation); empty or null starts a new one.",
-        "anyOf": [{ "type": "string", "format": "uuid" }, { "type": "string", "maxLength": 0 }, { "type": "null" }],
-    })
-}
-
-/// The `customer_id` of a chat request (and an OpenAI request's `user`).
-fn customer_id_schema() -> Value {
-    json!({
-        "description": "The tenant's own id for the customer (per-customer rate limit, history, orders). Tenant keys only: a publishable widget key that sends one gets 403.",
-        "anyOf": [{ "type": "string", "maxLength": 128, "pattern": r"^[^\x00-\x1f\x7f-\x9f]*$" }, { "type": "null" }],
-    })
-}
-
-/// `/api/chat`, its stream, session messages and feedback.
+/// `/api/v1/chat/stream`'s events, session messages and feedback. Hand-written: an event is
+/// SSE framing (`event:` and `data:` lines), not a serialised type; session messages and
+/// feedback are built and read in `web/` (`message_json`, `FeedbackBody`), whose types are not
+/// the wire shape.
 fn chat_schemas() -> Value {
-    let session_id = session_id_schema();
-    let customer_id = customer_id_schema();
-    let message = json!({ "type": "string", "minLength": 1, "maxLength": 4000, "pattern": MESSAGE_PATTERN });
     json!({
-        "ChatRequest": {
-            "type": "object",
-            "additionalProperties": false,
-            "required": ["message"],
-            "properties": { "message": message, "session_id": session_id, "customer_id": customer_id },
-        },
-        "ChatReply": {
-            "type": "object",
-            "required": ["reply", "session_id", "intent", "sources", "cache", "latency_ms"],
-            "properties": {
-                "reply": { "type": "string" },
-                "session_id": { "type": "string" },
-                "intent": {
-                    "type": "object",
-                    "required": ["label", "confidence"],
-                    "properties": { "label": { "type": "string" }, "confidence": { "type": "number" } },
-                },
-                "sources": { "type": "array", "items": {
-                    "type": "object",
-                    "required": ["id", "title", "heading", "score"],
-                    "properties": {
-                        "id": { "type": "string" }, "title": { "type": "string" },
-                        "heading": { "type": "string" }, "score": { "type": "number" },
-                    },
-                } },
-                "cache": { "type": "string", "enum": ["l1", "l2", "l3", "none"] },
-                "latency_ms": { "type": "integer", "minimum": 0 },
-            },
-        },
         // One Server-Sent Event as a client sees it: its `event` name and `data` line(s).
         "ChatEvent": {
             "type": "object",
@@ -143,10 +78,14 @@ fn chat_schemas() -> Value {
     })
 }
 
-/// `/v1/chat/completions`, OpenAI's shape.
+/// `/v1/chat/completions`, OpenAI's shape. Hand-written: "the last message must be a user's"
+/// (`contains`) and the OpenAI fields accepted and ignored have no Rust type to derive from
+/// (`openai.rs` reads the request field by field); the message, session and customer fields
+/// are tria-core's, with the chat request's limits.
 fn completion_schemas() -> Value {
-    let session_id = session_id_schema();
-    let customer_id = customer_id_schema();
+    let session_id = field(tria_core::openapi::session_id());
+    let customer_id = field(tria_core::openapi::customer_id());
+    let message = field(tria_core::openapi::message());
     json!({
         "CompletionRequest": {
             "type": "object",
@@ -162,7 +101,7 @@ fn completion_schemas() -> Value {
                         "required": ["role", "content"],
                         "properties": {
                             "role": { "type": "string", "enum": ["system", "developer", "user", "assistant", "tool"] },
-                            "content": { "type": "string", "minLength": 1, "maxLength": 4000, "pattern": MESSAGE_PATTERN },
+                            "content": message,
                         },
                     },
                     // The answered message must be a user's.
@@ -198,7 +137,10 @@ fn completion_schemas() -> Value {
     })
 }
 
-/// `/admin/tenants`: tenants, their settings and tone.
+/// `/admin/tenants`: tenants and their settings (their tone is tria-core's `Tone`).
+/// Hand-written: `admin.rs` checks a tenant's name, slug and currency in code (its derived
+/// schemas would say only "string"), and settings are free-form JSON whose known keys
+/// `tenant_settings` describes from its own table.
 fn tenant_schemas() -> Value {
     json!({
         "CreateTenant": {
@@ -239,19 +181,12 @@ fn tenant_schemas() -> Value {
                 { "$ref": "#/components/schemas/Settings" },
             ],
         },
-        "Tone": {
-            "type": "object",
-            "properties": {
-                "style": { "type": "string", "enum": ["friendly", "formal", "concise"] },
-                "persona": { "type": "string", "pattern": CUSTOMER_FACING_PATTERN },
-                "greeting": { "type": "string", "pattern": CUSTOMER_FACING_PATTERN },
-                "sign_off": { "type": "string", "pattern": CUSTOMER_FACING_PATTERN },
-            },
-        },
     })
 }
 
-/// `/admin/keys` and `/admin/cache/invalidate`.
+/// `/admin/keys` and `/admin/cache/invalidate`. Hand-written: which fields a key needs depends
+/// on its role, and an invalidation takes a tenant or a pattern, never both (`oneOf`), which
+/// `admin.rs`'s flat structs cannot derive.
 fn key_and_cache_schemas() -> Value {
     json!({
         "CreateKey": {
@@ -320,7 +255,7 @@ fn key_and_cache_schemas() -> Value {
     })
 }
 
-/// `/health`.
+/// `/health`. Hand-written: `health.rs` builds the body with `json!`.
 fn ops_schemas() -> Value {
     json!({
         "Health": {
@@ -376,10 +311,9 @@ fn json_content(schema: &str) -> Value {
     json!({ "application/json": { "schema": { "$ref": format!("#/components/schemas/{schema}") } } })
 }
 
-/// Bodies of success responses the annotations leave open.
+/// Bodies of success responses the annotations leave open (`/api/chat`'s is annotated).
 fn success_content(method: &str, path: &str) -> Option<Value> {
     Some(match (method, path) {
-        ("post", "/api/chat") => json_content("ChatReply"),
         ("post", "/api/v1/chat/stream") => json!({ "text/event-stream": { "schema": { "$ref": "#/components/schemas/ChatEvent" } } }),
         ("post", "/v1/chat/completions") => {
             let mut content = json_content("ChatCompletion");
@@ -395,7 +329,6 @@ fn success_content(method: &str, path: &str) -> Option<Value> {
 
 fn request_body(method: &str, path: &str) -> Option<Value> {
     let schema = match (method, path) {
-        ("post", "/api/chat" | "/api/v1/chat/stream") => "ChatRequest",
         ("post", "/v1/chat/completions") => "CompletionRequest",
         ("post", "/admin/tenants") => "CreateTenant",
         ("patch", "/admin/tenants/{slug}") => "UpdateTenant",

@@ -11,15 +11,15 @@ use utoipa::{Modify, OpenApi};
 #[allow(dead_code)]
 mod described {
     #[utoipa::path(post, path = "/api/chat", tag = "chat", security(("bearer" = [])),
-        request_body(content = Object, description = "`{\"message\", \"session_id\"?, \"customer_id\"?}`; `customer_id` needs a tenant key (a publishable widget key that sends one gets 403)"),
-        responses((status = 200, description = "The reply, intent, sources, cache level and latency; `order` (number, status, lines, total in minor units, currency, awaiting_confirmation) when the reply is about an order"),
+        request_body(content = tria_core::ChatRequest, description = "`customer_id` needs a tenant key (a publishable widget key that sends one gets 403)"),
+        responses((status = 200, body = tria_core::ChatReply, description = "The reply, intent, sources, cache level and latency; `order` (number, status, lines, total in minor units, currency, awaiting_confirmation) when the reply is about an order"),
             (status = 400), (status = 401), (status = 403), (status = 404), (status = 408, description = "The body did not arrive within the body-read timeout"), (status = 413), (status = 415), (status = 422),
             (status = 429, description = "Tenant rate limit; see Retry-After"),
             (status = 503, description = "Overloaded or a required component down; see Retry-After")))]
     fn chat() {}
 
     #[utoipa::path(post, path = "/api/v1/chat/stream", tag = "chat", security(("bearer" = [])),
-        request_body(content = Object, description = "The `/api/chat` body"),
+        request_body(content = tria_core::ChatRequest, description = "The `/api/chat` body"),
         responses((status = 200, description = "Server-Sent Events: `meta`, `token`…, `done`, or `error`", content_type = "text/event-stream"),
             (status = 400), (status = 401), (status = 403), (status = 404), (status = 408, description = "The body did not arrive within the body-read timeout"), (status = 413), (status = 415), (status = 422), (status = 429), (status = 503)))]
     fn chat_stream() {}
@@ -90,7 +90,11 @@ impl Modify for BearerAuth {
         crate::web::described::console_take_over, crate::web::described::console_hand_back, crate::web::described::console_post_message,
         crate::web::described::console_dashboard,
     ),
-    components(schemas(crate::admin::CreateTenant, crate::admin::UpdateTenant, crate::admin::CreateKey, crate::admin::Invalidate)),
+    // Derived from the wire types (and what they hold: IntentVerdict, SourceRef, CacheLevel,
+    // OrderSummary, ReplyUsage, ErrorCode, …). The admin bodies' derived schemas are replaced by
+    // `api_schemas`' (see `tenant_schemas` and `key_and_cache_schemas` there for why).
+    components(schemas(tria_core::ChatRequest, tria_core::ChatReply, tria_core::ToneProfile, crate::api_schemas::ErrorBody,
+        crate::admin::CreateTenant, crate::admin::UpdateTenant, crate::admin::CreateKey, crate::admin::Invalidate)),
     modifiers(&BearerAuth),
     tags((name = "chat", description = "Tenant API (tenant key; chat, session events and feedback also take a publishable widget key)"),
         (name = "admin", description = "Admin API (admin key)"),
@@ -105,8 +109,8 @@ pub fn document() -> utoipa::openapi::OpenApi {
     ApiDoc::openapi()
 }
 
-/// The document as served: the generated one completed with the request and reply schemas and
-/// the error responses of every operation ([`crate::api_schemas`]).
+/// The document as served: the generated one completed with the hand-written schemas, the
+/// request bodies and the error responses of every operation ([`crate::api_schemas`]).
 pub fn document_json() -> serde_json::Value {
     let mut doc = serde_json::to_value(document()).unwrap_or_default();
     crate::api_schemas::complete(&mut doc);

@@ -7,14 +7,8 @@ use serde_json::Value;
 
 use crate::ApiError;
 
-/// Bidirectional formatting characters: embeddings and overrides (U+202A–U+202E), isolates
-/// (U+2066–U+2069) and the direction marks (LRM, RLM, ALM). In a name they reorder how it and
-/// the text around it show ("Acme\u{202E}moc.evil" reads as "Acmelive.com"), in the console,
-/// in logs and in every reply that names the tenant. Chat messages keep them: customers' text
-/// is stored as sent.
-pub(crate) fn is_bidi_control(c: char) -> bool {
-    matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}' | '\u{200E}' | '\u{200F}' | '\u{061C}')
-}
+/// Bidirectional formatting characters; defined with the OpenAPI patterns that refuse them.
+pub(crate) use tria_core::constraints::is_bidi_control;
 
 /// A name or label: no control characters at all, and no bidi controls.
 pub(crate) fn single_line(field: &str, text: &str) -> Result<(), ApiError> {
@@ -43,7 +37,7 @@ pub(crate) fn customer_facing(field: &str, text: &str) -> Result<(), ApiError> {
 
 /// Prose (a comment, a message, a setting): line breaks and tabs, but no other control character.
 pub(crate) fn multi_line(field: &str, text: &str) -> Result<(), ApiError> {
-    if text.chars().any(|c| c.is_control() && !matches!(c, '\n' | '\r' | '\t')) {
+    if text.chars().any(tria_core::constraints::is_control_in_prose) {
         return Err(ApiError::bad_request(format!(
             "`{field}` must not contain NUL or other control characters (line breaks and tabs are fine)"
         )));
