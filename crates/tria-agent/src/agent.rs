@@ -1,38 +1,30 @@
-//! The [`Agent`]: what a chat message goes through, from request to stored reply.
+//! The [`Agent`]: its parts, how it is built, and its entry points; the stages a chat message
+//! goes through are `pipeline/`.
 
 use std::sync::Arc;
-use std::time::{Duration, Instant};
 
-use chrono::Utc;
-use tracing::Instrument;
-use tria_core::{
-    CacheLevel, ChatReply, ChatRequest, ConversationId, CustomerId, ErrorCode, InputError, IntentLabel, IntentVerdict, MessageRole,
-    ReplyUsage, Resolution, TenantContext, TenantId,
-};
-use tria_guard::{InputScreen, ScreenVerdict, refusal_message};
-use tria_intent::{Classification, IntentClassifier, RuleClassifier, Tone};
+use tria_core::{ChatReply, ChatRequest, ConversationId, CustomerId, ErrorCode, InputError, TenantContext, TenantId};
+use tria_guard::InputScreen;
+use tria_intent::{Classification, IntentClassifier, RuleClassifier};
 use tria_rag::{Embedder, EmbedderStatus};
 use tria_store::Store;
-use tria_store::repo::{MeteredExchange, NewCustomer};
+use tria_store::repo::NewCustomer;
 
 use crate::AgentError;
 use crate::cached::{CacheParts, Generated};
 use crate::components::IntentParts;
-use crate::context::{DEFAULT_HISTORY_TOKENS, HistoryMessage, resolve_follow_up};
+use crate::context::{DEFAULT_HISTORY_TOKENS, HistoryMessage};
 use crate::generation::LlmParts;
 use crate::group_commit::ExchangeWriter;
-use crate::handoff::{self, HandoffNotifier, HandoffReason, NoNotifier};
-use crate::input::{ChatLimits, CleanRequest, validate};
+use crate::handoff::{HandoffNotifier, NoNotifier};
+use crate::input::{ChatLimits, validate};
 use crate::keyed_locks::KeyedLocks;
 use crate::message_facts::MessageFacts;
-use crate::persist::{self, Outcome};
-use crate::resolution::is_confirmation;
 use crate::routing::Ask;
 use crate::semantic::SemanticParts;
-use crate::session::{Caller, Session, session_not_found};
-use crate::stream::StreamSink;
+use crate::session::{Caller, session_not_found};
 use crate::tenant_indexes::TenantIndexes;
-use crate::trace::{ChatDebug, Stage, StageClock};
+use crate::trace::{ChatDebug, StageClock};
 
 /// Messages whose classification is remembered.
 const CLASSIFICATION_MEMO: usize = 8192;
@@ -125,15 +117,15 @@ impl AgentBuilder {
 /// The chat pipeline. Cheap to share behind an `Arc`; all state is per tenant.
 pub struct Agent {
     store: Store,
-    writer: ExchangeWriter,
+    pub(crate) writer: ExchangeWriter,
     /// Recent messages' classifications: the order check and the cache both need the intent,
     /// and repeated questions are most of the traffic; the classifier is the same for every
     /// tenant and for the process's life.
     classifications: quick_cache::sync::Cache<String, Classification>,
     /// Recent messages' screen verdicts and tone.
-    facts: MessageFacts,
+    pub(crate) facts: MessageFacts,
     classifier: Arc<dyn IntentClassifier>,
-    limits: ChatLimits,
+    pub(crate) limits: ChatLimits,
     /// Each tenant's policy index and catalogue (see `tenant_indexes.rs`).
     pub(crate) indexes: TenantIndexes,
     pub(crate) cache: CacheParts,
@@ -243,205 +235,6 @@ impl Agent {
         caller: Caller,
     ) -> Result<(ChatReply, ChatDebug), AgentError> {
         self.chat_inner(tenant, request, caller, None).await
-    }
-
-    /// The pipeline; with a `sink`, an LLM reply is streamed into it as it is generated.
-    #[tracing::instrument(name = "chat", skip_all, fields(tenant = %tenant.slug))]
-    pub(crate) async fn chat_inner(
-        &self,
-        tenant: &TenantContext,
-        request: ChatRequest,
-        caller: Caller,
-        sink: Option<StreamSink>,
-    ) -> Result<(ChatReply, ChatDebug), AgentError> {
-        let started = Instant::now();
-        let clock = StageClock::default();
-        let req = validate(request, self.limits)?;
-        // Held until the exchange is stored: the next message on this session reads it. The
-        // message's time is when its turn begins, so history reads question, answer, question.
-        let _turn = match req.session {
-            Some(id) => Some(Box::pin(self.turns.acquire(id)).await),
-            None => None,
-        };
-        let received_at = Utc::now();
-        let session = clock.time_async(Stage::Session, self.load_session(tenant, &req, caller)).await?;
-        let mut debug =
-            ChatDebug { history_messages: session.history.messages.len(), history_tokens: session.history.tokens, ..ChatDebug::default() };
-        let facts = self.facts.of(&req.message);
-        let tone = facts.tone;
-
-        // A person has this conversation: store the message, say so, answer nothing.
-        if session.handed_off {
-            let reply = Box::pin(self.handed_off_reply(tenant)).await;
-            let outcome = Outcome::fixed(reply, IntentLabel::HumanHandoff);
-            let reply = self.finish(tenant, &req, &session, outcome, tone, received_at, started, &clock).await?;
-            debug.timings_ms = clock.timings(Duration::ZERO);
-            return Ok((ChatReply { handoff: true, ..reply }, debug));
-        }
-
-        // Orders: the order flow answers from live rows (never cached), before the "thanks, that's
-        // all" check below, since "Confirm"/"yes" may be confirming an order.
-        let verdict = facts.verdict;
-        if matches!(verdict, ScreenVerdict::Allow)
-            && let Some(turn) = self.route_order(tenant, &session, req.customer_external_id.as_deref(), &req.message).await?
-        {
-            let outcome = Outcome {
-                reply: turn.answer.reply,
-                intent: turn.answer.intent,
-                confidence: turn.answer.confidence,
-                sources: turn.answer.sources,
-                cache: CacheLevel::None,
-                usage: ReplyUsage::default(),
-                tokens: 0,
-            };
-            let reply = self.finish(tenant, &req, &session, outcome, tone, received_at, started, &clock).await?;
-            if turn.handoff.is_some() {
-                Box::pin(self.hand_off(
-                    tenant,
-                    session.conversation,
-                    session.customer,
-                    HandoffReason::OrderApproval,
-                    &session.turns,
-                    &req.message,
-                ))
-                .await?;
-            }
-            debug.timings_ms = clock.timings(Duration::ZERO);
-            return Ok((ChatReply { handoff: turn.handoff.is_some(), order: turn.order, ..reply }, debug));
-        }
-
-        // The customer says they are done: the conversation is verified resolved.
-        if is_confirmation(&req.message) && session.turns.iter().any(|t| t.role == MessageRole::Assistant) {
-            let reply = format!("You're welcome, I'm glad I could help. {}", tenant.tone.sign_off).trim().to_owned();
-            let outcome = Outcome::fixed(reply, IntentLabel::Greeting);
-            let reply = self.finish(tenant, &req, &session, outcome, tone, received_at, started, &clock).await?;
-            Box::pin(self.store().conversations().set_resolution(tenant.id, session.conversation, Resolution::ResolvedVerified, false))
-                .await?;
-            debug.timings_ms = clock.timings(Duration::ZERO);
-            return Ok((reply, debug));
-        }
-
-        let resolved = resolve_follow_up(&req.message, session.subject.as_ref());
-        let message = resolved.as_deref().unwrap_or(&req.message);
-        debug.resolved_message.clone_from(&resolved);
-
-        // L1 → L2 before anything is computed; L3 between classification and retrieval.
-        let cache_started = Instant::now();
-        let context = self.cache_context(tenant.id, &session).await;
-        let usage_slot = std::sync::Mutex::new(ReplyUsage::default());
-        let (answer, cache) = match verdict {
-            // Prompt-injection and abuse attempts get a fixed refusal: never cached, never
-            // shown to a model.
-            ScreenVerdict::Refuse(refusal) => {
-                tracing::warn!(tenant = %tenant.slug, rule = %refusal.rule, category = ?refusal.category, "input refused by the safety screen");
-                let reply = refusal_message(refusal.category, &tenant.name);
-                (Arc::new(tria_core::Answer::new(reply, IntentLabel::OutOfScope, 1.0)), CacheLevel::None)
-            }
-            ScreenVerdict::Allow => {
-                let ask = Ask {
-                    message,
-                    history: &session.history.messages,
-                    conversation: Some(session.conversation),
-                    customer: session.customer,
-                    clock: &clock,
-                    sink: sink.as_ref(),
-                };
-                let subject_intent = resolved.as_ref().and(session.subject.as_ref()).and_then(|s| s.intent);
-                let classify = || clock.time_async(Stage::Intent, self.classify_follow_up(tenant.id, message, subject_intent));
-                let generate = |c| {
-                    let slot = &usage_slot;
-                    async move {
-                        let generated = self.respond(tenant, ask, c).await?;
-                        if let Ok(mut usage) = slot.lock() {
-                            usage.clone_from(&generated.usage);
-                        }
-                        Ok(generated)
-                    }
-                };
-                self.answer_through_cache(tenant, message, context, classify, generate).instrument(Stage::Cache.span()).await?
-            }
-        };
-        let cache_total = cache_started.elapsed();
-        // Only a generation in this request fills the slot: cache hits (and followers of a
-        // single-flight miss) cost nothing.
-        let usage = usage_slot.into_inner().unwrap_or_default();
-
-        let handoff = handoff::trigger(&session.turns, answer.intent, answer.confidence, tone.sentiment);
-        let outcome = match handoff {
-            Some(reason) => {
-                debug.handoff_reason = Some(reason.as_str());
-                let reply = Box::pin(self.handoff_reply(tenant, reason)).await;
-                Outcome {
-                    reply,
-                    intent: answer.intent,
-                    confidence: answer.confidence,
-                    sources: Vec::new(),
-                    cache,
-                    usage,
-                    tokens: answer.tokens,
-                }
-            }
-            None => Outcome {
-                reply: answer.reply.clone(),
-                intent: answer.intent,
-                confidence: answer.confidence,
-                sources: answer.sources.clone(),
-                cache,
-                usage,
-                tokens: answer.tokens,
-            },
-        };
-        let reply = self.finish(tenant, &req, &session, outcome, tone, received_at, started, &clock).await?;
-        if let Some(reason) = handoff {
-            Box::pin(self.hand_off(tenant, session.conversation, session.customer, reason, &session.turns, &req.message)).await?;
-        }
-        debug.timings_ms = clock.timings(cache_total);
-        Ok((ChatReply { handoff: handoff.is_some(), ..reply }, debug))
-    }
-
-    /// The intent of one message; a follow-up the classifier cannot place (out of scope, a
-    /// greeting) keeps the intent of the question it follows.
-    async fn classify_follow_up(&self, tenant: TenantId, message: &str, subject_intent: Option<IntentLabel>) -> Classification {
-        let mut classification = self.classify(tenant, message).await;
-        if let Some(intent) = subject_intent
-            && matches!(classification.label, IntentLabel::OutOfScope | IntentLabel::Greeting)
-        {
-            classification.label = intent;
-        }
-        classification
-    }
-
-    /// Stores the exchange (and the tenant's usage for the day) and builds the reply.
-    #[allow(clippy::too_many_arguments)]
-    async fn finish(
-        &self,
-        tenant: &TenantContext,
-        req: &CleanRequest,
-        session: &Session,
-        outcome: Outcome,
-        tone: Tone,
-        received_at: chrono::DateTime<Utc>,
-        started: Instant,
-        clock: &StageClock,
-    ) -> Result<ChatReply, AgentError> {
-        let latency_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
-        let exchange = persist::exchange(session, req, &outcome, tone, received_at, latency_ms);
-        let usage = persist::usage_delta(&outcome);
-        let message_id = exchange.assistant.id.to_string();
-        let item = MeteredExchange { tenant: tenant.id, exchange, usage: Some(usage) };
-        clock.time_async(Stage::Persist, self.writer.record(item)).await?;
-        Ok(ChatReply {
-            reply: outcome.reply,
-            session_id: session.conversation.to_string(),
-            intent: IntentVerdict { label: outcome.intent, confidence: outcome.confidence },
-            sources: outcome.sources,
-            cache: outcome.cache,
-            latency_ms,
-            message_id: Some(message_id),
-            usage: outcome.usage,
-            handoff: false,
-            order: None,
-        })
     }
 
     /// The intent of one message: remembered, else from the tenant's L4 intent cache, else the

@@ -309,7 +309,7 @@ impl Agent {
                     tenant,
                     question,
                     Some(context.clone()),
-                    || self.classify(tenant.id, question),
+                    || self.intent(tenant.id, question, None),
                     |c| self.generate(tenant, question, c),
                 )
                 .await?;

@@ -18,6 +18,7 @@ mod keyed_locks;
 mod message_facts;
 mod orders;
 mod persist;
+mod pipeline;
 pub mod resolution;
 mod responder;
 mod routing;

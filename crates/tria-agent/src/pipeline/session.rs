@@ -1,0 +1,43 @@
+//! The session stage: the session's turn lock, the conversation (`Agent::load_session`: a new
+//! one, or the caller's, checked to be the caller's) and, first exit, a conversation a person
+//! already has — the message is stored, the bot says so and answers nothing.
+
+use tokio::sync::OwnedMutexGuard;
+use tria_core::IntentLabel;
+
+use super::{Step, Then, Turn, TurnResult};
+use crate::input::CleanRequest;
+use crate::persist::Outcome;
+use crate::session::{Caller, Session};
+use crate::trace::{ChatDebug, Stage};
+use crate::{Agent, AgentError};
+
+/// What `?debug=true` reports of the session: the history sent with the prompt.
+pub(crate) fn debug_of(session: &Session) -> ChatDebug {
+    ChatDebug { history_messages: session.history.messages.len(), history_tokens: session.history.tokens, ..ChatDebug::default() }
+}
+
+impl Agent {
+    /// One turn at a time on a session, held until its exchange is stored (customer turns,
+    /// operators' take-overs and messages take the same lock, `conversation.rs`). A message
+    /// that opens a conversation has nothing to wait for.
+    pub(crate) async fn lock_session(&self, req: &CleanRequest) -> Option<OwnedMutexGuard<()>> {
+        match req.session {
+            Some(id) => Some(Box::pin(self.turns.acquire(id)).await),
+            None => None,
+        }
+    }
+
+    pub(crate) async fn session(&self, turn: &Turn<'_>, caller: Caller) -> Result<Session, AgentError> {
+        turn.clock.time_async(Stage::Session, self.load_session(turn.tenant, &turn.req, caller)).await
+    }
+
+    /// A person has this conversation: store the message, say so, answer nothing.
+    pub(crate) async fn with_person(&self, turn: &Turn<'_>, session: &Session) -> Step<()> {
+        if !session.handed_off {
+            return Step::Next(());
+        }
+        let reply = Box::pin(self.handed_off_reply(turn.tenant)).await;
+        Step::done(TurnResult::early(Outcome::fixed(reply, IntentLabel::HumanHandoff), Then::WithPerson))
+    }
+}
