@@ -13,7 +13,6 @@ use tria_store::repo::AuthenticatedKey;
 use uuid::Uuid;
 
 use crate::ApiError;
-use crate::ratelimit::Decision;
 use crate::state::AppState;
 
 /// An admin key's id (for the audit log).
@@ -145,13 +144,6 @@ async fn tenant_of(key: AuthenticatedKey, state: &AppState, roles: &[ApiRole]) -
         .await?
         .ok_or_else(|| ApiError::unauthorized("the key's tenant no longer exists"))?;
     tracing::Span::current().record("tenant", tenant.slug.as_str());
-    let (decision, message) = if key.role == ApiRole::Widget {
-        (state.rate_limiter().check_widget(&tenant).await, "too many requests from this tenant's web chat; retry after the indicated time")
-    } else {
-        (state.rate_limiter().check(&tenant).await, "too many requests for this tenant; retry after the indicated time")
-    };
-    if let Decision::Limited { limit, retry_after } = decision {
-        return Err(crate::admission::rate_limited(message, limit, retry_after, None));
-    }
+    tria_admission::admission::check_tenant_rate(state.rate_limiter(), &tenant, key.role == ApiRole::Widget).await?;
     Ok(tenant)
 }

@@ -5,6 +5,7 @@ use axum::Json;
 use axum::response::{IntoResponse, Response};
 use http::StatusCode;
 use serde_json::json;
+use tria_admission::Refusal;
 use tria_agent::{AgentError, ChatEvent};
 use tria_core::{ErrorCode, InputError};
 
@@ -107,6 +108,37 @@ impl From<AgentError> for ApiError {
             }
             AgentError::Internal(detail) => ApiError::internal(detail),
         }
+    }
+}
+
+/// Whole seconds a client should wait: rounded up, so waiting exactly that long finds room.
+fn ceil_seconds(wait: std::time::Duration) -> u64 {
+    (wait.as_secs() + u64::from(wait.subsec_nanos() > 0)).max(1)
+}
+
+/// A refusal by admission is a 429 with `Retry-After` and the `RateLimit-*` headers (IETF draft
+/// names); a spent budget also states its policy, in whole units (tokens, or dollars in cents).
+impl From<Refusal> for ApiError {
+    fn from(refusal: Refusal) -> Self {
+        let seconds = ceil_seconds(refusal.retry_after());
+        let (limit, policy) = match &refusal {
+            Refusal::TenantRate { limit, .. } | Refusal::WidgetRate { limit, .. } | Refusal::CustomerRate { limit, .. } => {
+                (u64::from(*limit), None)
+            }
+            Refusal::Budget { window, unit, limit, .. } => {
+                let (quota, quota_unit) =
+                    if *unit == "usd" { ((limit * 100.0).round() as u64, "usd-cents") } else { (*limit as u64, "tokens") };
+                (quota, Some(format!("{quota};w={};unit=\"{quota_unit}\"", window.policy_seconds())))
+            }
+        };
+        let mut err = ApiError::rate_limited(refusal.to_string(), seconds);
+        err.headers.push((http::HeaderName::from_static("ratelimit-limit"), limit.to_string()));
+        err.headers.push((http::HeaderName::from_static("ratelimit-remaining"), "0".to_owned()));
+        err.headers.push((http::HeaderName::from_static("ratelimit-reset"), seconds.to_string()));
+        if let Some(policy) = policy {
+            err.headers.push((http::HeaderName::from_static("ratelimit-policy"), policy));
+        }
+        err
     }
 }
 

@@ -3,11 +3,10 @@
 //! [`startup::build_state`] turns validated settings into the components.
 
 mod admin;
-mod admission;
 mod api_schemas;
 mod auth;
 mod auth_cache;
-pub mod budget;
+mod chat_admission;
 mod console;
 mod customers;
 mod error;
@@ -16,7 +15,6 @@ mod health;
 pub use tria_console::helpdesk;
 pub mod integrations;
 mod json_body;
-pub mod llm_observer;
 pub mod malloc_tuning;
 pub mod metrics;
 mod middleware;
@@ -24,11 +22,10 @@ mod openai;
 pub mod openapi;
 pub mod ops;
 mod path_param;
-pub mod ratelimit;
 mod routes;
 mod serve;
 pub mod settle;
-pub mod shed;
+mod shed;
 pub mod slack_events;
 pub mod startup;
 mod state;

@@ -104,7 +104,7 @@ pub struct Metrics {
     llm: LlmFamilies,
 }
 
-/// LLM calls as reported by [`crate::llm_observer`]. The tenant label is the slug (bounded by
+/// LLM calls as reported by the LLM observer (`tria_admission::observe`). The tenant label is the slug (bounded by
 /// the tenant count), the model the configured one (not the upstream's dated snapshot name).
 #[derive(Debug)]
 struct LlmFamilies {
@@ -177,6 +177,13 @@ impl Metrics {
     /// How many requests have been recorded with this route and status (tests, alerts).
     pub fn request_count(&self, route: &str, method: &str, status: u16) -> u64 {
         self.requests.get_or_create(&RequestLabels { route: route.to_owned(), method: method.to_owned(), status }).get()
+    }
+}
+
+/// The metrics see every LLM call through the admission observer (`tria_admission::observe`).
+impl tria_llm::LlmObserver for Metrics {
+    fn on_call(&self, record: &tria_llm::CallRecord) {
+        self.observe_llm(record);
     }
 }
 

@@ -6,7 +6,6 @@
 //! (any value names the tenant's assistant).
 
 use std::convert::Infallible;
-use std::sync::Arc;
 
 use axum::extract::State;
 use axum::response::sse::{Event, Sse};
@@ -16,14 +15,15 @@ use futures::stream::{self, StreamExt};
 use http::{HeaderValue, StatusCode};
 use serde::Deserialize;
 use serde_json::{Value, json};
+use tria_admission::{GateSlot, Slot};
 use tria_agent::{ChatEvent, Usage};
 use tria_core::json_object::Object;
 use tria_core::{ChatRequest, ErrorCode, TenantContext};
 
 use crate::ApiError;
 use crate::auth::TenantAuth;
+use crate::chat_admission::{AdmittedChat, ChatCaller, ReplyShape, admit_chat};
 use crate::json_body::JsonBody;
-use crate::shed::{GateSlot, Slot};
 use crate::state::AppState;
 
 #[derive(Debug, Deserialize)]
@@ -124,14 +124,15 @@ pub(crate) async fn chat_completions(
     JsonBody(body): JsonBody<CompletionRequest>,
 ) -> Result<Response, ApiError> {
     let (request, model, streaming, include_usage) = body.into_chat(&tenant)?;
-    crate::admission::admit(&state, &tenant, request.customer_id.as_deref()).await?;
+    let shape = if streaming { ReplyShape::Streamed } else { ReplyShape::Whole };
+    let admitted = admit_chat(&state, ChatCaller::tenant(tenant), request, shape).await?;
     if streaming {
-        state.agent().check_request(&tenant, &request, tria_agent::Caller::TENANT).await?;
         let slot = slot.and_then(|Extension(slot)| slot.take());
-        return Ok(stream_completion(state, tenant, request, model, include_usage, slot));
+        return Ok(stream_completion(state, admitted, model, include_usage, slot));
     }
+    let AdmittedChat { tenant, request, caller, scope } = admitted;
     let message = request.message.clone();
-    let reply = tria_llm::with_call_context(crate::admission::llm_context(&tenant), state.agent().chat(&tenant, request)).await?;
+    let (reply, _) = scope.run(Box::pin(state.agent().chat_traced_on(&tenant, request, caller))).await?;
     let usage = Usage::of(&message, &reply.reply);
     let session = reply.session_id.clone();
     let body = json!({
@@ -187,24 +188,17 @@ impl Chunks {
 /// `chat.completion.chunk` events, then `data: [DONE]`, as OpenAI streams them.
 /// The reply is made in a task of its own that holds the gate slot, so the slot is freed when
 /// the reply is complete, whether or not the client reads it; the body waits for the result.
-fn stream_completion(
-    state: AppState,
-    tenant: Arc<TenantContext>,
-    request: ChatRequest,
-    model: String,
-    include_usage: bool,
-    slot: Option<Slot>,
-) -> Response {
+fn stream_completion(state: AppState, admitted: AdmittedChat, model: String, include_usage: bool, slot: Option<Slot>) -> Response {
     let chunks = Chunks { id: completion_id(), created: now(), model };
+    let AdmittedChat { tenant, request, caller, scope } = admitted;
     let message = request.message.clone();
-    let context = crate::admission::llm_context(&tenant);
     let (mut done, result) = tokio::sync::oneshot::channel();
-    let reply = tokio::spawn(tria_llm::with_call_context(context, async move {
+    let reply = tokio::spawn(scope.run(async move {
         let _slot = slot;
-        let mut chat = Box::pin(state.agent().chat(&tenant, request));
+        let mut chat = Box::pin(state.agent().chat_traced_on(&tenant, request, caller));
         // A client that disconnects drops the receiver: stop working on its reply.
         let result = tokio::select! {
-            result = &mut chat => result,
+            result = &mut chat => result.map(|(reply, _)| reply),
             () = done.closed() => return,
         };
         let _ = done.send(result);

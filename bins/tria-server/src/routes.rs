@@ -9,6 +9,7 @@ use tower_http::catch_panic::CatchPanicLayer;
 use tria_core::{ChatReply, ChatRequest, ErrorCode};
 
 use crate::auth::{ChatAuth, TenantAuth};
+use crate::chat_admission::{AdmittedChat, ReplyShape, admit_chat};
 use crate::json_body::JsonBody;
 use crate::path_param::PathParam;
 use crate::state::AppState;
@@ -92,23 +93,15 @@ async fn chat(
     if debug && caller.widget {
         return Err(ApiError::forbidden("debug timings need a tenant key"));
     }
-    let agent_caller = web::caller_of(&caller);
-    state.agent().check_caller(&caller.tenant, &request, agent_caller).await?;
-    crate::admission::admit(&state, &caller.tenant, request.customer_id.as_deref()).await?;
-    let context = crate::admission::llm_context(&caller.tenant);
+    let AdmittedChat { tenant, request, caller, scope } = admit_chat(&state, caller.into(), request, ReplyShape::Whole).await?;
     // The pipeline's future is large (every stage's state); boxed, the handler's own future
     // stays small, and axum and hyper move a pointer instead of kilobytes on every poll setup.
-    // The widget client's address, for the limits on failed customer verifications.
-    let client = caller.client.clone();
+    let (reply, trace) = scope.run(Box::pin(state.agent().chat_traced_on(&tenant, request, caller))).await?;
     if debug {
-        let pipeline = tria_agent::with_chat_client(client, state.agent().chat_traced_on(&caller.tenant, request, agent_caller));
-        let (reply, debug) = tria_llm::with_call_context(context, Box::pin(pipeline)).await?;
         let mut body = serde_json::to_value(&reply).map_err(ApiError::internal)?;
-        body["debug"] = serde_json::to_value(&debug).map_err(ApiError::internal)?;
+        body["debug"] = serde_json::to_value(&trace).map_err(ApiError::internal)?;
         return Ok(Json(body).into_response());
     }
-    let pipeline = tria_agent::with_chat_client(client, state.agent().chat_traced_on(&caller.tenant, request, agent_caller));
-    let (reply, _) = tria_llm::with_call_context(context, Box::pin(pipeline)).await?;
     chat_json(&reply)
 }
 
@@ -157,9 +150,6 @@ mod tests {
     fn future_size2<A, B, F: Future>(_: impl FnOnce(A, B) -> F) -> usize {
         size_of::<F>()
     }
-    fn future_size3<A, B, C, F: Future>(_: impl FnOnce(A, B, C) -> F) -> usize {
-        size_of::<F>()
-    }
     fn future_size4<A, B, C, D, F: Future>(_: impl FnOnce(A, B, C, D) -> F) -> usize {
         size_of::<F>()
     }
@@ -173,7 +163,7 @@ mod tests {
     fn the_chat_handler_and_what_it_awaits_on_every_request_keep_small_futures() {
         let handler = future_size4(super::chat);
         let auth = future_size2(<ChatAuth as FromRequestParts<AppState>>::from_request_parts);
-        let admission = future_size3(crate::admission::admit);
+        let admission = future_size4(crate::chat_admission::admit_chat);
         assert!(handler <= 2048, "the /api/chat handler's future is {handler} bytes");
         assert!(auth <= 1024, "the ChatAuth extractor's future is {auth} bytes");
         assert!(admission <= 1024, "admission's future is {admission} bytes");

@@ -12,9 +12,9 @@ use tria_compose::{cache_config, db_options};
 use tria_config::Settings;
 use tria_store::Store;
 
-use crate::budget::{BudgetLimits, SpendBudget};
+use tria_admission::{BudgetLimits, RateLimiter, SpendBudget};
+
 use crate::metrics::Metrics;
-use crate::ratelimit::RateLimiter;
 use crate::state::{AppState, Guards, LimitSettings, ServiceSettings};
 
 /// How long start-up waits for Redis before starting degraded (serving from memory).
@@ -31,7 +31,7 @@ pub enum StartupError {
     #[error("cache: {0}")]
     Cache(#[from] tria_cache::CacheError),
     #[error("rate limiter: {0}")]
-    RateLimiter(String),
+    RateLimiter(#[from] tria_admission::RateLimiterError),
     #[error("llm: {0}")]
     Llm(String),
     #[error("integrations: {0}")]
@@ -120,16 +120,7 @@ pub fn limit_settings(l: &tria_config::LimitSettings) -> LimitSettings {
 
 /// Spend budgets shared through the rate limiter's Redis pool when it has one.
 pub fn spend_budget(limiter: &RateLimiter, limits: &LimitSettings, timeout: Duration) -> SpendBudget {
-    match limiter.redis_pool() {
-        Some(pool) => {
-            let budget = SpendBudget::shared(limits.budget, pool.clone(), "tria", timeout);
-            match limiter.redis_health() {
-                Some(health) => budget.with_redis_health(health),
-                None => budget,
-            }
-        }
-        None => SpendBudget::local(limits.budget),
-    }
+    SpendBudget::beside(limiter, limits.budget, "tria", timeout)
 }
 
 /// Shared (Redis) rate limits when Redis is configured and sharing is on, else per instance.
@@ -138,7 +129,7 @@ pub fn rate_limiter(settings: &Settings, limits: &LimitSettings) -> Result<RateL
         (Some(url), true) => {
             // A check waits at most this long for Redis before the local limiter decides.
             let timeout = settings.cache.redis_timeout.max(Duration::from_millis(20));
-            RateLimiter::shared(limits, url, "tria", timeout).map_err(|e| StartupError::RateLimiter(e.to_string()))
+            Ok(RateLimiter::shared(limits, url, "tria", timeout)?)
         }
         _ => Ok(RateLimiter::local(limits)),
     }
@@ -205,7 +196,7 @@ pub async fn build_state(settings: &Settings) -> Result<(AppState, StartupReport
     let llm_description = match llm_parts(settings)? {
         Some((client, prompts)) => {
             let description = format!("{} at {}", settings.llm.model, settings.llm.base_url);
-            let client = crate::llm_observer::observe(client, metrics.clone(), budget.clone());
+            let client = tria_admission::observe(client, metrics.clone(), budget.clone());
             builder = builder.llm(client, prompts);
             description
         }

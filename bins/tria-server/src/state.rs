@@ -8,10 +8,10 @@ use tria_agent::Agent;
 use tria_integrations::IntegrationProbe;
 use tria_store::Store;
 
-use crate::budget::SpendBudget;
+pub use tria_admission::LimitSettings;
+use tria_admission::{RateLimiter, ShedGate, SpendBudget};
+
 use crate::metrics::Metrics;
-use crate::ratelimit::RateLimiter;
-use crate::shed::ShedGate;
 
 /// The parts of configuration request handling needs.
 #[derive(Clone, Debug)]
@@ -28,56 +28,6 @@ pub struct ServiceSettings {
     pub demo_widget_key: Option<String>,
     /// How long a verified key and its tenant are reused (`server.auth_cache_ttl_ms`).
     pub auth_cache_ttl: Duration,
-}
-
-/// Overload protection: the chat gate and the per-tenant request rate.
-#[derive(Clone, Debug)]
-pub struct LimitSettings {
-    /// Chat requests processed at once; more wait in the queue.
-    pub max_in_flight: usize,
-    /// Chat requests allowed to wait for a slot; beyond it they are shed at once.
-    pub max_queue: usize,
-    /// How long a queued request waits for a slot before it is shed.
-    pub queue_timeout: Duration,
-    /// Default per-tenant sustained rate (requests per second); a tenant's
-    /// `settings.rate_limit.per_second` overrides it. 0 turns the limit off.
-    pub tenant_per_second: f64,
-    /// Requests a tenant may send at once above the sustained rate (`settings.rate_limit.burst`).
-    pub tenant_burst: u32,
-    /// Default per-customer sustained rate inside a tenant (`customer_id`, or the OpenAI `user`);
-    /// `settings.rate_limit.customer_per_second` overrides it. 0 turns the limit off.
-    pub customer_per_second: f64,
-    /// `settings.rate_limit.customer_burst` overrides it.
-    pub customer_burst: u32,
-    /// Default per-tenant LLM spend budgets; `settings.budget` overrides each. 0 turns one off.
-    pub budget: crate::budget::BudgetLimits,
-    /// The share of the gate's slots (and of its queue) one tenant may hold.
-    pub tenant_share: f64,
-    /// The share one publishable widget key may hold.
-    pub widget_key_share: f64,
-    /// Chat requests open at once on one connection (until their reply is complete).
-    pub max_chats_per_connection: usize,
-    /// Chat requests open at once through one API key.
-    pub max_chats_per_key: usize,
-}
-
-impl Default for LimitSettings {
-    fn default() -> Self {
-        Self {
-            max_in_flight: 64,
-            max_queue: 256,
-            queue_timeout: Duration::from_millis(200),
-            tenant_per_second: 50.0,
-            tenant_burst: 100,
-            customer_per_second: 0.0,
-            customer_burst: 10,
-            budget: crate::budget::BudgetLimits::default(),
-            tenant_share: 0.5,
-            widget_key_share: 0.25,
-            max_chats_per_connection: 8,
-            max_chats_per_key: 256,
-        }
-    }
 }
 
 impl Default for ServiceSettings {
@@ -153,7 +103,7 @@ impl AppState {
     }
 
     /// A state from components built beforehand — the metrics and budget are shared with the
-    /// LLM observer wrapped around the agent's client ([`crate::llm_observer::observe`]).
+    /// LLM observer wrapped around the agent's client ([`tria_admission::observe`]).
     pub fn with_guards(
         store: Store,
         agent: Agent,

@@ -10,13 +10,14 @@ use axum::extract::State;
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use futures::stream::{self, StreamExt};
+use tria_admission::GateSlot;
 use tria_agent::ChatEvent;
 use tria_core::ChatRequest;
 
 use crate::ApiError;
 use crate::auth::ChatAuth;
+use crate::chat_admission::{AdmittedChat, ReplyShape, admit_chat};
 use crate::json_body::JsonBody;
-use crate::shed::GateSlot;
 use crate::state::AppState;
 
 pub(crate) async fn chat_stream(
@@ -25,14 +26,11 @@ pub(crate) async fn chat_stream(
     slot: Option<Extension<GateSlot>>,
     JsonBody(request): JsonBody<ChatRequest>,
 ) -> Result<Response, ApiError> {
-    let agent_caller = crate::web::caller_of(&caller);
-    state.agent().check_request(&caller.tenant, &request, agent_caller).await?;
-    crate::admission::admit(&state, &caller.tenant, request.customer_id.as_deref()).await?;
-    let context = crate::admission::llm_context(&caller.tenant);
+    let AdmittedChat { tenant, request, caller, scope } = admit_chat(&state, caller.into(), request, ReplyShape::Streamed).await?;
     // The pipeline runs in its own task and hands events over a channel; when the client
     // disconnects, the response body (and with it the receiver) is dropped, the task sees the
-    // channel close and drops the pipeline, which cancels the upstream LLM request. The LLM call
-    // context is task-local, so the spawned task carries it explicitly.
+    // channel close and drops the pipeline, which cancels the upstream LLM request. The call
+    // context and the client are task-locals, so the spawned task carries the scope.
     //
     // The task holds the request's gate slot and never waits for the client: a reply is
     // bounded (the model's token limit), so the channel is not, and the slot is freed when the
@@ -40,10 +38,9 @@ pub(crate) async fn chat_stream(
     // timeout closes such a connection, dropping what is still queued).
     let slot = slot.and_then(|Extension(slot)| slot.take());
     let (tx, rx) = tokio::sync::mpsc::unbounded_channel::<ChatEvent>();
-    let client = caller.client.clone();
     let pipeline = async move {
         let _slot = slot;
-        let events = state.agent().chat_stream_on(&caller.tenant, request, agent_caller);
+        let events = state.agent().chat_stream_on(&tenant, request, caller);
         futures::pin_mut!(events);
         loop {
             tokio::select! {
@@ -60,8 +57,7 @@ pub(crate) async fn chat_stream(
             }
         }
     };
-    // The widget client's address, for the limits on failed customer verifications.
-    tokio::spawn(tria_llm::with_call_context(context, tria_agent::with_chat_client(client, pipeline)));
+    tokio::spawn(scope.run(pipeline));
     let events = stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|event| (event, rx)) })
         .map(|event| Ok::<_, Infallible>(sse_event(&event)));
     Ok(Sse::new(events).keep_alive(KeepAlive::default()).into_response())

@@ -5,7 +5,7 @@
 use serde_json::{Map, Value, json};
 
 use crate::ApiError;
-use crate::ratelimit::{MAX_BURST, MAX_PER_SECOND, MIN_PER_SECOND};
+use tria_admission::ratelimit::{MAX_BURST, MAX_PER_SECOND, MIN_PER_SECOND};
 
 /// The largest amount of money in minor units a setting may hold (10^15: ten trillion dollars).
 const MAX_MINOR: i64 = 1_000_000_000_000_000;

@@ -308,7 +308,7 @@ async fn shutdown_answers_connections_accepted_before_their_request_arrived() {
 /// key holds a smaller part, and other tenants still get theirs.
 #[tokio::test]
 async fn one_tenant_or_widget_key_holds_only_its_share_of_the_gate() {
-    use tria_server::shed::{ShedGate, ShedReason};
+    use tria_admission::{ShedGate, ShedReason};
     let limits = LimitSettings {
         max_in_flight: 8,
         max_queue: 0,

@@ -11,10 +11,9 @@ use http::StatusCode;
 use serde_json::json;
 use tower::ServiceExt;
 use tracing_subscriber::layer::SubscriberExt;
+use tria_admission::{BudgetLimits, RateLimiter, SpendBudget};
 use tria_agent::Agent;
-use tria_server::budget::{BudgetLimits, SpendBudget};
 use tria_server::metrics::Metrics;
-use tria_server::ratelimit::RateLimiter;
 use tria_server::{AppState, Guards, LimitSettings, ServiceSettings};
 
 use crate::{NORTHWIND_KEY, TestApp, VELO_KEY, error_code};
@@ -57,7 +56,7 @@ async fn app_with_llm(settings: ServiceSettings, budget: SpendBudget) -> (TestAp
         .with_retry(tria_llm::RetryPolicy::none())
         .with_header_source(Arc::new(tria_server::telemetry::outgoing_trace_headers));
     let client = Arc::new(tria_llm::OpenAiClient::new(config).expect("client"));
-    let llm = tria_server::llm_observer::observe(client, metrics.clone(), budget.clone());
+    let llm = tria_admission::observe(client, metrics.clone(), budget.clone());
     let prompts = Arc::new(tria_llm::PromptLibrary::embedded().expect("prompts"));
     let agent = Agent::builder(db.store.clone()).llm(llm, prompts).build();
     let guards = Guards { rate_limiter: RateLimiter::local(&settings.limits), budget, metrics };
@@ -213,7 +212,7 @@ async fn two_instances_sharing_redis_share_one_spend_budget() {
         tone: Default::default(),
         settings: json!({}),
     };
-    use tria_server::budget::BudgetDecision;
+    use tria_admission::BudgetDecision;
     a.record(tenant.id, 700, 0.006).await;
     assert_eq!(b.check(&tenant).await, BudgetDecision::Within, "0.006 of 0.01 spent");
     b.record(tenant.id, 700, 0.006).await;
@@ -242,7 +241,7 @@ async fn with_redis_down_the_budget_is_kept_per_instance() {
         tone: Default::default(),
         settings: json!({}),
     };
-    use tria_server::budget::BudgetDecision;
+    use tria_admission::BudgetDecision;
     assert_eq!(budget.check(&tenant).await, BudgetDecision::Within);
     budget.record(tenant.id, 100, 0.0).await;
     assert!(matches!(budget.check(&tenant).await, BudgetDecision::Exhausted { unit: "tokens", .. }));

@@ -4,7 +4,7 @@ use std::time::Duration;
 use http::StatusCode;
 use serde_json::json;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tria_server::shed::{ShedGate, ShedReason};
+use tria_admission::{ShedGate, ShedReason};
 use tria_server::{LimitSettings, ServeOptions, ServiceSettings};
 
 use crate::{NORTHWIND_KEY, TestApp, VELO_KEY, error_code};

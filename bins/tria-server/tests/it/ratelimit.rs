@@ -2,8 +2,8 @@ use std::time::Duration;
 
 use http::StatusCode;
 use serde_json::json;
+use tria_admission::{Decision, RateLimiter};
 use tria_agent::Agent;
-use tria_server::ratelimit::{Decision, RateLimiter};
 use tria_server::{AppState, LimitSettings, ServiceSettings, router};
 
 use crate::{NORTHWIND_KEY, TestApp, VELO_KEY, error_code};

@@ -7,9 +7,9 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::json;
+use tria_admission::{Decision, RateLimiter};
 use tria_core::{TenantContext, TenantId};
 use tria_server::LimitSettings;
-use tria_server::ratelimit::{Decision, RateLimiter};
 
 /// A `redis-server` child on `port`, killed when dropped.
 struct RedisProcess(Child);
@@ -212,7 +212,7 @@ async fn chat_latency_with_redis_down_is_that_with_redis_up() {
 /// each waiting out the command deadline.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn with_redis_killed_budget_checks_decide_locally_without_waiting_on_redis() {
-    use tria_server::budget::{BudgetDecision, BudgetLimits, SpendBudget};
+    use tria_admission::{BudgetDecision, BudgetLimits, SpendBudget};
     if !redis_installed() {
         return eprintln!("redis-server not installed; budget with Redis killed not tested");
     }

@@ -18,7 +18,7 @@ use governor::{Quota, RateLimiter as Governor};
 use serde_json::Value;
 use tria_core::{TenantContext, TenantId};
 
-use crate::state::LimitSettings;
+use crate::limits::LimitSettings;
 
 mod shared;
 
@@ -27,11 +27,11 @@ pub use shared::RedisHealth;
 use shared::Shared;
 
 /// The slowest and fastest sustained rates a tenant's `settings.rate_limit` may set (besides 0,
-/// which turns the limit off); the admin API refuses others (`crate::tenant_settings`).
-pub(crate) const MIN_PER_SECOND: f64 = 1e-6;
-pub(crate) const MAX_PER_SECOND: f64 = 1e6;
+/// which turns the limit off); the admin API refuses others (the server's `tenant_settings`).
+pub const MIN_PER_SECOND: f64 = 1e-6;
+pub const MAX_PER_SECOND: f64 = 1e6;
 /// The largest burst a tenant's settings may set.
-pub(crate) const MAX_BURST: u64 = 1_000_000;
+pub const MAX_BURST: u64 = 1_000_000;
 /// The longest a full bucket may take to refill: a slow rate with a large burst is capped here,
 /// so the GCRA tolerance (emission × burst) stays far inside `governor`'s u64 nanoseconds.
 const MAX_TOLERANCE: Duration = Duration::from_secs(3 * 365 * 24 * 3600);
@@ -138,6 +138,11 @@ impl Limit {
     }
 }
 
+/// Why shared limits could not be set up (a Redis URL fred cannot use).
+#[derive(Debug, thiserror::Error)]
+#[error(transparent)]
+pub struct RateLimiterError(#[from] fred::error::Error);
+
 /// The outcome of one check.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub enum Decision {
@@ -184,7 +189,7 @@ impl RateLimiter {
     /// down at start-up only means per-instance limits until it answers (it is retried for ever).
     /// `timeout` bounds each check; while Redis is known down a check does not wait on it at all.
     /// Must be called inside a Tokio runtime.
-    pub fn shared(defaults: &LimitSettings, url: &str, key_prefix: &str, timeout: Duration) -> Result<Self, fred::error::Error> {
+    pub fn shared(defaults: &LimitSettings, url: &str, key_prefix: &str, timeout: Duration) -> Result<Self, RateLimiterError> {
         let mut limiter = Self::local(defaults);
         limiter.shared = Some(Shared::connect(url, key_prefix, timeout)?);
         Ok(limiter)

@@ -98,6 +98,25 @@ pub enum Window {
     Month,
 }
 
+impl std::fmt::Display for Window {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Self::Hour => "hour",
+            Self::Month => "month",
+        })
+    }
+}
+
+impl Window {
+    /// The window's length in seconds as `RateLimit-Policy` states it (a month as 31 days).
+    pub fn policy_seconds(self) -> u64 {
+        match self {
+            Self::Hour => 3600,
+            Self::Month => 2_678_400,
+        }
+    }
+}
+
 /// The outcome of a check.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub enum BudgetDecision {
@@ -201,6 +220,21 @@ impl SpendBudget {
             shared.health = Some(health);
         }
         self
+    }
+
+    /// Tallies shared through `limiter`'s Redis pool when its limits are shared (skipping Redis
+    /// while the limiter knows it is down), per instance otherwise.
+    pub fn beside(limiter: &crate::ratelimit::RateLimiter, defaults: BudgetLimits, key_prefix: &str, timeout: Duration) -> Self {
+        match limiter.redis_pool() {
+            Some(pool) => {
+                let budget = Self::shared(defaults, pool.clone(), key_prefix, timeout);
+                match limiter.redis_health() {
+                    Some(health) => budget.with_redis_health(health),
+                    None => budget,
+                }
+            }
+            None => Self::local(defaults),
+        }
     }
 
     fn build(defaults: BudgetLimits, shared: Option<SharedSpend>) -> Self {
