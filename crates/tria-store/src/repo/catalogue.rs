@@ -87,6 +87,11 @@ impl CatalogueRepo<'_> {
 
     /// Every product, active or not, by SKU.
     pub async fn list(&self, tenant: TenantId) -> Result<Vec<Product>, StoreError> {
-        Ok(product::Entity::find().filter(product::Column::TenantId.eq(tenant.0)).order_by_asc(product::Column::Sku).all(self.db).await?.records())
+        Ok(product::Entity::find()
+            .filter(product::Column::TenantId.eq(tenant.0))
+            .order_by_asc(product::Column::Sku)
+            .all(self.db)
+            .await?
+            .records())
     }
 }

@@ -11,7 +11,7 @@ use uuid::Uuid;
 
 use crate::StoreError;
 use crate::entity::{conversation, escalation, message, message_feedback, policy_chunk, policy_document};
-use crate::records::{IntoRecords, Conversation, Escalation, Feedback, StoredMessage};
+use crate::records::{Conversation, Escalation, Feedback, IntoRecords, StoredMessage};
 
 /// A customer's verdict on one reply.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -93,7 +93,11 @@ impl ConsoleRepo<'_> {
 
     /// One conversation, if it belongs to one of `tenants`.
     pub async fn conversation(&self, tenants: &[TenantId], id: ConversationId) -> Result<Option<Conversation>, StoreError> {
-        Ok(conversation::Entity::find_by_id(id.0).filter(conversation::Column::TenantId.is_in(tenant_uuids(tenants))).one(self.db).await?.records())
+        Ok(conversation::Entity::find_by_id(id.0)
+            .filter(conversation::Column::TenantId.is_in(tenant_uuids(tenants)))
+            .one(self.db)
+            .await?
+            .records())
     }
 
     /// The messages of several conversations of `tenants`, oldest first (for queue rows).
@@ -106,7 +110,8 @@ impl ConsoleRepo<'_> {
             .filter(message::Column::ConversationId.is_in(conversations.to_vec()))
             .order_by_asc(message::Column::CreatedAt)
             .all(self.db)
-            .await?.records())
+            .await?
+            .records())
     }
 
     /// A conversation's escalations, oldest first.
@@ -116,7 +121,8 @@ impl ConsoleRepo<'_> {
             .filter(escalation::Column::ConversationId.eq(conversation.0))
             .order_by_asc(escalation::Column::CreatedAt)
             .all(self.db)
-            .await?.records())
+            .await?
+            .records())
     }
 
     /// The conversations of `tenants` that have an escalation (for the handoff flag).
@@ -141,12 +147,7 @@ impl ConsoleRepo<'_> {
 
     /// Sets who answers: `handed_off` (a person took over; resolution becomes `handed_off`
     /// unless one is already recorded) or `open` (the bot answers again).
-    pub async fn set_status(
-        &self,
-        tenant: TenantId,
-        id: ConversationId,
-        status: ConversationStatus,
-    ) -> Result<Conversation, StoreError> {
+    pub async fn set_status(&self, tenant: TenantId, id: ConversationId, status: ConversationStatus) -> Result<Conversation, StoreError> {
         let txn = self.db.begin().await?;
         let mut update = conversation::Entity::update_many()
             .col_expr(conversation::Column::Status, Expr::value(status.as_str()))
@@ -259,7 +260,8 @@ impl ConsoleRepo<'_> {
             .filter(message_feedback::Column::TenantId.eq(tenant.0))
             .filter(message_feedback::Column::MessageId.is_in(messages.to_vec()))
             .all(self.db)
-            .await?.records())
+            .await?
+            .records())
     }
 
     /// Thumbs up and down a tenant's replies received.
@@ -359,6 +361,10 @@ impl ConsoleRepo<'_> {
         else {
             return Ok(None);
         };
-        Ok(conversation::Entity::find_by_id(reply.conversation_id).filter(conversation::Column::TenantId.eq(tenant.0)).one(self.db).await?.records())
+        Ok(conversation::Entity::find_by_id(reply.conversation_id)
+            .filter(conversation::Column::TenantId.eq(tenant.0))
+            .one(self.db)
+            .await?
+            .records())
     }
 }

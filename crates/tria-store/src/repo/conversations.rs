@@ -8,7 +8,7 @@ use uuid::Uuid;
 
 use crate::StoreError;
 use crate::entity::{conversation, escalation, message};
-use crate::records::{IntoRecords, Conversation, Escalation, StoredMessage};
+use crate::records::{Conversation, Escalation, IntoRecords, StoredMessage};
 use crate::repo::usage::{UsageDelta, add_usage};
 
 /// One message to store, with what the pipeline decided about it.
@@ -168,7 +168,8 @@ impl ConversationRepo<'_> {
             .order_by_asc(message::Column::CreatedAt)
             .order_by_asc(message::Column::Role) // a user message and its reply can share a timestamp
             .all(self.db)
-            .await?.records())
+            .await?
+            .records())
     }
 
     /// The latest `limit` messages, oldest first.
@@ -277,7 +278,8 @@ impl ConversationRepo<'_> {
             .filter(escalation::Column::ConversationId.eq(id.0))
             .order_by_asc(escalation::Column::CreatedAt)
             .all(self.db)
-            .await?.records())
+            .await?
+            .records())
     }
 
     /// Sets how the conversation ended (or is ending); `close` also sets status `closed`.
@@ -309,7 +311,8 @@ impl ConversationRepo<'_> {
             .order_by_asc(conversation::Column::UpdatedAt)
             .limit(limit)
             .all(self.db)
-            .await?.records())
+            .await?
+            .records())
     }
 }
 

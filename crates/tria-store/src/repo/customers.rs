@@ -7,7 +7,7 @@ use uuid::Uuid;
 
 use crate::StoreError;
 use crate::entity::customer;
-use crate::records::{IntoRecords, Customer};
+use crate::records::{Customer, IntoRecords};
 
 #[derive(Clone, Debug)]
 pub struct NewCustomer {
@@ -38,7 +38,8 @@ impl CustomerRepo<'_> {
             created_at: Set(Utc::now()),
         }
         .insert(self.db)
-        .await?.into())
+        .await?
+        .into())
     }
 
     pub async fn find_by_external_id(&self, tenant: TenantId, external_id: &str) -> Result<Option<Customer>, StoreError> {
@@ -46,7 +47,8 @@ impl CustomerRepo<'_> {
             .filter(customer::Column::TenantId.eq(tenant.0))
             .filter(customer::Column::ExternalId.eq(external_id))
             .one(self.db)
-            .await?.records())
+            .await?
+            .records())
     }
 
     pub async fn get(&self, tenant: TenantId, id: CustomerId) -> Result<Option<Customer>, StoreError> {
@@ -58,7 +60,8 @@ impl CustomerRepo<'_> {
             .filter(customer::Column::TenantId.eq(tenant.0))
             .order_by_asc(customer::Column::ExternalId)
             .all(self.db)
-            .await?.records())
+            .await?
+            .records())
     }
 
     pub async fn count(&self, tenant: TenantId) -> Result<u64, StoreError> {

@@ -13,7 +13,7 @@ use uuid::Uuid;
 
 use crate::StoreError;
 use crate::entity::{api_key, operator_tenant};
-use crate::records::{IntoRecords, ApiKeyRow};
+use crate::records::{ApiKeyRow, IntoRecords};
 
 /// Characters of the key stored in clear for lookup.
 const PREFIX_LEN: usize = 12;

@@ -301,11 +301,17 @@ impl OrderRepo<'_> {
             .filter(order::Column::TenantId.eq(tenant.0))
             .filter(order::Column::IdempotencyKey.eq(key))
             .one(self.db)
-            .await?.records())
+            .await?
+            .records())
     }
 
     pub async fn find_by_number(&self, tenant: TenantId, number: &str) -> Result<Option<Order>, StoreError> {
-        Ok(order::Entity::find().filter(order::Column::TenantId.eq(tenant.0)).filter(order::Column::Number.eq(number)).one(self.db).await?.records())
+        Ok(order::Entity::find()
+            .filter(order::Column::TenantId.eq(tenant.0))
+            .filter(order::Column::Number.eq(number))
+            .one(self.db)
+            .await?
+            .records())
     }
 
     pub async fn list_for_customer(&self, tenant: TenantId, customer: CustomerId) -> Result<Vec<Order>, StoreError> {
@@ -314,7 +320,8 @@ impl OrderRepo<'_> {
             .filter(order::Column::CustomerId.eq(customer.0))
             .order_by_desc(order::Column::CreatedAt)
             .all(self.db)
-            .await?.records())
+            .await?
+            .records())
     }
 
     pub async fn items(&self, tenant: TenantId, order_id: Uuid) -> Result<Vec<OrderItem>, StoreError> {
@@ -322,11 +329,17 @@ impl OrderRepo<'_> {
             .filter(order_item::Column::TenantId.eq(tenant.0))
             .filter(order_item::Column::OrderId.eq(order_id))
             .all(self.db)
-            .await?.records())
+            .await?
+            .records())
     }
 
     pub async fn find(&self, tenant: TenantId, order_id: Uuid) -> Result<Option<Order>, StoreError> {
-        Ok(order::Entity::find().filter(order::Column::TenantId.eq(tenant.0)).filter(order::Column::Id.eq(order_id)).one(self.db).await?.records())
+        Ok(order::Entity::find()
+            .filter(order::Column::TenantId.eq(tenant.0))
+            .filter(order::Column::Id.eq(order_id))
+            .one(self.db)
+            .await?
+            .records())
     }
 
     /// Opens an escalation on an order for a person (e.g. approval of a high-value order).
@@ -343,7 +356,8 @@ impl OrderRepo<'_> {
             updated_at: Set(now),
         }
         .insert(self.db)
-        .await?.into())
+        .await?
+        .into())
     }
 
     /// Escalations opened for a tenant's orders, oldest first.
@@ -352,7 +366,8 @@ impl OrderRepo<'_> {
             .filter(order_escalation::Column::TenantId.eq(tenant.0))
             .order_by_asc(order_escalation::Column::CreatedAt)
             .all(self.db)
-            .await?.records())
+            .await?
+            .records())
     }
 
     /// Outbox rows of a tenant (for inspection and tests).
@@ -361,6 +376,7 @@ impl OrderRepo<'_> {
             .filter(outbox::Column::TenantId.eq(tenant.0))
             .order_by_asc(outbox::Column::CreatedAt)
             .all(self.db)
-            .await?.records())
+            .await?
+            .records())
     }
 }

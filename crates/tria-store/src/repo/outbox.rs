@@ -77,13 +77,7 @@ impl OutboxRepo<'_> {
     /// Leases up to `limit` due rows of `kind` for `lease_for`: pending rows whose time has come
     /// and leased rows whose lease has expired. On PostgreSQL, `FOR UPDATE SKIP LOCKED` lets
     /// concurrent workers pass each other; SQLite runs the single UPDATE under its one writer lock.
-    pub async fn lease_due(
-        &self,
-        kind: &str,
-        lease_for: Duration,
-        limit: u32,
-        now: DateTime<Utc>,
-    ) -> Result<Vec<OutboxJob>, StoreError> {
+    pub async fn lease_due(&self, kind: &str, lease_for: Duration, limit: u32, now: DateTime<Utc>) -> Result<Vec<OutboxJob>, StoreError> {
         let backend = self.db.get_database_backend();
         let token = Uuid::new_v4().to_string();
         let expires = now + chrono_duration(lease_for);
@@ -292,18 +286,14 @@ impl OutboxRepo<'_> {
     }
 
     /// The newest job of `kind` about an order (e.g. whether its invoice was voided yet).
-    pub async fn job_for_order(
-        &self,
-        tenant: tria_core::TenantId,
-        kind: &str,
-        order_id: Uuid,
-    ) -> Result<Option<OutboxJob>, StoreError> {
+    pub async fn job_for_order(&self, tenant: tria_core::TenantId, kind: &str, order_id: Uuid) -> Result<Option<OutboxJob>, StoreError> {
         Ok(outbox::Entity::find()
             .filter(outbox::Column::TenantId.eq(tenant.0))
             .filter(outbox::Column::Kind.eq(kind))
             .filter(outbox::Column::IdempotencyKey.eq(format!("{kind}:{order_id}")))
             .one(self.db)
-            .await?.records())
+            .await?
+            .records())
     }
 
     /// Rows per state across all tenants (for metrics and the chaos run).

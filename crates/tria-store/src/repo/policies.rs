@@ -96,7 +96,8 @@ impl PolicyRepo<'_> {
             .filter(policy_document::Column::TenantId.eq(tenant.0))
             .order_by_asc(policy_document::Column::SourcePath)
             .all(self.db)
-            .await?.records())
+            .await?
+            .records())
     }
 
     /// Every chunk of the tenant, grouped by document in reading order.
@@ -106,7 +107,8 @@ impl PolicyRepo<'_> {
             .order_by_asc(policy_chunk::Column::DocumentId)
             .order_by_asc(policy_chunk::Column::Ordinal)
             .all(self.db)
-            .await?.records())
+            .await?
+            .records())
     }
 
     /// Stores a chunk's embedding (little-endian f32s) and the model that produced it.

@@ -45,7 +45,8 @@ impl TicketLinkRepo<'_> {
             updated_at: Set(now),
         }
         .insert(self.db)
-        .await?.into())
+        .await?
+        .into())
     }
 
     /// The newest ticket made from a Slack message, if any.
@@ -56,7 +57,8 @@ impl TicketLinkRepo<'_> {
             .filter(ticket_link::Column::SlackTs.eq(ts))
             .order_by_desc(ticket_link::Column::CreatedAt)
             .one(self.db)
-            .await?.records())
+            .await?
+            .records())
     }
 
     /// Marks the link closed; `false` when it was not open.
@@ -89,6 +91,7 @@ impl TicketLinkRepo<'_> {
             .filter(ticket_link::Column::CustomerId.eq(customer.0))
             .order_by_desc(ticket_link::Column::CreatedAt)
             .all(self.db)
-            .await?.records())
+            .await?
+            .records())
     }
 }

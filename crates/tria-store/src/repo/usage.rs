@@ -9,7 +9,7 @@ use tria_core::{CacheLevel, TenantId};
 
 use crate::StoreError;
 use crate::entity::tenant_usage_daily as usage;
-use crate::records::{IntoRecords, DailyUsage};
+use crate::records::{DailyUsage, IntoRecords};
 
 /// What one exchange adds to its tenant's day.
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -119,6 +119,7 @@ impl UsageRepo<'_> {
             .filter(usage::Column::Day.lte(to))
             .order_by_asc(usage::Column::Day)
             .all(self.db)
-            .await?.records())
+            .await?
+            .records())
     }
 }
