@@ -98,6 +98,7 @@ impl AgentBuilder {
             classifications: quick_cache::sync::Cache::new(CLASSIFICATION_MEMO),
             facts: MessageFacts::new(screen.clone()),
             indexes: TenantIndexes::new(self.store.clone(), self.semantic.embedder.clone()),
+            orders: self.orders.desk(self.store.clone()),
             store: self.store,
             classifier: self.classifier,
             limits: self.limits,
@@ -106,7 +107,6 @@ impl AgentBuilder {
             llm: self.llm,
             screen,
             notifier: self.notifier,
-            orders: self.orders,
             history_tokens: self.history_tokens,
             turns: KeyedLocks::default(),
             intent: self.intent,
@@ -133,7 +133,7 @@ pub struct Agent {
     llm: Option<LlmParts>,
     screen: Arc<InputScreen>,
     pub(crate) notifier: Arc<dyn HandoffNotifier>,
-    pub(crate) orders: crate::orders::OrderParts,
+    pub(crate) orders: tria_orders::OrderDesk,
     pub(crate) history_tokens: u32,
     /// One change at a time per session: a customer's turn, an operator's take-over, message
     /// or hand-back (see `conversation.rs`).

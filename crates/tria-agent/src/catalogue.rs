@@ -2,24 +2,12 @@
 //! price, unit, stock), never from memory, so a quoted price is always the stored one.
 
 use tria_core::SourceRef;
+use tria_orders::money;
 use tria_rag::ProductHit;
 use tria_rag::bm25::analyze;
 
 /// Products quoted in one reply at most.
 const MAX_PRODUCTS: usize = 3;
-
-/// `12.50 USD` → `$12.50`; unknown currencies keep their code.
-pub(crate) fn money(minor: i64, currency: &str) -> String {
-    let sign = if minor < 0 { "-" } else { "" };
-    let abs = minor.unsigned_abs();
-    let amount = format!("{}.{:02}", abs / 100, abs % 100);
-    match currency.to_ascii_uppercase().as_str() {
-        "USD" => format!("{sign}${amount}"),
-        "EUR" => format!("{sign}€{amount}"),
-        "GBP" => format!("{sign}£{amount}"),
-        other => format!("{sign}{amount} {other}"),
-    }
-}
 
 /// The hits that are really about what was asked: an exact SKU, or a product whose name shares a
 /// content word with the question (ranking alone would always return *something*).
@@ -80,14 +68,6 @@ mod tests {
             },
             score,
         }
-    }
-
-    #[test]
-    fn money_is_exact_in_minor_units() {
-        assert_eq!(money(1250, "usd"), "$12.50");
-        assert_eq!(money(5, "EUR"), "€0.05");
-        assert_eq!(money(-300, "GBP"), "-£3.00");
-        assert_eq!(money(199_999, "CAD"), "1999.99 CAD");
     }
 
     #[test]

@@ -1,15 +1,16 @@
-//! Orders by chat: placing an order from free text against the tenant's catalogue, with
-//! clarifying questions, a priced summary and an explicit confirmation; and the status, change
-//! and cancellation of the customer's own orders by their `ORD-…` number.
+//! Orders by chat, one stage of the agent's pipeline: an order placed from free text against
+//! the tenant's catalogue, and the status, change and cancellation of the customer's own orders.
 //!
-//! Invariants: every number in a reply comes from the catalogue, the tenant's settings or stored
-//! order rows (never from a model); only an explicit confirmation creates or changes an order,
-//! and creation writes the order, its items and its invoice outbox row in one transaction
-//! (`OrderRepo::place`); a customer only ever sees their own orders (another's is "not found").
-//! The draft lives in `order_drafts`, so a multi-turn order survives a change of instance.
+//! Placing: clarifying questions, a priced summary and an explicit confirmation. Invariants:
+//! every number in a reply comes from the catalogue, the tenant's settings or stored order rows
+//! (never from a model); only an explicit confirmation creates or changes an order, and creation
+//! writes the order, its items and its invoice outbox row in one transaction (`OrderRepo::place`);
+//! a customer only ever sees their own orders (another's is "not found"). The draft lives in
+//! `order_drafts`, so a multi-turn order survives a change of instance.
 //!
-//! Entry point: [`Agent::route_order`], called by the pipeline before the answer cache. It
-//! returns `None` when the message is not about an order, and the pipeline answers as usual.
+//! Entry point: [`OrderDesk::route`], which the agent calls before its answer cache with the
+//! message, its classification and the session ([`OrderRequest`]). It returns `None` when the
+//! message is not about an order, and the agent answers as usual.
 
 mod draft;
 mod extract;
@@ -18,6 +19,7 @@ mod intent;
 mod lockout;
 mod manage;
 mod matching;
+mod money;
 mod place;
 mod reply;
 mod rules;
@@ -25,25 +27,101 @@ mod text;
 
 use std::sync::Arc;
 
-use tria_core::{Answer, ConversationId, CustomerId, IntentLabel, OrderLineSummary, OrderStatus, OrderSummary, TenantContext};
+use tria_core::{Answer, ConversationId, CustomerId, IntentLabel, OrderLineSummary, OrderStatus, OrderSummary, TenantContext, TenantId};
 use tria_integrations::{IntegrationProbe, IntegrationState};
 use tria_intent::{Classification, extract_entities};
 use tria_store::records::{Order, OrderItem, Product};
+use tria_store::repo::NewCustomer;
+use tria_store::{Store, StoreError};
 
 use self::draft::{Draft, Stage};
 use self::identity::Claim;
 pub use self::lockout::{VerificationLimits, VerificationStats};
+pub use self::money::money;
 use self::rules::OrderRules;
-use crate::session::Session;
-use crate::{Agent, AgentBuilder, AgentError};
+
+/// What can stop the order flow: only the store (the flow's own refusals are replies).
+#[derive(Debug, thiserror::Error)]
+pub enum OrderError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// The order flow's desk: the store it reads and writes, the invoicing integration's probe and
+/// the limits on failed verifications. Cheap to clone; clones share the verification counts.
+#[derive(Clone)]
+pub struct OrderDesk {
+    store: Store,
+    /// The accounting integration's state (its circuit breaker): while it is not `ok`, customers
+    /// are told their invoice will follow.
+    invoicing: Option<Arc<dyn IntegrationProbe>>,
+    verification_limits: VerificationLimits,
+    verification: Arc<lockout::VerificationCounters>,
+}
+
+impl OrderDesk {
+    pub fn new(store: Store) -> Self {
+        Self { store, invoicing: None, verification_limits: VerificationLimits::default(), verification: Arc::default() }
+    }
+
+    /// The invoicing integration's probe (e.g. the Xero circuit breaker), so order replies can
+    /// say when an invoice will be late.
+    pub fn with_invoicing(mut self, probe: Option<Arc<dyn IntegrationProbe>>) -> Self {
+        self.invoicing = probe;
+        self
+    }
+
+    /// Limits on failed customer verifications (defaults: [`VerificationLimits::default`]).
+    pub fn with_verification_limits(mut self, limits: VerificationLimits) -> Self {
+        self.verification_limits = limits;
+        self
+    }
+
+    fn store(&self) -> &Store {
+        &self.store
+    }
+}
+
+/// What the desk asks of the agent, only when a turn needs it: the intent of a question asked
+/// before the customer was verified, and when the tenant's people answer.
+#[async_trait::async_trait]
+pub trait OrderAssist: Send + Sync {
+    /// The intent of `message` (the agent's classifier, remembered and cached as for any turn).
+    async fn classify(&self, tenant: TenantId, message: &str) -> Classification;
+    /// The sentence saying when the tenant's team answers ("Our team answers 9-5").
+    async fn team_hours(&self, tenant: &TenantContext) -> String;
+}
+
+/// The conversation as the order flow sees it.
+#[derive(Clone, Copy, Debug)]
+pub struct OrderSession {
+    pub conversation: ConversationId,
+    /// This message opens the conversation (so it has no draft yet).
+    pub opens_conversation: bool,
+    /// The conversation's customer (for a new conversation, the request's).
+    pub customer: Option<CustomerId>,
+}
+
+/// One message for the order flow.
+pub struct OrderRequest<'a> {
+    pub tenant: &'a TenantContext,
+    pub session: OrderSession,
+    /// The request's `customer_id`, used when the conversation has none.
+    pub external_customer: Option<&'a str>,
+    pub message: &'a str,
+    pub classification: Classification,
+    /// The caller's client (the widget's network address), counted by the verification limits.
+    pub client: Option<&'a str>,
+    pub assist: &'a dyn OrderAssist,
+}
 
 /// What the order flow answered.
 #[derive(Debug)]
-pub(crate) struct OrderTurn {
-    pub(crate) answer: Answer,
-    pub(crate) order: Option<OrderSummary>,
+pub struct OrderTurn {
+    pub answer: Answer,
+    pub order: Option<OrderSummary>,
     /// Set when a person must take over (e.g. a high-value order needs approval): the reason.
-    pub(crate) handoff: Option<String>,
+    pub handoff: Option<String>,
 }
 
 impl OrderTurn {
@@ -53,26 +131,6 @@ impl OrderTurn {
 
     fn with_order(mut self, order: OrderSummary) -> Self {
         self.order = Some(order);
-        self
-    }
-}
-
-/// Parts the order flow uses besides the store.
-#[derive(Clone, Default)]
-pub(crate) struct OrderParts {
-    /// The accounting integration's state (its circuit breaker): while it is not `ok`, customers
-    /// are told their invoice will follow.
-    pub(crate) invoicing: Option<Arc<dyn IntegrationProbe>>,
-    pub(crate) verification_limits: VerificationLimits,
-    /// Shared by the agent's clones of these parts: one count per process.
-    pub(crate) verification: Arc<lockout::VerificationCounters>,
-}
-
-impl AgentBuilder {
-    /// The invoicing integration's probe (e.g. the Xero circuit breaker), so order replies can
-    /// say when an invoice will be late.
-    pub fn invoicing_probe(mut self, probe: Arc<dyn IntegrationProbe>) -> Self {
-        self.orders.invoicing = Some(probe);
         self
     }
 }
@@ -87,6 +145,8 @@ pub(crate) struct OrderContext<'a> {
     pub(crate) currency: String,
     pub(crate) customer: Option<CustomerId>,
     pub(crate) order_numbers: Vec<String>,
+    pub(crate) client: Option<&'a str>,
+    pub(crate) assist: &'a dyn OrderAssist,
 }
 
 impl OrderContext<'_> {
@@ -102,44 +162,28 @@ impl OrderContext<'_> {
 const ASK_CUSTOMER: &str =
     "To help with orders I need your customer number (it is on your invoices) and the email address on your account. What are they?";
 
-impl Agent {
+impl OrderDesk {
     /// Answers a message about an order, or `None` to let the pipeline answer it.
-    /// The session's customer is the conversation's (for a new conversation, the request's);
-    /// `external` the request's `customer_id`, used when the conversation has none.
-    pub(crate) async fn route_order(
-        &self,
-        tenant: &TenantContext,
-        session: &Session,
-        external: Option<&str>,
-        message: &str,
-    ) -> Result<Option<OrderTurn>, AgentError> {
-        let classification = self.classify(tenant.id, message).await;
-        let label = classification.label;
+    pub async fn route(&self, request: OrderRequest<'_>) -> Result<Option<OrderTurn>, OrderError> {
+        let label = request.classification.label;
         let order_intent = matches!(label, IntentLabel::OrderPlacement | IntentLabel::OrderStatus | IntentLabel::OrderChange);
         // A conversation this message opens has no draft yet: no need to look.
-        if !order_intent && session.opens.is_some() {
+        if !order_intent && request.session.opens_conversation {
             return Ok(None);
         }
         // Boxed: the order flow's state is kilobytes, and every chat future would carry it
         // (and be moved and allocated with it) though most messages never get here.
-        Box::pin(self.route_order_flow(tenant, session, external, message, classification, order_intent)).await
+        Box::pin(self.route_flow(request, order_intent)).await
     }
 
-    /// [`Agent::route_order`] past its quick exit.
-    async fn route_order_flow(
-        &self,
-        tenant: &TenantContext,
-        session: &Session,
-        external: Option<&str>,
-        message: &str,
-        classification: Classification,
-        order_intent: bool,
-    ) -> Result<Option<OrderTurn>, AgentError> {
+    /// [`OrderDesk::route`] past its quick exit.
+    async fn route_flow(&self, request: OrderRequest<'_>, order_intent: bool) -> Result<Option<OrderTurn>, OrderError> {
+        let OrderRequest { tenant, session, external_customer: external, message, classification, client, assist } = request;
         let (conversation, session_customer) = (session.conversation, session.customer);
         let label = classification.label;
         let stored = self.store().drafts().get(tenant.id, conversation).await?;
         // "Confirm" (the order table's button, sent again) with nothing waiting for it.
-        if stored.is_none() && session.opens.is_none() && intent::is_order_confirmation_word(message) {
+        if stored.is_none() && !session.opens_conversation && intent::is_order_confirmation_word(message) {
             let reply = "There is no order waiting for your confirmation in this conversation: an order I confirmed is already placed \
                          (its number is above). Tell me what you would like to order, or ask about an order by its number.";
             return Ok(Some(OrderTurn::new(reply, IntentLabel::OrderStatus, 1.0)));
@@ -161,6 +205,8 @@ impl Agent {
             currency,
             customer,
             order_numbers,
+            client,
+            assist,
         };
 
         // A step the conversation is in the middle of comes first.
@@ -178,7 +224,7 @@ impl Agent {
                 d.customer = cx.customer;
             }
             if d.stage == Stage::AwaitingCustomer && cx.customer.is_none() {
-                match self.claim_customer(tenant, conversation, message, d.claimed.as_deref()).await? {
+                match self.claim_customer(tenant, conversation, client, message, d.claimed.as_deref()).await? {
                     Claim::Verified(found) => return self.customer_verified(&mut cx, session, d.clone(), found).await.map(Some),
                     Claim::NeedsEmail(number) => {
                         d.claimed = Some(number);
@@ -193,7 +239,7 @@ impl Agent {
                     Claim::LockedOut => {
                         d.claimed = None;
                         self.store().drafts().save(tenant.id, conversation, d.to_state()).await?;
-                        let reply = self.verification_locked_reply(tenant).await;
+                        let reply = self.verification_locked_reply(tenant, assist).await;
                         return Ok(Some(cx.turn_as(reply, IntentLabel::OrderStatus)));
                     }
                     Claim::Nothing => {}
@@ -257,7 +303,7 @@ impl Agent {
 
     /// The invoicing integration is held back (breaker open or half-open).
     fn invoicing_degraded(&self) -> bool {
-        self.orders.invoicing.as_ref().is_some_and(|p| p.status().state != IntegrationState::Ok)
+        self.invoicing.as_ref().is_some_and(|p| p.status().state != IntegrationState::Ok)
     }
 
     /// The customer a request acts for: the conversation's, else the request's `customer_id`.
@@ -266,7 +312,7 @@ impl Agent {
         tenant: &TenantContext,
         session_customer: Option<CustomerId>,
         external: Option<&str>,
-    ) -> Result<Option<CustomerId>, AgentError> {
+    ) -> Result<Option<CustomerId>, OrderError> {
         match (session_customer, external) {
             (Some(customer), _) => Ok(Some(customer)),
             (None, Some(external)) => Ok(Some(self.customer(tenant, external).await?)),
@@ -280,10 +326,10 @@ impl Agent {
     async fn customer_verified(
         &self,
         cx: &mut OrderContext<'_>,
-        session: &Session,
+        session: OrderSession,
         mut d: Draft,
         customer: CustomerId,
-    ) -> Result<OrderTurn, AgentError> {
+    ) -> Result<OrderTurn, OrderError> {
         let (tenant, conversation) = (cx.tenant, cx.conversation);
         self.store().conversations().identify_customer(tenant.id, conversation, customer).await?;
         cx.customer = Some(customer);
@@ -294,9 +340,18 @@ impl Agent {
         if d.lines.is_empty() && d.questions.is_empty() {
             self.store().drafts().clear(tenant.id, conversation).await?;
             if let Some(asked) = d.asked.take() {
-                let session = Session { customer: Some(customer), ..session.clone() };
-                let classification = self.classify(tenant.id, &asked).await;
-                let answered = Box::pin(self.route_order_flow(tenant, &session, None, &asked, classification, true)).await?;
+                let session = OrderSession { customer: Some(customer), ..session };
+                let classification = cx.assist.classify(tenant.id, &asked).await;
+                let request = OrderRequest {
+                    tenant,
+                    session,
+                    external_customer: None,
+                    message: &asked,
+                    classification,
+                    client: cx.client,
+                    assist: cx.assist,
+                };
+                let answered = Box::pin(self.route_flow(request, true)).await?;
                 if let Some(mut turn) = answered {
                     turn.answer.reply = format!("{THANKS} {}", turn.answer.reply);
                     return Ok(turn);
@@ -307,8 +362,16 @@ impl Agent {
         self.continue_draft(cx, d, vec![THANKS.into()]).await
     }
 
+    /// The customer with the tenant's id `external_id`; customers first seen in chat are
+    /// recorded with what we know: their id.
+    async fn customer(&self, tenant: &TenantContext, external_id: &str) -> Result<CustomerId, OrderError> {
+        let new = NewCustomer { external_id: external_id.to_owned(), name: String::new(), email: String::new(), company: String::new() };
+        let row = self.store().customers().upsert(tenant.id, new).await?;
+        Ok(CustomerId(row.id))
+    }
+
     /// The customer's order with this number; another customer's (or tenant's) is `None`.
-    async fn own_order(&self, cx: &OrderContext<'_>, number: &str) -> Result<Option<Order>, AgentError> {
+    async fn own_order(&self, cx: &OrderContext<'_>, number: &str) -> Result<Option<Order>, OrderError> {
         let Some(customer) = cx.customer else { return Ok(None) };
         Ok(self.store().orders().find_by_number(cx.tenant.id, number).await?.filter(|o| o.customer_id == customer.0))
     }

@@ -4,13 +4,13 @@
 
 use tria_core::{CustomerId, IntentLabel, OrderStatus};
 use tria_store::StoreError;
-use tria_store::repo::{CancelOutcome, VOID_OUTBOX_KIND, outbox_state};
 use tria_store::records::Order;
+use tria_store::repo::{CancelOutcome, VOID_OUTBOX_KIND, outbox_state};
 
 use super::draft::{Draft, DraftLine, Stage};
 use super::{OrderContext, OrderTurn, intent, reply, stored_summary};
-use crate::catalogue::money;
-use crate::{Agent, AgentError};
+use crate::money::money;
+use crate::{OrderDesk, OrderError};
 
 /// Orders listed when the customer asks about "my orders" without a number.
 const RECENT_ORDERS: usize = 5;
@@ -31,9 +31,9 @@ fn not_found(number: &str) -> String {
     )
 }
 
-impl Agent {
+impl OrderDesk {
     /// What became of a cancelled order's invoice, if it had one.
-    async fn void_note(&self, cx: &OrderContext<'_>, order: &Order) -> Result<Option<String>, AgentError> {
+    async fn void_note(&self, cx: &OrderContext<'_>, order: &Order) -> Result<Option<String>, OrderError> {
         let Some(job) = self.store().outbox().job_for_order(cx.tenant.id, VOID_OUTBOX_KIND, order.id).await? else {
             return Ok(None);
         };
@@ -48,7 +48,7 @@ impl Agent {
         })
     }
 
-    pub(super) async fn status(&self, cx: &OrderContext<'_>, draft: Option<&Draft>) -> Result<OrderTurn, AgentError> {
+    pub(super) async fn status(&self, cx: &OrderContext<'_>, draft: Option<&Draft>) -> Result<OrderTurn, OrderError> {
         let orders = self.store().orders();
         let Some(number) = cx.order_numbers.first() else {
             // "What's in my order?" while one is being put together: that one.
@@ -93,7 +93,7 @@ impl Agent {
     /// cancellation voids the invoice and cannot be undone, and "please don't cancel ORD-…" or
     /// "could I cancel ORD-… later?" name the order too). An order that cannot be cancelled is
     /// said so at once.
-    pub(super) async fn ask_to_cancel(&self, cx: &OrderContext<'_>) -> Result<OrderTurn, AgentError> {
+    pub(super) async fn ask_to_cancel(&self, cx: &OrderContext<'_>) -> Result<OrderTurn, OrderError> {
         let Some(number) = cx.order_numbers.first() else {
             return Ok(cx.turn_as("Which order would you like to cancel? Please give me its number (ORD-…).", IntentLabel::OrderChange));
         };
@@ -132,7 +132,7 @@ impl Agent {
 
     /// The reply to "do you want me to cancel …?": an explicit yes cancels, a no keeps the
     /// order, and anything else drops the question (`None`: the message is answered as usual).
-    pub(super) async fn answer_cancellation(&self, cx: &OrderContext<'_>, d: &mut Draft) -> Result<Option<OrderTurn>, AgentError> {
+    pub(super) async fn answer_cancellation(&self, cx: &OrderContext<'_>, d: &mut Draft) -> Result<Option<OrderTurn>, OrderError> {
         let Some(order_id) = d.cancelling.take() else { return Ok(None) };
         let drafts = self.store().drafts();
         if d.is_empty() {
@@ -156,7 +156,7 @@ impl Agent {
         Ok(None)
     }
 
-    async fn cancel(&self, cx: &OrderContext<'_>, order: Order) -> Result<OrderTurn, AgentError> {
+    async fn cancel(&self, cx: &OrderContext<'_>, order: Order) -> Result<OrderTurn, OrderError> {
         let number = order.number.clone();
         let orders = self.store().orders();
         let outcome = match orders.cancel(cx.tenant.id, order.id, cx.rules.cancel_invoiced_orders).await {
@@ -191,7 +191,7 @@ impl Agent {
         Ok(cx.turn_as(text, IntentLabel::OrderChange).with_order(stored_summary(&fresh, &items, &catalogue)))
     }
 
-    pub(super) async fn change(&self, cx: &OrderContext<'_>, draft: Option<Draft>) -> Result<OrderTurn, AgentError> {
+    pub(super) async fn change(&self, cx: &OrderContext<'_>, draft: Option<Draft>) -> Result<OrderTurn, OrderError> {
         // More changes to an order already being changed.
         let number = match (cx.order_numbers.first(), &draft) {
             (Some(number), _) => number.clone(),

@@ -4,15 +4,15 @@
 use chrono::Utc;
 use tria_core::{IntentLabel, OrderStatus};
 use tria_store::StoreError;
-use tria_store::repo::{NewOrder, NewOrderLine};
 use tria_store::records::Product;
+use tria_store::repo::{NewOrder, NewOrderLine};
 
 use super::draft::{Draft, Question, Stage, price};
 use super::extract::requested_lines;
 use super::matching::{Match, match_product, resolve_choice};
 use super::{OrderContext, OrderTurn, intent, reply, stored_summary};
-use crate::catalogue::money;
-use crate::{Agent, AgentError};
+use crate::money::money;
+use crate::{OrderDesk, OrderError};
 
 /// A new order number: `ORD-` and eight digits (the form `tria-intent` recognises).
 fn new_order_number() -> String {
@@ -20,15 +20,15 @@ fn new_order_number() -> String {
     format!("ORD-{n}")
 }
 
-impl Agent {
-    pub(super) async fn catalogue_rows(&self, cx: &OrderContext<'_>) -> Result<Vec<Product>, AgentError> {
+impl OrderDesk {
+    pub(super) async fn catalogue_rows(&self, cx: &OrderContext<'_>) -> Result<Vec<Product>, OrderError> {
         Ok(self.store().catalogue().list(cx.tenant.id).await?)
     }
 
     /// Reads the message's line items into `d`; returns notes for what could not be read
     /// (unknown or discontinued products, missing quantities). Ambiguous products become
     /// questions on the draft.
-    pub(super) async fn read_lines(&self, cx: &OrderContext<'_>, d: &mut Draft) -> Result<Vec<String>, AgentError> {
+    pub(super) async fn read_lines(&self, cx: &OrderContext<'_>, d: &mut Draft) -> Result<Vec<String>, OrderError> {
         let catalogue = self.catalogue_rows(cx).await?;
         let changing = d.target_order.is_some();
         Ok(read_lines_as(cx, d, changing, &catalogue))
@@ -46,8 +46,7 @@ fn read_lines_as(cx: &OrderContext<'_>, d: &mut Draft, changing: bool, catalogue
         let found = match match_product(&line.phrase, line.unit_word.as_deref(), catalogue) {
             // Changing an order: of several fitting products, the one already on it.
             Match::Ambiguous(candidates) if changing => {
-                let on_order: Vec<&Product> =
-                    candidates.iter().copied().filter(|p| d.lines.iter().any(|l| l.sku == p.sku)).collect();
+                let on_order: Vec<&Product> = candidates.iter().copied().filter(|p| d.lines.iter().any(|l| l.sku == p.sku)).collect();
                 if let [one] = on_order.as_slice() { Match::One(one) } else { Match::Ambiguous(candidates) }
             }
             other => other,
@@ -80,9 +79,9 @@ fn read_lines_as(cx: &OrderContext<'_>, d: &mut Draft, changing: bool, catalogue
     notes
 }
 
-impl Agent {
+impl OrderDesk {
     /// New line items for the conversation's draft (a new one when there is none).
-    pub(super) async fn add_lines(&self, cx: &OrderContext<'_>, draft: Option<Draft>) -> Result<OrderTurn, AgentError> {
+    pub(super) async fn add_lines(&self, cx: &OrderContext<'_>, draft: Option<Draft>) -> Result<OrderTurn, OrderError> {
         let mut d = draft.unwrap_or_else(|| Draft::new(cx.customer));
         d.customer = cx.customer;
         let before = (d.lines.clone(), d.questions.len());
@@ -101,7 +100,7 @@ impl Agent {
     /// A revision of the draft in progress ("actually make it 6 cases", "remove the pumps",
     /// "change the caramel syrup to 3"), if the message is one. A bare quantity applies to a
     /// one-line draft; with several lines the customer is asked which one.
-    pub(super) async fn revise_draft(&self, cx: &OrderContext<'_>, d: &Draft) -> Result<Option<OrderTurn>, AgentError> {
+    pub(super) async fn revise_draft(&self, cx: &OrderContext<'_>, d: &Draft) -> Result<Option<OrderTurn>, OrderError> {
         if d.lines.is_empty() || !cx.order_numbers.is_empty() || !intent::is_revision(cx.message) {
             return Ok(None);
         }
@@ -141,11 +140,10 @@ impl Agent {
     }
 
     /// An answer to the draft's first open question, if the message is one.
-    pub(super) async fn answer_clarification(&self, cx: &OrderContext<'_>, d: &mut Draft) -> Result<Option<OrderTurn>, AgentError> {
+    pub(super) async fn answer_clarification(&self, cx: &OrderContext<'_>, d: &mut Draft) -> Result<Option<OrderTurn>, OrderError> {
         let Some(question) = d.questions.first().cloned() else { return Ok(None) };
         let catalogue = self.catalogue_rows(cx).await?;
-        let candidates: Vec<&Product> =
-            question.candidates.iter().filter_map(|sku| catalogue.iter().find(|p| &p.sku == sku)).collect();
+        let candidates: Vec<&Product> = question.candidates.iter().filter_map(|sku| catalogue.iter().find(|p| &p.sku == sku)).collect();
         let Some(chosen) = resolve_choice(cx.message, &candidates) else { return Ok(None) };
         d.questions.remove(0);
         if d.target_order.is_some() {
@@ -163,7 +161,7 @@ impl Agent {
         cx: &OrderContext<'_>,
         mut d: Draft,
         mut notes: Vec<String>,
-    ) -> Result<OrderTurn, AgentError> {
+    ) -> Result<OrderTurn, OrderError> {
         let drafts = self.store().drafts();
         let label = if d.target_order.is_some() { IntentLabel::OrderChange } else { IntentLabel::OrderPlacement };
         if d.customer.is_none() {
@@ -174,8 +172,7 @@ impl Agent {
         }
         let catalogue = self.catalogue_rows(cx).await?;
         if let Some(question) = d.questions.first() {
-            let candidates: Vec<&Product> =
-                question.candidates.iter().filter_map(|sku| catalogue.iter().find(|p| &p.sku == sku)).collect();
+            let candidates: Vec<&Product> = question.candidates.iter().filter_map(|sku| catalogue.iter().find(|p| &p.sku == sku)).collect();
             notes.push(reply::question_text(question, &candidates, &cx.currency));
             d.stage = Stage::Building;
             drafts.save(cx.tenant.id, cx.conversation, d.to_state()).await?;
@@ -224,7 +221,7 @@ impl Agent {
     /// A confirmed change that would take the order above the tenant's approval threshold: the
     /// order stays as it is and a person is asked to approve the change, as for a new order
     /// that large.
-    async fn change_needs_approval(&self, cx: &OrderContext<'_>, target: uuid::Uuid, total: i64) -> Result<OrderTurn, AgentError> {
+    async fn change_needs_approval(&self, cx: &OrderContext<'_>, target: uuid::Uuid, total: i64) -> Result<OrderTurn, OrderError> {
         let orders = self.store().orders();
         self.store().drafts().clear(cx.tenant.id, cx.conversation).await?;
         let Some(order) = orders.find(cx.tenant.id, target).await? else {
@@ -255,7 +252,7 @@ impl Agent {
     /// The explicit confirmation: places the order (or applies the change) from fresh
     /// catalogue prices. Above the tenant's approval threshold the order is stored as a draft
     /// and a person is asked to approve it.
-    pub(super) async fn confirm(&self, cx: &OrderContext<'_>, mut d: Draft) -> Result<OrderTurn, AgentError> {
+    pub(super) async fn confirm(&self, cx: &OrderContext<'_>, mut d: Draft) -> Result<OrderTurn, OrderError> {
         let catalogue = self.catalogue_rows(cx).await?;
         let priced = price(&d.lines, &catalogue, &cx.rules, &cx.currency);
         if !priced.problems.is_empty() || priced.order_problem.is_some() || priced.summary.lines.is_empty() {

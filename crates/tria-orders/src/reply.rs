@@ -6,7 +6,7 @@ use tria_store::records::{Order, Product};
 
 use super::draft::{LineProblem, Question};
 use super::rules::OrderRules;
-use crate::catalogue::money;
+use crate::money::money;
 
 pub(crate) const CONFIRM_HINT: &str = "Reply \"Confirm\" to place the order, or tell me what to change.";
 

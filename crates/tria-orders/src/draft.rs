@@ -5,8 +5,8 @@
 
 use serde::{Deserialize, Serialize};
 use tria_core::{CustomerId, OrderLineSummary, OrderStatus, OrderSummary};
-use tria_store::repo::DraftState;
 use tria_store::records::Product;
+use tria_store::repo::DraftState;
 use uuid::Uuid;
 
 use super::rules::OrderRules;
@@ -248,8 +248,8 @@ pub(crate) fn price(lines: &[DraftLine], catalogue: &[Product], rules: &OrderRul
 
 #[cfg(test)]
 mod tests {
-    use super::super::matching::tests::catalogue;
     use super::*;
+    use crate::matching::tests::catalogue;
 
     #[test]
     fn a_draft_round_trips_through_its_stored_form() {

@@ -1,6 +1,6 @@
 //! Limits on failed customer verifications, so a customer's number and email cannot be guessed
 //! through the public widget: a session, a customer number and a client (the widget's network
-//! address, see [`crate::client`]) each get a few failures per window; past that, attempts are
+//! address, which the agent passes in as `OrderRequest::client`) each get a few failures per window; past that, attempts are
 //! refused *without checking*, with a reply that says how to reach a person. Refusals do not
 //! depend on whether the number exists, so they say nothing about which numbers do.
 //!
@@ -18,8 +18,7 @@ use tria_core::{ConversationId, TenantContext};
 use tria_store::repo::{VerificationScope, VerificationSubject};
 use uuid::Uuid;
 
-use crate::client::current_client;
-use crate::{Agent, AgentBuilder, AgentError};
+use crate::{OrderAssist, OrderDesk, OrderError};
 
 /// How many failed verifications are allowed before attempts are refused.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -86,6 +85,7 @@ pub struct VerificationStats {
     pub refused: u64,
 }
 
+/// Shared by every clone of a desk: one count per process.
 #[derive(Debug, Default)]
 pub(crate) struct VerificationCounters {
     failures: AtomicU64,
@@ -101,21 +101,13 @@ pub(super) enum Attempt {
     Refused,
 }
 
-impl AgentBuilder {
-    /// Limits on failed customer verifications (defaults: [`VerificationLimits::default`]).
-    pub fn verification_limits(mut self, limits: VerificationLimits) -> Self {
-        self.orders.verification_limits = limits;
-        self
-    }
-}
-
 /// What a failure counts against: the session, the client if known, and every customer number
 /// the attempt named (upper-cased, as numbers are looked up) — all of them, so that which one
 /// was locked never depends on which exists.
-pub(super) fn subjects(session: ConversationId, numbers: &[&str]) -> Vec<VerificationSubject> {
+pub(super) fn subjects(session: ConversationId, client: Option<&str>, numbers: &[&str]) -> Vec<VerificationSubject> {
     let mut subjects = vec![VerificationSubject::new(VerificationScope::Session, &session.to_string())];
-    if let Some(client) = current_client() {
-        subjects.push(VerificationSubject::new(VerificationScope::Client, client.as_str()));
+    if let Some(client) = client {
+        subjects.push(VerificationSubject::new(VerificationScope::Client, client));
     }
     for number in numbers {
         let subject = VerificationSubject::new(VerificationScope::CustomerNumber, &number.to_uppercase());
@@ -126,10 +118,10 @@ pub(super) fn subjects(session: ConversationId, numbers: &[&str]) -> Vec<Verific
     subjects
 }
 
-impl Agent {
+impl OrderDesk {
     /// Failed verifications and lockouts so far.
     pub fn verification_stats(&self) -> VerificationStats {
-        let c = &self.orders.verification;
+        let c = &self.verification;
         VerificationStats {
             failures: c.failures.load(Ordering::Relaxed),
             lockouts: c.lockouts.load(Ordering::Relaxed),
@@ -138,12 +130,12 @@ impl Agent {
     }
 
     fn verification_counters(&self) -> &Arc<VerificationCounters> {
-        &self.orders.verification
+        &self.verification
     }
 
     /// Failures per subject within its window.
-    async fn failure_counts(&self, tenant: &TenantContext, subjects: &[VerificationSubject]) -> Result<Vec<u64>, AgentError> {
-        let limits = self.orders.verification_limits;
+    async fn failure_counts(&self, tenant: &TenantContext, subjects: &[VerificationSubject]) -> Result<Vec<u64>, OrderError> {
+        let limits = self.verification_limits;
         let now = Utc::now();
         let mut counts = Vec::with_capacity(subjects.len());
         for subject in subjects {
@@ -155,8 +147,8 @@ impl Agent {
 
     /// A limit is reached for one of `subjects` (a number alone, with no email to check, is
     /// refused too once locked). Counts a refusal.
-    pub(super) async fn verification_locked(&self, tenant: &TenantContext, subjects: &[VerificationSubject]) -> Result<bool, AgentError> {
-        let limits = self.orders.verification_limits;
+    pub(super) async fn verification_locked(&self, tenant: &TenantContext, subjects: &[VerificationSubject]) -> Result<bool, OrderError> {
+        let limits = self.verification_limits;
         let counts = self.failure_counts(tenant, subjects).await?;
         let locked = subjects.iter().zip(&counts).any(|(s, &n)| n >= limits.limit(s.scope));
         if locked {
@@ -171,8 +163,8 @@ impl Agent {
         &self,
         tenant: &TenantContext,
         subjects: Vec<VerificationSubject>,
-    ) -> Result<Attempt, AgentError> {
-        let limits = self.orders.verification_limits;
+    ) -> Result<Attempt, OrderError> {
+        let limits = self.verification_limits;
         let verifications = self.store().verifications();
         let now = Utc::now();
         let retention = chrono::Duration::from_std(limits.retention()).unwrap_or(chrono::Duration::MAX);
@@ -190,13 +182,13 @@ impl Agent {
     }
 
     /// The pair was right: the attempt's rows are taken back.
-    pub(super) async fn verification_passed(&self, tenant: &TenantContext, rows: &[Uuid]) -> Result<(), AgentError> {
+    pub(super) async fn verification_passed(&self, tenant: &TenantContext, rows: &[Uuid]) -> Result<(), OrderError> {
         Ok(self.store().verifications().forget(tenant.id, rows).await?)
     }
 
     /// The pair was wrong (its rows stay): whether this failure reached a limit.
-    pub(super) async fn verification_failed(&self, tenant: &TenantContext, subjects: &[VerificationSubject]) -> Result<bool, AgentError> {
-        let limits = self.orders.verification_limits;
+    pub(super) async fn verification_failed(&self, tenant: &TenantContext, subjects: &[VerificationSubject]) -> Result<bool, OrderError> {
+        let limits = self.verification_limits;
         let counters = self.verification_counters();
         counters.failures.fetch_add(1, Ordering::Relaxed);
         let counts = self.failure_counts(tenant, subjects).await?;
@@ -212,7 +204,7 @@ impl Agent {
 
     /// The reply once verification is locked: the same whatever was typed, with the ways to
     /// reach a person from the tenant's settings.
-    pub(super) async fn verification_locked_reply(&self, tenant: &TenantContext) -> String {
+    pub(super) async fn verification_locked_reply(&self, tenant: &TenantContext, assist: &dyn OrderAssist) -> String {
         let contact = |key: &str| tenant.settings.get(key).and_then(|v| v.as_str()).map(str::trim).filter(|s| !s.is_empty());
         let mut ways = Vec::new();
         if let Some(email) = contact("support_email") {
@@ -225,11 +217,10 @@ impl Agent {
             0 => "ask here for a person".to_owned(),
             _ => format!("{}, or ask here for a person", ways.join(" or ")),
         };
-        let hours = self.support_hours(tenant).await;
+        let hours = assist.team_hours(tenant).await;
         format!(
             "For your account's safety I can't check any more customer numbers and email addresses here for now. \
-             Our team can help you with your orders: {reach}. {}.",
-            Self::hours_phrase(hours.as_deref())
+             Our team can help you with your orders: {reach}. {hours}."
         )
     }
 }

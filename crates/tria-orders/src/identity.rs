@@ -13,7 +13,7 @@ use tria_core::{ConversationId, CustomerId, TenantContext};
 use tria_store::records::Customer;
 
 use super::lockout::{self, Attempt};
-use crate::{Agent, AgentError};
+use crate::{OrderDesk, OrderError};
 
 /// What a message did to the claim of who is asking.
 #[derive(Debug, PartialEq, Eq)]
@@ -63,23 +63,24 @@ fn number_candidates(message: &str) -> Vec<String> {
         .collect()
 }
 
-impl Agent {
+impl OrderDesk {
     /// Reads the message (and the number an earlier turn claimed) for who is asking, within
     /// the limits on failed verifications.
     pub(super) async fn claim_customer(
         &self,
         tenant: &TenantContext,
         session: ConversationId,
+        client: Option<&str>,
         message: &str,
         claimed: Option<&str>,
-    ) -> Result<Claim, AgentError> {
+    ) -> Result<Claim, OrderError> {
         let email = email_in(message);
         let typed = number_candidates(message);
         if email.is_none() && typed.is_empty() && claimed.is_none() {
             return Ok(Claim::Nothing);
         }
         let numbers: Vec<&str> = if typed.is_empty() { claimed.into_iter().collect() } else { typed.iter().map(String::as_str).collect() };
-        let subjects = lockout::subjects(session, &numbers);
+        let subjects = lockout::subjects(session, client, &numbers);
         let Some(email) = email else {
             if self.verification_locked(tenant, &subjects).await? {
                 return Ok(Claim::LockedOut);
@@ -107,7 +108,7 @@ impl Agent {
         typed: &[String],
         claimed: Option<&str>,
         email: Option<String>,
-    ) -> Result<Claim, AgentError> {
+    ) -> Result<Claim, OrderError> {
         // The number this message names: the first that is a customer, else the first candidate.
         let mut number = None;
         for token in typed {
@@ -136,7 +137,7 @@ impl Agent {
         })
     }
 
-    async fn find_customer(&self, tenant: &TenantContext, token: &str) -> Result<Option<Customer>, AgentError> {
+    async fn find_customer(&self, tenant: &TenantContext, token: &str) -> Result<Option<Customer>, OrderError> {
         let customers = self.store().customers();
         if let Some(found) = customers.find_by_external_id(tenant.id, token).await? {
             return Ok(Some(found));
