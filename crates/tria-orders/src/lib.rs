@@ -1,16 +1,5 @@
-//! Orders by chat, one stage of the agent's pipeline: an order placed from free text against
-//! the tenant's catalogue, and the status, change and cancellation of the customer's own orders.
-//!
-//! Placing: clarifying questions, a priced summary and an explicit confirmation. Invariants:
-//! every number in a reply comes from the catalogue, the tenant's settings or stored order rows
-//! (never from a model); only an explicit confirmation creates or changes an order, and creation
-//! writes the order, its items and its invoice outbox row in one transaction (`OrderRepo::place`);
-//! a customer only ever sees their own orders (another's is "not found"). The draft lives in
-//! `order_drafts`, so a multi-turn order survives a change of instance.
-//!
-//! Entry point: [`OrderDesk::route`], which the agent calls before its answer cache with the
-//! message, its classification and the session ([`OrderRequest`]). It returns `None` when the
-//! message is not about an order, and the agent answers as usual.
+//! Orders by chat, one stage of the agent's pipeline: orders placed from free text against the
+//! tenant's catalogue, and the status, change and cancellation of the customer's own orders.
 
 mod draft;
 mod extract;
@@ -49,6 +38,15 @@ pub enum OrderError {
 
 /// The order flow's desk: the store it reads and writes, the invoicing integration's probe and
 /// the limits on failed verifications. Cheap to clone; clones share the verification counts.
+///
+/// Placing an order goes through clarifying questions, a priced summary and an explicit
+/// confirmation. Invariants: every number in a reply comes from the catalogue, the tenant's
+/// settings or stored order rows (never from a model); only an explicit confirmation creates or
+/// changes an order, and creation writes the order, its items and its invoice outbox row in one
+/// transaction (`OrderRepo::place`); a customer only ever sees their own orders (another's is
+/// "not found"). The draft lives in `order_drafts`, so a multi-turn order survives a change of
+/// instance. Entry point: [`OrderDesk::route`], which the agent calls before its answer cache;
+/// `None` means the message is not about an order and the agent answers as usual.
 #[derive(Clone)]
 pub struct OrderDesk {
     store: Store,
