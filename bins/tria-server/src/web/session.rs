@@ -5,7 +5,7 @@
 use axum::Json;
 use axum::extract::{RawQuery, State};
 use axum::response::{IntoResponse, Response};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use tria_console::{citation_labels, source_ids};
 use tria_core::{ConversationId, ErrorCode};
@@ -32,9 +32,15 @@ pub(crate) fn caller_of(caller: &ChatAuth) -> tria_agent::Caller {
 /// The agent's view of it (`tria_agent::HistoryMessage`, what `/api/sessions/{id}/messages`
 /// returns) plus the message's `id`, which the widget's `after=` and feedback need.
 pub(crate) fn message_json(m: &StoredMessage) -> Value {
-    let mut view = json!(tria_agent::HistoryMessage::from(m));
-    view["id"] = json!(m.id);
-    view
+    json!(MessageJson { id: m.id, view: tria_agent::HistoryMessage::from(m) })
+}
+
+/// `message_json`'s shape: the `id` first, then the view's fields.
+#[derive(Serialize)]
+struct MessageJson {
+    id: Uuid,
+    #[serde(flatten)]
+    view: tria_agent::HistoryMessage,
 }
 
 /// `after=<message id>` from a query string.
@@ -124,5 +130,40 @@ mod tests {
         let id = Uuid::new_v4();
         assert_eq!(after_param(Some(&format!("x=1&after={id}"))).expect("after"), Some(id));
         assert!(after_param(Some("after=nope")).is_err());
+    }
+
+    #[test]
+    fn a_message_is_shown_as_it_always_was() {
+        let m = StoredMessage {
+            id: Uuid::new_v4(),
+            tenant_id: Uuid::new_v4(),
+            conversation_id: Uuid::new_v4(),
+            role: "assistant".into(),
+            content: "Returns are free within 30 days.".into(),
+            intent: Some("policy_question".into()),
+            confidence: Some(0.91),
+            sources: json!(["chunk-1", "product:NW-OAT"]),
+            tokens_in: 12,
+            tokens_out: 7,
+            latency_ms: 42,
+            cache_level: Some("l1".into()),
+            prompt_version: None,
+            cost_usd: 0.0,
+            sentiment: None,
+            created_at: chrono::Utc::now(),
+        };
+        // The JSON built by hand before the view was shared with the history endpoint.
+        let before = json!({
+            "id": m.id,
+            "role": m.role,
+            "content": m.content,
+            "intent": m.intent,
+            "confidence": m.confidence,
+            "sources": m.sources,
+            "cache": m.cache_level,
+            "latency_ms": m.latency_ms,
+            "created_at": m.created_at,
+        });
+        assert_eq!(serde_json::to_string(&message_json(&m)).expect("json"), serde_json::to_string(&before).expect("json"));
     }
 }
