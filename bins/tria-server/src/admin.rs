@@ -392,7 +392,9 @@ pub(crate) async fn cache_invalidate(
     };
     let result = match (&body.tenant, &body.level, &body.pattern) {
         (None, None, Some(pattern)) => {
-            if pattern.is_empty() || pattern.len() > 256 {
+            // Characters, as the OpenAPI document's maxLength counts them (not UTF-8 bytes:
+            // 200 accented letters are a valid pattern).
+            if pattern.is_empty() || pattern.chars().count() > 256 {
                 return Err(ApiError::bad_request("`pattern` must be 1 to 256 characters"));
             }
             let removed = cache.invalidate_pattern(pattern).await.map_err(failed)?;
