@@ -87,3 +87,29 @@ async fn docs_render_the_spec_without_anything_from_the_internet() {
     assert!(html.contains("/openapi.json"));
     assert!(!html.contains("src=\"http") && !html.contains("href=\"http"), "no external assets");
 }
+
+/// `value` with every object's keys in order, so the snapshot does not depend on the order the
+/// document was built in.
+fn sorted(value: &serde_json::Value) -> serde_json::Value {
+    match value {
+        serde_json::Value::Object(map) => {
+            let mut keys: Vec<&String> = map.keys().collect();
+            keys.sort();
+            serde_json::Value::Object(keys.into_iter().map(|k| (k.clone(), sorted(&map[k]))).collect())
+        }
+        serde_json::Value::Array(items) => serde_json::Value::Array(items.iter().map(sorted).collect()),
+        other => other.clone(),
+    }
+}
+
+/// The contract as served, pinned: a change to a path, a body, a limit or a pattern shows as a
+/// reviewed diff of `snapshots/openapi.json` (`UPDATE_EXPECT=1` rewrites it).
+#[tokio::test]
+async fn the_document_is_the_reviewed_snapshot() {
+    let app = TestApp::new().await;
+    let (status, _, spec) = app.call("GET", "/openapi.json", None, None).await;
+    assert_eq!(status, StatusCode::OK);
+    let mut text = serde_json::to_string_pretty(&sorted(&spec)).expect("json");
+    text.push('\n');
+    expect_test::expect_file!["snapshots/openapi.json"].assert_eq(&text);
+}
