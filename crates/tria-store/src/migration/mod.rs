@@ -7,6 +7,7 @@ mod m0004_orders_chat;
 mod m0005_console;
 mod m0006_message_lookup;
 mod m0007_verification_failures;
+mod m0008_knowledge_jobs;
 
 use sea_orm_migration::prelude::*;
 
@@ -24,6 +25,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0005_console::Migration),
             Box::new(m0006_message_lookup::Migration),
             Box::new(m0007_verification_failures::Migration),
+            Box::new(m0008_knowledge_jobs::Migration),
         ]
     }
 }

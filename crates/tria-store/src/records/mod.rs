@@ -3,10 +3,12 @@
 //! so a schema change stays a change inside `tria-store` (each `From<entity::…::Model>` is here).
 
 mod conversations;
+mod jobs;
 mod orders;
 mod tenancy;
 
 pub use conversations::{Conversation, Escalation, Feedback, StoredMessage};
+pub use jobs::{Job, JobStatus, KnowledgeDocument, KnowledgeVersion};
 pub use orders::{Customer, Order, OrderEscalation, OrderItem, OutboxJob, Product};
 pub use tenancy::{ApiKeyRow, DailyUsage, PolicyChunk, PolicyDocument, TicketLink};
 

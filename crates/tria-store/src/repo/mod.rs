@@ -8,7 +8,9 @@ mod customers;
 mod drafts;
 mod exchanges;
 mod insights;
+mod jobs;
 mod keys;
+mod knowledge;
 mod orders;
 mod outbox;
 mod policies;
@@ -25,7 +27,9 @@ pub use drafts::{DraftRepo, DraftState};
 pub(crate) use exchanges::DirectWriter;
 pub use exchanges::{BlockingExchangeWriter, ExchangeBatches, MeteredExchange};
 pub use insights::{CustomerSignals, InsightRepo};
+pub use jobs::{JobRepo, NewJob};
 pub use keys::{AuthenticatedKey, KeyInfo, KeyRepo, generate_key, hash_key, key_digest, key_prefix};
+pub use knowledge::{KnowledgeChange, KnowledgeRepo, NewDocumentVersion};
 pub use orders::{CancelOutcome, INVOICE_OUTBOX_KIND, NewOrder, NewOrderLine, OrderRepo, VOID_OUTBOX_KIND};
 pub use outbox::{LeaseOutcome, OutboxBacklog, OutboxCounts, OutboxRepo, job_order_id, state as outbox_state};
 pub use policies::{NewChunk, PolicyRepo};
@@ -85,6 +89,12 @@ impl Store {
     }
     pub fn usage(&self) -> UsageRepo<'_> {
         UsageRepo { db: self.connection() }
+    }
+    pub fn jobs(&self) -> JobRepo<'_> {
+        JobRepo { db: self.connection() }
+    }
+    pub fn knowledge(&self) -> KnowledgeRepo<'_> {
+        KnowledgeRepo { db: self.connection() }
     }
     pub fn verifications(&self) -> VerificationRepo<'_> {
         VerificationRepo { db: self.connection() }

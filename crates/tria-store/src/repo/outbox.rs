@@ -349,7 +349,7 @@ fn fenced(update: sea_orm::UpdateMany<outbox::Entity>, job: &OutboxJob) -> sea_o
 }
 
 /// `?` placeholders as the backend wants them (`$1, $2, …` on PostgreSQL).
-fn numbered_placeholders(sql: &str, backend: DbBackend) -> String {
+pub(crate) fn numbered_placeholders(sql: &str, backend: DbBackend) -> String {
     if backend != DbBackend::Postgres {
         return sql.to_owned();
     }

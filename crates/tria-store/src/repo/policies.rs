@@ -100,10 +100,13 @@ impl PolicyRepo<'_> {
             .records())
     }
 
-    /// Every chunk of the tenant, grouped by document in reading order.
+    /// Every chunk that serves the tenant, grouped by document in reading order: fixture
+    /// policies and the uploaded documents of its current knowledge version (one statement, so
+    /// a knowledge swap is seen whole or not at all).
     pub async fn chunks(&self, tenant: TenantId) -> Result<Vec<PolicyChunk>, StoreError> {
         Ok(policy_chunk::Entity::find()
             .filter(policy_chunk::Column::TenantId.eq(tenant.0))
+            .filter(super::knowledge::serving_chunks(tenant))
             .order_by_asc(policy_chunk::Column::DocumentId)
             .order_by_asc(policy_chunk::Column::Ordinal)
             .all(self.db)

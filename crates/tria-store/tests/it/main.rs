@@ -4,6 +4,7 @@
 mod console;
 mod conversations;
 mod keys;
+mod knowledge_jobs;
 mod orders;
 mod outbox_backlog;
 mod seed;
