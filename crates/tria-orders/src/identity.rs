@@ -137,14 +137,16 @@ impl OrderDesk {
         })
     }
 
+    /// Customers a `?mode=replace` upload retired no longer identify (their rows stay for
+    /// their orders).
     async fn find_customer(&self, tenant: &TenantContext, token: &str) -> Result<Option<Customer>, OrderError> {
         let customers = self.store().customers();
-        if let Some(found) = customers.find_by_external_id(tenant.id, token).await? {
+        if let Some(found) = customers.find_active_by_external_id(tenant.id, token).await? {
             return Ok(Some(found));
         }
         let upper = token.to_uppercase();
         if upper != token {
-            return Ok(customers.find_by_external_id(tenant.id, &upper).await?);
+            return Ok(customers.find_active_by_external_id(tenant.id, &upper).await?);
         }
         Ok(None)
     }

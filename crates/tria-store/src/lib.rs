@@ -11,6 +11,7 @@ mod pool;
 pub mod records;
 pub mod repo;
 mod store;
+pub mod uploads;
 
 pub use error::StoreError;
 pub use migration::Migrator;

@@ -14,6 +14,13 @@ pub struct Model {
     pub email: String,
     pub company: String,
     pub created_at: DateTimeUtc,
+    /// From the customer upload (m0009).
+    pub phone: Option<String>,
+    /// False once a `?mode=replace` upload no longer lists the customer: kept for its orders,
+    /// but it no longer identifies in chat.
+    pub active: bool,
+    /// When an upload last wrote the row (m0009); `None` for rows no upload has touched.
+    pub updated_at: Option<DateTimeUtc>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

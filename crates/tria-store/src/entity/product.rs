@@ -18,6 +18,8 @@ pub struct Model {
     pub currency: String,
     pub stock: i64,
     pub active: bool,
+    /// Free text from the catalogue upload (m0009).
+    pub category: Option<String>,
     pub updated_at: DateTimeUtc,
 }
 

@@ -8,6 +8,7 @@ mod m0005_console;
 mod m0006_message_lookup;
 mod m0007_verification_failures;
 mod m0008_knowledge_jobs;
+mod m0009_catalogue_columns;
 
 use sea_orm_migration::prelude::*;
 
@@ -26,6 +27,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0006_message_lookup::Migration),
             Box::new(m0007_verification_failures::Migration),
             Box::new(m0008_knowledge_jobs::Migration),
+            Box::new(m0009_catalogue_columns::Migration),
         ]
     }
 }

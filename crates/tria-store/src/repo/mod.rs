@@ -19,10 +19,10 @@ mod tickets;
 mod usage;
 mod verifications;
 
-pub use catalogue::{CatalogueRepo, NewProduct};
+pub use catalogue::{CatalogueRepo, CatalogueUpload, NewProduct, ProductUpsert, UploadCounts};
 pub use console::{ChunkLabel, ConsoleRepo, FeedbackCounts, MessageFigures, Rating};
 pub use conversations::{ConversationRepo, ESCALATION_OPEN, Exchange, NewConversation, NewMessage};
-pub use customers::{CustomerRepo, NewCustomer};
+pub use customers::{CustomerRepo, CustomerUpload, CustomerUpsert, NewCustomer};
 pub use drafts::{DraftRepo, DraftState};
 pub(crate) use exchanges::DirectWriter;
 pub use exchanges::{BlockingExchangeWriter, ExchangeBatches, MeteredExchange};

@@ -9,6 +9,7 @@ mod orders;
 mod outbox_backlog;
 mod seed;
 mod tenancy;
+mod uploads;
 mod verifications;
 
 use tria_core::{TenantContext, ToneProfile};
