@@ -27,6 +27,7 @@ pub(crate) mod policy_chunk;
 pub(crate) mod policy_document;
 pub(crate) mod product;
 pub(crate) mod tenant;
+pub(crate) mod tenant_secret;
 pub(crate) mod tenant_knowledge;
 pub(crate) mod tenant_usage_daily;
 pub(crate) mod ticket_link;

@@ -9,6 +9,7 @@ mod m0006_message_lookup;
 mod m0007_verification_failures;
 mod m0008_knowledge_jobs;
 mod m0009_catalogue_columns;
+mod m0010_tenant_secrets;
 
 use sea_orm_migration::prelude::*;
 
@@ -28,6 +29,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0007_verification_failures::Migration),
             Box::new(m0008_knowledge_jobs::Migration),
             Box::new(m0009_catalogue_columns::Migration),
+            Box::new(m0010_tenant_secrets::Migration),
         ]
     }
 }

@@ -14,6 +14,7 @@ mod knowledge;
 mod orders;
 mod outbox;
 mod policies;
+mod secrets;
 mod tenants;
 mod tickets;
 mod usage;
@@ -33,6 +34,7 @@ pub use knowledge::{KnowledgeChange, KnowledgeRepo, NewDocumentVersion};
 pub use orders::{CancelOutcome, INVOICE_OUTBOX_KIND, NewOrder, NewOrderLine, OrderRepo, VOID_OUTBOX_KIND};
 pub use outbox::{LeaseOutcome, OutboxBacklog, OutboxCounts, OutboxRepo, job_order_id, state as outbox_state};
 pub use policies::{NewChunk, PolicyRepo};
+pub use secrets::{SealedSecret, SecretRepo};
 pub use tenants::{NewTenant, TenantPatch, TenantRepo};
 pub use tickets::{NewTicketLink, TicketLinkRepo};
 pub use usage::{UsageDelta, UsageRepo};
@@ -95,6 +97,9 @@ impl Store {
     }
     pub fn knowledge(&self) -> KnowledgeRepo<'_> {
         KnowledgeRepo { db: self.connection() }
+    }
+    pub fn secrets(&self) -> SecretRepo<'_> {
+        SecretRepo { db: self.connection() }
     }
     pub fn verifications(&self) -> VerificationRepo<'_> {
         VerificationRepo { db: self.connection() }
