@@ -1,0 +1,51 @@
+//! What went wrong with a knowledge operation: the caller's input (a bad upload, an unknown
+//! document or version) versus the store or the indexer failing.
+
+use tria_ingest::IngestError;
+use tria_store::StoreError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum KnowledgeError {
+    /// The upload cannot be indexed (4xx; `code()` names the problem).
+    #[error(transparent)]
+    Ingest(#[from] IngestError),
+    #[error("{0}")]
+    InvalidDocId(String),
+    #[error("{0} not found")]
+    NotFound(String),
+    /// A job row that does not say what to do (written by another version, or damaged).
+    #[error("{0}")]
+    BadJob(String),
+    #[error("chunking failed: {0}")]
+    Chunk(#[from] tria_rag::RagError),
+    #[error(transparent)]
+    Store(StoreError),
+}
+
+impl From<StoreError> for KnowledgeError {
+    fn from(err: StoreError) -> Self {
+        match err {
+            StoreError::NotFound(what) => Self::NotFound(what),
+            other => Self::Store(other),
+        }
+    }
+}
+
+impl KnowledgeError {
+    /// A stable name for an error body or a job's `errors` entry.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::Ingest(e) => e.code(),
+            Self::InvalidDocId(_) => "invalid_document_id",
+            Self::NotFound(_) => "not_found",
+            Self::BadJob(_) => "bad_job",
+            Self::Chunk(_) => "chunking_failed",
+            Self::Store(_) => "store_error",
+        }
+    }
+
+    /// Whether retrying the same job could succeed (the database was unavailable).
+    pub fn is_transient(&self) -> bool {
+        matches!(self, Self::Store(StoreError::Unavailable(_)))
+    }
+}
