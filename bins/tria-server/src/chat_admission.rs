@@ -1,13 +1,15 @@
 //! The one admission path of the three chat encoders (`POST /api/chat`, `/api/v1/chat/stream`,
 //! `/v1/chat/completions`): after the gate has authenticated the caller and counted the tenant's
-//! rate, [`admit_chat`] checks the caller's claims (a streamed reply: the whole request), then the
-//! customer's rate and the tenant's spend budget (`tria_admission::admit`), and names the tenant
-//! and client for the pipeline's calls. The handlers only encode what the agent answers.
+//! rate, the caller's claims are checked ([`admit_chat`], a whole reply) or the turn begins
+//! ([`admit_turn`], a streamed reply: the request validated and its session read once, before
+//! the first event), then the customer's rate and the tenant's spend budget
+//! (`tria_admission::admit`), and the tenant and client are named for the pipeline's calls. The
+//! handlers only encode what the agent answers.
 
 use std::future::Future;
 use std::sync::Arc;
 
-use tria_agent::{Caller, ChatClient};
+use tria_agent::{BegunTurn, Caller, ChatClient};
 use tria_core::{ChatRequest, TenantContext};
 use tria_llm::CallContext;
 
@@ -38,24 +40,21 @@ impl From<ChatAuth> for ChatCaller {
     }
 }
 
-/// How the reply goes out, which decides how much is checked before the pipeline runs.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum ReplyShape {
-    /// One JSON body: the pipeline's own validation becomes the HTTP error, so only what must
-    /// come before the limits is checked here (a widget's claims: a widget must not spend a
-    /// customer's rate it may not speak for).
-    Whole,
-    /// Events after a 200: whatever can be refused (input, session) must be refused before the
-    /// first event, as a plain HTTP error.
-    Streamed,
-}
-
-/// A chat request that passed admission: what the encoder hands to the agent.
+/// A whole-reply chat request that passed admission: what the encoder hands to the agent.
 #[derive(Debug)]
 pub(crate) struct AdmittedChat {
     pub tenant: Arc<TenantContext>,
     pub request: ChatRequest,
     pub caller: Caller,
+    pub scope: ChatScope,
+}
+
+/// A streamed chat request that passed admission: its turn has begun (validated, the
+/// session's lock held, the conversation read and found to be the caller's).
+#[derive(Debug)]
+pub(crate) struct AdmittedTurn {
+    pub tenant: Arc<TenantContext>,
+    pub turn: BegunTurn,
     pub scope: ChatScope,
 }
 
@@ -74,21 +73,40 @@ impl ChatScope {
     }
 }
 
-/// Caller's claims (or the whole request, for a streamed reply) → customer rate → spend budget
-/// → call context, once for every chat encoder.
-pub(crate) async fn admit_chat(
-    state: &AppState,
-    from: ChatCaller,
-    request: ChatRequest,
-    shape: ReplyShape,
-) -> Result<AdmittedChat, ApiError> {
+/// A whole reply: the caller's claims → customer rate → spend budget → call context. The
+/// pipeline's own validation becomes the HTTP error, so only what must come before the limits
+/// is checked first (a widget's claims: a widget must not spend a customer's rate it may not
+/// speak for).
+pub(crate) async fn admit_chat(state: &AppState, from: ChatCaller, request: ChatRequest) -> Result<AdmittedChat, ApiError> {
     let ChatCaller { tenant, caller, client } = from;
-    match shape {
-        ReplyShape::Whole => state.agent().check_caller(&tenant, &request, caller).await?,
-        // Boxed: it reads the store, and only streams carry it.
-        ReplyShape::Streamed => Box::pin(state.agent().check_request(&tenant, &request, caller)).await?,
-    }
-    tria_admission::admit(state.rate_limiter(), state.budget(), &tenant, request.customer_id.as_deref()).await?;
-    let scope = ChatScope { context: tria_admission::llm_context(&tenant), client };
+    state.agent().check_caller(&tenant, &request, caller).await?;
+    let scope = admit_spend(state, &tenant, request.customer_id.as_deref(), client).await?;
     Ok(AdmittedChat { tenant, request, caller, scope })
+}
+
+/// A streamed reply (events after a 200): whatever can be refused (input, session) is refused
+/// before the first event, as a plain HTTP error, so the turn begins first
+/// ([`tria_agent::Agent::begin_turn`]: validated once, the conversation read once under the
+/// session's lock) → customer rate → spend budget → call context. The pipeline answers the
+/// begun turn without checking it again.
+pub(crate) async fn admit_turn(state: &AppState, from: ChatCaller, request: ChatRequest) -> Result<AdmittedTurn, ApiError> {
+    let ChatCaller { tenant, caller, client } = from;
+    // The customer's rate is counted under the id as sent, as for a whole reply.
+    let customer = request.customer_id.clone();
+    // Boxed: it reads the store, and only streams carry it.
+    let turn = Box::pin(state.agent().begin_turn(&tenant, request, caller)).await?;
+    let scope = admit_spend(state, &tenant, customer.as_deref(), client).await?;
+    Ok(AdmittedTurn { tenant, turn, scope })
+}
+
+/// The customer's rate and the tenant's spend budget (`tria_admission::admit`), then the
+/// scope of the pipeline's calls.
+async fn admit_spend(
+    state: &AppState,
+    tenant: &TenantContext,
+    customer: Option<&str>,
+    client: Option<ChatClient>,
+) -> Result<ChatScope, ApiError> {
+    tria_admission::admit(state.rate_limiter(), state.budget(), tenant, customer).await?;
+    Ok(ChatScope { context: tria_admission::llm_context(tenant), client })
 }

@@ -22,7 +22,7 @@ use tria_core::{ChatRequest, ErrorCode, TenantContext};
 
 use crate::ApiError;
 use crate::auth::TenantAuth;
-use crate::chat_admission::{AdmittedChat, ChatCaller, ReplyShape, admit_chat};
+use crate::chat_admission::{AdmittedChat, AdmittedTurn, ChatCaller, admit_chat, admit_turn};
 use crate::json_body::JsonBody;
 use crate::state::AppState;
 
@@ -124,13 +124,13 @@ pub(crate) async fn chat_completions(
     JsonBody(body): JsonBody<CompletionRequest>,
 ) -> Result<Response, ApiError> {
     let (request, model, streaming, include_usage) = body.into_chat(&tenant)?;
-    let shape = if streaming { ReplyShape::Streamed } else { ReplyShape::Whole };
-    let admitted = admit_chat(&state, ChatCaller::tenant(tenant), request, shape).await?;
     if streaming {
+        // The turn begins before the first chunk: a request it refuses is a plain HTTP error.
+        let admitted = admit_turn(&state, ChatCaller::tenant(tenant), request).await?;
         let slot = slot.and_then(|Extension(slot)| slot.take());
         return Ok(stream_completion(state, admitted, model, include_usage, slot));
     }
-    let AdmittedChat { tenant, request, caller, scope } = admitted;
+    let AdmittedChat { tenant, request, caller, scope } = admit_chat(&state, ChatCaller::tenant(tenant), request).await?;
     let message = request.message.clone();
     let (reply, _) = scope.run(Box::pin(state.agent().chat_traced_on(&tenant, request, caller))).await?;
     let usage = Usage::of(&message, &reply.reply);
@@ -188,14 +188,14 @@ impl Chunks {
 /// `chat.completion.chunk` events, then `data: [DONE]`, as OpenAI streams them.
 /// The reply is made in a task of its own that holds the gate slot, so the slot is freed when
 /// the reply is complete, whether or not the client reads it; the body waits for the result.
-fn stream_completion(state: AppState, admitted: AdmittedChat, model: String, include_usage: bool, slot: Option<Slot>) -> Response {
+fn stream_completion(state: AppState, admitted: AdmittedTurn, model: String, include_usage: bool, slot: Option<Slot>) -> Response {
     let chunks = Chunks { id: completion_id(), created: now(), model };
-    let AdmittedChat { tenant, request, caller, scope } = admitted;
-    let message = request.message.clone();
+    let AdmittedTurn { tenant, turn, scope } = admitted;
+    let message = turn.message_as_sent().to_owned();
     let (mut done, result) = tokio::sync::oneshot::channel();
     let reply = tokio::spawn(scope.run(async move {
         let _slot = slot;
-        let mut chat = Box::pin(state.agent().chat_traced_on(&tenant, request, caller));
+        let mut chat = Box::pin(state.agent().answer_turn(&tenant, turn));
         // A client that disconnects drops the receiver: stop working on its reply.
         let result = tokio::select! {
             result = &mut chat => result.map(|(reply, _)| reply),

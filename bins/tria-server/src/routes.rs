@@ -9,7 +9,7 @@ use tower_http::catch_panic::CatchPanicLayer;
 use tria_core::{ChatReply, ChatRequest, ErrorCode};
 
 use crate::auth::{ChatAuth, TenantAuth};
-use crate::chat_admission::{AdmittedChat, ReplyShape, admit_chat};
+use crate::chat_admission::{AdmittedChat, admit_chat};
 use crate::json_body::JsonBody;
 use crate::path_param::PathParam;
 use crate::state::AppState;
@@ -93,7 +93,7 @@ async fn chat(
     if debug && caller.widget {
         return Err(ApiError::forbidden("debug timings need a tenant key"));
     }
-    let AdmittedChat { tenant, request, caller, scope } = admit_chat(&state, caller.into(), request, ReplyShape::Whole).await?;
+    let AdmittedChat { tenant, request, caller, scope } = admit_chat(&state, caller.into(), request).await?;
     // The pipeline's future is large (every stage's state); boxed, the handler's own future
     // stays small, and axum and hyper move a pointer instead of kilobytes on every poll setup.
     let (reply, trace) = scope.run(Box::pin(state.agent().chat_traced_on(&tenant, request, caller))).await?;
@@ -150,6 +150,9 @@ mod tests {
     fn future_size2<A, B, F: Future>(_: impl FnOnce(A, B) -> F) -> usize {
         size_of::<F>()
     }
+    fn future_size3<A, B, C, F: Future>(_: impl FnOnce(A, B, C) -> F) -> usize {
+        size_of::<F>()
+    }
     fn future_size4<A, B, C, D, F: Future>(_: impl FnOnce(A, B, C, D) -> F) -> usize {
         size_of::<F>()
     }
@@ -163,9 +166,11 @@ mod tests {
     fn the_chat_handler_and_what_it_awaits_on_every_request_keep_small_futures() {
         let handler = future_size4(super::chat);
         let auth = future_size2(<ChatAuth as FromRequestParts<AppState>>::from_request_parts);
-        let admission = future_size4(crate::chat_admission::admit_chat);
+        let admission = future_size3(crate::chat_admission::admit_chat);
+        let streamed_admission = future_size3(crate::chat_admission::admit_turn);
         assert!(handler <= 2048, "the /api/chat handler's future is {handler} bytes");
         assert!(auth <= 1024, "the ChatAuth extractor's future is {auth} bytes");
         assert!(admission <= 1024, "admission's future is {admission} bytes");
+        assert!(streamed_admission <= 1024, "a stream's admission future is {streamed_admission} bytes");
     }
 }

@@ -16,7 +16,7 @@ use tria_core::ChatRequest;
 
 use crate::ApiError;
 use crate::auth::ChatAuth;
-use crate::chat_admission::{AdmittedChat, ReplyShape, admit_chat};
+use crate::chat_admission::{AdmittedTurn, admit_turn};
 use crate::json_body::JsonBody;
 use crate::state::AppState;
 
@@ -26,7 +26,8 @@ pub(crate) async fn chat_stream(
     slot: Option<Extension<GateSlot>>,
     JsonBody(request): JsonBody<ChatRequest>,
 ) -> Result<Response, ApiError> {
-    let AdmittedChat { tenant, request, caller, scope } = admit_chat(&state, caller.into(), request, ReplyShape::Streamed).await?;
+    // The turn begins before the first event: a request it refuses is a plain HTTP error.
+    let AdmittedTurn { tenant, turn, scope } = admit_turn(&state, caller.into(), request).await?;
     // The pipeline runs in its own task and hands events over a channel; when the client
     // disconnects, the response body (and with it the receiver) is dropped, the task sees the
     // channel close and drops the pipeline, which cancels the upstream LLM request. The call
@@ -40,7 +41,7 @@ pub(crate) async fn chat_stream(
     let (tx, rx) = tokio::sync::mpsc::unbounded_channel::<ChatEvent>();
     let pipeline = async move {
         let _slot = slot;
-        let events = state.agent().chat_stream_on(&tenant, request, caller);
+        let events = state.agent().chat_stream_turn(&tenant, turn);
         futures::pin_mut!(events);
         loop {
             tokio::select! {

@@ -17,12 +17,12 @@ use crate::context::{DEFAULT_HISTORY_TOKENS, HistoryMessage};
 use crate::generation::LlmParts;
 use crate::group_commit::ExchangeWriter;
 use crate::handoff::{HandoffNotifier, NoNotifier};
-use crate::input::{ChatLimits, validate};
+use crate::input::ChatLimits;
 use crate::keyed_locks::KeyedLocks;
 use crate::message_facts::MessageFacts;
 use crate::routing::Ask;
 use crate::semantic::SemanticParts;
-use crate::session::{Caller, session_not_found};
+use crate::session::Caller;
 use crate::tenant_indexes::TenantIndexes;
 use crate::trace::{ChatDebug, StageClock};
 
@@ -200,19 +200,6 @@ impl Agent {
     /// embedder, chunks without a current vector are embedded first and the index is hybrid.
     pub async fn reload_index(&self, tenant: TenantId) -> Result<usize, AgentError> {
         self.indexes.reload(tenant).await
-    }
-
-    /// The checks `chat` starts with — the message and ids are valid, the session is the
-    /// tenant's and the caller's ([`Agent::check_caller`]) — without answering; a streaming
-    /// endpoint calls it so bad input gets a plain error response instead of an event stream.
-    pub async fn check_request(&self, tenant: &TenantContext, request: &ChatRequest, caller: Caller) -> Result<(), AgentError> {
-        let req = validate(request.clone(), self.limits)?;
-        if let Some(id) = req.session
-            && self.store.conversations().get(tenant.id, id).await?.is_none()
-        {
-            return Err(session_not_found());
-        }
-        self.check_caller(tenant, request, caller).await
     }
 
     /// Answers one customer message for `tenant` and stores both sides of the exchange.

@@ -35,7 +35,7 @@ fn strip_controls(text: &str) -> String {
 /// zero-width spaces and joiners, bidi controls) is empty; otherwise they stay in the text
 /// (joiners build emoji and many scripts' letters). The OpenAPI document states the same rules
 /// from the same definitions (`tria_core::constraints`).
-pub(crate) fn validate(req: ChatRequest, limits: ChatLimits) -> Result<CleanRequest, InputError> {
+pub(crate) fn validate(req: &ChatRequest, limits: ChatLimits) -> Result<CleanRequest, InputError> {
     let message = strip_controls(&req.message).trim().to_owned();
     if message.chars().all(is_invisible) {
         return Err(InputError::invalid("message", "must not be empty"));
@@ -80,18 +80,18 @@ mod tests {
         for id in ["CUST\u{0}1", "\u{85}", "CUST-1\n", "\tCUST-1"] {
             let mut request = req("hello");
             request.customer_id = Some(id.into());
-            let err = validate(request, ChatLimits::default()).expect_err(id);
+            let err = validate(&request, ChatLimits::default()).expect_err(id);
             assert!(err.message.contains("customer_id") && err.message.contains("control"), "{id:?}: {}", err.message);
         }
         let mut request = req("hello");
         request.customer_id = Some("  CUST-1 ".into());
-        assert_eq!(validate(request, ChatLimits::default()).expect("spaces trim").customer_external_id.as_deref(), Some("CUST-1"));
+        assert_eq!(validate(&request, ChatLimits::default()).expect("spaces trim").customer_external_id.as_deref(), Some("CUST-1"));
     }
 
     #[test]
     fn empty_and_whitespace_messages_are_rejected() {
         for m in ["", "   ", "\n\t", "\u{0}\u{1}", "\u{200B}\u{200B}", "\u{FEFF}", "\u{202E}\u{2066}", "\u{200D} \u{2060}"] {
-            let err = validate(req(m), ChatLimits::default()).expect_err(m);
+            let err = validate(&req(m), ChatLimits::default()).expect_err(m);
             assert_eq!(err.code, ErrorCode::InvalidField);
             assert!(err.message.contains("message"));
         }
@@ -99,21 +99,21 @@ mod tests {
 
     #[test]
     fn control_characters_are_removed_and_length_is_bounded() {
-        let clean = validate(req("  hi\u{0} there\n "), ChatLimits::default()).expect("valid");
+        let clean = validate(&req("  hi\u{0} there\n "), ChatLimits::default()).expect("valid");
         assert_eq!(clean.message, "hi there");
         let long = "é".repeat(4001);
-        assert!(validate(req(&long), ChatLimits::default()).is_err());
-        assert!(validate(req(&"é".repeat(4000)), ChatLimits::default()).is_ok());
+        assert!(validate(&req(&long), ChatLimits::default()).is_err());
+        assert!(validate(&req(&"é".repeat(4000)), ChatLimits::default()).is_ok());
     }
 
     #[test]
     fn session_ids_must_be_uuids() {
         let mut r = req("hello");
         r.session_id = Some("../../etc/passwd".into());
-        let err = validate(r, ChatLimits::default()).expect_err("bad id");
+        let err = validate(&r, ChatLimits::default()).expect_err("bad id");
         assert!(err.message.contains("session_id"));
         let mut r = req("hello");
         r.session_id = Some(ConversationId::new_random().to_string());
-        assert!(validate(r, ChatLimits::default()).expect("valid").session.is_some());
+        assert!(validate(&r, ChatLimits::default()).expect("valid").session.is_some());
     }
 }

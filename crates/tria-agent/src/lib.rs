@@ -41,6 +41,7 @@ pub use generation::GenerationInfo;
 pub use handoff::{HandoffEvent, HandoffNotifier, HandoffReason, NotifyError};
 pub use input::ChatLimits;
 pub use orders::{VerificationLimits, VerificationStats};
+pub use pipeline::BegunTurn;
 pub use resolution::SettleReport;
 pub use semantic::{SemanticParts, load_semantic};
 pub use session::{Caller, Channel};

@@ -75,7 +75,7 @@ impl Caller {
     }
 
     /// A widget may not name a customer; a blank `customer_id` names no one.
-    fn check_customer_claim(self, customer_id: Option<&str>) -> Result<(), AgentError> {
+    pub(crate) fn check_customer_claim(self, customer_id: Option<&str>) -> Result<(), AgentError> {
         if self.is_widget() && customer_id.is_some_and(|c| !c.trim().is_empty()) {
             return Err(InputError::new(
                 ErrorCode::Forbidden,
@@ -139,10 +139,16 @@ impl Agent {
         Ok(row)
     }
 
-    /// A message without a session opens one on the caller's channel.
-    pub(crate) async fn load_session(&self, tenant: &TenantContext, req: &CleanRequest, caller: Caller) -> Result<Session, AgentError> {
-        caller.check_customer_claim(req.customer_external_id.as_deref())?;
-        let channel = caller.channel();
+    /// The session of a turn that has begun ([`crate::BegunTurn`]: the caller's claims checked,
+    /// `row` read under the turn lock); a message without a session opens one on the caller's
+    /// channel.
+    pub(crate) async fn load_session(
+        &self,
+        tenant: &TenantContext,
+        req: &CleanRequest,
+        caller: Caller,
+        row: Option<Conversation>,
+    ) -> Result<Session, AgentError> {
         let Some(id) = req.session else {
             let customer = match &req.customer_external_id {
                 Some(external) => Some(Box::pin(self.customer(tenant, external)).await?),
@@ -150,7 +156,7 @@ impl Agent {
             };
             return Ok(Session {
                 conversation: ConversationId::new_ordered(),
-                opens: Some(NewConversation { customer, channel: channel.as_str().into() }),
+                opens: Some(NewConversation { customer, channel: caller.channel().as_str().into() }),
                 customer,
                 handed_off: false,
                 turns: Vec::new(),
@@ -158,12 +164,10 @@ impl Agent {
                 subject: None,
             });
         };
+        let row = row.ok_or_else(session_not_found)?;
         // The store's futures are boxed here and below: each is kilobytes, and inline they would
         // sit in every chat request's future, first messages and cache hits included.
-        let row = match Box::pin(self.store().conversations().get(tenant.id, id)).await? {
-            Some(row) if caller.may_use(&row) => row,
-            _ => return Err(session_not_found()),
-        };
+        //
         // A session is one customer's: a request naming another must not act for either.
         if let (Some(external), Some(owner)) = (&req.customer_external_id, row.customer_id) {
             let named = Box::pin(self.store().customers().find_by_external_id(tenant.id, external)).await?;

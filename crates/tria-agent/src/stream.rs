@@ -17,13 +17,17 @@
 //! upstream LLM request; the exchange is persisted in one transaction after generation, so a
 //! cancelled request leaves nothing half-written.
 
+use std::future::Future;
+
 use futures::Stream;
 use futures::channel::{mpsc, oneshot};
 use futures::stream::{self, StreamExt};
 use serde::Serialize;
+use tracing::Instrument;
 use tria_core::{CacheLevel, ChatReply, ChatRequest, ErrorCode, IntentVerdict, SourceRef, TenantContext};
 
-use crate::{Agent, AgentError, Caller};
+use crate::trace::ChatDebug;
+use crate::{Agent, AgentError, BegunTurn, Caller};
 
 /// Token counts of one exchange (cl100k, as the LLM would count them).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -208,10 +212,34 @@ impl Agent {
         caller: Caller,
     ) -> impl Stream<Item = Result<ChatEvent, AgentError>> + Send + 'a {
         let message = request.message.clone();
+        self.events_of(message, move |sink| self.chat_inner(tenant, request, caller, Some(sink)))
+    }
+
+    /// The streamed answer to a turn [`Agent::begin_turn`] began: a streaming endpoint begins
+    /// the turn first, so a request it refuses is a plain error response instead of a stream.
+    pub fn chat_stream_turn<'a>(
+        &'a self,
+        tenant: &'a TenantContext,
+        begun: BegunTurn,
+    ) -> impl Stream<Item = Result<ChatEvent, AgentError>> + Send + 'a {
+        let message = begun.message_as_sent().to_owned();
+        let span = tracing::info_span!("chat", tenant = %tenant.slug);
+        self.events_of(message, move |sink| self.answer(tenant, begun, Some(sink)).instrument(span))
+    }
+
+    /// The events of one turn that `answer` runs with a sink for the signals of its reply.
+    fn events_of<'a, F>(
+        &'a self,
+        message: String,
+        answer: impl FnOnce(StreamSink) -> F + Send + 'a,
+    ) -> impl Stream<Item = Result<ChatEvent, AgentError>> + Send + 'a
+    where
+        F: Future<Output = Result<(ChatReply, ChatDebug), AgentError>> + Send + 'a,
+    {
         let (sink, signals) = mpsc::unbounded();
         let (finished_tx, finished_rx) = oneshot::channel();
         let work = async move {
-            let result = self.chat_inner(tenant, request, caller, Some(sink)).await.map(|(reply, _)| reply);
+            let result = answer(sink).await.map(|(reply, _)| reply);
             let _ = finished_tx.send(result);
         };
         // The sink is dropped when the pipeline returns, which ends `signals`; the result follows

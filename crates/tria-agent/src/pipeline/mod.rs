@@ -1,6 +1,6 @@
 //! The chat pipeline, one function per stage, in the order a message meets them:
 //!
-//! screen → session → (a person has it) → orders → ("thanks, that's all") → cache → intent →
+//! begin → screen → session → (a person has it) → orders → ("thanks, that's all") → cache → intent →
 //! retrieval → respond → validate → tone → hand-off → persist
 //!
 //! A stage takes what the ones before it produced and returns what the next needs, or
@@ -16,6 +16,7 @@
 //! same stages with a sink for the streamed reply, and `Agent::warm_cache` the cache, intent
 //! and reply stages.
 
+mod begin;
 mod cache;
 mod closing;
 mod handoff;
@@ -28,16 +29,19 @@ mod session;
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
+use tracing::Instrument;
 use tria_core::{ChatReply, ChatRequest, OrderSummary, TenantContext};
 use tria_guard::ScreenVerdict;
 
 use crate::handoff::HandoffReason;
-use crate::input::{CleanRequest, validate};
+use crate::input::CleanRequest;
 use crate::persist::Outcome;
 use crate::session::Caller;
 use crate::stream::StreamSink;
 use crate::trace::{ChatDebug, StageClock};
 use crate::{Agent, AgentError};
+
+pub use begin::BegunTurn;
 
 /// What a stage passes on: the next stage's input, or the end of the turn it decided.
 pub(crate) enum Step<T> {
@@ -132,13 +136,27 @@ impl Agent {
         caller: Caller,
         sink: Option<StreamSink>,
     ) -> Result<(ChatReply, ChatDebug), AgentError> {
-        let started = Instant::now();
-        let req = validate(request, self.limits)?;
-        // Held until the exchange is stored: the next message on this session reads it.
-        let _session_lock = self.lock_session(&req).await;
-        let turn = Turn { tenant, received_at: Utc::now(), started, clock: StageClock::default(), sink, req };
+        let begun = self.begin_turn(tenant, request, caller).await?;
+        self.answer(tenant, begun, sink).await
+    }
+
+    /// Answers a turn [`Agent::begin_turn`] began (the request validated, the session's lock
+    /// held, the conversation read and found to be the caller's), and stores the exchange.
+    pub async fn answer_turn(&self, tenant: &TenantContext, begun: BegunTurn) -> Result<(ChatReply, ChatDebug), AgentError> {
+        self.answer(tenant, begun, None).instrument(tracing::info_span!("chat", tenant = %tenant.slug)).await
+    }
+
+    /// The stages after the turn began.
+    pub(crate) async fn answer(
+        &self,
+        tenant: &TenantContext,
+        begun: BegunTurn,
+        sink: Option<StreamSink>,
+    ) -> Result<(ChatReply, ChatDebug), AgentError> {
+        let BegunTurn { req, caller, conversation, lock: _session_lock, received_at, started, clock, .. } = begun;
+        let turn = Turn { tenant, received_at, started, clock, sink, req };
         let facts = self.screen_message(&turn.req.message);
-        let session = self.session(&turn, caller).await?;
+        let session = self.session(&turn, caller, conversation).await?;
         let mut debug = session::debug_of(&session);
         let ended = 'answered: {
             next_or_break!('answered, self.with_person(&turn, &session).await);

@@ -1,9 +1,11 @@
-//! The session stage: the session's turn lock, the conversation (`Agent::load_session`: a new
-//! one, or the caller's, checked to be the caller's) and, first exit, a conversation a person
-//! already has — the message is stored, the bot says so and answers nothing.
+//! The session stage: the session's turn lock (taken when the turn begins, `begin.rs`), the
+//! conversation (`Agent::load_session`: a new one, or the caller's, read once when the turn
+//! began) and, first exit, a conversation a person already has — the message is stored, the
+//! bot says so and answers nothing.
 
 use tokio::sync::OwnedMutexGuard;
 use tria_core::IntentLabel;
+use tria_store::records::Conversation;
 
 use super::{Step, Then, Turn, TurnResult};
 use crate::input::CleanRequest;
@@ -28,8 +30,10 @@ impl Agent {
         }
     }
 
-    pub(crate) async fn session(&self, turn: &Turn<'_>, caller: Caller) -> Result<Session, AgentError> {
-        turn.clock.time_async(Stage::Session, self.load_session(turn.tenant, &turn.req, caller)).await
+    /// The conversation [`Agent::begin_turn`] read under the lock, with its recent turns (or
+    /// the one this message opens).
+    pub(crate) async fn session(&self, turn: &Turn<'_>, caller: Caller, row: Option<Conversation>) -> Result<Session, AgentError> {
+        turn.clock.time_async(Stage::Session, self.load_session(turn.tenant, &turn.req, caller, row)).await
     }
 
     /// A person has this conversation: store the message, say so, answer nothing.
