@@ -177,6 +177,19 @@ impl From<tria_store::StoreError> for ApiError {
     }
 }
 
+impl From<tria_store::uploads::UploadError> for ApiError {
+    fn from(err: tria_store::uploads::UploadError) -> Self {
+        match err {
+            tria_store::uploads::UploadError::Import(e) if e.is_client_error() => {
+                let (status, code) = crate::catalogue_upload::import_status(&e);
+                Self::new(status, code, e.to_string())
+            }
+            tria_store::uploads::UploadError::Store(e) => e.into(),
+            other => Self::internal(other),
+        }
+    }
+}
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let body = Json(json!({ "error": { "code": self.code.as_str(), "message": self.message } }));

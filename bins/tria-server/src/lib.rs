@@ -6,6 +6,7 @@ mod admin;
 mod api_schemas;
 mod auth;
 mod auth_cache;
+mod catalogue_upload;
 mod chat_admission;
 mod console;
 mod customers;

@@ -2,7 +2,7 @@
 
 use axum::extract::{RawQuery, State};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{delete, get, post};
+use axum::routing::{delete, get, post, put};
 use axum::{Json, Router};
 use http::StatusCode;
 use tower_http::catch_panic::CatchPanicLayer;
@@ -13,7 +13,7 @@ use crate::chat_admission::{AdmittedChat, admit_chat};
 use crate::json_body::JsonBody;
 use crate::path_param::PathParam;
 use crate::state::AppState;
-use crate::{ApiError, admin, console, customers, health, metrics, middleware, openai, openapi, shed, slack_events, stream, web};
+use crate::{ApiError, admin, catalogue_upload, console, customers, health, metrics, middleware, openai, openapi, shed, slack_events, stream, web};
 
 /// The routes that run the chat pipeline, behind the load-shedding gate.
 fn chat_routes(state: &AppState) -> Router<AppState> {
@@ -30,6 +30,8 @@ fn admin_routes() -> Router<AppState> {
         .route("/admin/tenants", get(admin::list_tenants).post(admin::create_tenant))
         .route("/admin/tenants/{slug}", get(admin::get_tenant).patch(admin::update_tenant))
         .route("/admin/tenants/{slug}/reindex", post(admin::reindex_tenant))
+        .route("/admin/tenants/{slug}/catalogue", put(catalogue_upload::put_catalogue))
+        .route("/admin/tenants/{slug}/customers", put(catalogue_upload::put_customers))
         .route("/admin/keys", get(admin::list_keys).post(admin::create_key))
         .route("/admin/keys/{id}", delete(admin::revoke_key))
         .route("/admin/cache/stats", get(admin::cache_stats))

@@ -3,6 +3,7 @@
 
 mod admin;
 mod browser;
+mod catalogue_upload;
 mod chat;
 mod db_faults;
 mod deploy;
