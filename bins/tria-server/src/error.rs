@@ -171,6 +171,18 @@ impl From<tria_console::ConsoleError> for ApiError {
     }
 }
 
+impl From<tria_secrets::SecretsError> for ApiError {
+    fn from(err: tria_secrets::SecretsError) -> Self {
+        use tria_secrets::SecretsError;
+        match err {
+            SecretsError::NotConfigured => Self::unavailable(err.to_string()),
+            SecretsError::Store(e) => e.into(),
+            // The errors name keys and rows, never values: safe for the log.
+            other => Self::internal(other),
+        }
+    }
+}
+
 impl From<tria_store::StoreError> for ApiError {
     fn from(err: tria_store::StoreError) -> Self {
         AgentError::from(err).into()

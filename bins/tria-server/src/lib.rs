@@ -24,6 +24,7 @@ pub mod openapi;
 pub mod ops;
 mod path_param;
 mod routes;
+mod secrets;
 mod serve;
 pub mod settle;
 mod shed;

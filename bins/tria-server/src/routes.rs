@@ -13,7 +13,7 @@ use crate::chat_admission::{AdmittedChat, admit_chat};
 use crate::json_body::JsonBody;
 use crate::path_param::PathParam;
 use crate::state::AppState;
-use crate::{ApiError, admin, catalogue_upload, console, customers, health, metrics, middleware, openai, openapi, shed, slack_events, stream, web};
+use crate::{ApiError, admin, catalogue_upload, console, customers, health, metrics, middleware, openai, openapi, secrets, shed, slack_events, stream, web};
 
 /// The routes that run the chat pipeline, behind the load-shedding gate.
 fn chat_routes(state: &AppState) -> Router<AppState> {
@@ -32,6 +32,8 @@ fn admin_routes() -> Router<AppState> {
         .route("/admin/tenants/{slug}/reindex", post(admin::reindex_tenant))
         .route("/admin/tenants/{slug}/catalogue", put(catalogue_upload::put_catalogue))
         .route("/admin/tenants/{slug}/customers", put(catalogue_upload::put_customers))
+        .route("/admin/tenants/{slug}/secrets", get(secrets::list_secrets))
+        .route("/admin/tenants/{slug}/secrets/{name}", put(secrets::put_secret).delete(secrets::delete_secret))
         .route("/admin/keys", get(admin::list_keys).post(admin::create_key))
         .route("/admin/keys/{id}", delete(admin::revoke_key))
         .route("/admin/cache/stats", get(admin::cache_stats))

@@ -36,6 +36,8 @@ pub enum StartupError {
     Llm(String),
     #[error("integrations: {0}")]
     Integration(String),
+    #[error("secrets: {0}")]
+    Secrets(#[from] tria_secrets::SecretsError),
 }
 
 /// Settings that only the library using them parses: the Redis URL (the cache's and the shared
@@ -156,6 +158,24 @@ pub async fn open_store(settings: &Settings) -> Result<Store, StartupError> {
     Ok(store)
 }
 
+/// Tenants' secrets under the master key `[secrets]` names; `None` when none is configured (the
+/// secrets API then answers 503 and nothing else changes). Logs the key's id and, in dev, the
+/// file it created — never the key.
+pub fn secret_store(settings: &Settings, store: &Store) -> Result<Option<tria_secrets::SecretStore>, StartupError> {
+    let sources = tria_secrets::KeySources::from_settings(&settings.secrets);
+    let (keyring, created) = tria_secrets::Keyring::load(&sources)?;
+    let Some(keyring) = keyring else {
+        tracing::info!("secrets.master_key_file is not set: the tenant secrets API is off");
+        return Ok(None);
+    };
+    if created {
+        let file = sources.dev_key_file.as_deref().map(|p| p.display().to_string()).unwrap_or_default();
+        tracing::warn!(%file, "dev profile: generated a master key for tenant secrets; set secrets.master_key_file in production");
+    }
+    tracing::info!(key_id = %keyring.current().id(), previous = sources.previous_key_files.len(), "tenant secrets enabled");
+    Ok(Some(tria_secrets::SecretStore::new(store.clone(), keyring)))
+}
+
 /// Builds every component the service needs.
 pub async fn build_state(settings: &Settings) -> Result<(AppState, StartupReport), StartupError> {
     let store = open_store(settings).await?;
@@ -218,7 +238,11 @@ pub async fn build_state(settings: &Settings) -> Result<(AppState, StartupReport
         auth_cache_ttl: settings.server.auth_cache_ttl,
     };
     let guards = Guards { rate_limiter: limiter, budget, metrics };
+    let secrets = secret_store(settings, &store)?;
     let mut state = AppState::with_guards(store, agent, integrations.probes, service, guards);
+    if let Some(secrets) = secrets {
+        state = state.with_secrets(secrets);
+    }
     if let (Some(secret), Some(tenant)) = (&settings.integrations.slack.signing_secret, &settings.integrations.slack.tenant) {
         state = state.with_slack_events(crate::slack_events::SlackEvents {
             signing_secret: secret.clone(),

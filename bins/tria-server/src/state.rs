@@ -64,6 +64,8 @@ struct Inner {
     started_at: Instant,
     draining: AtomicBool,
     slack_events: Option<Arc<tria_console::SlackEvents>>,
+    /// Tenants' sealed secrets; `None` when no master key is configured.
+    secrets: Option<tria_secrets::SecretStore>,
     insights: tria_console::CustomerInsights,
     auth_cache: crate::auth_cache::AuthCache,
     /// The HTTP server's connection counters (passed to [`crate::serve`] through its options).
@@ -127,6 +129,7 @@ impl AppState {
                 started_at: Instant::now(),
                 draining: AtomicBool::new(false),
                 slack_events: None,
+                secrets: None,
                 insights: tria_console::CustomerInsights::default(),
             }),
         }
@@ -139,6 +142,20 @@ impl AppState {
             None => tracing::error!("Slack events set after the state was shared; ignored"),
         }
         self
+    }
+
+    /// Enables the tenant secrets API (call before the state is shared).
+    pub fn with_secrets(mut self, secrets: tria_secrets::SecretStore) -> Self {
+        match Arc::get_mut(&mut self.inner) {
+            Some(inner) => inner.secrets = Some(secrets),
+            None => tracing::error!("secrets set after the state was shared; ignored"),
+        }
+        self
+    }
+
+    /// The tenants' secrets, for the admin API and the per-tenant integrations.
+    pub fn secrets(&self) -> Option<&tria_secrets::SecretStore> {
+        self.inner.secrets.as_ref()
     }
 
     pub(crate) fn slack_events(&self) -> Option<&tria_console::SlackEvents> {

@@ -4,10 +4,12 @@
 
 mod layers;
 mod raw;
+mod secrets;
 mod settings;
 
 pub use layers::{ConfigSources, DEFAULT_PROFILE, load};
 pub use raw::RawSettings;
+pub use secrets::{RawSecrets, RedactedText, SecretsSettings};
 pub use settings::{
     CacheSettings, DatabaseSettings, EmbeddingProvider, GorgiasSettings, IntegrationSettings, LimitSettings, LlmProvider, LlmSettings,
     LogFormat, SeedSettings, ServerSettings, Settings, SlackSettings, XeroSettings, XeroTarget,

@@ -20,6 +20,8 @@ pub struct RawSettings {
     pub limits: RawLimits,
     #[serde(default)]
     pub integrations: RawIntegrations,
+    #[serde(default)]
+    pub secrets: crate::secrets::RawSecrets,
 }
 
 /// `[integrations.*]`: every external system is off unless configured.

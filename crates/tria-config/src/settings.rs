@@ -23,6 +23,7 @@ pub struct Settings {
     pub seed: SeedSettings,
     pub limits: LimitSettings,
     pub integrations: IntegrationSettings,
+    pub secrets: crate::secrets::SecretsSettings,
 }
 
 /// Overload protection: the chat concurrency gate and per-tenant request rates.
@@ -293,9 +294,11 @@ impl Settings {
         let seed = validate_seed(raw.seed, &profile)?;
         let limits = validate_limits(&raw.limits)?;
         let integrations = integrations(&raw.integrations)?;
+        let secrets = crate::secrets::validate_secrets(&raw.secrets, &profile, &data_dir)?;
 
         Ok(Settings {
             integrations,
+            secrets,
             limits,
             profile,
             listen,

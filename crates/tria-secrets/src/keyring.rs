@@ -137,6 +137,18 @@ pub struct KeySources {
     pub dev_key_file: Option<PathBuf>,
 }
 
+impl KeySources {
+    /// The sources `[secrets]` names (`tria_config` has validated them).
+    pub fn from_settings(settings: &tria_config::SecretsSettings) -> Self {
+        Self {
+            master_key_file: settings.master_key_file.clone(),
+            master_key_base64: settings.master_key.as_ref().map(|k| crate::SecretValue::new(k.expose())),
+            previous_key_files: settings.previous_key_files.clone(),
+            dev_key_file: settings.dev_key_file.clone(),
+        }
+    }
+}
+
 /// The current key (seals everything new) and the previous ones (open rows not yet rotated).
 #[derive(Clone, Debug)]
 pub struct Keyring {

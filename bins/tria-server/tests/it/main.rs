@@ -22,6 +22,7 @@ mod pyenv;
 mod ratelimit;
 mod ratelimit_outage;
 mod schemathesis;
+mod secrets;
 mod socket;
 mod streaming;
 mod tenant_settings;
