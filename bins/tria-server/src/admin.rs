@@ -15,6 +15,9 @@ use tria_store::repo::{KeyInfo, NewTenant, TenantPatch};
 use uuid::Uuid;
 
 use crate::ApiError;
+use crate::admin_fields::{
+    self as fields, CACHE_PATTERN_MAX_CHARS, KEY_LABEL_MAX_CHARS, SLUG_MAX_LEN, check_name_length, valid_currency, valid_slug,
+};
 use crate::auth::AdminAuth;
 use crate::json_body::JsonBody;
 use crate::path_param::PathParam;
@@ -23,13 +26,6 @@ use crate::{tenant_settings, text_input};
 
 fn tenant_json(t: &TenantContext) -> Value {
     json!({ "id": t.id.0, "slug": t.slug, "name": t.name, "tone": t.tone, "settings": t.settings })
-}
-
-/// Slugs appear in URLs and cache keys: lowercase letters, digits and dashes.
-fn valid_slug(slug: &str) -> bool {
-    (1..=64).contains(&slug.len())
-        && slug.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
-        && !slug.starts_with('-')
 }
 
 fn query<T>(q: Result<Query<T>, QueryRejection>) -> Result<T, ApiError> {
@@ -55,15 +51,19 @@ fn conflict(err: StoreError, what: &str) -> ApiError {
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct CreateTenant {
+    #[schema(schema_with = fields::tenant_name)]
     name: String,
+    #[schema(schema_with = fields::slug)]
     slug: String,
+    /// `USD` when absent.
     #[serde(default)]
+    #[schema(schema_with = fields::currency)]
     currency: Option<String>,
     #[serde(default)]
-    #[schema(value_type = Object)]
+    #[schema(schema_with = fields::tone)]
     tone: Option<ToneProfile>,
     #[serde(default)]
-    #[schema(value_type = Object)]
+    #[schema(schema_with = fields::new_settings)]
     settings: Option<Value>,
 }
 
@@ -71,14 +71,15 @@ pub(crate) struct CreateTenant {
 #[serde(deny_unknown_fields)]
 pub(crate) struct UpdateTenant {
     #[serde(default)]
+    #[schema(schema_with = fields::new_tenant_name)]
     name: Option<String>,
     #[serde(default)]
-    #[schema(value_type = Object)]
+    #[schema(schema_with = fields::tone)]
     tone: Option<ToneProfile>,
     /// A JSON merge patch (RFC 7386) applied to the tenant's settings: objects merge key by key
     /// (recursively), `null` removes a key, any other value replaces it. Keys not named are kept.
     #[serde(default)]
-    #[schema(value_type = Object)]
+    #[schema(schema_with = fields::settings_patch)]
     settings: Option<Value>,
 }
 
@@ -135,15 +136,13 @@ pub(crate) async fn create_tenant(
     JsonBody(body): JsonBody<CreateTenant>,
 ) -> Result<Response, ApiError> {
     let name = body.name.trim().to_owned();
-    if name.is_empty() || name.chars().count() > 200 {
-        return Err(ApiError::bad_request("`name` must be 1 to 200 characters"));
-    }
+    check_name_length(&name)?;
     text_input::single_line("name", &name)?;
     if !valid_slug(&body.slug) {
-        return Err(ApiError::bad_request("`slug` must be 1 to 64 lowercase letters, digits or dashes"));
+        return Err(ApiError::bad_request(format!("`slug` must be 1 to {SLUG_MAX_LEN} lowercase letters, digits or dashes")));
     }
     let currency = body.currency.unwrap_or_else(|| "USD".to_owned());
-    if currency.len() != 3 || !currency.bytes().all(|b| b.is_ascii_uppercase()) {
+    if !valid_currency(&currency) {
         return Err(ApiError::bad_request("`currency` must be a three-letter ISO code such as USD"));
     }
     check_settings(body.settings.as_ref())?;
@@ -179,10 +178,8 @@ pub(crate) async fn update_tenant(
     PathParam(slug): PathParam<String>,
     JsonBody(body): JsonBody<UpdateTenant>,
 ) -> Result<Response, ApiError> {
-    if body.name.as_deref().is_some_and(|n| n.trim().is_empty() || n.trim().chars().count() > 200) {
-        return Err(ApiError::bad_request("`name` must be 1 to 200 characters"));
-    }
     if let Some(name) = &body.name {
+        check_name_length(name)?;
         text_input::single_line("name", name)?;
     }
     check_settings(body.settings.as_ref())?;
@@ -227,7 +224,9 @@ pub(crate) async fn reindex_tenant(
 
 // ----- keys ---------------------------------------------------------------------------------
 
-#[derive(Debug, Deserialize, utoipa::ToSchema)]
+/// Which fields a key needs depends on its role, which a derived schema cannot say: the
+/// document describes this body by hand (`api_schemas::key_and_cache_schemas`).
+#[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct CreateKey {
     /// `tenant`, `widget` (publishable, chat only), `operator` (console) or `admin`.
@@ -278,7 +277,7 @@ pub(crate) async fn list_keys(
     Ok(Json(json!({ "keys": keys })).into_response())
 }
 
-#[utoipa::path(post, path = "/admin/keys", tag = "admin", security(("bearer" = [])), request_body = CreateKey,
+#[utoipa::path(post, path = "/admin/keys", tag = "admin", security(("bearer" = [])), request_body(content = ref("#/components/schemas/CreateKey")),
     responses((status = 201, description = "The key, shown this once"), (status = 400), (status = 404)))]
 pub(crate) async fn create_key(
     State(state): State<AppState>,
@@ -297,8 +296,8 @@ pub(crate) async fn create_key(
         (false, None) => None,
     };
     let label = body.label.unwrap_or_default();
-    if label.chars().count() > 200 {
-        return Err(ApiError::bad_request("`label` must be at most 200 characters"));
+    if label.chars().count() > KEY_LABEL_MAX_CHARS {
+        return Err(ApiError::bad_request(format!("`label` must be at most {KEY_LABEL_MAX_CHARS} characters")));
     }
     text_input::single_line("label", &label)?;
     let (info, plaintext) = match &body.tenants {
@@ -362,7 +361,9 @@ pub(crate) async fn cache_stats(
     Ok(Json(json!({ "tenants": all })).into_response())
 }
 
-#[derive(Debug, Deserialize, utoipa::ToSchema)]
+/// A tenant or a pattern, never both, which a derived schema cannot say: the document describes
+/// this body by hand (`api_schemas::key_and_cache_schemas`).
+#[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct Invalidate {
     /// The tenant's slug (required unless `pattern` is given).
@@ -378,7 +379,7 @@ pub(crate) struct Invalidate {
     pattern: Option<String>,
 }
 
-#[utoipa::path(post, path = "/admin/cache/invalidate", tag = "admin", security(("bearer" = [])), request_body = Invalidate,
+#[utoipa::path(post, path = "/admin/cache/invalidate", tag = "admin", security(("bearer" = [])), request_body(content = ref("#/components/schemas/Invalidate")),
     responses((status = 200), (status = 400), (status = 404), (status = 503)))]
 pub(crate) async fn cache_invalidate(
     State(state): State<AppState>,
@@ -392,10 +393,8 @@ pub(crate) async fn cache_invalidate(
     };
     let result = match (&body.tenant, &body.level, &body.pattern) {
         (None, None, Some(pattern)) => {
-            // Characters, as the OpenAPI document's maxLength counts them (not UTF-8 bytes:
-            // 200 accented letters are a valid pattern).
-            if pattern.is_empty() || pattern.chars().count() > 256 {
-                return Err(ApiError::bad_request("`pattern` must be 1 to 256 characters"));
+            if pattern.is_empty() || pattern.chars().count() > CACHE_PATTERN_MAX_CHARS {
+                return Err(ApiError::bad_request(format!("`pattern` must be 1 to {CACHE_PATTERN_MAX_CHARS} characters")));
             }
             let removed = cache.invalidate_pattern(pattern).await.map_err(failed)?;
             json!({ "pattern": pattern, "removed": removed })

@@ -1,16 +1,20 @@
 //! What the OpenAPI document says beyond the handler annotations and the derived schemas: the
-//! error shape on every status an operation can answer, the headers every response carries, the
-//! request body of each operation, and the schemas no Rust type describes. Applied to the
+//! error shape on every status an operation can answer, the headers every response carries, and
+//! the schemas no Rust type describes (the annotations name them by `ref`). Applied to the
 //! generated document in one pass, so a new route gets its error responses without repeating them.
 //!
 //! Derived, not written here (`openapi.rs` lists them): `ChatRequest`, `ChatReply` and what they
 //! hold, `Tone` (tria-core, feature `openapi`, limits from `tria_core::constraints`, the same
-//! constants `tria_agent::input` validates with) and `Error` ([`ErrorBody`], codes from
-//! `tria_core::ErrorCode`). What stays hand-written says why at its function.
+//! constants `tria_agent::input` validates with), `Error` ([`ErrorBody`], codes from
+//! `tria_core::ErrorCode`), `CreateTenant`/`UpdateTenant` (`admin.rs`, field schemas from the
+//! constants in `admin_fields`) and `Feedback` (`web/session.rs`). What stays hand-written says
+//! why at its function.
 
 use serde_json::{Map, Value, json};
 use tria_core::ErrorCode;
-use tria_core::constraints::{LABEL_PATTERN, NAME_PATTERN, PROSE_PATTERN};
+use tria_core::constraints::{LABEL_PATTERN, PROSE_PATTERN};
+
+use crate::admin_fields::{CACHE_PATTERN_MAX_CHARS, KEY_LABEL_MAX_CHARS};
 
 // The body of every error response, as `ApiError`'s `IntoResponse` writes it with `json!`:
 // described here, with its codes from the enum the server answers with.
@@ -46,10 +50,8 @@ fn field(schema: utoipa::openapi::schema::Schema) -> Value {
     serde_json::to_value(schema).unwrap_or_default()
 }
 
-/// `/api/v1/chat/stream`'s events, session messages and feedback. Hand-written: an event is
-/// SSE framing (`event:` and `data:` lines), not a serialised type; session messages and
-/// feedback are built and read in `web/` (`message_json`, `FeedbackBody`), whose types are not
-/// the wire shape.
+/// `/api/v1/chat/stream`'s events and session messages. Hand-written: an event is SSE framing
+/// (`event:` and `data:` lines), not a serialised type; session messages are built with `json!`.
 fn chat_schemas() -> Value {
     json!({
         // One Server-Sent Event as a client sees it: its `event` name and `data` line(s).
@@ -60,15 +62,6 @@ fn chat_schemas() -> Value {
                 "event": { "type": "string", "enum": ["meta", "token", "replace", "done", "error"] },
                 "data": { "type": "string", "description": "A JSON object: meta {session_id, intent, cache}, token {delta}, replace {reply}, done {…}, error {code, message}" },
             },
-        },
-        "Feedback": {
-            "type": "object",
-            "additionalProperties": false,
-            "required": ["rating"],
-            "properties": {
-                "rating": { "type": "string", "enum": ["up", "down"] },
-                "comment": { "type": ["string", "null"], "maxLength": 2000, "pattern": PROSE_PATTERN }
-            }
         },
         "SessionMessages": {
             "type": "object",
@@ -137,33 +130,10 @@ fn completion_schemas() -> Value {
     })
 }
 
-/// `/admin/tenants`: tenants and their settings (their tone is tria-core's `Tone`).
-/// Hand-written: `admin.rs` checks a tenant's name, slug and currency in code (its derived
-/// schemas would say only "string"), and settings are free-form JSON whose known keys
-/// `tenant_settings` describes from its own table.
+/// Tenant settings, which `CreateTenant` and `UpdateTenant` (derived) refer to. Hand-written:
+/// settings are free-form JSON whose known keys `tenant_settings` describes from its own table.
 fn tenant_schemas() -> Value {
     json!({
-        "CreateTenant": {
-            "type": "object",
-            "additionalProperties": false,
-            "required": ["name", "slug"],
-            "properties": {
-                "name": { "type": "string", "maxLength": 200, "pattern": NAME_PATTERN },
-                "slug": { "type": "string", "pattern": "^[a-z0-9][a-z0-9-]{0,63}$" },
-                "currency": { "anyOf": [{ "type": "string", "pattern": "^[A-Z]{3}$" }, { "type": "null" }] },
-                "tone": { "anyOf": [{ "$ref": "#/components/schemas/Tone" }, { "type": "null" }] },
-                "settings": { "anyOf": [{ "$ref": "#/components/schemas/Settings" }, { "type": "null" }], "description": "Tenant settings: the keys the server reads (`rate_limit`, `budget`, the order rules, `support_*`, `prompt_set`) have the types and ranges described, any other key is free-form. Strings (keys included) may hold line breaks and tabs but no other control character." },
-            },
-        },
-        "UpdateTenant": {
-            "type": "object",
-            "additionalProperties": false,
-            "properties": {
-                "name": { "anyOf": [{ "type": "string", "maxLength": 200, "pattern": NAME_PATTERN }, { "type": "null" }] },
-                "tone": { "anyOf": [{ "$ref": "#/components/schemas/Tone" }, { "type": "null" }] },
-                "settings": { "anyOf": [{ "$ref": "#/components/schemas/Settings" }, { "type": "null" }], "description": "A JSON merge patch (RFC 7386) of the settings. Strings (keys included) may hold line breaks and tabs but no other control character." },
-            },
-        },
         // Settings are free-form JSON, but PostgreSQL cannot store NUL and the server refuses
         // control characters in any string of them (`text_input::json_strings`).
         // The keys the server reads are typed and ranged (`tenant_settings`: 422 otherwise).
@@ -186,8 +156,9 @@ fn tenant_schemas() -> Value {
 
 /// `/admin/keys` and `/admin/cache/invalidate`. Hand-written: which fields a key needs depends
 /// on its role, and an invalidation takes a tenant or a pattern, never both (`oneOf`), which
-/// `admin.rs`'s flat structs cannot derive.
+/// `admin.rs`'s flat structs cannot derive; their limits are `admin.rs`'s constants.
 fn key_and_cache_schemas() -> Value {
+    let label = json!({ "type": ["string", "null"], "maxLength": KEY_LABEL_MAX_CHARS, "pattern": LABEL_PATTERN });
     json!({
         "CreateKey": {
             "description": "A tenant or widget key names its tenant; an operator key lists the tenants it works on; an admin key names none.",
@@ -200,7 +171,7 @@ fn key_and_cache_schemas() -> Value {
                         "role": { "enum": ["tenant", "widget"] },
                         "tenant": { "type": "string" },
                         "tenants": { "type": "null" },
-                        "label": { "type": ["string", "null"], "maxLength": 200, "pattern": LABEL_PATTERN },
+                        "label": label,
                     },
                 },
                 {
@@ -211,7 +182,7 @@ fn key_and_cache_schemas() -> Value {
                         "role": { "const": "operator" },
                         "tenant": { "type": "null" },
                         "tenants": { "type": "array", "minItems": 1, "uniqueItems": true, "items": { "type": "string" } },
-                        "label": { "type": ["string", "null"], "maxLength": 200, "pattern": LABEL_PATTERN },
+                        "label": label,
                     },
                 },
                 {
@@ -222,7 +193,7 @@ fn key_and_cache_schemas() -> Value {
                         "role": { "const": "admin" },
                         "tenant": { "type": "null" },
                         "tenants": { "type": "null" },
-                        "label": { "type": ["string", "null"], "maxLength": 200, "pattern": LABEL_PATTERN },
+                        "label": label,
                     },
                 },
             ],
@@ -245,7 +216,7 @@ fn key_and_cache_schemas() -> Value {
                     "additionalProperties": false,
                     "required": ["pattern"],
                     "properties": {
-                        "pattern": { "type": "string", "minLength": 1, "maxLength": 256 },
+                        "pattern": { "type": "string", "minLength": 1, "maxLength": CACHE_PATTERN_MAX_CHARS },
                         "tenant": { "type": "null" },
                         "level": { "type": "null" },
                     },
@@ -307,39 +278,6 @@ fn error_response(status: u16) -> Value {
     })
 }
 
-fn json_content(schema: &str) -> Value {
-    json!({ "application/json": { "schema": { "$ref": format!("#/components/schemas/{schema}") } } })
-}
-
-/// Bodies of success responses the annotations leave open (`/api/chat`'s is annotated).
-fn success_content(method: &str, path: &str) -> Option<Value> {
-    Some(match (method, path) {
-        ("post", "/api/v1/chat/stream") => json!({ "text/event-stream": { "schema": { "$ref": "#/components/schemas/ChatEvent" } } }),
-        ("post", "/v1/chat/completions") => {
-            let mut content = json_content("ChatCompletion");
-            content["text/event-stream"] = json!({ "schema": { "$ref": "#/components/schemas/CompletionChunkEvent" } });
-            content
-        }
-        ("get", "/api/v1/sessions/{id}/messages") => json_content("SessionMessages"),
-        ("get", "/health" | "/health/ready") => json_content("Health"),
-        ("get", "/health/live" | "/openapi.json") => json!({ "application/json": { "schema": { "type": "object" } } }),
-        _ => return None,
-    })
-}
-
-fn request_body(method: &str, path: &str) -> Option<Value> {
-    let schema = match (method, path) {
-        ("post", "/v1/chat/completions") => "CompletionRequest",
-        ("post", "/admin/tenants") => "CreateTenant",
-        ("patch", "/admin/tenants/{slug}") => "UpdateTenant",
-        ("post", "/admin/keys") => "CreateKey",
-        ("post", "/admin/cache/invalidate") => "Invalidate",
-        ("post", "/api/v1/messages/{id}/feedback") => "Feedback",
-        _ => return None,
-    };
-    Some(json!({ "required": true, "content": json_content(schema) }))
-}
-
 /// The error statuses an operation can answer, from what it is.
 fn error_statuses(op: &Map<String, Value>, path: &str) -> Vec<u16> {
     let secured = op.get("security").and_then(Value::as_array).is_some_and(|s| !s.is_empty());
@@ -371,10 +309,12 @@ pub(crate) fn complete(doc: &mut Value) {
     let Some(paths) = doc.get_mut("paths").and_then(Value::as_object_mut) else { return };
     for (path, item) in paths.iter_mut() {
         let Some(item) = item.as_object_mut() else { continue };
-        for (method, op) in item.iter_mut() {
+        for op in item.values_mut() {
             let Some(op) = op.as_object_mut() else { continue };
-            if let Some(body) = request_body(method, path) {
-                op.insert("requestBody".into(), body);
+            // Every body is required (the handlers refuse a request without one); utoipa says so
+            // only of the bodies a Rust type names, not of those named by `ref`.
+            if let Some(body) = op.get_mut("requestBody").and_then(Value::as_object_mut) {
+                body.insert("required".into(), Value::Bool(true));
             }
             // Ids in paths are UUIDs (anything else is a 400 before any lookup).
             if let Some(params) = op.get_mut("parameters").and_then(Value::as_array_mut) {
@@ -404,9 +344,6 @@ pub(crate) fn complete(doc: &mut Value) {
                 } else {
                     if !response.is_object() {
                         *response = json!({ "description": "OK" });
-                    }
-                    if let Some(content) = success_content(method, path) {
-                        response["content"] = content;
                     }
                     response["headers"] = json!({ "x-request-id": header("Identifies the request in logs and traces", true) });
                 }

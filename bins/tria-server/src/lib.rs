@@ -3,6 +3,7 @@
 //! [`startup::build_state`] turns validated settings into the components.
 
 mod admin;
+mod admin_fields;
 mod api_schemas;
 mod auth;
 mod auth_cache;

@@ -7,7 +7,8 @@ use axum::response::{Html, IntoResponse, Response};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-/// Documentation-only stand-ins for handlers whose modules stay free of OpenAPI detail.
+/// Documentation-only stand-ins for handlers whose modules stay free of OpenAPI detail. Bodies
+/// no Rust type describes are named by `ref` and written in [`crate::api_schemas`].
 #[allow(dead_code)]
 mod described {
     #[utoipa::path(post, path = "/api/chat", tag = "chat", security(("bearer" = [])),
@@ -20,19 +21,20 @@ mod described {
 
     #[utoipa::path(post, path = "/api/v1/chat/stream", tag = "chat", security(("bearer" = [])),
         request_body(content = tria_core::ChatRequest, description = "The `/api/chat` body"),
-        responses((status = 200, description = "Server-Sent Events: `meta`, `token`…, `done`, or `error`", content_type = "text/event-stream"),
+        responses((status = 200, description = "Server-Sent Events: `meta`, `token`…, `done`, or `error`", body = ref("#/components/schemas/ChatEvent"), content_type = "text/event-stream"),
             (status = 400), (status = 401), (status = 403), (status = 404), (status = 408, description = "The body did not arrive within the body-read timeout"), (status = 413), (status = 415), (status = 422), (status = 429), (status = 503)))]
     fn chat_stream() {}
 
     #[utoipa::path(post, path = "/v1/chat/completions", tag = "chat", security(("bearer" = [])),
-        request_body(content = Object, description = "OpenAI Chat Completions request: `messages` (the last `user` one is answered), `model`, `stream`, `stream_options.include_usage`, `user`, `metadata.session_id`"),
-        responses((status = 200, description = "`chat.completion`, or `chat.completion.chunk` events ending with `[DONE]` when `stream` is true"),
+        request_body(content = ref("#/components/schemas/CompletionRequest"), description = "OpenAI Chat Completions request: `messages` (the last `user` one is answered), `model`, `stream`, `stream_options.include_usage`, `user`, `metadata.session_id`"),
+        responses((status = 200, description = "`chat.completion`, or `chat.completion.chunk` events ending with `[DONE]` when `stream` is true",
+                content((ref("#/components/schemas/ChatCompletion") = "application/json"), (ref("#/components/schemas/CompletionChunkEvent") = "text/event-stream"))),
             (status = 400), (status = 401), (status = 404), (status = 408), (status = 415), (status = 422), (status = 429), (status = 503)))]
     fn chat_completions() {}
 
     #[utoipa::path(get, path = "/api/v1/sessions/{id}/messages", tag = "chat", security(("bearer" = [])),
         params(("id" = String, Path, description = "The session id from a chat reply")),
-        responses((status = 200, description = "The conversation"), (status = 400, description = "The id is not valid UTF-8"), (status = 401), (status = 404)))]
+        responses((status = 200, description = "The conversation", body = ref("#/components/schemas/SessionMessages")), (status = 400, description = "The id is not valid UTF-8"), (status = 401), (status = 404)))]
     fn session_messages() {}
 
     #[utoipa::path(get, path = "/api/v1/metrics/cache", tag = "chat", security(("bearer" = [])),
@@ -46,17 +48,17 @@ mod described {
     fn slack_events() {}
 
     #[utoipa::path(get, path = "/health", tag = "operations",
-        responses((status = 200, description = "Every required component ok or degraded"), (status = 503, description = "A required component is down")))]
+        responses((status = 200, description = "Every required component ok or degraded", body = ref("#/components/schemas/Health")), (status = 503, description = "A required component is down")))]
     fn health() {}
 
-    #[utoipa::path(get, path = "/health/live", tag = "operations", responses((status = 200, description = "The process is serving")))]
+    #[utoipa::path(get, path = "/health/live", tag = "operations", responses((status = 200, description = "The process is serving", body = Object)))]
     fn live() {}
 
     #[utoipa::path(get, path = "/health/ready", tag = "operations",
-        responses((status = 200, description = "Ready for traffic"), (status = 503, description = "Not ready (starting, draining or a required component down)")))]
+        responses((status = 200, description = "Ready for traffic", body = ref("#/components/schemas/Health")), (status = 503, description = "Not ready (starting, draining or a required component down)")))]
     fn ready() {}
 
-    #[utoipa::path(get, path = "/openapi.json", tag = "operations", responses((status = 200, description = "This document")))]
+    #[utoipa::path(get, path = "/openapi.json", tag = "operations", responses((status = 200, description = "This document", body = Object)))]
     fn openapi() {}
 
     #[utoipa::path(get, path = "/docs", tag = "operations", responses((status = 200, description = "An HTML page rendering this document", content_type = "text/html")))]
@@ -91,10 +93,9 @@ impl Modify for BearerAuth {
         crate::web::described::console_dashboard,
     ),
     // Derived from the wire types (and what they hold: IntentVerdict, SourceRef, CacheLevel,
-    // OrderSummary, ReplyUsage, ErrorCode, …). The admin bodies' derived schemas are replaced by
-    // `api_schemas`' (see `tenant_schemas` and `key_and_cache_schemas` there for why).
-    components(schemas(tria_core::ChatRequest, tria_core::ChatReply, tria_core::ToneProfile, crate::api_schemas::ErrorBody,
-        crate::admin::CreateTenant, crate::admin::UpdateTenant, crate::admin::CreateKey, crate::admin::Invalidate)),
+    // OrderSummary, ReplyUsage, ErrorCode, …) and the server's own request bodies (CreateTenant,
+    // UpdateTenant, Feedback: collected from the operations that take them).
+    components(schemas(tria_core::ChatRequest, tria_core::ChatReply, tria_core::ToneProfile, crate::api_schemas::ErrorBody)),
     modifiers(&BearerAuth),
     tags((name = "chat", description = "Tenant API (tenant key; chat, session events and feedback also take a publishable widget key)"),
         (name = "admin", description = "Admin API (admin key)"),

@@ -31,7 +31,7 @@ pub(crate) fn session_events() {}
 
 #[utoipa::path(post, path = "/api/v1/messages/{id}/feedback", tag = "chat", security(("bearer" = [])),
     params(("id" = String, Path, description = "The reply's `message_id` (from the chat reply or the stream's `done` event)")),
-    request_body(content = Object, description = "`{\"rating\": \"up\"|\"down\", \"comment\"?}`; a second verdict replaces the first"),
+    request_body(content = super::session::FeedbackBody, description = "`{\"rating\": \"up\"|\"down\", \"comment\"?}`; a second verdict replaces the first"),
     responses((status = 200, description = "`{\"message_id\", \"session_id\", \"rating\"}`"), (status = 400), (status = 401), (status = 403),
         (status = 404, description = "Not one of the caller's replies"), (status = 415)))]
 pub(crate) fn feedback() {}

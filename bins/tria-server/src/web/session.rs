@@ -8,9 +8,11 @@ use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use tria_console::{citation_labels, source_ids};
+use tria_core::constraints::PROSE_PATTERN;
 use tria_core::{ConversationId, ErrorCode};
 use tria_store::records::StoredMessage;
 use tria_store::repo::Rating;
+use utoipa::openapi::schema::{ObjectBuilder, Schema, SchemaType, Type};
 use uuid::Uuid;
 
 use crate::ApiError;
@@ -19,7 +21,7 @@ use crate::json_body::JsonBody;
 use crate::path_param::PathParam;
 use crate::state::AppState;
 
-/// Longest feedback comment kept.
+/// Longest feedback comment kept, in characters, trimmed; the document's `maxLength` is this.
 const MAX_COMMENT_CHARS: usize = 2000;
 
 /// What the agent needs to know about the caller to check what it may touch: a tenant key
@@ -88,13 +90,29 @@ pub(crate) async fn session_events(
     Ok(Json(json!({ "session_id": conversation.id, "status": conversation.status, "messages": messages })).into_response())
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = Feedback)]
 pub(crate) struct FeedbackBody {
-    /// `up` or `down`.
+    #[schema(schema_with = rating_schema)]
     rating: String,
     #[serde(default)]
+    #[schema(schema_with = comment_schema)]
     comment: Option<String>,
+}
+
+/// A feedback's rating: a [`Rating`].
+fn rating_schema() -> Schema {
+    ObjectBuilder::new().schema_type(Type::String).enum_values(Some([Rating::Up, Rating::Down].map(Rating::as_str))).into()
+}
+
+/// A feedback's comment ([`MAX_COMMENT_CHARS`]; utoipa's `max_length` takes literals only).
+fn comment_schema() -> Schema {
+    ObjectBuilder::new()
+        .schema_type(SchemaType::from_iter([Type::String, Type::Null]))
+        .max_length(Some(MAX_COMMENT_CHARS))
+        .pattern(Some(PROSE_PATTERN))
+        .into()
 }
 
 /// `POST /api/v1/messages/{id}/feedback` `{"rating": "up"|"down", "comment"?}`: the customer's
