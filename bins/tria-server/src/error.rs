@@ -202,6 +202,29 @@ impl From<tria_store::uploads::UploadError> for ApiError {
     }
 }
 
+impl From<tria_knowledge::KnowledgeError> for ApiError {
+    fn from(err: tria_knowledge::KnowledgeError) -> Self {
+        use tria_ingest::IngestError;
+        use tria_knowledge::KnowledgeError;
+        // The message starts with the upload's own code (`no_text: …`) so a script can tell
+        // the problems apart within one HTTP code.
+        let named = |status, code, err: &KnowledgeError| Self::new(status, code, format!("{}: {err}", err.code()));
+        match &err {
+            KnowledgeError::Ingest(IngestError::TooLarge { .. }) => named(StatusCode::PAYLOAD_TOO_LARGE, ErrorCode::PayloadTooLarge, &err),
+            KnowledgeError::Ingest(IngestError::UnsupportedType(_) | IngestError::UnsupportedCharset(_)) => {
+                named(StatusCode::UNSUPPORTED_MEDIA_TYPE, ErrorCode::UnsupportedMediaType, &err)
+            }
+            KnowledgeError::Ingest(_) => named(StatusCode::UNPROCESSABLE_ENTITY, ErrorCode::InvalidField, &err),
+            KnowledgeError::InvalidDocId(message) => Self::bad_request(message.clone()),
+            KnowledgeError::NotFound(what) => Self::not_found(format!("{what} not found")),
+            KnowledgeError::Store(_) | KnowledgeError::Chunk(_) | KnowledgeError::BadJob(_) => match err {
+                KnowledgeError::Store(e) => e.into(),
+                other => Self::internal(other),
+            },
+        }
+    }
+}
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let body = Json(json!({ "error": { "code": self.code.as_str(), "message": self.message } }));

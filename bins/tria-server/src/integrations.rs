@@ -144,6 +144,17 @@ impl Background {
         Self { stop: Some(stop), tasks, _fake_xero: fake_xero }
     }
 
+    /// Runs another worker until shutdown; it is given the stop signal the others watch.
+    pub fn spawn<F, Fut>(&mut self, worker: F)
+    where
+        F: FnOnce(tokio::sync::watch::Receiver<bool>) -> Fut,
+        Fut: std::future::Future<Output = ()> + Send + 'static,
+    {
+        if let Some(stop) = &self.stop {
+            self.tasks.push(tokio::spawn(worker(stop.subscribe())));
+        }
+    }
+
     /// Tells the workers to stop after their current job and waits for them (a job cut short
     /// is safe: its lease expires and another worker takes it).
     pub async fn shutdown(mut self) {

@@ -17,6 +17,7 @@ mod health;
 pub use tria_console::helpdesk;
 pub mod integrations;
 mod json_body;
+mod knowledge;
 pub mod malloc_tuning;
 pub mod metrics;
 mod middleware;

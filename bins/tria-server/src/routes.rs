@@ -13,7 +13,7 @@ use crate::chat_admission::{AdmittedChat, admit_chat};
 use crate::json_body::JsonBody;
 use crate::path_param::PathParam;
 use crate::state::AppState;
-use crate::{ApiError, admin, catalogue_upload, console, customers, health, metrics, middleware, openai, openapi, secrets, shed, slack_events, stream, web};
+use crate::{ApiError, admin, catalogue_upload, console, customers, health, knowledge, metrics, middleware, openai, openapi, secrets, shed, slack_events, stream, web};
 
 /// The routes that run the chat pipeline, behind the load-shedding gate.
 fn chat_routes(state: &AppState) -> Router<AppState> {
@@ -30,6 +30,11 @@ fn admin_routes() -> Router<AppState> {
         .route("/admin/tenants", get(admin::list_tenants).post(admin::create_tenant))
         .route("/admin/tenants/{slug}", get(admin::get_tenant).patch(admin::update_tenant))
         .route("/admin/tenants/{slug}/reindex", post(admin::reindex_tenant))
+        .route("/admin/tenants/{slug}/documents", get(knowledge::list_documents))
+        .route("/admin/tenants/{slug}/documents/{doc_id}", put(knowledge::put_document).delete(knowledge::delete_document))
+        .route("/admin/tenants/{slug}/knowledge/versions", get(knowledge::list_versions))
+        .route("/admin/tenants/{slug}/knowledge/rollback", post(knowledge::rollback))
+        .route("/admin/jobs/{id}", get(knowledge::get_job))
         .route("/admin/tenants/{slug}/catalogue", put(catalogue_upload::put_catalogue))
         .route("/admin/tenants/{slug}/customers", put(catalogue_upload::put_customers))
         .route("/admin/tenants/{slug}/secrets", get(secrets::list_secrets))

@@ -176,6 +176,10 @@ pub fn secret_store(settings: &Settings, store: &Store) -> Result<Option<tria_se
     Ok(Some(tria_secrets::SecretStore::new(store.clone(), keyring)))
 }
 
+/// How often an idle replica looks for queued knowledge jobs (an upload starts its own job at
+/// once on the replica that took it; the poll picks up the rest).
+const KNOWLEDGE_JOB_POLL: Duration = Duration::from_secs(2);
+
 /// Builds every component the service needs.
 pub async fn build_state(settings: &Settings) -> Result<(AppState, StartupReport), StartupError> {
     let store = open_store(settings).await?;
@@ -236,6 +240,7 @@ pub async fn build_state(settings: &Settings) -> Result<(AppState, StartupReport
         limits,
         demo_widget_key: settings.seed.widget_keys.values().next().cloned(),
         auth_cache_ttl: settings.server.auth_cache_ttl,
+        max_document_bytes: settings.knowledge.max_document_bytes,
     };
     let guards = Guards { rate_limiter: limiter, budget, metrics };
     let secrets = secret_store(settings, &store)?;
@@ -254,6 +259,13 @@ pub async fn build_state(settings: &Settings) -> Result<(AppState, StartupReport
         tracing::info!("integrations.xero is off: confirmed orders wait in the outbox until it is on");
     }
     report.background = crate::integrations::Background::start(integrations.worker, integrations.fake_xero);
+    // Uploaded documents are indexed by jobs any replica may claim; this one polls for them.
+    let runner = tria_knowledge::JobRunner::new(
+        crate::knowledge::knowledge(&state),
+        Arc::new(crate::knowledge::AgentReload(state.clone())),
+        KNOWLEDGE_JOB_POLL,
+    );
+    report.background.spawn(move |stop| runner.run(stop));
     // L3's evidence passages are embedded in the background, so the first customer of each
     // tenant after a first start does not wait seconds for them (later starts read them from
     // the vector cache). Until they are ready, L3 matches on its plain threshold.

@@ -28,6 +28,9 @@ pub struct ServiceSettings {
     pub demo_widget_key: Option<String>,
     /// How long a verified key and its tenant are reused (`server.auth_cache_ttl_ms`).
     pub auth_cache_ttl: Duration,
+    /// The largest document `PUT /admin/tenants/{slug}/documents/{doc_id}` takes
+    /// (`knowledge.max_document_bytes`); other routes keep `body_limit_bytes`.
+    pub max_document_bytes: usize,
 }
 
 impl Default for ServiceSettings {
@@ -40,6 +43,7 @@ impl Default for ServiceSettings {
             limits: LimitSettings::default(),
             demo_widget_key: None,
             auth_cache_ttl: Duration::from_secs(2),
+            max_document_bytes: tria_ingest::IngestOptions::DEFAULT_MAX_BYTES,
         }
     }
 }

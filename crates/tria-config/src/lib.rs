@@ -2,11 +2,13 @@
 //! `TRIA_*` environment < CLI flags, parsed into [`RawSettings`] and validated into [`Settings`].
 //! Tests pass environment maps in directly; nothing here reads process state on its own.
 
+mod knowledge;
 mod layers;
 mod raw;
 mod secrets;
 mod settings;
 
+pub use knowledge::{KnowledgeSettings, RawKnowledge};
 pub use layers::{ConfigSources, DEFAULT_PROFILE, load};
 pub use raw::RawSettings;
 pub use secrets::{RawSecrets, RedactedText, SecretsSettings};

@@ -21,6 +21,8 @@ pub struct RawSettings {
     #[serde(default)]
     pub integrations: RawIntegrations,
     #[serde(default)]
+    pub knowledge: crate::knowledge::RawKnowledge,
+    #[serde(default)]
     pub secrets: crate::secrets::RawSecrets,
 }
 

@@ -23,6 +23,7 @@ pub struct Settings {
     pub seed: SeedSettings,
     pub limits: LimitSettings,
     pub integrations: IntegrationSettings,
+    pub knowledge: crate::knowledge::KnowledgeSettings,
     pub secrets: crate::secrets::SecretsSettings,
 }
 
@@ -294,10 +295,12 @@ impl Settings {
         let seed = validate_seed(raw.seed, &profile)?;
         let limits = validate_limits(&raw.limits)?;
         let integrations = integrations(&raw.integrations)?;
+        let knowledge = crate::knowledge::validate_knowledge(&raw.knowledge)?;
         let secrets = crate::secrets::validate_secrets(&raw.secrets, &profile, &data_dir)?;
 
         Ok(Settings {
             integrations,
+            knowledge,
             secrets,
             limits,
             profile,

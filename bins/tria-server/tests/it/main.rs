@@ -11,6 +11,7 @@ mod errors;
 mod fuzz_http;
 mod health;
 mod hostile;
+mod knowledge;
 mod llm_calls;
 mod metrics;
 mod openai_sdk;
