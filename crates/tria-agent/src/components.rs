@@ -120,7 +120,7 @@ impl Agent {
 
     /// The best `k` policy chunks for `message`. A hybrid index's hits are cached (L4
     /// retrieval) under the index's version; a lexical search is cheaper than a lookup.
-    pub(crate) async fn retrieve(&self, tenant: TenantId, index: &TenantIndex, message: &str, k: usize) -> Vec<PolicyHit> {
+    pub(crate) async fn policy_hits(&self, tenant: TenantId, index: &TenantIndex, message: &str, k: usize) -> Vec<PolicyHit> {
         let cache = &self.cache.cache;
         if !index.is_hybrid() || !cache.config().l4_enabled {
             let vector = self.query_embedding(message);

@@ -1,7 +1,7 @@
 //! The cache stage: L1 → L2 before anything is computed; on a miss the intent stage, L3
-//! (paraphrases of the same intent), then the reply stage (`Agent::respond`: retrieval, the
-//! responder or the LLM and its validation, tone) — once for identical concurrent misses
-//! (`cached.rs`, `Agent::answer_through_cache`).
+//! (paraphrases of the same intent), then the reply stage (`Agent::respond`: `retrieve` →
+//! `draft`, the responder or the LLM and its validation → `adapt_tone`) — once for identical
+//! concurrent misses (`cached.rs`, `Agent::answer_through_cache`).
 
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};

@@ -10,11 +10,14 @@
 //!
 //! Intent, retrieval, respond, validate and tone run inside the cache stage, on a miss only:
 //! `cache.rs` hands the answer cache the intent stage (`intent.rs`) and the reply stage
-//! (`Agent::respond`, `routing.rs`: retrieval, the responder or the LLM with its validation —
-//! a rejected LLM reply is regenerated, so validation sits inside generation — and tone). The
-//! stage names that are timed and traced are `trace::Stage`; `Agent::chat_stream_on` runs the
-//! same stages with a sink for the streamed reply, and `Agent::warm_cache` the cache, intent
-//! and reply stages.
+//! (`Agent::respond`, `routing.rs`), which sends a question the tenant's data answers through
+//! `retrieve` (`retrieval.rs` → `Retrieved`), `draft` (`respond.rs` → `Drafted`: the responder
+//! or the LLM with its validation — a rejected LLM reply is regenerated and a streamed one is
+//! checked a sentence at a time, so validation sits inside generation) and `adapt_tone`
+//! (`tone.rs` → the answer). The stage names that are timed and traced are `trace::Stage`;
+//! `begin.rs` is where every turn starts (validation, the turn lock, the conversation read once);
+//! `Agent::chat_stream_turn` runs the same stages with a sink for the streamed reply, and
+//! `Agent::warm_cache` the cache, intent and reply stages.
 
 mod begin;
 mod cache;
@@ -23,8 +26,11 @@ mod handoff;
 mod intent;
 mod orders;
 mod persist;
+mod respond;
+mod retrieval;
 mod screen;
 mod session;
+mod tone;
 
 use std::time::{Duration, Instant};
 
@@ -42,6 +48,8 @@ use crate::trace::{ChatDebug, StageClock};
 use crate::{Agent, AgentError};
 
 pub use begin::BegunTurn;
+pub(crate) use respond::Drafted;
+pub(crate) use tone::adapt_tone;
 
 /// What a stage passes on: the next stage's input, or the end of the turn it decided.
 pub(crate) enum Step<T> {

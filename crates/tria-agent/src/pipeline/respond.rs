@@ -1,0 +1,126 @@
+//! The respond stage with its validation (on a cache miss, for a question the tenant's data
+//! answers): the offline responder's reply from what retrieval found, replaced by the LLM's
+//! when one is configured, the intent is one it writes, there is grounding and its reply passes
+//! the checks. Validation cannot be a stage after this one: a rejected LLM reply is regenerated,
+//! and a streamed reply is checked one sentence at a time as it is sent (`generation.rs`).
+
+use tria_core::{IntentVerdict, ReplyUsage, SourceRef, TenantContext};
+use tria_intent::Classification;
+use tria_rag::ProductHit;
+
+use super::retrieval::Retrieved;
+use crate::Agent;
+use crate::generation::{self, ATTEMPTS, GenerationRequest};
+use crate::routing::Ask;
+use crate::stream::StreamSignal;
+use crate::trace::Stage;
+use crate::{catalogue, responder};
+
+/// A reply before its tone is adapted: what it says, what it cites and what writing it cost.
+#[derive(Debug)]
+pub(crate) struct Drafted {
+    pub(crate) text: String,
+    pub(crate) sources: Vec<SourceRef>,
+    /// Zeros when the offline responder wrote it.
+    pub(crate) usage: ReplyUsage,
+}
+
+impl Drafted {
+    /// A template reply of the offline responder (a greeting, a hand-off, out of scope): it
+    /// cites nothing and cost nothing.
+    pub(crate) fn template(text: String) -> Self {
+        Self { text, sources: Vec::new(), usage: ReplyUsage::default() }
+    }
+}
+
+impl Agent {
+    /// The reply grounded in what retrieval found, and what it cites.
+    pub(crate) async fn draft(
+        &self,
+        tenant: &TenantContext,
+        ask: Ask<'_>,
+        classification: &Classification,
+        retrieved: Retrieved,
+    ) -> Drafted {
+        let clock = ask.clock;
+        match retrieved {
+            Retrieved::Products(hits) => {
+                let sources = hits.iter().map(catalogue::source).collect();
+                let quoted: Vec<&ProductHit> = hits.iter().collect();
+                let offline = clock.time(Stage::Generation, || catalogue::compose(&quoted));
+                let grounding: Vec<(String, String)> = vec![("catalogue".into(), offline.clone())];
+                // A product reply must name what it quotes.
+                let skus: Vec<String> = hits.iter().map(|h| h.product.sku.clone()).collect();
+                let (text, usage) = self.llm_reply(tenant, classification, ask, &grounding, offline, &skus).await;
+                Drafted { text, sources, usage }
+            }
+            Retrieved::Policies(hits) => {
+                let offline = clock.time(Stage::Generation, || responder::compose(tenant, classification.label, ask.message, &hits));
+                let sources = hits.iter().map(|h| h.source_ref()).collect();
+                let grounding: Vec<(String, String)> =
+                    hits.iter().map(|h| (format!("{} › {}", h.chunk.title, h.chunk.heading_path), h.chunk.text.clone())).collect();
+                let (text, usage) = self.llm_reply(tenant, classification, ask, &grounding, offline, &[]).await;
+                Drafted { text, sources, usage }
+            }
+        }
+    }
+
+    /// The LLM's reply when one is configured, the intent is one it writes, there is grounding
+    /// and the reply passes the checks; otherwise `offline`. Returns the reply and what it cost.
+    async fn llm_reply(
+        &self,
+        tenant: &TenantContext,
+        classification: &Classification,
+        ask: Ask<'_>,
+        grounding: &[(String, String)],
+        offline: String,
+        must_name: &[String],
+    ) -> (String, ReplyUsage) {
+        let Some(llm) = self.llm() else { return (offline, ReplyUsage::default()) };
+        if !generation::uses_llm(classification.label) || grounding.is_empty() {
+            return (offline, ReplyUsage::default());
+        }
+        let request = GenerationRequest {
+            tenant,
+            label: classification.label,
+            message: ask.message,
+            grounding,
+            history: ask.history,
+            clock: ask.clock,
+            must_name,
+        };
+        let generated = match (ask.sink, ask.conversation) {
+            (Some(sink), Some(conversation)) => {
+                let meta = StreamSignal::Meta {
+                    session_id: conversation.to_string(),
+                    intent: IntentVerdict { label: classification.label, confidence: classification.confidence },
+                };
+                match llm.generate_streaming(request, sink, meta).await {
+                    Ok(done) => Ok(done),
+                    // The streamed attempt counts as the first; one regeneration, unstreamed.
+                    Err(reason) => {
+                        tracing::warn!(%reason, "streamed llm reply rejected; regenerating once");
+                        llm.generate(request, ATTEMPTS - 1).await
+                    }
+                }
+            }
+            _ => llm.generate(request, ATTEMPTS).await,
+        };
+        match generated {
+            Ok((text, info)) => {
+                tracing::debug!(prompt = %info.prompt_version, tokens_in = info.tokens_in, tokens_out = info.tokens_out, cost_usd = info.cost_usd, "llm reply accepted");
+                let usage = ReplyUsage {
+                    tokens_in: info.tokens_in,
+                    tokens_out: info.tokens_out,
+                    cost_usd: info.cost_usd,
+                    prompt_version: Some(info.prompt_version),
+                };
+                (text, usage)
+            }
+            Err(reason) => {
+                tracing::warn!(%reason, "llm reply not used; the grounded responder answers");
+                (offline, ReplyUsage::default())
+            }
+        }
+    }
+}
