@@ -12,6 +12,7 @@ mod index;
 mod keys;
 mod loadtest;
 mod model;
+mod secrets;
 mod test;
 
 use std::path::PathBuf;
@@ -54,6 +55,8 @@ enum Task {
     Chaos(chaos::ChaosArgs),
     /// API keys: `keys create --role admin`, `keys create --tenant SLUG`, `keys create --role widget --tenant SLUG`, `keys create --role operator --tenants a,b`, `keys list`, `keys revoke ID`.
     Keys(keys::KeysArgs),
+    /// Tenant secrets' master keys: `secrets keygen FILE`, `secrets status`, `secrets rotate --new-key-file FILE`.
+    Secrets(secrets::SecretsArgs),
     /// Load tests with tria-load; without --target it starts a release server + mock LLM.
     Loadtest(loadtest::LoadtestArgs),
     /// The hardening review's attacks at full size against a release server, with their figures.
@@ -91,6 +94,7 @@ fn main() -> anyhow::Result<()> {
         Task::Cache(args) => cache::run(args, &settings(&cli)?),
         Task::Chaos(args) => chaos::run(args),
         Task::Keys(args) => keys::run(args, &settings(&cli)?),
+        Task::Secrets(args) => secrets::run(args, &settings(&cli)?),
         Task::Loadtest(args) => loadtest::run(args),
         Task::Hostile(args) => hostile::run(args),
     }

@@ -189,8 +189,13 @@ impl Keyring {
         &self.current
     }
 
+    /// Every key, the current one first.
+    pub fn all(&self) -> impl Iterator<Item = &MasterKey> {
+        std::iter::once(&self.current).chain(&self.previous)
+    }
+
     pub(crate) fn find(&self, id: &str) -> Option<&MasterKey> {
-        std::iter::once(&self.current).chain(&self.previous).find(|k| k.id.as_str() == id)
+        self.all().find(|k| k.id.as_str() == id)
     }
 }
 
