@@ -148,7 +148,14 @@ fn tenant_schemas() -> Value {
                 { "type": "string", "pattern": PROSE_PATTERN },
                 { "type": ["number", "boolean", "null"] },
                 { "type": "array", "items": { "$ref": "#/components/schemas/SettingValue" } },
-                { "$ref": "#/components/schemas/Settings" },
+                // A free-form object, not `Settings`: the typed keys are only read at the top
+                // level (and inside `rate_limit`/`budget`), so `{"x": {"support_phone": 1}}` is
+                // free-form data the server stores as given.
+                {
+                    "type": "object",
+                    "propertyNames": { "pattern": PROSE_PATTERN },
+                    "additionalProperties": { "$ref": "#/components/schemas/SettingValue" },
+                },
             ],
         },
     })
