@@ -1,5 +1,6 @@
 //! tria-agent end to end on a fresh SQLite store seeded with the demo fixtures.
 
+mod begin_turn;
 mod cache;
 mod components;
 mod conversation;
