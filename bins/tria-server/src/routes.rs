@@ -13,7 +13,10 @@ use crate::chat_admission::{AdmittedChat, admit_chat};
 use crate::json_body::JsonBody;
 use crate::path_param::PathParam;
 use crate::state::AppState;
-use crate::{ApiError, admin, catalogue_upload, console, customers, health, knowledge, metrics, middleware, openai, openapi, secrets, shed, slack_events, stream, web};
+use crate::{
+    ApiError, admin, catalogue_upload, console, customers, health, knowledge, metrics, middleware, openai, openapi, secrets, shed,
+    slack_events, stream, web,
+};
 
 /// The routes that run the chat pipeline, behind the load-shedding gate.
 fn chat_routes(state: &AppState) -> Router<AppState> {

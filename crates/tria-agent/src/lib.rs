@@ -32,9 +32,9 @@ mod tenant_indexes;
 pub mod trace;
 
 pub use agent::{Agent, AgentBuilder};
-pub use context::HistoryMessage;
 pub use cached::WarmReport;
 pub use client::{ChatClient, with_chat_client};
+pub use context::HistoryMessage;
 pub use conversation::OperatorReply;
 pub use error::AgentError;
 pub use generation::GenerationInfo;

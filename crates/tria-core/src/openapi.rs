@@ -22,9 +22,7 @@ pub fn message() -> Schema {
 /// The `session_id` of a chat request (and of an OpenAI request's `metadata`).
 pub fn session_id() -> Schema {
     AnyOfBuilder::new()
-        .description(Some(
-            "A session id from an earlier reply (continues that conversation); empty or null starts a new one.",
-        ))
+        .description(Some("A session id from an earlier reply (continues that conversation); empty or null starts a new one."))
         .item(string().format(Some(SchemaFormat::Custom("uuid".into()))))
         .item(string().max_length(Some(0)))
         .item(null())

@@ -358,12 +358,7 @@ impl InvoiceWorker {
         }
     }
 
-    async fn fail(
-        &self,
-        job: &OutboxJob,
-        order: Option<&Order>,
-        reason: &str,
-    ) -> Result<JobOutcome, StoreError> {
+    async fn fail(&self, job: &OutboxJob, order: Option<&Order>, reason: &str) -> Result<JobOutcome, StoreError> {
         tracing::warn!(job = %job.id, reason, "invoice failed; compensating");
         let outcome = self.store.outbox().fail_invoice(job, reason).await?;
         if outcome == LeaseOutcome::Applied

@@ -45,8 +45,10 @@ impl MigrationTrait for Migration {
                 .take(),
         )
         .await?;
-        m.create_index(Index::create().name("idx_jobs_status_created").table("jobs").col("status").col("created_at").if_not_exists().take())
-            .await?;
+        m.create_index(
+            Index::create().name("idx_jobs_status_created").table("jobs").col("status").col("created_at").if_not_exists().take(),
+        )
+        .await?;
         m.create_table(
             Table::create()
                 .table("job_inputs")
@@ -54,7 +56,11 @@ impl MigrationTrait for Migration {
                 .col(pk_uuid("job_id"))
                 .col(blob("body"))
                 .foreign_key(
-                    ForeignKey::create().name("fk_job_inputs_job_id").from("job_inputs", "job_id").to("jobs", "id").on_delete(ForeignKeyAction::Cascade),
+                    ForeignKey::create()
+                        .name("fk_job_inputs_job_id")
+                        .from("job_inputs", "job_id")
+                        .to("jobs", "id")
+                        .on_delete(ForeignKeyAction::Cascade),
                 )
                 .take(),
         )
@@ -136,7 +142,8 @@ impl MigrationTrait for Migration {
     }
 
     async fn down(&self, m: &SchemaManager) -> Result<(), DbErr> {
-        for table in ["tenant_knowledge", "knowledge_version_documents", "knowledge_versions", "knowledge_documents", "job_inputs", "jobs"] {
+        for table in ["tenant_knowledge", "knowledge_version_documents", "knowledge_versions", "knowledge_documents", "job_inputs", "jobs"]
+        {
             m.drop_table(Table::drop().table(table).if_exists().to_owned()).await?;
         }
         Ok(())

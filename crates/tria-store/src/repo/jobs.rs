@@ -8,14 +8,12 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::Expr;
-use sea_orm::{
-    ActiveModelTrait, ColumnTrait, DbBackend, EntityTrait, QueryFilter, Set, Statement, TransactionTrait, Value,
-};
+use sea_orm::{ActiveModelTrait, ColumnTrait, DbBackend, EntityTrait, QueryFilter, Set, Statement, TransactionTrait, Value};
 use tria_core::TenantId;
 use uuid::Uuid;
 
-use super::outbox::numbered_placeholders;
 use super::LeaseOutcome;
+use super::outbox::numbered_placeholders;
 use crate::StoreError;
 use crate::entity::{job, job_input};
 use crate::records::{IntoRecords, Job, JobStatus};

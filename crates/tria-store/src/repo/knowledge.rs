@@ -9,8 +9,8 @@
 use chrono::Utc;
 use sea_orm::sea_query::{Expr, ExprTrait, Query};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseTransaction, DbBackend, EntityTrait, PaginatorTrait, QueryFilter,
-    QueryOrder, QuerySelect, Set, Statement, TransactionTrait,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseTransaction, DbBackend, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder,
+    QuerySelect, Set, Statement, TransactionTrait,
 };
 use tria_core::TenantId;
 use uuid::Uuid;
@@ -265,7 +265,8 @@ impl KnowledgeRepo<'_> {
 /// database's one write lock for the rest of the transaction.
 async fn lock_current(txn: &DatabaseTransaction, tenant: TenantId) -> Result<i32, StoreError> {
     let backend = txn.get_database_backend();
-    let insert = "INSERT INTO tenant_knowledge (tenant_id, current_version, updated_at) VALUES (?, 0, ?) ON CONFLICT (tenant_id) DO NOTHING";
+    let insert =
+        "INSERT INTO tenant_knowledge (tenant_id, current_version, updated_at) VALUES (?, 0, ?) ON CONFLICT (tenant_id) DO NOTHING";
     txn.execute_raw(Statement::from_sql_and_values(backend, numbered_placeholders(insert, backend), [tenant.0.into(), Utc::now().into()]))
         .await?;
     let lock = if backend == DbBackend::Postgres { " FOR UPDATE" } else { "" };

@@ -68,12 +68,10 @@ async fn staged_documents_serve_only_once_published_and_rollback_restores() {
         assert_eq!(texts(store.policies().chunks(t.id).await.expect("chunks")), ["thirty days"]);
         assert!(matches!(repo.rollback(t.id, 99).await, Err(tria_store::StoreError::NotFound(_))));
         let versions = repo.versions(t.id).await.expect("versions");
-        assert_eq!(versions.iter().map(|v| (v.version, v.documents, v.current)).collect::<Vec<_>>(), [
-            (4, 1, false),
-            (3, 2, false),
-            (2, 2, false),
-            (1, 1, true)
-        ]);
+        assert_eq!(
+            versions.iter().map(|v| (v.version, v.documents, v.current)).collect::<Vec<_>>(),
+            [(4, 1, false), (3, 2, false), (2, 2, false), (1, 1, true)]
+        );
         // A new change builds on the current version (1), not the newest.
         let again = repo.stage(t.id, version_of("faq", Uuid::new_v4()), vec![chunk("open always")]).await.expect("stage");
         assert_eq!(repo.publish(t.id, KnowledgeChange::Put(again.id)).await.expect("publish"), 5);
@@ -106,7 +104,11 @@ async fn a_job_is_claimed_once_and_reclaimed_only_after_its_lease_expires() {
         assert!(jobs.claim(&["import_catalogue"], lease, now).await.expect("claim").is_none(), "other kinds are not claimed");
         let held = jobs.claim(&["index_document"], lease, now).await.expect("claim").expect("a job");
         assert_eq!((held.id, held.status, held.attempts), (queued.id, JobStatus::Running, 1), "{}", db.label);
-        assert!(jobs.claim(&["index_document"], lease, now).await.expect("claim").is_none(), "{}: held jobs are not claimed twice", db.label);
+        assert!(
+            jobs.claim(&["index_document"], lease, now).await.expect("claim").is_none(),
+            "{}: held jobs are not claimed twice",
+            db.label
+        );
         assert_eq!(jobs.input(held.id).await.expect("input").as_deref(), Some(&b"# Returns"[..]));
         assert_eq!(jobs.progress(&held, 1, 3, lease).await.expect("progress"), LeaseOutcome::Applied);
 
