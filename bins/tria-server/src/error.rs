@@ -217,7 +217,7 @@ impl From<tria_knowledge::KnowledgeError> for ApiError {
             KnowledgeError::Ingest(_) => named(StatusCode::UNPROCESSABLE_ENTITY, ErrorCode::InvalidField, &err),
             KnowledgeError::InvalidDocId(message) => Self::bad_request(message.clone()),
             KnowledgeError::NotFound(what) => Self::not_found(format!("{what} not found")),
-            KnowledgeError::Store(_) | KnowledgeError::Chunk(_) | KnowledgeError::BadJob(_) => match err {
+            KnowledgeError::Store(_) | KnowledgeError::Chunk(_) | KnowledgeError::BadJob(_) | KnowledgeError::Indexer(_) => match err {
                 KnowledgeError::Store(e) => e.into(),
                 other => Self::internal(other),
             },

@@ -18,6 +18,9 @@ pub enum KnowledgeError {
     BadJob(String),
     #[error("chunking failed: {0}")]
     Chunk(#[from] tria_rag::RagError),
+    /// The blocking task reading an upload panicked or was cancelled (a bug in a parser).
+    #[error("{0}")]
+    Indexer(String),
     #[error(transparent)]
     Store(StoreError),
 }
@@ -40,6 +43,7 @@ impl KnowledgeError {
             Self::NotFound(_) => "not_found",
             Self::BadJob(_) => "bad_job",
             Self::Chunk(_) => "chunking_failed",
+            Self::Indexer(_) => "indexer_failed",
             Self::Store(_) => "store_error",
         }
     }

@@ -59,6 +59,23 @@ fn chunk_upload(upload: &Upload<'_>, options: &IngestOptions) -> Result<(String,
     Ok((document.title, rows))
 }
 
+/// [`chunk_upload`] on tokio's blocking pool: reading a 200-page PDF or a 20 MB HTML page is
+/// CPU work that would otherwise stall every chat sharing this runtime thread.
+async fn chunk_upload_blocking(
+    body: Vec<u8>,
+    content_type: String,
+    title: Option<String>,
+    options: IngestOptions,
+) -> Result<(String, Vec<NewChunk>, Vec<u8>), KnowledgeError> {
+    tokio::task::spawn_blocking(move || {
+        let upload = Upload { body: &body, content_type: &content_type, title: title.as_deref() };
+        let (title, chunks) = chunk_upload(&upload, &options)?;
+        Ok((title, chunks, body))
+    })
+    .await
+    .map_err(|e| KnowledgeError::Indexer(format!("reading the upload stopped: {e}")))?
+}
+
 impl Knowledge {
     pub fn new(store: Store, options: IngestOptions) -> Self {
         Self { store, options }
@@ -69,25 +86,31 @@ impl Knowledge {
     }
 
     /// Checks the upload (size, type, encoding, text to index) and enqueues the job that indexes
-    /// it; a bad upload is an error before anything is written. Reading a large PDF takes CPU:
-    /// call from a blocking-friendly context (the server runs it on the blocking pool).
+    /// it; a bad upload is an error before anything is written. The reading runs on the
+    /// blocking pool.
     pub async fn upload_document(&self, tenant: TenantId, doc_id: &str, upload: Upload<'_>) -> Result<Job, KnowledgeError> {
         check_doc_id(doc_id)?;
-        let (title, chunks) = chunk_upload(&upload, &self.options)?;
+        let (title, chunks, body) = chunk_upload_blocking(
+            upload.body.to_vec(),
+            upload.content_type.to_owned(),
+            upload.title.map(str::to_owned),
+            self.options,
+        )
+        .await?;
         let payload = serde_json::json!({
             "doc_id": doc_id,
             "content_type": upload.content_type,
             "title": upload.title,
             "resolved_title": title,
             "size_bytes": upload.body.len(),
-            "sha256": hex::encode(Sha256::digest(upload.body)),
+            "sha256": hex::encode(Sha256::digest(&body)),
         });
         let new = NewJob {
             kind: INDEX_DOCUMENT_JOB.into(),
             tenant,
             payload,
             total: i64::try_from(chunks.len()).unwrap_or(i64::MAX),
-            input: Some(upload.body.to_vec()),
+            input: Some(body),
         };
         Ok(self.store.jobs().enqueue(new).await?)
     }
@@ -128,8 +151,7 @@ impl Knowledge {
         let content_type = field("content_type").unwrap_or_default();
         let given_title = field("title");
         let body = self.store.jobs().input(job.id).await?.ok_or_else(|| KnowledgeError::BadJob(format!("job {} has no input", job.id)))?;
-        let upload = Upload { body: &body, content_type: &content_type, title: given_title.as_deref() };
-        let (title, chunks) = chunk_upload(&upload, &self.options)?;
+        let (title, chunks, body) = chunk_upload_blocking(body, content_type.clone(), given_title, self.options).await?;
         let total = i64::try_from(chunks.len()).unwrap_or(i64::MAX);
         let new = NewDocumentVersion {
             doc_id,
