@@ -90,13 +90,9 @@ impl Knowledge {
     /// blocking pool.
     pub async fn upload_document(&self, tenant: TenantId, doc_id: &str, upload: Upload<'_>) -> Result<Job, KnowledgeError> {
         check_doc_id(doc_id)?;
-        let (title, chunks, body) = chunk_upload_blocking(
-            upload.body.to_vec(),
-            upload.content_type.to_owned(),
-            upload.title.map(str::to_owned),
-            self.options,
-        )
-        .await?;
+        let (title, chunks, body) =
+            chunk_upload_blocking(upload.body.to_vec(), upload.content_type.to_owned(), upload.title.map(str::to_owned), self.options)
+                .await?;
         let payload = serde_json::json!({
             "doc_id": doc_id,
             "content_type": upload.content_type,
