@@ -32,7 +32,8 @@ fn query<T>(q: Result<Query<T>, QueryRejection>) -> Result<T, ApiError> {
     q.map(|Query(v)| v).map_err(|e| ApiError::bad_request(format!("bad query string: {}", e.body_text())))
 }
 
-async fn tenant_by_slug(state: &AppState, slug: &str) -> Result<TenantContext, ApiError> {
+/// The tenant an admin path names, or 404 `no tenant `{slug}``; every `/admin/tenants/{slug}/…` handler uses it.
+pub(crate) async fn tenant_by_slug(state: &AppState, slug: &str) -> Result<TenantContext, ApiError> {
     state.store().tenants().find_by_slug(slug).await?.ok_or_else(|| ApiError::not_found(format!("no tenant `{slug}`")))
 }
 

@@ -14,6 +14,7 @@ use tria_import::{Format, ImportError, ImportMode, Limits};
 use tria_store::uploads::{Upload, UploadError, UploadOutcome};
 
 use crate::ApiError;
+use crate::admin::tenant_by_slug;
 use crate::auth::AdminAuth;
 use crate::path_param::PathParam;
 use crate::state::AppState;
@@ -30,7 +31,7 @@ pub(crate) async fn put_catalogue(
     RawQuery(query): RawQuery,
     request: Request,
 ) -> Result<Response, ApiError> {
-    let tenant = tenant(&state, &slug).await?;
+    let tenant = tenant_by_slug(&state, &slug).await?;
     let upload = read_upload(query.as_deref(), request).await?;
     let currency = state.store().tenants().currency(tenant.id).await?;
     let outcome = state.store().import_catalogue(tenant.id, &currency, upload, |_| {}).await;
@@ -52,7 +53,7 @@ pub(crate) async fn put_customers(
     RawQuery(query): RawQuery,
     request: Request,
 ) -> Result<Response, ApiError> {
-    let tenant = tenant(&state, &slug).await?;
+    let tenant = tenant_by_slug(&state, &slug).await?;
     let upload = read_upload(query.as_deref(), request).await?;
     let outcome = match state.store().import_customers(tenant.id, upload, |_| {}).await {
         Ok(outcome) => outcome,
@@ -64,10 +65,6 @@ pub(crate) async fn put_customers(
     }
     tracing::info!(admin_key = %admin.key_id, tenant = %slug, rows = outcome.rows, mode = outcome.mode.as_str(), "customers uploaded");
     Ok(summary(&outcome))
-}
-
-async fn tenant(state: &AppState, slug: &str) -> Result<tria_core::TenantContext, ApiError> {
-    state.store().tenants().find_by_slug(slug).await?.ok_or_else(|| ApiError::not_found(format!("no tenant `{slug}`")))
 }
 
 /// The mode, the format from `Content-Type`, and the body within the upload limit.

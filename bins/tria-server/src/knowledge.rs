@@ -11,12 +11,13 @@ use axum::{Json, http::HeaderMap};
 use http::StatusCode;
 use serde::Deserialize;
 use serde_json::{Value, json};
-use tria_core::{TenantContext, TenantId};
+use tria_core::TenantId;
 use tria_knowledge::{Knowledge, KnowledgeChanged};
 use tria_store::records::{Job, KnowledgeDocument};
 use uuid::Uuid;
 
 use crate::ApiError;
+use crate::admin::tenant_by_slug;
 use crate::auth::AdminAuth;
 use crate::path_param::PathParam;
 use crate::state::AppState;
@@ -37,10 +38,6 @@ impl KnowledgeChanged for AgentReload {
 pub(crate) fn knowledge(state: &AppState) -> Knowledge {
     let options = tria_ingest::IngestOptions { max_bytes: state.settings().max_document_bytes, ..Default::default() };
     Knowledge::new(state.store().clone(), options)
-}
-
-async fn tenant_by_slug(state: &AppState, slug: &str) -> Result<TenantContext, ApiError> {
-    state.store().tenants().find_by_slug(slug).await?.ok_or_else(|| ApiError::not_found(format!("no tenant `{slug}`")))
 }
 
 pub(crate) fn job_json(job: &Job, tenant_slug: &str) -> Value {

@@ -8,10 +8,11 @@ use axum::response::{IntoResponse, Response};
 use http::StatusCode;
 use serde::Deserialize;
 use serde_json::{Value, json};
-use tria_core::{ErrorCode, TenantContext};
+use tria_core::ErrorCode;
 use tria_secrets::{SecretHint, SecretName, SecretStore, SecretValue};
 
 use crate::ApiError;
+use crate::admin::tenant_by_slug;
 use crate::auth::AdminAuth;
 use crate::json_body::JsonBody;
 use crate::path_param::PathParam;
@@ -37,10 +38,6 @@ fn secret_store(state: &AppState) -> Result<&SecretStore, ApiError> {
     })
 }
 
-async fn tenant(state: &AppState, slug: &str) -> Result<TenantContext, ApiError> {
-    state.store().tenants().find_by_slug(slug).await?.ok_or_else(|| ApiError::not_found(format!("no tenant `{slug}`")))
-}
-
 fn secret_name(name: &str) -> Result<SecretName, ApiError> {
     name.parse().map_err(|e: tria_secrets::UnknownSecretName| {
         ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, ErrorCode::InvalidField, format!("`name`: {e}"))
@@ -54,7 +51,7 @@ pub(crate) async fn put_secret(
     JsonBody(body): JsonBody<PutSecret>,
 ) -> Result<Response, ApiError> {
     let secrets = secret_store(&state)?;
-    let tenant = tenant(&state, &slug).await?;
+    let tenant = tenant_by_slug(&state, &slug).await?;
     let name = secret_name(&name)?;
     let value = SecretValue::new(body.value);
     if value.expose().trim().is_empty() {
@@ -77,7 +74,7 @@ pub(crate) async fn list_secrets(
     PathParam(slug): PathParam<String>,
 ) -> Result<Response, ApiError> {
     let secrets = secret_store(&state)?;
-    let tenant = tenant(&state, &slug).await?;
+    let tenant = tenant_by_slug(&state, &slug).await?;
     let list = secrets.list(tenant.id).await?;
     Ok(Json(json!({ "secrets": list.iter().map(hint_json).collect::<Vec<_>>() })).into_response())
 }
@@ -88,7 +85,7 @@ pub(crate) async fn delete_secret(
     PathParam((slug, name)): PathParam<(String, String)>,
 ) -> Result<Response, ApiError> {
     let secrets = secret_store(&state)?;
-    let tenant = tenant(&state, &slug).await?;
+    let tenant = tenant_by_slug(&state, &slug).await?;
     let name = secret_name(&name)?;
     if !secrets.delete(tenant.id, name).await? {
         return Err(ApiError::not_found(format!("tenant `{slug}` has no secret `{name}`")));
