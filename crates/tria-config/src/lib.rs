@@ -2,12 +2,14 @@
 //! `TRIA_*` environment < CLI flags, parsed into [`RawSettings`] and validated into [`Settings`].
 //! Tests pass environment maps in directly; nothing here reads process state on its own.
 
+mod import;
 mod knowledge;
 mod layers;
 mod raw;
 mod secrets;
 mod settings;
 
+pub use import::{ImportSettings, RawImport};
 pub use knowledge::{KnowledgeSettings, RawKnowledge};
 pub use layers::{ConfigSources, DEFAULT_PROFILE, load};
 pub use raw::RawSettings;

@@ -23,6 +23,8 @@ pub struct RawSettings {
     #[serde(default)]
     pub knowledge: crate::knowledge::RawKnowledge,
     #[serde(default)]
+    pub import: crate::import::RawImport,
+    #[serde(default)]
     pub secrets: crate::secrets::RawSecrets,
 }
 

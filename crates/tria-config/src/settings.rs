@@ -24,6 +24,7 @@ pub struct Settings {
     pub limits: LimitSettings,
     pub integrations: IntegrationSettings,
     pub knowledge: crate::knowledge::KnowledgeSettings,
+    pub import: crate::import::ImportSettings,
     pub secrets: crate::secrets::SecretsSettings,
 }
 
@@ -296,11 +297,13 @@ impl Settings {
         let limits = validate_limits(&raw.limits)?;
         let integrations = integrations(&raw.integrations)?;
         let knowledge = crate::knowledge::validate_knowledge(&raw.knowledge)?;
+        let import = crate::import::validate_import(&raw.import)?;
         let secrets = crate::secrets::validate_secrets(&raw.secrets, &profile, &data_dir)?;
 
         Ok(Settings {
             integrations,
             knowledge,
+            import,
             secrets,
             limits,
             profile,
