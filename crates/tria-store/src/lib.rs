@@ -6,6 +6,7 @@
 pub(crate) mod entity;
 mod error;
 pub mod fixtures;
+pub mod import_jobs;
 mod migration;
 mod pool;
 pub mod records;

@@ -152,6 +152,12 @@ impl CatalogueRepo<'_> {
 }
 
 impl CatalogueUpload {
+    /// The upload's transaction, for reads that must see its own writes and not wait on them
+    /// (an import job reads its staged rows through it).
+    pub(crate) fn transaction(&self) -> &DatabaseTransaction {
+        &self.txn
+    }
+
     /// Upserts one batch by (tenant, SKU): one read of the batch's existing rows (to keep what
     /// the upload leaves out and to count), then one multi-row `INSERT … ON CONFLICT`. SKUs are
     /// unique within an upload (the importer checks), so a batch never names a row twice.

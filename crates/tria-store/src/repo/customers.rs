@@ -129,6 +129,12 @@ impl CustomerRepo<'_> {
 }
 
 impl CustomerUpload {
+    /// The upload's transaction, for reads that must see its own writes and not wait on them
+    /// (an import job reads its staged rows through it).
+    pub(crate) fn transaction(&self) -> &DatabaseTransaction {
+        &self.txn
+    }
+
     /// Upserts one batch by (tenant, customer number): one read of the batch's existing rows,
     /// then one multi-row `INSERT … ON CONFLICT`.
     pub async fn write(&mut self, rows: Vec<CustomerUpsert>) -> Result<(), StoreError> {

@@ -3,6 +3,7 @@
 
 mod console;
 mod conversations;
+mod import_jobs;
 mod keys;
 mod knowledge_jobs;
 mod orders;
