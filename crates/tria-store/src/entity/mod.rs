@@ -32,3 +32,5 @@ pub(crate) mod tenant_secret;
 pub(crate) mod tenant_usage_daily;
 pub(crate) mod ticket_link;
 pub(crate) mod verification_failure;
+pub(crate) mod xero_connect_state;
+pub(crate) mod xero_connection;

@@ -10,6 +10,7 @@ mod m0007_verification_failures;
 mod m0008_knowledge_jobs;
 mod m0009_catalogue_columns;
 mod m0010_tenant_secrets;
+mod m0011_xero_connections;
 mod m0012_import_jobs;
 
 use sea_orm_migration::prelude::*;
@@ -31,6 +32,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0008_knowledge_jobs::Migration),
             Box::new(m0009_catalogue_columns::Migration),
             Box::new(m0010_tenant_secrets::Migration),
+            Box::new(m0011_xero_connections::Migration),
             Box::new(m0012_import_jobs::Migration),
         ]
     }

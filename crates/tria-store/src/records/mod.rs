@@ -7,12 +7,14 @@ mod jobs;
 mod orders;
 mod secrets;
 mod tenancy;
+mod xero;
 
 pub use conversations::{Conversation, Escalation, Feedback, StoredMessage};
 pub use jobs::{Job, JobStatus, KnowledgeDocument, KnowledgeVersion};
 pub use orders::{Customer, Order, OrderEscalation, OrderItem, OutboxJob, Product};
 pub use secrets::TenantSecret;
 pub use tenancy::{ApiKeyRow, DailyUsage, PolicyChunk, PolicyDocument, TicketLink};
+pub use xero::{XeroConnectState, XeroConnection};
 
 /// Rows read through sea-orm turned into their records, in one call at the end of a query.
 pub(crate) trait IntoRecords<T> {

@@ -19,6 +19,7 @@ mod tenants;
 mod tickets;
 mod usage;
 mod verifications;
+mod xero;
 
 pub use catalogue::{CatalogueRepo, CatalogueUpload, NewProduct, ProductUpsert, UploadCounts};
 pub use console::{ChunkLabel, ConsoleRepo, FeedbackCounts, MessageFigures, Rating};
@@ -39,6 +40,7 @@ pub use tenants::{NewTenant, TenantPatch, TenantRepo};
 pub use tickets::{NewTicketLink, TicketLinkRepo};
 pub use usage::{UsageDelta, UsageRepo};
 pub use verifications::{VerificationRepo, VerificationScope, VerificationSubject};
+pub use xero::{NewXeroConnection, XeroConnectionRepo};
 
 use crate::Store;
 
@@ -100,6 +102,10 @@ impl Store {
     }
     pub fn secrets(&self) -> SecretRepo<'_> {
         SecretRepo { db: self.connection() }
+    }
+    /// Tenants' own Xero connections and pending authorizations.
+    pub fn xero_connections(&self) -> XeroConnectionRepo<'_> {
+        XeroConnectionRepo { db: self.connection() }
     }
     pub fn verifications(&self) -> VerificationRepo<'_> {
         VerificationRepo { db: self.connection() }

@@ -3,7 +3,7 @@
 
 use chrono::Utc;
 use sea_orm::sea_query::OnConflict;
-use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set};
+use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set};
 use tria_core::TenantId;
 use uuid::Uuid;
 
@@ -20,6 +20,35 @@ pub struct SealedSecret {
     pub hint: String,
 }
 
+/// Inserts or replaces `name` for `tenant` on `conn` (the pool, or a transaction that must write
+/// the secret together with something else).
+pub(crate) async fn put_on<C: ConnectionTrait>(conn: &C, tenant: TenantId, name: &str, sealed: SealedSecret) -> Result<(), StoreError> {
+    let model = tenant_secret::ActiveModel {
+        tenant_id: Set(tenant.0),
+        name: Set(name.to_owned()),
+        key_id: Set(sealed.key_id),
+        nonce: Set(sealed.nonce),
+        ciphertext: Set(sealed.ciphertext),
+        hint: Set(sealed.hint),
+        updated_at: Set(Utc::now()),
+    };
+    tenant_secret::Entity::insert(model)
+        .on_conflict(
+            OnConflict::columns([tenant_secret::Column::TenantId, tenant_secret::Column::Name])
+                .update_columns([
+                    tenant_secret::Column::KeyId,
+                    tenant_secret::Column::Nonce,
+                    tenant_secret::Column::Ciphertext,
+                    tenant_secret::Column::Hint,
+                    tenant_secret::Column::UpdatedAt,
+                ])
+                .to_owned(),
+        )
+        .exec_without_returning(conn)
+        .await?;
+    Ok(())
+}
+
 #[derive(Clone, Copy, Debug)]
 pub struct SecretRepo<'a> {
     pub(crate) db: &'a crate::Db,
@@ -28,29 +57,7 @@ pub struct SecretRepo<'a> {
 impl SecretRepo<'_> {
     /// Stores `name` for `tenant`, replacing what was there.
     pub async fn put(&self, tenant: TenantId, name: &str, sealed: SealedSecret) -> Result<TenantSecret, StoreError> {
-        let model = tenant_secret::ActiveModel {
-            tenant_id: Set(tenant.0),
-            name: Set(name.to_owned()),
-            key_id: Set(sealed.key_id),
-            nonce: Set(sealed.nonce),
-            ciphertext: Set(sealed.ciphertext),
-            hint: Set(sealed.hint),
-            updated_at: Set(Utc::now()),
-        };
-        tenant_secret::Entity::insert(model)
-            .on_conflict(
-                OnConflict::columns([tenant_secret::Column::TenantId, tenant_secret::Column::Name])
-                    .update_columns([
-                        tenant_secret::Column::KeyId,
-                        tenant_secret::Column::Nonce,
-                        tenant_secret::Column::Ciphertext,
-                        tenant_secret::Column::Hint,
-                        tenant_secret::Column::UpdatedAt,
-                    ])
-                    .to_owned(),
-            )
-            .exec_without_returning(self.db)
-            .await?;
+        put_on(self.db, tenant, name, sealed).await?;
         self.get(tenant, name).await?.ok_or_else(|| StoreError::NotFound(format!("secret {name}")))
     }
 

@@ -12,6 +12,7 @@ mod seed;
 mod tenancy;
 mod uploads;
 mod verifications;
+mod xero_connections;
 
 use tria_core::{TenantContext, ToneProfile};
 use tria_store::Store;
