@@ -42,6 +42,7 @@ fn component_schemas() -> Map<String, Value> {
             schemas.extend(area);
         }
     }
+    schemas.extend(crate::onboarding_described::schemas());
     schemas
 }
 
@@ -332,6 +333,7 @@ pub(crate) fn complete(doc: &mut Value) {
                 for param in params.iter_mut().filter(|p| p["in"] == "query" && p["name"] == "after" && path.ends_with("/events")) {
                     param["schema"] = json!({ "type": "string", "format": "uuid" });
                 }
+                params.iter_mut().for_each(|param| crate::onboarding_described::refine_parameter(path, param));
             }
             let statuses = error_statuses(op, path);
             let responses = op.entry("responses").or_insert_with(|| json!({}));
@@ -344,9 +346,14 @@ pub(crate) fn complete(doc: &mut Value) {
                 if code >= 400 {
                     // Keep a handler's own wording; the shape and headers are the same everywhere.
                     let own = response.get("description").and_then(Value::as_str).filter(|d| !d.is_empty()).map(str::to_owned);
+                    // A body of its own (an upload's 422 bad-row report) replaces the plain error.
+                    let own_content = response.get("content").cloned();
                     *response = error_response(code);
                     if let Some(own) = own {
                         response["description"] = Value::String(own);
+                    }
+                    if let Some(content) = own_content {
+                        response["content"] = content;
                     }
                 } else {
                     if !response.is_object() {

@@ -157,7 +157,16 @@ pub(crate) async fn list_versions(
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct Rollback {
+    #[serde(deserialize_with = "whole_number")]
     version: i32,
+}
+
+/// JSON Schema's `integer`, which the document promises, includes `3.0`: a whole number written
+/// as a float is that version (as `tenant_settings` reads whole numbers).
+fn whole_number<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<i32, D::Error> {
+    let number = serde_json::Number::deserialize(deserializer)?;
+    let whole = number.as_i64().or_else(|| number.as_f64().filter(|f| f.fract() == 0.0 && f.abs() <= 9.0e15).map(|f| f as i64));
+    whole.and_then(|v| i32::try_from(v).ok()).ok_or_else(|| serde::de::Error::custom("`version` must be a whole number"))
 }
 
 /// `POST /admin/tenants/{slug}/knowledge/rollback {"version": n}`.

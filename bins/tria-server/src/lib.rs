@@ -21,6 +21,7 @@ mod knowledge;
 pub mod malloc_tuning;
 pub mod metrics;
 mod middleware;
+mod onboarding_described;
 mod openai;
 pub mod openapi;
 pub mod ops;

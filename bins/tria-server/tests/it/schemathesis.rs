@@ -27,7 +27,12 @@ async fn schemathesis_finds_no_server_errors_or_schema_violations() {
         limits: LimitSettings { tenant_per_second: 10_000.0, tenant_burst: 10_000, ..LimitSettings::default() },
         ..ServiceSettings::default()
     };
-    let app = TestApp::with_settings(settings).await;
+    // With a master key, so the secrets routes are exercised rather than all 503.
+    let db = crate::seeded_db().await;
+    let agent = tria_agent::Agent::builder(db.store.clone()).build();
+    let secrets =
+        tria_secrets::SecretStore::new(db.store.clone(), tria_secrets::Keyring::new(tria_secrets::MasterKey::generate(), Vec::new()));
+    let app = TestApp::from_state(tria_server::AppState::new(db.store.clone(), agent, Vec::new(), settings).with_secrets(secrets), db);
     let server = crate::serve_on_loopback(
         app.router.clone(),
         ServeOptions { header_read_timeout: Duration::from_secs(5), drain_timeout: Duration::from_secs(5), ..Default::default() },
