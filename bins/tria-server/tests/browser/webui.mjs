@@ -1,6 +1,6 @@
 // Drives the chat page, the widget and the operator console in Debian's Chromium through
 // playwright-core (no browser download). Run by tests/it/browser.rs with:
-//   TRIA_BASE, TRIA_WIDGET_KEY, TRIA_OPERATOR_KEY, TRIA_SHOTS (screenshot dir), CHROMIUM, NODE_PATH.
+//   TRIA_BASE, TRIA_WIDGET_KEY, TRIA_OPERATOR_KEY, TRIA_ADMIN_KEY, TRIA_SHOTS (screenshot dir), CHROMIUM, NODE_PATH.
 // Prints one line per step; exits non-zero on the first failed expectation.
 import { createRequire } from "node:module";
 import path from "node:path";
@@ -10,6 +10,7 @@ const { chromium } = require("playwright-core");
 
 const BASE = process.env.TRIA_BASE;
 const OPERATOR_KEY = process.env.TRIA_OPERATOR_KEY;
+const ADMIN_KEY = process.env.TRIA_ADMIN_KEY;
 const SHOTS = process.env.TRIA_SHOTS;
 const T = 15000;
 
@@ -180,6 +181,96 @@ try {
   const box = await small.locator(".tria-panel").boundingBox();
   expect(box.width <= 375 && box.width > 300, "the panel fits the screen: " + box.width);
   await small.screenshot({ path: path.join(SHOTS, "07-phone.png") });
+
+  // ---- 7. clients (admin keys only): onboard a client from the console ----
+  step("clients: an operator key has no Clients page");
+  expect(await console_.locator("#tab-clients").isHidden(), "the operator sees no Clients tab");
+  expect(await console_.locator("#clients-view").isHidden(), "nor the page");
+
+  step("clients: create a client");
+  const adminCtx = await browser.newContext({ viewport: { width: 1280, height: 1000 } });
+  // Nothing goes to the internet: any other origin (Xero's authorize page) is a local stub.
+  await adminCtx.route((url) => !url.href.startsWith(BASE), (route) => route.fulfill({ status: 200, contentType: "text/html", body: "<title>authorize stub</title>" }));
+  const admin = await adminCtx.newPage();
+  watch(admin, "clients");
+  await admin.goto(BASE + "/console#clients");
+  await admin.getByLabel("API key").fill(ADMIN_KEY);
+  await admin.getByRole("button", { name: "Open console" }).click();
+  await admin.locator("#clients-view").waitFor({ timeout: T });
+  expect(await admin.locator("#tab-clients").isVisible(), "an admin key has the Clients tab");
+  await admin.locator('#client-list .c-item[data-slug="northwind"]').waitFor({ timeout: T });
+  await admin.getByLabel("Name", { exact: true }).fill("Harbour Coffee Co");
+  expect(await admin.getByLabel("Slug").inputValue() === "harbour-coffee-co", "the slug follows the name");
+  await admin.getByRole("button", { name: "Create client" }).click();
+  await admin.locator("#client h2").filter({ hasText: "Harbour Coffee Co" }).waitFor({ timeout: T });
+  await admin.locator('#client-list .c-item[data-slug="harbour-coffee-co"]').waitFor({ timeout: T });
+  await admin.locator("#docs").filter({ hasText: "No documents yet" }).waitFor({ timeout: T });
+
+  // A file dropped on an area, as a browser delivers a drag and drop.
+  async function drop(selector, name, text) {
+    const data = await admin.evaluateHandle(([n, t]) => { const dt = new DataTransfer(); dt.items.add(new File([t], n)); return dt; }, [name, text]);
+    await admin.dispatchEvent(selector, "drop", { dataTransfer: data });
+  }
+
+  step("clients: drop a Markdown document; its job succeeds and it is listed");
+  await drop("#doc-drop", "Returns Policy.md", "# Returns\n\nHarbour Coffee takes back unopened beans within 45 days of delivery. Refunds go to the original card within 5 business days.\n");
+  await admin.locator('.c-job[data-status="succeeded"]').first().waitFor({ timeout: 20000 });
+  const listed = admin.locator('#docs tr[data-doc="returns-policy"]');
+  await listed.waitFor({ timeout: T });
+  expect(/v1/.test(await listed.innerText()), "version 1 is listed: " + (await listed.innerText()));
+  await admin.locator('#versions tr[data-version="1"]').waitFor({ timeout: T });
+
+  step("clients: a second document makes knowledge version 2");
+  await drop("#doc-drop", "Shipping FAQ.md", "# Shipping\n\nOrders over $40 ship free within the country.\n");
+  await admin.locator('#docs tr[data-doc="shipping-faq"]').waitFor({ timeout: 20000 });
+  await admin.locator('#versions tr[data-version="2"].c-current').waitFor({ timeout: T });
+
+  step("clients: a file Tria cannot read is refused in the page");
+  await drop("#doc-drop", "notes.docx", "x");
+  await admin.locator("#doc-status .c-error").filter({ hasText: "notes.docx" }).waitFor({ timeout: T });
+
+  step("clients: a catalogue CSV with a bad row shows the report; nothing imported");
+  await drop("#catalogue-drop", "catalogue.csv", "sku,name,price\nHC-BEANS-1KG,House Blend Beans 1 kg,24.50\nHC-MUG,Harbour Mug,twelve\n");
+  const report = admin.locator('#catalogue-out table[aria-label="Validation report"]');
+  await report.waitFor({ timeout: T });
+  const reportText = await report.innerText();
+  expect(/line 3/.test(reportText) && /price/.test(reportText) && /HC-MUG/.test(reportText), "the report names line 3's price: " + reportText);
+  expect(/nothing was imported/.test(await admin.locator("#catalogue-out").innerText()), "the message says nothing was imported");
+  await admin.screenshot({ path: path.join(SHOTS, "08-clients-report.png"), fullPage: true });
+
+  step("clients: a good catalogue, chosen with the file picker, imports");
+  await admin.locator("#catalogue-drop-input").setInputFiles({ name: "catalogue.csv", mimeType: "text/csv",
+    buffer: Buffer.from("sku,name,price\nHC-BEANS-1KG,House Blend Beans 1 kg,24.50\nHC-MUG,Harbour Mug,12.00\n") });
+  await admin.locator("#catalogue-out .c-ok").filter({ hasText: "2 rows imported" }).waitFor({ timeout: T });
+
+  step("clients: roll knowledge back to version 1 in one click");
+  await admin.getByRole("button", { name: "Roll back to v1" }).click();
+  await admin.locator("#versions .c-ok").filter({ hasText: "Serving v1 again" }).waitFor({ timeout: T });
+  await admin.locator('#versions tr[data-version="1"].c-current').waitFor({ timeout: T });
+  await admin.locator('#docs tr[data-doc="shipping-faq"]').waitFor({ state: "detached", timeout: T });
+  expect(await admin.locator('#docs tr[data-doc="returns-policy"]').count() === 1, "version 1's document serves again");
+
+  step("clients: create the client's key; it opens the tenant API");
+  await admin.getByRole("button", { name: "Create tenant key" }).click();
+  const key = (await admin.locator("#new-key").innerText({ timeout: T })).trim();
+  const keyCheck = await fetch(BASE + "/api/v1/metrics/cache", { headers: { authorization: "Bearer " + key } });
+  expect(keyCheck.status === 200, "the new key is a tenant key: " + keyCheck.status);
+
+  step("clients: Connect Xero opens the authorize URL, or shows the server's message");
+  const popup = adminCtx.waitForEvent("page", { timeout: T }).then((p) => ({ popup: p })).catch(() => null);
+  const shown = admin.locator("#xero-out .c-error").waitFor({ timeout: T }).then(() => ({ error: true })).catch(() => null);
+  await admin.getByRole("button", { name: "Connect Xero" }).click();
+  const xero = await Promise.race([popup, shown]);
+  expect(xero, "Connect Xero either opened a window or said why not");
+  if (xero.popup) {
+    console.log("xero: opened " + xero.popup.url());
+    await xero.popup.close();
+  } else {
+    const message = await admin.locator("#xero-out .c-error").innerText();
+    expect(message.trim().length > 3 && !/HTTP \d+/.test(message), "the error's own message is shown: " + message);
+    console.log("xero: " + message.trim());
+  }
+  await admin.screenshot({ path: path.join(SHOTS, "09-clients.png"), fullPage: true });
 
   expect(problems.length === 0, "no console errors or CSP violations: " + problems.join(" | "));
   console.log("browser tests passed");

@@ -53,15 +53,20 @@
     return title ? title + " › " + heading : heading;
   }
 
+  // JSON in and out; `options.raw` (a File or Blob) is sent as is with `options.type`. A failed
+  // call throws an Error with the body's `error.message`, its status and the body (a 422 report).
   async function api(path, options) {
     options = options || {};
     var headers = { authorization: "Bearer " + state.key };
-    if (options.body) headers["content-type"] = "application/json";
-    var res = await fetch(path, { method: options.method || "GET", headers: headers, body: options.body ? JSON.stringify(options.body) : undefined });
+    var payload;
+    if (options.raw) { headers["content-type"] = options.type; payload = options.raw; }
+    else if (options.body) { headers["content-type"] = "application/json"; payload = JSON.stringify(options.body); }
+    var res = await fetch(path, { method: options.method || "GET", headers: headers, body: payload });
     var body = await res.json().catch(function () { return null; });
     if (!res.ok) {
-      var err = new Error(body && body.error ? body.error.message : "HTTP " + res.status);
+      var err = new Error(body && body.error && body.error.message ? body.error.message : "HTTP " + res.status);
       err.status = res.status;
+      err.body = body;
       throw err;
     }
     return body;
@@ -103,7 +108,8 @@
       if (i === 0) sel.appendChild(el("option", { value: "", text: "All clients" }));
       state.me.tenants.forEach(function (t) { sel.appendChild(el("option", { value: t.slug, text: t.name })); });
     });
-    show(location.hash === "#dashboard" ? "dash" : "queue");
+    $("tab-clients").hidden = state.me.role !== "admin";
+    show(location.hash === "#dashboard" ? "dash" : location.hash === "#clients" && state.me.role === "admin" ? "clients" : "queue");
     tick();
   }
 
@@ -112,12 +118,15 @@
     state.view = view;
     $("queue-view").hidden = view !== "queue";
     $("dash-view").hidden = view !== "dash";
+    $("clients-view").hidden = view !== "clients";
     $("tab-queue").setAttribute("aria-pressed", String(view === "queue"));
     $("tab-dash").setAttribute("aria-pressed", String(view === "dash"));
-    if (view === "dash") loadDashboard(); else loadQueue();
+    $("tab-clients").setAttribute("aria-pressed", String(view === "clients"));
+    if (view === "dash") loadDashboard(); else if (view === "clients") loadClients(); else loadQueue();
   }
   $("tab-queue").addEventListener("click", function () { history.replaceState(null, "", "#queue"); show("queue"); });
   $("tab-dash").addEventListener("click", function () { history.replaceState(null, "", "#dashboard"); show("dash"); });
+  $("tab-clients").addEventListener("click", function () { history.replaceState(null, "", "#clients"); show("clients"); });
   $("f-status").addEventListener("change", loadQueue);
   $("f-tenant").addEventListener("change", loadQueue);
   $("d-tenant").addEventListener("change", loadDashboard);
@@ -377,6 +386,264 @@
       }))
       : el("p", { class: "c-muted", text: "No integrations configured: nothing to break." });
     dash.appendChild(card("Integration breakers", [breakers, el("p", { class: "c-muted c-small", text: "Cache: " + d.cache.health })]));
+  }
+
+  // ---- clients (admin keys): onboard a client through the admin API ----
+  var DOC_TYPES = { md: "text/markdown", markdown: "text/markdown", txt: "text/plain", html: "text/html", htm: "text/html", pdf: "application/pdf" };
+  var DATA_TYPES = { csv: "text/csv", json: "application/json" };
+  var JOB_POLL_MS = 1000;
+  var clients = { slug: null, jobs: [] };
+
+  function extension(name) { var i = name.lastIndexOf("."); return i < 0 ? "" : name.slice(i + 1).toLowerCase(); }
+  // "Returns Policy (2024).md" -> "returns-policy-2024": what the document is replaced under.
+  function docId(name) {
+    var base = name.lastIndexOf(".") > 0 ? name.slice(0, name.lastIndexOf(".")) : name;
+    return base.toLowerCase().replace(/[^a-z0-9._-]+/g, "-").replace(/^[-.]+|-+$/g, "").slice(0, 128) || "document";
+  }
+  function bytes(n) { return n < 1024 ? n + " B" : n < 1048576 ? (n / 1024).toFixed(1) + " KB" : (n / 1048576).toFixed(1) + " MB"; }
+  function when(iso) { return iso ? new Date(iso).toLocaleString() : "—"; }
+  function clientPath(rest) { return "/admin/tenants/" + encodeURIComponent(clients.slug) + rest; }
+  function errorBox(err) {
+    var box = el("div", { class: "c-error", role: "alert" }, [el("p", { text: err.message })]);
+    var report = err.body && err.body.error && Array.isArray(err.body.error.rows) ? err.body.error : null;
+    if (report) box.appendChild(reportTable(report));
+    return box;
+  }
+  // The 422 bad-row report: one line per problem.
+  function reportTable(report) {
+    var rows = [];
+    report.rows.forEach(function (r) {
+      var where = r.line != null ? "line " + r.line : r.index != null ? "item " + r.index : "";
+      (r.problems && r.problems.length ? r.problems : [{ reason: "" }]).forEach(function (p) {
+        rows.push(el("tr", null, [el("td", { text: where }), el("td", { text: r.key || "" }), el("td", { text: p.column || "(row)" }), el("td", { text: p.reason })]));
+      });
+    });
+    return el("div", { class: "c-report" }, [
+      el("table", { class: "c-table", "aria-label": "Validation report" }, [
+        el("thead", null, [el("tr", null, [el("th", { text: "Line" }), el("th", { text: "Key" }), el("th", { text: "Column" }), el("th", { text: "Reason" })])]),
+        el("tbody", null, rows),
+      ]),
+      report.truncated ? el("p", { class: "c-small", text: "Showing " + report.rows.length + " of " + report.total + " bad rows." }) : null,
+    ]);
+  }
+  // A drop area with a file picker inside: `onFiles` gets the dropped or chosen files.
+  function dropZone(id, text, accept, multiple, onFiles) {
+    var input = el("input", { type: "file", id: id + "-input", class: "c-file", accept: accept, multiple: multiple });
+    input.addEventListener("change", function () { var f = Array.prototype.slice.call(input.files); input.value = ""; if (f.length) onFiles(f); });
+    var zone = el("div", { id: id, class: "c-drop" }, [
+      el("p", { text: text }),
+      el("label", { for: id + "-input", class: "c-secondary c-pick" }, ["Choose files"]), input,
+    ]);
+    zone.addEventListener("dragover", function (e) { e.preventDefault(); zone.classList.add("c-drop-over"); });
+    zone.addEventListener("dragleave", function () { zone.classList.remove("c-drop-over"); });
+    zone.addEventListener("drop", function (e) {
+      e.preventDefault(); zone.classList.remove("c-drop-over");
+      var f = Array.prototype.slice.call((e.dataTransfer && e.dataTransfer.files) || []);
+      if (f.length) onFiles(f);
+    });
+    return zone;
+  }
+  function section(id, title, children) {
+    return el("section", { id: id, class: "c-card c-client-card", "aria-labelledby": id + "-title" }, [el("h3", { id: id + "-title", text: title })].concat(children));
+  }
+
+  async function loadClients() {
+    var list = $("client-list");
+    var body;
+    try { body = await api("/admin/tenants"); }
+    catch (e) { clear(list); list.appendChild(el("li", null, [errorBox(e)])); return; }
+    clear(list);
+    body.tenants.forEach(function (t) {
+      list.appendChild(el("li", null, [el("button", { type: "button", class: "c-item" + (clients.slug === t.slug ? " c-selected" : ""), "data-slug": t.slug,
+        "aria-current": clients.slug === t.slug ? "true" : null, onclick: function () { selectClient(t); } }, [
+        el("strong", { text: t.name }), el("span", { class: "c-muted c-small", text: t.slug }),
+      ])]));
+    });
+  }
+
+  $("nc-name").addEventListener("input", function () {
+    if (!$("nc-slug").dataset.edited) $("nc-slug").value = docId($("nc-name").value).replace(/[._]/g, "-").slice(0, 64);
+  });
+  $("nc-slug").addEventListener("input", function () { $("nc-slug").dataset.edited = "1"; });
+  $("new-client").addEventListener("submit", async function (e) {
+    e.preventDefault();
+    var body = { name: $("nc-name").value.trim(), slug: $("nc-slug").value.trim() };
+    if ($("nc-currency").value.trim()) body.currency = $("nc-currency").value.trim().toUpperCase();
+    $("nc-status").className = "c-small"; $("nc-status").textContent = "Creating…";
+    try {
+      var t = await api("/admin/tenants", { method: "POST", body: body });
+      $("nc-status").textContent = "Created " + t.name + ".";
+      $("new-client").reset(); delete $("nc-slug").dataset.edited;
+      await selectClient(t);
+    } catch (err) { $("nc-status").className = "c-small c-error"; $("nc-status").textContent = err.message; }
+  });
+
+  async function selectClient(t) {
+    clients.slug = t.slug;
+    clients.jobs = [];
+    var pane = $("client");
+    clear(pane);
+    pane.appendChild(el("header", { class: "c-conv-head" }, [el("div", null, [el("h2", { text: t.name }), el("span", { class: "c-tag", text: t.slug })])]));
+    pane.appendChild(el("div", { class: "c-client-grid" }, [
+      section("c-docs", "Knowledge documents", [
+        dropZone("doc-drop", "Drop policies, FAQs and help articles here (.md, .txt, .html, .pdf). A file replaces the document of the same name.", ".md,.markdown,.txt,.html,.htm,.pdf", true, uploadDocuments),
+        el("div", { id: "doc-status" }), el("ul", { id: "jobs", class: "c-jobs", "aria-label": "Jobs" }), el("div", { id: "docs" }),
+      ]),
+      section("c-versions", "Knowledge versions", [el("div", { id: "versions" })]),
+      section("c-catalogue", "Catalogue", [importControls("catalogue", "Drop the catalogue here (.csv or .json; sku, name, price).")]),
+      section("c-customers", "Customers", [importControls("customers", "Drop the customers here (.csv or .json; customer_number, email).")]),
+      section("c-key", "API key", [
+        el("p", { class: "c-small c-muted", text: "The key the client's own systems call the chat API with. It is shown once." }),
+        el("button", { type: "button", id: "create-key", class: "c-secondary", onclick: createKey }, ["Create tenant key"]), el("div", { id: "key-out" }),
+      ]),
+      section("c-xero", "Xero", [
+        el("p", { class: "c-small c-muted", text: "Invoices go to the client's own Xero organisation once it is connected." }),
+        el("button", { type: "button", id: "connect-xero", class: "c-secondary", onclick: connectXero }, ["Connect Xero"]), el("div", { id: "xero-out" }),
+      ]),
+    ]));
+    loadClients();
+    await Promise.all([loadDocuments(), loadVersions()]);
+  }
+
+  async function loadDocuments() {
+    var slug = clients.slug, out = $("docs");
+    var body;
+    try { body = await api(clientPath("/documents")); } catch (e) { if (out) { clear(out); out.appendChild(errorBox(e)); } return; }
+    if (slug !== clients.slug || !(out = $("docs"))) return;
+    clear(out);
+    if (!body.documents.length) { out.appendChild(el("p", { class: "c-muted", text: "No documents yet." })); return; }
+    out.appendChild(el("table", { class: "c-table", "aria-label": "Documents" }, [
+      el("thead", null, [el("tr", null, ["Document", "Title", "Version", "Size", "Chunks", "Indexed", ""].map(function (h) { return el("th", { text: h }); }))]),
+      el("tbody", null, body.documents.map(function (d) {
+        return el("tr", { "data-doc": d.doc_id }, [el("td", null, [el("code", { text: d.doc_id })]), el("td", { text: d.title }), el("td", { text: "v" + d.version }),
+          el("td", { text: bytes(d.size_bytes) }), el("td", { text: String(d.chunks) }), el("td", { text: when(d.indexed_at) }),
+          el("td", null, [el("button", { type: "button", class: "c-link c-danger", "aria-label": "Delete " + d.doc_id, onclick: function () { deleteDocument(d.doc_id); } }, ["Delete"])])]);
+      })),
+    ]));
+  }
+
+  async function loadVersions() {
+    var slug = clients.slug, out = $("versions");
+    var body;
+    try { body = await api(clientPath("/knowledge/versions")); } catch (e) { if (out) { clear(out); out.appendChild(errorBox(e)); } return; }
+    if (slug !== clients.slug || !(out = $("versions"))) return;
+    clear(out);
+    if (!body.versions.length) { out.appendChild(el("p", { class: "c-muted", text: "No versions yet: the first indexed document makes version 1." })); return; }
+    out.appendChild(el("table", { class: "c-table", "aria-label": "Knowledge versions" }, [
+      el("thead", null, [el("tr", null, ["Version", "What changed", "Documents", "Created", ""].map(function (h) { return el("th", { text: h }); }))]),
+      el("tbody", null, body.versions.map(function (v) {
+        return el("tr", { "data-version": v.version, class: v.current ? "c-current" : null }, [el("td", { text: "v" + v.version }), el("td", { text: v.summary }),
+          el("td", { text: String(v.documents) }), el("td", { text: when(v.created_at) }),
+          el("td", null, [v.current ? el("span", { class: "c-tag c-status-open", text: "serving" })
+            : el("button", { type: "button", class: "c-secondary c-small-btn", onclick: function () { rollback(v.version); } }, ["Roll back to v" + v.version])])]);
+      })),
+    ]));
+  }
+
+  async function uploadDocuments(files) {
+    var status = $("doc-status");
+    clear(status);
+    for (var i = 0; i < files.length; i++) {
+      var f = files[i], type = DOC_TYPES[extension(f.name)];
+      if (!type) { status.appendChild(el("p", { class: "c-error", role: "alert", text: f.name + ": not a document type Tria reads (.md, .txt, .html or .pdf)." })); continue; }
+      var id = docId(f.name);
+      try {
+        var body = await api(clientPath("/documents/" + encodeURIComponent(id)), { method: "PUT", raw: f, type: type });
+        trackJob(body.job, f.name + " → " + id);
+      } catch (e) { var box = errorBox(e); box.insertBefore(el("strong", { text: f.name }), box.firstChild); status.appendChild(box); }
+    }
+  }
+
+  function trackJob(job, what) {
+    var entry = { id: job.id, what: what, job: job, slug: clients.slug };
+    clients.jobs.unshift(entry);
+    renderJobs();
+    pollJob(entry);
+  }
+  async function pollJob(entry) {
+    while (entry.job.status === "queued" || entry.job.status === "running") {
+      await new Promise(function (r) { setTimeout(r, JOB_POLL_MS); });
+      if (entry.slug !== clients.slug || !state.key) return;
+      try { entry.job = await api("/admin/jobs/" + encodeURIComponent(entry.id)); }
+      catch (e) { entry.error = e.message; renderJobs(); return; }
+      renderJobs();
+    }
+    if (entry.slug === clients.slug) { await loadDocuments(); await loadVersions(); }
+  }
+  function renderJobs() {
+    var list = $("jobs");
+    if (!list) return;
+    clear(list);
+    clients.jobs.forEach(function (entry) {
+      var j = entry.job, p = j.progress || {};
+      var total = Math.max(p.total || 0, 1), done = Math.min(p.done || 0, total);
+      var errors = Array.isArray(j.errors) ? j.errors.map(function (x) { return x && x.message ? (x.code ? x.code + ": " : "") + x.message : JSON.stringify(x); }) : [];
+      list.appendChild(el("li", { class: "c-job", "data-job": j.id, "data-status": j.status }, [
+        el("div", { class: "c-job-head" }, [el("span", { text: entry.what }), el("span", { class: "c-tag c-job-" + j.status, text: j.status })]),
+        el("progress", { max: String(total), value: String(j.status === "succeeded" ? total : done), "aria-label": entry.what + " progress" }),
+        entry.error ? el("p", { class: "c-error", text: entry.error }) : null,
+        errors.length ? el("ul", { class: "c-error c-small" }, errors.map(function (m) { return el("li", { text: m }); })) : null,
+      ]));
+    });
+  }
+
+  async function deleteDocument(id) {
+    try { await api(clientPath("/documents/" + encodeURIComponent(id)), { method: "DELETE" }); }
+    catch (e) { var s = $("doc-status"); clear(s); s.appendChild(errorBox(e)); return; }
+    await loadDocuments(); await loadVersions();
+  }
+
+  async function rollback(version) {
+    var out = $("versions");
+    try { await api(clientPath("/knowledge/rollback"), { method: "POST", body: { version: version } }); }
+    catch (e) { out.insertBefore(errorBox(e), out.firstChild); return; }
+    await loadVersions(); await loadDocuments();
+    $("versions").insertBefore(el("p", { class: "c-ok", role: "status", text: "Serving v" + version + " again." }), $("versions").firstChild);
+  }
+
+  // Catalogue or customers: a mode and a drop area; the counts, or the bad-row report.
+  function importControls(kind, text) {
+    var mode = el("select", { id: kind + "-mode", "aria-label": kind + " upload mode" }, [
+      el("option", { value: "merge", text: "Merge (keep rows not in the file)" }), el("option", { value: "replace", text: "Replace (retire rows not in the file)" })]);
+    var out = el("div", { id: kind + "-out" });
+    var zone = dropZone(kind + "-drop", text, ".csv,.json", false, async function (files) {
+      var f = files[0], type = DATA_TYPES[extension(f.name)];
+      clear(out);
+      if (!type) { out.appendChild(el("p", { class: "c-error", role: "alert", text: f.name + ": send a .csv or .json file." })); return; }
+      out.appendChild(el("p", { class: "c-muted", text: "Uploading " + f.name + "…" }));
+      try {
+        var r = await api(clientPath("/" + kind + "?mode=" + encodeURIComponent(mode.value)), { method: "PUT", raw: f, type: type });
+        clear(out);
+        out.appendChild(el("p", { class: "c-ok", role: "status", text: f.name + ": " + r.imported + " rows imported (" + r.created + " new, " + r.updated + " updated, " +
+          r.unchanged + " unchanged" + (r.deactivated ? ", " + r.deactivated + " retired" : "") + ")." }));
+        if (r.unknown_columns && r.unknown_columns.length) out.appendChild(el("p", { class: "c-small c-muted", text: "Ignored columns: " + r.unknown_columns.join(", ") }));
+      } catch (e) {
+        clear(out);
+        var box = errorBox(e); box.insertBefore(el("strong", { text: f.name }), box.firstChild); out.appendChild(box);
+      }
+    });
+    return el("div", null, [el("label", { class: "c-mode" }, ["Mode ", mode]), zone, out]);
+  }
+
+  async function createKey() {
+    var out = $("key-out");
+    clear(out);
+    try {
+      var k = await api("/admin/keys", { method: "POST", body: { role: "tenant", tenant: clients.slug, label: clients.slug + " (console)" } });
+      out.appendChild(el("p", { class: "c-small", text: "Copy it now; it is not shown again:" }));
+      out.appendChild(el("code", { class: "c-secret", id: "new-key", text: k.key }));
+    } catch (e) { out.appendChild(errorBox(e)); }
+  }
+
+  async function connectXero() {
+    var out = $("xero-out");
+    clear(out);
+    try {
+      var r = await api(clientPath("/integrations/xero/connect"));
+      if (!r || typeof r.authorize_url !== "string" || !/^https?:\/\//.test(r.authorize_url)) throw new Error("the server gave no authorize URL");
+      window.open(r.authorize_url, "_blank", "noopener");
+      out.appendChild(el("p", { class: "c-small", text: "Finish in the Xero window that opened; the connection shows here after Xero sends the client back." }));
+    } catch (e) { out.appendChild(errorBox(e)); }
   }
 
   start();
