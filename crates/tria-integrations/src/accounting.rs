@@ -75,6 +75,10 @@ pub enum AccountingError {
     Protocol(String),
     #[error(transparent)]
     CircuitOpen(#[from] BreakerOpen),
+    /// The tenant has no usable connection (none, or revoked at Xero): its jobs wait for a
+    /// person to (re)connect it, without using up attempts.
+    #[error("not connected: {0}")]
+    NotConnected(String),
 }
 
 impl AccountingError {
@@ -106,7 +110,10 @@ impl Retryable for AccountingError {
             }
             // Unauthorized: the client already refreshed its token once; rejected: the request
             // is wrong; circuit open: the breaker says when to come back.
-            AccountingError::Unauthorized(_) | AccountingError::Rejected { .. } | AccountingError::CircuitOpen(_) => RetryDecision::Stop,
+            AccountingError::Unauthorized(_)
+            | AccountingError::Rejected { .. }
+            | AccountingError::CircuitOpen(_)
+            | AccountingError::NotConnected(_) => RetryDecision::Stop,
         }
     }
 }

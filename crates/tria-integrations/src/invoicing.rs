@@ -284,6 +284,10 @@ impl InvoiceWorker {
             Err(AccountingError::CircuitOpen(open)) => {
                 Ok(lease_kept(outbox.defer(job, after(now, open.retry_in)).await?, JobOutcome::Deferred))
             }
+            // No connection (none, or revoked): wait for a person to connect it; no attempt used.
+            Err(AccountingError::NotConnected(why)) => {
+                Ok(lease_kept(outbox.defer_with_note(job, after(now, NO_CONNECTION_RETRY), &why).await?, JobOutcome::Deferred))
+            }
             // A rejected call created nothing (Xero validates before it writes).
             Err(err) if err.is_permanent() => self.fail(job, Some(&order), &err.to_string()).await,
             Err(err) => {
@@ -342,6 +346,10 @@ impl InvoiceWorker {
             Ok(None) => Ok(lease_kept(outbox.skip(job, "no invoice to void").await?, JobOutcome::Skipped)),
             Err(AccountingError::CircuitOpen(open)) => {
                 Ok(lease_kept(outbox.defer(job, after(now, open.retry_in)).await?, JobOutcome::Deferred))
+            }
+            // No connection (none, or revoked): wait for a person to connect it; no attempt used.
+            Err(AccountingError::NotConnected(why)) => {
+                Ok(lease_kept(outbox.defer_with_note(job, after(now, NO_CONNECTION_RETRY), &why).await?, JobOutcome::Deferred))
             }
             Err(err) => {
                 let attempts = u32::try_from(job.attempts).unwrap_or(0).saturating_add(1);

@@ -42,4 +42,10 @@ pub struct IntegrationStatus {
 /// local state (a breaker's position, the last call's outcome) and never block or fail.
 pub trait IntegrationProbe: Send + Sync {
     fn status(&self) -> IntegrationStatus;
+
+    /// Every entry this probe reports: one by default; a probe over many tenants' connections
+    /// adds one per tenant that needs attention.
+    fn statuses(&self) -> Vec<IntegrationStatus> {
+        vec![self.status()]
+    }
 }

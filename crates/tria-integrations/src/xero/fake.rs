@@ -2,7 +2,9 @@
 //! It stores contacts and invoices, honours `Idempotency-Key` like Xero (a repeated key gets the
 //! first answer back, nothing is created twice), checks the bearer token and `xero-tenant-id`,
 //! answers validation errors in Xero's `Error`/`Elements`/`ValidationErrors` shape, and serves an
-//! OAuth2 token endpoint. Faults are injected per request, scripted or at random:
+//! OAuth2 token endpoint and Xero's identity side (`identity`: consent, code and refresh grants with
+//! rotation, connections) for several organisations, each with its own books (`orgs`). Faults are
+//! injected per request, scripted or at random:
 //! 5xx, 429 with `Retry-After`, slow answers (client timeouts), connection resets, and
 //! "committed, then the answer was lost".
 //!
@@ -22,6 +24,11 @@ use axum::response::{IntoResponse, Response};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use serde_json::{Value, json};
+
+mod identity;
+mod orgs;
+
+pub use identity::{Consent, FakeConnection, FakeOrganisation};
 
 const API_PREFIX: &str = "/api.xro/2.0";
 
@@ -50,8 +57,12 @@ pub struct FakeXeroConfig {
     pub client_id: String,
     pub client_secret: String,
     pub xero_tenant_id: String,
+    /// The name of that organisation in `GET /connections`.
+    pub org_name: String,
     /// `expires_in` of issued tokens, in seconds.
     pub token_lifetime_secs: u64,
+    /// How long a refresh token still works after it was exchanged (Xero: 30 minutes).
+    pub refresh_grace: Duration,
 }
 
 impl Default for FakeXeroConfig {
@@ -60,7 +71,9 @@ impl Default for FakeXeroConfig {
             client_id: "fake-client".into(),
             client_secret: "fake-secret".into(),
             xero_tenant_id: "00000000-0000-0000-0000-00000000f4ce".into(),
+            org_name: "Demo Company (Fake)".into(),
             token_lifetime_secs: 1800,
+            refresh_grace: Duration::from_secs(30 * 60),
         }
     }
 }
@@ -85,6 +98,7 @@ struct RandomFaults {
 
 #[derive(Debug, Default)]
 struct FakeState {
+    /// Client-credentials tokens (a custom connection: the configured organisation only).
     tokens: HashSet<String>,
     issued_tokens: u64,
     contacts: Vec<Value>,
@@ -96,6 +110,11 @@ struct FakeState {
     faults_injected: u64,
     exchanges: Vec<Exchange>,
     record_exchanges: bool,
+    identity: identity::IdentityState,
+    /// Identity endpoints' answers (`/connect/token`, `/connections`), for the contract test.
+    identity_exchanges: Vec<Exchange>,
+    /// Contact and invoice id → the organisation (`xero-tenant-id`) it lives in.
+    org_of: HashMap<String, String>,
 }
 
 #[derive(Debug)]
@@ -127,7 +146,10 @@ impl Drop for FakeXero {
 impl FakeXero {
     /// Starts on `127.0.0.1` at a free port.
     pub async fn start(config: FakeXeroConfig) -> std::io::Result<Self> {
-        let shared = Arc::new(Shared { config, state: Mutex::new(FakeState { record_exchanges: true, ..FakeState::default() }) });
+        let org = FakeOrganisation { id: config.xero_tenant_id.clone(), name: config.org_name.clone() };
+        let identity = identity::IdentityState::new(org, config.refresh_grace);
+        let shared =
+            Arc::new(Shared { config, state: Mutex::new(FakeState { record_exchanges: true, identity, ..FakeState::default() }) });
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
         let addr = listener.local_addr()?;
         let app = Router::new().fallback(handle).with_state(shared.clone());
@@ -183,7 +205,9 @@ impl FakeXero {
 
     /// Revokes every issued token: the next API call gets 401 until the client refreshes.
     pub fn expire_tokens(&self) {
-        self.shared.lock().tokens.clear();
+        let mut state = self.shared.lock();
+        state.tokens.clear();
+        state.identity.expire_access_tokens();
     }
 
     /// Tokens issued so far by the token endpoint or [`FakeXero::issue_token`].
@@ -224,6 +248,17 @@ impl FakeXero {
         self.shared.lock().invoices.clone()
     }
 
+    /// The invoices created in organisation `org` (`xero-tenant-id`).
+    pub fn invoices_in(&self, org: &str) -> Vec<Value> {
+        let state = self.shared.lock();
+        state.invoices.iter().filter(|i| in_org(&state, i, "InvoiceID", org)).cloned().collect()
+    }
+
+    /// Answers of the identity endpoints (token, connections), for the contract test.
+    pub fn identity_exchanges(&self) -> Vec<Exchange> {
+        self.shared.lock().identity_exchanges.clone()
+    }
+
     pub fn contacts(&self) -> Vec<Value> {
         self.shared.lock().contacts.clone()
     }
@@ -244,6 +279,25 @@ fn issue_token(state: &mut FakeState) -> String {
     let token = format!("fake-token-{}-{}", state.issued_tokens, uuid::Uuid::new_v4().simple());
     state.tokens.insert(token.clone());
     token
+}
+
+/// Logs an identity endpoint's answer.
+fn record(state: &mut FakeState, method: &str, path: &str, request: Option<Value>, status: u16, response: &Value) {
+    if state.record_exchanges {
+        state.identity_exchanges.push(Exchange {
+            method: method.to_owned(),
+            path: path.to_owned(),
+            idempotency_key: None,
+            request,
+            status,
+            response: response.clone(),
+        });
+    }
+}
+
+/// Whether the contact or invoice `item` (its id under `id_field`) lives in organisation `org`.
+fn in_org(state: &FakeState, item: &Value, id_field: &str, org: &str) -> bool {
+    item[id_field].as_str().and_then(|id| state.org_of.get(id)).is_some_and(|o| o == org)
 }
 
 fn next_fault(state: &mut FakeState) -> Option<Fault> {
@@ -291,8 +345,8 @@ async fn handle(
     Query(query): Query<HashMap<String, String>>,
     body: Bytes,
 ) -> Response {
-    if uri.path() == "/connect/token" {
-        return token_endpoint(&shared, &headers, &body);
+    if let Some(answer) = identity::handle(&shared, &method, &uri, &headers, &body) {
+        return answer;
     }
     let fault = next_fault(&mut shared.lock());
     match &fault {
@@ -366,34 +420,6 @@ fn percent_decode(s: &str) -> String {
     String::from_utf8_lossy(&out).into_owned()
 }
 
-fn token_endpoint(shared: &Shared, headers: &HeaderMap, body: &Bytes) -> Response {
-    use base64_lite::decode_basic;
-    let credentials =
-        headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).and_then(|v| v.strip_prefix("Basic ")).and_then(decode_basic);
-    let expected = (shared.config.client_id.clone(), shared.config.client_secret.clone());
-    if credentials.as_ref() != Some(&expected) {
-        return json_response(400, &json!({"error": "invalid_client"}));
-    }
-    let body = String::from_utf8_lossy(body);
-    match form_value(&body, "grant_type").as_deref() {
-        Some("client_credentials") => {}
-        Some("refresh_token") if form_value(&body, "refresh_token").is_some_and(|t| !t.is_empty()) => {}
-        _ => return json_response(400, &json!({"error": "unsupported_grant_type"})),
-    }
-    let mut state = shared.lock();
-    let access_token = issue_token(&mut state);
-    json_response(
-        200,
-        &json!({
-            "access_token": access_token,
-            "expires_in": shared.config.token_lifetime_secs,
-            "token_type": "Bearer",
-            "refresh_token": format!("fake-refresh-{}", state.issued_tokens),
-            "scope": "accounting.transactions accounting.contacts",
-        }),
-    )
-}
-
 /// Xero's `/Date(ms+0000)/` form.
 fn ms_date(at: chrono::DateTime<chrono::Utc>) -> String {
     format!("/Date({}+0000)/", at.timestamp_millis())
@@ -435,23 +461,23 @@ fn process(
     body: Option<&Value>,
     idempotency_key: Option<&str>,
 ) -> (u16, Value) {
-    let bearer = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).and_then(|v| v.strip_prefix("Bearer "));
-    if !bearer.is_some_and(|t| state.tokens.contains(t)) {
-        return (401, json!({"Type": null, "Title": "Unauthorized", "Status": 401, "Detail": "TokenExpired: token expired"}));
-    }
-    let tenant = headers.get("xero-tenant-id").and_then(|v| v.to_str().ok());
-    if tenant != Some(config.xero_tenant_id.as_str()) {
-        return (403, json!({"Type": null, "Title": "Forbidden", "Status": 403, "Detail": "AuthenticationUnsuccessful"}));
-    }
+    let org = match orgs::organisation(config, state, headers) {
+        Ok(org) => org,
+        Err(refused) => return refused,
+    };
     let Some(resource) = path.strip_prefix(API_PREFIX) else {
         return (404, json!({"Title": "Not Found", "Status": 404}));
     };
     let writes = *method == Method::PUT || *method == Method::POST;
-    let replay_key = idempotency_key.filter(|_| writes).map(|k| format!("{method} {resource} {k}"));
+    // Idempotency keys are per organisation, like everything else in it.
+    let replay_key = idempotency_key.filter(|_| writes).map(|k| format!("{org} {method} {resource} {k}"));
     if let Some(replay_key) = &replay_key
         && let Some(stored) = state.idempotency.get(replay_key)
     {
         return stored.clone();
+    }
+    if let Some(refused) = orgs::check(state, &org, method, resource, body) {
+        return refused;
     }
     let answer = match (method.clone(), resource) {
         (Method::GET, "/Contacts") => get_contacts(state, query),
@@ -468,6 +494,8 @@ fn process(
         (Method::POST, r) if r.starts_with("/Invoices/") => update_invoice_status(state, &r["/Invoices/".len()..], body),
         _ => (404, json!({"Title": "Not Found", "Status": 404})),
     };
+    let mut answer = answer;
+    orgs::scope_answer(state, &org, &mut answer);
     if let Some(replay_key) = replay_key {
         state.idempotency.insert(replay_key, answer.clone());
     }

@@ -1,10 +1,12 @@
-//! Xero: the Accounting API client, its OAuth2 tokens and (feature `fake`) a stateful loopback
-//! fake of the API for tests and the chaos run.
+//! Xero: the Accounting API client, its OAuth2 tokens, each tenant's own connection through the
+//! authorization-code flow ([`tenant`]) and (feature `fake`) a stateful loopback fake of the API
+//! and its identity side for tests and the chaos run.
 
 mod client;
 #[cfg(feature = "fake")]
 pub mod fake;
 mod token;
+pub mod tenant;
 pub(crate) mod wire;
 
 pub use client::{XeroClient, XeroConfig};

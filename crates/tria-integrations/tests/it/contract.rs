@@ -40,7 +40,7 @@ fn resolve(value: &Value) -> &Value {
 }
 
 #[derive(Clone, Copy, PartialEq)]
-enum Direction {
+pub(crate) enum Direction {
     Request,
     Response,
 }
@@ -52,7 +52,7 @@ fn is_ms_date(s: &str) -> bool {
     })
 }
 
-fn validate(schema: &Value, value: &Value, at: &str, direction: Direction, errors: &mut Vec<String>) {
+pub(crate) fn validate(schema: &Value, value: &Value, at: &str, direction: Direction, errors: &mut Vec<String>) {
     let schema = resolve(schema);
     let kind = schema.get("type").and_then(Value::as_str).unwrap_or(if schema.get("properties").is_some() { "object" } else { "any" });
     match kind {

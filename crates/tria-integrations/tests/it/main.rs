@@ -3,7 +3,9 @@
 
 mod contract;
 mod gorgias;
+mod identity_contract;
 mod prism;
 mod support;
 mod worker;
 mod xero_client;
+mod xero_tenant;
