@@ -42,9 +42,18 @@ pub struct AgentBuilder {
     pub(crate) orders: crate::orders::OrderParts,
     history_tokens: u32,
     pub(crate) intent: IntentParts,
+    knowledge_check: std::time::Duration,
 }
 
 impl AgentBuilder {
+    /// How often each tenant's knowledge version is read from the store (at most once per
+    /// this, per tenant, off the request path): the bound on how long this replica serves a
+    /// knowledge version another replica replaced. Default one second.
+    pub fn knowledge_check_interval(mut self, every: std::time::Duration) -> Self {
+        self.knowledge_check = every;
+        self
+    }
+
     /// Prompt tokens (cl100k) earlier turns may take; older turns are summarised or dropped to
     /// stay within it.
     pub fn history_tokens(mut self, budget: u32) -> Self {
@@ -97,7 +106,7 @@ impl AgentBuilder {
             writer: ExchangeWriter::new(self.store.clone()),
             classifications: quick_cache::sync::Cache::new(CLASSIFICATION_MEMO),
             facts: MessageFacts::new(screen.clone()),
-            indexes: TenantIndexes::new(self.store.clone(), self.semantic.embedder.clone()),
+            indexes: TenantIndexes::new(self.store.clone(), self.semantic.embedder.clone(), self.knowledge_check),
             orders: self.orders.desk(self.store.clone()),
             store: self.store,
             classifier: self.classifier,
@@ -162,6 +171,7 @@ impl Agent {
             orders: crate::orders::OrderParts::default(),
             history_tokens: DEFAULT_HISTORY_TOKENS,
             intent: IntentParts::default(),
+            knowledge_check: crate::tenant_indexes::DEFAULT_KNOWLEDGE_CHECK,
         }
     }
 

@@ -7,13 +7,14 @@ use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::{Arc, RwLock};
 
-use tria_cache::{AnswerCache, AnswerContext, AnswerQuery, Component, Fill, count_tokens, semantic_text};
+use tria_cache::{AnswerBasis, AnswerCache, AnswerContext, AnswerQuery, Component, Fill, count_tokens, semantic_text};
 use tria_core::{Answer, CacheLevel, IntentLabel, MessageRole, OrderStatus, TenantContext, TenantId};
 use tria_intent::Classification;
 use tria_rag::{Embedder, EvidenceIndex, TenantIndex};
 
 use crate::context::MAX_LOADED_MESSAGES;
 use crate::session::Session;
+use crate::tenant_indexes::LoadedKnowledge;
 use crate::{Agent, AgentBuilder, AgentError};
 
 /// The cache and what L3 needs: an embedder for queries (without one, L3 is skipped) and each
@@ -90,6 +91,28 @@ fn cacheable(answer: &Answer) -> bool {
     }
 }
 
+/// What a tenant's cached answers depend on: its knowledge version and the chunks serving.
+/// An answer citing a policy chunk holds while that chunk serves (a replaced or deleted
+/// document's chunks do not, any other document's still do); an answer citing nothing holds
+/// only under the knowledge version it was computed from (what could not be found before may
+/// be found now); catalogue citations are left to the catalogue's own invalidation.
+struct KnowledgeBasis(Option<Arc<LoadedKnowledge>>);
+
+impl AnswerBasis for KnowledgeBasis {
+    fn current(&self) -> u64 {
+        // 0 is "no basis": version 0 (nothing uploaded) stamps 1.
+        self.0.as_ref().map_or(0, |k| u64::from(k.version.unsigned_abs()) + 1)
+    }
+
+    fn still_holds(&self, answer: &Answer, stamped: u64) -> bool {
+        let Some(knowledge) = &self.0 else { return true };
+        if answer.sources.is_empty() {
+            return stamped == self.current();
+        }
+        answer.sources.iter().all(|s| uuid::Uuid::parse_str(&s.id).map_or(true, |chunk| knowledge.serves_chunk(chunk)))
+    }
+}
+
 /// Orders whose state changes what "my order" means.
 fn is_open(status: &str) -> bool {
     [OrderStatus::Draft, OrderStatus::Confirmed, OrderStatus::Invoiced].iter().any(|s| s.as_str() == status)
@@ -99,6 +122,18 @@ impl Agent {
     /// The answer cache (for stats, health and invalidation).
     pub fn answer_cache(&self) -> &Arc<AnswerCache> {
         &self.cache.cache
+    }
+
+    /// Picks up the tenant's current knowledge version now (an upload, delete or rollback just
+    /// published): reloads its index if the version is not the loaded one and prepares its
+    /// evidence. Cached answers are not flushed: each hit is checked against the index
+    /// serving ([`KnowledgeBasis`]), so only answers citing changed documents, and answers
+    /// citing nothing, are recomputed. Other replicas do the same on their next version check.
+    /// Returns the knowledge version serving.
+    pub async fn knowledge_changed(&self, tenant: TenantId) -> Result<i32, AgentError> {
+        let loaded = self.indexes.refresh(tenant).await?;
+        self.prepare_evidence(tenant).await;
+        Ok(loaded.version)
     }
 
     /// Reloads the tenant's policy index and retires its cached answers and components; call
@@ -259,6 +294,8 @@ impl Agent {
         Fut: Future<Output = Result<Generated, AgentError>>,
     {
         let cache = &self.cache.cache;
+        let basis = KnowledgeBasis(self.indexes.knowledge(tenant.id).await.ok());
+        let basis = &basis;
         // Boxed: classification, L3 and generation hold kilobytes of state that a hit never
         // needs; unboxed, every chat future (hits included) would be that large.
         let compute = || {
@@ -269,7 +306,7 @@ impl Agent {
                 let vector = if wants_l3 { self.query_vector(tenant.id, message).await } else { None };
                 let evidence = if vector.is_some() { self.answer_evidence(tenant.id, message).await } else { Vec::new() };
                 if let Some(v) = &vector
-                    && let Some(answer) = cache.lookup_semantic_with(tenant.id, label, message, v, &evidence).await
+                    && let Some(answer) = cache.lookup_semantic_on(tenant.id, label, message, v, &evidence, basis).await
                 {
                     return Ok(Fill { answer, level: CacheLevel::L3, vector: None, evidence: Vec::new(), cacheable: true });
                 }
@@ -284,7 +321,7 @@ impl Agent {
         match context {
             Some(context) => {
                 let query = AnswerQuery { tenant: tenant.id, message, context: &context };
-                cache.get_or_compute(&query, compute).await
+                cache.get_or_compute_on(&query, basis, compute).await
             }
             None => {
                 let fill = compute().await?;

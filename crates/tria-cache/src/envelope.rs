@@ -7,7 +7,8 @@ use serde::de::DeserializeOwned;
 
 /// The format of everything this build writes. Bump on any change to a cached type.
 /// 2: L3 records carry answer evidence (passage ids with scores) instead of chunk ids.
-pub const ENVELOPE_VERSION: u8 = 2;
+/// 3: exact answers and L3 records carry the basis they were computed from (`AnswerBasis`).
+pub const ENVELOPE_VERSION: u8 = 3;
 
 const MAGIC: [u8; 2] = *b"TC";
 const HEADER_LEN: usize = 2 + 1 + 1 + 4;

@@ -28,7 +28,8 @@ pub(crate) struct L1Key {
 /// What L1 holds: the decoded slot, answers shared rather than copied on a hit.
 #[derive(Clone)]
 pub(crate) enum L1Slot {
-    Answer(Arc<Answer>),
+    /// An answer and the basis it was computed from ([`crate::AnswerBasis`]).
+    Answer(Arc<Answer>, u64),
     CustomerScoped,
 }
 
@@ -109,7 +110,7 @@ impl L1 {
 
     pub(crate) fn put<'a>(&self, key: L1Key, parts: impl IntoIterator<Item = &'a str>, shared_key: &str, slot: L1Slot, ttl: Duration) {
         let bytes = match &slot {
-            L1Slot::Answer(a) => crate::answer::approx_bytes(a),
+            L1Slot::Answer(a, _) => crate::answer::approx_bytes(a),
             L1Slot::CustomerScoped => 8,
         };
         let entry = L1Entry {
@@ -167,8 +168,8 @@ mod tests {
         let answer = Arc::new(Answer::new("x", tria_core::IntentLabel::Greeting, 1.0));
         let ttl = Duration::from_secs(60);
         let (k1, k2) = (l1.key(t1, 0, ["a"]), l1.key(t2, 0, ["a"]));
-        l1.put(k1, ["a"], "p:t1:l2:v1g0:aa", L1Slot::Answer(answer.clone()), ttl);
-        l1.put(k2, ["a"], "p:t2:l2:v1g0:aa", L1Slot::Answer(answer), ttl);
+        l1.put(k1, ["a"], "p:t1:l2:v1g0:aa", L1Slot::Answer(answer.clone(), 0), ttl);
+        l1.put(k2, ["a"], "p:t2:l2:v1g0:aa", L1Slot::Answer(answer, 0), ttl);
         l1.remove_matching("p:t1:*");
         assert!(l1.get(&k1, ["a"]).is_none());
         assert!(l1.get(&k2, ["a"]).is_some());
@@ -183,7 +184,7 @@ mod tests {
         let answer = Arc::new(Answer::new("x", tria_core::IntentLabel::Greeting, 1.0));
         // Stored under the key of other parts: as if two messages hashed alike.
         let key = l1.key(t, 0, ["where is ORD-1"]);
-        l1.put(key, ["where is ORD-2"], "k", L1Slot::Answer(answer), Duration::from_secs(60));
+        l1.put(key, ["where is ORD-2"], "k", L1Slot::Answer(answer, 0), Duration::from_secs(60));
         assert!(l1.get(&key, ["where is ORD-1"]).is_none());
         assert!(l1.get(&key, ["where is ORD-2"]).is_some());
     }

@@ -17,7 +17,7 @@ mod semantic;
 mod stats;
 mod tokens;
 
-pub use answer::{AnswerCache, AnswerContext, AnswerQuery, CacheLevelName, Component, ExactHit, Fill, Fresh};
+pub use answer::{AnswerBasis, AnswerCache, AnswerContext, AnswerQuery, AnyBasis, CacheLevelName, Component, ExactHit, Fill, Fresh};
 pub use backend::{BackendStats, CacheBackend, CacheError, CacheHealth};
 pub use config::{
     CacheConfig, DEFAULT_L3_EVIDENCE_AGREEMENT, DEFAULT_L3_EVIDENCE_THRESHOLD, DEFAULT_L3_THRESHOLD, LevelConfig, SemanticConfig,

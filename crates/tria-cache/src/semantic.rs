@@ -100,6 +100,8 @@ pub struct SemanticHit {
     pub similarity: f32,
     /// The stored entry's id (the hash part of its key).
     pub id: String,
+    /// What the answer was computed from ([`crate::AnswerBasis::current`] when stored; 0: unknown).
+    pub basis: u64,
 }
 
 struct Meta {
@@ -110,6 +112,7 @@ struct Meta {
     answer: Arc<Answer>,
     expires_at: Instant,
     seq: u64,
+    basis: u64,
 }
 
 #[derive(Default)]
@@ -237,6 +240,11 @@ impl SemanticIndex {
     /// Adds (or replaces, by id) an entry. Vectors of another dimension than the partition's,
     /// or of zero length, are ignored.
     pub fn insert(&self, tenant: TenantId, intent: IntentLabel, entry: SemanticEntry<'_>) {
+        self.insert_based(tenant, intent, entry, 0);
+    }
+
+    /// [`Self::insert`] for an answer computed from `basis` (see [`crate::AnswerBasis`]).
+    pub fn insert_based(&self, tenant: TenantId, intent: IntentLabel, entry: SemanticEntry<'_>, basis: u64) {
         let SemanticEntry { id, text, vector, entities, evidence, answer, expires_at } = entry;
         let Some(unit) = normalized(vector) else { return };
         let Ok(mut parts) = self.partitions.write() else { return };
@@ -258,7 +266,7 @@ impl SemanticIndex {
         part.bits.extend(sign_bits(&unit));
         part.vectors.extend_from_slice(&unit);
         part.positions.insert(id.clone(), part.meta.len());
-        part.meta.push(Meta { id, text, entities, evidence, answer, expires_at, seq });
+        part.meta.push(Meta { id, text, entities, evidence, answer, expires_at, seq, basis });
     }
 
     /// The most similar live entry that `rule` accepts, whose entities match the query's and
@@ -290,7 +298,7 @@ impl SemanticIndex {
                     && entities_compatible(&meta.entities, query.entities)
                     && !same_wording_other_slot(&meta.text, query.message)
                 {
-                    best = Some(SemanticHit { answer: meta.answer.clone(), similarity, id: meta.id.clone() });
+                    best = Some(SemanticHit { answer: meta.answer.clone(), similarity, id: meta.id.clone(), basis: meta.basis });
                     break;
                 }
             }
@@ -315,7 +323,7 @@ impl SemanticIndex {
             .map(|(s, i)| (s, part.meta[i].answer.clone(), part.meta[i].entities.clone()))
     }
 
-    fn remove_ids(&self, tenant: TenantId, intent: IntentLabel, ids: &[String]) {
+    pub(crate) fn remove_ids(&self, tenant: TenantId, intent: IntentLabel, ids: &[String]) {
         let Ok(mut parts) = self.partitions.write() else { return };
         if let Some(part) = parts.get_mut(&(tenant, intent)) {
             for id in ids {

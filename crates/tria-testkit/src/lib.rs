@@ -12,11 +12,19 @@ use tria_store::{DbOptions, Store};
 pub struct TestDb {
     pub store: Store,
     pub label: &'static str,
+    /// Where it is, for [`TestDb::connect_again`].
+    url: String,
     _dir: Option<tempfile::TempDir>,
     schema: Option<(String, String)>,
 }
 
 impl TestDb {
+    /// A second, separate connection pool to the same database (file or schema): what another
+    /// replica of the server has.
+    pub async fn connect_again(&self) -> Store {
+        Store::connect(&DbOptions::new(self.url.clone())).await.expect("second connection")
+    }
+
     /// Terminates every PostgreSQL backend serving this database's pool (what a failover or an
     /// administrator's `pg_terminate_backend` does), leaving other tests' connections alone;
     /// returns how many went. Always 0 on SQLite.
@@ -46,9 +54,9 @@ impl TestDb {
 pub async fn sqlite() -> TestDb {
     let dir = tempfile::tempdir().expect("temp dir");
     let url = format!("sqlite://{}?mode=rwc", dir.path().join("tria.db").display());
-    let store = Store::connect(&DbOptions::new(url)).await.expect("open sqlite");
+    let store = Store::connect(&DbOptions::new(url.clone())).await.expect("open sqlite");
     store.migrate().await.expect("migrate sqlite");
-    TestDb { store, label: "sqlite", _dir: Some(dir), schema: None }
+    TestDb { store, label: "sqlite", url, _dir: Some(dir), schema: None }
 }
 
 /// The PostgreSQL server to test against, if configured.
@@ -69,9 +77,9 @@ pub async fn postgres() -> Option<TestDb> {
     let sep = if admin_url.contains('?') { '&' } else { '?' };
     // The application name lets `terminate_connections` find this pool's backends.
     let url = format!("{admin_url}{sep}options=-c%20search_path%3D{schema}&application_name={schema}");
-    let store = Store::connect(&DbOptions::new(url)).await.expect("open postgres");
+    let store = Store::connect(&DbOptions::new(url.clone())).await.expect("open postgres");
     store.migrate().await.expect("migrate postgres");
-    Some(TestDb { store, label: "postgres", _dir: None, schema: Some((admin_url, schema)) })
+    Some(TestDb { store, label: "postgres", url, _dir: None, schema: Some((admin_url, schema)) })
 }
 
 /// SQLite always, plus PostgreSQL when configured: run a test body against each.

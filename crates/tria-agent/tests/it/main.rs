@@ -4,6 +4,7 @@ mod begin_turn;
 mod cache;
 mod components;
 mod conversation;
+mod knowledge_versions;
 mod llm;
 mod order_replies;
 mod orders;

@@ -6,7 +6,7 @@ use std::time::Instant;
 use serde::{Deserialize, Serialize};
 use tria_core::{Answer, CacheLevel, TenantId};
 
-use super::{AnswerCache, AnswerContext, AnswerQuery, Fresh, elapsed, jitter};
+use super::{AnswerBasis, AnswerCache, AnswerContext, AnswerQuery, AnyBasis, Fresh, elapsed, jitter};
 use crate::envelope::{self, Kind};
 use crate::keys::{self, digest, normalize};
 use crate::l1::{L1, L1Key, L1Slot};
@@ -15,7 +15,8 @@ use crate::stats::Level;
 /// What sits under an exact key.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 enum ExactSlot {
-    Answer(Answer),
+    /// An answer and the basis it was computed from ([`AnswerBasis`]).
+    Answer(Answer, u64),
     /// The answer to this message depends on who asks: look under the scoped key.
     CustomerScoped,
 }
@@ -79,6 +80,12 @@ impl AnswerCache {
     /// L1 then L2. Misses and undecodable values are `None`; errors never surface. An L1 hit
     /// builds no string and takes no lock beyond the cache shard's.
     pub async fn lookup_exact(&self, q: &AnswerQuery<'_>) -> Option<ExactHit> {
+        self.lookup_exact_on(q, &AnyBasis).await
+    }
+
+    /// [`Self::lookup_exact`] serving only answers whose basis still holds; one that does not
+    /// is a miss at its level (L2 may hold a fresher one another instance wrote).
+    pub async fn lookup_exact_on(&self, q: &AnswerQuery<'_>, basis: &dyn AnswerBasis) -> Option<ExactHit> {
         if !self.config.l1.enabled && !self.config.l2.enabled {
             return None;
         }
@@ -88,9 +95,9 @@ impl AnswerCache {
 
         if self.config.l1.enabled {
             let answer = match self.l1_get(&keys.l1_shared(&self.l1)) {
-                Some(L1Slot::Answer(a)) => Some(a),
+                Some(L1Slot::Answer(a, stamped)) => basis.still_holds(&a, stamped).then_some(a),
                 Some(L1Slot::CustomerScoped) => keys.l1_scoped(&self.l1).and_then(|k| match self.l1_get(&k) {
-                    Some(L1Slot::Answer(a)) => Some(a),
+                    Some(L1Slot::Answer(a, stamped)) => basis.still_holds(&a, stamped).then_some(a),
                     _ => None,
                 }),
                 None => None,
@@ -107,24 +114,24 @@ impl AnswerCache {
             let prefix = &self.config.key_prefix;
             let shared = keys.l2_shared(prefix);
             let found = match self.l2_get(q.tenant, &shared).await {
-                Some(ExactSlot::Answer(a)) => {
+                Some(ExactSlot::Answer(a, stamped)) if basis.still_holds(&a, stamped) => {
                     let a = Arc::new(a);
-                    self.l1_put(keys.l1_shared(&self.l1), &shared, L1Slot::Answer(a.clone()));
+                    self.l1_put(keys.l1_shared(&self.l1), &shared, L1Slot::Answer(a.clone(), stamped));
                     Some(a)
                 }
                 Some(ExactSlot::CustomerScoped) => match (keys.l2_scoped(prefix), keys.l1_scoped(&self.l1)) {
                     (Some(scoped), Some(l1_scoped)) => match self.l2_get(q.tenant, &scoped).await {
-                        Some(ExactSlot::Answer(a)) => {
+                        Some(ExactSlot::Answer(a, stamped)) if basis.still_holds(&a, stamped) => {
                             let a = Arc::new(a);
                             self.l1_put(keys.l1_shared(&self.l1), &shared, L1Slot::CustomerScoped);
-                            self.l1_put(l1_scoped, &scoped, L1Slot::Answer(a.clone()));
+                            self.l1_put(l1_scoped, &scoped, L1Slot::Answer(a.clone(), stamped));
                             Some(a)
                         }
                         _ => None,
                     },
                     _ => None,
                 },
-                None => None,
+                _ => None,
             };
             if let Some(answer) = found {
                 self.hit(q.tenant, Level::L2, &answer, l2_started);
@@ -146,6 +153,11 @@ impl AnswerCache {
 
     /// [`Self::store`] with the message's answer evidence, for L3's agreement signal.
     pub async fn store_with(&self, q: &AnswerQuery<'_>, answer: Arc<Answer>, fresh: Option<Fresh<'_>>) {
+        self.store_on(q, answer, fresh, AnyBasis.current()).await;
+    }
+
+    /// [`Self::store_with`] for an answer computed under basis `stamped` ([`AnswerBasis::current`]).
+    pub async fn store_on(&self, q: &AnswerQuery<'_>, answer: Arc<Answer>, fresh: Option<Fresh<'_>>, stamped: u64) {
         let generation = self.generation(q.tenant).await;
         let keys = self.exact_keys(q, generation);
         let prefix = &self.config.key_prefix;
@@ -153,18 +165,18 @@ impl AnswerCache {
         if answer.intent.is_customer_specific() {
             let (Some(scoped), Some(l1_scoped)) = (keys.l2_scoped(prefix), keys.l1_scoped(&self.l1)) else { return };
             let marker = ExactSlot::CustomerScoped;
-            let slot = ExactSlot::Answer((*answer).clone());
+            let slot = ExactSlot::Answer((*answer).clone(), stamped);
             self.l2_put(&scoped, &slot).await;
             self.l2_put(&shared, &marker).await;
-            self.l1_put(l1_scoped, &scoped, L1Slot::Answer(answer.clone()));
+            self.l1_put(l1_scoped, &scoped, L1Slot::Answer(answer.clone(), stamped));
             self.l1_put(keys.l1_shared(&self.l1), &shared, L1Slot::CustomerScoped);
             return;
         }
-        let slot = ExactSlot::Answer((*answer).clone());
+        let slot = ExactSlot::Answer((*answer).clone(), stamped);
         self.l2_put(&shared, &slot).await;
-        self.l1_put(keys.l1_shared(&self.l1), &shared, L1Slot::Answer(answer.clone()));
+        self.l1_put(keys.l1_shared(&self.l1), &shared, L1Slot::Answer(answer.clone(), stamped));
         if let Some(fresh) = fresh {
-            self.semantic_put(q.tenant, q.message, &fresh, answer).await;
+            self.semantic_put(q.tenant, q.message, &fresh, answer, stamped).await;
         }
     }
 }

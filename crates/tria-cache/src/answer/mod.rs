@@ -14,6 +14,7 @@
 //! (`component`), single flight over a miss (`single_flight`), tenant generations and
 //! invalidation (`invalidation`) and the figures (`stats`).
 
+mod basis;
 mod component;
 mod exact;
 mod invalidation;
@@ -28,6 +29,7 @@ use std::time::{Duration, Instant};
 use rand::Rng;
 use tria_core::{Answer, CacheLevel, IntentLabel, TenantId};
 
+pub use basis::{AnswerBasis, AnyBasis};
 pub use component::Component;
 pub use exact::ExactHit;
 pub use invalidation::CacheLevelName;

@@ -6,7 +6,7 @@ use std::time::Instant;
 use serde::{Deserialize, Serialize};
 use tria_core::{Answer, IntentLabel, TenantId};
 
-use super::{AnswerCache, elapsed, jitter};
+use super::{AnswerBasis, AnswerCache, AnyBasis, elapsed, jitter};
 use crate::envelope::{self, Kind};
 use crate::guard::entity_signature;
 use crate::keys::{self, digest, normalize};
@@ -22,6 +22,8 @@ struct SemanticRecord {
     entities: Vec<String>,
     evidence: Vec<(String, f32)>,
     answer: Answer,
+    /// What the answer was computed from ([`AnswerBasis`]).
+    basis: u64,
 }
 
 /// What L3 indexes a freshly generated answer by.
@@ -52,6 +54,20 @@ impl AnswerCache {
         vector: &[f32],
         evidence: &crate::Evidence,
     ) -> Option<Arc<Answer>> {
+        self.lookup_semantic_on(tenant, intent, message, vector, evidence, &AnyBasis).await
+    }
+
+    /// [`Self::lookup_semantic_with`] serving only an answer whose basis still holds; a match
+    /// that does not is dropped here and from the shared backend, and the lookup misses.
+    pub async fn lookup_semantic_on(
+        &self,
+        tenant: TenantId,
+        intent: IntentLabel,
+        message: &str,
+        vector: &[f32],
+        evidence: &crate::Evidence,
+        basis: &dyn AnswerBasis,
+    ) -> Option<Arc<Answer>> {
         if !self.config.l3.enabled || intent.is_customer_specific() {
             return None;
         }
@@ -60,7 +76,14 @@ impl AnswerCache {
         self.ensure_l3_loaded(tenant).await;
         let entities = entity_signature(message);
         let query = SemanticQuery { vector, message, entities: &entities, evidence };
-        let hit = self.semantic.search(tenant, intent, &query, self.config.l3.rule());
+        let mut hit = self.semantic.search(tenant, intent, &query, self.config.l3.rule());
+        if let Some(stale) = hit.take_if(|h| !basis.still_holds(&h.answer, h.basis)) {
+            self.semantic.remove_ids(tenant, intent, std::slice::from_ref(&stale.id));
+            if self.backend().is_shared() {
+                let generation = self.generation(tenant).await;
+                let _ = self.backend().delete(&keys::key(&self.config.key_prefix, tenant, "l3", generation, &stale.id)).await;
+            }
+        }
         match hit {
             Some(hit) => {
                 self.hit(tenant, Level::L3, &hit.answer, started);
@@ -106,7 +129,7 @@ impl AnswerCache {
                         answer: Arc::new(r.answer),
                         expires_at,
                     };
-                    self.semantic.insert(tenant, r.intent, entry);
+                    self.semantic.insert_based(tenant, r.intent, entry, r.basis);
                 }
                 Err(_) => {
                     let _ = self.backend().delete(&key).await;
@@ -115,7 +138,7 @@ impl AnswerCache {
         }
     }
 
-    pub(super) async fn semantic_put(&self, tenant: TenantId, message: &str, fresh: &Fresh<'_>, answer: Arc<Answer>) {
+    pub(super) async fn semantic_put(&self, tenant: TenantId, message: &str, fresh: &Fresh<'_>, answer: Arc<Answer>, basis: u64) {
         let Fresh { vector, evidence } = *fresh;
         if !self.config.l3.enabled || answer.intent.is_customer_specific() {
             return;
@@ -134,7 +157,7 @@ impl AnswerCache {
             answer: answer.clone(),
             expires_at: Instant::now() + ttl,
         };
-        self.semantic.insert(tenant, answer.intent, entry);
+        self.semantic.insert_based(tenant, answer.intent, entry, basis);
         if self.backend().is_shared() {
             let record = SemanticRecord {
                 intent: answer.intent,
@@ -143,6 +166,7 @@ impl AnswerCache {
                 entities,
                 evidence: evidence.to_vec(),
                 answer: (*answer).clone(),
+                basis,
             };
             if let Ok(bytes) = envelope::encode(Kind::Semantic, &record) {
                 self.note_written(Level::L3, bytes.len());

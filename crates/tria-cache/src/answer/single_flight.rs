@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use tria_core::{Answer, CacheLevel};
 
-use super::{AnswerCache, AnswerQuery, Fresh};
+use super::{AnswerBasis, AnswerCache, AnswerQuery, AnyBasis, Fresh};
 
 /// What a computation hands back to [`AnswerCache::get_or_compute`].
 #[derive(Clone, Debug)]
@@ -29,7 +29,22 @@ impl AnswerCache {
         F: FnOnce() -> Fut,
         Fut: Future<Output = Result<Fill, E>>,
     {
-        if let Some(hit) = self.lookup_exact(q).await {
+        self.get_or_compute_on(q, &AnyBasis, compute).await
+    }
+
+    /// [`Self::get_or_compute`] serving only answers whose basis still holds
+    /// ([`AnswerBasis`]); what is computed is stored under the basis current before computing.
+    pub async fn get_or_compute_on<F, Fut, E>(
+        &self,
+        q: &AnswerQuery<'_>,
+        basis: &dyn AnswerBasis,
+        compute: F,
+    ) -> Result<(Arc<Answer>, CacheLevel), E>
+    where
+        F: FnOnce() -> Fut,
+        Fut: Future<Output = Result<Fill, E>>,
+    {
+        if let Some(hit) = self.lookup_exact_on(q, basis).await {
             self.stats.answer(q.tenant, true);
             return Ok((hit.answer, hit.level));
         }
@@ -43,13 +58,15 @@ impl AnswerCache {
             let (value, _computed) = self
                 .flight
                 .run(&flight_key, || async {
+                    // Before computing: an answer from a basis that moves on meanwhile is stale.
+                    let stamped = basis.current();
                     let fill = compute().await?;
                     if fill.cacheable {
                         let fresh = match (&fill.vector, fill.level) {
                             (Some(vector), CacheLevel::None) => Some(Fresh { vector, evidence: &fill.evidence }),
                             _ => None,
                         };
-                        self.store_with(q, fill.answer.clone(), fresh).await;
+                        self.store_on(q, fill.answer.clone(), fresh, stamped).await;
                     }
                     Ok((fill.answer, fill.level))
                 })
