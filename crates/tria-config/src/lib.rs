@@ -8,6 +8,7 @@ mod layers;
 mod raw;
 mod secrets;
 mod settings;
+mod xero_app;
 
 pub use import::{ImportSettings, RawImport};
 pub use knowledge::{KnowledgeSettings, RawKnowledge};
@@ -18,6 +19,7 @@ pub use settings::{
     CacheSettings, DatabaseSettings, EmbeddingProvider, GorgiasSettings, IntegrationSettings, LimitSettings, LlmProvider, LlmSettings,
     LogFormat, SeedSettings, ServerSettings, Settings, SlackSettings, XeroSettings, XeroTarget,
 };
+pub use xero_app::{RawXeroApp, XeroAppSettings};
 
 /// Why configuration could not be loaded; the message names the offending key or file.
 #[derive(Debug, thiserror::Error)]

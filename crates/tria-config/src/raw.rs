@@ -33,6 +33,8 @@ pub struct RawSettings {
 #[serde(deny_unknown_fields, default)]
 pub struct RawIntegrations {
     pub xero: RawXero,
+    /// The Xero app tenants connect their own organisations to.
+    pub xero_app: crate::xero_app::RawXeroApp,
     pub slack: RawSlack,
     pub gorgias: RawGorgias,
 }

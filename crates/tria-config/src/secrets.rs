@@ -19,7 +19,7 @@ pub struct RawSecrets {
 
 /// Text that must not be printed: Debug shows `[redacted]`.
 #[derive(Clone, PartialEq, Eq)]
-pub struct RedactedText(String);
+pub struct RedactedText(pub(crate) String);
 
 impl RedactedText {
     pub fn expose(&self) -> &str {

@@ -156,6 +156,8 @@ pub struct LlmSettings {
 #[derive(Clone, Debug, Default)]
 pub struct IntegrationSettings {
     pub xero: Option<XeroSettings>,
+    /// The Xero app each tenant connects its own organisation to (`[integrations.xero_app]`).
+    pub xero_app: Option<crate::xero_app::XeroAppSettings>,
     pub slack: SlackSettings,
     pub gorgias: Option<GorgiasSettings>,
 }
@@ -260,7 +262,8 @@ fn integrations(raw: &crate::raw::RawIntegrations) -> Result<IntegrationSettings
         }
         Some(_) => return Err(ConfigError::invalid("integrations.gorgias.base_url", "must be an http(s) URL")),
     };
-    Ok(IntegrationSettings { xero, slack, gorgias })
+    let xero_app = crate::xero_app::validate_xero_app(&raw.xero_app)?;
+    Ok(IntegrationSettings { xero, xero_app, slack, gorgias })
 }
 
 #[derive(Clone, Debug)]
