@@ -38,6 +38,9 @@ enum Which {
         #[arg(long, default_value_t = 300)]
         requests: usize,
     },
+    /// Issue 25's onboarding goals over HTTP: a new tenant, a 200-page PDF, 1,000 Markdown
+    /// pages, a grounded answer, retrieval at that size, another tenant's chat p99 meanwhile.
+    Onboarding(crate::onboarding::OnboardingArgs),
 }
 
 /// The dev profile's fixed key for the Northwind demo tenant (README, "Try it").
@@ -52,6 +55,7 @@ struct Question {
 pub(crate) fn run(args: &BenchArgs, settings: &Settings) -> anyhow::Result<()> {
     match args.which {
         Which::Pipeline { requests } => pipeline(settings, requests),
+        Which::Onboarding(ref onboarding) => crate::onboarding::run(onboarding),
     }
 }
 

@@ -226,7 +226,11 @@ pub(crate) fn start_release_server() -> anyhow::Result<ReleaseServer> {
 
 /// [`start_release_server`] with extra `TRIA_*` settings.
 pub(crate) fn start_release_server_with(settings: &[(&str, &str)]) -> anyhow::Result<ReleaseServer> {
-    let bin_dir = build("release")?;
+    start_server_from(&build("release")?, settings)
+}
+
+/// [`start_release_server_with`] on the `tria-server` already in `bin_dir` (nothing is built).
+pub(crate) fn start_server_from(bin_dir: &Path, settings: &[(&str, &str)]) -> anyhow::Result<ReleaseServer> {
     let work = tempfile::tempdir()?;
     let port = free_port()?;
     let mut started = Started { server: None, mock_pid_file: work.path().join("none.pid"), redis_port: None };
@@ -236,7 +240,7 @@ pub(crate) fn start_release_server_with(settings: &[(&str, &str)]) -> anyhow::Re
         ("TRIA_LOG".to_owned(), "warn".to_owned()),
     ];
     env.extend(settings.iter().map(|&(k, v)| (k.to_owned(), v.to_owned())));
-    start_server(&bin_dir, env, port, work.path(), &mut started)?;
+    start_server(bin_dir, env, port, work.path(), &mut started)?;
     Ok(ReleaseServer { addr: ([127, 0, 0, 1], port).into(), started, _work: work })
 }
 

@@ -12,6 +12,7 @@ mod index;
 mod keys;
 mod loadtest;
 mod model;
+mod onboarding;
 mod secrets;
 mod test;
 
@@ -47,7 +48,7 @@ enum Task {
     Index(index::IndexArgs),
     /// Quality evals: `eval intents`, `eval retrieval`, `eval safety`, `eval answers`, `eval conversations`.
     Eval(eval::EvalArgs),
-    /// Latency budgets: `bench pipeline` (full-miss overhead with the mock LLM, cache hit over HTTP).
+    /// Latency budgets: `bench pipeline` (full-miss overhead with the mock LLM, cache hit over HTTP), `bench onboarding` (issue 25's goals).
     Bench(bench::BenchArgs),
     /// The answer cache: `cache warm`, `cache eval` (same as `eval cache`).
     Cache(cache::CacheArgs),

@@ -1,9 +1,16 @@
-//! An OpenAI-compatible mock LLM: `POST /v1/chat/completions`, plain and streamed, replying
-//! with sentences from the grounding block it was sent. Latency, jitter, error and 429 rates and
-//! streaming pace are configurable and seeded; tests can also script exact faults.
+//! A mock LLM that speaks one provider's protocol — OpenAI-compatible
+//! (`POST /v1/chat/completions`), Anthropic Messages (`POST /v1/messages`) or Azure OpenAI
+//! (`POST /openai/deployments/{deployment}/chat/completions?api-version=…`) — plain and
+//! streamed, replying with sentences from the grounding block it was sent. Latency, jitter,
+//! error and 429 rates and streaming pace are configurable and seeded; tests can also script
+//! exact faults. The Anthropic and Azure doubles refuse what the real API refuses (headers, URL,
+//! body shape; see `strict`).
 //!
 //! In tests: `let mock = MockServer::start(MockConfig::default()).await?;` then point a client
 //! at `mock.base_url()`; `mock.push_faults([...])` scripts the next responses.
+
+mod strict;
+mod wire;
 
 use std::collections::VecDeque;
 use std::net::SocketAddr;
@@ -13,16 +20,19 @@ use std::time::{Duration, Instant};
 
 use axum::Router;
 use axum::body::Body;
-use axum::extract::State;
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use bytes::Bytes;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use serde::Deserialize;
-use serde_json::{Value, json};
 use tokio::task::JoinHandle;
+pub use tria_llm::Provider;
+
+use crate::strict::Asked;
+use crate::wire::{Counted, Frames};
 
 /// How the mock behaves when no fault is scripted.
 #[derive(Clone, Debug)]
@@ -48,6 +58,8 @@ pub struct MockConfig {
     pub vary_replies: bool,
     /// Grounding sentences echoed per reply.
     pub max_sentences: usize,
+    /// The protocol spoken (and checked). For Azure the one deployment is named `model`.
+    pub protocol: Provider,
 }
 
 impl Default for MockConfig {
@@ -63,6 +75,7 @@ impl Default for MockConfig {
             seed: 42,
             vary_replies: false,
             max_sentences: 2,
+            protocol: Provider::OpenAi,
         }
     }
 }
@@ -72,7 +85,7 @@ impl Default for MockConfig {
 pub enum Fault {
     /// Answer normally (useful to place a success inside a script).
     None,
-    /// This HTTP status with an OpenAI-style error body.
+    /// This HTTP status with the protocol's error body (Anthropic: 529 is `overloaded_error`).
     Status(u16),
     /// 429 with `Retry-After: secs`.
     RateLimited { retry_after_secs: u64 },
@@ -84,6 +97,9 @@ pub enum Fault {
     ResetMidStream,
     /// Stream two tokens, then end the body cleanly without `[DONE]`.
     TruncatedStream,
+    /// Stream two tokens, then the protocol's in-band error (Anthropic: an `error` event with
+    /// `overloaded_error`; OpenAI/Azure: a `data: {"error":…}` chunk with code 500).
+    StreamError,
     /// Answer normally but without a `usage` object.
     NoUsage,
     /// Answer with exactly this text instead of the grounded echo (a model that invents, leaks
@@ -171,9 +187,14 @@ impl MockServer {
         self.addr
     }
 
-    /// `http://127.0.0.1:PORT/v1`, the base URL an OpenAI client wants.
+    /// The base URL a client of the protocol wants: `http://127.0.0.1:PORT/v1` for OpenAI,
+    /// `http://127.0.0.1:PORT` for Anthropic (the client appends `/v1/messages`) and Azure
+    /// (the resource endpoint).
     pub fn base_url(&self) -> String {
-        format!("http://{}/v1", self.addr)
+        match self.shared.config.protocol {
+            Provider::OpenAi => format!("http://{}/v1", self.addr),
+            Provider::Anthropic | Provider::Azure => format!("http://{}", self.addr),
+        }
     }
 
     /// Queues outcomes for the next requests, in order.
@@ -213,48 +234,53 @@ fn router(config: MockConfig) -> (Router, Arc<Shared>) {
         max_in_flight: AtomicUsize::new(0),
         arrivals: Mutex::new(Vec::new()),
     });
-    let router = Router::new()
-        .route("/v1/chat/completions", post(chat_completions))
-        .route("/chat/completions", post(chat_completions))
-        .with_state(Arc::clone(&shared));
-    (router, shared)
+    let router = match shared.config.protocol {
+        Provider::OpenAi => Router::new().route("/v1/chat/completions", post(openai)).route("/chat/completions", post(openai)),
+        Provider::Anthropic => Router::new().route("/v1/messages", post(anthropic)),
+        Provider::Azure => Router::new().route("/openai/deployments/{deployment}/chat/completions", post(azure)),
+    };
+    (router.with_state(Arc::clone(&shared)), shared)
 }
 
-#[derive(Deserialize)]
-struct ChatRequest {
-    #[serde(default)]
-    messages: Vec<Message>,
-    #[serde(default)]
-    stream: bool,
-    #[serde(default)]
-    stream_options: Option<StreamOptions>,
-}
-
-#[derive(Deserialize)]
-struct Message {
-    #[serde(default)]
-    content: String,
-}
-
-#[derive(Deserialize)]
-struct StreamOptions {
-    #[serde(default)]
-    include_usage: bool,
-}
-
-fn error_response(status: StatusCode, message: &str) -> Response {
-    let body = json!({ "error": { "message": message, "type": "mock_error", "code": status.as_u16() } });
-    (status, axum::Json(body)).into_response()
-}
-
-async fn chat_completions(State(shared): State<Arc<Shared>>, body: Bytes) -> Response {
+async fn openai(State(shared): State<Arc<Shared>>, body: Bytes) -> Response {
     let guard = InFlight::enter(&shared);
+    let asked = strict::openai(&body);
+    answer(shared, guard, asked).await
+}
+
+async fn anthropic(State(shared): State<Arc<Shared>>, headers: HeaderMap, body: Bytes) -> Response {
+    let guard = InFlight::enter(&shared);
+    let asked = strict::anthropic(&headers, &body);
+    answer(shared, guard, asked).await
+}
+
+#[derive(Deserialize)]
+struct AzureQuery {
+    #[serde(rename = "api-version")]
+    api_version: Option<String>,
+}
+
+async fn azure(
+    State(shared): State<Arc<Shared>>,
+    Path(deployment): Path<String>,
+    Query(query): Query<AzureQuery>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let guard = InFlight::enter(&shared);
+    let asked = strict::azure(&headers, query.api_version.as_deref(), &deployment, &shared.config.model, &body);
+    answer(shared, guard, asked).await
+}
+
+/// Answers a request the protocol's checks let through (a refused one is still counted).
+async fn answer(shared: Arc<Shared>, guard: InFlight, asked: Result<Asked, strict::Refused>) -> Response {
     let n = shared.requests.fetch_add(1, Ordering::SeqCst) + 1;
     shared.arrivals.lock().unwrap_or_else(PoisonError::into_inner).push(Instant::now());
-    let request: ChatRequest = match serde_json::from_slice(&body) {
-        Ok(r) => r,
-        Err(e) => return error_response(StatusCode::BAD_REQUEST, &format!("invalid request body: {e}")),
+    let request = match asked {
+        Ok(asked) => asked,
+        Err(refused) => return *refused,
     };
+    let protocol = shared.config.protocol;
     let config = &shared.config;
     let scripted = shared.script.lock().unwrap_or_else(PoisonError::into_inner).pop_front();
     let fault = scripted.unwrap_or_else(|| {
@@ -280,49 +306,30 @@ async fn chat_completions(State(shared): State<Arc<Shared>>, body: Bytes) -> Res
     match fault {
         Fault::Status(code) => {
             let status = StatusCode::from_u16(code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-            return error_response(status, "mock upstream failure");
+            return wire::error_response(protocol, status, "mock upstream failure");
         }
-        Fault::RateLimited { retry_after_secs } => {
-            let mut response = error_response(StatusCode::TOO_MANY_REQUESTS, "mock rate limit");
-            response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(retry_after_secs));
-            return response;
-        }
+        Fault::RateLimited { retry_after_secs } => return wire::rate_limited(protocol, retry_after_secs),
         _ => {}
     }
     let sentences =
         if config.vary_replies { shared.rng(|rng| rng.random_range(1..=config.max_sentences.max(1))) } else { config.max_sentences.max(1) };
-    let prompt: Vec<&str> = request.messages.iter().map(|m| m.content.as_str()).collect();
+    let prompt: Vec<&str> = request.prompt.iter().map(String::as_str).collect();
     let reply = match &fault {
         Fault::Reply(text) => text.clone(),
         _ => grounded_reply(&prompt, sentences),
     };
-    let usage = json!({
-        "prompt_tokens": prompt.iter().map(|p| word_tokens(p)).sum::<u64>(),
-        "completion_tokens": word_tokens(&reply),
-        "total_tokens": prompt.iter().map(|p| word_tokens(p)).sum::<u64>() + word_tokens(&reply),
-    });
-    let id = format!("chatcmpl-mock-{n}");
+    let usage = Counted { prompt: prompt.iter().map(|p| word_tokens(p)).sum::<u64>(), completion: word_tokens(&reply) };
+    let id = match protocol {
+        Provider::Anthropic => format!("msg_mock_{n}"),
+        Provider::OpenAi | Provider::Azure => format!("chatcmpl-mock-{n}"),
+    };
     if request.stream {
-        let include_usage = request.stream_options.is_some_and(|o| o.include_usage) && fault != Fault::NoUsage;
-        return stream_response(
-            guard,
-            StreamPlan {
-                id,
-                model: config.model.clone(),
-                reply,
-                usage: include_usage.then_some(usage),
-                fault,
-                token_delay: config.token_delay,
-            },
-        );
+        let include_usage = request.include_usage && fault != Fault::NoUsage;
+        let tokens: Vec<&str> = reply.split_inclusive(' ').collect();
+        let frames = wire::frames(protocol, &id, &config.model, &tokens, include_usage.then_some(usage));
+        return stream_response(guard, frames, fault, config.token_delay);
     }
-    let mut body = json!({
-        "id": id, "object": "chat.completion", "created": 0, "model": config.model,
-        "choices": [{ "index": 0, "message": { "role": "assistant", "content": reply }, "finish_reason": "stop" }],
-    });
-    if fault != Fault::NoUsage {
-        body["usage"] = usage;
-    }
+    let body = wire::answer_body(protocol, &id, &config.model, &reply, (fault != Fault::NoUsage).then_some(usage));
     drop(guard);
     axum::Json(body).into_response()
 }
@@ -356,59 +363,41 @@ pub fn grounded_reply(prompt: &[&str], max: usize) -> String {
     }
 }
 
-struct StreamPlan {
-    id: String,
-    model: String,
-    reply: String,
-    usage: Option<Value>,
-    fault: Fault,
-    token_delay: Duration,
-}
-
 /// One step of a streamed body: wait, then send bytes or break the connection.
 enum Step {
     Send(Duration, Bytes),
     Break(Duration),
 }
 
-fn stream_response(guard: InFlight, plan: StreamPlan) -> Response {
-    let chunk = |delta: Value, finish: Option<&str>| {
-        let body = json!({
-            "id": plan.id, "object": "chat.completion.chunk", "created": 0, "model": plan.model,
-            "choices": [{ "index": 0, "delta": delta, "finish_reason": finish }],
-        });
-        Bytes::from(format!("data: {body}\n\n"))
-    };
-    let mut steps = vec![Step::Send(Duration::ZERO, chunk(json!({ "role": "assistant", "content": "" }), None))];
-    let tokens: Vec<&str> = plan.reply.split_inclusive(' ').collect();
-    for (i, token) in tokens.iter().enumerate() {
+fn stream_response(guard: InFlight, frames: Frames, fault: Fault, token_delay: Duration) -> Response {
+    let now = |frames: Vec<Bytes>| frames.into_iter().map(|f| Step::Send(Duration::ZERO, f));
+    let mut steps: Vec<Step> = now(frames.start).collect();
+    let mut broke_early = false;
+    for (i, token) in frames.tokens.into_iter().enumerate() {
         if i == 2 {
-            match plan.fault {
-                Fault::MalformedSse => {
-                    steps.push(Step::Send(plan.token_delay, Bytes::from_static(b"data: {\"choices\": [oops\n\n")));
-                    steps.push(Step::Send(Duration::ZERO, Bytes::from_static(b"data: [DONE]\n\n")));
+            broke_early = true;
+            match fault {
+                Fault::MalformedSse | Fault::StreamError => {
+                    let rest = if fault == Fault::MalformedSse { &frames.malformed } else { &frames.error_event };
+                    let mut rest = rest.iter().cloned();
+                    steps.extend(rest.next().map(|first| Step::Send(token_delay, first)));
+                    steps.extend(now(rest.collect()));
                     break;
                 }
                 Fault::ResetMidStream => {
                     // Pause first so the tokens before the break are on the wire: a break before
                     // the first flush would look like a failed request, not a broken stream.
-                    steps.push(Step::Break(plan.token_delay.max(Duration::from_millis(50))));
+                    steps.push(Step::Break(token_delay.max(Duration::from_millis(50))));
                     break;
                 }
                 Fault::TruncatedStream => break,
-                _ => {}
+                _ => broke_early = false,
             }
         }
-        steps.push(Step::Send(plan.token_delay, chunk(json!({ "content": token }), None)));
+        steps.push(Step::Send(token_delay, token));
     }
-    let broke_early = matches!(plan.fault, Fault::MalformedSse | Fault::ResetMidStream | Fault::TruncatedStream) && tokens.len() > 2;
     if !broke_early {
-        steps.push(Step::Send(Duration::ZERO, chunk(json!({}), Some("stop"))));
-        if let Some(usage) = plan.usage {
-            let body = json!({ "id": plan.id, "object": "chat.completion.chunk", "created": 0, "model": plan.model, "choices": [], "usage": usage });
-            steps.push(Step::Send(Duration::ZERO, Bytes::from(format!("data: {body}\n\n"))));
-        }
-        steps.push(Step::Send(Duration::ZERO, Bytes::from_static(b"data: [DONE]\n\n")));
+        steps.extend(now(frames.end));
     }
     let state = (VecDeque::from(steps), guard);
     let body = futures::stream::unfold(state, |(mut steps, guard)| async move {
@@ -435,6 +424,7 @@ fn stream_response(guard: InFlight, plan: StreamPlan) -> Response {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::{Value, json};
     use tria_llm::prompt::{GROUNDING_CLOSE, GROUNDING_OPEN};
 
     #[test]

@@ -1,15 +1,18 @@
-//! `tria-mock-llm`: serve the OpenAI-compatible mock until interrupted.
+//! `tria-mock-llm`: serve the mock LLM (OpenAI-compatible, Anthropic or Azure) until interrupted.
 #![allow(clippy::print_stdout)] // prints the address it listens on, for scripts
 
 use std::net::SocketAddr;
 use std::time::Duration;
 
 use clap::Parser;
-use tria_mock_llm::{MockConfig, MockServer};
+use tria_mock_llm::{MockConfig, MockServer, Provider};
 
 #[derive(Debug, Parser)]
-#[command(about = "OpenAI-compatible mock LLM for tests and load tests")]
+#[command(about = "Mock LLM (OpenAI-compatible, Anthropic Messages or Azure OpenAI) for tests and load tests")]
 struct Cli {
+    /// The protocol spoken: openai, anthropic or azure (whose one deployment is --model).
+    #[arg(long, env = "TRIA_MOCK_LLM_PROTOCOL", default_value = "openai", value_parser = |s: &str| s.parse::<Provider>())]
+    protocol: Provider,
     #[arg(long, env = "TRIA_MOCK_LLM_LISTEN", default_value = "127.0.0.1:8090")]
     listen: SocketAddr,
     /// Fixed delay before each response head.
@@ -59,9 +62,10 @@ async fn main() -> anyhow::Result<()> {
         seed: cli.seed,
         vary_replies: cli.vary_replies,
         max_sentences: cli.max_sentences,
+        protocol: cli.protocol,
     };
     let server = MockServer::bind(config, cli.listen).await?;
-    println!("tria-mock-llm listening on {}", server.base_url());
+    println!("tria-mock-llm ({}) listening on {}", cli.protocol, server.base_url());
     tokio::select! {
         () = server.wait() => {}
         _ = tokio::signal::ctrl_c() => {}

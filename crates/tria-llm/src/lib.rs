@@ -1,6 +1,7 @@
 //! The LLM seam: the [`LlmClient`] trait (complete and stream, one typed [`LlmError`]), the
-//! OpenAI-compatible HTTP client [`OpenAiClient`], per-model prices ([`PriceTable`]) and the
-//! versioned prompt templates ([`PromptLibrary`]).
+//! HTTP clients — OpenAI-compatible and Azure OpenAI ([`OpenAiClient`]), Anthropic Messages
+//! ([`AnthropicClient`]), built from plain settings by [`build`] — per-model prices
+//! ([`PriceTable`]) and the versioned prompt templates ([`PromptLibrary`]).
 //!
 //! Consumers hold an `Arc<dyn LlmClient>`; resilience (retries, backoff, `Retry-After`, the
 //! concurrency cap, timeouts) lives inside the HTTP client so a caller sees either a completion
@@ -38,22 +39,30 @@
 //! # }
 //! ```
 
+mod anthropic;
 mod client;
 mod error;
+mod http;
 pub mod observe;
 mod openai;
 pub mod prices;
 pub mod prompt;
+mod provider;
 mod retry;
 pub mod sse;
 pub mod tokens;
 mod types;
 
+pub use anthropic::{
+    ANTHROPIC_DEFAULT_BASE_URL, ANTHROPIC_VERSION, AnthropicClient, AnthropicConfig, AnthropicMessage, to_anthropic_messages,
+};
 pub use client::LlmClient;
 pub use error::LlmError;
+pub use http::{HeaderSource, HttpOptions};
 pub use observe::{CallContext, CallOutcome, CallRecord, LlmObserver, ObservedLlm, with_call_context};
-pub use openai::{HeaderSource, OpenAiClient, OpenAiConfig};
+pub use openai::{AZURE_DEFAULT_API_VERSION, OpenAiClient, OpenAiConfig, OpenAiEndpoint};
 pub use prices::{Cost, ModelPrice, PriceTable};
 pub use prompt::{GroundingItem, PromptContext, PromptError, PromptLibrary, RenderedPrompt};
+pub use provider::{Provider, ProviderConfig, UnknownProvider, build};
 pub use retry::RetryPolicy;
 pub use types::{ChatMessage, Completion, CompletionRequest, LlmStream, Role, StreamEvent, Usage, UsageSource};

@@ -8,9 +8,9 @@ use tria_llm::prompt::{GROUNDING_CLOSE, GROUNDING_OPEN};
 use tria_llm::{ChatMessage, CompletionRequest, LlmClient, LlmError, OpenAiClient, OpenAiConfig, RetryPolicy, StreamEvent, UsageSource};
 use tria_mock_llm::{Fault, MockConfig, MockServer};
 
-const GROUNDING: &str = "Returns are accepted within 30 days of delivery. Refunds are issued within 5 business days.";
+pub(crate) const GROUNDING: &str = "Returns are accepted within 30 days of delivery. Refunds are issued within 5 business days.";
 
-fn request() -> CompletionRequest {
+pub(crate) fn request() -> CompletionRequest {
     CompletionRequest::new(vec![
         ChatMessage::system("You answer from the grounding only."),
         ChatMessage::user(format!("{GROUNDING_OPEN}\n{GROUNDING}\n{GROUNDING_CLOSE}\nHow long do refunds take?")),
@@ -18,7 +18,7 @@ fn request() -> CompletionRequest {
 }
 
 /// Fast retries so the tests do not wait on backoff (Retry-After is still honoured).
-fn fast_retry(max_retries: u32) -> RetryPolicy {
+pub(crate) fn fast_retry(max_retries: u32) -> RetryPolicy {
     RetryPolicy {
         max_retries,
         base_delay: Duration::from_millis(5),
@@ -40,7 +40,7 @@ async fn setup(config: MockConfig, retries: u32) -> (MockServer, OpenAiClient) {
 }
 
 /// Collects a stream into its text and its terminal item (Done or the error).
-async fn drain(client: &OpenAiClient) -> (String, Result<StreamEvent, LlmError>) {
+pub(crate) async fn drain(client: &dyn LlmClient) -> (String, Result<StreamEvent, LlmError>) {
     let mut stream = client.stream(&request()).await.expect("stream opens");
     let mut text = String::new();
     while let Some(item) = stream.next().await {

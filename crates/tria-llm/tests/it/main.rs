@@ -1,3 +1,6 @@
-//! tria-llm's integration tests: the HTTP client against the mock LLM on a loopback port.
+//! tria-llm's integration tests: the HTTP clients against the mock LLM on a loopback port,
+//! speaking each provider's protocol (OpenAI-compatible, Anthropic Messages, Azure OpenAI).
 
+mod anthropic;
+mod azure;
 mod client;
