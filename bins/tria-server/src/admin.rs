@@ -429,9 +429,16 @@ pub(crate) async fn db_pool(State(state): State<AppState>, _admin: AdminAuth) ->
 }
 
 #[utoipa::path(get, path = "/admin/integrations", tag = "admin", security(("bearer" = [])), responses((status = 200)))]
-pub(crate) async fn integrations(State(state): State<AppState>, _admin: AdminAuth) -> Response {
+pub(crate) async fn integrations(State(state): State<AppState>, _admin: AdminAuth) -> Result<Response, ApiError> {
     let list: Vec<_> = state.integrations().iter().map(|p| p.status()).collect();
-    Json(json!({ "integrations": list })).into_response()
+    let mut body = json!({ "integrations": list });
+    // Each tenant's own helpdesk, Slack and LLM: where each comes from, never a secret.
+    if let Some(own) = state.tenant_integrations() {
+        let tenants = own.describe(state.store()).await?;
+        body["tenants"] = tenants["tenants"].clone();
+        body["slack_events_unrouted"] = tenants["slack_events_unrouted"].clone();
+    }
+    Ok(Json(body).into_response())
 }
 
 #[cfg(test)]

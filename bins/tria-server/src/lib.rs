@@ -36,6 +36,7 @@ pub mod startup;
 mod state;
 mod stream;
 pub mod telemetry;
+pub mod tenant_integrations;
 mod tenant_settings;
 mod text_input;
 pub mod web;

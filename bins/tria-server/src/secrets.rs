@@ -64,6 +64,9 @@ pub(crate) async fn put_secret(
         return Err(ApiError::bad_request("`value` must not contain control characters"));
     }
     let hint = secrets.put(tenant.id, name, &value).await?;
+    if let Some(own) = state.tenant_integrations() {
+        own.forget(tenant.id);
+    }
     tracing::info!(admin_key = %admin.key_id, tenant = %tenant.slug, secret = %name, "tenant secret set");
     Ok(Json(hint_json(&hint)).into_response())
 }
@@ -89,6 +92,9 @@ pub(crate) async fn delete_secret(
     let name = secret_name(&name)?;
     if !secrets.delete(tenant.id, name).await? {
         return Err(ApiError::not_found(format!("tenant `{slug}` has no secret `{name}`")));
+    }
+    if let Some(own) = state.tenant_integrations() {
+        own.forget(tenant.id);
     }
     tracing::info!(admin_key = %admin.key_id, tenant = %tenant.slug, secret = %name, "tenant secret deleted");
     Ok(StatusCode::NO_CONTENT.into_response())

@@ -91,10 +91,15 @@ pub fn llm_parts(settings: &Settings) -> Result<Option<LlmParts>, StartupError> 
     // Outgoing calls carry the current span's W3C `traceparent` (when tracing export is on).
     config = config.with_header_source(Arc::new(crate::telemetry::outgoing_trace_headers));
     let client = tria_llm::OpenAiClient::new(config).map_err(|e| StartupError::Llm(e.to_string()))?;
+    Ok(Some((Arc::new(client), prompt_library()?)))
+}
+
+/// The prompts from `config/prompts` when that directory exists, else the built-in copy.
+pub fn prompt_library() -> Result<Arc<tria_llm::PromptLibrary>, StartupError> {
     let dir = std::path::Path::new("config/prompts");
     let prompts = if dir.is_dir() { tria_llm::PromptLibrary::load_dir(dir) } else { tria_llm::PromptLibrary::embedded() }
         .map_err(|e| StartupError::Llm(format!("prompts: {e}")))?;
-    Ok(Some((Arc::new(client), Arc::new(prompts))))
+    Ok(Arc::new(prompts))
 }
 
 /// The server's limit settings from the validated config.
@@ -209,23 +214,23 @@ pub async fn build_state(settings: &Settings) -> Result<(AppState, StartupReport
     let budget = spend_budget(&limiter, &limits, settings.cache.redis_timeout.max(Duration::from_millis(20)));
     let metrics = Arc::new(Metrics::new());
     let integrations = crate::integrations::build(&settings.integrations, &store).await?;
+    let secrets = secret_store(settings, &store)?;
+    // Hand-offs and replies go to each tenant's own helpdesk, Slack and LLM, else the deployment's.
+    let wrap_llm: crate::tenant_integrations::LlmWrapper = {
+        let (metrics, budget) = (metrics.clone(), budget.clone());
+        Arc::new(move |client| tria_admission::observe(client, metrics.clone(), budget.clone()))
+    };
+    let own = crate::tenant_integrations::from_settings(settings, &store, secrets.clone(), llm_parts(settings)?, wrap_llm)?;
     let mut builder = Agent::builder(store.clone())
         .answer_cache(cache)
         .semantic(semantic)
         .input_screen(screen)
-        .handoff_notifier(integrations.helpdesk.clone());
+        .handoff_notifier(own.helpdesk.clone())
+        .llm_directory(own.integrations.clone(), own.prompts.clone());
     if let Some(probe) = &integrations.invoicing {
         builder = builder.invoicing_probe(probe.clone());
     }
-    let llm_description = match llm_parts(settings)? {
-        Some((client, prompts)) => {
-            let description = format!("{} at {}", settings.llm.model, settings.llm.base_url);
-            let client = tria_admission::observe(client, metrics.clone(), budget.clone());
-            builder = builder.llm(client, prompts);
-            description
-        }
-        None => "offline grounded responder".to_owned(),
-    };
+    let llm_description = own.llm_description.clone();
     let agent = builder.build();
     report.tenants = tenants.len();
     for tenant in &tenants {
@@ -243,16 +248,19 @@ pub async fn build_state(settings: &Settings) -> Result<(AppState, StartupReport
         max_document_bytes: settings.knowledge.max_document_bytes,
     };
     let guards = Guards { rate_limiter: limiter, budget, metrics };
-    let secrets = secret_store(settings, &store)?;
-    let mut state = AppState::with_guards(store, agent, integrations.probes, service, guards);
+    let mut probes = integrations.probes;
+    probes.push(own.integrations.clone());
+    let mut state = AppState::with_guards(store, agent, probes, service, guards).with_tenant_integrations(own.integrations.clone());
+    // Slack events: signed with the app's secret or a tenant's own (which needs the secrets store).
+    let slack_events = settings.integrations.slack.signing_secret.is_some() || secrets.is_some();
     if let Some(secrets) = secrets {
         state = state.with_secrets(secrets);
     }
-    if let (Some(secret), Some(tenant)) = (&settings.integrations.slack.signing_secret, &settings.integrations.slack.tenant) {
+    if slack_events {
         state = state.with_slack_events(crate::slack_events::SlackEvents {
-            signing_secret: secret.clone(),
-            tenant_slug: tenant.clone(),
-            helpdesk: integrations.helpdesk.clone(),
+            signing_secret: settings.integrations.slack.signing_secret.clone(),
+            tenant_slug: settings.integrations.slack.tenant.clone(),
+            helpdesk: own.helpdesk.clone(),
         });
     }
     if settings.integrations.xero.is_none() {

@@ -70,6 +70,8 @@ struct Inner {
     slack_events: Option<Arc<tria_console::SlackEvents>>,
     /// Tenants' sealed secrets; `None` when no master key is configured.
     secrets: Option<tria_secrets::SecretStore>,
+    /// Each tenant's own helpdesk, Slack and LLM (`None`: every tenant uses the deployment's).
+    tenant_integrations: Option<Arc<crate::tenant_integrations::TenantIntegrations>>,
     insights: tria_console::CustomerInsights,
     auth_cache: crate::auth_cache::AuthCache,
     /// The HTTP server's connection counters (passed to [`crate::serve`] through its options).
@@ -134,6 +136,7 @@ impl AppState {
                 draining: AtomicBool::new(false),
                 slack_events: None,
                 secrets: None,
+                tenant_integrations: None,
                 insights: tria_console::CustomerInsights::default(),
             }),
         }
@@ -155,6 +158,19 @@ impl AppState {
             None => tracing::error!("secrets set after the state was shared; ignored"),
         }
         self
+    }
+
+    /// Tenants' own helpdesks, Slack and LLMs (call before the state is shared).
+    pub fn with_tenant_integrations(mut self, own: Arc<crate::tenant_integrations::TenantIntegrations>) -> Self {
+        match Arc::get_mut(&mut self.inner) {
+            Some(inner) => inner.tenant_integrations = Some(own),
+            None => tracing::error!("tenant integrations set after the state was shared; ignored"),
+        }
+        self
+    }
+
+    pub fn tenant_integrations(&self) -> Option<&crate::tenant_integrations::TenantIntegrations> {
+        self.inner.tenant_integrations.as_deref()
     }
 
     /// The tenants' secrets, for the admin API and the per-tenant integrations.

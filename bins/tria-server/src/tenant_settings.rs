@@ -45,6 +45,10 @@ enum Kind {
     },
     /// The name of a loaded prompt set.
     PromptSet,
+    /// An `https://` URL, or `http://` to a loopback host (see [`is_service_url`]).
+    ServiceUrl,
+    /// A Slack id (workspace `T…`, channel `C…`): capital letters and digits.
+    SlackId,
     /// An object with these known keys (others free-form).
     Object(&'static [(&'static str, Kind)]),
 }
@@ -63,6 +67,18 @@ const BUDGET: &[(&str, Kind)] = &[
     ("usd_per_month", Kind::Number { min: 0.0, max: MAX_USD, note: " (0 turns it off)" }),
 ];
 
+/// `settings.gorgias`: the tenant's own helpdesk (with its secret `gorgias_api_key`), read by
+/// `tenant_integrations`.
+const GORGIAS: &[(&str, Kind)] = &[("base_url", Kind::ServiceUrl), ("username", Kind::Label { max_chars: 254 })];
+
+/// `settings.slack`: the workspace and channel whose Slack events are the tenant's
+/// (`tria_console::slack`).
+const SLACK: &[(&str, Kind)] = &[("team_id", Kind::SlackId), ("channel_id", Kind::SlackId)];
+
+/// `settings.llm`: the tenant's own OpenAI-compatible provider (with its secret `llm_api_key`),
+/// read by `tenant_integrations`; its monthly spend limit is `budget.usd_per_month`.
+const LLM: &[(&str, Kind)] = &[("base_url", Kind::ServiceUrl), ("model", Kind::Label { max_chars: 200 })];
+
 /// Every key of a tenant's settings the code reads (`ratelimit.rs`, `budget.rs`,
 /// `tria_agent::orders::rules`, `generation.rs`, `helpdesk.rs`, the responder and hand-off).
 const SETTINGS: &[(&str, Kind)] = &[
@@ -78,6 +94,9 @@ const SETTINGS: &[(&str, Kind)] = &[
     ("support_phone", Kind::Label { max_chars: 50 }),
     ("cancel_invoiced_orders", Kind::Bool),
     ("prompt_set", Kind::PromptSet),
+    ("gorgias", Kind::Object(GORGIAS)),
+    ("slack", Kind::Object(SLACK)),
+    ("llm", Kind::Object(LLM)),
 ];
 
 fn refuse(path: &str, expected: &str) -> ApiError {
@@ -138,6 +157,14 @@ fn check_value(path: &str, value: &mut Value, kind: Kind, prompt_sets: &[String]
             Some(name) if prompt_sets.iter().any(|set| set == name) => Ok(()),
             _ => Err(refuse(path, &format!("the name of a prompt set this server has loaded ({})", prompt_sets.join(", ")))),
         },
+        Kind::ServiceUrl => match value.as_str() {
+            Some(text) if is_service_url(text) => Ok(()),
+            _ => Err(refuse(path, "an https:// URL (http:// only to 127.0.0.1 or localhost), without user, password, query or fragment")),
+        },
+        Kind::SlackId => match value.as_str() {
+            Some(text) if is_slack_id(text) => Ok(()),
+            _ => Err(refuse(path, "a Slack id: 1 to 32 capital letters and digits (e.g. T0123ABCD)")),
+        },
         Kind::Object(known) => match value {
             Value::Object(map) => check_object(path, map, known, prompt_sets),
             _ => Err(refuse(path, "a JSON object")),
@@ -158,6 +185,32 @@ fn is_email(text: &str) -> bool {
             !local.is_empty() && !domain.is_empty() && !domain.contains('@') && !text.chars().any(|c| c == ' ' || c.is_control())
         })
 }
+
+/// An endpoint a tenant's key is sent to: `https://`, or `http://` to a loopback host (a local
+/// fake or sidecar), so the key never crosses a network in the clear; no user, password, query
+/// or fragment (the URL is shown in `/admin/integrations`).
+fn is_service_url(text: &str) -> bool {
+    let Ok(url) = reqwest::Url::parse(text) else { return false };
+    let host = url.host_str().unwrap_or_default();
+    text.len() <= MAX_URL_CHARS
+        && !host.is_empty()
+        && url.username().is_empty()
+        && url.password().is_none()
+        && url.query().is_none()
+        && url.fragment().is_none()
+        && (url.scheme() == "https" || (url.scheme() == "http" && matches!(host, "127.0.0.1" | "localhost")))
+}
+
+fn is_slack_id(text: &str) -> bool {
+    (1..=32).contains(&text.len()) && text.bytes().all(|b| b.is_ascii_uppercase() || b.is_ascii_digit())
+}
+
+const MAX_URL_CHARS: usize = 2048;
+/// What [`is_service_url`] accepts, narrowed to what any URL parser reads the same way (a host
+/// whose last label is letters, so it is never read as an IPv4 number).
+const SERVICE_URL_PATTERN: &str =
+    r"^(https://(([a-z0-9]+-)*[a-z0-9]+\.)*[a-z]+|http://(127\.0\.0\.1|localhost))(:[0-9]{1,4})?(/[A-Za-z0-9_~-]+)*/?$";
+const SLACK_ID_PATTERN: &str = r"^[A-Z0-9]{1,32}$";
 
 const EMAIL_PATTERN: &str = r"^[^@ \x00-\x1f\x7f-\x9f]+@[^@ \x00-\x1f\x7f-\x9f]+$";
 /// Prose: line breaks and tabs, no other control character (as `text_input::multi_line`).
@@ -196,6 +249,13 @@ fn schema(kind: Kind) -> Value {
             "enum": [tria_llm::prompt::DEFAULT_SET],
             "description": "A loaded prompt set: the built-in `default`, or a set under config/prompts on this server.",
         }),
+        Kind::ServiceUrl => json!({
+            "type": "string",
+            "maxLength": MAX_URL_CHARS,
+            "pattern": SERVICE_URL_PATTERN,
+            "description": "An https:// URL (http:// only to 127.0.0.1 or localhost); the tenant's key is sent to it.",
+        }),
+        Kind::SlackId => json!({ "type": "string", "maxLength": 32, "pattern": SLACK_ID_PATTERN }),
         Kind::Object(known) => json!({
             "type": "object",
             "propertyNames": { "pattern": PROSE_PATTERN },
@@ -223,6 +283,33 @@ mod tests {
         assert_eq!(err.message, "settings.rate_limit.burst must be a whole number from 1 to 1000000");
         let err = check(&mut json!({ "prompt_set": "x" }), &sets()).expect_err("unknown set");
         assert_eq!(err.message, "settings.prompt_set must be the name of a prompt set this server has loaded (default)");
+    }
+
+    #[test]
+    fn integration_endpoints_must_be_https_or_loopback_and_slack_ids_are_checked() {
+        let mut good = json!({
+            "gorgias": { "base_url": "https://acme.gorgias.com/api", "username": "bot@acme.example" },
+            "slack": { "team_id": "T0123ABCD", "channel_id": "C42" },
+            "llm": { "base_url": "http://127.0.0.1:8090/v1", "model": "gpt-4o-mini" },
+        });
+        check(&mut good, &sets()).expect("valid");
+        for bad in
+            ["http://acme.gorgias.com/api", "https://user:pw@acme.gorgias.com", "https://acme.gorgias.com/?k=1", "ftp://x.y", "acme", ""]
+        {
+            let err = check(&mut json!({ "gorgias": { "base_url": bad } }), &sets()).expect_err(bad);
+            assert!(err.message.starts_with("settings.gorgias.base_url must be an https:// URL"), "{bad}: {}", err.message);
+        }
+        let err = check(&mut json!({ "llm": { "base_url": "http://10.0.0.5/v1" } }), &sets()).expect_err("plain http off loopback");
+        assert!(err.message.starts_with("settings.llm.base_url must be"), "{}", err.message);
+        let err = check(&mut json!({ "slack": { "team_id": "t-123" } }), &sets()).expect_err("not a Slack id");
+        assert_eq!(err.message, "settings.slack.team_id must be a Slack id: 1 to 32 capital letters and digits (e.g. T0123ABCD)");
+        let pattern = regex::Regex::new(SERVICE_URL_PATTERN).expect("pattern");
+        for url in ["https://acme.gorgias.com/api", "https://api.openai.com/v1", "http://127.0.0.1:8090/v1", "http://localhost/"] {
+            assert!(pattern.is_match(url) && is_service_url(url), "{url}");
+        }
+        for url in ["http://acme.gorgias.com", "https://1.2.3.4", "https://a.b/?q"] {
+            assert!(!pattern.is_match(url), "{url}");
+        }
     }
 
     #[test]

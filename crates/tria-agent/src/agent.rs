@@ -14,7 +14,7 @@ use crate::AgentError;
 use crate::cached::{CacheParts, Generated};
 use crate::components::IntentParts;
 use crate::context::{DEFAULT_HISTORY_TOKENS, HistoryMessage};
-use crate::generation::LlmParts;
+use crate::generation::{LlmParts, LlmSource};
 use crate::group_commit::ExchangeWriter;
 use crate::handoff::{HandoffNotifier, NoNotifier};
 use crate::input::ChatLimits;
@@ -36,7 +36,7 @@ pub struct AgentBuilder {
     limits: ChatLimits,
     pub(crate) cache: CacheParts,
     semantic: SemanticParts,
-    pub(crate) llm: Option<LlmParts>,
+    pub(crate) llm: Option<LlmSource>,
     pub(crate) screen: Arc<InputScreen>,
     pub(crate) notifier: Arc<dyn HandoffNotifier>,
     pub(crate) orders: crate::orders::OrderParts,
@@ -139,7 +139,7 @@ pub struct Agent {
     pub(crate) indexes: TenantIndexes,
     pub(crate) cache: CacheParts,
     semantic: SemanticParts,
-    llm: Option<LlmParts>,
+    llm: Option<LlmSource>,
     screen: Arc<InputScreen>,
     pub(crate) notifier: Arc<dyn HandoffNotifier>,
     pub(crate) orders: tria_orders::OrderDesk,
@@ -265,8 +265,9 @@ impl Agent {
         self.respond(tenant, ask, classification).await
     }
 
-    pub(crate) fn llm(&self) -> Option<&LlmParts> {
-        self.llm.as_ref()
+    /// The LLM `tenant`'s reply is written with (`None`: the offline responder).
+    pub(crate) async fn llm_for(&self, tenant: &TenantContext) -> Option<LlmParts> {
+        self.llm.as_ref()?.for_tenant(tenant).await
     }
 
     /// The prompt sets a tenant's `settings.prompt_set` may name: those loaded with the LLM, or

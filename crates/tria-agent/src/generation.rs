@@ -23,7 +23,7 @@ const MAX_REPLY_CHARS: usize = 1200;
 pub(crate) const ATTEMPTS: usize = 2;
 const MAX_TOKENS: u32 = 400;
 
-/// The LLM, its prompts and prices.
+/// The LLM one turn's reply is written with, its prompts and prices.
 #[derive(Clone)]
 pub(crate) struct LlmParts {
     pub(crate) client: Arc<dyn LlmClient>,
@@ -31,11 +31,53 @@ pub(crate) struct LlmParts {
     pub(crate) prices: Arc<PriceTable>,
 }
 
+/// Which LLM writes a tenant's replies: its own provider, the deployment's, or none (`None`:
+/// the offline grounded responder). The agent asks once per reply it would generate; an
+/// implementation caches what it builds and must not fail (a tenant whose own provider cannot
+/// be read gets what the implementation thinks safe, and it logs why). The server's reads each
+/// tenant's settings and secrets, so the agent never sees a key.
+#[async_trait::async_trait]
+pub trait LlmDirectory: Send + Sync {
+    async fn for_tenant(&self, tenant: &TenantContext) -> Option<Arc<dyn LlmClient>>;
+}
+
+/// One client for every tenant.
+struct SameLlm(Arc<dyn LlmClient>);
+
+#[async_trait::async_trait]
+impl LlmDirectory for SameLlm {
+    async fn for_tenant(&self, _tenant: &TenantContext) -> Option<Arc<dyn LlmClient>> {
+        Some(self.0.clone())
+    }
+}
+
+/// Where the agent's LLM clients come from, with the prompts and prices they share.
+#[derive(Clone)]
+pub(crate) struct LlmSource {
+    directory: Arc<dyn LlmDirectory>,
+    pub(crate) prompts: Arc<PromptLibrary>,
+    prices: Arc<PriceTable>,
+}
+
+impl LlmSource {
+    /// The LLM `tenant`'s reply is written with, if any.
+    pub(crate) async fn for_tenant(&self, tenant: &TenantContext) -> Option<LlmParts> {
+        let client = self.directory.for_tenant(tenant).await?;
+        Some(LlmParts { client, prompts: self.prompts.clone(), prices: self.prices.clone() })
+    }
+}
+
 impl AgentBuilder {
     /// Generate replies with `client` (any OpenAI-compatible endpoint, or a test double) from
     /// `prompts`; every reply is still checked against its grounding before it is used.
-    pub fn llm(mut self, client: Arc<dyn LlmClient>, prompts: Arc<PromptLibrary>) -> Self {
-        self.llm = Some(LlmParts { client, prompts, prices: Arc::new(PriceTable::builtin()) });
+    pub fn llm(self, client: Arc<dyn LlmClient>, prompts: Arc<PromptLibrary>) -> Self {
+        self.llm_directory(Arc::new(SameLlm(client)), prompts)
+    }
+
+    /// Generate each tenant's replies with the client `directory` picks for it (none: the
+    /// offline responder), from `prompts`.
+    pub fn llm_directory(mut self, directory: Arc<dyn LlmDirectory>, prompts: Arc<PromptLibrary>) -> Self {
+        self.llm = Some(LlmSource { directory, prompts, prices: Arc::new(PriceTable::builtin()) });
         self
     }
 }

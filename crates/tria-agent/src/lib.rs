@@ -37,7 +37,7 @@ pub use client::{ChatClient, with_chat_client};
 pub use context::HistoryMessage;
 pub use conversation::OperatorReply;
 pub use error::AgentError;
-pub use generation::GenerationInfo;
+pub use generation::{GenerationInfo, LlmDirectory};
 pub use handoff::{HandoffEvent, HandoffNotifier, HandoffReason, NotifyError};
 pub use input::ChatLimits;
 pub use orders::{VerificationLimits, VerificationStats};

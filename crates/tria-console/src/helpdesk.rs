@@ -2,23 +2,54 @@
 //! Slack notice (the agent's `HandoffNotifier`); a 🎫 reaction in Slack opens a ticket from a
 //! message, a ✅ resolves the ticket made from that message (its escalation is the agent's to
 //! resolve: `TicketResolved` names it). Every ticket is linked (`ticket_links`) to where it
-//! came from.
+//! came from. Which helpdesk and which Slack webhook a tenant's work goes to is a
+//! [`HelpdeskDirectory`]'s answer (the server's reads each tenant's own settings and secrets);
+//! [`Helpdesk::new`] sends every tenant's to the same ones.
 
 use std::sync::Arc;
 
 use tria_agent::{AgentError, HandoffEvent, HandoffNotifier, NotifyError};
-use tria_core::{CustomerId, TenantContext, TenantId};
+use tria_core::{CustomerId, TenantContext};
 use tria_integrations::slack::SlackWebhook;
 use tria_integrations::ticketing::{NewTicket, Ticketing, TicketingError};
 use tria_store::Store;
 use tria_store::repo::NewTicketLink;
 
-/// The helpdesk (a `Ticketing` seam, none when not configured) and the Slack webhook a hand-off
-/// is reported to, and the ticket links that tie them to conversations and Slack messages.
+/// Where one tenant's hand-off work goes: its helpdesk (none: no tickets) and the Slack webhook
+/// its notices are posted to (none: no notices).
+#[derive(Clone, Default)]
+pub struct HelpdeskTargets {
+    pub ticketing: Option<Arc<dyn Ticketing>>,
+    pub slack: Option<SlackWebhook>,
+}
+
+impl std::fmt::Debug for HelpdeskTargets {
+    // The webhook URL is a credential: only whether there is one.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("HelpdeskTargets").field("ticketing", &self.ticketing.is_some()).field("slack", &self.slack.is_some()).finish()
+    }
+}
+
+/// Picks the helpdesk and Slack webhook for a tenant. Must not fail: a tenant whose own
+/// integration cannot be read gets the answer the implementation thinks safe (and logs why).
+#[async_trait::async_trait]
+pub trait HelpdeskDirectory: Send + Sync {
+    async fn for_tenant(&self, tenant: &TenantContext) -> HelpdeskTargets;
+}
+
+/// The same targets for every tenant (the deployment's `[integrations.*]`).
+#[async_trait::async_trait]
+impl HelpdeskDirectory for HelpdeskTargets {
+    async fn for_tenant(&self, _tenant: &TenantContext) -> HelpdeskTargets {
+        self.clone()
+    }
+}
+
+/// The helpdesk work of every tenant — tickets, Slack notices and the ticket links that tie them
+/// to conversations and Slack messages — sent where the [`HelpdeskDirectory`] says.
 pub struct Helpdesk {
     pub(crate) store: Store,
-    ticketing: Option<Arc<dyn Ticketing>>,
-    slack: Option<SlackWebhook>,
+    directory: Arc<dyn HelpdeskDirectory>,
 }
 
 /// Why a Slack reaction could not be handled (Slack retries the event).
@@ -47,16 +78,27 @@ pub enum ReactionOutcome {
 }
 
 impl Helpdesk {
+    /// Every tenant's tickets to `ticketing` and notices to `slack`.
     pub fn new(store: Store, ticketing: Option<Arc<dyn Ticketing>>, slack: Option<SlackWebhook>) -> Self {
-        Self { store, ticketing, slack }
+        Self::with_directory(store, Arc::new(HelpdeskTargets { ticketing, slack }))
     }
 
-    async fn notify_slack(&self, text: &str) {
-        if let Some(slack) = &self.slack
+    /// Each tenant's tickets and notices to where `directory` says.
+    pub fn with_directory(store: Store, directory: Arc<dyn HelpdeskDirectory>) -> Self {
+        Self { store, directory }
+    }
+
+    /// Where `tenant`'s hand-off work goes now.
+    pub async fn targets(&self, tenant: &TenantContext) -> HelpdeskTargets {
+        self.directory.for_tenant(tenant).await
+    }
+
+    async fn notify_slack(slack: Option<&SlackWebhook>, tenant: &TenantContext, text: &str) {
+        if let Some(slack) = slack
             && let Err(err) = slack.notify(text).await
         {
             // Best effort: the escalation and the ticket are the durable records.
-            tracing::warn!(error = %err, "Slack notice failed");
+            tracing::warn!(tenant = %tenant.slug, error = %err, "Slack notice failed");
         }
     }
 
@@ -68,7 +110,9 @@ impl Helpdesk {
         ts: &str,
         user: &str,
     ) -> Result<ReactionOutcome, ReactionError> {
-        let Some(ticketing) = &self.ticketing else { return Ok(ReactionOutcome::Nothing("no helpdesk configured")) };
+        let Some(ticketing) = self.targets(tenant).await.ticketing else {
+            return Ok(ReactionOutcome::Nothing("no helpdesk configured"));
+        };
         let links = self.store.ticket_links();
         if let Some(link) = links.find_by_slack_message(tenant.id, channel, ts).await?
             && link.status == "open"
@@ -100,18 +144,18 @@ impl Helpdesk {
     }
 
     /// ✅ on a Slack message: the ticket made from it is closed, with its escalation.
-    pub async fn resolve_from_slack(&self, tenant: TenantId, channel: &str, ts: &str) -> Result<ReactionOutcome, ReactionError> {
+    pub async fn resolve_from_slack(&self, tenant: &TenantContext, channel: &str, ts: &str) -> Result<ReactionOutcome, ReactionError> {
         let links = self.store.ticket_links();
-        let Some(link) = links.find_by_slack_message(tenant, channel, ts).await? else {
+        let Some(link) = links.find_by_slack_message(tenant.id, channel, ts).await? else {
             return Ok(ReactionOutcome::Nothing("no ticket was made from this message"));
         };
         if link.status != "open" {
             return Ok(ReactionOutcome::Nothing("already resolved"));
         }
-        if let Some(ticketing) = &self.ticketing {
+        if let Some(ticketing) = self.targets(tenant).await.ticketing {
             ticketing.close_ticket(&link.ticket_ref).await?;
         }
-        links.close(tenant, link.id).await?;
+        links.close(tenant.id, link.id).await?;
         Ok(ReactionOutcome::TicketResolved(link.ticket_ref, link.escalation_id))
     }
 }
@@ -119,8 +163,9 @@ impl Helpdesk {
 #[async_trait::async_trait]
 impl HandoffNotifier for Helpdesk {
     async fn notify(&self, tenant: &TenantContext, escalation: &HandoffEvent) -> Result<Option<String>, NotifyError> {
+        let targets = self.targets(tenant).await;
         let mut ticket_ref = None;
-        if let Some(ticketing) = &self.ticketing {
+        if let Some(ticketing) = &targets.ticketing {
             let customer = match escalation.customer {
                 Some(CustomerId(id)) => {
                     self.store.customers().get(tenant.id, CustomerId(id)).await.map_err(|e| NotifyError(e.to_string()))?
@@ -161,12 +206,16 @@ impl HandoffNotifier for Helpdesk {
             ticket_ref = Some(ticket.id);
         }
         let ticket = ticket_ref.as_deref().map(|t| format!(", ticket #{t}")).unwrap_or_default();
-        self.notify_slack(&format!(
-            ":raising_hand: {}: a conversation needs a person ({}){ticket}. Last message: \"{}\"",
-            tenant.name,
-            escalation.reason.as_str(),
-            escalation.last_message.chars().take(200).collect::<String>()
-        ))
+        Self::notify_slack(
+            targets.slack.as_ref(),
+            tenant,
+            &format!(
+                ":raising_hand: {}: a conversation needs a person ({}){ticket}. Last message: \"{}\"",
+                tenant.name,
+                escalation.reason.as_str(),
+                escalation.last_message.chars().take(200).collect::<String>()
+            ),
+        )
         .await;
         Ok(ticket_ref)
     }

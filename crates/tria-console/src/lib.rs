@@ -31,7 +31,7 @@ pub use dashboard::{
     CacheFigures, CacheLevelFigures, DEFAULT_DAYS, Dashboard, DayCounts, LatencyFigures, MAX_DAYS, TenantName, TokenFigures, dashboard_days,
 };
 pub use error::ConsoleError;
-pub use helpdesk::{Helpdesk, ReactionError, ReactionOutcome};
+pub use helpdesk::{Helpdesk, HelpdeskDirectory, HelpdeskTargets, ReactionError, ReactionOutcome};
 pub use slack::SlackEvents;
 pub use summary::{HandoffSummary, citation_text, reply_notes, sentiment, summarise};
 

@@ -67,10 +67,17 @@ pub enum SlackNotifyError {
 }
 
 /// Posts messages to a Slack channel through an incoming webhook.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct SlackWebhook {
     http: reqwest::Client,
     url: String,
+}
+
+impl std::fmt::Debug for SlackWebhook {
+    // The URL is the credential.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SlackWebhook").finish_non_exhaustive()
+    }
 }
 
 impl SlackWebhook {
@@ -78,9 +85,11 @@ impl SlackWebhook {
         Self { http, url: url.into() }
     }
 
-    /// Sends `text`; an error says why Slack did not take it.
+    /// Sends `text`; an error says why Slack did not take it, without the URL (a webhook URL is
+    /// a credential).
     pub async fn notify(&self, text: &str) -> Result<(), SlackNotifyError> {
-        let response = self.http.post(&self.url).json(&serde_json::json!({ "text": text })).send().await?;
+        let response =
+            self.http.post(&self.url).json(&serde_json::json!({ "text": text })).send().await.map_err(reqwest::Error::without_url)?;
         if response.status().is_success() { Ok(()) } else { Err(SlackNotifyError::Refused(response.status())) }
     }
 }

@@ -26,6 +26,7 @@ mod schemathesis;
 mod secrets;
 mod socket;
 mod streaming;
+mod tenant_integrations;
 mod tenant_settings;
 mod text_fields;
 mod traces;

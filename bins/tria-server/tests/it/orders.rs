@@ -37,8 +37,8 @@ async fn app_with(ticketing: Arc<dyn Ticketing>, probes: Vec<Arc<dyn Integration
     let helpdesk = Arc::new(Helpdesk::new(db.store.clone(), Some(ticketing), None));
     let agent = Agent::builder(db.store.clone()).handoff_notifier(helpdesk.clone()).build();
     let state = AppState::new(db.store.clone(), agent, probes, ServiceSettings::default()).with_slack_events(SlackEvents {
-        signing_secret: SECRET.into(),
-        tenant_slug: "northwind".into(),
+        signing_secret: Some(SECRET.into()),
+        tenant_slug: Some("northwind".into()),
         helpdesk,
     });
     TestApp { router: router(state.clone()), state, db }

@@ -76,10 +76,10 @@ impl Agent {
         offline: String,
         must_name: &[String],
     ) -> (String, ReplyUsage) {
-        let Some(llm) = self.llm() else { return (offline, ReplyUsage::default()) };
         if !generation::uses_llm(classification.label) || grounding.is_empty() {
             return (offline, ReplyUsage::default());
         }
+        let Some(llm) = self.llm_for(tenant).await else { return (offline, ReplyUsage::default()) };
         let request = GenerationRequest {
             tenant,
             label: classification.label,
