@@ -4,6 +4,7 @@
 pub mod answer;
 pub mod chat;
 pub mod constraints;
+pub mod currency;
 pub mod error;
 pub mod ids;
 pub mod intent;

@@ -12,36 +12,6 @@ pub struct Currency {
     exponent: u32,
 }
 
-/// ISO 4217 codes whose minor unit is not 1/100; every other code has two decimals.
-const EXPONENTS: &[(&str, u32)] = &[
-    ("BIF", 0),
-    ("CLP", 0),
-    ("DJF", 0),
-    ("GNF", 0),
-    ("ISK", 0),
-    ("JPY", 0),
-    ("KMF", 0),
-    ("KRW", 0),
-    ("PYG", 0),
-    ("RWF", 0),
-    ("UGX", 0),
-    ("UYI", 0),
-    ("VND", 0),
-    ("VUV", 0),
-    ("XAF", 0),
-    ("XOF", 0),
-    ("XPF", 0),
-    ("BHD", 3),
-    ("IQD", 3),
-    ("JOD", 3),
-    ("KWD", 3),
-    ("LYD", 3),
-    ("OMR", 3),
-    ("TND", 3),
-    ("CLF", 4),
-    ("UYW", 4),
-];
-
 /// Prices above this many minor units are refused: amounts stay exact as `f64` (Xero's decimal
 /// amounts are built from them) with room for quantities.
 pub(crate) const MAX_PRICE_MINOR: i64 = 1_000_000_000_000_000;
@@ -54,7 +24,7 @@ impl Currency {
             return Err(ImportError::BadTenantCurrency(code.to_owned()));
         }
         let code = code.to_ascii_uppercase();
-        let exponent = EXPONENTS.iter().find(|(c, _)| *c == code).map_or(2, |(_, e)| *e);
+        let exponent = tria_core::currency::minor_unit_exponent(&code);
         Ok(Self { code, exponent })
     }
 

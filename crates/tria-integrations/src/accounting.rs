@@ -38,11 +38,15 @@ pub struct InvoiceDraft {
     pub contact_id: String,
     /// Our order number (`ORD-…`), shown on the invoice and used to find it again.
     pub reference: String,
-    /// ISO 4217 code; amounts use two decimals.
+    /// ISO 4217 code; line amounts are minor units of it, with its own decimals
+    /// (`tria_core::currency`: JPY none, KWD three).
     pub currency: String,
     pub date: NaiveDate,
     pub due_date: NaiveDate,
     pub lines: Vec<InvoiceLine>,
+    /// The sales account the lines are booked to (the tenant's `invoicing.account_code`);
+    /// `None`: the connection's default.
+    pub account_code: Option<String>,
 }
 
 /// The created invoice.
@@ -140,6 +144,13 @@ pub trait Accounting: Send + Sync {
         let _ = (invoice_id, idempotency_key);
         Err(AccountingError::Rejected { status: 0, message: "voiding is not supported".into(), details: vec![] })
     }
+
+    /// Has the accounting system email the invoice to its contact. Repeating a call with the same
+    /// key must not send a second email.
+    async fn email_invoice(&self, invoice_id: &str, idempotency_key: &str) -> Result<(), AccountingError> {
+        let _ = (invoice_id, idempotency_key);
+        Err(AccountingError::Rejected { status: 0, message: "emailing invoices is not supported".into(), details: vec![] })
+    }
 }
 
 /// Wraps an [`Accounting`] in a circuit breaker: while the breaker is open calls fail fast with
@@ -193,5 +204,9 @@ impl Accounting for Guarded {
 
     async fn void_invoice(&self, invoice_id: &str, idempotency_key: &str) -> Result<(), AccountingError> {
         self.guard(self.inner.void_invoice(invoice_id, idempotency_key)).await
+    }
+
+    async fn email_invoice(&self, invoice_id: &str, idempotency_key: &str) -> Result<(), AccountingError> {
+        self.guard(self.inner.email_invoice(invoice_id, idempotency_key)).await
     }
 }

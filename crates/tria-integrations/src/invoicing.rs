@@ -16,6 +16,14 @@
 //! order's invoice (recorded, or found by its reference in case an invoice call was in flight)
 //! is voided with a stable idempotency key; no invoice → nothing to do; giving up → an open
 //! escalation for a person to void it by hand.
+//!
+//! What goes on the invoice is the tenant's (`settings.invoicing`, [`TenantInvoicing`]): its sales
+//! account code, its payment terms, the order's currency with that currency's decimals. A tenant
+//! with `invoicing.email_invoices` also gets each invoice emailed through the accounting system:
+//! completing the invoice queues one `xero.email` job in the same transaction, and this worker
+//! drains those too, with a stable idempotency key (a retry never sends a second email). Emailing
+//! never touches the order: it stays `invoiced` whatever happens, a transient failure is retried
+//! later, and giving up opens an escalation for a person to send the invoice by hand.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -23,11 +31,12 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use tria_core::{CustomerId, OrderStatus, TenantId};
 use tria_store::records::{Order, OutboxJob};
-use tria_store::repo::{INVOICE_OUTBOX_KIND, LeaseOutcome, VOID_OUTBOX_KIND, job_order_id};
+use tria_store::repo::{EMAIL_OUTBOX_KIND, INVOICE_OUTBOX_KIND, LeaseOutcome, VOID_OUTBOX_KIND, job_order_id};
 use tria_store::{Store, StoreError};
 
 use crate::accounting::{Accounting, AccountingError, Customer, InvoiceDraft, InvoiceLine};
 use crate::resilience::{RetryDecision, RetryPolicy, Retryable};
+use crate::tenant_invoicing::TenantInvoicing;
 
 /// Worker settings.
 #[derive(Clone, Debug)]
@@ -42,7 +51,8 @@ pub struct InvoiceWorkerConfig {
     pub backoff: RetryPolicy,
     /// Sleep between passes when there was nothing to do.
     pub idle_poll: Duration,
-    /// Invoice due date = order date + this many days.
+    /// Invoice due date = order date + this many days, unless the tenant sets
+    /// `invoicing.payment_terms_days`.
     pub payment_terms_days: u32,
 }
 
@@ -81,6 +91,8 @@ pub struct PassReport {
     pub lease_lost: u32,
     /// Invoices of cancelled orders voided.
     pub voided: u32,
+    /// Invoices emailed to the customer (tenants with `invoicing.email_invoices`).
+    pub emailed: u32,
 }
 
 /// An order whose invoicing was given up and compensated.
@@ -138,6 +150,12 @@ pub fn invoice_idempotency_key(order_id: uuid::Uuid) -> String {
     format!("tria-invoice-{order_id}")
 }
 
+/// The idempotency key of emailing an order's invoice: one email per order, however often the
+/// job is retried.
+pub fn email_idempotency_key(order_id: uuid::Uuid) -> String {
+    format!("tria-email-{order_id}")
+}
+
 /// The idempotency key of voiding a cancelled order's invoice.
 pub fn void_idempotency_key(order_id: uuid::Uuid) -> String {
     format!("tria-void-{order_id}")
@@ -155,6 +173,7 @@ enum JobOutcome {
     Skipped,
     LeaseLost,
     Voided,
+    Emailed,
 }
 
 fn after(now: DateTime<Utc>, delay: Duration) -> DateTime<Utc> {
@@ -179,16 +198,22 @@ impl InvoiceWorker {
         self
     }
 
-    /// Leases one batch of due invoice jobs and one of void jobs and works them one by one.
+    /// Leases one batch each of due invoice, void and email jobs and works them one by one.
     pub async fn run_once(&self) -> Result<PassReport, StoreError> {
         let outbox = self.store.outbox();
         let mut jobs = outbox.lease_due(INVOICE_OUTBOX_KIND, self.config.lease_for, self.config.batch, Utc::now()).await?;
         jobs.extend(outbox.lease_due(VOID_OUTBOX_KIND, self.config.lease_for, self.config.batch, Utc::now()).await?);
+        jobs.extend(outbox.lease_due(EMAIL_OUTBOX_KIND, self.config.lease_for, self.config.batch, Utc::now()).await?);
         let mut report = PassReport { leased: u32::try_from(jobs.len()).unwrap_or(u32::MAX), ..PassReport::default() };
         for job in &jobs {
-            let outcome = if job.kind == VOID_OUTBOX_KIND { self.work_void(job).await? } else { self.work(job).await? };
+            let outcome = match job.kind.as_str() {
+                VOID_OUTBOX_KIND => self.work_void(job).await?,
+                EMAIL_OUTBOX_KIND => self.work_email(job).await?,
+                _ => self.work(job).await?,
+            };
             match outcome {
                 JobOutcome::Voided => report.voided += 1,
+                JobOutcome::Emailed => report.emailed += 1,
                 JobOutcome::Invoiced => report.invoiced += 1,
                 JobOutcome::Deferred => report.deferred += 1,
                 JobOutcome::Retried => report.retried += 1,
@@ -246,6 +271,14 @@ impl InvoiceWorker {
             return Ok(lease_kept(outbox.defer_with_note(job, at, note).await?, JobOutcome::Deferred));
         };
         let items = self.store.orders().items(tenant, order.id).await?;
+        let invoicing = self.tenant_invoicing(tenant).await?;
+        // The lines are priced in the order's currency (the catalogue's, which uploads keep to the
+        // tenant's); an order written without one is in the tenant's.
+        let currency = match order.currency.trim() {
+            "" => self.store.tenants().currency(tenant).await?,
+            code => code.to_owned(),
+        };
+        let terms_days = invoicing.payment_terms_days.unwrap_or(self.config.payment_terms_days);
         // A customer first seen in chat has only the tenant's id for them; an accounting
         // contact needs a name, so that id stands in for it.
         let name = match (customer.name.trim(), customer.company.trim()) {
@@ -259,9 +292,9 @@ impl InvoiceWorker {
             let draft = InvoiceDraft {
                 contact_id: contact.contact_id,
                 reference: order.number.clone(),
-                currency: order.currency.clone(),
+                currency,
                 date,
-                due_date: date + chrono::Days::new(u64::from(self.config.payment_terms_days)),
+                due_date: date + chrono::Days::new(u64::from(terms_days)),
                 lines: items
                     .iter()
                     .map(|item| InvoiceLine {
@@ -270,6 +303,7 @@ impl InvoiceWorker {
                         unit_amount_minor: item.unit_price_minor,
                     })
                     .collect(),
+                account_code: invoicing.account_code.clone(),
             };
             accounting.create_invoice(&draft, &invoice_idempotency_key(order.id)).await
         }
@@ -277,8 +311,9 @@ impl InvoiceWorker {
         let now = Utc::now();
         match result {
             Ok(invoice) => {
-                let outcome = outbox.complete_invoice(job, &invoice.invoice_id, &invoice.invoice_number).await?;
-                tracing::info!(order = %order.number, invoice = %invoice.invoice_number, "order invoiced");
+                let email = invoicing.email_invoices.then_some(EMAIL_OUTBOX_KIND);
+                let outcome = outbox.complete_invoice_then(job, &invoice.invoice_id, &invoice.invoice_number, email).await?;
+                tracing::info!(order = %order.number, invoice = %invoice.invoice_number, emailed = email.is_some(), "order invoiced");
                 Ok(lease_kept(outcome, JobOutcome::Invoiced))
             }
             Err(AccountingError::CircuitOpen(open)) => {
@@ -303,6 +338,68 @@ impl InvoiceWorker {
                     _ => self.config.backoff.delay(attempts),
                 };
                 tracing::info!(order = %order.number, attempts, error = %err, "invoice attempt failed; retrying later");
+                Ok(lease_kept(outbox.retry_later(job, &err.to_string(), after(now, delay)).await?, JobOutcome::Retried))
+            }
+        }
+    }
+
+    /// The tenant's invoicing settings (defaults for a tenant that is gone).
+    async fn tenant_invoicing(&self, tenant: TenantId) -> Result<TenantInvoicing, StoreError> {
+        Ok(self.store.tenants().get(tenant).await?.map(|t| TenantInvoicing::from_settings(&t.settings)).unwrap_or_default())
+    }
+
+    /// Emails an invoiced order's invoice to the customer. The order is never changed here.
+    async fn work_email(&self, job: &OutboxJob) -> Result<JobOutcome, StoreError> {
+        let outbox = self.store.outbox();
+        let tenant = TenantId(job.tenant_id);
+        let order = match job_order_id(job) {
+            Ok(id) => self.store.orders().find(tenant, id).await?,
+            Err(_) => None,
+        };
+        let Some(order) = order else {
+            return Ok(lease_kept(outbox.skip(job, "order not found; nothing to email").await?, JobOutcome::Skipped));
+        };
+        let (Some(invoice_id), true) = (&order.invoice_id, order.status == OrderStatus::Invoiced.as_str()) else {
+            // Cancelled (its invoice is being voided) before the email went out.
+            let note = format!("order is {}; invoice not emailed", order.status);
+            return Ok(lease_kept(outbox.skip(job, &note).await?, JobOutcome::Skipped));
+        };
+        if !self.tenant_invoicing(tenant).await?.email_invoices {
+            let note = "the tenant turned emailing invoices off; not emailed";
+            return Ok(lease_kept(outbox.skip(job, note).await?, JobOutcome::Skipped));
+        }
+        let Some(accounting) = self.accounting.for_tenant(tenant) else {
+            let at = after(Utc::now(), NO_CONNECTION_RETRY);
+            return Ok(lease_kept(
+                outbox.defer_with_note(job, at, "no accounting connection for this tenant").await?,
+                JobOutcome::Deferred,
+            ));
+        };
+        let number = order.invoice_number.clone().unwrap_or_default();
+        let now = Utc::now();
+        match accounting.email_invoice(invoice_id, &email_idempotency_key(order.id)).await {
+            Ok(()) => {
+                tracing::info!(order = %order.number, invoice = %number, "invoice emailed");
+                Ok(lease_kept(outbox.skip(job, &format!("invoice {number} emailed")).await?, JobOutcome::Emailed))
+            }
+            Err(AccountingError::CircuitOpen(open)) => {
+                Ok(lease_kept(outbox.defer(job, after(now, open.retry_in)).await?, JobOutcome::Deferred))
+            }
+            // No connection (none, or revoked): wait for a person to connect it; no attempt used.
+            Err(AccountingError::NotConnected(why)) => {
+                Ok(lease_kept(outbox.defer_with_note(job, after(now, NO_CONNECTION_RETRY), &why).await?, JobOutcome::Deferred))
+            }
+            Err(err) => {
+                let attempts = u32::try_from(job.attempts).unwrap_or(0).saturating_add(1);
+                if err.is_permanent() || attempts >= self.config.max_attempts {
+                    tracing::warn!(order = %order.number, invoice = %number, error = %err, "emailing the invoice gave up; escalating");
+                    return Ok(lease_kept(outbox.fail_email(job, &err.to_string()).await?, JobOutcome::Failed));
+                }
+                let delay = match err.retry_decision() {
+                    RetryDecision::RetryAfter(after) => after,
+                    _ => self.config.backoff.delay(attempts),
+                };
+                tracing::info!(order = %order.number, attempts, error = %err, "emailing the invoice failed; retrying later");
                 Ok(lease_kept(outbox.retry_later(job, &err.to_string(), after(now, delay)).await?, JobOutcome::Retried))
             }
         }

@@ -5,6 +5,7 @@
 //! - [`accounting`]: the [`Accounting`](accounting::Accounting) seam and its breaker layer.
 //! - [`xero`]: the Xero client (and, with feature `fake`, a loopback fake of Xero).
 //! - [`invoicing`]: the outbox worker that turns confirmed orders into exactly one invoice each.
+//! - [`tenant_invoicing`]: a tenant's `settings.invoicing` (account code, emailing, terms).
 //! - [`slack`]: Slack request signatures and webhook notices for human handoff.
 //! - [`ticketing`]: the helpdesk seam and a Gorgias client (and, with `fake`, a Gorgias fake).
 
@@ -13,6 +14,7 @@ pub mod clock;
 pub mod invoicing;
 pub mod resilience;
 pub mod slack;
+pub mod tenant_invoicing;
 pub mod ticketing;
 pub mod xero;
 

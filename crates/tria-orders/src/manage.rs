@@ -84,8 +84,11 @@ impl OrderDesk {
         let items = orders.items(cx.tenant.id, order.id).await?;
         let summary = stored_summary(&order, &items, &catalogue);
         let void_note = self.void_note(cx, &order).await?;
-        let text =
-            format!("{}\n{}", reply::status_text(&order, self.invoicing_degraded(), void_note.as_deref()), reply::lines_text(&summary));
+        let text = format!(
+            "{}\n{}",
+            reply::status_text(&order, self.invoicing_degraded(), cx.rules.email_invoices, void_note.as_deref()),
+            reply::lines_text(&summary)
+        );
         Ok(cx.turn(text).with_order(summary))
     }
 
@@ -124,7 +127,7 @@ impl OrderDesk {
         };
         let text = format!(
             "{}\n{}\nDo you want me to cancel order {number}?{invoice} Reply \"Confirm\" to cancel it, or \"No\" to keep it.",
-            reply::status_text(&order, self.invoicing_degraded(), None),
+            reply::status_text(&order, self.invoicing_degraded(), cx.rules.email_invoices, None),
             reply::lines_text(&summary)
         );
         Ok(cx.turn_as(text, IntentLabel::OrderChange).with_order(summary))

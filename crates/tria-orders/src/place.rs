@@ -343,11 +343,7 @@ impl OrderDesk {
             turn = cx.turn_as(text, IntentLabel::OrderPlacement);
             turn.handoff = Some(reason);
         } else {
-            let invoice = if self.invoicing_degraded() {
-                "Our invoicing system is catching up at the moment, so your invoice will follow by email."
-            } else {
-                "Your invoice will follow by email."
-            };
+            let invoice = reply::invoice_promise(cx.rules.email_invoices, self.invoicing_degraded());
             let text = format!(
                 "Thank you! Order {} is confirmed:\n{}\nTotal: {}. {invoice}",
                 order.number,

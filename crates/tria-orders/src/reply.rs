@@ -140,23 +140,39 @@ pub(crate) fn status_word(status: OrderStatus) -> &'static str {
     }
 }
 
-/// One order's status in a sentence, with what follows from it.
-pub(crate) fn status_text(order: &Order, invoicing_degraded: bool, void_note: Option<&str>) -> String {
+/// What a confirmation says about the invoice. Only a tenant whose invoices the accounting system
+/// emails (`invoicing.email_invoices`) promises an email; the others say what is true: an invoice
+/// is issued (its number shows in the order's status once it exists).
+pub(crate) fn invoice_promise(email_invoices: bool, invoicing_degraded: bool) -> &'static str {
+    match (email_invoices, invoicing_degraded) {
+        (true, false) => "Your invoice will follow by email.",
+        (true, true) => "Our invoicing system is catching up at the moment, so your invoice will follow by email a little later.",
+        (false, false) => "An invoice will be issued for it; ask me about the order to see its invoice number.",
+        (false, true) => "Our invoicing system is catching up at the moment, so its invoice will be issued a little later.",
+    }
+}
+
+/// One order's status in a sentence, with what follows from it. `email_invoices`: the tenant's
+/// invoices are emailed to the customer (see [`invoice_promise`]).
+pub(crate) fn status_text(order: &Order, invoicing_degraded: bool, email_invoices: bool, void_note: Option<&str>) -> String {
     let status = OrderStatus::parse(&order.status).unwrap_or(OrderStatus::Failed);
     let placed = order.created_at.format("%Y-%m-%d");
     let total = money(order.total_minor, &order.currency);
     let mut text = format!("Order {} (placed {placed}, total {total}) is {}.", order.number, status_word(status));
     match status {
         OrderStatus::Draft => text.push_str(" A member of our team reviews it before it is processed."),
+        OrderStatus::Confirmed if invoicing_degraded && email_invoices => {
+            text.push_str(" Our invoicing system is catching up at the moment; the invoice will follow by email a little later.")
+        }
         OrderStatus::Confirmed if invoicing_degraded => {
-            text.push_str(" Our invoicing system is catching up at the moment; the invoice will follow by email.")
+            text.push_str(" Our invoicing system is catching up at the moment; the invoice will be issued a little later.")
         }
         OrderStatus::Confirmed => text.push_str(" Its invoice is being prepared."),
-        OrderStatus::Invoiced => {
-            if let Some(number) = &order.invoice_number {
-                text.push_str(&format!(" Invoice {number} has been issued."));
-            }
-        }
+        OrderStatus::Invoiced => match &order.invoice_number {
+            Some(number) if email_invoices => text.push_str(&format!(" Invoice {number} has been issued and is sent to you by email.")),
+            Some(number) => text.push_str(&format!(" Invoice {number} has been issued.")),
+            None => {}
+        },
         OrderStatus::Cancelled => {
             if let Some(note) = void_note {
                 text.push(' ');
@@ -170,7 +186,60 @@ pub(crate) fn status_text(order: &Order, invoicing_degraded: bool, void_note: Op
 
 #[cfg(test)]
 mod tests {
-    use super::{excerpt, unknown_text};
+    use super::{excerpt, invoice_promise, status_text, unknown_text};
+    use chrono::{TimeZone, Utc};
+    use tria_store::records::Order;
+
+    fn order(status: &str, invoice_number: Option<&str>, total_minor: i64, currency: &str) -> Order {
+        let at = Utc.with_ymd_and_hms(2026, 3, 2, 10, 0, 0).single().unwrap_or_default();
+        Order {
+            id: uuid::Uuid::nil(),
+            tenant_id: uuid::Uuid::nil(),
+            customer_id: uuid::Uuid::nil(),
+            number: "ORD-1".into(),
+            status: status.into(),
+            subtotal_minor: total_minor,
+            total_minor,
+            currency: currency.into(),
+            idempotency_key: "k".into(),
+            invoice_id: invoice_number.map(|_| "inv-id".to_owned()),
+            invoice_number: invoice_number.map(str::to_owned),
+            failure_reason: None,
+            created_at: at,
+            updated_at: at,
+        }
+    }
+
+    #[test]
+    fn only_a_tenant_that_emails_invoices_promises_an_email() {
+        for degraded in [false, true] {
+            assert!(invoice_promise(true, degraded).contains("by email"), "{degraded}");
+            assert!(!invoice_promise(false, degraded).contains("email"), "{degraded}");
+        }
+        assert_eq!(invoice_promise(true, false), "Your invoice will follow by email.");
+        assert_eq!(invoice_promise(false, false), "An invoice will be issued for it; ask me about the order to see its invoice number.");
+        assert_eq!(
+            invoice_promise(false, true),
+            "Our invoicing system is catching up at the moment, so its invoice will be issued a little later."
+        );
+    }
+
+    #[test]
+    fn an_orders_status_mentions_email_only_when_the_tenant_emails_invoices() {
+        let confirmed = order("confirmed", None, 120_000, "JPY");
+        assert_eq!(
+            status_text(&confirmed, true, false, None),
+            "Order ORD-1 (placed 2026-03-02, total ¥120000) is confirmed. Our invoicing system is catching up at the moment; the invoice will be issued a little later."
+        );
+        assert!(status_text(&confirmed, true, true, None).ends_with("the invoice will follow by email a little later."));
+        assert!(status_text(&confirmed, false, true, None).ends_with("Its invoice is being prepared."));
+        let invoiced = order("invoiced", Some("INV-0007"), 1_234, "KWD");
+        assert_eq!(
+            status_text(&invoiced, false, false, None),
+            "Order ORD-1 (placed 2026-03-02, total 1.234 KWD) is invoiced. Invoice INV-0007 has been issued."
+        );
+        assert!(status_text(&invoiced, false, true, None).ends_with("Invoice INV-0007 has been issued and is sent to you by email."));
+    }
 
     #[test]
     fn a_quoted_excerpt_is_short_plain_and_cut_at_a_word() {

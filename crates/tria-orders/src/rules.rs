@@ -21,6 +21,9 @@ pub(crate) struct OrderRules {
     /// `cancel_invoiced_orders`: whether an invoiced order may still be cancelled (its invoice is
     /// then voided). Default true.
     pub(crate) cancel_invoiced_orders: bool,
+    /// `invoicing.email_invoices`: the accounting system emails each invoice to the customer, so
+    /// a reply may say "your invoice will follow by email". Default false.
+    pub(crate) email_invoices: bool,
 }
 
 impl OrderRules {
@@ -41,6 +44,7 @@ impl OrderRules {
             free_shipping_threshold_minor: int("free_shipping_threshold_minor"),
             support_hours: settings.get("support_hours").and_then(Value::as_str).map(str::to_owned),
             cancel_invoiced_orders: settings.get("cancel_invoiced_orders").and_then(Value::as_bool).unwrap_or(true),
+            email_invoices: tria_integrations::tenant_invoicing::TenantInvoicing::from_settings(settings).email_invoices,
         }
     }
 
@@ -65,5 +69,8 @@ mod tests {
         assert!(!rules.cancel_invoiced_orders);
         let none = OrderRules::from_settings(&serde_json::json!({}));
         assert!(!none.needs_approval(i64::MAX) && none.cancel_invoiced_orders);
+        assert!(!none.email_invoices, "no tenant is promised an email by default");
+        let emailing = OrderRules::from_settings(&serde_json::json!({ "invoicing": { "email_invoices": true } }));
+        assert!(emailing.email_invoices);
     }
 }

@@ -27,8 +27,9 @@ pub struct XeroConfig {
     pub timeout: Duration,
     /// Retries inside one call (short); long waits are the outbox's job.
     pub retry: RetryPolicy,
-    /// Sales account for invoice lines. With it invoices are created `AUTHORISED`, without it as
-    /// `DRAFT` (Xero requires an account code to approve an invoice).
+    /// Sales account for invoice lines when the draft names none (a tenant's
+    /// `invoicing.account_code` overrides it). With an account code invoices are created
+    /// `AUTHORISED`, without one as `DRAFT` (Xero requires an account code to approve an invoice).
     pub sales_account_code: Option<String>,
     /// How long to wait when a 429 carries no `Retry-After`.
     pub default_retry_after: Duration,
@@ -64,10 +65,17 @@ pub(crate) fn transport_error(err: reqwest::Error) -> AccountingError {
     if err.is_timeout() { AccountingError::Timeout } else { AccountingError::Transport(err.to_string()) }
 }
 
-/// Minor units to the decimal amount Xero expects (two decimals).
-fn amount(minor: i64) -> f64 {
-    // Exact for every amount below 2^53 cents; the nearest double prints as the decimal.
-    minor as f64 / 100.0
+/// Minor units of `currency` to the decimal amount Xero expects, with the currency's own
+/// decimals (JPY whole yen, KWD three decimals).
+fn amount(minor: i64, currency: &str) -> f64 {
+    // Exact for every amount below 2^53 minor units; the nearest double prints as the decimal.
+    tria_core::currency::major_units(minor, currency)
+}
+
+/// Xero keeps unit amounts to two decimals unless asked for four (`unitdp=4`): a currency with
+/// three decimals (KWD, BHD) needs it, or its fils would be rounded away.
+fn unit_decimal_places(currency: &str) -> Option<&'static str> {
+    (tria_core::currency::minor_unit_exponent(currency) > 2).then_some("4")
 }
 
 impl XeroClient {
@@ -125,7 +133,9 @@ impl XeroClient {
             }
             if status.is_success() {
                 let bytes = response.bytes().await.map_err(transport_error)?;
-                return serde_json::from_slice(&bytes).map_err(|e| AccountingError::Protocol(e.to_string()));
+                // 204 No Content (emailing an invoice) reads as `null`, i.e. `()`.
+                let bytes: &[u8] = if bytes.is_empty() { b"null" } else { &bytes };
+                return serde_json::from_slice(bytes).map_err(|e| AccountingError::Protocol(e.to_string()));
             }
             return Err(self.error_for(status, response).await);
         }
@@ -199,6 +209,8 @@ impl Accounting for XeroClient {
     }
 
     async fn create_invoice(&self, draft: &InvoiceDraft, idempotency_key: &str) -> Result<InvoiceRef, AccountingError> {
+        let account_code =
+            draft.account_code.as_deref().or(self.config.sales_account_code.as_deref()).map(str::trim).filter(|c| !c.is_empty());
         let body = wire::Invoices {
             invoices: vec![wire::Invoice {
                 kind: Some("ACCREC".into()),
@@ -209,8 +221,8 @@ impl Accounting for XeroClient {
                     .map(|line| wire::LineItem {
                         description: line.description.clone(),
                         quantity: line.quantity as f64,
-                        unit_amount: amount(line.unit_amount_minor),
-                        account_code: self.config.sales_account_code.clone(),
+                        unit_amount: amount(line.unit_amount_minor, &draft.currency),
+                        account_code: account_code.map(str::to_owned),
                     })
                     .collect(),
                 date: Some(draft.date.format("%Y-%m-%d").to_string()),
@@ -218,12 +230,13 @@ impl Accounting for XeroClient {
                 line_amount_types: Some("Exclusive".into()),
                 reference: Some(draft.reference.clone()),
                 currency_code: Some(draft.currency.clone()),
-                status: Some(if self.config.sales_account_code.is_some() { "AUTHORISED" } else { "DRAFT" }.into()),
+                status: Some(if account_code.is_some() { "AUTHORISED" } else { "DRAFT" }.into()),
                 invoice_id: None,
                 invoice_number: None,
             }],
         };
-        let created: wire::Invoices = self.call(Method::PUT, "Invoices", &[], Some(&body), Some(idempotency_key)).await?;
+        let query: Vec<(&str, &str)> = unit_decimal_places(&draft.currency).map(|dp| ("unitdp", dp)).into_iter().collect();
+        let created: wire::Invoices = self.call(Method::PUT, "Invoices", &query, Some(&body), Some(idempotency_key)).await?;
         let invoice = created.invoices.into_iter().next().ok_or_else(|| AccountingError::Protocol("no invoice in the response".into()))?;
         match (invoice.invoice_id, invoice.invoice_number) {
             (Some(invoice_id), number) => Ok(InvoiceRef { invoice_id, invoice_number: number.unwrap_or_default() }),
@@ -260,5 +273,35 @@ impl Accounting for XeroClient {
         };
         let _: wire::Invoices = self.call(Method::POST, &path, &[], Some(&body), Some(idempotency_key)).await?;
         Ok(())
+    }
+
+    /// `POST /Invoices/{InvoiceID}/Email` (`emailInvoice`): Xero sends the invoice to its
+    /// contact's address from the organisation's default template; an empty body, 204 on success,
+    /// 400 when the invoice cannot be sent (not an approved sales invoice, no contact address).
+    async fn email_invoice(&self, invoice_id: &str, idempotency_key: &str) -> Result<(), AccountingError> {
+        let path = format!("Invoices/{invoice_id}/Email");
+        let empty = serde_json::Map::new();
+        self.call::<_, ()>(Method::POST, &path, &[], Some(&empty), Some(idempotency_key)).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{amount, unit_decimal_places};
+
+    #[test]
+    fn amounts_use_the_currencys_decimals() {
+        assert_eq!(amount(1050, "USD"), 10.5);
+        assert_eq!(amount(1200, "JPY"), 1200.0, "whole yen");
+        assert_eq!(amount(1234, "KWD"), 1.234, "three decimals");
+        assert_eq!(amount(-1, "BHD"), -0.001);
+        assert_eq!(serde_json::json!(amount(1234, "KWD")).to_string(), "1.234");
+    }
+
+    #[test]
+    fn three_decimal_currencies_ask_xero_for_four_unit_decimals() {
+        assert_eq!(unit_decimal_places("KWD"), Some("4"));
+        assert_eq!(unit_decimal_places("USD"), None);
+        assert_eq!(unit_decimal_places("JPY"), None);
     }
 }

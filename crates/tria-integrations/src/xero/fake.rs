@@ -103,6 +103,8 @@ struct FakeState {
     issued_tokens: u64,
     contacts: Vec<Value>,
     invoices: Vec<Value>,
+    /// `InvoiceID` of each invoice emailed, once per email sent.
+    emailed: Vec<String>,
     /// `METHOD path key` → the first answer.
     idempotency: HashMap<String, (u16, Value)>,
     faults: VecDeque<Fault>,
@@ -263,6 +265,12 @@ impl FakeXero {
         self.shared.lock().contacts.clone()
     }
 
+    /// The `InvoiceID` of every invoice emailed, in order, once per email Xero would have sent
+    /// (a replayed `Idempotency-Key` sends nothing).
+    pub fn emailed_invoices(&self) -> Vec<String> {
+        self.shared.lock().emailed.clone()
+    }
+
     /// How many invoices carry each `Reference` (an order number); more than one is a duplicate.
     pub fn invoices_per_reference(&self) -> HashMap<String, usize> {
         let mut counts = HashMap::new();
@@ -328,6 +336,9 @@ fn next_fault(state: &mut FakeState) -> Option<Fault> {
 
 fn json_response(status: u16, body: &Value) -> Response {
     let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    if status == StatusCode::NO_CONTENT {
+        return status.into_response();
+    }
     (status, [(header::CONTENT_TYPE, "application/json; charset=utf-8")], body.to_string()).into_response()
 }
 
@@ -490,7 +501,10 @@ fn process(
                 None => (404, json!({"Title": "Not Found", "Status": 404})),
             }
         }
-        (m, "/Invoices") if m == Method::PUT || m == Method::POST => create_invoices(state, body),
+        (m, "/Invoices") if m == Method::PUT || m == Method::POST => create_invoices(state, body, query),
+        (Method::POST, r) if r.starts_with("/Invoices/") && r.ends_with("/Email") => {
+            email_invoice(state, &r["/Invoices/".len()..r.len() - "/Email".len()])
+        }
         (Method::POST, r) if r.starts_with("/Invoices/") => update_invoice_status(state, &r["/Invoices/".len()..], body),
         _ => (404, json!({"Title": "Not Found", "Status": 404})),
     };
@@ -544,10 +558,12 @@ fn create_contacts(state: &mut FakeState, body: Option<&Value>) -> (u16, Value) 
     (200, json!({"Contacts": created}))
 }
 
-fn create_invoices(state: &mut FakeState, body: Option<&Value>) -> (u16, Value) {
+fn create_invoices(state: &mut FakeState, body: Option<&Value>, query: &HashMap<String, String>) -> (u16, Value) {
     let Some(items) = body.and_then(|b| b.get("Invoices")).and_then(Value::as_array) else {
         return validation_error(&["The request body must contain Invoices".into()], json!({}));
     };
+    // Unit amounts keep two decimals unless the caller opts in to four (`unitdp=4`), as in Xero.
+    let unit_scale = if query.get("unitdp").map(String::as_str) == Some("4") { 10_000.0 } else { 100.0 };
     let mut created = Vec::new();
     for item in items {
         let mut errors = Vec::new();
@@ -566,7 +582,7 @@ fn create_invoices(state: &mut FakeState, body: Option<&Value>) -> (u16, Value) 
         let mut line_items = Vec::new();
         for line in &lines {
             let quantity = line.get("Quantity").and_then(Value::as_f64).unwrap_or(1.0);
-            let unit = line.get("UnitAmount").and_then(Value::as_f64).unwrap_or(0.0);
+            let unit = (line.get("UnitAmount").and_then(Value::as_f64).unwrap_or(0.0) * unit_scale).round() / unit_scale;
             if quantity <= 0.0 {
                 errors.push("Quantity must be greater than zero.".to_owned());
             }
@@ -623,6 +639,32 @@ fn create_invoices(state: &mut FakeState, body: Option<&Value>) -> (u16, Value) 
         created.push(invoice);
     }
     (200, json!({"Invoices": created}))
+}
+
+/// `POST /Invoices/{InvoiceID}/Email`: Xero emails only sales invoices (`ACCREC`) that are
+/// `SUBMITTED`, `AUTHORISED` or `PAID`, to a contact with an email address; 204 with no body.
+/// Nothing is sent: the invoice's id is recorded ([`FakeXero::emailed_invoices`]).
+fn email_invoice(state: &mut FakeState, id: &str) -> (u16, Value) {
+    let Some(invoice) = state.invoices.iter().find(|i| i["InvoiceID"] == id) else {
+        return (404, json!({"Title": "Not Found", "Status": 404}));
+    };
+    let status = invoice["Status"].as_str().unwrap_or_default();
+    let element = json!({"InvoiceID": id});
+    if invoice["Type"] != "ACCREC" || !matches!(status, "SUBMITTED" | "AUTHORISED" | "PAID") {
+        return validation_error(&[format!("Invoice of status {status} cannot be emailed.")], element);
+    }
+    let contact_id = invoice.pointer("/Contact/ContactID").cloned().unwrap_or_default();
+    let has_address = state
+        .contacts
+        .iter()
+        .find(|c| c["ContactID"] == contact_id)
+        .and_then(|c| c["EmailAddress"].as_str())
+        .is_some_and(|e| !e.trim().is_empty());
+    if !has_address {
+        return validation_error(&["The contact of this invoice has no email address.".to_owned()], element);
+    }
+    state.emailed.push(id.to_owned());
+    (204, Value::Null)
 }
 
 /// `POST /Invoices/{InvoiceID}` with a new `Status` (VOIDED for approved, DELETED for drafts).

@@ -32,6 +32,7 @@ async fn the_client_is_accepted_by_prisms_mock_of_the_spec() {
         date,
         due_date: date,
         lines: vec![InvoiceLine { description: "CUP".into(), quantity: 1, unit_amount_minor: 100 }],
+        account_code: None,
     };
     let invoice = xero.create_invoice(&draft, "prism-invoice").await.expect("invoice accepted");
     assert!(!invoice.invoice_id.is_empty());

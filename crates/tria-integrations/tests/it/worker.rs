@@ -12,7 +12,7 @@ use tria_integrations::invoicing::{
 use tria_integrations::resilience::{BreakerConfig, BreakerState, CircuitBreaker, RetryPolicy};
 use tria_integrations::xero::fake::{FakeXero, Fault};
 use tria_store::Store;
-use tria_store::repo::{INVOICE_OUTBOX_KIND, LeaseOutcome, NewCustomer, NewOrder, NewOrderLine, NewProduct, NewTenant};
+use tria_store::repo::{EMAIL_OUTBOX_KIND, INVOICE_OUTBOX_KIND, LeaseOutcome, NewCustomer, NewOrder, NewOrderLine, NewProduct, NewTenant};
 
 use crate::support::{client, fake, quick_retry};
 
@@ -24,14 +24,19 @@ struct Shop {
 }
 
 async fn shop(store: &Store, customer_name: &str) -> Shop {
+    shop_with(store, customer_name, "buyer@example.com", "USD", serde_json::json!({})).await
+}
+
+/// A shop in `currency` (products priced 250 and 75 minor units of it) with `settings`.
+async fn shop_with(store: &Store, customer_name: &str, email: &str, currency: &str, settings: serde_json::Value) -> Shop {
     let tenant = store
         .tenants()
         .create(NewTenant {
             name: "Bean There".into(),
             slug: "bean-there".into(),
-            currency: "USD".into(),
+            currency: currency.into(),
             tone: ToneProfile::default(),
-            settings: serde_json::json!({}),
+            settings,
         })
         .await
         .expect("tenant");
@@ -46,7 +51,7 @@ async fn shop(store: &Store, customer_name: &str) -> Shop {
                     description: String::new(),
                     unit: "case".into(),
                     unit_price_minor: price,
-                    currency: "USD".into(),
+                    currency: currency.into(),
                     stock: STOCK,
                     active: true,
                 },
@@ -58,7 +63,7 @@ async fn shop(store: &Store, customer_name: &str) -> Shop {
         .customers()
         .upsert(
             tenant.id,
-            NewCustomer { external_id: "C1".into(), name: customer_name.into(), email: "buyer@example.com".into(), company: String::new() },
+            NewCustomer { external_id: "C1".into(), name: customer_name.into(), email: email.into(), company: String::new() },
         )
         .await
         .expect("customer");
@@ -158,6 +163,7 @@ async fn a_crashed_worker_is_replaced_when_its_lease_expires_and_no_second_invoi
             date: Utc::now().date_naive(),
             due_date: Utc::now().date_naive(),
             lines: vec![],
+            account_code: None,
         };
         let created_by_a = accounting.create_invoice(&draft, &invoice_idempotency_key(placed.id)).await.expect("invoice");
 
@@ -396,5 +402,122 @@ async fn customers_known_only_by_their_id_are_invoiced_each_under_a_contact_of_t
     let mut names: Vec<String> = fake.contacts().iter().map(|c| c["Name"].as_str().unwrap_or_default().to_owned()).collect();
     names.sort();
     assert_eq!(names, ["Customer CUST-77", "Customer CUST-78"]);
+    db.cleanup().await;
+}
+
+fn emailing(account_code: &str) -> serde_json::Value {
+    serde_json::json!({ "invoicing": { "account_code": account_code, "email_invoices": true, "payment_terms_days": 14 } })
+}
+
+/// The tenant's `settings.invoicing` decides what goes on its invoice and whether Xero emails it:
+/// the account code lands on every line, the terms set the due date, and the email goes out
+/// exactly once, in a job of its own, even when its first answer is lost and the job retried.
+#[tokio::test]
+async fn the_tenants_invoicing_settings_go_on_the_invoice_and_its_email_is_sent_once() {
+    for db in tria_testkit::all_backends().await {
+        let store = &db.store;
+        let shop = shop_with(store, "Ada", "buyer@example.com", "USD", emailing("4100")).await;
+        let placed = place(store, &shop, 1).await.remove(0);
+        let fake = fake().await;
+        let worker = InvoiceWorker::new(store.clone(), xero(&fake), config(3));
+        let report = worker.run_once().await.expect("pass");
+        assert_eq!((report.invoiced, report.emailed), (1, 0), "{}: {report:?}", db.label);
+        let invoice = fake.invoices().remove(0);
+        let lines = invoice["LineItems"].as_array().cloned().unwrap_or_default();
+        assert_eq!(lines.len(), 2);
+        assert!(lines.iter().all(|l| l["AccountCode"] == "4100"), "the tenant's code on every line: {lines:?}");
+        let due = placed.created_at.date_naive() + chrono::Days::new(14);
+        let due_ms = due.and_hms_opt(0, 0, 0).expect("midnight").and_utc().timestamp_millis();
+        assert_eq!(invoice["DueDate"], format!("/Date({due_ms})/"), "the tenant's 14-day terms");
+        assert!(fake.emailed_invoices().is_empty(), "emailing is a job of its own, after the invoice is recorded");
+        assert_eq!(store.outbox().counts(EMAIL_OUTBOX_KIND).await.expect("counts").pending, 1);
+
+        // Xero sends the email but the answer is lost: the job is retried, and the retry's
+        // idempotency key gets the first answer back; no second email.
+        fake.push_faults([Fault::CommitThenFail]);
+        let report = worker.run_once().await.expect("pass");
+        assert_eq!(report.retried, 1, "{}: {report:?}", db.label);
+        let report = worker.run_once().await.expect("pass");
+        assert_eq!(report.emailed, 1, "{}: {report:?}", db.label);
+        assert_eq!(worker.run_once().await.expect("pass").leased, 0, "nothing left");
+        assert_eq!(fake.emailed_invoices(), [invoice["InvoiceID"].as_str().unwrap_or_default().to_owned()], "exactly one email");
+        let order = store.orders().find(shop.tenant, placed.id).await.expect("read").expect("order");
+        assert_eq!(order.status, "invoiced");
+        let job = store.outbox().job_for_order(shop.tenant, EMAIL_OUTBOX_KIND, placed.id).await.expect("read").expect("job");
+        assert_eq!((job.state.as_str(), job.last_error.as_deref()), ("done", Some("invoice INV-0001 emailed")));
+        db.cleanup().await;
+    }
+}
+
+#[tokio::test]
+async fn a_tenant_that_does_not_email_invoices_gets_no_email_and_the_connections_account_code() {
+    let db = tria_testkit::sqlite().await;
+    let store = &db.store;
+    let shop = shop(store, "Ada").await;
+    place(store, &shop, 2).await;
+    let fake = fake().await;
+    let worker = InvoiceWorker::new(store.clone(), xero(&fake), config(3));
+    assert_eq!(worker.run_once().await.expect("pass").invoiced, 2);
+    assert_eq!(worker.run_once().await.expect("pass").leased, 0, "no email job was queued");
+    assert!(fake.emailed_invoices().is_empty());
+    assert_eq!(store.outbox().counts(EMAIL_OUTBOX_KIND).await.expect("counts"), Default::default());
+    assert!(fake.invoices().iter().all(|i| i["LineItems"][0]["AccountCode"] == "200"), "the deployment's sales account");
+    assert!(fake.exchanges().iter().all(|e| !e.path.ends_with("/Email")), "Xero was never asked to email");
+    db.cleanup().await;
+}
+
+/// Emailing never fails the order: a transient failure is retried later, and one Xero refuses
+/// (here the contact has no address) is given up with an escalation while the order stays
+/// invoiced and keeps its stock.
+#[tokio::test]
+async fn an_invoice_that_cannot_be_emailed_leaves_the_order_invoiced_and_asks_a_person() {
+    for db in tria_testkit::all_backends().await {
+        let store = &db.store;
+        let shop = shop_with(store, "Ada", "", "USD", emailing("4100")).await;
+        let placed = place(store, &shop, 1).await.remove(0);
+        let fake = fake().await;
+        let worker = InvoiceWorker::new(store.clone(), xero(&fake), config(3));
+        assert_eq!(worker.run_once().await.expect("pass").invoiced, 1, "{}", db.label);
+        fake.push_faults([Fault::Status(503)]);
+        let report = worker.run_once().await.expect("pass");
+        assert_eq!(report.retried, 1, "{}: a 503 is retried later: {report:?}", db.label);
+        let report = worker.run_once().await.expect("pass");
+        assert_eq!((report.failed, report.emailed), (1, 0), "{}: Xero refuses, no retry: {report:?}", db.label);
+        assert_eq!(worker.run_once().await.expect("pass").leased, 0);
+
+        let order = store.orders().find(shop.tenant, placed.id).await.expect("read").expect("order");
+        assert_eq!(order.status, "invoiced", "{}: the order keeps its invoice", db.label);
+        assert_eq!(order.invoice_number.as_deref(), Some("INV-0001"));
+        assert_eq!(stock(store, &shop, "CUP").await, STOCK - 4, "stock stays reserved");
+        let job = store.outbox().job_for_order(shop.tenant, EMAIL_OUTBOX_KIND, placed.id).await.expect("read").expect("job");
+        assert_eq!(job.state, "failed");
+        let escalations = store.orders().escalations(shop.tenant).await.expect("escalations");
+        assert_eq!(escalations.len(), 1);
+        assert!(
+            escalations[0].reason.starts_with("invoice could not be emailed to the customer: rejected (400)"),
+            "{}",
+            escalations[0].reason
+        );
+        assert!(fake.emailed_invoices().is_empty());
+        db.cleanup().await;
+    }
+}
+
+#[tokio::test]
+async fn a_yen_order_is_invoiced_in_whole_yen() {
+    let db = tria_testkit::sqlite().await;
+    let store = &db.store;
+    // CUP costs 250 yen and LID 75 yen: minor units of JPY are yen.
+    let shop = shop_with(store, "Ada", "buyer@example.com", "JPY", serde_json::json!({})).await;
+    let placed = place(store, &shop, 1).await.remove(0);
+    assert_eq!((placed.currency.as_str(), placed.total_minor), ("JPY", 4 * 250 + 2 * 75));
+    let fake = fake().await;
+    let worker = InvoiceWorker::new(store.clone(), xero(&fake), config(3));
+    assert_eq!(worker.run_once().await.expect("pass").invoiced, 1);
+    let invoice = fake.invoices().remove(0);
+    assert_eq!(invoice["CurrencyCode"], "JPY");
+    let units: Vec<Option<f64>> = invoice["LineItems"].as_array().into_iter().flatten().map(|l| l["UnitAmount"].as_f64()).collect();
+    assert_eq!(units, [Some(250.0), Some(75.0)], "whole yen, not 2.50 and 0.75");
+    assert_eq!(invoice["Total"].as_f64(), Some(1_150.0), "the order's total, {} yen", placed.total_minor);
     db.cleanup().await;
 }

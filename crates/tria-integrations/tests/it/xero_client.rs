@@ -25,6 +25,7 @@ fn draft(contact_id: &str, reference: &str) -> InvoiceDraft {
             InvoiceLine { description: "CUP-16 — 16oz cups".into(), quantity: 12, unit_amount_minor: 2_450 },
             InvoiceLine { description: "BEAN-HB — House blend".into(), quantity: 3, unit_amount_minor: 1_899 },
         ],
+        account_code: None,
     }
 }
 
@@ -145,4 +146,70 @@ async fn timeouts_open_the_breaker_and_then_calls_fail_fast() {
     assert!(matches!(err, AccountingError::CircuitOpen(_)), "{err:?}");
     assert_eq!(fake.faults_injected(), requests_before);
     assert_eq!(breaker.snapshot().rejected_total, 1);
+}
+
+fn draft_in(contact_id: &str, reference: &str, currency: &str, unit_amount_minor: i64) -> InvoiceDraft {
+    InvoiceDraft {
+        currency: currency.into(),
+        lines: vec![InvoiceLine { description: "CUP-16 — 16oz cups".into(), quantity: 3, unit_amount_minor }],
+        ..draft(contact_id, reference)
+    }
+}
+
+#[tokio::test]
+async fn invoice_lines_carry_the_currencys_own_decimals_and_the_drafts_account_code() {
+    let fake = fake().await;
+    let xero = client(&fake, quick_retry(1), Duration::from_secs(5));
+    let contact = xero.ensure_contact(&customer(), "c").await.expect("contact");
+
+    // JPY has no minor unit: 1200 is 1200 yen, sent as a whole number (not 12.00).
+    xero.create_invoice(&draft_in(&contact.contact_id, "ORD-JPY", "JPY", 1_200), "jpy").await.expect("JPY invoice");
+    // KWD has three decimals: 1234 fils is 1.234 dinars, kept by asking for four unit decimals.
+    let mut kwd = draft_in(&contact.contact_id, "ORD-KWD", "KWD", 1_234);
+    kwd.account_code = Some("4100".into());
+    xero.create_invoice(&kwd, "kwd").await.expect("KWD invoice");
+
+    let invoices = fake.invoices();
+    let jpy_line = &invoices[0]["LineItems"][0];
+    assert_eq!(invoices[0]["CurrencyCode"], "JPY");
+    assert_eq!(jpy_line["UnitAmount"].as_f64(), Some(1200.0));
+    assert_eq!(jpy_line["AccountCode"], "200", "no account code on the draft: the connection's");
+    let kwd_line = &invoices[1]["LineItems"][0];
+    assert_eq!(kwd_line["UnitAmount"].as_f64(), Some(1.234));
+    assert_eq!(kwd_line["AccountCode"], "4100", "the draft's account code wins");
+    assert_eq!(invoices[1]["Status"], "AUTHORISED");
+    let puts: Vec<_> = fake.exchanges().into_iter().filter(|e| e.method == "PUT" && e.path.ends_with("/Invoices")).collect();
+    assert_eq!(puts[0].request.as_ref().map(|r| r["Invoices"][0]["LineItems"][0]["UnitAmount"].to_string()), Some("1200.0".into()));
+    assert_eq!(puts[1].request.as_ref().map(|r| r["Invoices"][0]["LineItems"][0]["UnitAmount"].to_string()), Some("1.234".into()));
+}
+
+#[tokio::test]
+async fn an_invoice_is_emailed_once_per_key_and_only_when_xero_can_send_it() {
+    let fake = fake().await;
+    let xero = client(&fake, quick_retry(3), Duration::from_secs(5));
+    let contact = xero.ensure_contact(&customer(), "c").await.expect("contact");
+    let invoice = xero.create_invoice(&draft(&contact.contact_id, "ORD-9"), "invoice-9").await.expect("invoice");
+
+    // The answer of the first try is lost after the email went out: the retry, with the same
+    // key, gets the first answer back and sends nothing more.
+    fake.push_faults([Fault::CommitThenFail]);
+    xero.email_invoice(&invoice.invoice_id, "email-9").await.expect("emailed");
+    xero.email_invoice(&invoice.invoice_id, "email-9").await.expect("replayed");
+    assert_eq!(fake.emailed_invoices(), std::slice::from_ref(&invoice.invoice_id), "one email");
+
+    let err = xero.email_invoice("4a1b0000-0000-0000-0000-000000000000", "email-x").await.expect_err("unknown invoice");
+    assert!(matches!(err, AccountingError::Rejected { status: 404, .. }), "{err:?}");
+
+    xero.void_invoice(&invoice.invoice_id, "void-9").await.expect("void");
+    let err = xero.email_invoice(&invoice.invoice_id, "email-9b").await.expect_err("a voided invoice is not sent");
+    assert!(err.is_permanent(), "{err:?}");
+    assert!(err.to_string().contains("VOIDED cannot be emailed"), "{err}");
+
+    // A contact without an address cannot be emailed either.
+    let silent = Customer { name: "No Mail".into(), email: String::new(), company: String::new() };
+    let contact = xero.ensure_contact(&silent, "c2").await.expect("contact");
+    let invoice = xero.create_invoice(&draft(&contact.contact_id, "ORD-10"), "invoice-10").await.expect("invoice");
+    let err = xero.email_invoice(&invoice.invoice_id, "email-10").await.expect_err("no address");
+    assert!(err.to_string().contains("no email address"), "{err}");
+    assert_eq!(fake.emailed_invoices().len(), 1);
 }

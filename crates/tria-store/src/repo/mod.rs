@@ -32,7 +32,7 @@ pub use insights::{CustomerSignals, InsightRepo};
 pub use jobs::{JobRepo, NewJob};
 pub use keys::{AuthenticatedKey, KeyInfo, KeyRepo, generate_key, hash_key, key_digest, key_prefix};
 pub use knowledge::{KnowledgeChange, KnowledgeRepo, NewDocumentVersion};
-pub use orders::{CancelOutcome, INVOICE_OUTBOX_KIND, NewOrder, NewOrderLine, OrderRepo, VOID_OUTBOX_KIND};
+pub use orders::{CancelOutcome, EMAIL_OUTBOX_KIND, INVOICE_OUTBOX_KIND, NewOrder, NewOrderLine, OrderRepo, VOID_OUTBOX_KIND};
 pub use outbox::{LeaseOutcome, OutboxBacklog, OutboxCounts, OutboxRepo, job_order_id, state as outbox_state};
 pub use policies::{NewChunk, PolicyRepo};
 pub use secrets::{SealedSecret, SecretRepo};

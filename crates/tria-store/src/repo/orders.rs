@@ -40,6 +40,10 @@ pub const INVOICE_OUTBOX_KIND: &str = "xero.invoice";
 /// The outbox kind of "void this cancelled order's invoice, if it has one".
 pub const VOID_OUTBOX_KIND: &str = "xero.void";
 
+/// The outbox kind of "have the accounting system email this order's invoice to the customer",
+/// queued with the invoice's completion when the tenant has `invoicing.email_invoices`.
+pub const EMAIL_OUTBOX_KIND: &str = "xero.email";
+
 /// What [`OrderRepo::cancel`] did.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum CancelOutcome {
@@ -132,7 +136,7 @@ async fn release_items_stock(txn: &DatabaseTransaction, tenant: TenantId, order_
 }
 
 /// Writes an outbox job of `kind` about `order_id`; one per order and kind.
-async fn queue_job(txn: &DatabaseTransaction, tenant: TenantId, kind: &str, order_id: Uuid) -> Result<(), StoreError> {
+pub(crate) async fn queue_job(txn: &DatabaseTransaction, tenant: TenantId, kind: &str, order_id: Uuid) -> Result<(), StoreError> {
     let now = Utc::now();
     outbox::ActiveModel {
         id: Set(Uuid::new_v4()),

@@ -155,6 +155,19 @@ impl OutboxRepo<'_> {
     /// Marks the invoice job done and the order `invoiced` with the accounting system's ids, in
     /// one transaction. An order no longer `confirmed` (e.g. cancelled meanwhile) is left as is.
     pub async fn complete_invoice(&self, job: &OutboxJob, invoice_id: &str, invoice_number: &str) -> Result<LeaseOutcome, StoreError> {
+        self.complete_invoice_then(job, invoice_id, invoice_number, None).await
+    }
+
+    /// [`OutboxRepo::complete_invoice`], and when the order became `invoiced`, queues a job of
+    /// `follow_up` for it (e.g. emailing the invoice) in the same transaction: the invoice is
+    /// never recorded without its follow-up, nor followed up twice (one job per order and kind).
+    pub async fn complete_invoice_then(
+        &self,
+        job: &OutboxJob,
+        invoice_id: &str,
+        invoice_number: &str,
+        follow_up: Option<&str>,
+    ) -> Result<LeaseOutcome, StoreError> {
         let order_id = job_order_id(job)?;
         let txn = self.db.begin().await?;
         let now = Utc::now();
@@ -172,7 +185,7 @@ impl OutboxRepo<'_> {
         if done.rows_affected != 1 {
             return Ok(LeaseOutcome::LeaseLost);
         }
-        order::Entity::update_many()
+        let invoiced = order::Entity::update_many()
             .col_expr(order::Column::Status, Expr::value(OrderStatus::Invoiced.as_str()))
             .col_expr(order::Column::InvoiceId, Expr::value(invoice_id.to_owned()))
             .col_expr(order::Column::InvoiceNumber, Expr::value(invoice_number.to_owned()))
@@ -182,6 +195,11 @@ impl OutboxRepo<'_> {
             .filter(order::Column::Status.eq(OrderStatus::Confirmed.as_str()))
             .exec(&txn)
             .await?;
+        if let Some(kind) = follow_up
+            && invoiced.rows_affected == 1
+        {
+            super::orders::queue_job(&txn, tria_core::TenantId(job.tenant_id), kind, order_id).await?;
+        }
         txn.commit().await?;
         Ok(LeaseOutcome::Applied)
     }
@@ -251,6 +269,16 @@ impl OutboxRepo<'_> {
     /// Gives up on a void job: the job is `failed` and an open escalation asks a person to void
     /// the invoice by hand (the order stays `cancelled`), in one transaction.
     pub async fn fail_void(&self, job: &OutboxJob, reason: &str) -> Result<LeaseOutcome, StoreError> {
+        self.fail_and_escalate(job, reason, &format!("invoice of a cancelled order could not be voided: {reason}")).await
+    }
+
+    /// Gives up on emailing an order's invoice: the job is `failed` and an open escalation asks a
+    /// person to send the invoice by hand (the order stays `invoiced`), in one transaction.
+    pub async fn fail_email(&self, job: &OutboxJob, reason: &str) -> Result<LeaseOutcome, StoreError> {
+        self.fail_and_escalate(job, reason, &format!("invoice could not be emailed to the customer: {reason}")).await
+    }
+
+    async fn fail_and_escalate(&self, job: &OutboxJob, reason: &str, escalation: &str) -> Result<LeaseOutcome, StoreError> {
         let order_id = job_order_id(job)?;
         let txn = self.db.begin().await?;
         let now = Utc::now();
@@ -273,7 +301,7 @@ impl OutboxRepo<'_> {
             id: Set(Uuid::new_v4()),
             tenant_id: Set(job.tenant_id),
             order_id: Set(order_id),
-            reason: Set(format!("invoice of a cancelled order could not be voided: {reason}")),
+            reason: Set(escalation.to_owned()),
             status: Set("open".into()),
             ticket_ref: Set(None),
             created_at: Set(now),
