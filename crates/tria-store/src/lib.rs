@@ -7,6 +7,7 @@ pub(crate) mod entity;
 mod error;
 pub mod fixtures;
 pub mod import_jobs;
+pub mod ledger;
 mod migration;
 mod pool;
 pub mod records;

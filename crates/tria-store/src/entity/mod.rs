@@ -15,6 +15,7 @@ pub(crate) mod job_input;
 pub(crate) mod knowledge_document;
 pub(crate) mod knowledge_version;
 pub(crate) mod knowledge_version_document;
+pub(crate) mod llm_ledger;
 pub(crate) mod message;
 pub(crate) mod message_feedback;
 pub(crate) mod operator_tenant;

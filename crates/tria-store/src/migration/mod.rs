@@ -12,6 +12,7 @@ mod m0009_catalogue_columns;
 mod m0010_tenant_secrets;
 mod m0011_xero_connections;
 mod m0012_import_jobs;
+mod m0014_llm_ledger;
 
 use sea_orm_migration::prelude::*;
 
@@ -34,6 +35,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0010_tenant_secrets::Migration),
             Box::new(m0011_xero_connections::Migration),
             Box::new(m0012_import_jobs::Migration),
+            Box::new(m0014_llm_ledger::Migration),
         ]
     }
 }

@@ -11,6 +11,7 @@ mod insights;
 mod jobs;
 mod keys;
 mod knowledge;
+mod ledger;
 mod orders;
 mod outbox;
 mod policies;
@@ -32,6 +33,7 @@ pub use insights::{CustomerSignals, InsightRepo};
 pub use jobs::{JobRepo, NewJob};
 pub use keys::{AuthenticatedKey, KeyInfo, KeyRepo, generate_key, hash_key, key_digest, key_prefix};
 pub use knowledge::{KnowledgeChange, KnowledgeRepo, NewDocumentVersion};
+pub use ledger::{LedgerKind, LedgerRepo, NewLedgerRow, UsageBucket, UsageGroup};
 pub use orders::{CancelOutcome, EMAIL_OUTBOX_KIND, INVOICE_OUTBOX_KIND, NewOrder, NewOrderLine, OrderRepo, VOID_OUTBOX_KIND};
 pub use outbox::{LeaseOutcome, OutboxBacklog, OutboxCounts, OutboxRepo, job_order_id, state as outbox_state};
 pub use policies::{NewChunk, PolicyRepo};
@@ -90,6 +92,10 @@ impl Store {
     }
     pub fn policies(&self) -> PolicyRepo<'_> {
         PolicyRepo { db: self.connection() }
+    }
+    /// The LLM cost ledger (write through [`crate::ledger::LedgerWriter`]).
+    pub fn ledger(&self) -> LedgerRepo<'_> {
+        LedgerRepo { db: self.connection() }
     }
     pub fn usage(&self) -> UsageRepo<'_> {
         UsageRepo { db: self.connection() }

@@ -6,6 +6,7 @@ mod conversations;
 mod import_jobs;
 mod keys;
 mod knowledge_jobs;
+mod ledger;
 mod orders;
 mod outbox_backlog;
 mod seed;
