@@ -191,6 +191,14 @@ impl CircuitBreaker {
         }
     }
 
+    /// [`CircuitBreaker::try_acquire`] for a call that outlives a borrow of the breaker (a
+    /// stream handed to a caller, a spawned task): the permit holds the breaker itself.
+    pub fn try_acquire_owned(self: &Arc<Self>) -> Result<OwnedPermit, BreakerOpen> {
+        let mut permit = self.try_acquire()?;
+        permit.settled = true;
+        Ok(OwnedPermit { breaker: Arc::clone(self), generation: permit.generation, probe: permit.probe, settled: false })
+    }
+
     /// The position right now (an open breaker whose cool-down is over reads as half-open).
     pub fn state(&self) -> BreakerState {
         self.snapshot().state
@@ -339,6 +347,46 @@ impl Drop for Permit<'_> {
     }
 }
 
+/// [`Permit`] holding its breaker: the same rules (record an outcome, or drop it unrecorded).
+#[must_use = "record the call's outcome on the permit"]
+pub struct OwnedPermit {
+    breaker: Arc<CircuitBreaker>,
+    generation: u64,
+    probe: bool,
+    settled: bool,
+}
+
+impl std::fmt::Debug for OwnedPermit {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OwnedPermit").field("breaker", &self.breaker.name).field("probe", &self.probe).finish()
+    }
+}
+
+impl OwnedPermit {
+    pub fn success(mut self) {
+        self.settled = true;
+        self.breaker.settle(self.generation, self.probe, Some(false));
+    }
+
+    pub fn failure(mut self) {
+        self.settled = true;
+        self.breaker.settle(self.generation, self.probe, Some(true));
+    }
+
+    /// Records `failed` (true = the remote side failed).
+    pub fn record(self, failed: bool) {
+        if failed { self.failure() } else { self.success() }
+    }
+}
+
+impl Drop for OwnedPermit {
+    fn drop(&mut self) {
+        if !self.settled {
+            self.breaker.settle(self.generation, self.probe, None);
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -450,6 +498,22 @@ mod tests {
         assert_eq!(b.state(), BreakerState::Open);
         slow.success();
         assert_eq!(b.state(), BreakerState::Open, "a success admitted before opening does not close it");
+    }
+
+    #[test]
+    fn an_owned_permit_counts_like_a_borrowed_one() {
+        let clock = Arc::new(ManualClock::new());
+        let config = BreakerConfig { consecutive_failures: 1, half_open_successes: 1, ..rate_only() };
+        let b = Arc::new(CircuitBreaker::with_clock("llm", config, clock.clone()));
+        let owned = b.try_acquire_owned().expect("closed");
+        owned.failure();
+        assert_eq!(b.state(), BreakerState::Open);
+        assert!(b.try_acquire_owned().is_err(), "open refuses owned permits too");
+        clock.advance(Duration::from_secs(30));
+        drop(b.try_acquire_owned().expect("probe"));
+        assert_eq!(b.state(), BreakerState::HalfOpen, "a dropped probe counts for nothing");
+        b.try_acquire_owned().expect("probe slot free again").success();
+        assert_eq!(b.state(), BreakerState::Closed);
     }
 
     #[test]

@@ -4,5 +4,5 @@
 pub mod breaker;
 pub mod retry;
 
-pub use breaker::{BreakerConfig, BreakerOpen, BreakerSnapshot, BreakerState, CircuitBreaker, Permit};
+pub use breaker::{BreakerConfig, BreakerOpen, BreakerSnapshot, BreakerState, CircuitBreaker, OwnedPermit, Permit};
 pub use retry::{RetryDecision, RetryPolicy, Retryable, retry};
