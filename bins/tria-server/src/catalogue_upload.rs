@@ -1,16 +1,24 @@
 //! `PUT /admin/tenants/{slug}/catalogue` and `…/customers`: the body is a CSV or a JSON array,
 //! checked whole before anything is written (`tria_store::uploads`); a bad row anywhere is a 422
 //! listing every bad row, and the tenant's catalogue or customers stay as they were.
+//!
+//! An upload over `import.job_threshold_bytes` is streamed into the store as it arrives
+//! (`tria_store::import_jobs::Spool`) and imported by a job any replica may run: 202 `{job}`,
+//! the same checks, the bad-row report in the job's `errors`. Over `import.max_bytes` is 413 as
+//! soon as the limit is crossed.
 
 use axum::Json;
-use axum::body::Body;
 use axum::extract::{RawQuery, Request, State};
 use axum::response::{IntoResponse, Response};
+use bytes::BytesMut;
 use http::StatusCode;
 use http::header::CONTENT_TYPE;
+use http_body_util::BodyExt;
 use serde_json::json;
 use tria_core::ErrorCode;
+use tria_core::TenantId;
 use tria_import::{Format, ImportError, ImportMode, Limits};
+use tria_store::import_jobs::{ImportFinished, ImportJobs, ImportKind, Spool, SpooledUpload};
 use tria_store::uploads::{Upload, UploadError, UploadOutcome};
 
 use crate::ApiError;
@@ -19,9 +27,58 @@ use crate::auth::AdminAuth;
 use crate::path_param::PathParam;
 use crate::state::AppState;
 
-/// The bytes an upload may have: the importer's limit (64 MB), read only by these routes.
-fn limits() -> Limits {
-    Limits::default()
+/// The bytes an upload may have (`import.max_bytes`, 64 MB by default), read only by these routes.
+fn limits(state: &AppState) -> Limits {
+    Limits { max_bytes: state.settings().import.max_bytes, ..Limits::default() }
+}
+
+/// The import jobs of this deployment, as configured (`[import]`).
+pub(crate) fn import_jobs(state: &AppState) -> ImportJobs {
+    let import = &state.settings().import;
+    ImportJobs::new(state.store().clone(), import.max_bytes, import.job_lease)
+}
+
+/// After an import job's swap: the same reload the synchronous uploads do below.
+pub(crate) struct ImportReload(pub(crate) AppState);
+
+#[async_trait::async_trait]
+impl ImportFinished for ImportReload {
+    async fn imported(&self, kind: ImportKind, tenant: TenantId) {
+        let result = match kind {
+            ImportKind::Catalogue => self.0.agent().reindexed(tenant).await.map(drop).map_err(|e| e.to_string()),
+            ImportKind::Customers => self.0.agent().answer_cache().invalidate_tenant(tenant).await.map(drop).map_err(|e| e.to_string()),
+        };
+        if let Err(e) = result {
+            tracing::warn!(%tenant, error = %e, "reloading after an import job failed");
+        }
+    }
+}
+
+/// A body as received: small enough to import now, or spooled for a job.
+enum Received {
+    Now(Upload),
+    Spooled { upload: SpooledUpload, format: Format, mode: ImportMode },
+}
+
+/// Enqueues the job for a spooled upload, starts it on this replica (the runner's poll takes it
+/// if this task loses the race) and answers 202 with the job.
+async fn accept_job(
+    state: &AppState,
+    kind: ImportKind,
+    tenant: TenantId,
+    slug: &str,
+    (upload, format, mode): (SpooledUpload, Format, ImportMode),
+) -> Result<Response, ApiError> {
+    let job = state.store().enqueue_import(kind, tenant, upload, format, mode).await?;
+    tracing::info!(tenant = %slug, job = %job.id, kind = job.kind, bytes = upload.bytes, "upload queued for import");
+    let runner_state = state.clone();
+    tokio::spawn(async move {
+        let jobs = import_jobs(&runner_state);
+        if let Err(e) = jobs.run_next(&ImportReload(runner_state.clone())).await {
+            tracing::warn!(error = %e, "running an import job failed");
+        }
+    });
+    Ok((StatusCode::ACCEPTED, Json(json!({ "job": crate::knowledge::job_json(&job, slug) }))).into_response())
 }
 
 pub(crate) async fn put_catalogue(
@@ -32,7 +89,12 @@ pub(crate) async fn put_catalogue(
     request: Request,
 ) -> Result<Response, ApiError> {
     let tenant = tenant_by_slug(&state, &slug).await?;
-    let upload = read_upload(query.as_deref(), request).await?;
+    let upload = match receive(&state, query.as_deref(), request).await? {
+        Received::Now(upload) => upload,
+        Received::Spooled { upload, format, mode } => {
+            return accept_job(&state, ImportKind::Catalogue, tenant.id, &slug, (upload, format, mode)).await;
+        }
+    };
     let currency = state.store().tenants().currency(tenant.id).await?;
     let outcome = state.store().import_catalogue(tenant.id, &currency, upload, |_| {}).await;
     let outcome = match outcome {
@@ -54,7 +116,12 @@ pub(crate) async fn put_customers(
     request: Request,
 ) -> Result<Response, ApiError> {
     let tenant = tenant_by_slug(&state, &slug).await?;
-    let upload = read_upload(query.as_deref(), request).await?;
+    let upload = match receive(&state, query.as_deref(), request).await? {
+        Received::Now(upload) => upload,
+        Received::Spooled { upload, format, mode } => {
+            return accept_job(&state, ImportKind::Customers, tenant.id, &slug, (upload, format, mode)).await;
+        }
+    };
     let outcome = match state.store().import_customers(tenant.id, upload, |_| {}).await {
         Ok(outcome) => outcome,
         Err(err) => return upload_error(err),
@@ -67,26 +134,65 @@ pub(crate) async fn put_customers(
     Ok(summary(&outcome))
 }
 
-/// The mode, the format from `Content-Type`, and the body within the upload limit.
-async fn read_upload(query: Option<&str>, request: Request) -> Result<Upload, ApiError> {
+/// The mode, the format from `Content-Type`, and the body within the upload limit: kept in
+/// memory up to `import.job_threshold_bytes`, past that streamed into a spool in the store.
+async fn receive(state: &AppState, query: Option<&str>, request: Request) -> Result<Received, ApiError> {
     let mode = ImportMode::from_query(query_param(query, "mode")).map_err(import_error)?;
     let content_type = request.headers().get(CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
     let format = Format::from_content_type(content_type).map_err(import_error)?;
-    let limits = limits();
-    let limit = usize::try_from(limits.max_bytes).unwrap_or(usize::MAX);
+    let limits = limits(state);
+    let threshold = state.settings().import.job_threshold_bytes;
     let declared = request.headers().get(http::header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<u64>().ok());
     if declared.is_some_and(|n| n > limits.max_bytes) {
         return Err(import_error(ImportError::TooBig { limit: limits.max_bytes }));
     }
-    let body: Body = request.into_body();
-    let body = axum::body::to_bytes(body, limit).await.map_err(|err| {
-        if err.into_inner().downcast_ref::<http_body_util::LengthLimitError>().is_some() {
-            import_error(ImportError::TooBig { limit: limits.max_bytes })
-        } else {
-            ApiError::bad_request("the request body could not be read")
+    let mut body = request.into_body();
+    let mut head = BytesMut::new();
+    let mut spool: Option<Spool> = None;
+    let mut received: u64 = 0;
+    let outcome = loop {
+        let data = match body.frame().await {
+            None => break Ok(()),
+            Some(Err(_)) => break Err(ApiError::bad_request("the request body could not be read")),
+            Some(Ok(frame)) => match frame.into_data() {
+                Ok(data) => data,
+                Err(_) => continue,
+            },
+        };
+        received += data.len() as u64;
+        if received > limits.max_bytes {
+            break Err(import_error(ImportError::TooBig { limit: limits.max_bytes }));
         }
-    })?;
-    Ok(Upload { body, format, mode, limits })
+        let written = match spool.as_mut() {
+            Some(spool) => spool.write(&data).await,
+            None => {
+                head.extend_from_slice(&data);
+                if (head.len() as u64) <= threshold {
+                    continue;
+                }
+                let mut started = Spool::new(state.store());
+                let written = started.write(&head).await;
+                head = BytesMut::new();
+                spool = Some(started);
+                written
+            }
+        };
+        if let Err(e) = written {
+            break Err(e.into());
+        }
+    };
+    let finished = match (outcome, spool) {
+        (Ok(()), None) => return Ok(Received::Now(Upload { body: head.freeze(), format, mode, limits })),
+        (Ok(()), Some(spool)) => spool.finish().await.map_err(ApiError::from),
+        (Err(e), None) => return Err(e),
+        (Err(e), Some(spool)) => {
+            if let Err(discard) = spool.discard().await {
+                tracing::warn!(error = %discard, "dropping a refused upload's spool failed");
+            }
+            return Err(e);
+        }
+    };
+    Ok(Received::Spooled { upload: finished?, format, mode })
 }
 
 fn query_param<'q>(query: Option<&'q str>, name: &str) -> Option<&'q str> {

@@ -246,6 +246,7 @@ pub async fn build_state(settings: &Settings) -> Result<(AppState, StartupReport
         demo_widget_key: settings.seed.widget_keys.values().next().cloned(),
         auth_cache_ttl: settings.server.auth_cache_ttl,
         max_document_bytes: settings.knowledge.max_document_bytes,
+        import: settings.import,
     };
     let guards = Guards { rate_limiter: limiter, budget, metrics };
     let mut probes = integrations.probes;
@@ -274,6 +275,11 @@ pub async fn build_state(settings: &Settings) -> Result<(AppState, StartupReport
         KNOWLEDGE_JOB_POLL,
     );
     report.background.spawn(move |stop| runner.run(stop));
+    // Large catalogue and customer uploads are imported by jobs any replica may claim.
+    let imports = crate::catalogue_upload::import_jobs(&state);
+    let reload: Arc<dyn tria_store::import_jobs::ImportFinished> = Arc::new(crate::catalogue_upload::ImportReload(state.clone()));
+    let import_poll = settings.import.job_poll;
+    report.background.spawn(move |stop| imports.run(reload, import_poll, stop));
     // L3's evidence passages are embedded in the background, so the first customer of each
     // tenant after a first start does not wait seconds for them (later starts read them from
     // the vector cache). Until they are ready, L3 matches on its plain threshold.

@@ -31,6 +31,9 @@ pub struct ServiceSettings {
     /// The largest document `PUT /admin/tenants/{slug}/documents/{doc_id}` takes
     /// (`knowledge.max_document_bytes`); other routes keep `body_limit_bytes`.
     pub max_document_bytes: usize,
+    /// Catalogue and customer uploads: their limit, the size above which they run as a job,
+    /// and the job's lease (`[import]`).
+    pub import: tria_config::ImportSettings,
 }
 
 impl Default for ServiceSettings {
@@ -44,6 +47,7 @@ impl Default for ServiceSettings {
             demo_widget_key: None,
             auth_cache_ttl: Duration::from_secs(2),
             max_document_bytes: tria_ingest::IngestOptions::DEFAULT_MAX_BYTES,
+            import: tria_config::ImportSettings::default(),
         }
     }
 }

@@ -21,8 +21,8 @@ use std::io::{self, Read};
 use std::time::Duration;
 
 use chrono::Utc;
-use sea_orm::sea_query::{Alias, Expr, ExprTrait, Order, Query};
 use sea_orm::ConnectionTrait;
+use sea_orm::sea_query::{Alias, Expr, ExprTrait, Order, Query};
 use serde::{Deserialize, Serialize};
 use tokio::sync::mpsc;
 use tria_core::TenantId;
@@ -484,9 +484,7 @@ impl ImportJobs {
         insert.into_table(col(STAGED)).columns([col("job_id"), col("attempt"), col("seq"), col("row")]);
         for (i, row) in rows.into_iter().enumerate() {
             let seq = i64::try_from(first_seq + i as u64).unwrap_or(i64::MAX);
-            insert
-                .values([job.id.into(), job.attempts.into(), seq.into(), row.into()])
-                .map_err(|e| StoreError::Invalid(e.to_string()))?;
+            insert.values([job.id.into(), job.attempts.into(), seq.into(), row.into()]).map_err(|e| StoreError::Invalid(e.to_string()))?;
         }
         db.execute(&insert).await?;
         Ok(())
@@ -563,11 +561,7 @@ const SWAP_PAGE: u64 = 1_000;
 /// The swap commits only if it read every row this attempt staged (a row gone means another
 /// attempt cleared them: roll back, the job is redone).
 fn check_read(read: u64, staged: u64) -> Result<(), Stop> {
-    if read == staged {
-        Ok(())
-    } else {
-        Err(Stop::Interrupted(format!("the swap read {read} staged rows of {staged}; rolled back")))
-    }
+    if read == staged { Ok(()) } else { Err(Stop::Interrupted(format!("the swap read {read} staged rows of {staged}; rolled back"))) }
 }
 
 fn encode<T: Serialize>(row: T) -> Result<String, StoreError> {

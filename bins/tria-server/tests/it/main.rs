@@ -11,6 +11,8 @@ mod errors;
 mod fuzz_http;
 mod health;
 mod hostile;
+mod import_jobs;
+mod import_kill;
 mod knowledge;
 mod llm_calls;
 mod metrics;
