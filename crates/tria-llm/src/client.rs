@@ -11,6 +11,11 @@ pub trait LlmClient: Send + Sync {
     /// The model name recorded with each answer and used for pricing.
     fn model(&self) -> &str;
 
+    /// The provider answering (`openai`, `azure`, `anthropic`, …), recorded in the cost ledger.
+    fn provider(&self) -> &str {
+        "unknown"
+    }
+
     /// The whole answer at once.
     async fn complete(&self, request: &CompletionRequest) -> Result<Completion, LlmError>;
 

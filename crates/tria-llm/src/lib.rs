@@ -59,7 +59,10 @@ pub use anthropic::{
 pub use client::LlmClient;
 pub use error::LlmError;
 pub use http::{HeaderSource, HttpOptions};
-pub use observe::{CallContext, CallOutcome, CallRecord, LlmObserver, ObservedLlm, with_call_context};
+pub use observe::{
+    CacheHitRecord, CallContext, CallOutcome, CallRecord, LedgerOutcome, LlmObserver, ObservedLlm, SettledCall, TurnFacts, with_call_context,
+    with_turn,
+};
 pub use openai::{AZURE_DEFAULT_API_VERSION, OpenAiClient, OpenAiConfig, OpenAiEndpoint};
 pub use prices::{Cost, ModelPrice, PriceTable};
 pub use prompt::{GroundingItem, PromptContext, PromptError, PromptLibrary, RenderedPrompt};
