@@ -54,7 +54,8 @@ pub fn check_settings(settings: &Settings) -> Result<(), String> {
         Ok(_) => Err(format!("{key}: the URL names no host")),
         Err(e) => Err(format!("{key}: not a URL: {e}")),
     };
-    if settings.llm.provider == tria_config::LlmProvider::OpenAi {
+    // Anthropic's empty base_url means its public endpoint.
+    if settings.llm.provider != tria_config::LlmProvider::Offline && !settings.llm.base_url.is_empty() {
         http_url("llm.base_url", &settings.llm.base_url)?;
     }
     if let Some(url) = &settings.integrations.slack.webhook_url {
@@ -72,25 +73,41 @@ pub fn check_settings(settings: &Settings) -> Result<(), String> {
 /// An LLM client and the prompts it is driven with.
 pub type LlmParts = (Arc<dyn tria_llm::LlmClient>, Arc<tria_llm::PromptLibrary>);
 
-/// The LLM client and prompts when `llm.provider = "openai"`, `None` for the offline responder.
-/// Prompts come from `config/prompts` when that directory exists, else the built-in copy.
+/// The `[llm]` provider as a [`tria_llm::ProviderConfig`] (for [`tria_llm::build`]), `None`
+/// for the offline responder.
+pub fn provider_config(llm: &tria_config::LlmSettings) -> Option<tria_llm::ProviderConfig> {
+    use tria_config::LlmProvider;
+    let provider = match llm.provider {
+        LlmProvider::Offline => return None,
+        LlmProvider::OpenAi => tria_llm::Provider::OpenAi,
+        LlmProvider::Azure => tria_llm::Provider::Azure,
+        LlmProvider::Anthropic => tria_llm::Provider::Anthropic,
+    };
+    let mut config = tria_llm::ProviderConfig::new(provider, llm.base_url.clone(), llm.model.clone());
+    let given = |value: &str| (!value.is_empty()).then(|| value.to_owned());
+    config.api_key = given(&llm.api_key);
+    config.deployment = given(&llm.deployment);
+    config.api_version = given(&llm.api_version);
+    config.http.timeout = llm.timeout;
+    // Outgoing calls carry the current span's W3C `traceparent` (when tracing export is on).
+    config.http.header_source = Some(Arc::new(crate::telemetry::outgoing_trace_headers));
+    Some(config)
+}
+
+/// The LLM client and prompts when `llm.provider` names one (openai, azure, anthropic), `None`
+/// for the offline responder. Prompts come from `config/prompts` when that directory exists,
+/// else the built-in copy.
 pub fn llm_parts(settings: &Settings) -> Result<Option<LlmParts>, StartupError> {
     let llm = &settings.llm;
-    if llm.provider != tria_config::LlmProvider::OpenAi {
+    let Some(config) = provider_config(llm) else {
         return Ok(None);
-    }
-    if llm.base_url.trim().is_empty() || llm.model.trim().is_empty() {
+    };
+    if llm.provider == tria_config::LlmProvider::OpenAi && (llm.base_url.trim().is_empty() || llm.model.trim().is_empty()) {
         return Err(StartupError::Llm(
             "llm.provider = \"openai\" needs llm.base_url and llm.model (TRIA_LLM__BASE_URL, TRIA_LLM__MODEL)".into(),
         ));
     }
-    let mut config = tria_llm::OpenAiConfig::new(llm.base_url.clone(), llm.model.clone()).with_timeout(llm.timeout);
-    if !llm.api_key.is_empty() {
-        config = config.with_api_key(llm.api_key.clone());
-    }
-    // Outgoing calls carry the current span's W3C `traceparent` (when tracing export is on).
-    config = config.with_header_source(Arc::new(crate::telemetry::outgoing_trace_headers));
-    let client = tria_llm::OpenAiClient::new(config).map_err(|e| StartupError::Llm(e.to_string()))?;
+    let client = tria_llm::ProviderClient::new(config).map_err(|e| StartupError::Llm(e.to_string()))?;
     Ok(Some((Arc::new(client), prompt_library()?)))
 }
 

@@ -273,6 +273,12 @@ pub struct RawLlm {
     pub base_url: String,
     pub model: String,
     pub api_key: String,
+    /// Azure only: the `api-version` query parameter (empty: the client's default).
+    #[serde(default)]
+    pub api_version: String,
+    /// Azure only: the deployment to call (empty: `model`).
+    #[serde(default)]
+    pub deployment: String,
     pub timeout_ms: u64,
 }
 

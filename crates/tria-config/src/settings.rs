@@ -141,6 +141,10 @@ pub enum EmbeddingProvider {
 pub enum LlmProvider {
     Offline,
     OpenAi,
+    /// Azure OpenAI: `base_url` is the resource endpoint; `deployment` (or `model`), `api_version`.
+    Azure,
+    /// Anthropic's Messages API (`base_url` empty: https://api.anthropic.com).
+    Anthropic,
 }
 
 #[derive(Clone, Debug)]
@@ -149,6 +153,10 @@ pub struct LlmSettings {
     pub base_url: String,
     pub model: String,
     pub api_key: String,
+    /// Azure's `api-version`; empty: the client's default.
+    pub api_version: String,
+    /// Azure's deployment; empty: `model`.
+    pub deployment: String,
     pub timeout: Duration,
 }
 
@@ -477,18 +485,50 @@ fn validate_llm(l: &RawLlm) -> Result<LlmSettings, ConfigError> {
     let provider = match l.provider.as_str() {
         "offline" => LlmProvider::Offline,
         "openai" => LlmProvider::OpenAi,
+        "azure" => LlmProvider::Azure,
+        "anthropic" => LlmProvider::Anthropic,
         other => {
-            return Err(ConfigError::invalid("llm.provider", format!("must be `offline` or `openai` (got `{other}`)")));
+            return Err(ConfigError::invalid("llm.provider", format!("must be `offline`, `openai`, `azure` or `anthropic` (got `{other}`)")));
         }
     };
-    if provider == LlmProvider::OpenAi && !(l.base_url.starts_with("http://") || l.base_url.starts_with("https://")) {
-        return Err(ConfigError::invalid("llm.base_url", "must be an http(s) URL when llm.provider = \"openai\""));
+    let http_url = l.base_url.starts_with("http://") || l.base_url.starts_with("https://");
+    let named = |key: &str, value: &str| -> Result<(), ConfigError> {
+        if value.trim().is_empty() {
+            return Err(ConfigError::invalid(key, format!("is required when llm.provider = \"{}\"", l.provider)));
+        }
+        Ok(())
+    };
+    match provider {
+        LlmProvider::Offline => {}
+        LlmProvider::OpenAi if !http_url => {
+            return Err(ConfigError::invalid("llm.base_url", "must be an http(s) URL when llm.provider = \"openai\""));
+        }
+        LlmProvider::OpenAi => {}
+        LlmProvider::Azure => {
+            if !http_url {
+                return Err(ConfigError::invalid(
+                    "llm.base_url",
+                    "must be the resource endpoint (https://{resource}.openai.azure.com) when llm.provider = \"azure\"",
+                ));
+            }
+            named("llm.api_key", &l.api_key)?;
+            named("llm.deployment", if l.deployment.trim().is_empty() { &l.model } else { &l.deployment })?;
+        }
+        LlmProvider::Anthropic => {
+            if !(l.base_url.is_empty() || http_url) {
+                return Err(ConfigError::invalid("llm.base_url", "must be empty (https://api.anthropic.com) or an http(s) URL"));
+            }
+            named("llm.api_key", &l.api_key)?;
+            named("llm.model", &l.model)?;
+        }
     }
     Ok(LlmSettings {
         provider,
         base_url: l.base_url.clone(),
         model: l.model.clone(),
         api_key: l.api_key.clone(),
+        api_version: l.api_version.trim().to_owned(),
+        deployment: l.deployment.trim().to_owned(),
         timeout: millis("llm.timeout_ms", l.timeout_ms, 100)?,
     })
 }
@@ -572,4 +612,31 @@ fn non_empty_path(key: &str, value: &str) -> Result<PathBuf, ConfigError> {
         return Err(ConfigError::invalid(key, "must not be empty"));
     }
     Ok(PathBuf::from(value))
+}
+
+#[cfg(test)]
+mod llm_provider_tests {
+    use super::LlmProvider;
+    use crate::{ConfigSources, load};
+
+    fn with(pairs: &[(&str, &str)]) -> Result<crate::Settings, crate::ConfigError> {
+        load(&ConfigSources { env: pairs.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect(), ..ConfigSources::default() })
+    }
+
+    #[test]
+    fn anthropic_and_azure_are_providers_and_their_required_keys_are_named() {
+        let anthropic = with(&[("TRIA_LLM_PROVIDER", "anthropic"), ("TRIA_LLM_MODEL", "claude-x"), ("TRIA_LLM_API_KEY", "k")]).expect("valid");
+        assert_eq!(anthropic.llm.provider, LlmProvider::Anthropic);
+        let err = with(&[("TRIA_LLM_PROVIDER", "anthropic"), ("TRIA_LLM_MODEL", "claude-x")]).expect_err("no key");
+        assert!(err.to_string().contains("llm.api_key"), "{err}");
+        let azure = [("TRIA_LLM_PROVIDER", "azure"), ("TRIA_LLM_BASE_URL", "https://r.openai.azure.com"), ("TRIA_LLM_API_KEY", "k")];
+        let err = with(&azure).expect_err("no deployment or model");
+        assert!(err.to_string().contains("llm.deployment"), "{err}");
+        let ok = with(&[azure[0], azure[1], azure[2], ("TRIA_LLM__DEPLOYMENT", "chat"), ("TRIA_LLM__API_VERSION", "2024-10-21")]).expect("valid");
+        assert_eq!((ok.llm.provider, ok.llm.deployment.as_str(), ok.llm.api_version.as_str()), (LlmProvider::Azure, "chat", "2024-10-21"));
+        let err = with(&[("TRIA_LLM_PROVIDER", "azure"), ("TRIA_LLM_API_KEY", "k"), ("TRIA_LLM_MODEL", "m")]).expect_err("no endpoint");
+        assert!(err.to_string().contains("llm.base_url") && !err.to_string().contains('\n'), "{err}");
+        let err = with(&[("TRIA_LLM_PROVIDER", "bedrock")]).expect_err("unknown");
+        assert!(err.to_string().contains("`anthropic`"), "{err}");
+    }
 }

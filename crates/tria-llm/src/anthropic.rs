@@ -143,6 +143,10 @@ impl Wire for AnthropicClient {
         &self.config.model
     }
 
+    fn provider_name(&self) -> &'static str {
+        "anthropic"
+    }
+
     fn body(&self, request: &CompletionRequest, stream: bool) -> Value {
         let (system, messages) = to_anthropic_messages(&request.messages);
         let max_tokens = request.max_tokens.unwrap_or(self.config.default_max_tokens).max(1);

@@ -106,6 +106,8 @@ pub(crate) trait Wire: Sync {
     fn transport(&self) -> &Transport;
     /// The configured model: recorded and priced when the upstream names none.
     fn configured_model(&self) -> &str;
+    /// The provider's name for the ledger (`openai`, `azure`, `anthropic`).
+    fn provider_name(&self) -> &'static str;
     fn body(&self, request: &CompletionRequest, stream: bool) -> Value;
     fn request(&self, http: &reqwest::Client, body: &Value) -> reqwest::RequestBuilder;
     fn parse(&self, body: &[u8]) -> Result<Answer, LlmError>;
@@ -134,6 +136,10 @@ macro_rules! llm_client_over_http {
         impl $crate::LlmClient for $client {
             fn model(&self) -> &str {
                 $crate::http::Wire::configured_model(self)
+            }
+
+            fn provider(&self) -> &str {
+                $crate::http::Wire::provider_name(self)
             }
 
             #[tracing::instrument(name = "llm.complete", skip_all, fields(model = %self.model()))]

@@ -66,6 +66,6 @@ pub use observe::{
 pub use openai::{AZURE_DEFAULT_API_VERSION, OpenAiClient, OpenAiConfig, OpenAiEndpoint};
 pub use prices::{Cost, ModelPrice, PriceTable};
 pub use prompt::{GroundingItem, PromptContext, PromptError, PromptLibrary, RenderedPrompt};
-pub use provider::{Provider, ProviderConfig, UnknownProvider, build};
+pub use provider::{Provider, ProviderClient, ProviderConfig, UnknownProvider, build};
 pub use retry::RetryPolicy;
 pub use types::{ChatMessage, Completion, CompletionRequest, LlmStream, Role, StreamEvent, Usage, UsageSource};

@@ -130,6 +130,13 @@ impl Wire for OpenAiClient {
         &self.config.model
     }
 
+    fn provider_name(&self) -> &'static str {
+        match self.config.endpoint {
+            OpenAiEndpoint::OpenAi => "openai",
+            OpenAiEndpoint::Azure { .. } => "azure",
+        }
+    }
+
     fn body(&self, request: &CompletionRequest, stream: bool) -> Value {
         let mut body = json!({ "messages": request.messages, "stream": stream });
         // Azure's deployment names the model; the body's `model` is OpenAI's.

@@ -5,8 +5,13 @@ use std::fmt;
 use std::str::FromStr;
 use std::sync::Arc;
 
+use async_trait::async_trait;
+
 use crate::http::HttpOptions;
-use crate::{AZURE_DEFAULT_API_VERSION, AnthropicClient, AnthropicConfig, LlmClient, LlmError, OpenAiClient, OpenAiConfig};
+use crate::{
+    AZURE_DEFAULT_API_VERSION, AnthropicClient, AnthropicConfig, Completion, CompletionRequest, LlmClient, LlmError, LlmStream,
+    OpenAiClient, OpenAiConfig,
+};
 
 /// The wire protocols an HTTP client speaks.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -85,25 +90,69 @@ fn non_empty(value: Option<&String>) -> Option<&str> {
     value.map(|v| v.trim()).filter(|v| !v.is_empty())
 }
 
+/// The client of any provider: OpenAI and Azure speak chat completions, Anthropic its Messages API.
+#[derive(Debug)]
+pub enum ProviderClient {
+    OpenAi(OpenAiClient),
+    Anthropic(AnthropicClient),
+}
+
+impl ProviderClient {
+    pub fn new(config: ProviderConfig) -> Result<Self, LlmError> {
+        let api_key = non_empty(config.api_key.as_ref()).map(str::to_owned);
+        Ok(match config.provider {
+            Provider::OpenAi => {
+                let openai = OpenAiConfig { api_key, http: config.http, ..OpenAiConfig::new(config.base_url, config.model) };
+                ProviderClient::OpenAi(OpenAiClient::new(openai)?)
+            }
+            Provider::Azure => {
+                let deployment = non_empty(config.deployment.as_ref()).unwrap_or(&config.model).to_owned();
+                let api_version = non_empty(config.api_version.as_ref()).unwrap_or(AZURE_DEFAULT_API_VERSION).to_owned();
+                let azure = OpenAiConfig::azure(config.base_url, deployment, api_version, config.model);
+                ProviderClient::OpenAi(OpenAiClient::new(OpenAiConfig { api_key, http: config.http, ..azure })?)
+            }
+            Provider::Anthropic => {
+                let anthropic = AnthropicConfig { api_key, http: config.http, ..AnthropicConfig::new(config.base_url, config.model) };
+                ProviderClient::Anthropic(AnthropicClient::new(anthropic)?)
+            }
+        })
+    }
+
+    fn inner(&self) -> &dyn LlmClient {
+        match self {
+            ProviderClient::OpenAi(client) => client,
+            ProviderClient::Anthropic(client) => client,
+        }
+    }
+
+    /// Refuses new calls and wakes the waiting ones with [`LlmError::Cancelled`] (shutdown).
+    pub fn close(&self) {
+        match self {
+            ProviderClient::OpenAi(client) => client.close(),
+            ProviderClient::Anthropic(client) => client.close(),
+        }
+    }
+}
+
+#[async_trait]
+impl LlmClient for ProviderClient {
+    fn model(&self) -> &str {
+        self.inner().model()
+    }
+    fn provider(&self) -> &str {
+        self.inner().provider()
+    }
+    async fn complete(&self, request: &CompletionRequest) -> Result<Completion, LlmError> {
+        self.inner().complete(request).await
+    }
+    async fn stream(&self, request: &CompletionRequest) -> Result<LlmStream, LlmError> {
+        self.inner().stream(request).await
+    }
+}
+
 /// The client for `config.provider`, ready to share.
 pub fn build(config: ProviderConfig) -> Result<Arc<dyn LlmClient>, LlmError> {
-    let api_key = non_empty(config.api_key.as_ref()).map(str::to_owned);
-    Ok(match config.provider {
-        Provider::OpenAi => {
-            let openai = OpenAiConfig { api_key, http: config.http, ..OpenAiConfig::new(config.base_url, config.model) };
-            Arc::new(OpenAiClient::new(openai)?)
-        }
-        Provider::Azure => {
-            let deployment = non_empty(config.deployment.as_ref()).unwrap_or(&config.model).to_owned();
-            let api_version = non_empty(config.api_version.as_ref()).unwrap_or(AZURE_DEFAULT_API_VERSION).to_owned();
-            let azure = OpenAiConfig::azure(config.base_url, deployment, api_version, config.model);
-            Arc::new(OpenAiClient::new(OpenAiConfig { api_key, http: config.http, ..azure })?)
-        }
-        Provider::Anthropic => {
-            let anthropic = AnthropicConfig { api_key, http: config.http, ..AnthropicConfig::new(config.base_url, config.model) };
-            Arc::new(AnthropicClient::new(anthropic)?)
-        }
-    })
+    Ok(Arc::new(ProviderClient::new(config)?))
 }
 
 #[cfg(test)]
@@ -123,6 +172,7 @@ mod tests {
         for p in Provider::ALL {
             let client = build(ProviderConfig::new(p, "http://127.0.0.1:9", "m-1")).expect("builds");
             assert_eq!(client.model(), "m-1");
+            assert_eq!(client.provider(), p.as_str(), "the ledger's provider name");
         }
     }
 }
