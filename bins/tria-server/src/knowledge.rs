@@ -1,8 +1,8 @@
 //! `/admin/tenants/{slug}/documents`, `…/knowledge/*` and `/admin/jobs/{id}`: thin handlers over
 //! `tria_knowledge`. An upload is read and checked here (size, type, text) before anything is
 //! written, then indexed by a job this replica starts at once (any replica's runner would take
-//! it otherwise); the agent reloads the tenant's index and retires its cached answers when the
-//! new knowledge version is published.
+//! it otherwise); the agent reloads the tenant's index when the new knowledge version is
+//! published, and retires the cached answers that cited changed documents.
 
 use axum::body::Body;
 use axum::extract::{Query, State};
@@ -22,14 +22,15 @@ use crate::auth::AdminAuth;
 use crate::path_param::PathParam;
 use crate::state::AppState;
 
-/// The agent as the knowledge runner's seam: a published version reloads the tenant's index
-/// and retires its cached answers on this replica.
+/// The agent as the knowledge runner's seam: a published version is picked up on this replica
+/// at once (the index reloaded; cached answers citing changed documents, or nothing, retired
+/// as they are read). Other replicas pick it up on their next version check.
 pub(crate) struct AgentReload(pub(crate) AppState);
 
 #[async_trait::async_trait]
 impl KnowledgeChanged for AgentReload {
     async fn knowledge_changed(&self, tenant: TenantId) {
-        if let Err(e) = self.0.agent().reindexed(tenant).await {
+        if let Err(e) = self.0.agent().knowledge_changed(tenant).await {
             tracing::warn!(%tenant, error = %e, "reloading the index after a knowledge change failed");
         }
     }
@@ -37,7 +38,7 @@ impl KnowledgeChanged for AgentReload {
 
 pub(crate) fn knowledge(state: &AppState) -> Knowledge {
     let options = tria_ingest::IngestOptions { max_bytes: state.settings().max_document_bytes, ..Default::default() };
-    Knowledge::new(state.store().clone(), options)
+    Knowledge::new(state.store().clone(), options).with_job_lease(state.settings().knowledge_job_lease)
 }
 
 pub(crate) fn job_json(job: &Job, tenant_slug: &str) -> Value {

@@ -239,6 +239,7 @@ pub async fn build_state(settings: &Settings) -> Result<(AppState, StartupReport
     };
     let own = crate::tenant_integrations::from_settings(settings, &store, secrets.clone(), llm_parts(settings)?, wrap_llm)?;
     let mut builder = Agent::builder(store.clone())
+        .knowledge_check_interval(settings.knowledge.version_check)
         .answer_cache(cache)
         .semantic(semantic)
         .input_screen(screen)
@@ -262,6 +263,7 @@ pub async fn build_state(settings: &Settings) -> Result<(AppState, StartupReport
         limits,
         demo_widget_key: settings.seed.widget_keys.values().next().cloned(),
         auth_cache_ttl: settings.server.auth_cache_ttl,
+        knowledge_job_lease: settings.knowledge.job_lease,
         max_document_bytes: settings.knowledge.max_document_bytes,
         import: settings.import,
     };

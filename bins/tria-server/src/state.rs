@@ -28,6 +28,8 @@ pub struct ServiceSettings {
     pub demo_widget_key: Option<String>,
     /// How long a verified key and its tenant are reused (`server.auth_cache_ttl_ms`).
     pub auth_cache_ttl: Duration,
+    /// How long a claim on a knowledge index job holds (`knowledge.job_lease_ms`).
+    pub knowledge_job_lease: Duration,
     /// The largest document `PUT /admin/tenants/{slug}/documents/{doc_id}` takes
     /// (`knowledge.max_document_bytes`); other routes keep `body_limit_bytes`.
     pub max_document_bytes: usize,
@@ -46,6 +48,7 @@ impl Default for ServiceSettings {
             limits: LimitSettings::default(),
             demo_widget_key: None,
             auth_cache_ttl: Duration::from_secs(2),
+            knowledge_job_lease: tria_knowledge::LEASE,
             max_document_bytes: tria_ingest::IngestOptions::DEFAULT_MAX_BYTES,
             import: tria_config::ImportSettings::default(),
         }

@@ -26,6 +26,8 @@ pub const DOC_ID_MAX_CHARS: usize = 128;
 pub struct Knowledge {
     store: Store,
     options: IngestOptions,
+    /// How long a job's claim holds ([`LEASE`] unless [`Knowledge::with_job_lease`]).
+    lease: std::time::Duration,
 }
 
 /// A document's id must be a short, URL-safe name: it is the path segment that replaces it.
@@ -78,7 +80,18 @@ async fn chunk_upload_blocking(
 
 impl Knowledge {
     pub fn new(store: Store, options: IngestOptions) -> Self {
-        Self { store, options }
+        Self { store, options, lease: LEASE }
+    }
+
+    /// How long a claim on an index job holds before another replica may take it over
+    /// (`knowledge.job_lease_ms`).
+    pub fn with_job_lease(mut self, lease: std::time::Duration) -> Self {
+        self.lease = lease;
+        self
+    }
+
+    pub(crate) fn lease(&self) -> std::time::Duration {
+        self.lease
     }
 
     pub fn store(&self) -> &Store {
@@ -142,6 +155,11 @@ impl Knowledge {
     /// earlier attempt staged), then publishes it. Returns the new knowledge version.
     async fn index_document(&self, job: &Job) -> Result<i32, KnowledgeError> {
         let tenant = TenantId(job.tenant_id);
+        // An earlier attempt published and then died (before the job read `succeeded`): the
+        // work is done; publishing again would only add an identical version.
+        if let Some(version) = self.store.knowledge().published_by_job(tenant, job.id).await? {
+            return Ok(version);
+        }
         let field = |name: &str| job.payload.get(name).and_then(|v| v.as_str()).map(str::to_owned);
         let doc_id = field("doc_id").ok_or_else(|| KnowledgeError::BadJob(format!("job {} has no doc_id", job.id)))?;
         let content_type = field("content_type").unwrap_or_default();
@@ -158,7 +176,7 @@ impl Knowledge {
             job_id: job.id,
         };
         let staged = self.store.knowledge().stage(tenant, new, chunks).await?;
-        self.store.jobs().progress(job, total, total, LEASE).await?;
+        self.store.jobs().progress(job, total, total, self.lease).await?;
         Ok(self.store.knowledge().publish(tenant, KnowledgeChange::Put(staged.id)).await?)
     }
 }

@@ -12,7 +12,8 @@ use tria_store::records::Job;
 
 use crate::{INDEX_DOCUMENT_JOB, Knowledge, KnowledgeError};
 
-/// How long a claim holds before another replica may take the job over.
+/// How long a claim holds before another replica may take the job over, by default
+/// ([`Knowledge::with_job_lease`] sets another).
 pub const LEASE: Duration = Duration::from_secs(120);
 
 /// Attempts before a job that keeps failing (or killing its worker) is marked failed.
@@ -64,7 +65,7 @@ impl JobRunner {
 /// handler calls this right after enqueueing, so an upload starts at once on the replica that
 /// took it; the runner's poll picks up what is left (after a restart, or another replica's).
 pub async fn run_next(knowledge: &Knowledge, changed: &dyn KnowledgeChanged) -> Result<Option<Job>, KnowledgeError> {
-    let Some(job) = knowledge.store.jobs().claim(&[INDEX_DOCUMENT_JOB], LEASE, Utc::now()).await? else {
+    let Some(job) = knowledge.store.jobs().claim(&[INDEX_DOCUMENT_JOB], knowledge.lease(), Utc::now()).await? else {
         return Ok(None);
     };
     let tenant = TenantId(job.tenant_id);

@@ -14,6 +14,8 @@ mod hostile;
 mod import_jobs;
 mod import_kill;
 mod knowledge;
+mod knowledge_kill;
+mod knowledge_pdf;
 mod llm_calls;
 mod metrics;
 mod openai_sdk;

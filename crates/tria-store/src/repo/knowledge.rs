@@ -222,6 +222,18 @@ impl KnowledgeRepo<'_> {
         Ok(())
     }
 
+    /// The knowledge version in which the document staged by `job_id` was published, if it
+    /// was (a retried index job then has nothing left to do).
+    pub async fn published_by_job(&self, tenant: TenantId, job_id: Uuid) -> Result<Option<i32>, StoreError> {
+        Ok(knowledge_document::Entity::find()
+            .filter(knowledge_document::Column::TenantId.eq(tenant.0))
+            .filter(knowledge_document::Column::JobId.eq(job_id))
+            .filter(knowledge_document::Column::KnowledgeVersion.is_not_null())
+            .one(self.db)
+            .await?
+            .and_then(|row| row.knowledge_version))
+    }
+
     /// The knowledge version serving now; `None` before the first upload.
     pub async fn current_version(&self, tenant: TenantId) -> Result<Option<i32>, StoreError> {
         Ok(tenant_knowledge::Entity::find_by_id(tenant.0).one(self.db).await?.map(|row| row.current_version).filter(|v| *v > 0))
