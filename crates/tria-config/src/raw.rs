@@ -280,6 +280,27 @@ pub struct RawLlm {
     #[serde(default)]
     pub deployment: String,
     pub timeout_ms: u64,
+    /// A chat turn's whole deadline: LLM calls stop in time for the grounded reply.
+    #[serde(default = "default_turn_deadline_ms")]
+    pub turn_deadline_ms: u64,
+    /// A streamed reply's first token (and each next one) must come within this.
+    #[serde(default = "default_first_token_deadline_ms")]
+    pub first_token_deadline_ms: u64,
+    /// How long a provider's open circuit breaker sends turns to the fallback before probing.
+    #[serde(default = "default_breaker_cool_down_ms")]
+    pub breaker_cool_down_ms: u64,
+}
+
+fn default_turn_deadline_ms() -> u64 {
+    8_000
+}
+
+fn default_first_token_deadline_ms() -> u64 {
+    3_000
+}
+
+fn default_breaker_cool_down_ms() -> u64 {
+    10_000
 }
 
 #[derive(Clone, Debug, Deserialize)]

@@ -158,6 +158,12 @@ pub struct LlmSettings {
     /// Azure's deployment; empty: `model`.
     pub deployment: String,
     pub timeout: Duration,
+    /// `llm.turn_deadline_ms`: every LLM call of a turn ends in time for the grounded reply.
+    pub turn_deadline: Duration,
+    /// `llm.first_token_deadline_ms`: a stream's first token, and each next one, within this.
+    pub first_token_deadline: Duration,
+    /// `llm.breaker_cool_down_ms`: an open provider breaker's wait before a probe call.
+    pub breaker_cool_down: Duration,
 }
 
 /// External systems; each is `None` when not configured.
@@ -304,6 +310,13 @@ impl Settings {
         let cache = validate_cache(&raw.cache)?;
         let embedding = validate_embedding(&raw.embedding)?;
         let llm = validate_llm(&raw.llm)?;
+        if llm.turn_deadline >= server.request_timeout {
+            // The request's deadline would answer 503 before the turn could fall back.
+            return Err(ConfigError::invalid(
+                "llm.turn_deadline_ms",
+                format!("must be less than server.request_timeout_ms ({} ms; got {})", raw.server.request_timeout_ms, raw.llm.turn_deadline_ms),
+            ));
+        }
         let seed = validate_seed(raw.seed, &profile)?;
         let limits = validate_limits(&raw.limits)?;
         let integrations = integrations(&raw.integrations)?;
@@ -522,6 +535,14 @@ fn validate_llm(l: &RawLlm) -> Result<LlmSettings, ConfigError> {
             named("llm.model", &l.model)?;
         }
     }
+    let turn_deadline = millis("llm.turn_deadline_ms", l.turn_deadline_ms, 500)?;
+    let first_token_deadline = millis("llm.first_token_deadline_ms", l.first_token_deadline_ms, 100)?;
+    if first_token_deadline > turn_deadline {
+        return Err(ConfigError::invalid(
+            "llm.first_token_deadline_ms",
+            format!("must be at most llm.turn_deadline_ms ({} ms; got {})", l.turn_deadline_ms, l.first_token_deadline_ms),
+        ));
+    }
     Ok(LlmSettings {
         provider,
         base_url: l.base_url.clone(),
@@ -530,6 +551,9 @@ fn validate_llm(l: &RawLlm) -> Result<LlmSettings, ConfigError> {
         api_version: l.api_version.trim().to_owned(),
         deployment: l.deployment.trim().to_owned(),
         timeout: millis("llm.timeout_ms", l.timeout_ms, 100)?,
+        turn_deadline,
+        first_token_deadline,
+        breaker_cool_down: millis("llm.breaker_cool_down_ms", l.breaker_cool_down_ms, 100)?,
     })
 }
 
@@ -638,5 +662,30 @@ mod llm_provider_tests {
         assert!(err.to_string().contains("llm.base_url") && !err.to_string().contains('\n'), "{err}");
         let err = with(&[("TRIA_LLM_PROVIDER", "bedrock")]).expect_err("unknown");
         assert!(err.to_string().contains("`anthropic`"), "{err}");
+    }
+}
+
+#[cfg(test)]
+mod llm_deadline_tests {
+    use crate::{ConfigSources, load};
+
+    fn with(pairs: &[(&str, &str)]) -> Result<crate::Settings, crate::ConfigError> {
+        load(&ConfigSources { env: pairs.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect(), ..ConfigSources::default() })
+    }
+
+    #[test]
+    fn the_turn_deadlines_default_and_are_validated_against_each_other_and_the_request_deadline() {
+        let defaults = with(&[]).expect("valid");
+        assert_eq!(defaults.llm.turn_deadline.as_millis(), 8000);
+        assert_eq!(defaults.llm.first_token_deadline.as_millis(), 3000);
+        assert_eq!(defaults.llm.breaker_cool_down.as_millis(), 10000);
+        let err = with(&[("TRIA_LLM__TURN_DEADLINE_MS", "499")]).expect_err("too short");
+        assert!(err.to_string().contains("llm.turn_deadline_ms") && err.to_string().contains("at least 500"), "{err}");
+        let err = with(&[("TRIA_LLM__TURN_DEADLINE_MS", "2000")]).expect_err("first token after the turn's end");
+        assert!(err.to_string().contains("llm.first_token_deadline_ms") && err.to_string().contains("at most"), "{err}");
+        let err = with(&[("TRIA_LLM__TURN_DEADLINE_MS", "30000")]).expect_err("the request deadline would come first");
+        assert!(err.to_string().contains("server.request_timeout_ms"), "{err}");
+        let ok = with(&[("TRIA_LLM__TURN_DEADLINE_MS", "2000"), ("TRIA_LLM__FIRST_TOKEN_DEADLINE_MS", "800")]).expect("valid");
+        assert_eq!(ok.llm.first_token_deadline.as_millis(), 800);
     }
 }
