@@ -25,6 +25,7 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use bytes::Bytes;
+use futures::StreamExt;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use serde::Deserialize;
@@ -105,6 +106,37 @@ pub enum Fault {
     /// Answer with exactly this text instead of the grounded echo (a model that invents, leaks
     /// or rambles, for the agent's guard tests).
     Reply(String),
+    /// Streamed: the response head at once, the first token only after this long (plain: the
+    /// answer after this long).
+    SlowFirstToken(Duration),
+    /// Streamed: two tokens, then nothing more, the connection held open (plain: half the JSON
+    /// body, then nothing more).
+    StallMidStream,
+    /// HTTP 200 with well-formed JSON that is not the protocol's answer (streamed: such chunks).
+    WrongJson,
+}
+
+impl Fault {
+    /// A standing fault by its command-line name: `hung`, `500`, `503`, `slow-first-token`,
+    /// `stall`, `429`, `malformed-sse`, `wrong-json`, `reset`.
+    pub fn from_name(name: &str, retry_after_secs: u64) -> Result<Fault, String> {
+        Ok(match name {
+            "hung" => Fault::Hang(Duration::from_secs(3600)),
+            "500" => Fault::Status(500),
+            "503" => Fault::Status(503),
+            "slow-first-token" => Fault::SlowFirstToken(Duration::from_secs(30)),
+            "stall" => Fault::StallMidStream,
+            "429" => Fault::RateLimited { retry_after_secs },
+            "malformed-sse" => Fault::MalformedSse,
+            "wrong-json" => Fault::WrongJson,
+            "reset" => Fault::ResetMidStream,
+            other => {
+                return Err(format!(
+                    "unknown fault `{other}` (hung, 500, 503, slow-first-token, stall, 429, malformed-sse, wrong-json, reset)"
+                ));
+            }
+        })
+    }
 }
 
 /// What the mock has seen.
@@ -123,6 +155,8 @@ struct Shared {
     config: MockConfig,
     rng: Mutex<StdRng>,
     script: Mutex<VecDeque<Fault>>,
+    /// The fault of every request no scripted fault is left for.
+    standing: Mutex<Option<Fault>>,
     requests: AtomicU64,
     in_flight: AtomicUsize,
     max_in_flight: AtomicUsize,
@@ -202,6 +236,12 @@ impl MockServer {
         self.shared.script.lock().unwrap_or_else(PoisonError::into_inner).extend(faults);
     }
 
+    /// Makes every request (after any scripted ones) fail with `fault` until set to `None`: a
+    /// provider that is down, not one that fails once.
+    pub fn set_fault(&self, fault: Option<Fault>) {
+        *self.shared.standing.lock().unwrap_or_else(PoisonError::into_inner) = fault;
+    }
+
     pub fn stats(&self) -> MockStats {
         MockStats {
             requests: self.shared.requests.load(Ordering::SeqCst),
@@ -229,6 +269,7 @@ fn router(config: MockConfig) -> (Router, Arc<Shared>) {
         rng: Mutex::new(StdRng::seed_from_u64(config.seed)),
         config,
         script: Mutex::new(VecDeque::new()),
+        standing: Mutex::new(None),
         requests: AtomicU64::new(0),
         in_flight: AtomicUsize::new(0),
         max_in_flight: AtomicUsize::new(0),
@@ -283,7 +324,8 @@ async fn answer(shared: Arc<Shared>, guard: InFlight, asked: Result<Asked, stric
     let protocol = shared.config.protocol;
     let config = &shared.config;
     let scripted = shared.script.lock().unwrap_or_else(PoisonError::into_inner).pop_front();
-    let fault = scripted.unwrap_or_else(|| {
+    let standing = || shared.standing.lock().unwrap_or_else(PoisonError::into_inner).clone();
+    let fault = scripted.or_else(standing).unwrap_or_else(|| {
         shared.rng(|rng| {
             let draw: f64 = rng.random();
             if draw < config.rate_limit_rate {
@@ -299,7 +341,12 @@ async fn answer(shared: Arc<Shared>, guard: InFlight, asked: Result<Asked, stric
         let max = u64::try_from(config.jitter.as_micros()).unwrap_or(u64::MAX);
         if max == 0 { Duration::ZERO } else { Duration::from_micros(rng.random_range(0..=max)) }
     });
-    let wait = config.latency + jitter + if let Fault::Hang(d) = fault { d } else { Duration::ZERO };
+    let slow = match fault {
+        Fault::Hang(d) => d,
+        Fault::SlowFirstToken(d) if !request.stream => d,
+        _ => Duration::ZERO,
+    };
+    let wait = config.latency + jitter + slow;
     if !wait.is_zero() {
         tokio::time::sleep(wait).await;
     }
@@ -323,6 +370,21 @@ async fn answer(shared: Arc<Shared>, guard: InFlight, asked: Result<Asked, stric
         Provider::Anthropic => format!("msg_mock_{n}"),
         Provider::OpenAi | Provider::Azure => format!("chatcmpl-mock-{n}"),
     };
+    if fault == Fault::WrongJson {
+        return wrong_json(request.stream);
+    }
+    if fault == Fault::StallMidStream && !request.stream {
+        let body = wire::answer_body(protocol, &id, &config.model, &reply, Some(usage)).to_string();
+        let half = Bytes::from(body[..body.len() / 2].to_owned());
+        // The guard moves into the body: the request stays in flight while the client waits.
+        let stalled = futures::stream::iter([Ok::<_, std::io::Error>(half)]).chain(futures::stream::pending()).map(move |chunk| {
+            let _in_flight = &guard;
+            chunk
+        });
+        let mut response = Response::new(Body::from_stream(stalled));
+        response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+        return response;
+    }
     if request.stream {
         let include_usage = request.include_usage && fault != Fault::NoUsage;
         let tokens: Vec<&str> = reply.split_inclusive(' ').collect();
@@ -331,6 +393,18 @@ async fn answer(shared: Arc<Shared>, guard: InFlight, asked: Result<Asked, stric
     }
     let body = wire::answer_body(protocol, &id, &config.model, &reply, (fault != Fault::NoUsage).then_some(usage));
     drop(guard);
+    axum::Json(body).into_response()
+}
+
+/// HTTP 200 whose JSON is not an answer of any of the protocols (streamed: chunks of it).
+fn wrong_json(stream: bool) -> Response {
+    let body = serde_json::json!({ "object": "list", "data": [{ "unexpected": true }], "choices": "none", "content": 7 });
+    if stream {
+        let text = format!("data: {body}\n\ndata: {body}\n\n");
+        let mut response = Response::new(Body::from(text));
+        response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("text/event-stream"));
+        return response;
+    }
     axum::Json(body).into_response()
 }
 
@@ -367,6 +441,8 @@ pub fn grounded_reply(prompt: &[&str], max: usize) -> String {
 enum Step {
     Send(Duration, Bytes),
     Break(Duration),
+    /// Nothing more, the connection held open until the client leaves.
+    Stall,
 }
 
 fn stream_response(guard: InFlight, frames: Frames, fault: Fault, token_delay: Duration) -> Response {
@@ -374,6 +450,12 @@ fn stream_response(guard: InFlight, frames: Frames, fault: Fault, token_delay: D
     let mut steps: Vec<Step> = now(frames.start).collect();
     let mut broke_early = false;
     for (i, token) in frames.tokens.into_iter().enumerate() {
+        if i == 0
+            && let Fault::SlowFirstToken(first) = fault
+        {
+            steps.push(Step::Send(first, token));
+            continue;
+        }
         if i == 2 {
             broke_early = true;
             match fault {
@@ -391,6 +473,10 @@ fn stream_response(guard: InFlight, frames: Frames, fault: Fault, token_delay: D
                     break;
                 }
                 Fault::TruncatedStream => break,
+                Fault::StallMidStream => {
+                    steps.push(Step::Stall);
+                    break;
+                }
                 _ => broke_early = false,
             }
         }
@@ -408,6 +494,7 @@ fn stream_response(guard: InFlight, frames: Frames, fault: Fault, token_delay: D
                 }
                 Some((Ok(bytes), (steps, guard)))
             }
+            Step::Stall => futures::future::pending().await,
             // An error from the body makes hyper abort the connection: the client sees a reset.
             Step::Break(delay) => {
                 tokio::time::sleep(delay).await;
@@ -457,6 +544,28 @@ mod tests {
         assert_eq!(mock.stats().requests, 3);
         let bad = client.post(&url).body("{").send().await.expect("sent");
         assert_eq!(bad.status(), 400);
+    }
+
+    #[tokio::test]
+    async fn a_standing_fault_fails_every_request_until_cleared() {
+        let mock = MockServer::start(MockConfig::default()).await.expect("binds");
+        let client = reqwest::Client::new();
+        let url = format!("{}/chat/completions", mock.base_url());
+        let body = json!({ "model": "x", "messages": [{ "role": "user", "content": "hi" }] });
+        mock.set_fault(Some(Fault::from_name("500", 1).expect("known")));
+        for _ in 0..3 {
+            assert_eq!(client.post(&url).json(&body).send().await.expect("sent").status(), 500);
+        }
+        mock.set_fault(Some(Fault::WrongJson));
+        let wrong: Value = client.post(&url).json(&body).send().await.expect("sent").json().await.expect("json");
+        assert!(wrong.get("choices").is_some_and(|c| !c.is_array()), "{wrong}");
+        mock.set_fault(Some(Fault::StallMidStream));
+        let stalled = client.post(&url).json(&body).send().await.expect("the head arrives");
+        assert_eq!(stalled.status(), 200);
+        assert!(tokio::time::timeout(Duration::from_millis(300), stalled.bytes()).await.is_err(), "the body never ends");
+        mock.set_fault(None);
+        assert_eq!(client.post(&url).json(&body).send().await.expect("sent").status(), 200);
+        assert!(Fault::from_name("nope", 1).is_err());
     }
 
     #[tokio::test]

@@ -5,7 +5,7 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use clap::Parser;
-use tria_mock_llm::{MockConfig, MockServer, Provider};
+use tria_mock_llm::{Fault, MockConfig, MockServer, Provider};
 
 #[derive(Debug, Parser)]
 #[command(about = "Mock LLM (OpenAI-compatible, Anthropic Messages or Azure OpenAI) for tests and load tests")]
@@ -42,6 +42,10 @@ struct Cli {
     max_sentences: usize,
     #[arg(long, env = "TRIA_MOCK_LLM_MODEL", default_value = "tria-mock")]
     model: String,
+    /// Fail every request this way (a provider that is down): hung, 500, 503,
+    /// slow-first-token, stall, 429 (with --retry-after-secs), malformed-sse, wrong-json, reset.
+    #[arg(long, env = "TRIA_MOCK_LLM_FAULT")]
+    fault: Option<String>,
 }
 
 #[tokio::main]
@@ -64,7 +68,9 @@ async fn main() -> anyhow::Result<()> {
         max_sentences: cli.max_sentences,
         protocol: cli.protocol,
     };
+    let fault = cli.fault.as_deref().map(|name| Fault::from_name(name, cli.retry_after_secs)).transpose().map_err(anyhow::Error::msg)?;
     let server = MockServer::bind(config, cli.listen).await?;
+    server.set_fault(fault);
     println!("tria-mock-llm ({}) listening on {}", cli.protocol, server.base_url());
     tokio::select! {
         () = server.wait() => {}

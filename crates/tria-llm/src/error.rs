@@ -21,6 +21,10 @@ pub enum LlmError {
     /// Could not connect, or the connection broke (including mid-stream).
     #[error("the connection to the LLM failed: {0}")]
     Connection(String),
+    /// Not sent: the provider's circuit breaker is open after recent failures (a layer around
+    /// the client refuses at once, so the caller falls back instead of waiting).
+    #[error("the LLM provider's circuit is open; retry in {retry_in:?}")]
+    CircuitOpen { retry_in: Duration },
     /// The client was shut down ([`crate::OpenAiClient::close`]) while the call waited.
     #[error("the LLM call was cancelled")]
     Cancelled,
@@ -32,7 +36,7 @@ impl LlmError {
         match self {
             LlmError::Timeout | LlmError::RateLimited { .. } | LlmError::Connection(_) => true,
             LlmError::Upstream { status, .. } => *status >= 500 || *status == 408,
-            LlmError::Malformed(_) | LlmError::Cancelled => false,
+            LlmError::Malformed(_) | LlmError::Cancelled | LlmError::CircuitOpen { .. } => false,
         }
     }
 
@@ -45,6 +49,7 @@ impl LlmError {
             LlmError::Malformed(_) => "malformed",
             LlmError::Connection(_) => "connection",
             LlmError::Cancelled => "cancelled",
+            LlmError::CircuitOpen { .. } => "circuit_open",
         }
     }
 }

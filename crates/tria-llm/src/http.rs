@@ -9,7 +9,7 @@ use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use futures::{Stream, StreamExt};
@@ -116,7 +116,7 @@ pub(crate) trait Wire: Sync {
 /// [`crate::LlmClient::complete`] for any [`Wire`].
 pub(crate) async fn complete<W: Wire>(wire: &W, request: &CompletionRequest) -> Result<Completion, LlmError> {
     let body = wire.body(request, false);
-    let (bytes, attempts) = wire.transport().complete(&|http| wire.request(http, &body)).await?;
+    let (bytes, attempts) = wire.transport().complete(&|http| wire.request(http, &body), request.deadline).await?;
     let answer = wire.parse(&bytes)?;
     let usage = answer.usage.unwrap_or_else(|| estimate_usage(&request.messages, &answer.text));
     let model = answer.model.unwrap_or_else(|| wire.configured_model().to_owned());
@@ -126,7 +126,7 @@ pub(crate) async fn complete<W: Wire>(wire: &W, request: &CompletionRequest) -> 
 /// [`crate::LlmClient::stream`] for any [`Wire`].
 pub(crate) async fn stream<W: Wire>(wire: &W, request: &CompletionRequest) -> Result<LlmStream, LlmError> {
     let body = wire.body(request, true);
-    wire.transport().stream(&|http| wire.request(http, &body), W::Events::default(), &request.messages).await
+    wire.transport().stream(&|http| wire.request(http, &body), W::Events::default(), &request.messages, request.deadline).await
 }
 
 /// `impl LlmClient` for a client that implements [`Wire`], with the same spans for every provider.
@@ -195,6 +195,11 @@ impl Transport {
         self.permits.close();
     }
 
+    /// One attempt's timeout: the configured one, cut to the time left before `deadline`.
+    fn attempt_timeout(&self, deadline: Option<Instant>) -> Duration {
+        deadline.map_or(self.options.timeout, |d| self.options.timeout.min(d.saturating_duration_since(Instant::now())))
+    }
+
     async fn permit(&self) -> Result<OwnedSemaphorePermit, LlmError> {
         Arc::clone(&self.permits).acquire_owned().await.map_err(|_| LlmError::Cancelled)
     }
@@ -221,14 +226,15 @@ impl Transport {
     pub(crate) async fn complete(
         &self,
         build: &(dyn Fn(&reqwest::Client) -> reqwest::RequestBuilder + Sync),
+        deadline: Option<Instant>,
     ) -> Result<(Bytes, u32), LlmError> {
-        self.with_retries(|| async move {
+        self.with_retries(deadline, || async move {
             let _permit = self.permit().await?;
             let call = async {
                 let response = self.send(build).await?;
                 response.bytes().await.map_err(|e| Failure::from(transport_error(&e)))
             };
-            tokio::time::timeout(self.options.timeout, call).await.map_err(|_| Failure::from(LlmError::Timeout))?
+            tokio::time::timeout(self.attempt_timeout(deadline), call).await.map_err(|_| Failure::from(LlmError::Timeout))?
         })
         .await
     }
@@ -240,12 +246,14 @@ impl Transport {
         build: &(dyn Fn(&reqwest::Client) -> reqwest::RequestBuilder + Sync),
         protocol: P,
         messages: &[ChatMessage],
+        deadline: Option<Instant>,
     ) -> Result<LlmStream, LlmError> {
         let ((response, permit), _attempts) = self
-            .with_retries(|| async move {
+            .with_retries(deadline, || async move {
                 let permit = self.permit().await?;
-                let response =
-                    tokio::time::timeout(self.options.timeout, self.send(build)).await.map_err(|_| Failure::from(LlmError::Timeout))??;
+                let response = tokio::time::timeout(self.attempt_timeout(deadline), self.send(build))
+                    .await
+                    .map_err(|_| Failure::from(LlmError::Timeout))??;
                 Ok((response, permit))
             })
             .await?;
@@ -260,8 +268,9 @@ impl Transport {
         Ok(Box::pin(futures::stream::unfold(state, SseStream::next_event)))
     }
 
-    /// Runs `attempt` until it succeeds, the error is not retryable, or retries run out.
-    async fn with_retries<T, F, Fut>(&self, mut attempt: F) -> Result<(T, u32), LlmError>
+    /// Runs `attempt` until it succeeds, the error is not retryable, retries run out, or the
+    /// wait before the next one would end at or past `deadline`.
+    async fn with_retries<T, F, Fut>(&self, deadline: Option<Instant>, mut attempt: F) -> Result<(T, u32), LlmError>
     where
         F: FnMut() -> Fut,
         Fut: Future<Output = Result<T, Failure>>,
@@ -271,6 +280,7 @@ impl Transport {
             match attempt().await {
                 Ok(value) => return Ok((value, retry + 1)),
                 Err(failure) => match self.options.retry.delay_before(retry, &failure.error, failure.retry_after) {
+                    Some(delay) if deadline.is_some_and(|d| Instant::now() + delay >= d) => return Err(failure.error),
                     Some(delay) => {
                         tracing::warn!(error = %failure.error, retry, delay_ms = delay.as_millis() as u64, "retrying LLM call");
                         tokio::time::sleep(delay).await;

@@ -43,6 +43,10 @@ pub struct CompletionRequest {
     pub temperature: Option<f32>,
     /// End-user id passed upstream for abuse tracking (OpenAI's `user` field).
     pub user: Option<String>,
+    /// When the caller stops waiting: each attempt's timeout is cut to the time left, and a
+    /// retry whose backoff or `Retry-After` would end past it is not made (the last error is
+    /// returned instead, e.g. [`LlmError::RateLimited`] at once rather than a timeout later).
+    pub deadline: Option<std::time::Instant>,
 }
 
 impl CompletionRequest {
@@ -55,6 +59,11 @@ impl CompletionRequest {
     }
     pub fn with_temperature(mut self, temperature: f32) -> Self {
         self.temperature = Some(temperature);
+        self
+    }
+    /// See [`CompletionRequest::deadline`]; an earlier deadline already set is kept.
+    pub fn with_deadline(mut self, deadline: std::time::Instant) -> Self {
+        self.deadline = Some(self.deadline.map_or(deadline, |d| d.min(deadline)));
         self
     }
 }

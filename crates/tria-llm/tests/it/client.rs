@@ -158,6 +158,26 @@ async fn rate_limit_waits_for_retry_after() {
 }
 
 #[tokio::test]
+async fn a_deadline_cuts_the_attempt_and_skips_retries_that_would_end_past_it() {
+    let (mock, client) = setup(MockConfig::default(), 3).await;
+    // A hung upstream: the one attempt ends at the deadline, not at the 5 s call timeout, and
+    // no retry starts after it.
+    mock.set_fault(Some(Fault::Hang(Duration::from_secs(30))));
+    let deadline = std::time::Instant::now() + Duration::from_millis(300);
+    assert_eq!(client.complete(&request().with_deadline(deadline)).await, Err(LlmError::Timeout));
+    assert!(std::time::Instant::now() < deadline + Duration::from_secs(4), "ended near the deadline, not the call timeout");
+    assert_eq!(mock.stats().requests, 1);
+    // A 429 whose Retry-After ends past the deadline comes back at once as the rate limit.
+    mock.set_fault(Some(Fault::RateLimited { retry_after_secs: 1 }));
+    let deadline = std::time::Instant::now() + Duration::from_millis(500);
+    let err = client.complete(&request().with_deadline(deadline)).await.expect_err("not worth waiting past the deadline");
+    assert_eq!(err, LlmError::RateLimited { retry_after: Some(Duration::from_secs(1)) });
+    assert_eq!(mock.stats().requests, 2, "no retry");
+    mock.set_fault(None);
+    assert!(client.complete(&request().with_deadline(std::time::Instant::now() + Duration::from_secs(5))).await.is_ok());
+}
+
+#[tokio::test]
 async fn rate_limit_longer_than_allowed_fails_fast_with_the_hint() {
     let (mock, client) = setup(MockConfig::default(), 3).await;
     mock.push_faults([Fault::RateLimited { retry_after_secs: 60 }]);
