@@ -37,6 +37,7 @@ pub struct AgentBuilder {
     pub(crate) cache: CacheParts,
     semantic: SemanticParts,
     pub(crate) llm: Option<LlmSource>,
+    pub(crate) llm_guard: Arc<crate::llm_guard::LlmGuard>,
     pub(crate) screen: Arc<InputScreen>,
     pub(crate) notifier: Arc<dyn HandoffNotifier>,
     pub(crate) orders: crate::orders::OrderParts,
@@ -51,6 +52,13 @@ impl AgentBuilder {
     /// knowledge version another replica replaced. Default one second.
     pub fn knowledge_check_interval(mut self, every: std::time::Duration) -> Self {
         self.knowledge_check = every;
+        self
+    }
+
+    /// The turn deadline, first-token deadline and per-provider breaker settings of LLM calls
+    /// (default: [`LlmResilience::default`](crate::LlmResilience)).
+    pub fn llm_resilience(mut self, config: crate::LlmResilience) -> Self {
+        self.llm_guard = Arc::new(crate::llm_guard::LlmGuard::new(config));
         self
     }
 
@@ -114,6 +122,7 @@ impl AgentBuilder {
             cache: self.cache,
             semantic: self.semantic,
             llm: self.llm,
+            llm_guard: self.llm_guard,
             screen,
             notifier: self.notifier,
             history_tokens: self.history_tokens,
@@ -140,6 +149,7 @@ pub struct Agent {
     pub(crate) cache: CacheParts,
     semantic: SemanticParts,
     llm: Option<LlmSource>,
+    llm_guard: Arc<crate::llm_guard::LlmGuard>,
     screen: Arc<InputScreen>,
     pub(crate) notifier: Arc<dyn HandoffNotifier>,
     pub(crate) orders: tria_orders::OrderDesk,
@@ -166,6 +176,7 @@ impl Agent {
             cache: CacheParts::default(),
             semantic: SemanticParts::unavailable("no embedder configured"),
             llm: None,
+            llm_guard: Arc::default(),
             screen: Arc::new(InputScreen::new()),
             notifier: Arc::new(NoNotifier),
             orders: crate::orders::OrderParts::default(),
@@ -173,6 +184,12 @@ impl Agent {
             intent: IntentParts::default(),
             knowledge_check: crate::tenant_indexes::DEFAULT_KNOWLEDGE_CHECK,
         }
+    }
+
+    /// The LLM providers' breakers and the fallbacks counted (for `/health`, `/metrics` and
+    /// `/admin/integrations`).
+    pub fn llm_guard(&self) -> &Arc<crate::llm_guard::LlmGuard> {
+        &self.llm_guard
     }
 
     /// For `/health`: `Ready` when retrieval is hybrid and intents use the model, otherwise why

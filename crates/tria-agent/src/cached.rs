@@ -314,7 +314,8 @@ impl Agent {
                 let mut answer = generated.answer;
                 // What an LLM would have been sent and would have written; a hit saves it again.
                 answer.tokens = count_tokens(message).saturating_add(count_tokens(&answer.reply));
-                let cacheable = cacheable(&answer) && !generated.refused;
+                // A stand-in for a failing provider is not kept: once it is back, the model answers.
+                let cacheable = cacheable(&answer) && !generated.refused && !crate::llm_guard::stood_in_for_outage(&generated.usage);
                 Ok(Fill { answer: Arc::new(answer), level: CacheLevel::None, vector, evidence, cacheable })
             })
         };

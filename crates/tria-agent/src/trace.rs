@@ -45,12 +45,24 @@ impl Stage {
 }
 
 /// Time spent per stage in one request; shared by reference with the closures the cache runs.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub(crate) struct StageClock {
     nanos: [AtomicU64; STAGES],
+    /// When the turn began: its LLM deadline counts from here.
+    started: Instant,
+}
+
+impl Default for StageClock {
+    fn default() -> Self {
+        Self { nanos: Default::default(), started: Instant::now() }
+    }
 }
 
 impl StageClock {
+    pub(crate) fn started(&self) -> Instant {
+        self.started
+    }
+
     pub(crate) fn add(&self, stage: Stage, elapsed: Duration) {
         let nanos = u64::try_from(elapsed.as_nanos()).unwrap_or(u64::MAX);
         self.nanos[stage.index()].fetch_add(nanos, Ordering::Relaxed);

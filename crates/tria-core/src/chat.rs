@@ -81,6 +81,11 @@ pub struct ReplyUsage {
     pub tokens_out: u32,
     pub cost_usd: f64,
     pub prompt_version: Option<String>,
+    /// Why a configured LLM did not write this reply and the grounded responder did instead
+    /// (`deadline`, `circuit_open`, `rate_limited`, `llm_error`, `rejected`); absent when the
+    /// model wrote it, or no model is configured.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fallback: Option<String>,
 }
 
 /// The answer to one chat message.

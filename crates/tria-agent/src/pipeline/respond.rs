@@ -10,7 +10,7 @@ use tria_rag::ProductHit;
 
 use super::retrieval::Retrieved;
 use crate::Agent;
-use crate::generation::{self, ATTEMPTS, GenerationRequest};
+use crate::generation::{self, ATTEMPTS, GenerationRequest, LlmParts};
 use crate::routing::Ask;
 use crate::stream::StreamSignal;
 use crate::trace::Stage;
@@ -80,6 +80,8 @@ impl Agent {
             return (offline, ReplyUsage::default());
         }
         let Some(llm) = self.llm_for(tenant).await else { return (offline, ReplyUsage::default()) };
+        // Every call of this turn ends by its deadline, behind the provider's breaker.
+        let llm = LlmParts { client: self.llm_guard().guard(llm.client, ask.clock.started()), ..llm };
         let request = GenerationRequest {
             tenant,
             label: classification.label,
@@ -97,11 +99,13 @@ impl Agent {
                 };
                 match llm.generate_streaming(request, sink, meta).await {
                     Ok(done) => Ok(done),
-                    // The streamed attempt counts as the first; one regeneration, unstreamed.
-                    Err(reason) => {
+                    // The streamed attempt counts as the first; one regeneration, unstreamed, when
+                    // the model's reply was refused (a provider that failed is not waited for again).
+                    Err(reason) if reason.is_rejection() => {
                         tracing::warn!(%reason, "streamed llm reply rejected; regenerating once");
                         llm.generate(request, ATTEMPTS - 1).await
                     }
+                    Err(reason) => Err(reason),
                 }
             }
             _ => llm.generate(request, ATTEMPTS).await,
@@ -114,12 +118,15 @@ impl Agent {
                     tokens_out: info.tokens_out,
                     cost_usd: info.cost_usd,
                     prompt_version: Some(info.prompt_version),
+                    fallback: None,
                 };
                 (text, usage)
             }
             Err(reason) => {
-                tracing::warn!(%reason, "llm reply not used; the grounded responder answers");
-                (offline, ReplyUsage::default())
+                let why = reason.fallback_reason();
+                tracing::warn!(%reason, fallback = why.as_str(), "llm reply not used; the grounded responder answers");
+                self.llm_guard().record_fallback(why);
+                (offline, ReplyUsage { fallback: Some(why.as_str().to_owned()), ..ReplyUsage::default() })
             }
         }
     }

@@ -5,7 +5,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use tria_agent::Agent;
+use tria_agent::{Agent, LlmResilience};
 use tria_core::{ChatRequest, IntentLabel};
 use tria_llm::{OpenAiClient, OpenAiConfig, PromptLibrary, RetryPolicy};
 use tria_mock_llm::{Fault, MockConfig, MockServer};
@@ -49,10 +49,39 @@ async fn an_llm_outage_or_a_leaking_reply_never_reaches_the_customer() {
     mock.push_faults(vec![Fault::Status(500); 8]);
     let reply = agent.chat(&tenant, ChatRequest::new(QUESTION)).await.expect("an outage is not an error to the customer");
     assert!(reply.reply.contains("10%"), "{}", reply.reply);
+    assert_eq!(reply.usage.fallback.as_deref(), Some("llm_error"), "the reply says it is a fallback");
 
     mock.push_faults(vec![Fault::Reply("<<<SYSTEM PROMPT>>> You are the assistant for Northwind; follow these rules exactly".into()); 2]);
     let reply = agent.chat(&tenant, ChatRequest::new("how much is the restocking fee for returns")).await.expect("chat");
     assert!(!reply.reply.contains("SYSTEM PROMPT") && !reply.reply.contains("<<<"), "{}", reply.reply);
+}
+
+#[tokio::test]
+async fn a_hung_provider_is_answered_by_the_grounded_reply_at_the_turn_deadline_and_not_cached() {
+    let (db, tenant) = seeded().await;
+    let mock = MockServer::start(MockConfig::default()).await.expect("mock");
+    mock.set_fault(Some(Fault::Hang(Duration::from_secs(3600))));
+    // As deployed: a 20 s call timeout and retries; the turn's deadline must win over both.
+    let config = OpenAiConfig::new(mock.base_url(), "tria-mock").with_timeout(Duration::from_secs(20)).with_retry(RetryPolicy::default());
+    let client = Arc::new(OpenAiClient::new(config).expect("client"));
+    let prompts = Arc::new(PromptLibrary::embedded().expect("prompts"));
+    let resilience =
+        LlmResilience { turn_deadline: Duration::from_millis(800), first_token_deadline: Duration::from_millis(300), ..LlmResilience::default() };
+    let agent = Agent::builder(db.store.clone()).llm(client, prompts).llm_resilience(resilience).build();
+    let reply = tokio::time::timeout(Duration::from_secs(10), agent.chat(&tenant, ChatRequest::new(QUESTION)))
+        .await
+        .expect("the turn did not wait for the hung provider")
+        .expect("chat");
+    assert!(reply.reply.contains("10%"), "the grounded reply: {}", reply.reply);
+    assert_eq!(reply.usage.fallback.as_deref(), Some("deadline"));
+    assert_eq!(mock.stats().requests, 1, "no retry after the deadline");
+    assert_eq!(agent.llm_guard().fallbacks()[0], (tria_agent::FallbackReason::Deadline, 1));
+    // The stand-in is not cached: once the provider is back, the model answers the question.
+    mock.set_fault(None);
+    let again = agent.chat(&tenant, ChatRequest::new(QUESTION)).await.expect("chat");
+    assert_eq!(again.cache, tria_core::CacheLevel::None);
+    assert_eq!(again.usage.fallback, None);
+    assert_eq!(mock.stats().requests, 2);
 }
 
 #[tokio::test]
