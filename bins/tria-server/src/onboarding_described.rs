@@ -55,8 +55,9 @@ fn get_job() {}
     request_body(description = "The catalogue: CSV with a header row (`sku,name,price` required; `description,unit,currency,stock,active,category` optional; a UTF-8 BOM is fine) or a JSON array of the same objects. All or nothing: one bad row and nothing is written",
         content((ref("#/components/schemas/CsvUpload") = "text/csv"), (ref("#/components/schemas/CatalogueRows") = "application/json"))),
     responses((status = 200, description = "Imported; the counts", body = ref("#/components/schemas/ImportSummary")),
+        (status = 202, description = "Over `import.job_threshold_bytes` (1 MB): stored and queued as an `import_catalogue` job (poll `GET /admin/jobs/{id}`); it checks every row first and fails with the 422's `invalid_rows` report in `errors` writing nothing, else swaps the whole catalogue in at once", body = ref("#/components/schemas/JobAccepted")),
         (status = 400, description = "`mode` is neither merge nor replace"), (status = 404, description = "No such tenant"),
-        (status = 413, description = "Over the upload limit (64 MB) or the row limit"), (status = 415, description = "Not text/csv or application/json, or not UTF-8"),
+        (status = 413, description = "Over the upload limit (`import.max_bytes`, 64 MB) or the row limit"), (status = 415, description = "Not text/csv or application/json, or not UTF-8"),
         (status = 422, description = "Bad rows (`invalid_rows`: every bad row with its line or index and reasons), or a bad file (no header, missing columns, malformed JSON); nothing written",
             body = ref("#/components/schemas/UploadRejected"))))]
 fn put_catalogue() {}
@@ -67,8 +68,9 @@ fn put_catalogue() {}
     request_body(description = "The customers: CSV with a header row (`customer_number,email` required; `name,company,phone` optional) or a JSON array of the same objects. All or nothing",
         content((ref("#/components/schemas/CsvUpload") = "text/csv"), (ref("#/components/schemas/CustomerRows") = "application/json"))),
     responses((status = 200, description = "Imported; the counts", body = ref("#/components/schemas/ImportSummary")),
+        (status = 202, description = "Over `import.job_threshold_bytes` (1 MB): stored and queued as an `import_customers` job (poll `GET /admin/jobs/{id}`); all or nothing as the 422", body = ref("#/components/schemas/JobAccepted")),
         (status = 400, description = "`mode` is neither merge nor replace"), (status = 404, description = "No such tenant"),
-        (status = 413, description = "Over the upload limit (64 MB) or the row limit"), (status = 415, description = "Not text/csv or application/json, or not UTF-8"),
+        (status = 413, description = "Over the upload limit (`import.max_bytes`, 64 MB) or the row limit"), (status = 415, description = "Not text/csv or application/json, or not UTF-8"),
         (status = 422, description = "Bad rows (`invalid_rows`) or a bad file; nothing written", body = ref("#/components/schemas/UploadRejected"))))]
 fn put_customers() {}
 
