@@ -1,6 +1,7 @@
 //! `eval conversations --repeat k`: scripted multi-turn conversations
 //! (fixtures/eval/conversations/*.toml) run k times, each run against a fresh agent generating
-//! through the mock LLM (a loopback OpenAI-compatible server) with its variability on — a new
+//! through the mock LLM (a loopback server speaking the OpenAI, Anthropic or Azure protocol,
+//! `--provider`, with the matching client) with its variability on — a new
 //! seed per run, jittered latency, replies of a random length. A conversation passes a run when
 //! every turn meets its expectations (facts stated, intent, hand-off, order state); pass^k is
 //! the share of conversations that pass all k runs (τ-bench). Order conversations need the
@@ -15,7 +16,7 @@ use serde::Deserialize;
 use tria_agent::Agent;
 use tria_config::Settings;
 use tria_core::{ChatReply, ChatRequest};
-use tria_llm::{LlmClient, OpenAiClient, OpenAiConfig, PromptLibrary, RetryPolicy};
+use tria_llm::{LlmClient, PromptLibrary, Provider, ProviderConfig, RetryPolicy};
 use tria_mock_llm::{MockConfig, MockServer};
 
 use super::harness::{EvalWorld, fact_present};
@@ -139,24 +140,37 @@ async fn run_once(world: &EvalWorld, agent: &Agent, conversation: &Conversation)
     Ok(None)
 }
 
-async fn mock_llm(seed: u64) -> anyhow::Result<(MockServer, Arc<dyn LlmClient>)> {
-    let config = MockConfig { seed, jitter: Duration::from_millis(4), vary_replies: true, max_sentences: 3, ..MockConfig::default() };
+/// The mock speaking `provider`'s protocol (strictly: it refuses requests the real API would)
+/// and that provider's client, built as the server builds it.
+async fn mock_llm(provider: Provider, seed: u64) -> anyhow::Result<(MockServer, Arc<dyn LlmClient>)> {
+    let config = MockConfig {
+        seed,
+        jitter: Duration::from_millis(4),
+        vary_replies: true,
+        max_sentences: 3,
+        protocol: provider,
+        ..MockConfig::default()
+    };
     let mock = MockServer::start(config).await.context("starting the mock LLM")?;
-    let client = OpenAiClient::new(
-        OpenAiConfig::new(mock.base_url(), "tria-mock").with_timeout(Duration::from_secs(5)).with_retry(RetryPolicy::default()),
-    )?;
-    Ok((mock, Arc::new(client)))
+    let mut client = ProviderConfig::new(provider, mock.base_url(), "tria-mock");
+    client.api_key = Some("mock-key".to_owned());
+    client.http.timeout = Duration::from_secs(5);
+    client.http.retry = RetryPolicy::default();
+    Ok((mock, tria_llm::build(client)?))
 }
 
-pub(super) fn run(settings: &Settings, repeat: usize, offline: bool, semantic: bool, verbose: bool) -> anyhow::Result<()> {
+/// `provider`: the mock LLM's protocol, `None` for the offline grounded responder.
+pub(super) fn run(settings: &Settings, repeat: usize, provider: Option<Provider>, semantic: bool, verbose: bool) -> anyhow::Result<()> {
     let conversations = load(&settings.fixtures_dir.join("eval/conversations"))?;
     let repeat = repeat.max(1);
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     runtime.block_on(async {
         let world = EvalWorld::open(settings, semantic).await?;
         let prompts = Arc::new(PromptLibrary::embedded()?);
-        let generator =
-            if offline { "offline grounded responder" } else { "mock LLM (variable replies, 0–4 ms jitter, new seed per run)" };
+        let generator = match provider {
+            None => "offline grounded responder".to_owned(),
+            Some(p) => format!("mock LLM speaking {p} (variable replies, 0–4 ms jitter, new seed per run)"),
+        };
         println!(
             "Conversations on fixtures/eval/conversations ({} scripted; {repeat} runs each; {generator}; {})",
             conversations.len(),
@@ -165,11 +179,12 @@ pub(super) fn run(settings: &Settings, repeat: usize, offline: bool, semantic: b
         let mut passes = vec![0usize; conversations.len()];
         let mut failures: Vec<Vec<String>> = vec![Vec::new(); conversations.len()];
         for run in 0..repeat {
-            let (mock, llm) = if offline {
-                (None, None)
-            } else {
-                let (mock, client) = mock_llm(1000 + run as u64).await?;
-                (Some(mock), Some((client, prompts.clone())))
+            let (mock, llm) = match provider {
+                None => (None, None),
+                Some(provider) => {
+                    let (mock, client) = mock_llm(provider, 1000 + run as u64).await?;
+                    (Some(mock), Some((client, prompts.clone())))
+                }
             };
             let agent = world.agent(llm);
             for (i, conversation) in conversations.iter().enumerate() {

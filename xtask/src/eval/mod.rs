@@ -57,6 +57,9 @@ enum Which {
         /// Use the offline grounded responder instead of the mock LLM.
         #[arg(long)]
         offline: bool,
+        /// The protocol the mock LLM speaks and the client uses: openai, anthropic or azure.
+        #[arg(long, default_value = "openai", value_parser = |s: &str| s.parse::<tria_llm::Provider>())]
+        provider: tria_llm::Provider,
         /// Hybrid retrieval and model intents (needs `cargo xtask model fetch`).
         #[arg(long)]
         semantic: bool,
@@ -79,7 +82,9 @@ pub(crate) fn run(args: &EvalArgs, settings: &Settings) -> anyhow::Result<()> {
         Which::Cache { verbose } => crate::eval_cache::run(settings, *verbose),
         Which::Safety { verbose } => safety::run(settings, *verbose),
         Which::Answers { semantic, verbose } => answers::run(settings, *semantic, *verbose),
-        Which::Conversations { repeat, offline, semantic, verbose } => conversations::run(settings, *repeat, *offline, *semantic, *verbose),
+        Which::Conversations { repeat, offline, provider, semantic, verbose } => {
+            conversations::run(settings, *repeat, (!*offline).then_some(*provider), *semantic, *verbose)
+        }
     }
 }
 
