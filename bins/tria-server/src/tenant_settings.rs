@@ -67,6 +67,21 @@ const BUDGET: &[(&str, Kind)] = &[
     ("usd_per_month", Kind::Number { min: 0.0, max: MAX_USD, note: " (0 turns it off)" }),
 ];
 
+/// `settings.invoicing`, read by `tria_integrations::tenant_invoicing` (the invoice worker and
+/// the order flow's replies).
+const INVOICING: &[(&str, Kind)] = &[
+    ("account_code", Kind::Label { max_chars: tria_integrations::tenant_invoicing::MAX_ACCOUNT_CODE_CHARS }),
+    ("email_invoices", Kind::Bool),
+    (
+        "payment_terms_days",
+        Kind::Int {
+            min: 0,
+            max: tria_integrations::tenant_invoicing::MAX_PAYMENT_TERMS_DAYS as i64,
+            note: " (days from the order to the invoice's due date)",
+        },
+    ),
+];
+
 /// `settings.gorgias`: the tenant's own helpdesk (with its secret `gorgias_api_key`), read by
 /// `tenant_integrations`.
 const GORGIAS: &[(&str, Kind)] = &[("base_url", Kind::ServiceUrl), ("username", Kind::Label { max_chars: 254 })];
@@ -97,6 +112,7 @@ const SETTINGS: &[(&str, Kind)] = &[
     ("gorgias", Kind::Object(GORGIAS)),
     ("slack", Kind::Object(SLACK)),
     ("llm", Kind::Object(LLM)),
+    ("invoicing", Kind::Object(INVOICING)),
 ];
 
 fn refuse(path: &str, expected: &str) -> ApiError {
@@ -283,6 +299,24 @@ mod tests {
         assert_eq!(err.message, "settings.rate_limit.burst must be a whole number from 1 to 1000000");
         let err = check(&mut json!({ "prompt_set": "x" }), &sets()).expect_err("unknown set");
         assert_eq!(err.message, "settings.prompt_set must be the name of a prompt set this server has loaded (default)");
+    }
+
+    #[test]
+    fn invoicing_settings_are_checked() {
+        let mut good = json!({ "invoicing": { "account_code": "4100", "email_invoices": true, "payment_terms_days": 14.0 } });
+        check(&mut good, &sets()).expect("valid");
+        assert!(good["invoicing"]["payment_terms_days"].is_i64(), "{good}");
+        let err = check(&mut json!({ "invoicing": { "account_code": "12345678901" } }), &sets()).expect_err("too long");
+        assert_eq!(err.message, "settings.invoicing.account_code must be one line of text of at most 10 characters");
+        let err = check(&mut json!({ "invoicing": { "email_invoices": "yes" } }), &sets()).expect_err("not a bool");
+        assert_eq!(err.message, "settings.invoicing.email_invoices must be true or false");
+        let err = check(&mut json!({ "invoicing": { "payment_terms_days": 400 } }), &sets()).expect_err("too long a term");
+        assert_eq!(
+            err.message,
+            "settings.invoicing.payment_terms_days must be a whole number from 0 to 365 (days from the order to the invoice's due date)"
+        );
+        let err = check(&mut json!({ "invoicing": true }), &sets()).expect_err("not an object");
+        assert_eq!(err.message, "settings.invoicing must be a JSON object");
     }
 
     #[test]
