@@ -1,7 +1,8 @@
 //! A stateful fake of the Xero Accounting API on a loopback port, for tests and the chaos run.
 //! It stores contacts and invoices, honours `Idempotency-Key` like Xero (a repeated key gets the
 //! first answer back, nothing is created twice), checks the bearer token and `xero-tenant-id`,
-//! answers validation errors in Xero's `Error`/`Elements`/`ValidationErrors` shape, and serves an
+//! answers validation errors in Xero's `Error`/`Elements`/`ValidationErrors` shape, emails
+//! approved sales invoices (`POST /Invoices/{InvoiceID}/Email`: recorded, not sent), and serves an
 //! OAuth2 token endpoint and Xero's identity side (`identity`: consent, code and refresh grants with
 //! rotation, connections) for several organisations, each with its own books (`orgs`). Faults are
 //! injected per request, scripted or at random:
