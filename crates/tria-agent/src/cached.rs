@@ -238,8 +238,14 @@ impl Agent {
         let products = self.indexes.catalogue(tenant).map(|c| c.products().to_vec()).unwrap_or_default();
         let for_build = index.clone();
         let cache_dir = self.cache.vector_cache_dir.clone();
+        // The tenant's evidence before this re-index: its passages' vectors are reused, so
+        // adding one document embeds that document's sentences only (issue 25's 1,000 uploads).
+        let previous = memo.built.read().ok().and_then(|built| built.get(&tenant).map(|(_, e)| e.clone())).filter(|e| !e.is_empty());
         let built = tokio::task::spawn_blocking(move || {
             let texts = tria_rag::evidence::passage_texts(for_build.chunks(), &products);
+            if let Some(previous) = previous {
+                return EvidenceIndex::rebuild(&previous, &texts, |missing| embedder.embed_batch(missing));
+            }
             let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
             let vectors = match &cache_dir {
                 _ if refs.is_empty() => Ok(Vec::new()),

@@ -175,6 +175,10 @@ impl Inner {
         }
         let _loading = self.loads.acquire(tenant).await;
         let before = self.loaded(tenant)?;
+        // Read again under the lock: refreshes that piled up behind a reload (a thousand
+        // documents uploaded, a job each) are all served by it when it loaded the version that
+        // is current now, instead of each reloading the whole index in turn.
+        let stored = self.store.knowledge().current_version(tenant).await?.unwrap_or(0);
         if let Some(loaded) = &before
             && loaded.version == stored
         {

@@ -8,6 +8,8 @@
 //! ones ("How long do refunds take to process?" lands on the refund-timing sentence). Measured in
 //! docs/QUALITY.md ("Semantic cache (L3) calibration").
 
+use std::collections::HashMap;
+
 use crate::RagError;
 use crate::embed::Embedder;
 use crate::index::IndexedChunk;
@@ -88,6 +90,25 @@ impl EvidenceIndex {
         index
     }
 
+    /// An index over `texts` that takes the vectors of the passages `previous` already holds
+    /// (same text, same id) and embeds only the others with `embed`. After one document is
+    /// added to a tenant of a thousand, only its sentences are embedded, not the thousand's.
+    pub fn rebuild<E>(previous: &Self, texts: &[String], embed: impl FnOnce(&[&str]) -> Result<Vec<Vec<f32>>, E>) -> Result<Self, E> {
+        let known: HashMap<&str, usize> = previous.passages.iter().enumerate().map(|(row, p)| (p.id.as_str(), row)).collect();
+        let reused: Vec<Option<&[f32]>> = texts
+            .iter()
+            .map(|text| {
+                let row = *known.get(passage_id(text).as_str())?;
+                previous.vectors.get(row * previous.dim..(row + 1) * previous.dim)
+            })
+            .collect();
+        let missing: Vec<&str> = texts.iter().zip(&reused).filter(|(_, v)| v.is_none()).map(|(t, _)| t.as_str()).collect();
+        let mut fresh = if missing.is_empty() { Vec::new() } else { embed(&missing)? }.into_iter();
+        let vectors: Vec<Vec<f32>> =
+            reused.into_iter().map(|v| v.map_or_else(|| fresh.next().unwrap_or_default(), <[f32]>::to_vec)).collect();
+        Ok(Self::from_vectors(texts, &vectors))
+    }
+
     pub fn len(&self) -> usize {
         self.passages.len()
     }
@@ -124,6 +145,46 @@ mod tests {
             heading_path: heading.into(),
             text: text.into(),
         }
+    }
+
+    /// A made-up embedding: the text's length and its count of `a`s, so equal texts get equal
+    /// vectors and the test can tell which texts were embedded.
+    fn embed_counting(embedded: &mut Vec<String>, texts: &[&str]) -> Result<Vec<Vec<f32>>, RagError> {
+        embedded.extend(texts.iter().map(|t| (*t).to_owned()));
+        Ok(texts.iter().map(|t| vec![t.len() as f32, t.matches('a').count() as f32 + 1.0]).collect())
+    }
+
+    #[test]
+    fn a_rebuild_embeds_only_new_passages_and_matches_a_full_build() {
+        let before = [chunk("Returns", "Returns are accepted within 30 days. Refunds take five business days.")];
+        let after = [before[0].clone(), chunk("Warranty", "Every lamp carries a two year warranty.")];
+        let mut embedded = Vec::new();
+        let old = EvidenceIndex::from_vectors(
+            &passage_texts(&before, &[]),
+            &embed_counting(&mut embedded, &passage_texts(&before, &[]).iter().map(String::as_str).collect::<Vec<_>>()).expect("embeds"),
+        );
+        embedded.clear();
+        let texts = passage_texts(&after, &[]);
+        let rebuilt = EvidenceIndex::rebuild(&old, &texts, |t| embed_counting(&mut embedded, t)).expect("rebuilds");
+        assert_eq!(embedded, ["Warranty: Every lamp carries a two year warranty."], "only the new sentence is embedded");
+        let full = EvidenceIndex::from_vectors(
+            &texts,
+            &embed_counting(&mut Vec::new(), &texts.iter().map(String::as_str).collect::<Vec<_>>()).expect("embeds"),
+        );
+        assert_eq!(rebuilt.len(), 3);
+        let (a, b) = (rebuilt.nearest(&[40.0, 3.0]), full.nearest(&[40.0, 3.0]));
+        assert_eq!(
+            a.iter().map(|p| &p.0).collect::<Vec<_>>(),
+            b.iter().map(|p| &p.0).collect::<Vec<_>>(),
+            "the same passages as a full build"
+        );
+        assert!(a.iter().zip(&b).all(|(x, y)| (x.1 - y.1).abs() < 1e-5), "{a:?} vs {b:?}");
+        // A removed passage is gone; nothing new to embed.
+        embedded.clear();
+        let shrunk =
+            EvidenceIndex::rebuild(&rebuilt, &passage_texts(&before, &[]), |t| embed_counting(&mut embedded, t)).expect("rebuilds");
+        assert!(embedded.is_empty(), "{embedded:?}");
+        assert_eq!(shrunk.len(), 2);
     }
 
     #[test]

@@ -74,6 +74,11 @@ impl KnowledgeRepo<'_> {
     /// version number (one more than the document's newest).
     pub async fn stage(&self, tenant: TenantId, new: NewDocumentVersion, chunks: Vec<NewChunk>) -> Result<KnowledgeDocument, StoreError> {
         let txn = self.db.begin().await?;
+        // Write first: on SQLite a transaction that reads and then writes fails at once with
+        // SQLITE_BUSY_SNAPSHOT (517) when another connection committed in between (a chat's
+        // exchange, another job), which no busy timeout retries; the job then waited out its
+        // lease. Taking the tenant's knowledge lock first waits for the writer instead.
+        lock_current(&txn, tenant).await?;
         // What an earlier attempt of this job staged and never published.
         let leftovers: Vec<Uuid> = knowledge_document::Entity::find()
             .select_only()
