@@ -430,7 +430,7 @@ pub(crate) async fn db_pool(State(state): State<AppState>, _admin: AdminAuth) ->
 
 #[utoipa::path(get, path = "/admin/integrations", tag = "admin", security(("bearer" = [])), responses((status = 200)))]
 pub(crate) async fn integrations(State(state): State<AppState>, _admin: AdminAuth) -> Result<Response, ApiError> {
-    let list: Vec<_> = state.integrations().iter().map(|p| p.status()).collect();
+    let list: Vec<_> = state.integrations().iter().flat_map(|p| p.statuses()).collect();
     let mut body = json!({ "integrations": list });
     // Each tenant's own helpdesk, Slack and LLM: where each comes from, never a secret.
     if let Some(own) = state.tenant_integrations() {

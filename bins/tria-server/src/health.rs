@@ -119,8 +119,7 @@ pub(crate) async fn report(state: &AppState) -> HealthReport {
         detail: settings.llm_description.clone(),
         required: false,
     });
-    for probe in state.integrations() {
-        let status = probe.status();
+    for status in state.integrations().iter().flat_map(|probe| probe.statuses()) {
         components.push(ComponentHealth {
             name: status.name,
             status: match status.state {

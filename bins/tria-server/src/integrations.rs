@@ -3,11 +3,14 @@
 //! Slack for hand-offs. Each is off until configured: without Xero, confirmed orders wait in the
 //! outbox and are invoiced once it is turned on. The in-process demo Xero
 //! (`integrations.xero.fake = true`) is in builds with feature `demo-fake` (the default) only.
+//! With `[integrations.xero_app]` (or the demo fake standing in for it) and the secrets store,
+//! each tenant invoices into the organisation it connected (`tria_integrations::xero::tenant`);
+//! a tenant that connected none uses the deployment-wide Xero when there is one.
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use tria_config::{IntegrationSettings, XeroSettings, XeroTarget};
+use tria_config::{IntegrationSettings, Settings, XeroSettings, XeroTarget};
 use tria_console::Helpdesk;
 use tria_integrations::IntegrationProbe;
 use tria_integrations::accounting::{Accounting, Guarded};
@@ -15,6 +18,7 @@ use tria_integrations::invoicing::{InvoiceWorker, InvoiceWorkerConfig};
 use tria_integrations::resilience::{BreakerConfig, CircuitBreaker, RetryPolicy};
 use tria_integrations::slack::SlackWebhook;
 use tria_integrations::ticketing::{GorgiasClient, GorgiasConfig, Ticketing};
+use tria_integrations::xero::tenant::{ClientCredentials, XeroApp, XeroConnector, XeroDirectory};
 use tria_integrations::xero::{Grant, OAuthConfig, OAuthTokens, XeroClient, XeroConfig};
 use tria_store::Store;
 
@@ -30,6 +34,8 @@ pub struct Integrations {
     pub helpdesk: Arc<Helpdesk>,
     /// The in-process fake when `integrations.xero.fake = true` (kept alive with the worker).
     pub fake_xero: Option<DemoXero>,
+    /// Tenants' own Xero connections (`[integrations.xero_app]` and secrets on).
+    pub xero_tenants: Option<Arc<crate::xero_connect::XeroTenants>>,
 }
 
 /// The in-process demo Xero that `integrations.xero.fake = true` starts.
@@ -89,7 +95,53 @@ async fn xero_client(x: &XeroSettings, http: &reqwest::Client) -> Result<(XeroCl
     }
 }
 
-pub async fn build(settings: &IntegrationSettings, store: &Store) -> Result<Integrations, StartupError> {
+/// The Xero app tenants connect to: `[integrations.xero_app]`, else (dev) the demo fake.
+fn xero_app(settings: &Settings, fake: Option<&DemoXero>) -> Option<XeroApp> {
+    if let Some(app) = &settings.integrations.xero_app {
+        return Some(XeroApp {
+            client: ClientCredentials { client_id: app.client_id.clone(), client_secret: app.client_secret.expose().to_owned() },
+            authorize_url: app.authorize_url.clone(),
+            token_url: app.token_url.clone(),
+            revocation_url: app.revocation_url.clone(),
+            connections_url: app.connections_url.clone(),
+            api_base_url: app.api_base_url.clone(),
+            redirect_uri: app.redirect_uri.clone(),
+            scopes: app.scopes.clone(),
+            sales_account_code: app.sales_account_code.clone(),
+            timeout: app.timeout,
+        });
+    }
+    demo_xero_app(settings, fake?)
+}
+
+#[cfg(feature = "demo-fake")]
+fn demo_xero_app(settings: &Settings, fake: &DemoXero) -> Option<XeroApp> {
+    // The browser comes back to this server: an unspecified listen address is this machine.
+    let mut callback = settings.listen;
+    if callback.ip().is_unspecified() {
+        callback.set_ip(std::net::Ipv4Addr::LOCALHOST.into());
+    }
+    Some(XeroApp {
+        client: ClientCredentials { client_id: fake.config().client_id.clone(), client_secret: fake.config().client_secret.clone() },
+        authorize_url: fake.authorize_url(),
+        token_url: fake.token_url(),
+        revocation_url: fake.revocation_url(),
+        connections_url: fake.connections_url(),
+        api_base_url: fake.base_url(),
+        redirect_uri: format!("http://{callback}/integrations/xero/callback"),
+        scopes: XeroApp::DEFAULT_SCOPES.into(),
+        sales_account_code: settings.integrations.xero.as_ref().and_then(|x| x.sales_account_code.clone()),
+        timeout: settings.integrations.xero.as_ref().map_or(Duration::from_secs(10), |x| x.timeout),
+    })
+}
+
+#[cfg(not(feature = "demo-fake"))]
+fn demo_xero_app(_: &Settings, fake: &DemoXero) -> Option<XeroApp> {
+    match *fake {}
+}
+
+pub async fn build(full: &Settings, store: &Store, secrets: Option<&tria_secrets::SecretStore>) -> Result<Integrations, StartupError> {
+    let settings = &full.integrations;
     let http = reqwest::Client::new();
     let slack = settings.slack.webhook_url.as_ref().map(|url| SlackWebhook::new(http.clone(), url.clone()));
     let ticketing: Option<Arc<dyn Ticketing>> = settings.gorgias.as_ref().map(|g| {
@@ -98,22 +150,48 @@ pub async fn build(settings: &IntegrationSettings, store: &Store) -> Result<Inte
     });
     let helpdesk = Arc::new(Helpdesk::new(store.clone(), ticketing, slack.clone()));
     let mut probes: Vec<Arc<dyn IntegrationProbe>> = Vec::new();
-    let (mut worker, mut invoicing, mut fake_xero) = (None, None, None);
+    let (mut worker, mut invoicing, mut fake_xero, mut shared_xero) = (None, None, None, None);
+    let mut config = InvoiceWorkerConfig::default();
     if let Some(x) = &settings.xero {
         let (client, fake) = xero_client(x, &http).await?;
         let breaker = Arc::new(CircuitBreaker::new("xero", BreakerConfig::default()));
         let accounting: Arc<dyn Accounting> = Arc::new(Guarded::new(Arc::new(client), breaker.clone()));
-        let config = InvoiceWorkerConfig { idle_poll: x.poll, max_attempts: x.max_attempts, ..InvoiceWorkerConfig::default() };
-        let mut w = InvoiceWorker::new(store.clone(), accounting, config);
-        if let Some(slack) = slack {
-            w = w.with_failure_hook(Arc::new(slack));
-        }
+        config = InvoiceWorkerConfig { idle_poll: x.poll, max_attempts: x.max_attempts, ..InvoiceWorkerConfig::default() };
         probes.push(breaker.clone());
         invoicing = Some(breaker as Arc<dyn IntegrationProbe>);
-        worker = Some(w);
+        shared_xero = Some(accounting.clone());
+        worker = Some(InvoiceWorker::new(store.clone(), accounting, config.clone()));
         fake_xero = fake;
     }
-    Ok(Integrations { probes, invoicing, worker, helpdesk, fake_xero })
+    let mut xero_tenants = None;
+    match (xero_app(full, fake_xero.as_ref()), secrets) {
+        (Some(app), Some(secrets)) => {
+            let mut directory = XeroDirectory::new(app.clone(), http.clone(), store.clone(), secrets.clone());
+            if let Some(shared) = shared_xero {
+                directory = directory.with_fallback(shared);
+            }
+            if let Some(slack) = &slack {
+                directory = directory.with_slack(slack.clone());
+            }
+            tracing::info!(redirect_uri = %app.redirect_uri, "tenants connect their own Xero organisations (integrations.xero_app)");
+            probes.push(Arc::new(directory.clone()));
+            worker = Some(InvoiceWorker::per_tenant(store.clone(), Arc::new(directory.clone()), config));
+            let connector = XeroConnector::new(app, http.clone(), store.clone(), secrets.clone());
+            xero_tenants = Some(Arc::new(crate::xero_connect::XeroTenants { connector, directory }));
+        }
+        (Some(_), None) if settings.xero_app.is_some() => {
+            return Err(StartupError::Integration(
+                "integrations.xero_app stores each tenant's refresh token sealed: set secrets.master_key_file (or TRIA_SECRETS__MASTER_KEY)"
+                    .into(),
+            ));
+        }
+        _ => {}
+    }
+    let worker = worker.map(|w| match slack {
+        Some(slack) => w.with_failure_hook(Arc::new(slack)),
+        None => w,
+    });
+    Ok(Integrations { probes, invoicing, worker, helpdesk, fake_xero, xero_tenants })
 }
 
 /// Background work that runs until shutdown: the invoice worker.

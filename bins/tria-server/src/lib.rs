@@ -40,6 +40,7 @@ pub mod tenant_integrations;
 mod tenant_settings;
 mod text_input;
 pub mod web;
+pub mod xero_connect;
 
 pub use error::ApiError;
 pub use health::{ComponentHealth, HealthReport, HealthStatus};

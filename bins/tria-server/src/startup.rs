@@ -198,6 +198,9 @@ pub fn secret_store(settings: &Settings, store: &Store) -> Result<Option<tria_se
     Ok(Some(tria_secrets::SecretStore::new(store.clone(), keyring)))
 }
 
+/// How often `/health` re-reads which tenants' Xero connections are revoked.
+const XERO_STATUS_POLL: Duration = Duration::from_secs(30);
+
 /// How often an idle replica looks for queued knowledge jobs (an upload starts its own job at
 /// once on the replica that took it; the poll picks up the rest).
 const KNOWLEDGE_JOB_POLL: Duration = Duration::from_secs(2);
@@ -230,8 +233,8 @@ pub async fn build_state(settings: &Settings) -> Result<(AppState, StartupReport
     }
     let budget = spend_budget(&limiter, &limits, settings.cache.redis_timeout.max(Duration::from_millis(20)));
     let metrics = Arc::new(Metrics::new());
-    let integrations = crate::integrations::build(&settings.integrations, &store).await?;
     let secrets = secret_store(settings, &store)?;
+    let integrations = crate::integrations::build(settings, &store, secrets.as_ref()).await?;
     // Hand-offs and replies go to each tenant's own helpdesk, Slack and LLM, else the deployment's.
     let wrap_llm: crate::tenant_integrations::LlmWrapper = {
         let (metrics, budget) = (metrics.clone(), budget.clone());
@@ -286,7 +289,15 @@ pub async fn build_state(settings: &Settings) -> Result<(AppState, StartupReport
     if settings.integrations.xero.is_none() {
         tracing::info!("integrations.xero is off: confirmed orders wait in the outbox until it is on");
     }
+    if let Some(xero) = &integrations.xero_tenants {
+        state = state.with_xero_tenants(xero.clone());
+    }
     report.background = crate::integrations::Background::start(integrations.worker, integrations.fake_xero);
+    if let Some(xero) = integrations.xero_tenants {
+        // Other replicas' revocations and reconnections reach this one's /health.
+        let directory = xero.directory.clone();
+        report.background.spawn(move |stop| directory.watch(XERO_STATUS_POLL, stop));
+    }
     // Uploaded documents are indexed by jobs any replica may claim; this one polls for them.
     let runner = tria_knowledge::JobRunner::new(
         crate::knowledge::knowledge(&state),

@@ -77,6 +77,8 @@ struct Inner {
     slack_events: Option<Arc<tria_console::SlackEvents>>,
     /// Tenants' sealed secrets; `None` when no master key is configured.
     secrets: Option<tria_secrets::SecretStore>,
+    /// Tenants' own Xero connections; `None` without `[integrations.xero_app]`.
+    xero_tenants: Option<Arc<crate::xero_connect::XeroTenants>>,
     /// Each tenant's own helpdesk, Slack and LLM (`None`: every tenant uses the deployment's).
     tenant_integrations: Option<Arc<crate::tenant_integrations::TenantIntegrations>>,
     insights: tria_console::CustomerInsights,
@@ -143,6 +145,7 @@ impl AppState {
                 draining: AtomicBool::new(false),
                 slack_events: None,
                 secrets: None,
+                xero_tenants: None,
                 tenant_integrations: None,
                 insights: tria_console::CustomerInsights::default(),
             }),
@@ -178,6 +181,19 @@ impl AppState {
 
     pub fn tenant_integrations(&self) -> Option<&crate::tenant_integrations::TenantIntegrations> {
         self.inner.tenant_integrations.as_deref()
+    }
+
+    /// Enables connecting tenants' own Xero (call before the state is shared).
+    pub fn with_xero_tenants(mut self, xero: Arc<crate::xero_connect::XeroTenants>) -> Self {
+        match Arc::get_mut(&mut self.inner) {
+            Some(inner) => inner.xero_tenants = Some(xero),
+            None => tracing::error!("Xero tenants set after the state was shared; ignored"),
+        }
+        self
+    }
+
+    pub fn xero_tenants(&self) -> Option<&crate::xero_connect::XeroTenants> {
+        self.inner.xero_tenants.as_deref()
     }
 
     /// The tenants' secrets, for the admin API and the per-tenant integrations.

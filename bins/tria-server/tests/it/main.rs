@@ -36,6 +36,7 @@ mod text_fields;
 mod traces;
 mod verification;
 mod web;
+mod xero_connect;
 
 use std::collections::BTreeMap;
 

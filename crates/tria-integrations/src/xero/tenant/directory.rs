@@ -349,4 +349,8 @@ impl Accounting for TenantAccounting {
     async fn void_invoice(&self, invoice_id: &str, idempotency_key: &str) -> Result<(), AccountingError> {
         self.inner.resolve(self.tenant).await?.void_invoice(invoice_id, idempotency_key).await
     }
+
+    async fn email_invoice(&self, invoice_id: &str, idempotency_key: &str) -> Result<(), AccountingError> {
+        self.inner.resolve(self.tenant).await?.email_invoice(invoice_id, idempotency_key).await
+    }
 }
