@@ -432,6 +432,7 @@ pub(crate) async fn db_pool(State(state): State<AppState>, _admin: AdminAuth) ->
 pub(crate) async fn integrations(State(state): State<AppState>, _admin: AdminAuth) -> Result<Response, ApiError> {
     let list: Vec<_> = state.integrations().iter().flat_map(|p| p.statuses()).collect();
     let mut body = json!({ "integrations": list });
+    body["llm"] = llm_providers(&state);
     // Each tenant's own helpdesk, Slack and LLM: where each comes from, never a secret.
     if let Some(own) = state.tenant_integrations() {
         let tenants = own.describe(state.store()).await?;
@@ -439,6 +440,20 @@ pub(crate) async fn integrations(State(state): State<AppState>, _admin: AdminAut
         body["slack_events_unrouted"] = tenants["slack_events_unrouted"].clone();
     }
     Ok(Json(body).into_response())
+}
+
+/// The LLM providers' breakers and 429 hold-offs (`llm:{model}`, degraded with why while turns
+/// fall back) and the fallbacks counted by reason since start.
+fn llm_providers(state: &AppState) -> Value {
+    use tria_integrations::IntegrationProbe;
+    let guard = state.agent().llm_guard();
+    let providers: Vec<Value> = guard
+        .providers()
+        .iter()
+        .map(|p| json!({ "status": p.integration_status(), "breaker": p.breaker, "held_back_ms": p.held_back_ms, "last_failure": p.last_failure }))
+        .collect();
+    let fallbacks: serde_json::Map<String, Value> = guard.fallbacks().into_iter().map(|(reason, n)| (reason.as_str().to_owned(), json!(n))).collect();
+    json!({ "status": guard.status(), "providers": providers, "fallbacks": fallbacks })
 }
 
 #[cfg(test)]

@@ -12,7 +12,7 @@ use http::StatusCode;
 use serde::Serialize;
 use tria_agent::EmbedderStatus;
 use tria_cache::CacheHealth;
-use tria_integrations::IntegrationState;
+use tria_integrations::{IntegrationProbe, IntegrationState};
 
 use crate::state::AppState;
 
@@ -112,11 +112,19 @@ pub(crate) async fn report(state: &AppState) -> HealthReport {
         detail: embedding_detail,
         required: false,
     });
+    // The providers' breakers and 429 hold-offs: degraded (with why) while turns fall back.
+    let llm = state.agent().llm_guard().status();
     components.push(ComponentHealth {
         name: "llm".into(),
-        status: HealthStatus::Ok,
+        status: match llm.state {
+            IntegrationState::Ok => HealthStatus::Ok,
+            IntegrationState::Degraded | IntegrationState::Down => HealthStatus::Degraded,
+        },
         latency_ms: 0,
-        detail: settings.llm_description.clone(),
+        detail: match llm.state {
+            IntegrationState::Ok => settings.llm_description.clone(),
+            _ => format!("{}: the grounded responder answers; {}", settings.llm_description, llm.detail),
+        },
         required: false,
     });
     for status in state.integrations().iter().flat_map(|probe| probe.statuses()) {

@@ -89,6 +89,16 @@ struct IntegrationLabels {
     integration: String,
 }
 
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct LlmProviderLabels {
+    provider: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct FallbackLabels {
+    reason: String,
+}
+
 fn latency_histogram() -> Histogram {
     // 1 ms … ~33 s.
     Histogram::new(exponential_buckets(0.001, 2.0, 16))
@@ -306,6 +316,7 @@ async fn scrape_time_registry(state: &AppState) -> Registry {
 
     health_metrics(state, &mut r).await;
     integration_metrics(state, &mut r);
+    llm_guard_metrics(state, &mut r);
     outbox_metrics(state, &mut r).await;
     cache_metrics(state, &mut r).await;
     process_metrics(&mut r);
@@ -359,6 +370,30 @@ fn integration_metrics(state: &AppState, r: &mut Registry) {
         family.get_or_create(&IntegrationLabels { integration: status.name }).set(code);
     }
     r.register("integration_breaker_state", "Per integration: 0 closed/ok, 1 open (calls held back), 2 down", family);
+}
+
+/// The LLM providers' breakers (`tria_llm_breaker_state{provider}`: 0 closed, 1 half-open, 2
+/// open; `tria_llm_held_back{provider}`: 1 while a 429's `Retry-After` holds it back) and the
+/// turns the grounded responder answered instead (`tria_llm_fallbacks_total{reason}`).
+fn llm_guard_metrics(state: &AppState, r: &mut Registry) {
+    let guard = state.agent().llm_guard();
+    let breakers = Family::<LlmProviderLabels, Gauge>::default();
+    let held = Family::<LlmProviderLabels, Gauge>::default();
+    let opened = Family::<LlmProviderLabels, Counter>::default();
+    for p in guard.providers() {
+        let labels = LlmProviderLabels { provider: p.provider.clone() };
+        breakers.get_or_create(&labels).set(i64::from(p.breaker.state.as_gauge()));
+        held.get_or_create(&labels).set(i64::from(p.held_back_ms.is_some()));
+        opened.get_or_create(&labels).inc_by(p.breaker.opened_total);
+    }
+    r.register("llm_breaker_state", "Per LLM provider: 0 closed, 1 half-open (probing), 2 open (turns fall back at once)", breakers);
+    r.register("llm_held_back", "Per LLM provider: 1 while a 429's Retry-After holds it back", held);
+    r.register("llm_breaker_opened", "Times each LLM provider's breaker opened since start", opened);
+    let fallbacks = Family::<FallbackLabels, Counter>::default();
+    for (reason, count) in guard.fallbacks() {
+        fallbacks.get_or_create(&FallbackLabels { reason: reason.as_str().to_owned() }).inc_by(count);
+    }
+    r.register("llm_fallbacks", "Turns the grounded responder answered instead of the configured LLM, by reason", fallbacks);
 }
 
 /// Outbox work not done yet, per kind: rows pending or leased, and the oldest one's age. Read

@@ -119,6 +119,16 @@ pub fn prompt_library() -> Result<Arc<tria_llm::PromptLibrary>, StartupError> {
     Ok(Arc::new(prompts))
 }
 
+/// The turn deadlines and provider breakers of LLM calls from `[llm]`.
+pub fn llm_resilience(llm: &tria_config::LlmSettings) -> tria_agent::LlmResilience {
+    let defaults = tria_agent::LlmResilience::default();
+    tria_agent::LlmResilience {
+        turn_deadline: llm.turn_deadline,
+        first_token_deadline: llm.first_token_deadline,
+        breaker: tria_integrations::resilience::BreakerConfig { cool_down: llm.breaker_cool_down, ..defaults.breaker },
+    }
+}
+
 /// The server's limit settings from the validated config.
 pub fn limit_settings(l: &tria_config::LimitSettings) -> LimitSettings {
     LimitSettings {
@@ -251,6 +261,7 @@ pub async fn build_state(settings: &Settings) -> Result<(AppState, StartupReport
     if let Some(probe) = &integrations.invoicing {
         builder = builder.invoicing_probe(probe.clone());
     }
+    builder = builder.llm_resilience(llm_resilience(&settings.llm));
     let llm_description = own.llm_description.clone();
     let agent = builder.build();
     report.tenants = tenants.len();

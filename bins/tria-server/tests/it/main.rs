@@ -17,6 +17,7 @@ mod knowledge;
 mod knowledge_kill;
 mod knowledge_pdf;
 mod llm_calls;
+mod llm_faults;
 mod metrics;
 mod openai_sdk;
 mod openapi;
