@@ -64,12 +64,15 @@ pub(crate) struct AdmittedTurn {
 pub(crate) struct ChatScope {
     context: CallContext,
     client: Option<ChatClient>,
+    /// Where the turn's cache hit is recorded (the cost ledger).
+    ledger: Option<Arc<tria_agent::ledger::LlmLedger>>,
 }
 
 impl ChatScope {
     /// Runs `pipeline` inside the scope.
     pub(crate) async fn run<F: Future>(self, pipeline: F) -> F::Output {
-        tria_llm::with_call_context(self.context, tria_agent::with_chat_client(self.client, pipeline)).await
+        let ledger = self.ledger.map(|l| l as Arc<dyn tria_llm::LlmObserver>);
+        tria_llm::with_turn(self.context, ledger, tria_agent::with_chat_client(self.client, pipeline)).await
     }
 }
 
@@ -108,5 +111,6 @@ async fn admit_spend(
     client: Option<ChatClient>,
 ) -> Result<ChatScope, ApiError> {
     tria_admission::admit(state.rate_limiter(), state.budget(), tenant, customer).await?;
-    Ok(ChatScope { context: tria_admission::llm_context(tenant), client })
+    let ledger = state.ledger().cloned();
+    Ok(ChatScope { context: tria_admission::llm_context(tenant), client, ledger })
 }

@@ -141,6 +141,12 @@ async fn run(settings: tria_config::Settings) -> anyhow::Result<()> {
     serve(listener, router(state.clone()), shutdown, opts).await;
     // The invoice worker finishes its current job before the database closes.
     report.background.shutdown().await;
+    // Every LLM call of the drained requests is in the ledger before the database closes.
+    if let Some(ledger) = state.ledger()
+        && !ledger.flush().await
+    {
+        tracing::error!("llm ledger: rows could not be written before shutdown");
+    }
     if let Some(ops) = ops {
         let _ = tokio::task::spawn_blocking(move || ops.stop()).await;
     }

@@ -245,10 +245,14 @@ pub async fn build_state(settings: &Settings) -> Result<(AppState, StartupReport
     let metrics = Arc::new(Metrics::new());
     let secrets = secret_store(settings, &store)?;
     let integrations = crate::integrations::build(settings, &store, secrets.as_ref()).await?;
+    // Every LLM call and cache hit, durably: rows queue to one batch writer (flushed on shutdown).
+    let ledger = Arc::new(tria_agent::ledger::LlmLedger::new(tria_store::ledger::LedgerWriter::spawn(store.clone())));
     // Hand-offs and replies go to each tenant's own helpdesk, Slack and LLM, else the deployment's.
     let wrap_llm: crate::tenant_integrations::LlmWrapper = {
         let (metrics, budget) = (metrics.clone(), budget.clone());
-        Arc::new(move |client| tria_admission::observe(client, metrics.clone(), budget.clone()))
+        let ledger: Arc<dyn tria_llm::LlmObserver> = ledger.clone();
+        let prices = tria_llm::PriceTable::builtin();
+        Arc::new(move |client| tria_admission::observe_with(client, metrics.clone(), budget.clone(), Some(ledger.clone()), prices.clone()))
     };
     let own = crate::tenant_integrations::from_settings(settings, &store, secrets.clone(), llm_parts(settings)?, wrap_llm)?;
     let mut builder = Agent::builder(store.clone())
@@ -284,7 +288,8 @@ pub async fn build_state(settings: &Settings) -> Result<(AppState, StartupReport
     let guards = Guards { rate_limiter: limiter, budget, metrics };
     let mut probes = integrations.probes;
     probes.push(own.integrations.clone());
-    let mut state = AppState::with_guards(store, agent, probes, service, guards).with_tenant_integrations(own.integrations.clone());
+    let mut state =
+        AppState::with_guards(store, agent, probes, service, guards).with_tenant_integrations(own.integrations.clone()).with_ledger(ledger);
     // Slack events: signed with the app's secret or a tenant's own (which needs the secrets store).
     let slack_events = settings.integrations.slack.signing_secret.is_some() || secrets.is_some();
     if let Some(secrets) = secrets {

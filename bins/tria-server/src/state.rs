@@ -77,6 +77,8 @@ struct Inner {
     slack_events: Option<Arc<tria_console::SlackEvents>>,
     /// Tenants' sealed secrets; `None` when no master key is configured.
     secrets: Option<tria_secrets::SecretStore>,
+    /// The LLM cost ledger's writer (`None` in states built without one, e.g. some tests).
+    ledger: Option<Arc<tria_agent::ledger::LlmLedger>>,
     /// Tenants' own Xero connections; `None` without `[integrations.xero_app]`.
     xero_tenants: Option<Arc<crate::xero_connect::XeroTenants>>,
     /// Each tenant's own helpdesk, Slack and LLM (`None`: every tenant uses the deployment's).
@@ -145,6 +147,7 @@ impl AppState {
                 draining: AtomicBool::new(false),
                 slack_events: None,
                 secrets: None,
+                ledger: None,
                 xero_tenants: None,
                 tenant_integrations: None,
                 insights: tria_console::CustomerInsights::default(),
@@ -159,6 +162,21 @@ impl AppState {
             None => tracing::error!("Slack events set after the state was shared; ignored"),
         }
         self
+    }
+
+    /// Records cache hits in the LLM cost ledger (its calls reach it through the observed
+    /// clients) and flushes it on shutdown (call before the state is shared).
+    pub fn with_ledger(mut self, ledger: Arc<tria_agent::ledger::LlmLedger>) -> Self {
+        match Arc::get_mut(&mut self.inner) {
+            Some(inner) => inner.ledger = Some(ledger),
+            None => tracing::error!("ledger set after the state was shared; ignored"),
+        }
+        self
+    }
+
+    /// The LLM cost ledger, when on.
+    pub fn ledger(&self) -> Option<&Arc<tria_agent::ledger::LlmLedger>> {
+        self.inner.ledger.as_ref()
     }
 
     /// Enables the tenant secrets API (call before the state is shared).

@@ -14,6 +14,6 @@ pub mod shed;
 pub use admission::{Refusal, admit, llm_context};
 pub use budget::{BudgetDecision, BudgetLimits, SpendBudget, Window};
 pub use limits::LimitSettings;
-pub use llm_observer::{LlmAccounting, observe};
+pub use llm_observer::{LlmAccounting, observe, observe_with};
 pub use ratelimit::{Decision, RateLimiter, RateLimiterError, RedisHealth};
 pub use shed::{ChatOnKey, GateSlot, ShedGate, ShedReason, Slot};

@@ -319,7 +319,11 @@ impl Agent {
                 let generated = generate(classification).await?;
                 let mut answer = generated.answer;
                 // What an LLM would have been sent and would have written; a hit saves it again.
-                answer.tokens = count_tokens(message).saturating_add(count_tokens(&answer.reply));
+                // Only an answer a model wrote saves anything when it is served again.
+                let (model, cost_micro_usd) = tria_llm::observe::turn_model_spend().unwrap_or_default();
+                answer.tokens = if model.is_empty() { 0 } else { count_tokens(message).saturating_add(count_tokens(&answer.reply)) };
+                answer.model = Some(model).filter(|m| !m.is_empty());
+                answer.cost_micro_usd = cost_micro_usd;
                 // A stand-in for a failing provider is not kept: once it is back, the model answers.
                 let cacheable = cacheable(&answer) && !generated.refused && !crate::llm_guard::stood_in_for_outage(&generated.usage);
                 Ok(Fill { answer: Arc::new(answer), level: CacheLevel::None, vector, evidence, cacheable })

@@ -9,7 +9,7 @@ use futures::StreamExt;
 use tria_core::{IntentLabel, TenantContext};
 use tria_guard::{OutputIssue, OutputPolicy, check_grounding, check_output, truncate_at_sentence};
 use tria_llm::{
-    ChatMessage, CompletionRequest, GroundingItem, LlmClient, LlmError, PriceTable, PromptContext, PromptError, PromptLibrary,
+    ChatMessage, CompletionRequest, GroundingItem, LedgerOutcome, LlmClient, LlmError, PriceTable, PromptContext, PromptError, PromptLibrary,
     RenderedPrompt, StreamEvent, Usage, UsageSource,
 };
 
@@ -181,11 +181,15 @@ impl LlmParts {
             let completion_request = CompletionRequest::new(rendered.messages.clone()).with_max_tokens(MAX_TOKENS);
             let completion = match clock.time_async(Stage::Generation, self.client.complete(&completion_request)).await {
                 Ok(c) => c,
-                Err(e) => return Err(GenerationError::Llm(e)),
+                Err(e) => return Err(ledger_failed(GenerationError::Llm(e))),
             };
             match clock.time(Stage::Validation, || validate_reply(completion.text.trim(), &texts, &rendered.system, request.must_name)) {
                 Ok(text) => return Ok((text, self.info(&completion.model, &rendered, &completion.usage))),
-                Err(reason) => last = reason.into(),
+                Err(reason) => {
+                    // The ledger: this reply was paid for and thrown away (regenerated if another follows).
+                    tria_llm::observe::mark_last_call(LedgerOutcome::DiscardedByValidation);
+                    last = reason.into();
+                }
             }
         }
         Err(last)
@@ -206,8 +210,10 @@ impl LlmParts {
         let texts: Vec<&str> = texts.iter().map(String::as_str).collect();
         let clock = request.clock;
         let completion_request = CompletionRequest::new(rendered.messages.clone()).with_max_tokens(MAX_TOKENS);
-        let mut stream =
-            clock.time_async(Stage::Generation, self.client.stream(&completion_request)).await.map_err(GenerationError::Llm)?;
+        let mut stream = clock
+            .time_async(Stage::Generation, self.client.stream(&completion_request))
+            .await
+            .map_err(|e| ledger_failed(GenerationError::Llm(e)))?;
         let _ = sink.unbounded_send(meta);
         let policy = OutputPolicy { system_prompt: &rendered.system, max_chars: MAX_REPLY_CHARS, forbidden: &[] };
         let sentence_ok = |sentence: &str| {
@@ -221,7 +227,7 @@ impl LlmParts {
             let event = clock.time_async(Stage::Generation, stream.next()).await;
             match event {
                 None => break,
-                Some(Err(e)) => return Err(GenerationError::Stream(e)),
+                Some(Err(e)) => return Err(ledger_failed(GenerationError::Stream(e))),
                 Some(Ok(StreamEvent::Done { usage: u, .. })) => usage = Some(u),
                 Some(Ok(StreamEvent::Delta(delta))) => {
                     buffer.push_str(&delta);
@@ -231,6 +237,8 @@ impl LlmParts {
                     while let Some(end) = sentence_end(&buffer[forwarded..]) {
                         let sentence = &buffer[forwarded..forwarded + end];
                         if !clock.time(Stage::Validation, || sentence_ok(sentence)) {
+                            drop(stream);
+                            tria_llm::observe::mark_last_call(LedgerOutcome::DiscardedByValidation);
                             return Err(GenerationError::StreamedSentence(sentence.to_owned()));
                         }
                         for piece in crate::stream::token_deltas(sentence) {
@@ -241,7 +249,10 @@ impl LlmParts {
                 }
             }
         }
-        let text = clock.time(Stage::Validation, || validate_reply(buffer.trim(), &texts, &rendered.system, request.must_name))?;
+        // The stream has ended (its call is recorded): a refused whole reply was paid for.
+        let text = clock
+            .time(Stage::Validation, || validate_reply(buffer.trim(), &texts, &rendered.system, request.must_name))
+            .inspect_err(|_| tria_llm::observe::mark_last_call(LedgerOutcome::DiscardedByValidation))?;
         let tail = buffer.trim_end().get(forwarded..).unwrap_or_default();
         if !tail.is_empty() && text.ends_with(tail) {
             for piece in crate::stream::token_deltas(tail) {
@@ -256,6 +267,15 @@ impl LlmParts {
         });
         Ok((text, self.info(self.client.model(), &rendered, &usage)))
     }
+}
+
+/// Marks the turn's last LLM call a timeout when `error` is one (a call cut by the turn's
+/// deadline was dropped, which the observer could only call cancelled), and returns it.
+fn ledger_failed(error: GenerationError) -> GenerationError {
+    if let GenerationError::Llm(LlmError::Timeout) | GenerationError::Stream(LlmError::Timeout) = &error {
+        tria_llm::observe::mark_last_call_timed_out();
+    }
+    error
 }
 
 /// What to generate a reply for.

@@ -15,6 +15,7 @@ mod group_commit;
 pub mod handoff;
 mod input;
 mod keyed_locks;
+pub mod ledger;
 mod llm_guard;
 mod message_facts;
 mod orders;

@@ -8,7 +8,7 @@ use serde::de::DeserializeOwned;
 /// The format of everything this build writes. Bump on any change to a cached type.
 /// 2: L3 records carry answer evidence (passage ids with scores) instead of chunk ids.
 /// 3: exact answers and L3 records carry the basis they were computed from (`AnswerBasis`).
-pub const ENVELOPE_VERSION: u8 = 3;
+pub const ENVELOPE_VERSION: u8 = 4;
 
 const MAGIC: [u8; 2] = *b"TC";
 const HEADER_LEN: usize = 2 + 1 + 1 + 4;
@@ -115,8 +115,11 @@ mod tests {
     fn an_answer_encodes_as_its_fields_in_order() {
         use tria_core::{Answer, IntentLabel, SourceRef};
         let source = SourceRef { id: "returns#1".into(), title: "Returns".into(), heading: "Returns › Refunds".into(), score: 0.8 };
-        let answer = Answer::new("Within 30 days.", IntentLabel::PolicyQuestion, 0.9).with_sources(vec![source.clone()]).with_tokens(42);
-        let fields = (String::from("Within 30 days."), IntentLabel::PolicyQuestion, 0.9f32, vec![source], 42u32);
+        let mut answer = Answer::new("Within 30 days.", IntentLabel::PolicyQuestion, 0.9).with_sources(vec![source.clone()]).with_tokens(42);
+        answer.model = Some("gpt-4o-mini".into());
+        answer.cost_micro_usd = 750;
+        let fields =
+            (String::from("Within 30 days."), IntentLabel::PolicyQuestion, 0.9f32, vec![source], 42u32, Some(String::from("gpt-4o-mini")), 750u64);
         assert_eq!(encode(Kind::Exact, &answer).expect("encode"), encode(Kind::Exact, &fields).expect("encode"));
         let back: Answer = decode(Kind::Exact, &encode(Kind::Exact, &fields).expect("encode")).expect("decode");
         assert_eq!(back, answer);

@@ -239,6 +239,18 @@ pub fn mark_last_call(outcome: LedgerOutcome) {
     });
 }
 
+/// The last call of the current turn, dropped unfinished (`cancelled`), was cut by the
+/// caller's deadline: a timeout. A call that ended otherwise keeps its outcome.
+pub fn mark_last_call_timed_out() {
+    with_turn_state(|state| {
+        if let Some(last) = state.calls.last_mut()
+            && last.outcome == LedgerOutcome::Cancelled
+        {
+            last.outcome = LedgerOutcome::Timeout;
+        }
+    });
+}
+
 /// Names the current turn's conversation and classified intent (ledger rows carry them).
 pub fn note_turn(conversation: Option<uuid::Uuid>, intent: Option<&str>) {
     with_turn_state(|state| {
@@ -254,6 +266,20 @@ pub fn note_turn(conversation: Option<uuid::Uuid>, intent: Option<&str>) {
 /// Names the assistant message the current turn stored.
 pub fn note_turn_message(message: uuid::Uuid) {
     with_turn_state(|state| state.facts.message = Some(message));
+}
+
+/// The model whose reply the current turn used and what all its calls cost so far
+/// (micro-dollars, rounded): what a cache hit on this turn's answer saves. `None` when no
+/// call's reply was used (the grounded responder answered) or outside a turn.
+pub fn turn_model_spend() -> Option<(String, u64)> {
+    TURN.try_with(|turn| {
+        let state = turn.state.lock().unwrap_or_else(PoisonError::into_inner);
+        let used = state.calls.iter().rev().find(|c| c.outcome == LedgerOutcome::Used)?;
+        let cost: f64 = state.calls.iter().map(|c| c.record.cost_micro_usd).sum();
+        Some((used.record.model.clone(), cost.round().max(0.0) as u64))
+    })
+    .ok()
+    .flatten()
 }
 
 /// The current turn was answered from the cache with an answer `model` wrote for

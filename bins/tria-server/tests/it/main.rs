@@ -16,6 +16,7 @@ mod import_kill;
 mod knowledge;
 mod knowledge_kill;
 mod knowledge_pdf;
+mod ledger;
 mod llm_calls;
 mod llm_faults;
 mod metrics;

@@ -58,6 +58,10 @@ impl Agent {
         let (answer, cache) =
             self.answer_through_cache(tenant, message, context, classify, generate).instrument(Stage::Cache.span()).await?;
         let cache_total = cache_started.elapsed();
+        if cache != CacheLevel::None {
+            // The ledger: no model cost, and what the answer cost when a model wrote it saved.
+            tria_llm::observe::note_cache_hit(answer.model.as_deref().unwrap_or("none"), answer.cost_micro_usd);
+        }
         // Only a generation in this request fills the slot.
         let usage = usage_slot.into_inner().unwrap_or_default();
         Ok(Answered { answer, cache, usage, cache_total })

@@ -21,6 +21,9 @@ impl Agent {
         let exchange = exchange(session, &turn.req, &outcome, tone, turn.received_at, latency_ms);
         let usage = usage_delta(&outcome);
         let message_id = exchange.assistant.id.to_string();
+        // The turn's ledger rows name the conversation, the reply and its intent.
+        tria_llm::observe::note_turn(Some(session.conversation.0), Some(outcome.intent.as_str()));
+        tria_llm::observe::note_turn_message(exchange.assistant.id);
         let item = MeteredExchange { tenant: tenant.id, exchange, usage: Some(usage) };
         turn.clock.time_async(Stage::Persist, self.writer.record(item)).await?;
         let reply = ChatReply {
