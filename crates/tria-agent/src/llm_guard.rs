@@ -338,6 +338,10 @@ impl LlmClient for GuardedLlm {
         self.inner.model()
     }
 
+    fn provider(&self) -> &str {
+        self.inner.provider()
+    }
+
     async fn complete(&self, request: &CompletionRequest) -> Result<Completion, LlmError> {
         let permit = self.provider.admit(self.deadline)?;
         // The client's own attempts and retries fit the time left (and give up early on a
