@@ -32,7 +32,20 @@ async fn schemathesis_finds_no_server_errors_or_schema_violations() {
     let agent = tria_agent::Agent::builder(db.store.clone()).build();
     let secrets =
         tria_secrets::SecretStore::new(db.store.clone(), tria_secrets::Keyring::new(tria_secrets::MasterKey::generate(), Vec::new()));
-    let app = TestApp::from_state(tria_server::AppState::new(db.store.clone(), agent, Vec::new(), settings).with_secrets(secrets), db);
+    // And with tenants' own Xero (a loopback fake), so the connect/callback routes are exercised
+    // past "not configured".
+    let fake =
+        tria_integrations::xero::fake::FakeXero::start(tria_integrations::xero::fake::FakeXeroConfig::default()).await.expect("fake Xero");
+    let app_config = crate::xero_connect::app_for(&fake);
+    let http = reqwest::Client::new();
+    let xero = tria_server::xero_connect::XeroTenants {
+        connector: tria_integrations::xero::tenant::XeroConnector::new(app_config.clone(), http.clone(), db.store.clone(), secrets.clone()),
+        directory: tria_integrations::xero::tenant::XeroDirectory::new(app_config, http, db.store.clone(), secrets.clone()),
+    };
+    let state = tria_server::AppState::new(db.store.clone(), agent, Vec::new(), settings)
+        .with_secrets(secrets)
+        .with_xero_tenants(std::sync::Arc::new(xero));
+    let app = TestApp::from_state(state, db);
     let server = crate::serve_on_loopback(
         app.router.clone(),
         ServeOptions { header_read_timeout: Duration::from_secs(5), drain_timeout: Duration::from_secs(5), ..Default::default() },

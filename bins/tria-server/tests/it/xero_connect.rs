@@ -26,7 +26,7 @@ use tria_testkit::TestDb;
 
 use crate::{NORTHWIND_KEY, TestApp, VELO_KEY, error_code};
 
-fn app_for(fake: &FakeXero) -> XeroApp {
+pub(crate) fn app_for(fake: &FakeXero) -> XeroApp {
     XeroApp {
         client: ClientCredentials { client_id: fake.config().client_id.clone(), client_secret: fake.config().client_secret.clone() },
         authorize_url: fake.authorize_url(),
