@@ -452,7 +452,8 @@ fn llm_providers(state: &AppState) -> Value {
         .iter()
         .map(|p| json!({ "status": p.integration_status(), "breaker": p.breaker, "held_back_ms": p.held_back_ms, "last_failure": p.last_failure }))
         .collect();
-    let fallbacks: serde_json::Map<String, Value> = guard.fallbacks().into_iter().map(|(reason, n)| (reason.as_str().to_owned(), json!(n))).collect();
+    let fallbacks: serde_json::Map<String, Value> =
+        guard.fallbacks().into_iter().map(|(reason, n)| (reason.as_str().to_owned(), json!(n))).collect();
     json!({ "status": guard.status(), "providers": providers, "fallbacks": fallbacks })
 }
 

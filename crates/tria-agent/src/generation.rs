@@ -9,8 +9,8 @@ use futures::StreamExt;
 use tria_core::{IntentLabel, TenantContext};
 use tria_guard::{OutputIssue, OutputPolicy, check_grounding, check_output, truncate_at_sentence};
 use tria_llm::{
-    ChatMessage, CompletionRequest, GroundingItem, LedgerOutcome, LlmClient, LlmError, PriceTable, PromptContext, PromptError, PromptLibrary,
-    RenderedPrompt, StreamEvent, Usage, UsageSource,
+    ChatMessage, CompletionRequest, GroundingItem, LedgerOutcome, LlmClient, LlmError, PriceTable, PromptContext, PromptError,
+    PromptLibrary, RenderedPrompt, StreamEvent, Usage, UsageSource,
 };
 
 use crate::AgentBuilder;

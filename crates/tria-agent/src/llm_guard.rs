@@ -77,8 +77,13 @@ pub enum FallbackReason {
 }
 
 impl FallbackReason {
-    pub const ALL: [FallbackReason; 5] =
-        [FallbackReason::Deadline, FallbackReason::CircuitOpen, FallbackReason::RateLimited, FallbackReason::LlmError, FallbackReason::Rejected];
+    pub const ALL: [FallbackReason; 5] = [
+        FallbackReason::Deadline,
+        FallbackReason::CircuitOpen,
+        FallbackReason::RateLimited,
+        FallbackReason::LlmError,
+        FallbackReason::Rejected,
+    ];
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -205,15 +210,10 @@ impl LlmProviderStatus {
         let (state, detail) = match (self.breaker.state, self.held_back_ms) {
             (BreakerState::Open, _) => (
                 IntegrationState::Degraded,
-                format!(
-                    "circuit open: the grounded responder answers for {} ms{last}",
-                    self.breaker.retry_in_ms.unwrap_or(0)
-                ),
+                format!("circuit open: the grounded responder answers for {} ms{last}", self.breaker.retry_in_ms.unwrap_or(0)),
             ),
             (BreakerState::HalfOpen, _) => (IntegrationState::Degraded, format!("circuit half-open: probing{last}")),
-            (BreakerState::Closed, Some(ms)) => {
-                (IntegrationState::Degraded, format!("rate-limited (429): held back for {ms} ms"))
-            }
+            (BreakerState::Closed, Some(ms)) => (IntegrationState::Degraded, format!("rate-limited (429): held back for {ms} ms")),
             (BreakerState::Closed, None) => (IntegrationState::Ok, "circuit closed".to_owned()),
         };
         IntegrationStatus { name, state, detail }
@@ -311,7 +311,8 @@ impl IntegrationProbe for LlmGuard {
         let unwell: Vec<String> =
             statuses.iter().filter(|s| s.state != IntegrationState::Ok).map(|s| format!("{}: {}", s.name, s.detail)).collect();
         if unwell.is_empty() {
-            let detail = if statuses.is_empty() { "no calls yet".to_owned() } else { format!("{} provider(s), circuits closed", statuses.len()) };
+            let detail =
+                if statuses.is_empty() { "no calls yet".to_owned() } else { format!("{} provider(s), circuits closed", statuses.len()) };
             IntegrationStatus { name: "llm".into(), state: IntegrationState::Ok, detail }
         } else {
             IntegrationStatus { name: "llm".into(), state: IntegrationState::Degraded, detail: unwell.join("; ") }
@@ -393,7 +394,8 @@ impl Watch {
     async fn next(mut self) -> Option<(Result<StreamEvent, LlmError>, Self)> {
         // After an error or `Done` the permit is gone: the stream has ended.
         let permit = self.permit.take()?;
-        let event = tokio::time::timeout_at(self.next_by.min(self.deadline), self.inner.next()).await.unwrap_or(Some(Err(LlmError::Timeout)));
+        let event =
+            tokio::time::timeout_at(self.next_by.min(self.deadline), self.inner.next()).await.unwrap_or(Some(Err(LlmError::Timeout)));
         match event {
             None => {
                 drop(permit);

@@ -115,11 +115,19 @@ mod tests {
     fn an_answer_encodes_as_its_fields_in_order() {
         use tria_core::{Answer, IntentLabel, SourceRef};
         let source = SourceRef { id: "returns#1".into(), title: "Returns".into(), heading: "Returns › Refunds".into(), score: 0.8 };
-        let mut answer = Answer::new("Within 30 days.", IntentLabel::PolicyQuestion, 0.9).with_sources(vec![source.clone()]).with_tokens(42);
+        let mut answer =
+            Answer::new("Within 30 days.", IntentLabel::PolicyQuestion, 0.9).with_sources(vec![source.clone()]).with_tokens(42);
         answer.model = Some("gpt-4o-mini".into());
         answer.cost_micro_usd = 750;
-        let fields =
-            (String::from("Within 30 days."), IntentLabel::PolicyQuestion, 0.9f32, vec![source], 42u32, Some(String::from("gpt-4o-mini")), 750u64);
+        let fields = (
+            String::from("Within 30 days."),
+            IntentLabel::PolicyQuestion,
+            0.9f32,
+            vec![source],
+            42u32,
+            Some(String::from("gpt-4o-mini")),
+            750u64,
+        );
         assert_eq!(encode(Kind::Exact, &answer).expect("encode"), encode(Kind::Exact, &fields).expect("encode"));
         let back: Answer = decode(Kind::Exact, &encode(Kind::Exact, &fields).expect("encode")).expect("decode");
         assert_eq!(back, answer);

@@ -314,7 +314,10 @@ impl Settings {
             // The request's deadline would answer 503 before the turn could fall back.
             return Err(ConfigError::invalid(
                 "llm.turn_deadline_ms",
-                format!("must be less than server.request_timeout_ms ({} ms; got {})", raw.server.request_timeout_ms, raw.llm.turn_deadline_ms),
+                format!(
+                    "must be less than server.request_timeout_ms ({} ms; got {})",
+                    raw.server.request_timeout_ms, raw.llm.turn_deadline_ms
+                ),
             ));
         }
         let seed = validate_seed(raw.seed, &profile)?;
@@ -501,7 +504,10 @@ fn validate_llm(l: &RawLlm) -> Result<LlmSettings, ConfigError> {
         "azure" => LlmProvider::Azure,
         "anthropic" => LlmProvider::Anthropic,
         other => {
-            return Err(ConfigError::invalid("llm.provider", format!("must be `offline`, `openai`, `azure` or `anthropic` (got `{other}`)")));
+            return Err(ConfigError::invalid(
+                "llm.provider",
+                format!("must be `offline`, `openai`, `azure` or `anthropic` (got `{other}`)"),
+            ));
         }
     };
     let http_url = l.base_url.starts_with("http://") || l.base_url.starts_with("https://");
@@ -649,14 +655,16 @@ mod llm_provider_tests {
 
     #[test]
     fn anthropic_and_azure_are_providers_and_their_required_keys_are_named() {
-        let anthropic = with(&[("TRIA_LLM_PROVIDER", "anthropic"), ("TRIA_LLM_MODEL", "claude-x"), ("TRIA_LLM_API_KEY", "k")]).expect("valid");
+        let anthropic =
+            with(&[("TRIA_LLM_PROVIDER", "anthropic"), ("TRIA_LLM_MODEL", "claude-x"), ("TRIA_LLM_API_KEY", "k")]).expect("valid");
         assert_eq!(anthropic.llm.provider, LlmProvider::Anthropic);
         let err = with(&[("TRIA_LLM_PROVIDER", "anthropic"), ("TRIA_LLM_MODEL", "claude-x")]).expect_err("no key");
         assert!(err.to_string().contains("llm.api_key"), "{err}");
         let azure = [("TRIA_LLM_PROVIDER", "azure"), ("TRIA_LLM_BASE_URL", "https://r.openai.azure.com"), ("TRIA_LLM_API_KEY", "k")];
         let err = with(&azure).expect_err("no deployment or model");
         assert!(err.to_string().contains("llm.deployment"), "{err}");
-        let ok = with(&[azure[0], azure[1], azure[2], ("TRIA_LLM__DEPLOYMENT", "chat"), ("TRIA_LLM__API_VERSION", "2024-10-21")]).expect("valid");
+        let ok = with(&[azure[0], azure[1], azure[2], ("TRIA_LLM__DEPLOYMENT", "chat"), ("TRIA_LLM__API_VERSION", "2024-10-21")])
+            .expect("valid");
         assert_eq!((ok.llm.provider, ok.llm.deployment.as_str(), ok.llm.api_version.as_str()), (LlmProvider::Azure, "chat", "2024-10-21"));
         let err = with(&[("TRIA_LLM_PROVIDER", "azure"), ("TRIA_LLM_API_KEY", "k"), ("TRIA_LLM_MODEL", "m")]).expect_err("no endpoint");
         assert!(err.to_string().contains("llm.base_url") && !err.to_string().contains('\n'), "{err}");

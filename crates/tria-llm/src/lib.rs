@@ -60,8 +60,8 @@ pub use client::LlmClient;
 pub use error::LlmError;
 pub use http::{HeaderSource, HttpOptions};
 pub use observe::{
-    CacheHitRecord, CallContext, CallOutcome, CallRecord, LedgerOutcome, LlmObserver, ObservedLlm, SettledCall, TurnFacts, with_call_context,
-    with_turn,
+    CacheHitRecord, CallContext, CallOutcome, CallRecord, LedgerOutcome, LlmObserver, ObservedLlm, SettledCall, TurnFacts,
+    with_call_context, with_turn,
 };
 pub use openai::{AZURE_DEFAULT_API_VERSION, OpenAiClient, OpenAiConfig, OpenAiEndpoint};
 pub use prices::{Cost, ModelPrice, PriceTable};

@@ -130,7 +130,14 @@ async fn the_chat_page_widget_and_console_work_in_chromium() {
     eprintln!("{stdout}");
     assert!(output.status.success(), "browser run failed:\n{stdout}\n{stderr}");
     assert!(stdout.contains("browser tests passed"), "{stdout}");
-    for shot in ["01-chat-reply-with-citation.png", "04-console-conversation.png", "06-dashboard.png", "07-phone.png", "08-clients-report.png", "09-clients.png"] {
+    for shot in [
+        "01-chat-reply-with-citation.png",
+        "04-console-conversation.png",
+        "06-dashboard.png",
+        "07-phone.png",
+        "08-clients-report.png",
+        "09-clients.png",
+    ] {
         assert!(shots.join(shot).exists(), "{shot} was written");
     }
 }

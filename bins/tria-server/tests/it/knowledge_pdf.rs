@@ -105,7 +105,9 @@ async fn a_pdf_upload_is_answered_citing_its_page_and_mislabelled_uploads_change
     let (_, _, before) = app.call("GET", "/admin/tenants/osprey/documents", Some(&admin), None).await;
     let (_, _, versions_before) = app.call("GET", "/admin/tenants/osprey/knowledge/versions", Some(&admin), None).await;
     let garbage = b"%PDF-1.7\n this is not really a PDF \x00\x01\x02 trailer".to_vec();
-    for (content_type, body) in [("text/markdown", handbook), ("application/pdf", garbage), ("application/pdf", b"# Just Markdown\n\ntext".to_vec())] {
+    for (content_type, body) in
+        [("text/markdown", handbook), ("application/pdf", garbage), ("application/pdf", b"# Just Markdown\n\ntext".to_vec())]
+    {
         let (status, err) = put(&app, &admin, "handbook", content_type, body).await;
         assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{content_type}: {err}");
         assert!(!error_code(&err).is_empty(), "{err}");

@@ -53,7 +53,9 @@ async fn app_with_mock() -> (TestApp, MockServer) {
     let mock = MockServer::start(MockConfig::default()).await.expect("mock binds");
     let db = crate::seeded_db().await;
     let client = tria_llm::OpenAiClient::new(
-        tria_llm::OpenAiConfig::new(mock.base_url(), "tria-mock").with_timeout(Duration::from_secs(20)).with_retry(tria_llm::RetryPolicy::default()),
+        tria_llm::OpenAiConfig::new(mock.base_url(), "tria-mock")
+            .with_timeout(Duration::from_secs(20))
+            .with_retry(tria_llm::RetryPolicy::default()),
     )
     .expect("client");
     let prompts = Arc::new(tria_llm::PromptLibrary::embedded().expect("prompts"));
@@ -168,7 +170,10 @@ async fn every_chat_is_answered_in_time_whatever_the_provider_does_and_the_break
             assert!(detail.contains("circuit open") && detail.contains("last failure"), "{name}: {detail}");
             assert!(scrape.contains(r#"tria_llm_breaker_state{provider="tria-mock"} 2"#), "{name}:\n{scrape}");
             let providers = admin_llm_statuses(&app, &admin).await;
-            assert!(providers.iter().any(|p| p["status"]["state"] == "degraded" && p["breaker"]["state"] == "open"), "{name}: {providers:?}");
+            assert!(
+                providers.iter().any(|p| p["status"]["state"] == "degraded" && p["breaker"]["state"] == "open"),
+                "{name}: {providers:?}"
+            );
         }
         if via == Via::Chat {
             assert!(!reasons.is_empty(), "{name}: the replies say they were fallbacks");

@@ -65,8 +65,11 @@ async fn a_hung_provider_is_answered_by_the_grounded_reply_at_the_turn_deadline_
     let config = OpenAiConfig::new(mock.base_url(), "tria-mock").with_timeout(Duration::from_secs(20)).with_retry(RetryPolicy::default());
     let client = Arc::new(OpenAiClient::new(config).expect("client"));
     let prompts = Arc::new(PromptLibrary::embedded().expect("prompts"));
-    let resilience =
-        LlmResilience { turn_deadline: Duration::from_millis(800), first_token_deadline: Duration::from_millis(300), ..LlmResilience::default() };
+    let resilience = LlmResilience {
+        turn_deadline: Duration::from_millis(800),
+        first_token_deadline: Duration::from_millis(300),
+        ..LlmResilience::default()
+    };
     let agent = Agent::builder(db.store.clone()).llm(client, prompts).llm_resilience(resilience).build();
     let reply = tokio::time::timeout(Duration::from_secs(10), agent.chat(&tenant, ChatRequest::new(QUESTION)))
         .await

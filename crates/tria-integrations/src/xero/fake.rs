@@ -151,8 +151,7 @@ impl FakeXero {
     pub async fn start(config: FakeXeroConfig) -> std::io::Result<Self> {
         let org = FakeOrganisation { id: config.xero_tenant_id.clone(), name: config.org_name.clone() };
         let identity = identity::IdentityState::new(org, config.refresh_grace);
-        let shared =
-            Arc::new(Shared { config, state: Mutex::new(FakeState { record_exchanges: true, identity, ..FakeState::default() }) });
+        let shared = Arc::new(Shared { config, state: Mutex::new(FakeState { record_exchanges: true, identity, ..FakeState::default() }) });
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
         let addr = listener.local_addr()?;
         let app = Router::new().fallback(handle).with_state(shared.clone());

@@ -5,8 +5,8 @@
 mod client;
 #[cfg(feature = "fake")]
 pub mod fake;
-mod token;
 pub mod tenant;
+mod token;
 pub(crate) mod wire;
 
 pub use client::{XeroClient, XeroConfig};

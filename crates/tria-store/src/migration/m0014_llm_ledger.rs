@@ -47,8 +47,7 @@ impl MigrationTrait for Migration {
                 .take(),
         )
         .await?;
-        m.create_index(Index::create().name("ix_llm_ledger_tenant_day").table("llm_ledger").col("tenant_id").col("day").to_owned())
-            .await?;
+        m.create_index(Index::create().name("ix_llm_ledger_tenant_day").table("llm_ledger").col("tenant_id").col("day").to_owned()).await?;
         m.create_index(Index::create().name("ix_llm_ledger_day").table("llm_ledger").col("day").to_owned()).await
     }
 
