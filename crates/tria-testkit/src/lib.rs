@@ -1,11 +1,14 @@
 //! Test-only helpers: a fresh, migrated store on SQLite (always) or PostgreSQL (when
 //! `TRIA_TEST_POSTGRES_URL` is set), each in its own file or schema so tests run in parallel and
-//! runs never collide.
+//! runs never collide. With feature `pdf`, [`pdf`] writes small PDFs for upload and reader tests.
 
 use std::path::PathBuf;
 
 use sea_orm::ConnectionTrait;
 use tria_store::{DbOptions, Store};
+
+#[cfg(feature = "pdf")]
+pub mod pdf;
 
 /// A migrated store and what keeps it alive; drop it at the end of the test.
 #[derive(Debug)]

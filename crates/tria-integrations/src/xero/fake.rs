@@ -200,6 +200,28 @@ impl FakeXero {
         super::XeroClient::new(http, config, Arc::new(tokens))
     }
 
+    /// The Xero app ([`super::tenant::XeroApp`]) tenants authorize against this fake: its client
+    /// and identity endpoints, Xero's default scopes, sales account `200`, the given per-request
+    /// timeout, and `redirect_uri` as the callback its consent sends the browser back to. The one
+    /// place tests and the server's demo mode build it.
+    pub fn xero_app(&self, redirect_uri: impl Into<String>, timeout: Duration) -> super::tenant::XeroApp {
+        super::tenant::XeroApp {
+            client: super::tenant::ClientCredentials {
+                client_id: self.config().client_id.clone(),
+                client_secret: self.config().client_secret.clone(),
+            },
+            authorize_url: self.authorize_url(),
+            token_url: self.token_url(),
+            revocation_url: self.revocation_url(),
+            connections_url: self.connections_url(),
+            api_base_url: self.base_url(),
+            redirect_uri: redirect_uri.into(),
+            scopes: super::tenant::XeroApp::DEFAULT_SCOPES.into(),
+            sales_account_code: Some("200".into()),
+            timeout,
+        }
+    }
+
     /// Issues a valid token directly (for clients built with a static token).
     pub fn issue_token(&self) -> String {
         issue_token(&mut self.shared.lock())

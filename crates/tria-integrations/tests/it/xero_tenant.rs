@@ -12,26 +12,14 @@ use tria_core::{TenantId, ToneProfile};
 use tria_integrations::accounting::AccountingError;
 use tria_integrations::xero::TokenSource;
 use tria_integrations::xero::fake::{Consent, FakeXero, FakeXeroConfig};
-use tria_integrations::xero::tenant::{
-    ClientCredentials, ConnectError, RevocationHook, TenantTokens, TokenTiming, XeroApp, XeroConnector, XeroIdentity,
-};
+use tria_integrations::xero::tenant::{ConnectError, RevocationHook, TenantTokens, TokenTiming, XeroApp, XeroConnector, XeroIdentity};
 use tria_secrets::{Keyring, MasterKey, SecretName, SecretStore};
 use tria_store::Store;
 use tria_store::repo::NewTenant;
 
+/// The fake's app, its callback on a port nothing listens on (tests follow the redirect by hand).
 pub(crate) fn app_for(fake: &FakeXero) -> XeroApp {
-    XeroApp {
-        client: ClientCredentials { client_id: fake.config().client_id.clone(), client_secret: fake.config().client_secret.clone() },
-        authorize_url: fake.authorize_url(),
-        token_url: fake.token_url(),
-        revocation_url: fake.revocation_url(),
-        connections_url: fake.connections_url(),
-        api_base_url: fake.base_url(),
-        redirect_uri: "http://127.0.0.1:9/integrations/xero/callback".into(),
-        scopes: XeroApp::DEFAULT_SCOPES.into(),
-        sales_account_code: Some("200".into()),
-        timeout: Duration::from_secs(5),
-    }
+    fake.xero_app("http://127.0.0.1:9/integrations/xero/callback", Duration::from_secs(5))
 }
 
 async fn tenant(store: &Store, slug: &str) -> TenantId {
