@@ -38,11 +38,12 @@ pub(crate) struct LoadtestArgs {
     rest: Vec<String>,
 }
 
-fn target_dir() -> PathBuf {
+pub(crate) fn target_dir() -> PathBuf {
     std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| PathBuf::from("target"), PathBuf::from)
 }
 
-fn build(profile: &str) -> anyhow::Result<PathBuf> {
+/// `cargo` as a command for building from inside `cargo xtask`.
+pub(crate) fn cargo_command() -> Command {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let mut cmd = Command::new(cargo);
     // `cargo xtask` runs inside `cargo run`, whose CARGO_PKG_*/CARGO_MANIFEST_* variables would
@@ -53,6 +54,11 @@ fn build(profile: &str) -> anyhow::Result<PathBuf> {
             cmd.env_remove(key.as_ref());
         }
     }
+    cmd
+}
+
+fn build(profile: &str) -> anyhow::Result<PathBuf> {
+    let mut cmd = cargo_command();
     cmd.args(["build", "-p", "tria-server", "-p", "tria-mock-llm", "-p", "tria-load"]);
     if profile == "release" {
         cmd.arg("--release");
@@ -62,7 +68,7 @@ fn build(profile: &str) -> anyhow::Result<PathBuf> {
     Ok(target_dir().join(profile))
 }
 
-fn free_port() -> anyhow::Result<u16> {
+pub(crate) fn free_port() -> anyhow::Result<u16> {
     Ok(TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
 }
 

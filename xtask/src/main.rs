@@ -5,6 +5,7 @@ mod bench;
 mod cache;
 mod chaos;
 mod db;
+mod dist;
 mod eval;
 mod eval_cache;
 mod hostile;
@@ -62,6 +63,8 @@ enum Task {
     Loadtest(loadtest::LoadtestArgs),
     /// The hardening review's attacks at full size against a release server, with their figures.
     Hostile(hostile::HostileArgs),
+    /// The tarball an image or host runs (server, config, fixtures, model); `--check` starts it under the production profile.
+    Dist(dist::DistArgs),
 }
 
 /// Settings as tria-server would load them from the working directory.
@@ -98,5 +101,6 @@ fn main() -> anyhow::Result<()> {
         Task::Secrets(args) => secrets::run(args, &settings(&cli)?),
         Task::Loadtest(args) => loadtest::run(args),
         Task::Hostile(args) => hostile::run(args),
+        Task::Dist(args) => dist::run(args, &settings(&cli)?.models_dir),
     }
 }

@@ -103,6 +103,9 @@ pub(crate) async fn report(state: &AppState) -> HealthReport {
         EmbedderStatus::Ready { model_id, dimension } => {
             (HealthStatus::Ok, format!("{model_id} ({dimension}d): hybrid retrieval and model-backed intents"))
         }
+        EmbedderStatus::Unavailable { reason } if settings.embedding_required => {
+            (HealthStatus::Down, format!("{reason}; `embedding.required` is set, so this replica is not ready"))
+        }
         EmbedderStatus::Unavailable { reason } => (HealthStatus::Down, format!("{reason}; serving with BM25 retrieval and rule intents")),
     };
     components.push(ComponentHealth {
@@ -110,7 +113,7 @@ pub(crate) async fn report(state: &AppState) -> HealthReport {
         status: embedding_status,
         latency_ms: 0,
         detail: embedding_detail,
-        required: false,
+        required: settings.embedding_required,
     });
     // The providers' breakers and 429 hold-offs: degraded (with why) while turns fall back.
     let llm = state.agent().llm_guard().status();

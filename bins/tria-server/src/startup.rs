@@ -94,6 +94,14 @@ pub fn provider_config(llm: &tria_config::LlmSettings) -> Option<tria_llm::Provi
     Some(config)
 }
 
+/// The built-in LLM price table with the deployment's `[llm.prices]` over it: what the cost
+/// ledger and each reply's reported cost price tokens at.
+pub fn price_table(llm: &tria_config::LlmSettings) -> tria_llm::PriceTable {
+    tria_llm::PriceTable::builtin_with(llm.prices.iter().map(|(model, p)| {
+        (model.clone(), tria_llm::ModelPrice::new(p.input_per_mtok, p.output_per_mtok, p.cached_input_per_mtok))
+    }))
+}
+
 /// The LLM client and prompts when `llm.provider` names one (openai, azure, anthropic), `None`
 /// for the offline responder. Prompts come from `config/prompts` when that directory exists,
 /// else the built-in copy.
@@ -247,25 +255,43 @@ pub async fn build_state(settings: &Settings) -> Result<(AppState, StartupReport
     let integrations = crate::integrations::build(settings, &store, secrets.as_ref()).await?;
     // Every LLM call and cache hit, durably: rows queue to one batch writer (flushed on shutdown).
     let ledger = Arc::new(tria_agent::ledger::LlmLedger::new(tria_store::ledger::LedgerWriter::spawn(store.clone())));
+    let prices = price_table(&settings.llm);
     // Hand-offs and replies go to each tenant's own helpdesk, Slack and LLM, else the deployment's.
     let wrap_llm: crate::tenant_integrations::LlmWrapper = {
         let (metrics, budget) = (metrics.clone(), budget.clone());
         let ledger: Arc<dyn tria_llm::LlmObserver> = ledger.clone();
-        let prices = tria_llm::PriceTable::builtin();
+        let prices = prices.clone();
         Arc::new(move |client| tria_admission::observe_with(client, metrics.clone(), budget.clone(), Some(ledger.clone()), prices.clone()))
     };
-    let own = crate::tenant_integrations::from_settings(settings, &store, secrets.clone(), llm_parts(settings)?, wrap_llm)?;
+    let llm = llm_parts(settings)?;
+    // The deployment's model labels messages the intent model is unsure of (counted like replies).
+    let intent_llm = llm.as_ref().filter(|_| settings.intent.llm_fallback).map(|(client, _)| wrap_llm(client.clone()));
+    let own = crate::tenant_integrations::from_settings(settings, &store, secrets.clone(), llm, wrap_llm)?;
+    let turn_locks = tria_store::TurnLockOptions {
+        connections: settings.database.turn_lock_connections,
+        wait: settings.database.turn_lock_wait,
+    };
     let mut builder = Agent::builder(store.clone())
+        .turn_locks(store.turn_locks(turn_locks))
         .knowledge_check_interval(settings.knowledge.version_check)
         .answer_cache(cache)
         .semantic(semantic)
         .input_screen(screen)
         .handoff_notifier(own.helpdesk.clone())
-        .llm_directory(own.integrations.clone(), own.prompts.clone());
+        .llm_directory_priced(own.integrations.clone(), own.prompts.clone(), prices);
     if let Some(probe) = &integrations.invoicing {
         builder = builder.invoicing_probe(probe.clone());
     }
     builder = builder.llm_resilience(llm_resilience(&settings.llm));
+    // A provider's 429 `Retry-After` holds back every replica: shared through the limits' Redis.
+    if let Some(hold_off) = tria_admission::RedisHoldOff::beside(&limiter, "tria", settings.cache.redis_timeout.max(Duration::from_millis(20))) {
+        builder = builder.llm_shared_hold_off(Arc::new(hold_off));
+    }
+    if let Some(client) = intent_llm {
+        let options =
+            tria_agent::LlmIntentOptions { deadline: settings.intent.llm_fallback_deadline, ..tria_agent::LlmIntentOptions::default() };
+        builder = builder.llm_intent_fallback(client, options);
+    }
     let llm_description = own.llm_description.clone();
     let agent = builder.build();
     report.tenants = tenants.len();
@@ -284,6 +310,7 @@ pub async fn build_state(settings: &Settings) -> Result<(AppState, StartupReport
         knowledge_job_lease: settings.knowledge.job_lease,
         max_document_bytes: settings.knowledge.max_document_bytes,
         import: settings.import,
+        embedding_required: settings.embedding_required,
     };
     let guards = Guards { rate_limiter: limiter, budget, metrics };
     let mut probes = integrations.probes;

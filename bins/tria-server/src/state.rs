@@ -36,6 +36,9 @@ pub struct ServiceSettings {
     /// Catalogue and customer uploads: their limit, the size above which they run as a job,
     /// and the job's lease (`[import]`).
     pub import: tria_config::ImportSettings,
+    /// `embedding.required`: the embedding component is required, so without the model
+    /// `/health` and `/health/ready` are `down` (503).
+    pub embedding_required: bool,
 }
 
 impl Default for ServiceSettings {
@@ -51,6 +54,7 @@ impl Default for ServiceSettings {
             knowledge_job_lease: tria_knowledge::LEASE,
             max_document_bytes: tria_ingest::IngestOptions::DEFAULT_MAX_BYTES,
             import: tria_config::ImportSettings::default(),
+            embedding_required: false,
         }
     }
 }

@@ -164,6 +164,9 @@ fn set_dotted(root: &mut Table, key: &str, value: Value, source: &str) -> Result
                 (Some(Value::String(_)), Value::Boolean(b)) => Value::String(b.to_string()),
                 (Some(Value::Integer(_)), Value::String(s)) => match s.parse::<i64>() {
                     Ok(n) => Value::Integer(n),
+                    // A float over a whole number (a price `1` set to `0.8`); an integer key
+                    // then refuses it by name when parsed.
+                    Err(_) if s.parse::<f64>().is_ok_and(f64::is_finite) => Value::String(s),
                     Err(_) => {
                         return Err(ConfigError::invalid(key, format!("`{s}` is not a number")));
                     }
@@ -252,6 +255,10 @@ mod tests {
         assert!(!s.seed.demo_on_empty);
         assert!(!s.seed.log_demo_keys);
         assert_eq!(s.server.log_format, crate::LogFormat::Json);
+        assert!(s.embedding_required, "production must not take traffic without the embedding model");
+        src.env.push(("TRIA_EMBEDDING__REQUIRED".into(), "false".into()));
+        assert!(!load(&src).expect("valid").embedding_required, "an explicit opt-out wins");
+        assert!(!load(&sources()).expect("valid").embedding_required, "dev serves degraded");
     }
 
     #[test]

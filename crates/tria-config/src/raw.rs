@@ -25,6 +25,8 @@ pub struct RawSettings {
     #[serde(default)]
     pub import: crate::import::RawImport,
     #[serde(default)]
+    pub intent: crate::intent::RawIntent,
+    #[serde(default)]
     pub secrets: crate::secrets::RawSecrets,
 }
 
@@ -211,6 +213,20 @@ pub struct RawDatabase {
     pub acquire_timeout_ms: u64,
     pub idle_timeout_ms: u64,
     pub max_lifetime_ms: u64,
+    /// PostgreSQL only: connections holding conversations' turn locks, beyond the pool.
+    #[serde(default = "default_turn_lock_connections")]
+    pub turn_lock_connections: u32,
+    /// The longest a turn waits for its conversation's lock before it is refused as busy.
+    #[serde(default = "default_turn_lock_wait_ms")]
+    pub turn_lock_wait_ms: u64,
+}
+
+fn default_turn_lock_connections() -> u32 {
+    32
+}
+
+fn default_turn_lock_wait_ms() -> u64 {
+    30_000
 }
 
 #[derive(Clone, Debug, Deserialize)]
@@ -245,7 +261,7 @@ pub struct RawCache {
 }
 
 /// A float from a file, or from an environment variable (which arrives as text).
-fn number_or_text<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<f64, D::Error> {
+pub(crate) fn number_or_text<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<f64, D::Error> {
     #[derive(Deserialize)]
     #[serde(untagged)]
     enum NumberOrText {
@@ -264,6 +280,8 @@ fn number_or_text<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<f
 #[serde(deny_unknown_fields)]
 pub struct RawEmbedding {
     pub provider: String,
+    #[serde(default)]
+    pub required: bool,
 }
 
 #[derive(Clone, Debug, Deserialize)]
@@ -289,6 +307,12 @@ pub struct RawLlm {
     /// How long a provider's open circuit breaker sends turns to the fallback before probing.
     #[serde(default = "default_breaker_cool_down_ms")]
     pub breaker_cool_down_ms: u64,
+    /// `[[llm.failover]]`: providers asked in order when the one before is held back or fails.
+    #[serde(default)]
+    pub failover: Vec<crate::llm_failover::RawLlmEndpoint>,
+    /// `[llm.prices."<model>"]`: dollars per million tokens over the built-in price table.
+    #[serde(default)]
+    pub prices: BTreeMap<String, crate::llm_prices::RawModelPrice>,
 }
 
 fn default_turn_deadline_ms() -> u64 {

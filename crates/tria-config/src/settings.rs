@@ -19,12 +19,16 @@ pub struct Settings {
     pub database: DatabaseSettings,
     pub cache: CacheSettings,
     pub embedding: EmbeddingProvider,
+    /// `embedding.required`: without the model loaded, `/health/ready` answers 503 naming it
+    /// (production), instead of serving BM25 and rule intents as `degraded` (dev, tests).
+    pub embedding_required: bool,
     pub llm: LlmSettings,
     pub seed: SeedSettings,
     pub limits: LimitSettings,
     pub integrations: IntegrationSettings,
     pub knowledge: crate::knowledge::KnowledgeSettings,
     pub import: crate::import::ImportSettings,
+    pub intent: crate::intent::IntentSettings,
     pub secrets: crate::secrets::SecretsSettings,
 }
 
@@ -100,6 +104,12 @@ pub struct DatabaseSettings {
     pub acquire_timeout: Duration,
     pub idle_timeout: Duration,
     pub max_lifetime: Duration,
+    /// PostgreSQL: at most this many conversations have a turn in progress on this replica
+    /// (one advisory-lock connection each); SQLite locks turns in process.
+    pub turn_lock_connections: u32,
+    /// How long a turn waits for its conversation (earlier turns here or on another replica,
+    /// a free lock connection) before it is refused with 503 `overloaded`.
+    pub turn_lock_wait: Duration,
 }
 
 #[derive(Clone, Debug)]
@@ -164,6 +174,10 @@ pub struct LlmSettings {
     pub first_token_deadline: Duration,
     /// `llm.breaker_cool_down_ms`: an open provider breaker's wait before a probe call.
     pub breaker_cool_down: Duration,
+    /// `[[llm.failover]]`: the providers after this one, in order.
+    pub failover: Vec<crate::llm_failover::LlmEndpoint>,
+    /// `[llm.prices."<model>"]`: the deployment's prices over the built-in table.
+    pub prices: std::collections::BTreeMap<String, crate::llm_prices::ModelPriceSetting>,
 }
 
 /// External systems; each is `None` when not configured.
@@ -325,12 +339,14 @@ impl Settings {
         let integrations = integrations(&raw.integrations)?;
         let knowledge = crate::knowledge::validate_knowledge(&raw.knowledge)?;
         let import = crate::import::validate_import(&raw.import)?;
+        let intent = crate::intent::validate_intent(&raw.intent)?;
         let secrets = crate::secrets::validate_secrets(&raw.secrets, &profile, &data_dir)?;
 
         Ok(Settings {
             integrations,
             knowledge,
             import,
+            intent,
             secrets,
             limits,
             profile,
@@ -342,6 +358,7 @@ impl Settings {
             database,
             cache,
             embedding,
+            embedding_required: raw.embedding.required,
             llm,
             seed,
         })
@@ -417,6 +434,11 @@ fn validate_database(d: &RawDatabase, data_dir: &Path) -> Result<DatabaseSetting
         acquire_timeout: millis("database.acquire_timeout_ms", d.acquire_timeout_ms, 10)?,
         idle_timeout: millis("database.idle_timeout_ms", d.idle_timeout_ms, 1000)?,
         max_lifetime: millis("database.max_lifetime_ms", d.max_lifetime_ms, 1000)?,
+        turn_lock_connections: match d.turn_lock_connections {
+            0 => return Err(ConfigError::invalid("database.turn_lock_connections", "must be at least 1 (got 0)")),
+            n => n,
+        },
+        turn_lock_wait: millis("database.turn_lock_wait_ms", d.turn_lock_wait_ms, 100)?,
     })
 }
 
@@ -560,6 +582,8 @@ fn validate_llm(l: &RawLlm) -> Result<LlmSettings, ConfigError> {
         turn_deadline,
         first_token_deadline,
         breaker_cool_down: millis("llm.breaker_cool_down_ms", l.breaker_cool_down_ms, 100)?,
+        failover: crate::llm_failover::validate_failover(&l.failover, provider)?,
+        prices: crate::llm_prices::validate_prices(&l.prices)?,
     })
 }
 

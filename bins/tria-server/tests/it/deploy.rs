@@ -77,4 +77,11 @@ fn kubernetes_probes_use_the_health_endpoints_and_compose_wires_every_service() 
     let dockerfile = read("deploy/Dockerfile");
     assert!(dockerfile.matches("FROM ").count() >= 2, "multi-stage");
     assert!(dockerfile.contains("USER 10001") && dockerfile.contains("HEALTHCHECK"));
+    // The image carries the model it needs: fetched in the build stage and copied in; nothing
+    // mounts over it (an emptyDir at /app/models once left production on rule-only intents).
+    assert!(dockerfile.contains("cargo xtask model fetch --models-dir /models"), "the build stage fetches the model");
+    assert!(dockerfile.contains("COPY --from=build /models ./models"), "the runtime stage ships it");
+    for manifest in [&deployment, &compose] {
+        assert!(!manifest.contains("/app/models"), "nothing mounts over the shipped model:\n{manifest}");
+    }
 }

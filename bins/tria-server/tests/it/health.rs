@@ -1,6 +1,8 @@
 use axum::body::Body;
 use http::{Request, StatusCode};
 
+use tria_server::ServiceSettings;
+
 use crate::TestApp;
 
 fn get(path: &str) -> Request<Body> {
@@ -30,6 +32,23 @@ async fn health_lists_every_component_and_an_optional_one_down_only_degrades() {
     assert_eq!((status, body["status"].as_str()), (StatusCode::OK, Some("degraded")));
     let (status, _, body) = app.send(get("/health/live")).await;
     assert_eq!((status, body["status"].as_str()), (StatusCode::OK, Some("ok")));
+}
+
+#[tokio::test]
+async fn a_required_model_that_is_missing_makes_the_replica_not_ready() {
+    // `embedding.required` (the production profile): the same missing model is now `down` and
+    // required, so neither `/health` nor `/health/ready` lets traffic in; liveness is unaffected.
+    let app = TestApp::with_settings(ServiceSettings { embedding_required: true, ..ServiceSettings::default() }).await;
+    for path in ["/health", "/health/ready"] {
+        let (status, _, body) = app.send(get(path)).await;
+        assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{path}: {body}");
+        assert_eq!(body["status"], "down", "{body}");
+        let embedding = body["components"].as_array().expect("components").iter().find(|c| c["name"] == "embedding").expect("embedding");
+        assert_eq!((embedding["status"].as_str(), embedding["required"].as_bool()), (Some("down"), Some(true)), "{embedding}");
+        assert!(embedding["detail"].as_str().expect("detail").contains("embedding.required"), "{embedding}");
+    }
+    let (status, _, _) = app.send(get("/health/live")).await;
+    assert_eq!(status, StatusCode::OK);
 }
 
 #[tokio::test]
