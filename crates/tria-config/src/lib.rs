@@ -3,16 +3,22 @@
 //! Tests pass environment maps in directly; nothing here reads process state on its own.
 
 mod import;
+mod intent;
 mod knowledge;
 mod layers;
+mod llm_failover;
+mod llm_prices;
 mod raw;
 mod secrets;
 mod settings;
 mod xero_app;
 
 pub use import::{ImportSettings, RawImport};
+pub use intent::{IntentSettings, RawIntent};
 pub use knowledge::{KnowledgeSettings, RawKnowledge};
 pub use layers::{ConfigSources, DEFAULT_PROFILE, load};
+pub use llm_failover::{LlmEndpoint, MAX_FAILOVER, RawLlmEndpoint};
+pub use llm_prices::{ModelPriceSetting, RawModelPrice};
 pub use raw::RawSettings;
 pub use secrets::{RawSecrets, RedactedText, SecretsSettings};
 pub use settings::{
