@@ -121,17 +121,10 @@ fn demo_xero_app(settings: &Settings, fake: &DemoXero) -> Option<XeroApp> {
     if callback.ip().is_unspecified() {
         callback.set_ip(std::net::Ipv4Addr::LOCALHOST.into());
     }
+    let timeout = settings.integrations.xero.as_ref().map_or(Duration::from_secs(10), |x| x.timeout);
     Some(XeroApp {
-        client: ClientCredentials { client_id: fake.config().client_id.clone(), client_secret: fake.config().client_secret.clone() },
-        authorize_url: fake.authorize_url(),
-        token_url: fake.token_url(),
-        revocation_url: fake.revocation_url(),
-        connections_url: fake.connections_url(),
-        api_base_url: fake.base_url(),
-        redirect_uri: format!("http://{callback}/integrations/xero/callback"),
-        scopes: XeroApp::DEFAULT_SCOPES.into(),
         sales_account_code: settings.integrations.xero.as_ref().and_then(|x| x.sales_account_code.clone()),
-        timeout: settings.integrations.xero.as_ref().map_or(Duration::from_secs(10), |x| x.timeout),
+        ..fake.xero_app(format!("http://{callback}/integrations/xero/callback"), timeout)
     })
 }
 

@@ -5,52 +5,18 @@
 
 use std::collections::BTreeMap;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
-use tria_store::{DbOptions, Store};
+use tria_store::Store;
 
-const BIN: &str = env!("CARGO_BIN_EXE_tria-server");
+use crate::process::{ServerProcess, job, open_data_dir};
+
 const ROWS: usize = 100_000;
 
-struct Server {
-    child: Child,
-    base: String,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-async fn start(dir: &Path) -> Server {
-    let port = std::net::TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr").port();
-    let child = Command::new(BIN)
-        .args(["--listen", &format!("127.0.0.1:{port}"), "--data-dir"])
-        .arg(dir)
-        .env("TRIA_FIXTURES_DIR", tria_testkit::fixtures_dir())
-        .env("TRIA_LOG", "warn")
-        .env("TRIA_IMPORT__JOB_LEASE_MS", "1500")
-        .env("TRIA_IMPORT__JOB_POLL_MS", "200")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("spawn");
-    let server = Server { child, base: format!("http://127.0.0.1:{port}") };
-    let client = reqwest::Client::new();
-    let started = Instant::now();
-    loop {
-        if let Ok(r) = client.get(format!("{}/health/ready", server.base)).send().await
-            && r.status() == 200
-        {
-            return server;
-        }
-        assert!(started.elapsed() < Duration::from_secs(60), "server did not become ready");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+/// The binary on `dir` with a short job lease.
+async fn start(dir: &Path) -> ServerProcess {
+    ServerProcess::start(dir, &[("TRIA_IMPORT__JOB_LEASE_MS", "1500"), ("TRIA_IMPORT__JOB_POLL_MS", "200")]).await
 }
 
 /// Every northwind product: SKU -> (price, active).
@@ -59,20 +25,12 @@ async fn catalogue(store: &Store) -> BTreeMap<String, (i64, bool)> {
     store.catalogue().list(tenant.id).await.expect("list").into_iter().map(|p| (p.sku, (p.unit_price_minor, p.active))).collect()
 }
 
-async fn job(client: &reqwest::Client, base: &str, admin: &str, id: &str) -> Value {
-    let r = client.get(format!("{base}/admin/jobs/{id}")).bearer_auth(admin).send().await.expect("get job");
-    assert_eq!(r.status(), 200);
-    r.json().await.expect("job JSON")
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_server_killed_mid_import_finishes_or_fails_the_job_after_restart_and_the_catalogue_is_never_a_mix() {
     let _heavy = crate::HEAVY.lock().await;
     let dir = tempfile::tempdir().expect("tempdir");
     let server = start(dir.path()).await;
-    let url = format!("sqlite://{}?mode=rwc", dir.path().join("tria.db").display());
-    let store = Store::connect(&DbOptions::new(url)).await.expect("open the server's database");
-    let admin = store.keys().create(None, tria_core::ApiRole::Admin, "kill test").await.expect("admin key").1;
+    let (store, admin) = open_data_dir(dir.path()).await;
     let old = catalogue(&store).await;
     assert!(!old.is_empty(), "the dev profile seeds northwind's catalogue");
 

@@ -4,55 +4,20 @@
 //! way comes from one knowledge version, the old policy or the new, never a mix.
 
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
-use tria_store::{DbOptions, Store};
 
-const BIN: &str = env!("CARGO_BIN_EXE_tria-server");
+use crate::process::{ServerProcess, job, open_data_dir};
+
 const PAGES: usize = 300;
 const OLD_TITLE: &str = "Kestrel returns 2024";
 const NEW_TITLE: &str = "Kestrel returns 2025";
 const QUESTION: &str = "What is the restocking fee on a returned kestrel widget?";
 
-struct Server {
-    child: Child,
-    base: String,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-async fn start(dir: &Path) -> Server {
-    let port = std::net::TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr").port();
-    let child = Command::new(BIN)
-        .args(["--listen", &format!("127.0.0.1:{port}"), "--data-dir"])
-        .arg(dir)
-        .env("TRIA_FIXTURES_DIR", tria_testkit::fixtures_dir())
-        .env("TRIA_LOG", "warn")
-        .env("TRIA_KNOWLEDGE__JOB_LEASE_MS", "1500")
-        .env("TRIA_KNOWLEDGE__VERSION_CHECK_MS", "100")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("spawn");
-    let server = Server { child, base: format!("http://127.0.0.1:{port}") };
-    let client = reqwest::Client::new();
-    let started = Instant::now();
-    loop {
-        if let Ok(r) = client.get(format!("{}/health/ready", server.base)).send().await
-            && r.status() == 200
-        {
-            return server;
-        }
-        assert!(started.elapsed() < Duration::from_secs(60), "server did not become ready");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+/// The binary on `dir` with a short job lease.
+async fn start(dir: &Path) -> ServerProcess {
+    ServerProcess::start(dir, &[("TRIA_KNOWLEDGE__JOB_LEASE_MS", "1500"), ("TRIA_KNOWLEDGE__VERSION_CHECK_MS", "100")]).await
 }
 
 /// The returns policy of one year: its restocking fee, then (for the big one) `pages` pages of
@@ -92,12 +57,6 @@ async fn consistent_answer(client: &reqwest::Client, base: &str, key: &str) -> S
     }
 }
 
-async fn job(client: &reqwest::Client, base: &str, admin: &str, id: &str) -> Value {
-    let r = client.get(format!("{base}/admin/jobs/{id}")).bearer_auth(admin).send().await.expect("get job");
-    assert_eq!(r.status(), 200);
-    r.json().await.expect("job JSON")
-}
-
 async fn put_policy(client: &reqwest::Client, base: &str, admin: &str, body: String) -> String {
     let r = client
         .put(format!("{base}/admin/tenants/kestrel/documents/returns"))
@@ -117,9 +76,7 @@ async fn a_server_killed_mid_index_finishes_or_fails_the_job_after_restart_and_a
     let _heavy = crate::HEAVY.lock().await;
     let dir = tempfile::tempdir().expect("tempdir");
     let server = start(dir.path()).await;
-    let url = format!("sqlite://{}?mode=rwc", dir.path().join("tria.db").display());
-    let store = Store::connect(&DbOptions::new(url)).await.expect("open the server's database");
-    let admin = store.keys().create(None, tria_core::ApiRole::Admin, "kill test").await.expect("admin key").1;
+    let (store, admin) = open_data_dir(dir.path()).await;
     let client = reqwest::Client::new();
     let r = client
         .post(format!("{}/admin/tenants", server.base))

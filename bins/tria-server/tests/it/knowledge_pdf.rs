@@ -6,50 +6,10 @@ use std::time::{Duration, Instant};
 
 use axum::body::Body;
 use http::{Request, StatusCode};
-use lopdf::content::{Content, Operation};
-use lopdf::{Document, Object, Stream, dictionary};
 use serde_json::{Value, json};
+use tria_testkit::pdf::{page, pdf};
 
 use crate::{TestApp, error_code};
-
-/// A PDF whose pages each show the given lines in Helvetica (one text line per entry).
-fn pdf(title: &str, pages: &[&[&str]]) -> Vec<u8> {
-    let mut doc = Document::with_version("1.5");
-    let pages_id = doc.new_object_id();
-    let font_id = doc.add_object(dictionary! {
-        "Type" => "Font", "Subtype" => "Type1", "BaseFont" => "Helvetica", "Encoding" => "WinAnsiEncoding",
-    });
-    let resources_id = doc.add_object(dictionary! { "Font" => dictionary! { "F1" => font_id } });
-    let mut kids = Vec::new();
-    for lines in pages {
-        let mut ops = vec![Operation::new("BT", vec![]), Operation::new("Tf", vec!["F1".into(), 11.into()])];
-        ops.push(Operation::new("Td", vec![72.into(), 770.into()]));
-        for (i, line) in lines.iter().enumerate() {
-            if i > 0 {
-                ops.push(Operation::new("Td", vec![0.into(), (-14).into()]));
-            }
-            ops.push(Operation::new("Tj", vec![Object::string_literal(*line)]));
-        }
-        ops.push(Operation::new("ET", vec![]));
-        let content = Content { operations: ops };
-        let content_id = doc.add_object(Stream::new(dictionary! {}, content.encode().expect("encodes")));
-        let page_id = doc.add_object(dictionary! {
-            "Type" => "Page", "Parent" => pages_id, "Contents" => content_id, "Resources" => resources_id,
-            "MediaBox" => vec![0.into(), 0.into(), 595.into(), 842.into()],
-        });
-        kids.push(page_id.into());
-    }
-    let count = i64::try_from(kids.len()).expect("page count");
-    doc.objects.insert(pages_id, Object::Dictionary(dictionary! { "Type" => "Pages", "Kids" => kids, "Count" => count }));
-    let catalog_id = doc.add_object(dictionary! { "Type" => "Catalog", "Pages" => pages_id });
-    doc.trailer.set("Root", catalog_id);
-    let info_id = doc.add_object(dictionary! { "Title" => Object::string_literal(title) });
-    doc.trailer.set("Info", info_id);
-    doc.compress();
-    let mut out = Vec::new();
-    doc.save_to(&mut out).expect("saves");
-    out
-}
 
 async fn put(app: &TestApp, admin: &str, doc_id: &str, content_type: &str, body: Vec<u8>) -> (StatusCode, Value) {
     let req = Request::put(format!("/admin/tenants/osprey/documents/{doc_id}"))
@@ -68,11 +28,11 @@ async fn a_pdf_upload_is_answered_citing_its_page_and_mislabelled_uploads_change
     let (status, _, body) = app.call("POST", "/admin/tenants", Some(&admin), Some(json!({"name": "Osprey Mugs", "slug": "osprey"}))).await;
     assert_eq!(status, StatusCode::CREATED, "{body}");
     let handbook = pdf(
-        "Osprey Customer Handbook",
+        Some("Osprey Customer Handbook"),
         &[
-            &["Welcome to Osprey Mugs.", "This handbook explains how we look after our customers."],
-            &["Deliveries leave the Osprey kiln every weekday morning."],
-            &["Breakages in transit are replaced free of charge.", "Report a broken osprey mug within 14 days of delivery."],
+            page(&["Welcome to Osprey Mugs.", "This handbook explains how we look after our customers."]),
+            page(&["Deliveries leave the Osprey kiln every weekday morning."]),
+            page(&["Breakages in transit are replaced free of charge.", "Report a broken osprey mug within 14 days of delivery."]),
         ],
     );
     let (status, accepted) = put(&app, &admin, "handbook", "application/pdf", handbook.clone()).await;

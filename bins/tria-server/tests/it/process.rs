@@ -1,9 +1,83 @@
-//! The real binary, started as a user would.
+//! The real binary, started as a user would; [`ServerProcess`] for the tests that kill and
+//! restart it.
 
-use std::process::{Command, Stdio};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use tria_store::{DbOptions, Store};
+
 const BIN: &str = env!("CARGO_BIN_EXE_tria-server");
+
+/// The binary serving `data_dir` on `port` with the repository's fixtures and `warn` logs; the
+/// caller adds settings and starts it.
+fn server_command(data_dir: &Path, port: u16) -> Command {
+    let mut command = Command::new(BIN);
+    command
+        .args(["--listen", &format!("127.0.0.1:{port}"), "--data-dir"])
+        .arg(data_dir)
+        .env("TRIA_FIXTURES_DIR", tria_testkit::fixtures_dir())
+        .env("TRIA_LOG", "warn");
+    command
+}
+
+/// A loopback port free right now.
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr").port()
+}
+
+/// The binary running as its own process, killed (SIGKILL) when dropped: a crash, for the tests
+/// that restart it on the same data.
+pub(crate) struct ServerProcess {
+    child: Child,
+    /// `http://127.0.0.1:{port}`.
+    pub(crate) base: String,
+}
+
+impl Drop for ServerProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl ServerProcess {
+    /// Starts the binary on the data in `data_dir` (the dev profile: seeded on first start) with
+    /// the `TRIA_*` settings in `env`, and waits up to 60 s until `/health/ready` answers 200.
+    pub(crate) async fn start(data_dir: &Path, env: &[(&str, &str)]) -> Self {
+        let port = free_port();
+        let child =
+            server_command(data_dir, port).envs(env.iter().copied()).stdout(Stdio::null()).stderr(Stdio::null()).spawn().expect("spawn");
+        let server = Self { child, base: format!("http://127.0.0.1:{port}") };
+        let client = reqwest::Client::new();
+        let started = Instant::now();
+        loop {
+            if let Ok(r) = client.get(format!("{}/health/ready", server.base)).send().await
+                && r.status() == 200
+            {
+                return server;
+            }
+            assert!(started.elapsed() < Duration::from_secs(60), "server did not become ready");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+}
+
+/// A second connection to the SQLite database the binary keeps in `data_dir`, and an admin key
+/// created through it (the server reads keys from the database).
+pub(crate) async fn open_data_dir(data_dir: &Path) -> (Store, String) {
+    let url = format!("sqlite://{}?mode=rwc", data_dir.join("tria.db").display());
+    let store = Store::connect(&DbOptions::new(url)).await.expect("open the server's database");
+    let admin = store.keys().create(None, tria_core::ApiRole::Admin, "kill test").await.expect("admin key").1;
+    (store, admin)
+}
+
+/// `GET /admin/jobs/{id}` on `base`: the job's JSON (asserts 200).
+pub(crate) async fn job(client: &reqwest::Client, base: &str, admin: &str, id: &str) -> serde_json::Value {
+    let r = client.get(format!("{base}/admin/jobs/{id}")).bearer_auth(admin).send().await.expect("get job");
+    assert_eq!(r.status(), 200);
+    r.json().await.expect("job JSON")
+}
 
 /// Runs the command to its end, or kills it and fails the test if it is still running after
 /// `limit` (a server that accepted a bad setting would serve forever).
@@ -51,19 +125,8 @@ fn a_bad_setting_exits_non_zero_with_one_line_naming_the_key() {
 #[tokio::test]
 async fn the_binary_starts_seeds_answers_and_stops_on_sigterm() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let port = {
-        let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
-        l.local_addr().expect("addr").port()
-    };
-    let mut child = Command::new(BIN)
-        .args(["--listen", &format!("127.0.0.1:{port}"), "--data-dir"])
-        .arg(dir.path())
-        .env("TRIA_FIXTURES_DIR", tria_testkit::fixtures_dir())
-        .env("TRIA_LOG", "warn")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("spawn");
+    let port = free_port();
+    let mut child = server_command(dir.path(), port).stdout(Stdio::null()).stderr(Stdio::null()).spawn().expect("spawn");
     let base = format!("http://127.0.0.1:{port}");
     let client = reqwest::Client::new();
     let started = Instant::now();
@@ -115,15 +178,9 @@ async fn the_binary_starts_seeds_answers_and_stops_on_sigterm() {
 #[tokio::test]
 async fn the_demo_xero_fake_is_only_in_builds_with_the_demo_fake_feature() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let port = std::net::TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr").port();
-    let mut command = Command::new(BIN);
-    command
-        .args(["--listen", &format!("127.0.0.1:{port}"), "--data-dir"])
-        .arg(dir.path())
-        .env("TRIA_FIXTURES_DIR", tria_testkit::fixtures_dir())
-        .env("TRIA_LOG", "warn")
-        .env("TRIA_INTEGRATIONS__XERO__ENABLED", "true")
-        .env("TRIA_INTEGRATIONS__XERO__FAKE", "true");
+    let port = free_port();
+    let mut command = server_command(dir.path(), port);
+    command.env("TRIA_INTEGRATIONS__XERO__ENABLED", "true").env("TRIA_INTEGRATIONS__XERO__FAKE", "true");
     if !cfg!(feature = "demo-fake") {
         let out = exits_within(&mut command, Duration::from_secs(30));
         assert_eq!(out.status.code(), Some(2), "the fake setting must fail with exit code 2 without the fake");
@@ -132,18 +189,14 @@ async fn the_demo_xero_fake_is_only_in_builds_with_the_demo_fake_feature() {
         assert!(stderr.contains("integrations.xero.fake (TRIA_INTEGRATIONS__XERO__FAKE)"), "{stderr}");
         return;
     }
-    struct KillOnDrop(std::process::Child);
-    impl Drop for KillOnDrop {
-        fn drop(&mut self) {
-            let _ = self.0.kill();
-            let _ = self.0.wait();
-        }
-    }
-    let _server = KillOnDrop(command.stdout(Stdio::null()).stderr(Stdio::null()).spawn().expect("spawn"));
+    let server = ServerProcess {
+        child: command.stdout(Stdio::null()).stderr(Stdio::null()).spawn().expect("spawn"),
+        base: format!("http://127.0.0.1:{port}"),
+    };
     let client = reqwest::Client::new();
     let started = Instant::now();
     let health: serde_json::Value = loop {
-        if let Ok(r) = client.get(format!("http://127.0.0.1:{port}/health")).send().await
+        if let Ok(r) = client.get(format!("{}/health", server.base)).send().await
             && r.status() == 200
         {
             break r.json().await.expect("health JSON");

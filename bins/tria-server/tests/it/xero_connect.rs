@@ -16,7 +16,7 @@ use tria_core::{CustomerId, OrderStatus, TenantId};
 use tria_integrations::invoicing::{InvoiceWorker, InvoiceWorkerConfig};
 use tria_integrations::resilience::RetryPolicy;
 use tria_integrations::xero::fake::{Consent, FakeXero, FakeXeroConfig};
-use tria_integrations::xero::tenant::{ClientCredentials, TokenTiming, XeroApp, XeroConnector, XeroDirectory, hash_state};
+use tria_integrations::xero::tenant::{TokenTiming, XeroApp, XeroConnector, XeroDirectory, hash_state};
 use tria_secrets::{Keyring, MasterKey, SecretStore};
 use tria_server::xero_connect::XeroTenants;
 use tria_server::{AppState, ServiceSettings};
@@ -26,19 +26,9 @@ use tria_testkit::TestDb;
 
 use crate::{NORTHWIND_KEY, TestApp, VELO_KEY, error_code};
 
+/// The fake's app, its callback on a port nothing listens on (tests follow the redirect by hand).
 pub(crate) fn app_for(fake: &FakeXero) -> XeroApp {
-    XeroApp {
-        client: ClientCredentials { client_id: fake.config().client_id.clone(), client_secret: fake.config().client_secret.clone() },
-        authorize_url: fake.authorize_url(),
-        token_url: fake.token_url(),
-        revocation_url: fake.revocation_url(),
-        connections_url: fake.connections_url(),
-        api_base_url: fake.base_url(),
-        redirect_uri: "http://127.0.0.1:9/integrations/xero/callback".into(),
-        scopes: XeroApp::DEFAULT_SCOPES.into(),
-        sales_account_code: Some("200".into()),
-        timeout: Duration::from_secs(5),
-    }
+    fake.xero_app("http://127.0.0.1:9/integrations/xero/callback", Duration::from_secs(5))
 }
 
 async fn seeded(db: &TestDb) {
