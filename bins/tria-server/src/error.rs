@@ -106,6 +106,10 @@ impl From<AgentError> for ApiError {
                 tracing::warn!(error = %detail, "storage unavailable");
                 ApiError::unavailable("storage is temporarily unavailable; retry shortly")
             }
+            AgentError::Busy(detail) => {
+                tracing::warn!(error = %detail, "turn lock wait ran out");
+                ApiError::overloaded(format!("{detail}; retry shortly"), 1)
+            }
             AgentError::Internal(detail) => ApiError::internal(detail),
         }
     }
@@ -252,6 +256,7 @@ mod tests {
             AgentError::Input(InputError::new(ErrorCode::NotFound, "session not found")),
             AgentError::Unavailable("connection refused password=hunter2".into()),
             AgentError::Internal("db password=hunter2".into()),
+            AgentError::Busy("conversation busy: waited for the conversation's earlier turns for longer than 30000 ms".into()),
         ]
     }
 
@@ -264,6 +269,11 @@ mod tests {
                 (404, ErrorCode::NotFound, "session not found".to_owned()),
                 (503, ErrorCode::Unavailable, "storage is temporarily unavailable; retry shortly".to_owned()),
                 (500, ErrorCode::Internal, "internal error; the request id identifies it in our logs".to_owned()),
+                (
+                    503,
+                    ErrorCode::Overloaded,
+                    "conversation busy: waited for the conversation's earlier turns for longer than 30000 ms; retry shortly".to_owned()
+                ),
             ]
         );
     }

@@ -135,6 +135,8 @@ impl AppState {
         guards: Guards,
     ) -> Self {
         let Guards { rate_limiter, budget, metrics } = guards;
+        // Revocations reach every replica on the cache's channel (with Redis).
+        let auth_cache = crate::auth_cache::AuthCache::new(settings.auth_cache_ttl).sharing(agent.answer_cache().invalidation_bus());
         Self {
             inner: Arc::new(Inner {
                 store,
@@ -145,7 +147,7 @@ impl AppState {
                 rate_limiter,
                 budget,
                 metrics,
-                auth_cache: crate::auth_cache::AuthCache::new(settings.auth_cache_ttl),
+                auth_cache,
                 settings,
                 started_at: Instant::now(),
                 draining: AtomicBool::new(false),

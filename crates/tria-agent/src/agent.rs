@@ -18,7 +18,6 @@ use crate::generation::{LlmParts, LlmSource};
 use crate::group_commit::ExchangeWriter;
 use crate::handoff::{HandoffNotifier, NoNotifier};
 use crate::input::ChatLimits;
-use crate::keyed_locks::KeyedLocks;
 use crate::message_facts::MessageFacts;
 use crate::routing::Ask;
 use crate::semantic::SemanticParts;
@@ -44,6 +43,7 @@ pub struct AgentBuilder {
     history_tokens: u32,
     pub(crate) intent: IntentParts,
     knowledge_check: std::time::Duration,
+    turns: Arc<dyn tria_store::TurnLocks>,
 }
 
 impl AgentBuilder {
@@ -52,6 +52,13 @@ impl AgentBuilder {
     /// knowledge version another replica replaced. Default one second.
     pub fn knowledge_check_interval(mut self, every: std::time::Duration) -> Self {
         self.knowledge_check = every;
+        self
+    }
+
+    /// How turns on one conversation wait for each other (default: within this process only).
+    /// Several replicas on PostgreSQL share [`tria_store::Store::turn_locks`]'s advisory locks.
+    pub fn turn_locks(mut self, locks: Arc<dyn tria_store::TurnLocks>) -> Self {
+        self.turns = locks;
         self
     }
 
@@ -126,7 +133,7 @@ impl AgentBuilder {
             screen,
             notifier: self.notifier,
             history_tokens: self.history_tokens,
-            turns: KeyedLocks::default(),
+            turns: self.turns,
             intent: self.intent,
         }
     }
@@ -156,7 +163,7 @@ pub struct Agent {
     pub(crate) history_tokens: u32,
     /// One change at a time per session: a customer's turn, an operator's take-over, message
     /// or hand-back (see `conversation.rs`).
-    pub(crate) turns: KeyedLocks<ConversationId>,
+    pub(crate) turns: Arc<dyn tria_store::TurnLocks>,
     /// The intent model and its fallback (see `components.rs`).
     pub(crate) intent: IntentParts,
 }
@@ -183,6 +190,7 @@ impl Agent {
             history_tokens: DEFAULT_HISTORY_TOKENS,
             intent: IntentParts::default(),
             knowledge_check: crate::tenant_indexes::DEFAULT_KNOWLEDGE_CHECK,
+            turns: Arc::new(tria_store::turn_locks::InProcessTurnLocks::default()),
         }
     }
 

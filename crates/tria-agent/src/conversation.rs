@@ -32,7 +32,7 @@ impl Agent {
     /// it was handed back before anyone resolved it) no second one is opened and nobody is told
     /// twice.
     pub async fn take_over(&self, tenant: &TenantContext, id: ConversationId) -> Result<Conversation, AgentError> {
-        let _turn = self.turns.acquire(id).await;
+        let _turn = self.turns.acquire(tenant.id, id).await?;
         let conversations = self.store().conversations();
         let row = conversations.get(tenant.id, id).await?.ok_or_else(session_not_found)?;
         if conversations.escalations(tenant.id, id).await?.iter().any(|e| e.status == ESCALATION_OPEN) {
@@ -56,7 +56,7 @@ impl Agent {
 
     /// The bot answers the conversation again (`open`).
     pub async fn hand_back(&self, tenant: &TenantContext, id: ConversationId) -> Result<Conversation, AgentError> {
-        let _turn = self.turns.acquire(id).await;
+        let _turn = self.turns.acquire(tenant.id, id).await?;
         let row = self.store().console().set_status(tenant.id, id, ConversationStatus::Open).await?;
         tracing::info!(tenant = %tenant.slug, conversation = %id, "conversation handed back to the bot");
         Ok(row)
@@ -65,7 +65,7 @@ impl Agent {
     /// Stores an operator's message in a conversation a person has; checked under the session's
     /// lock, so it waits for a customer's turn in progress and lands after its reply.
     pub async fn operator_message(&self, tenant: &TenantContext, id: ConversationId, content: &str) -> Result<OperatorReply, AgentError> {
-        let _turn = self.turns.acquire(id).await;
+        let _turn = self.turns.acquire(tenant.id, id).await?;
         let row = self.store().conversations().get(tenant.id, id).await?.ok_or_else(session_not_found)?;
         if row.status != ConversationStatus::HandedOff.as_str() {
             return Ok(OperatorReply::BotAnswering);

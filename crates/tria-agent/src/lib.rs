@@ -14,7 +14,6 @@ mod generation;
 mod group_commit;
 pub mod handoff;
 mod input;
-mod keyed_locks;
 pub mod ledger;
 mod llm_guard;
 mod message_facts;

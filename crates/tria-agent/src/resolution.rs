@@ -93,7 +93,12 @@ impl Agent {
             let tenant = TenantId(row.tenant_id);
             let id = ConversationId(row.id);
             // Not while a turn or an operator is changing it (its last turns are read below).
-            let _turn = self.turns.acquire(id).await;
+            let _turn = match self.turns.acquire(tenant, id).await {
+                Ok(turn) => turn,
+                // A turn kept it past the bound: it is not idle after all.
+                Err(tria_store::TurnLockError::Busy(_)) => continue,
+                Err(e) => return Err(e.into()),
+            };
             let resolution = match row.resolution.as_deref().and_then(Resolution::parse) {
                 Some(Resolution::ResolvedVerified) => Resolution::ResolvedVerified,
                 _ => {

@@ -14,7 +14,7 @@ use tria_store::Store;
 use uuid::Uuid;
 
 use crate::AgentError;
-use crate::keyed_locks::KeyedLocks;
+use tria_store::keyed_locks::KeyedLocks;
 
 /// How often a replica reads a tenant's knowledge version by default.
 pub(crate) const DEFAULT_KNOWLEDGE_CHECK: Duration = Duration::from_secs(1);

@@ -4,6 +4,7 @@
 
 mod answer;
 mod backend;
+mod bus;
 mod config;
 mod envelope;
 mod fallback;
@@ -19,6 +20,7 @@ mod tokens;
 
 pub use answer::{AnswerBasis, AnswerCache, AnswerContext, AnswerQuery, AnyBasis, CacheLevelName, Component, ExactHit, Fill, Fresh};
 pub use backend::{BackendStats, CacheBackend, CacheError, CacheHealth};
+pub use bus::{BusStats, Inbox, Invalidation, InvalidationBus};
 pub use config::{
     CacheConfig, DEFAULT_L3_EVIDENCE_AGREEMENT, DEFAULT_L3_EVIDENCE_THRESHOLD, DEFAULT_L3_THRESHOLD, LevelConfig, SemanticConfig,
 };

@@ -7,15 +7,18 @@ pub(crate) mod entity;
 mod error;
 pub mod fixtures;
 pub mod import_jobs;
+pub mod keyed_locks;
 pub mod ledger;
 mod migration;
 mod pool;
 pub mod records;
 pub mod repo;
 mod store;
+pub mod turn_locks;
 pub mod uploads;
 
 pub use error::StoreError;
 pub use migration::Migrator;
 pub use pool::Db;
 pub use store::{Backend, DbOptions, PoolStats, Store};
+pub use turn_locks::{TurnGuard, TurnLockError, TurnLockOptions, TurnLocks};

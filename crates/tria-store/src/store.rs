@@ -128,6 +128,17 @@ impl Store {
         self.exchange_writer.as_ref()
     }
 
+    /// The turn locks this store's backend needs (see `turn_locks.rs`): in-process on SQLite,
+    /// PostgreSQL advisory locks on their own connections (at most `options.connections`)
+    /// otherwise. Build one per process and share it: each holds its own lock connections.
+    pub fn turn_locks(&self, options: crate::TurnLockOptions) -> Arc<dyn crate::TurnLocks> {
+        let pool = match self.backend() {
+            Backend::Postgres => Some(self.db.pool().get_postgres_connection_pool()),
+            Backend::Sqlite => None,
+        };
+        crate::turn_locks::for_backend(pool, options)
+    }
+
     pub fn backend(&self) -> Backend {
         match self.db.get_database_backend() {
             DbBackend::Postgres => Backend::Postgres,

@@ -28,6 +28,7 @@ mod process;
 mod pyenv;
 mod ratelimit;
 mod ratelimit_outage;
+mod replicas;
 mod schemathesis;
 mod secrets;
 mod socket;

@@ -7,8 +7,8 @@
 use std::time::Instant;
 
 use chrono::{DateTime, Utc};
-use tokio::sync::OwnedMutexGuard;
 use tria_core::{ChatRequest, ConversationId, TenantContext};
+use tria_store::TurnGuard;
 use tria_store::records::Conversation;
 
 use crate::input::{CleanRequest, validate};
@@ -36,7 +36,7 @@ pub struct BegunTurn {
     /// The message as the client sent it, for the usage a stream reports.
     message_as_sent: String,
     /// Held until the exchange is stored: the next message on this session reads it.
-    pub(crate) lock: Option<OwnedMutexGuard<()>>,
+    pub(crate) lock: Option<TurnGuard>,
     /// When the turn began (its session's lock held): the customer's message is stored with
     /// this time, so history reads question, answer, question.
     pub(crate) received_at: DateTime<Utc>,
@@ -62,7 +62,7 @@ impl Agent {
     pub async fn begin_turn(&self, tenant: &TenantContext, request: ChatRequest, caller: Caller) -> Result<BegunTurn, AgentError> {
         let started = Instant::now();
         let req = validate(&request, self.limits)?;
-        let lock = self.lock_session(&req).await;
+        let lock = Box::pin(self.lock_session(tenant.id, &req)).await?;
         let received_at = Utc::now();
         let clock = StageClock::default();
         // Boxed: store futures are kilobytes, and every turn awaits this one.

@@ -3,8 +3,8 @@
 //! began) and, first exit, a conversation a person already has — the message is stored, the
 //! bot says so and answers nothing.
 
-use tokio::sync::OwnedMutexGuard;
-use tria_core::IntentLabel;
+use tria_core::{IntentLabel, TenantId};
+use tria_store::TurnGuard;
 use tria_store::records::Conversation;
 
 use super::{Step, Then, Turn, TurnResult};
@@ -22,11 +22,12 @@ pub(crate) fn debug_of(session: &Session) -> ChatDebug {
 impl Agent {
     /// One turn at a time on a session, held until its exchange is stored (customer turns,
     /// operators' take-overs and messages take the same lock, `conversation.rs`). A message
-    /// that opens a conversation has nothing to wait for.
-    pub(crate) async fn lock_session(&self, req: &CleanRequest) -> Option<OwnedMutexGuard<()>> {
+    /// that opens a conversation has nothing to wait for. Waiting past the lock's bound is
+    /// [`AgentError::Busy`].
+    pub(crate) async fn lock_session(&self, tenant: TenantId, req: &CleanRequest) -> Result<Option<TurnGuard>, AgentError> {
         match req.session {
-            Some(id) => Some(Box::pin(self.turns.acquire(id)).await),
-            None => None,
+            Some(id) => Ok(Some(self.turns.acquire(tenant, id).await?)),
+            None => Ok(None),
         }
     }
 

@@ -9,6 +9,7 @@ mod llm;
 mod order_replies;
 mod orders;
 mod persist;
+mod replicas;
 mod replies;
 mod safety;
 mod semantic_cache;

@@ -36,9 +36,14 @@ pub use invalidation::CacheLevelName;
 pub use semantic::Fresh;
 pub use single_flight::Fill;
 
+use crate::bus::{Inbox, InvalidationBus};
 use crate::l1::L1;
 use crate::stats::StatsRegistry;
 use crate::{CacheBackend, CacheConfig, CacheError, CacheHealth, FallbackCache, MemoryCache, RedisCache, SemanticIndex, SingleFlight};
+
+/// The longest an invalidation's publication may take (the command timeout is for lookups,
+/// tens of milliseconds; an invalidation is rare and worth waiting a little for).
+const PUBLISH_TIMEOUT: Duration = Duration::from_millis(500);
 
 /// Roughly how many bytes `answer` holds in memory, for the in-process levels' byte budgets.
 pub(crate) fn approx_bytes(answer: &Answer) -> usize {
@@ -83,6 +88,9 @@ pub struct AnswerCache {
     flight: SingleFlight<(Arc<Answer>, CacheLevel)>,
     stats: StatsRegistry,
     written: [stats::Written; 4],
+    /// With Redis: the other replicas hear of this one's invalidations, and this one's inbox
+    /// of theirs is applied before each read (`invalidation.rs`).
+    bus: Option<(Arc<InvalidationBus>, Arc<Inbox>)>,
 }
 
 impl std::fmt::Debug for AnswerCache {
@@ -130,7 +138,10 @@ impl AnswerCache {
         if let Err(e) = connected {
             fallback.start_degraded(&format!("not reachable at start-up: {e}"));
         }
-        Ok(Self::build(config, Shared::Redis(Arc::new(fallback))))
+        let bus = InvalidationBus::connect(&url, &config.key_prefix, config.redis_timeout.max(PUBLISH_TIMEOUT))?;
+        let mut cache = Self::build(config, Shared::Redis(Arc::new(fallback)));
+        cache.bus = Some((bus.clone(), bus.subscribe()));
+        Ok(cache)
     }
 
     fn build(config: CacheConfig, shared: Shared) -> Self {
@@ -145,7 +156,14 @@ impl AnswerCache {
             flight: SingleFlight::default(),
             stats: StatsRegistry::default(),
             written: Default::default(),
+            bus: None,
         }
+    }
+
+    /// The channel this cache's invalidations reach other replicas on (with Redis), for other
+    /// per-process state to share it (the server's verified keys).
+    pub fn invalidation_bus(&self) -> Option<&Arc<InvalidationBus>> {
+        self.bus.as_ref().map(|(bus, _)| bus)
     }
 
     pub fn config(&self) -> &CacheConfig {

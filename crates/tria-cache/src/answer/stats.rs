@@ -39,6 +39,7 @@ impl AnswerCache {
 
     /// The tenant's figures as `GET /api/v1/metrics/cache` shows them.
     pub async fn stats(&self, tenant: TenantId) -> CacheStats {
+        self.catch_up();
         let prefix = &self.config.key_prefix;
         let (entries, bytes, evictions) = self.l1.usage(tenant);
         let l1 = Usage { entries, bytes, evictions };

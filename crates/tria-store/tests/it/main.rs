@@ -11,6 +11,7 @@ mod orders;
 mod outbox_backlog;
 mod seed;
 mod tenancy;
+mod turn_locks;
 mod uploads;
 mod verifications;
 mod xero_connections;

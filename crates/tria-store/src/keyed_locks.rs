@@ -5,9 +5,10 @@
 //! a widget retry, a script) would both read the same history and order draft, and the later
 //! save would undo the earlier one — an order line lost, a reply to the wrong question — and
 //! the stored history would interleave; turns on a session wait for the one before them (a
-//! queue, not an error: the customer meant both messages). Per process: two server instances
-//! behind a load balancer can still race on a session; session affinity covers that. Also for
-//! a tenant's index loads, so a first burst of chat embeds the corpus once.
+//! queue, not an error: the customer meant both messages). Per process: on PostgreSQL,
+//! [`crate::turn_locks::PgTurnLocks`] adds an advisory lock after this one so turns on other
+//! replicas wait too. Also for a tenant's index loads (tria-agent), so a first burst of chat
+//! embeds the corpus once.
 
 use std::collections::HashMap;
 use std::hash::Hash;
@@ -18,7 +19,7 @@ use tokio::sync::OwnedMutexGuard;
 /// Live locks kept before the map is swept of those no turn holds.
 const SWEEP_AT: usize = 1024;
 
-pub(crate) struct KeyedLocks<K> {
+pub struct KeyedLocks<K> {
     locks: Mutex<Locks<K>>,
 }
 
@@ -35,7 +36,7 @@ impl<K> Default for KeyedLocks<K> {
 
 impl<K: Hash + Eq> KeyedLocks<K> {
     /// Waits until no one else holds `key`'s lock; the guard holds it until dropped.
-    pub(crate) async fn acquire(&self, key: K) -> OwnedMutexGuard<()> {
+    pub async fn acquire(&self, key: K) -> OwnedMutexGuard<()> {
         let lock = {
             let mut locks = self.locks.lock().unwrap_or_else(PoisonError::into_inner);
             if locks.by_key.len() >= locks.sweep_at.max(SWEEP_AT) {
