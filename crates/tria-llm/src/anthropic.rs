@@ -14,7 +14,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use crate::http::{Answer, HttpOptions, Sink, StreamProtocol, Transport, Wire, http_setters, llm_client_over_http};
-use crate::{ChatMessage, CompletionRequest, LlmError, Role, Usage, UsageSource};
+use crate::{ChatMessage, CompletionRequest, LlmError, Role, Usage};
 
 /// The `anthropic-version` header value this client is written against.
 pub const ANTHROPIC_VERSION: &str = "2023-06-01";
@@ -181,11 +181,7 @@ impl Wire for AnthropicClient {
             return Err(in_band_error(wire.error.as_ref(), &String::from_utf8_lossy(body)));
         }
         let text: String = wire.content.iter().filter(|b| b.kind == "text").filter_map(|b| b.text.as_deref()).collect();
-        let usage = wire.usage.map(|u| Usage {
-            prompt_tokens: u.input_tokens.unwrap_or(0),
-            completion_tokens: u.output_tokens,
-            source: UsageSource::Reported,
-        });
+        let usage = wire.usage.map(|u| Usage::reported(u.prompt_tokens(), u.output_tokens, u.cache_read_input_tokens.unwrap_or(0)));
         Ok(Answer { text, model: wire.model, usage, finish_reason: wire.stop_reason })
     }
 }
@@ -246,9 +242,19 @@ llm_client_over_http!(AnthropicClient);
 /// API may add later are skipped, as its versioning policy asks.
 #[derive(Default)]
 pub(crate) struct Events {
+    /// Every prompt token (uncached, written to the cache, read from it).
     input_tokens: Option<u32>,
+    /// Of which read from the prompt cache.
+    cache_read_tokens: u32,
     output_tokens: Option<u32>,
     stop_reason: Option<String>,
+}
+
+impl Events {
+    fn note_input(&mut self, usage: &UsageWire) {
+        self.input_tokens = Some(usage.prompt_tokens());
+        self.cache_read_tokens = usage.cache_read_input_tokens.unwrap_or(0);
+    }
 }
 
 impl StreamProtocol for Events {
@@ -262,7 +268,7 @@ impl StreamProtocol for Events {
         match event.kind.as_str() {
             "message_start" => {
                 if let Some(usage) = event.message.and_then(|m| m.usage) {
-                    self.input_tokens = usage.input_tokens;
+                    self.note_input(&usage);
                     self.output_tokens = Some(usage.output_tokens);
                 }
             }
@@ -276,13 +282,17 @@ impl StreamProtocol for Events {
                     self.stop_reason = Some(reason);
                 }
                 if let Some(usage) = event.usage {
+                    // Cumulative; newer API versions repeat the input counts here too.
+                    if usage.input_tokens.is_some() {
+                        self.note_input(&usage);
+                    }
                     self.output_tokens = Some(usage.output_tokens);
                 }
             }
             "message_stop" => {
                 let usage = match (self.input_tokens, self.output_tokens) {
                     (Some(prompt_tokens), Some(completion_tokens)) => {
-                        Some(Usage { prompt_tokens, completion_tokens, source: UsageSource::Reported })
+                        Some(Usage::reported(prompt_tokens, completion_tokens, self.cache_read_tokens))
                     }
                     _ => None,
                 };
@@ -314,11 +324,24 @@ struct BlockWire {
     text: Option<String>,
 }
 
+/// `usage`. `input_tokens` counts only the prompt after the last cache breakpoint; what was
+/// written to the prompt cache and what was read from it are counted apart.
 #[derive(Deserialize)]
 struct UsageWire {
-    /// Absent in `message_delta`'s usage.
+    /// Absent in `message_delta`'s usage (older API versions).
     input_tokens: Option<u32>,
+    cache_creation_input_tokens: Option<u32>,
+    cache_read_input_tokens: Option<u32>,
     output_tokens: u32,
+}
+
+impl UsageWire {
+    /// Every prompt token. Tokens written to the cache are priced as plain input (Anthropic
+    /// bills them at 1.25x; the price table has no column for that).
+    fn prompt_tokens(&self) -> u32 {
+        let parts = [self.input_tokens, self.cache_creation_input_tokens, self.cache_read_input_tokens];
+        parts.into_iter().map(|n| n.unwrap_or(0)).fold(0u32, u32::saturating_add)
+    }
 }
 
 #[derive(Deserialize)]
@@ -345,6 +368,48 @@ mod tests {
 
     fn roles(turns: &[AnthropicMessage]) -> Vec<&str> {
         turns.iter().map(|t| t.role).collect()
+    }
+
+    /// A Messages API response with a prompt-cache read (the documented shape).
+    const MESSAGE_BODY: &str = r#"{
+      "id": "msg_01XFDUDYJgAACzvnptvVoYEL", "type": "message", "role": "assistant",
+      "content": [{ "type": "text", "text": "Refunds take 5 days." }],
+      "model": "claude-3-5-haiku-20241022", "stop_reason": "end_turn", "stop_sequence": null,
+      "usage": { "input_tokens": 21, "cache_creation_input_tokens": 0, "cache_read_input_tokens": 1800, "output_tokens": 393,
+                 "service_tier": "standard" }
+    }"#;
+
+    fn client() -> AnthropicClient {
+        AnthropicClient::new(AnthropicConfig::new("http://127.0.0.1:9", "claude-3-5-haiku").with_api_key("k")).expect("client")
+    }
+
+    #[test]
+    fn cache_reads_are_cached_prompt_tokens_and_every_prompt_token_is_counted() {
+        let usage = client().parse(MESSAGE_BODY.as_bytes()).expect("parses").usage.expect("usage");
+        // input_tokens is only what came after the cache breakpoint: the prompt is all three.
+        assert_eq!(usage, Usage::reported(1821, 393, 1800));
+        assert_eq!(usage.uncached_prompt_tokens(), 21);
+        let written = MESSAGE_BODY
+            .replace(r#""cache_creation_input_tokens": 0, "cache_read_input_tokens": 1800"#, r#""cache_creation_input_tokens": 500"#);
+        assert_eq!(client().parse(written.as_bytes()).expect("parses").usage, Some(Usage::reported(521, 393, 0)));
+    }
+
+    #[test]
+    fn a_stream_takes_cache_reads_from_message_start() {
+        let mut events = Events::default();
+        let mut sink = Sink::for_test();
+        for data in [
+            r#"{"type":"message_start","message":{"id":"msg_1","type":"message","role":"assistant","content":[],"model":"claude-3-5-haiku-20241022","stop_reason":null,"stop_sequence":null,"usage":{"input_tokens":25,"cache_creation_input_tokens":0,"cache_read_input_tokens":1800,"output_tokens":1}}}"#,
+            r#"{"type":"content_block_start","index":0,"content_block":{"type":"text","text":""}}"#,
+            r#"{"type":"ping"}"#,
+            r#"{"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":"Hello"}}"#,
+            r#"{"type":"content_block_stop","index":0}"#,
+            r#"{"type":"message_delta","delta":{"stop_reason":"end_turn","stop_sequence":null},"usage":{"output_tokens":15}}"#,
+            r#"{"type":"message_stop"}"#,
+        ] {
+            events.on_data(data, &mut sink);
+        }
+        assert_eq!(sink.done_usage(), Some(Usage::reported(1825, 15, 1800)));
     }
 
     #[test]

@@ -19,7 +19,7 @@ use serde_json::Value;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use crate::sse::SseDecoder;
-use crate::{ChatMessage, Completion, CompletionRequest, LlmError, LlmStream, RetryPolicy, StreamEvent, Usage, UsageSource, tokens};
+use crate::{ChatMessage, Completion, CompletionRequest, LlmError, LlmStream, RetryPolicy, StreamEvent, Usage, tokens};
 
 /// Produces per-call headers (name, value); see `with_header_source` on the configs.
 pub type HeaderSource = Arc<dyn Fn() -> Vec<(String, String)> + Send + Sync>;
@@ -336,6 +336,22 @@ impl Sink {
     }
 }
 
+#[cfg(test)]
+impl Sink {
+    /// A sink for feeding a [`StreamProtocol`] events by hand.
+    pub(crate) fn for_test() -> Self {
+        Self { queue: VecDeque::new(), finished: false, text: String::new(), messages: Vec::new() }
+    }
+
+    /// The usage of the `Done` event, once the stream has ended with one.
+    pub(crate) fn done_usage(&self) -> Option<Usage> {
+        self.queue.iter().find_map(|e| match e {
+            Ok(StreamEvent::Done { usage, .. }) => Some(*usage),
+            _ => None,
+        })
+    }
+}
+
 /// A streamed answer in progress. Holds its concurrency slot until dropped.
 struct SseStream<P> {
     body: Pin<Box<dyn Stream<Item = reqwest::Result<Bytes>> + Send>>,
@@ -387,7 +403,7 @@ impl<P: StreamProtocol> SseStream<P> {
 }
 
 pub(crate) fn estimate_usage(messages: &[ChatMessage], reply: &str) -> Usage {
-    Usage { prompt_tokens: tokens::count_messages(messages), completion_tokens: tokens::count_text(reply), source: UsageSource::Estimated }
+    Usage::estimated(tokens::count_messages(messages), tokens::count_text(reply))
 }
 
 /// `retry-after-ms` (OpenAI, Azure) or `retry-after` in seconds (all of them). HTTP-date

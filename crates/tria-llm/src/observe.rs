@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 use async_trait::async_trait;
 use futures::StreamExt;
 
-use crate::{Completion, CompletionRequest, LlmClient, LlmError, LlmStream, ModelPrice, PriceTable, StreamEvent, Usage, UsageSource};
+use crate::{Completion, CompletionRequest, LlmClient, LlmError, LlmStream, ModelPrice, PriceTable, StreamEvent, Usage};
 
 /// Who an LLM call is made for, set by the caller around the work of one request.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -322,7 +322,7 @@ impl Parts {
         let model = self.inner.model().to_owned();
         let price = self.prices.price(&model).copied();
         let cost_micro_usd = match (price, ended.usage) {
-            (Some(price), Some(u)) => price.micro_usd(u64::from(u.prompt_tokens), u64::from(u.completion_tokens), 0),
+            (Some(price), Some(u)) => price.micro_usd_of(&u),
             _ => 0.0,
         };
         let record = CallRecord {
@@ -332,7 +332,7 @@ impl Parts {
             outcome: ended.outcome,
             latency: started.elapsed(),
             usage: ended.usage,
-            cached_input_tokens: 0,
+            cached_input_tokens: ended.usage.map_or(0, |u| u.cached_prompt_tokens),
             attempts: ended.attempts,
             price,
             cost_usd: cost_micro_usd / 1_000_000.0,
@@ -364,7 +364,7 @@ fn outcome_of(err: &LlmError) -> CallOutcome {
 /// Tokens of a call that was sent but not answered in full: the prompt counted locally, and
 /// what had streamed of the reply.
 fn estimated(prompt_tokens: u32, received: &str) -> Usage {
-    Usage { prompt_tokens, completion_tokens: crate::tokens::count_text(received), source: UsageSource::Estimated }
+    Usage::estimated(prompt_tokens, crate::tokens::count_text(received))
 }
 
 /// Reports a call's end once: when it finishes, or when dropped part-way (a stream abandoned, a
@@ -482,7 +482,7 @@ mod tests {
             if self.fail {
                 return Err(LlmError::Timeout);
             }
-            let usage = Usage { prompt_tokens: 1000, completion_tokens: 1000, source: UsageSource::Reported };
+            let usage = Usage::reported(1000, 1000, 0);
             Ok(Completion { text: "ok".into(), model: "gpt-4o-mini-2024-07-18".into(), usage, finish_reason: None, attempts: 2 })
         }
     }
@@ -536,6 +536,34 @@ mod tests {
         assert!((records[0].cost_micro_usd - 750.0).abs() < 1e-9);
         let settled = recorder.settled.lock().expect("lock").clone();
         assert_eq!(settled.iter().map(|s| s.outcome).collect::<Vec<_>>(), [LedgerOutcome::Used, LedgerOutcome::Used]);
+    }
+
+    /// Answers with usage whose prompt was mostly served from the provider's prompt cache.
+    struct PromptCached;
+
+    #[async_trait]
+    impl LlmClient for PromptCached {
+        fn model(&self) -> &str {
+            "gpt-4o-mini"
+        }
+        async fn complete(&self, _request: &CompletionRequest) -> Result<Completion, LlmError> {
+            let usage = Usage::reported(10_000, 1000, 8000);
+            Ok(Completion { text: "ok".into(), model: "gpt-4o-mini".into(), usage, finish_reason: None, attempts: 1 })
+        }
+    }
+
+    #[tokio::test]
+    async fn cached_prompt_tokens_are_recorded_and_priced_at_the_cached_input_price() {
+        let recorder = Arc::new(Recorder::default());
+        let price = ModelPrice::new(0.15, 0.60, Some(0.075));
+        let prices = PriceTable::builtin_with([("gpt-4o-mini".to_owned(), price)]);
+        let llm = ObservedLlm::new(Arc::new(PromptCached), recorder.clone(), prices);
+        llm.complete(&request()).await.expect("ok");
+        let record = recorder.calls.lock().expect("lock")[0].clone();
+        assert_eq!(record.cached_input_tokens, 8000);
+        // 2000 uncached × 0.15 + 8000 cached × 0.075 + 1000 × 0.60 micro-dollars
+        assert!((record.cost_micro_usd - 1500.0).abs() < 1e-9, "{}", record.cost_micro_usd);
+        assert_eq!(record.price.map(|p| p.micro_per_mtok()), Some([150_000, 600_000, 75_000]));
     }
 
     #[tokio::test]

@@ -10,7 +10,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use crate::http::{Answer, HttpOptions, Sink, StreamProtocol, Transport, Wire, http_setters, llm_client_over_http, upstream_message};
-use crate::{CompletionRequest, LlmError, Usage, UsageSource};
+use crate::{CompletionRequest, LlmError, Usage};
 
 /// Where the chat-completions endpoint is and how the key is sent.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -255,15 +255,24 @@ struct MessageWire {
     content: Option<String>,
 }
 
+/// `usage`: OpenAI's and Azure's (same shape); `prompt_tokens` includes the cached ones.
 #[derive(Deserialize)]
 struct UsageWire {
     prompt_tokens: u32,
     completion_tokens: u32,
+    /// Absent or `null` from servers without a prompt cache.
+    prompt_tokens_details: Option<PromptDetailsWire>,
+}
+
+#[derive(Deserialize)]
+struct PromptDetailsWire {
+    cached_tokens: Option<u32>,
 }
 
 impl From<UsageWire> for Usage {
     fn from(u: UsageWire) -> Self {
-        Usage { prompt_tokens: u.prompt_tokens, completion_tokens: u.completion_tokens, source: UsageSource::Reported }
+        let cached = u.prompt_tokens_details.and_then(|d| d.cached_tokens).unwrap_or(0);
+        Usage::reported(u.prompt_tokens, u.completion_tokens, cached)
     }
 }
 
@@ -275,6 +284,65 @@ mod tests {
     fn debug_output_never_shows_the_key() {
         let config = OpenAiConfig::new("http://x/v1", "m").with_api_key("sk-secret");
         assert!(!format!("{config:?}").contains("sk-secret"));
+    }
+
+    /// A chat completion as OpenAI returns it with a prompt-cache hit (the documented shape,
+    /// `prompt_tokens_details` and `completion_tokens_details` included).
+    const OPENAI_BODY: &str = r#"{
+      "id": "chatcmpl-B9MHDbslfkBeAs8l4bebGdFOJ6PeG", "object": "chat.completion", "created": 1741570283,
+      "model": "gpt-4o-2024-08-06",
+      "choices": [{ "index": 0, "message": { "role": "assistant", "content": "Refunds take 5 days.", "refusal": null, "annotations": [] },
+                    "logprobs": null, "finish_reason": "stop" }],
+      "usage": { "prompt_tokens": 2006, "completion_tokens": 300, "total_tokens": 2306,
+                 "prompt_tokens_details": { "cached_tokens": 1920, "audio_tokens": 0 },
+                 "completion_tokens_details": { "reasoning_tokens": 0, "audio_tokens": 0, "accepted_prediction_tokens": 0, "rejected_prediction_tokens": 0 } },
+      "service_tier": "default", "system_fingerprint": "fp_fc9f1d7035"
+    }"#;
+
+    /// Azure OpenAI's body: the same usage, with its content-filter results around it.
+    const AZURE_BODY: &str = r#"{
+      "choices": [{ "content_filter_results": { "hate": { "filtered": false, "severity": "safe" } },
+                    "finish_reason": "stop", "index": 0, "logprobs": null,
+                    "message": { "content": "Refunds take 5 days.", "refusal": null, "role": "assistant" } }],
+      "created": 1741570283, "id": "chatcmpl-AzureX", "model": "gpt-4o-2024-11-20", "object": "chat.completion",
+      "prompt_filter_results": [{ "prompt_index": 0, "content_filter_results": { "hate": { "filtered": false, "severity": "safe" } } }],
+      "system_fingerprint": "fp_ee1d74bde0",
+      "usage": { "completion_tokens": 12, "completion_tokens_details": { "accepted_prediction_tokens": 0, "audio_tokens": 0, "reasoning_tokens": 0, "rejected_prediction_tokens": 0 },
+                 "prompt_tokens": 1566, "prompt_tokens_details": { "audio_tokens": 0, "cached_tokens": 1408 }, "total_tokens": 1578 }
+    }"#;
+
+    fn parse(config: OpenAiConfig, body: &str) -> Usage {
+        let client = OpenAiClient::new(config).expect("client");
+        client.parse(body.as_bytes()).expect("parses").usage.expect("usage reported")
+    }
+
+    #[test]
+    fn cached_prompt_tokens_are_read_from_prompt_tokens_details() {
+        let openai = parse(OpenAiConfig::new("http://x/v1", "gpt-4o"), OPENAI_BODY);
+        assert_eq!(openai, Usage::reported(2006, 300, 1920));
+        assert_eq!(openai.uncached_prompt_tokens(), 86);
+        let azure = parse(OpenAiConfig::azure("https://res.openai.azure.com", "chat", "2024-10-21", "gpt-4o"), AZURE_BODY);
+        assert_eq!((azure.prompt_tokens, azure.completion_tokens, azure.cached_prompt_tokens), (1566, 12, 1408));
+        // Servers without a prompt cache: no details, or null.
+        let plain = r#"{"model":"m","choices":[{"message":{"content":"hi"}}],"usage":{"prompt_tokens":10,"completion_tokens":2,"total_tokens":12}}"#;
+        assert_eq!(parse(OpenAiConfig::new("http://x/v1", "m"), plain).cached_prompt_tokens, 0);
+        let null = plain.replace(r#""total_tokens":12"#, r#""total_tokens":12,"prompt_tokens_details":null"#);
+        assert_eq!(parse(OpenAiConfig::new("http://x/v1", "m"), &null), Usage::reported(10, 2, 0));
+    }
+
+    #[test]
+    fn a_stream_reports_cached_tokens_in_its_usage_chunk() {
+        let mut chunks = Chunks::default();
+        let mut sink = Sink::for_test();
+        for data in [
+            r#"{"id":"chatcmpl-1","object":"chat.completion.chunk","created":1,"model":"gpt-4o-mini-2024-07-18","system_fingerprint":"fp_1","choices":[{"index":0,"delta":{"role":"assistant","content":"Hi"},"logprobs":null,"finish_reason":null}],"usage":null}"#,
+            r#"{"id":"chatcmpl-1","object":"chat.completion.chunk","created":1,"model":"gpt-4o-mini-2024-07-18","system_fingerprint":"fp_1","choices":[{"index":0,"delta":{},"logprobs":null,"finish_reason":"stop"}],"usage":null}"#,
+            r#"{"id":"chatcmpl-1","object":"chat.completion.chunk","created":1,"model":"gpt-4o-mini-2024-07-18","system_fingerprint":"fp_1","choices":[],"usage":{"prompt_tokens":1200,"completion_tokens":9,"total_tokens":1209,"prompt_tokens_details":{"cached_tokens":1024,"audio_tokens":0},"completion_tokens_details":{"reasoning_tokens":0,"audio_tokens":0,"accepted_prediction_tokens":0,"rejected_prediction_tokens":0}}}"#,
+            "[DONE]",
+        ] {
+            chunks.on_data(data, &mut sink);
+        }
+        assert_eq!(sink.done_usage(), Some(Usage::reported(1200, 9, 1024)));
     }
 
     #[test]

@@ -39,6 +39,12 @@ impl ModelPrice {
         (input - cached) as f64 * self.input_per_mtok + cached as f64 * self.cached_input() + output as f64 * self.output_per_mtok
     }
 
+    /// Micro-dollars for one call's `usage`: uncached prompt tokens at the input price, cached
+    /// ones at the cached-input price, completion tokens at the output price.
+    pub fn micro_usd_of(&self, usage: &Usage) -> f64 {
+        self.micro_usd(u64::from(usage.prompt_tokens), u64::from(usage.completion_tokens), u64::from(usage.cached_prompt_tokens))
+    }
+
     /// The three prices in whole micro-dollars per million tokens (how the ledger keeps them).
     pub fn micro_per_mtok(&self) -> [u64; 3] {
         let micro = |p: f64| (p * 1_000_000.0).round().max(0.0) as u64;
@@ -107,21 +113,20 @@ impl PriceTable {
         })
     }
 
-    /// The cost of a call, or `None` for a model without a price (record tokens, warn).
+    /// The cost of a call (its cached prompt tokens at the cached-input price), or `None` for a
+    /// model without a price (record tokens, warn).
     pub fn cost(&self, model: &str, usage: &Usage) -> Option<Cost> {
         let price = self.price(model)?;
-        let micro = price.micro_usd(u64::from(usage.prompt_tokens), u64::from(usage.completion_tokens), 0);
-        Some(Cost { usd: micro / 1_000_000.0 })
+        Some(Cost { usd: price.micro_usd_of(usage) / 1_000_000.0 })
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::UsageSource;
 
     fn usage(prompt: u32, completion: u32) -> Usage {
-        Usage { prompt_tokens: prompt, completion_tokens: completion, source: UsageSource::Reported }
+        Usage::reported(prompt, completion, 0)
     }
 
     #[test]
@@ -148,6 +153,10 @@ mod tests {
         assert!((plain.micro_usd(2000, 0, 1000) - 4000.0).abs() < 1e-9);
         let table = PriceTable::builtin_with([("gpt-4o-mini".to_owned(), plain)]);
         assert_eq!(table.price("gpt-4o-mini"), Some(&plain), "a deployment's price overrides the built-in one");
+        // A call's reported cached prompt tokens are priced apart: (2000 - 1500) × 2 + 1500 × 0.5 + 100 × 8.
+        let table = PriceTable::builtin_with([("m".to_owned(), price)]);
+        let cost = table.cost("m", &Usage::reported(2000, 100, 1500)).expect("priced");
+        assert_eq!(cost.micro_usd(), 2550);
     }
 
     #[test]

@@ -81,12 +81,34 @@ pub enum UsageSource {
 /// Tokens in and out of one call.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Usage {
+    /// Every prompt token, those served from the provider's prompt cache included.
     pub prompt_tokens: u32,
     pub completion_tokens: u32,
+    /// The part of `prompt_tokens` the provider served from its prompt cache (billed at the
+    /// cached-input price): OpenAI's and Azure's `usage.prompt_tokens_details.cached_tokens`,
+    /// Anthropic's `usage.cache_read_input_tokens`. 0 when not reported.
+    #[serde(default)]
+    pub cached_prompt_tokens: u32,
     pub source: UsageSource,
 }
 
 impl Usage {
+    /// Tokens as the provider reported them; `cached_prompt_tokens` is capped at `prompt_tokens`.
+    pub fn reported(prompt_tokens: u32, completion_tokens: u32, cached_prompt_tokens: u32) -> Self {
+        let cached_prompt_tokens = cached_prompt_tokens.min(prompt_tokens);
+        Self { prompt_tokens, completion_tokens, cached_prompt_tokens, source: UsageSource::Reported }
+    }
+
+    /// Tokens counted locally (nothing is known to have come from a prompt cache).
+    pub fn estimated(prompt_tokens: u32, completion_tokens: u32) -> Self {
+        Self { prompt_tokens, completion_tokens, cached_prompt_tokens: 0, source: UsageSource::Estimated }
+    }
+
+    /// Prompt tokens billed at the full input price.
+    pub fn uncached_prompt_tokens(&self) -> u32 {
+        self.prompt_tokens.saturating_sub(self.cached_prompt_tokens)
+    }
+
     pub fn total_tokens(&self) -> u32 {
         self.prompt_tokens + self.completion_tokens
     }

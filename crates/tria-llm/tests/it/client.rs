@@ -292,7 +292,7 @@ async fn the_default_stream_of_a_non_streaming_backend_is_one_delta() {
             Ok(tria_llm::Completion {
                 text: "hi".into(),
                 model: "fixed".into(),
-                usage: tria_llm::Usage { prompt_tokens: 1, completion_tokens: 1, source: UsageSource::Estimated },
+                usage: tria_llm::Usage::estimated(1, 1),
                 finish_reason: None,
                 attempts: 1,
             })
