@@ -1,8 +1,8 @@
 //! One tenant's figures for the console's charts — messages per day, resolutions, thumbs, cache
 //! hits per level, tokens and dollars spent against saved, p95 reply latency, open escalations
-//! and the integrations' breakers. Message figures come from the stored messages (they survive
-//! restarts); live cache hit rates and savings from the answer cache's counters (since this
-//! process started).
+//! and the integrations' breakers. Message figures come from the stored messages and LLM tokens
+//! and dollars from the cost ledger (both survive restarts and add up across replicas); live
+//! cache hit rates from the answer cache's counters (since this process started).
 
 use std::collections::BTreeMap;
 
@@ -12,6 +12,7 @@ use tria_core::{MessageRole, Resolution, TenantId};
 use tria_integrations::IntegrationStatus;
 use tria_store::repo::{FeedbackCounts, MessageFigures};
 
+use crate::usage::{UsageQuery, UsageRow};
 use crate::{Console, ConsoleError};
 
 /// Days shown when the caller names none.
@@ -70,17 +71,27 @@ pub struct CacheLevelFigures {
     pub hit_rate: f64,
 }
 
-/// Tokens spent (stored replies) against tokens saved (the cache's counters).
+/// LLM tokens and dollars over the dashboard's days, from the cost ledger: every model call at
+/// the price in force when it was made, and what cache hits saved (nothing priced here).
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct TokenFigures {
+    /// Prompt tokens of every model call (wasted ones included).
     #[serde(rename = "in")]
-    pub tokens_in: i64,
+    pub tokens_in: u64,
     #[serde(rename = "out")]
-    pub tokens_out: i64,
+    pub tokens_out: u64,
+    /// The part of `in` served from the provider's prompt cache.
+    pub cached_in: u64,
+    pub calls: u64,
+    pub wasted_calls: u64,
+    pub cache_hits: u64,
+    /// Dollars (for the chart; exact: `ledger.cost_usd`).
     pub spent_usd: f64,
-    pub saved_tokens: u64,
     pub saved_usd: f64,
-    pub price_per_1k_tokens: f64,
+    /// Tokens the answer cache saved since this process started (its live counter).
+    pub saved_tokens: u64,
+    /// The ledger's totals as `GET /api/v1/usage` reports them.
+    pub ledger: UsageRow,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
@@ -167,11 +178,10 @@ impl Console<'_> {
         for f in &replies {
             *by_level.entry(f.cache_level.clone().unwrap_or_else(|| "none".to_owned())).or_default() += 1;
         }
-        let (tokens_in, tokens_out) = figures.iter().fold((0i64, 0i64), |(i, o), f| (i + f.tokens_in, o + f.tokens_out));
+        let spend = self.usage_totals(tenant.id, &UsageQuery::last_days(days, today)).await?;
         let resolutions = resolution_counts(console.resolutions(tenant.id).await?);
 
         let cache = self.agent.answer_cache().stats(tenant.id).await;
-        let price = cache.price_per_1k_tokens;
         Ok(Dashboard {
             tenant: TenantName { slug: tenant.slug.clone(), name: tenant.name.clone() },
             days,
@@ -195,12 +205,16 @@ impl Console<'_> {
                 health: cache.health.clone(),
             },
             tokens: TokenFigures {
-                tokens_in,
-                tokens_out,
-                spent_usd: (tokens_in + tokens_out) as f64 / 1000.0 * price,
+                tokens_in: spend.input_tokens,
+                tokens_out: spend.output_tokens,
+                cached_in: spend.cached_input_tokens,
+                calls: spend.calls,
+                wasted_calls: spend.wasted_calls,
+                cache_hits: spend.cache_hits,
+                spent_usd: spend.cost_micro_usd as f64 / 1_000_000.0,
+                saved_usd: spend.saved_micro_usd as f64 / 1_000_000.0,
                 saved_tokens: cache.tokens_saved,
-                saved_usd: cache.money_saved,
-                price_per_1k_tokens: price,
+                ledger: spend,
             },
             latency_ms: LatencyFigures { p50, p95, replies: replies.len() },
             escalations_open: console.open_escalations(tenant.id).await?,

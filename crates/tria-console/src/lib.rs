@@ -15,6 +15,7 @@ pub mod helpdesk;
 mod rows;
 pub mod slack;
 mod summary;
+mod usage;
 
 use std::sync::Arc;
 
@@ -34,6 +35,7 @@ pub use error::ConsoleError;
 pub use helpdesk::{Helpdesk, HelpdeskDirectory, HelpdeskTargets, ReactionError, ReactionOutcome};
 pub use slack::SlackEvents;
 pub use summary::{HandoffSummary, citation_text, reply_notes, sentiment, summarise};
+pub use usage::{DEFAULT_USAGE_DAYS, MAX_USAGE_DAYS, UsageQuery, UsageReport, UsageRow, dollars, group_name};
 
 /// The console over one set of components: every method takes the caller's tenants
 /// (`tenants`), and nothing outside them is found.

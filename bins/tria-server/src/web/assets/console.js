@@ -377,7 +377,7 @@
       live.length ? el("h4", { text: "Live hit rate per level" }) : null, live.length ? hbars(live, "Hit rate per cache level", pct) : null]));
 
     dash.appendChild(card("Spent vs saved", [hbars([{ label: "$ spent (LLM)", value: d.tokens.spent_usd, color: COLORS.spent }, { label: "$ saved (cache)", value: d.tokens.saved_usd, color: COLORS.saved }], "Dollars spent against saved", usd),
-      el("p", { class: "c-muted c-small", text: (d.tokens.in + d.tokens.out) + " tokens used · " + d.tokens.saved_tokens + " tokens saved · $" + d.tokens.price_per_1k_tokens + " per 1k tokens" })]));
+      el("p", { class: "c-muted c-small", text: "From the cost ledger: " + d.tokens.calls + " model calls (" + d.tokens.wasted_calls + " not used) · " + (d.tokens.in + d.tokens.out) + " tokens (" + d.tokens.cached_in + " prompt-cached) · " + d.tokens.cache_hits + " cache hits · $" + d.tokens.ledger.cost_usd + " spent, $" + d.tokens.ledger.saved_usd + " saved" })]));
 
     var breakers = d.breakers.length
       ? el("ul", { class: "c-breakers" }, d.breakers.map(function (b) {
