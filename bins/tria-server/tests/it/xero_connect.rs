@@ -37,15 +37,23 @@ async fn seeded(db: &TestDb) {
     tria_agent::setup::seed_from_fixtures(&db.store, &tria_testkit::fixtures_dir(), &keys).await.expect("seed");
 }
 
-struct World {
-    app: TestApp,
-    fake: FakeXero,
-    worker: InvoiceWorker,
-    admin: String,
+/// The service with tenants' own Xero configured against a fake, as `startup` wires it when
+/// `[integrations.xero_app]` is on, and an admin key; the invoice worker is driven by hand.
+pub(crate) struct World {
+    pub(crate) app: TestApp,
+    pub(crate) fake: FakeXero,
+    pub(crate) worker: InvoiceWorker,
+    pub(crate) admin: String,
 }
 
+/// The [`World`] on the seeded fixtures (northwind and velo).
 async fn world(db: TestDb) -> World {
     seeded(&db).await;
+    xero_app_world(db).await
+}
+
+/// The [`World`] on `db` as it is (seed it first), with a fresh fake Xero.
+pub(crate) async fn xero_app_world(db: TestDb) -> World {
     let fake = FakeXero::start(FakeXeroConfig::default()).await.expect("fake Xero");
     let store = db.store.clone();
     let secrets = SecretStore::new(store.clone(), Keyring::new(MasterKey::generate(), Vec::new()));
