@@ -24,9 +24,22 @@ use crate::{Agent, AgentBuilder};
 pub(crate) struct IntentParts {
     pub(crate) model: Option<Arc<IntentModel>>,
     pub(crate) fallback: Option<Arc<dyn IntentFallback>>,
+    /// An LLM to build the fallback over once the agent's guard is known (`intent_fallback.rs`).
+    pub(crate) llm: Option<(Arc<dyn tria_llm::LlmClient>, crate::intent_fallback::LlmIntentOptions)>,
 }
 
 impl IntentParts {
+    /// The parts the agent keeps: an LLM given for the fallback becomes one behind `guard`,
+    /// unless an explicit fallback was given.
+    pub(crate) fn with_guard(mut self, guard: &Arc<crate::llm_guard::LlmGuard>) -> Self {
+        if let Some((client, options)) = self.llm.take()
+            && self.fallback.is_none()
+        {
+            self.fallback = Some(Arc::new(crate::intent_fallback::LlmIntentFallback::new(client, guard.clone(), options)));
+        }
+        self
+    }
+
     /// What cached verdicts are keyed by; `None` (not cached) without the intent model: the
     /// rule classifier is cheaper than a lookup, and another classifier has no known version.
     fn version(&self) -> Option<String> {

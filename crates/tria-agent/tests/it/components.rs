@@ -17,7 +17,7 @@ use tria_rag::{EmbedError, Embedder};
 use crate::seeded;
 
 /// Words hashed into 64 buckets, unit length: deterministic and instant.
-struct Hashing;
+pub(crate) struct Hashing;
 
 impl Embedder for Hashing {
     fn model_id(&self) -> &str {
@@ -70,7 +70,7 @@ impl IntentFallback for Fixed {
     }
 }
 
-fn parts() -> SemanticParts {
+pub(crate) fn parts() -> SemanticParts {
     SemanticParts::from_embedder(Arc::new(Hashing), &tria_testkit::fixtures_dir().join("intents"))
 }
 
