@@ -107,7 +107,8 @@ fn outcome(mode: ImportMode, counts: UploadCounts, validated: &Validated) -> Upl
     }
 }
 
-fn product(row: ProductRow) -> ProductUpsert {
+/// The upsert a validated product row becomes (written here, staged by an import job).
+pub(crate) fn product(row: ProductRow) -> ProductUpsert {
     ProductUpsert {
         sku: row.sku,
         name: row.name,
@@ -121,7 +122,8 @@ fn product(row: ProductRow) -> ProductUpsert {
     }
 }
 
-fn customer(row: CustomerRow) -> CustomerUpsert {
+/// The upsert a validated customer row becomes (written here, staged by an import job).
+pub(crate) fn customer(row: CustomerRow) -> CustomerUpsert {
     CustomerUpsert { customer_number: row.customer_number, email: row.email, name: row.name, company: row.company, phone: row.phone }
 }
 

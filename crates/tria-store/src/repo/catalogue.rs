@@ -27,8 +27,8 @@ pub struct NewProduct {
 }
 
 /// One row of a catalogue upload. `None` keeps what the store has for an existing SKU; a new
-/// SKU gets an empty text, no stock and `active`.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+/// SKU gets an empty text, no stock and `active`. An import job stages it as JSON.
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct ProductUpsert {
     pub sku: String,
     pub name: String,

@@ -25,8 +25,9 @@ pub struct NewCustomer {
 }
 
 /// One row of a customer upload, keyed by `customer_number` (the tenant's own id,
-/// `external_id`). `None` keeps what the store has for an existing customer.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+/// `external_id`). `None` keeps what the store has for an existing customer. An import job stages
+/// it as JSON.
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct CustomerUpsert {
     pub customer_number: String,
     pub email: String,
