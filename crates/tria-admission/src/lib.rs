@@ -6,6 +6,7 @@
 
 pub mod admission;
 pub mod budget;
+pub mod holdoff;
 pub mod limits;
 pub mod llm_observer;
 pub mod ratelimit;
@@ -13,6 +14,7 @@ pub mod shed;
 
 pub use admission::{Refusal, admit, llm_context};
 pub use budget::{BudgetDecision, BudgetLimits, SpendBudget, Window};
+pub use holdoff::RedisHoldOff;
 pub use limits::LimitSettings;
 pub use llm_observer::{LlmAccounting, observe, observe_with};
 pub use ratelimit::{Decision, RateLimiter, RateLimiterError, RedisHealth};

@@ -42,6 +42,7 @@
 mod anthropic;
 mod client;
 mod error;
+pub mod holdoff;
 mod http;
 pub mod observe;
 mod openai;
@@ -58,6 +59,7 @@ pub use anthropic::{
 };
 pub use client::LlmClient;
 pub use error::LlmError;
+pub use holdoff::{HoldOffError, SharedHoldOff};
 pub use http::{HeaderSource, HttpOptions};
 pub use observe::{
     CacheHitRecord, CallContext, CallOutcome, CallRecord, LedgerOutcome, LlmObserver, ObservedLlm, SettledCall, TurnFacts,

@@ -12,10 +12,14 @@ pub enum SecretName {
     SlackSigningSecret,
     SlackWebhookUrl,
     LlmApiKey,
+    /// The key of a tenant's first `settings.llm.failover` entry.
+    LlmFailover1ApiKey,
+    /// The key of its second.
+    LlmFailover2ApiKey,
 }
 
 impl SecretName {
-    pub const ALL: [SecretName; 7] = [
+    pub const ALL: [SecretName; 9] = [
         SecretName::XeroClientId,
         SecretName::XeroClientSecret,
         SecretName::XeroRefreshToken,
@@ -23,6 +27,8 @@ impl SecretName {
         SecretName::SlackSigningSecret,
         SecretName::SlackWebhookUrl,
         SecretName::LlmApiKey,
+        SecretName::LlmFailover1ApiKey,
+        SecretName::LlmFailover2ApiKey,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -34,6 +40,8 @@ impl SecretName {
             SecretName::SlackSigningSecret => "slack_signing_secret",
             SecretName::SlackWebhookUrl => "slack_webhook_url",
             SecretName::LlmApiKey => "llm_api_key",
+            SecretName::LlmFailover1ApiKey => "llm_failover_1_api_key",
+            SecretName::LlmFailover2ApiKey => "llm_failover_2_api_key",
         }
     }
 
