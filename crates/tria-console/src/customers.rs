@@ -125,6 +125,10 @@ impl<T: Clone> InsightCache<T> {
         }
     }
 
+    fn forget(&self, key: &(TenantId, String)) -> bool {
+        self.entries.lock().is_ok_and(|mut entries| entries.remove(key).is_some())
+    }
+
     /// The cached insight while the customer's facts are unchanged, else `compute`d afresh.
     fn answer(&self, tenant: TenantId, id: &str, fingerprint: String, compute: impl FnOnce() -> T) -> Insight<T> {
         let key = (tenant, id.to_owned());
@@ -171,6 +175,19 @@ impl CustomerInsights {
     pub async fn churn(&self, store: &Store, tenant: &TenantContext, external_id: &str) -> Result<Insight<ChurnRisk>, ConsoleError> {
         let (facts, fingerprint) = facts(store, tenant, external_id).await?;
         Ok(self.churn.answer(tenant.id, external_id, fingerprint, || churn_of(&facts, Utc::now())))
+    }
+}
+
+impl CustomerInsights {
+    /// Drops this instance's cached profile and churn score of the tenant's customer
+    /// `external_id` (an erased customer's name and email must not stay in memory); whether
+    /// there were any. Other replicas' entries are unreachable (the customer is not found any
+    /// more, which is checked before the cache) and age out within [`PROFILE_TTL`].
+    pub fn forget(&self, tenant: TenantId, external_id: &str) -> bool {
+        let key = (tenant, external_id.to_owned());
+        let profile = self.profiles.forget(&key);
+        let churn = self.churn.forget(&key);
+        profile || churn
     }
 }
 

@@ -78,6 +78,9 @@ fn connect_options(opts: &DbOptions, max_connections: u32, min_connections: u32)
                 .busy_timeout(SQLITE_BUSY_TIMEOUT)
                 .foreign_keys(true)
                 .create_if_missing(true)
+                // Deleted content is zeroed, not left in free pages: an erased customer's text
+                // must not survive in the file (`customer_data`, docs/DATA.md).
+                .pragma("secure_delete", "ON")
         });
     connect
 }

@@ -7,8 +7,10 @@
 #![allow(unreachable_pub)]
 
 pub(crate) mod api_key;
+pub(crate) mod audit_log;
 pub(crate) mod conversation;
 pub(crate) mod customer;
+pub(crate) mod customer_erasure;
 pub(crate) mod escalation;
 pub(crate) mod job;
 pub(crate) mod job_input;

@@ -13,6 +13,8 @@ mod m0010_tenant_secrets;
 mod m0011_xero_connections;
 mod m0012_import_jobs;
 mod m0014_llm_ledger;
+mod m0015_audit_log;
+mod m0016_customer_erasures;
 
 use sea_orm_migration::prelude::*;
 
@@ -36,6 +38,8 @@ impl MigratorTrait for Migrator {
             Box::new(m0011_xero_connections::Migration),
             Box::new(m0012_import_jobs::Migration),
             Box::new(m0014_llm_ledger::Migration),
+            Box::new(m0015_audit_log::Migration),
+            Box::new(m0016_customer_erasures::Migration),
         ]
     }
 }

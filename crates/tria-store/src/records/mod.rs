@@ -2,6 +2,7 @@
 //! They mirror the rows field for field; the sea-orm entities behind them never leave this crate,
 //! so a schema change stays a change inside `tria-store` (each `From<entity::…::Model>` is here).
 
+mod audit;
 mod conversations;
 mod jobs;
 mod orders;
@@ -9,6 +10,7 @@ mod secrets;
 mod tenancy;
 mod xero;
 
+pub use audit::AuditEntry;
 pub use conversations::{Conversation, Escalation, Feedback, StoredMessage};
 pub use jobs::{Job, JobStatus, KnowledgeDocument, KnowledgeVersion};
 pub use orders::{Customer, Order, OrderEscalation, OrderItem, OutboxJob, Product};

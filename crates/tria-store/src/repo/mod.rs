@@ -1,6 +1,7 @@
 //! Repositories: one per aggregate, each borrowing the store's pool. Tenant-owned reads take a
 //! `TenantId` and filter on it in SQL.
 
+mod audit;
 mod catalogue;
 mod console;
 mod conversations;
@@ -22,6 +23,7 @@ mod usage;
 mod verifications;
 mod xero;
 
+pub use audit::{AuditFilter, AuditRepo, NewAuditEntry};
 pub use catalogue::{CatalogueRepo, CatalogueUpload, NewProduct, ProductUpsert, UploadCounts};
 pub use console::{ChunkLabel, ConsoleRepo, FeedbackCounts, MessageFigures, Rating};
 pub use conversations::{ConversationRepo, ESCALATION_OPEN, Exchange, NewConversation, NewMessage};
@@ -49,6 +51,10 @@ use crate::Store;
 impl Store {
     pub fn tenants(&self) -> TenantRepo<'_> {
         TenantRepo { db: self.connection() }
+    }
+    /// The append-only audit log of admin and operator actions.
+    pub fn audit(&self) -> AuditRepo<'_> {
+        AuditRepo { db: self.connection() }
     }
     pub fn keys(&self) -> KeyRepo<'_> {
         KeyRepo { db: self.connection() }

@@ -73,7 +73,7 @@ impl DirectWriter {
         connection
             .execute_batch(&format!(
                 "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON; \
-                 PRAGMA wal_autocheckpoint = {WAL_AUTOCHECKPOINT};"
+                 PRAGMA wal_autocheckpoint = {WAL_AUTOCHECKPOINT}; PRAGMA secure_delete = ON;"
             ))
             .map_err(opening)?;
         Ok(Self { connection: Mutex::new(connection) })
