@@ -221,7 +221,11 @@ impl From<tria_knowledge::KnowledgeError> for ApiError {
             KnowledgeError::Ingest(_) => named(StatusCode::UNPROCESSABLE_ENTITY, ErrorCode::InvalidField, &err),
             KnowledgeError::InvalidDocId(message) => Self::bad_request(message.clone()),
             KnowledgeError::NotFound(what) => Self::not_found(format!("{what} not found")),
-            KnowledgeError::Store(_) | KnowledgeError::Chunk(_) | KnowledgeError::BadJob(_) | KnowledgeError::Indexer(_) => match err {
+            KnowledgeError::Store(_)
+            | KnowledgeError::Chunk(_)
+            | KnowledgeError::BadJob(_)
+            | KnowledgeError::Indexer(_)
+            | KnowledgeError::LeaseLost(_) => match err {
                 KnowledgeError::Store(e) => e.into(),
                 other => Self::internal(other),
             },

@@ -23,6 +23,9 @@ pub enum KnowledgeError {
     Indexer(String),
     #[error(transparent)]
     Store(StoreError),
+    /// The job's lease ran out while this worker held it and another worker claimed it.
+    #[error("job {0} was claimed by another worker")]
+    LeaseLost(uuid::Uuid),
 }
 
 impl From<StoreError> for KnowledgeError {
@@ -45,11 +48,13 @@ impl KnowledgeError {
             Self::Chunk(_) => "chunking_failed",
             Self::Indexer(_) => "indexer_failed",
             Self::Store(_) => "store_error",
+            Self::LeaseLost(_) => "lease_lost",
         }
     }
 
-    /// Whether retrying the same job could succeed (the database was unavailable).
+    /// Whether the job is left for a later attempt rather than failed: the database was
+    /// unavailable, or another worker holds the job now.
     pub fn is_transient(&self) -> bool {
-        matches!(self, Self::Store(StoreError::Unavailable(_)))
+        matches!(self, Self::Store(StoreError::Unavailable(_)) | Self::LeaseLost(_))
     }
 }

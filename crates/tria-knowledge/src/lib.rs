@@ -9,8 +9,9 @@ use tria_core::TenantId;
 use tria_ingest::{IngestOptions, Upload};
 use tria_rag::ChunkOptions;
 use tria_store::Store;
+use tria_store::job_lease::JobHeartbeat;
 use tria_store::records::{Job, KnowledgeDocument, KnowledgeVersion};
-use tria_store::repo::{KnowledgeChange, NewChunk, NewDocumentVersion, NewJob};
+use tria_store::repo::{KnowledgeChange, LeaseOutcome, NewChunk, NewDocumentVersion, NewJob};
 
 pub use error::KnowledgeError;
 pub use runner::{JobRunner, KnowledgeChanged, LEASE, run_next};
@@ -153,7 +154,7 @@ impl Knowledge {
 
     /// Indexes a claimed document job: stages the version (safe to redo: a retry replaces what an
     /// earlier attempt staged), then publishes it. Returns the new knowledge version.
-    async fn index_document(&self, job: &Job) -> Result<i32, KnowledgeError> {
+    async fn index_document(&self, job: &Job, heartbeat: &JobHeartbeat) -> Result<i32, KnowledgeError> {
         let tenant = TenantId(job.tenant_id);
         // An earlier attempt published and then died (before the job read `succeeded`): the
         // work is done; publishing again would only add an identical version.
@@ -176,7 +177,11 @@ impl Knowledge {
             job_id: job.id,
         };
         let staged = self.store.knowledge().stage(tenant, new, chunks).await?;
-        self.store.jobs().progress(job, total, total, self.lease).await?;
+        let held = self.store.jobs().progress(job, total, total, self.lease).await?;
+        // Another worker claimed the job (this one stalled past its lease): it publishes, not us.
+        if held == LeaseOutcome::LeaseLost || heartbeat.lost() {
+            return Err(KnowledgeError::LeaseLost(job.id));
+        }
         Ok(self.store.knowledge().publish(tenant, KnowledgeChange::Put(staged.id)).await?)
     }
 }

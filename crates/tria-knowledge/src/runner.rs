@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use chrono::Utc;
 use tria_core::TenantId;
+use tria_store::job_lease::JobHeartbeat;
 use tria_store::records::Job;
 
 use crate::{INDEX_DOCUMENT_JOB, Knowledge, KnowledgeError};
@@ -75,10 +76,19 @@ pub async fn run_next(knowledge: &Knowledge, changed: &dyn KnowledgeChanged) -> 
         return Ok(Some(job));
     }
     let started = std::time::Instant::now();
-    match knowledge.index_document(&job).await {
+    // Renewed until the job reads finished: reading a 200-page PDF, staging its chunks behind
+    // SQLite's writer and the reload after publishing record no progress, and together they can
+    // outlast a lease; without renewals another replica would claim the job and index it again.
+    let heartbeat = JobHeartbeat::start(&knowledge.store, &job, knowledge.lease());
+    let outcome = knowledge.index_document(&job, &heartbeat).await;
+    if outcome.is_ok() {
+        // Reload before the job reads `succeeded`: whoever waits for it then gets the new answers.
+        changed.knowledge_changed(tenant).await;
+    }
+    // Stopped before the job's end is written: a renewal after it would find no lease.
+    heartbeat.stop();
+    match outcome {
         Ok(version) => {
-            // Reload before the job reads `succeeded`: whoever waits for it then gets the new answers.
-            changed.knowledge_changed(tenant).await;
             knowledge.store.jobs().succeed(&job).await?;
             tracing::info!(job = %job.id, %tenant, version, elapsed_ms = started.elapsed().as_millis() as u64, "document indexed");
         }

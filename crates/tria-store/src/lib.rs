@@ -3,10 +3,12 @@
 //! Every repository call that reads tenant-owned rows takes the tenant, so no query path can
 //! return another tenant's data.
 
+pub mod customer_data;
 pub(crate) mod entity;
 mod error;
 pub mod fixtures;
 pub mod import_jobs;
+pub mod job_lease;
 pub mod keyed_locks;
 pub mod ledger;
 mod migration;

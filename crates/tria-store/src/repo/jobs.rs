@@ -118,6 +118,17 @@ impl JobRepo<'_> {
         Ok(outcome(result.rows_affected))
     }
 
+    /// Extends the lease without touching the progress: the worker is alive but between
+    /// progress points (a long validation pass, the swap, the reload after publishing).
+    pub async fn renew(&self, held: &Job, lease_for: Duration) -> Result<LeaseOutcome, StoreError> {
+        let now = Utc::now();
+        let update = job::Entity::update_many()
+            .col_expr(job::Column::LeaseExpiresAt, Expr::value(now + chrono_duration(lease_for)))
+            .col_expr(job::Column::UpdatedAt, Expr::value(now));
+        let result = fenced(update, held).exec(self.db).await?;
+        Ok(outcome(result.rows_affected))
+    }
+
     /// Marks the job succeeded and drops its input.
     pub async fn succeed(&self, held: &Job) -> Result<LeaseOutcome, StoreError> {
         self.finish(held, JobStatus::Succeeded, None).await
