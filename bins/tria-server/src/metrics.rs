@@ -90,6 +90,12 @@ struct IntegrationLabels {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct XeroConnectionLabels {
+    tenant: String,
+    state: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct LlmProviderLabels {
     provider: String,
 }
@@ -316,6 +322,7 @@ async fn scrape_time_registry(state: &AppState) -> Registry {
 
     health_metrics(state, &mut r).await;
     integration_metrics(state, &mut r);
+    xero_connection_metrics(state, &mut r).await;
     llm_guard_metrics(state, &mut r);
     outbox_metrics(state, &mut r).await;
     cache_metrics(state, &mut r).await;
@@ -357,11 +364,12 @@ async fn health_metrics(state: &AppState, r: &mut Registry) {
     r.register("health_check_latency_seconds", "How long each component's health check took", latency);
 }
 
-/// Each integration's breaker position from its probe: 0 closed (ok), 1 open (calls held back), 2 down.
+/// Each integration's breaker position from its probe: 0 closed (ok), 1 open (calls held back),
+/// 2 down; a probe over tenants' own connections adds an entry per tenant needing attention
+/// (`xero:<slug>` revoked or its breaker open), as `/health` does.
 fn integration_metrics(state: &AppState, r: &mut Registry) {
     let family = Family::<IntegrationLabels, Gauge>::default();
-    for probe in state.integrations() {
-        let status = probe.status();
+    for status in state.integrations().iter().flat_map(|probe| probe.statuses()) {
         let code = match status.state {
             tria_integrations::IntegrationState::Ok => 0,
             tria_integrations::IntegrationState::Degraded => 1,
@@ -370,6 +378,41 @@ fn integration_metrics(state: &AppState, r: &mut Registry) {
         family.get_or_create(&IntegrationLabels { integration: status.name }).set(code);
     }
     r.register("integration_breaker_state", "Per integration: 0 closed/ok, 1 open (calls held back), 2 down", family);
+}
+
+/// The state of each tenant's own Xero connection, when tenants connect their own
+/// (`[integrations.xero_app]`): `tria_xero_connection{tenant, state}` is 1 for the tenant's state
+/// (`connected`, `revoked` or `none`) and 0 for the other two, so `tria_xero_connection{state="revoked"} == 1`
+/// alerts on a client whose invoicing is on hold. Read from the store on scrape, so every replica
+/// reports a revocation whichever one met it; a failed read leaves the series out.
+async fn xero_connection_metrics(state: &AppState, r: &mut Registry) {
+    const STATES: [&str; 3] = ["connected", "revoked", "none"];
+    if state.xero_tenants().is_none() {
+        return;
+    }
+    let store = state.store();
+    let (tenants, connections) = (store.tenants(), store.xero_connections());
+    let (tenants, connections) = match tokio::try_join!(tenants.list(), connections.list()) {
+        Ok(read) => read,
+        Err(err) => {
+            tracing::debug!(error = %err, "reading Xero connections for /metrics failed");
+            return;
+        }
+    };
+    let by_tenant: std::collections::HashMap<uuid::Uuid, &str> =
+        connections.iter().map(|c| (c.tenant_id, if c.is_connected() { "connected" } else { "revoked" })).collect();
+    let family = Family::<XeroConnectionLabels, Gauge>::default();
+    for tenant in &tenants {
+        let current = by_tenant.get(&tenant.id.0).copied().unwrap_or("none");
+        for s in STATES {
+            family.get_or_create(&XeroConnectionLabels { tenant: tenant.slug.clone(), state: s.to_owned() }).set(i64::from(s == current));
+        }
+    }
+    r.register(
+        "xero_connection",
+        "Per tenant, its own Xero connection: 1 for its state (connected, revoked, none), 0 for the others",
+        family,
+    );
 }
 
 /// The LLM providers' breakers (`tria_llm_breaker_state{provider}`: 0 closed, 1 half-open, 2
