@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Lints and renders the Helm chart (deploy/helm/tria) with its default values and with
 # ci/*-values.yaml, validates every manifest against the Kubernetes JSON schemas (strict: unknown
-# fields fail), and checks what the chart promises (check_rendered.py).
+# fields fail), and checks what the chart promises (check_rendered.py). deploy/k8s/*.yaml, which
+# the chart mirrors, is validated too.
 #
 #   bash deploy/helm/test.sh                 # installs the tools if missing, then tests
 #   bash deploy/helm/test.sh --install-only  # .ci/run: only install
@@ -121,7 +122,10 @@ if "$venv/bin/kubernetes-validate" --strict --quiet -k "${K8S_VERSIONS[-1]}" "$o
   exit 1
 fi
 
-passed=0
+# The plain manifests the chart mirrors.
+for manifest in "$root"/deploy/k8s/*.yaml; do validate "$manifest"; done
+passed=1
+
 for entry in "${HELMS[@]}"; do
   read -r _ version _ <<<"$entry"
   helm="$(helm_path "$version")"

@@ -123,8 +123,9 @@ fn the_helm_chart_lints_renders_schema_valid_manifests_and_keeps_its_promises() 
         return;
     }
     assert!(out.status.success(), "deploy/helm/test.sh: {text}");
-    // Two Helm majors (4 and 3), each: two value sets rendered, validated and checked, two refusals.
-    assert!(text.contains("helm-test: 8 passed, 0 failed"), "{text}");
+    // deploy/k8s validated, then for each Helm major (4 and 3) two value sets rendered,
+    // validated and checked, and two refusals.
+    assert!(text.contains("helm-test: 9 passed, 0 failed"), "{text}");
 }
 
 #[test]
@@ -135,6 +136,8 @@ fn kubernetes_probes_use_the_health_endpoints_and_compose_wires_every_service() 
     // Probes use the operations port, which the config map turns on.
     assert!(deployment.contains("name: ops, containerPort: 9091") && deployment.contains("port: ops }"));
     assert!(!deployment.contains("port: http }"), "no probe left on the API port");
+    // SIGTERM closes the listener: it waits for the endpoints to forget the pod.
+    assert!(deployment.contains("preStop:") && deployment.contains("terminationGracePeriodSeconds: 30"));
     assert!(read("deploy/k8s/configmap.yaml").contains("TRIA_SERVER__OPS_LISTEN: 0.0.0.0:9091"));
     assert!(deployment.contains("configMapRef: { name: tria-config }") && deployment.contains("secretRef: { name: tria-secrets }"));
     assert!(read("deploy/k8s/configmap.yaml").contains("name: tria-config"));
