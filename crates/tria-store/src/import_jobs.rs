@@ -26,9 +26,10 @@ use sea_orm::sea_query::{Alias, Expr, ExprTrait, Order, Query};
 use serde::{Deserialize, Serialize};
 use tokio::sync::mpsc;
 use tria_core::TenantId;
-use tria_import::{Batch, CustomerRow, Format, ImportError, ImportMode, Importer, Limits, ProductRow, Schema, Validated, WriteError};
+use tria_import::{Batch, Format, ImportError, ImportMode, Importer, Limits, Schema, Validated, WriteError};
 use uuid::Uuid;
 
+use crate::job_lease::JobHeartbeat;
 use crate::records::Job;
 use crate::repo::{CustomerUpsert, LeaseOutcome, NewJob, ProductUpsert, UploadCounts};
 use crate::{Store, StoreError};
@@ -295,19 +296,39 @@ pub struct ImportJobs {
     store: Store,
     max_bytes: u64,
     lease: Duration,
+    /// A spool with no chunk written for this long belongs to no live upload.
+    spool_expiry: Duration,
 }
 
 impl ImportJobs {
     /// `max_bytes` is `import.max_bytes`; `lease` how long a claim holds without progress.
     pub fn new(store: Store, max_bytes: u64, lease: Duration) -> Self {
-        Self { store, max_bytes, lease }
+        Self { store, max_bytes, lease, spool_expiry: lease }
     }
 
-    /// Claims and runs jobs, waiting `poll` when there is none, until `stop` turns true.
+    /// How long a spool may go without a new chunk before [`ImportJobs::sweep_spools`] takes it
+    /// for an upload that was cut off (the lease by default). It must be longer than any upload
+    /// request may last, or a slow upload's spool would be dropped under it: the server passes
+    /// the longer of the lease and its request timeout.
+    pub fn with_spool_expiry(mut self, expiry: Duration) -> Self {
+        self.spool_expiry = expiry;
+        self
+    }
+
+    /// Claims and runs jobs, waiting `poll` when there is none, until `stop` turns true. Sweeps
+    /// the spools of cut-off uploads when it starts (a server killed mid-upload leaves one) and
+    /// then once per spool expiry.
     pub async fn run(self, finished: std::sync::Arc<dyn ImportFinished>, poll: Duration, mut stop: tokio::sync::watch::Receiver<bool>) {
+        let mut last_sweep: Option<std::time::Instant> = None;
         loop {
             if *stop.borrow() {
                 return;
+            }
+            if last_sweep.is_none_or(|at| at.elapsed() >= self.spool_expiry) {
+                last_sweep = Some(std::time::Instant::now());
+                if let Err(e) = self.sweep_spools().await {
+                    tracing::warn!(error = %e, "sweeping cut-off upload spools failed");
+                }
             }
             let ran = match self.run_next(finished.as_ref()).await {
                 Ok(ran) => ran.is_some(),
@@ -342,9 +363,17 @@ impl ImportJobs {
             return Ok(Some(job));
         }
         let started = std::time::Instant::now();
-        match self.attempt(&job).await {
-            Ok((kind, counts)) => {
-                finished.imported(kind, tenant).await;
+        // Renewed until the job reads finished, the reload after the swap included: the swap and
+        // the reload record no progress, and a 100k-row catalogue's reload can outlast a lease.
+        let heartbeat = JobHeartbeat::start(&self.store, &job, self.lease);
+        let outcome = self.attempt(&job, &heartbeat).await;
+        if let Ok((kind, _)) = &outcome {
+            finished.imported(*kind, tenant).await;
+        }
+        // Stopped before the job's end is written: a renewal after it would find no lease.
+        heartbeat.stop();
+        match outcome {
+            Ok((_, counts)) => {
                 if self.store.jobs().succeed(&job).await? == LeaseOutcome::Applied {
                     self.clean_up(&job).await;
                 }
@@ -363,6 +392,48 @@ impl ImportJobs {
         Ok(Some(job))
     }
 
+    /// Drops the spools of uploads that were cut off (the server was killed or the request
+    /// timed out mid-upload, so no job was enqueued for them) and of finished jobs whose own
+    /// clean-up failed: every spool with no chunk newer than the spool expiry that no queued or
+    /// running import job reads. Returns how many spools it dropped.
+    pub async fn sweep_spools(&self) -> Result<u64, StoreError> {
+        use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+
+        use crate::entity::job;
+        use crate::records::JobStatus;
+
+        let db = self.store.connection();
+        let cutoff = Utc::now() - chrono::Duration::from_std(self.spool_expiry).unwrap_or(chrono::Duration::MAX);
+        let idle = Query::select()
+            .column(col("spool_id"))
+            .from(col(SPOOLS))
+            .group_by_col(col("spool_id"))
+            .and_having(Expr::col(col("created_at")).max().lt(cutoff))
+            .to_owned();
+        let mut idle: Vec<Uuid> =
+            db.query_all(&idle).await?.into_iter().map(|r| r.try_get::<Uuid>("", "spool_id")).collect::<Result<_, _>>()?;
+        if idle.is_empty() {
+            return Ok(0);
+        }
+        let unfinished = job::Entity::find()
+            .filter(job::Column::Kind.is_in([IMPORT_CATALOGUE_JOB, IMPORT_CUSTOMERS_JOB]))
+            .filter(job::Column::Status.is_in([JobStatus::Queued.as_str(), JobStatus::Running.as_str()]))
+            .all(db)
+            .await?;
+        let in_use: std::collections::HashSet<Uuid> =
+            unfinished.into_iter().filter_map(|j| serde_json::from_value::<ImportPayload>(j.payload).ok()).map(|p| p.spool).collect();
+        idle.retain(|id| !in_use.contains(id));
+        for ids in idle.chunks(100) {
+            let delete =
+                Query::delete().from_table(col(SPOOLS)).and_where(Expr::col(col("spool_id")).is_in(ids.iter().copied())).to_owned();
+            db.execute(&delete).await?;
+        }
+        if !idle.is_empty() {
+            tracing::info!(spools = idle.len(), "dropped the spools of cut-off uploads");
+        }
+        Ok(idle.len() as u64)
+    }
+
     /// Drops a finished job's spool and staged rows (best effort: leftovers change nothing).
     async fn clean_up(&self, job: &Job) {
         if let Ok(payload) = serde_json::from_value::<ImportPayload>(job.payload.clone())
@@ -375,7 +446,7 @@ impl ImportJobs {
         }
     }
 
-    async fn attempt(&self, job: &Job) -> Result<(ImportKind, UploadCounts), Stop> {
+    async fn attempt(&self, job: &Job, heartbeat: &JobHeartbeat) -> Result<(ImportKind, UploadCounts), Stop> {
         let bad_job = |what: String| Stop::Rejected(serde_json::json!([{"code": "bad_job", "message": what}]));
         let kind = ImportKind::from_job_kind(&job.kind).ok_or_else(|| bad_job(format!("not an import job: {}", job.kind)))?;
         let payload: ImportPayload =
@@ -395,12 +466,14 @@ impl ImportJobs {
             ImportKind::Catalogue => {
                 let currency = self.store.tenants().currency(tenant).await?;
                 let importer = Importer::catalogue(format, tria_import::Currency::new(&currency)?).with_limits(limits);
-                let staged = self.validate_and_stage(job, payload.spool, importer, |row| encode(StagedProduct::from(row))).await?;
+                let staged = self.validate_and_stage(job, payload.spool, importer, |row| encode(crate::uploads::product(row))).await?;
+                still_held(heartbeat)?;
                 self.swap_catalogue(job, tenant, staged, replace).await?
             }
             ImportKind::Customers => {
                 let importer = Importer::customers(format).with_limits(limits);
-                let staged = self.validate_and_stage(job, payload.spool, importer, |row| encode(StagedCustomer::from(row))).await?;
+                let staged = self.validate_and_stage(job, payload.spool, importer, |row| encode(crate::uploads::customer(row))).await?;
+                still_held(heartbeat)?;
                 self.swap_customers(job, tenant, staged, replace).await?
             }
         };
@@ -529,7 +602,7 @@ impl ImportJobs {
             let Some((last, _)) = page.last() else { break };
             after = Some(*last);
             read += page.len() as u64;
-            let rows = page.into_iter().map(|(_, row)| decode::<StagedProduct>(&row).map(ProductUpsert::from)).collect::<Result<_, _>>()?;
+            let rows = page.into_iter().map(|(_, row)| decode::<ProductUpsert>(&row)).collect::<Result<_, _>>()?;
             writer.write(rows).await?;
         }
         check_read(read, staged)?;
@@ -546,13 +619,17 @@ impl ImportJobs {
             let Some((last, _)) = page.last() else { break };
             after = Some(*last);
             read += page.len() as u64;
-            let rows =
-                page.into_iter().map(|(_, row)| decode::<StagedCustomer>(&row).map(CustomerUpsert::from)).collect::<Result<_, _>>()?;
+            let rows = page.into_iter().map(|(_, row)| decode::<CustomerUpsert>(&row)).collect::<Result<_, _>>()?;
             writer.write(rows).await?;
         }
         check_read(read, staged)?;
         Ok(writer.finish(replace).await?)
     }
+}
+
+/// Stops before the swap when the heartbeat found the job claimed by another worker.
+fn still_held(heartbeat: &JobHeartbeat) -> Result<(), Stop> {
+    if heartbeat.lost() { Err(Stop::LeaseLost) } else { Ok(()) }
 }
 
 /// Staged rows read per query during the swap (the writer's batch size).
@@ -570,72 +647,4 @@ fn encode<T: Serialize>(row: T) -> Result<String, StoreError> {
 
 fn decode<T: for<'de> Deserialize<'de>>(row: &str) -> Result<T, StoreError> {
     serde_json::from_str(row).map_err(|e| StoreError::Invalid(format!("a staged row is not readable: {e}")))
-}
-
-/// A validated product as staged (the fields of [`ProductUpsert`]).
-#[derive(Debug, Serialize, Deserialize)]
-struct StagedProduct {
-    sku: String,
-    name: String,
-    unit_price_minor: i64,
-    currency: String,
-    description: Option<String>,
-    unit: Option<String>,
-    stock: Option<i64>,
-    active: Option<bool>,
-    category: Option<String>,
-}
-
-impl From<ProductRow> for StagedProduct {
-    fn from(r: ProductRow) -> Self {
-        Self {
-            sku: r.sku,
-            name: r.name,
-            unit_price_minor: r.unit_price_minor,
-            currency: r.currency,
-            description: r.description,
-            unit: r.unit,
-            stock: r.stock,
-            active: r.active,
-            category: r.category,
-        }
-    }
-}
-
-impl From<StagedProduct> for ProductUpsert {
-    fn from(r: StagedProduct) -> Self {
-        Self {
-            sku: r.sku,
-            name: r.name,
-            unit_price_minor: r.unit_price_minor,
-            currency: r.currency,
-            description: r.description,
-            unit: r.unit,
-            stock: r.stock,
-            active: r.active,
-            category: r.category,
-        }
-    }
-}
-
-/// A validated customer as staged (the fields of [`CustomerUpsert`]).
-#[derive(Debug, Serialize, Deserialize)]
-struct StagedCustomer {
-    customer_number: String,
-    email: String,
-    name: Option<String>,
-    company: Option<String>,
-    phone: Option<String>,
-}
-
-impl From<CustomerRow> for StagedCustomer {
-    fn from(r: CustomerRow) -> Self {
-        Self { customer_number: r.customer_number, email: r.email, name: r.name, company: r.company, phone: r.phone }
-    }
-}
-
-impl From<StagedCustomer> for CustomerUpsert {
-    fn from(r: StagedCustomer) -> Self {
-        Self { customer_number: r.customer_number, email: r.email, name: r.name, company: r.company, phone: r.phone }
-    }
 }

@@ -4,6 +4,7 @@
 mod console;
 mod conversations;
 mod import_jobs;
+mod job_leases;
 mod keys;
 mod knowledge_jobs;
 mod ledger;
