@@ -100,7 +100,8 @@ impl World {
         (status, body)
     }
 
-    async fn connect(&self, slug: &str, org: &str) -> String {
+    /// Connects `slug`'s Xero to `org` through the whole flow; returns the callback's query.
+    pub(crate) async fn connect(&self, slug: &str, org: &str) -> String {
         self.fake.set_consent(Consent::Allow(vec![org.to_owned()]));
         let started = self.start(slug, "").await;
         let query = consent_query(started["authorize_url"].as_str().expect("url")).await;
