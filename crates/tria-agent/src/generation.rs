@@ -10,7 +10,7 @@ use tria_core::{IntentLabel, TenantContext};
 use tria_guard::{OutputIssue, OutputPolicy, check_grounding, check_output, truncate_at_sentence};
 use tria_llm::{
     ChatMessage, CompletionRequest, GroundingItem, LedgerOutcome, LlmClient, LlmError, PriceTable, PromptContext, PromptError,
-    PromptLibrary, RenderedPrompt, StreamEvent, Usage, UsageSource,
+    PromptLibrary, RenderedPrompt, StreamEvent, Usage,
 };
 
 use crate::AgentBuilder;
@@ -76,8 +76,14 @@ impl AgentBuilder {
 
     /// Generate each tenant's replies with the client `directory` picks for it (none: the
     /// offline responder), from `prompts`.
-    pub fn llm_directory(mut self, directory: Arc<dyn LlmDirectory>, prompts: Arc<PromptLibrary>) -> Self {
-        self.llm = Some(LlmSource { directory, prompts, prices: Arc::new(PriceTable::builtin()) });
+    pub fn llm_directory(self, directory: Arc<dyn LlmDirectory>, prompts: Arc<PromptLibrary>) -> Self {
+        self.llm_directory_priced(directory, prompts, PriceTable::builtin())
+    }
+
+    /// [`AgentBuilder::llm_directory`] pricing what each reply reports it cost with `prices`
+    /// (the deployment's `[llm.prices]` over the built-in table, as the cost ledger does).
+    pub fn llm_directory_priced(mut self, directory: Arc<dyn LlmDirectory>, prompts: Arc<PromptLibrary>, prices: PriceTable) -> Self {
+        self.llm = Some(LlmSource { directory, prompts, prices: Arc::new(prices) });
         self
     }
 }
@@ -260,10 +266,8 @@ impl LlmParts {
             }
         }
         // The OpenAI client reports (or counts) usage with `Done`; a stream without one is counted here.
-        let usage = usage.unwrap_or_else(|| Usage {
-            prompt_tokens: rendered.messages.iter().map(|m| tria_cache::count_tokens(&m.content)).sum(),
-            completion_tokens: tria_cache::count_tokens(&text),
-            source: UsageSource::Estimated,
+        let usage = usage.unwrap_or_else(|| {
+            Usage::estimated(rendered.messages.iter().map(|m| tria_cache::count_tokens(&m.content)).sum(), tria_cache::count_tokens(&text))
         });
         Ok((text, self.info(self.client.model(), &rendered, &usage)))
     }

@@ -422,7 +422,7 @@ impl Watch {
 mod tests {
     use std::collections::VecDeque;
 
-    use tria_llm::{ChatMessage, Usage, UsageSource};
+    use tria_llm::{ChatMessage, Usage};
 
     use super::*;
 
@@ -461,7 +461,7 @@ mod tests {
     }
 
     fn usage() -> Usage {
-        Usage { prompt_tokens: 1, completion_tokens: 1, source: UsageSource::Reported }
+        Usage::reported(1, 1, 0)
     }
 
     #[async_trait]
