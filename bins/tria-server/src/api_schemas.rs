@@ -43,6 +43,7 @@ fn component_schemas() -> Map<String, Value> {
         }
     }
     schemas.extend(crate::onboarding_described::schemas());
+    schemas.extend(crate::usage::schemas());
     schemas
 }
 
@@ -334,6 +335,7 @@ pub(crate) fn complete(doc: &mut Value) {
                     param["schema"] = json!({ "type": "string", "format": "uuid" });
                 }
                 params.iter_mut().for_each(|param| crate::onboarding_described::refine_parameter(path, param));
+                params.iter_mut().for_each(|param| crate::usage::refine_parameter(path, param));
             }
             let statuses = error_statuses(op, path);
             let responses = op.entry("responses").or_insert_with(|| json!({}));

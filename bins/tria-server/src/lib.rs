@@ -39,6 +39,7 @@ pub mod telemetry;
 pub mod tenant_integrations;
 mod tenant_settings;
 mod text_input;
+mod usage;
 pub mod web;
 pub mod xero_connect;
 

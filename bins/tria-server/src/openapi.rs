@@ -85,6 +85,7 @@ impl Modify for BearerAuth {
         crate::admin::list_tenants, crate::admin::create_tenant, crate::admin::get_tenant, crate::admin::update_tenant, crate::admin::reindex_tenant,
         crate::admin::list_keys, crate::admin::create_key, crate::admin::revoke_key,
         crate::admin::cache_stats, crate::admin::cache_invalidate, crate::admin::db_pool, crate::admin::integrations,
+        crate::usage::tenant_usage, crate::usage::admin_usage,
         crate::onboarding_described::put_document, crate::onboarding_described::list_documents, crate::onboarding_described::delete_document,
         crate::onboarding_described::list_versions, crate::onboarding_described::rollback, crate::onboarding_described::get_job,
         crate::onboarding_described::put_catalogue, crate::onboarding_described::put_customers,

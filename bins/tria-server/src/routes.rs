@@ -15,7 +15,7 @@ use crate::path_param::PathParam;
 use crate::state::AppState;
 use crate::{
     ApiError, admin, catalogue_upload, console, customers, health, knowledge, metrics, middleware, openai, openapi, secrets, shed,
-    slack_events, stream, web, xero_connect,
+    slack_events, stream, usage, web, xero_connect,
 };
 
 /// The routes that run the chat pipeline, behind the load-shedding gate.
@@ -48,6 +48,7 @@ fn admin_routes() -> Router<AppState> {
         .route("/admin/cache/invalidate", post(admin::cache_invalidate))
         .route("/admin/db/pool", get(admin::db_pool))
         .route("/admin/integrations", get(admin::integrations))
+        .route("/admin/usage", get(usage::admin_usage))
         .route("/admin/tenants/{slug}/integrations/xero", get(xero_connect::status).delete(xero_connect::disconnect))
         .route("/admin/tenants/{slug}/integrations/xero/connect", get(xero_connect::connect))
 }
@@ -65,6 +66,7 @@ pub fn router(state: AppState) -> Router {
         .route("/docs", get(openapi::docs))
         .route("/api/v1/sessions/{id}/messages", get(session_messages))
         .route("/api/v1/metrics/cache", get(cache_metrics))
+        .route("/api/v1/usage", get(usage::tenant_usage))
         .route("/api/v1/customers/{id}/profile", get(customers::profile))
         .route("/api/v1/customers/{id}/churn", get(customers::churn))
         .route("/integrations/slack/events", post(slack_events::events))

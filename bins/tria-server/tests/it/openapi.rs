@@ -32,6 +32,8 @@ const ROUTES: &[(&str, &str)] = &[
     ("post", "/admin/cache/invalidate"),
     ("get", "/admin/db/pool"),
     ("get", "/admin/integrations"),
+    ("get", "/admin/usage"),
+    ("get", "/api/v1/usage"),
     ("put", "/admin/tenants/{slug}/documents/{doc_id}"),
     ("get", "/admin/tenants/{slug}/documents"),
     ("delete", "/admin/tenants/{slug}/documents/{doc_id}"),
