@@ -4,6 +4,7 @@
 mod bench;
 mod cache;
 mod chaos;
+mod cluster;
 mod db;
 mod dist;
 mod eval;
@@ -55,6 +56,8 @@ enum Task {
     Cache(cache::CacheArgs),
     /// Fault runs: `chaos orders` (exactly-once invoicing under injected Xero faults).
     Chaos(chaos::ChaosArgs),
+    /// N replicas behind HAProxy on PostgreSQL + Redis: throughput for 1..3 replicas, then faults under a mixed load, checked from the store.
+    Cluster(cluster::ClusterArgs),
     /// API keys: `keys create --role admin`, `keys create --tenant SLUG`, `keys create --role widget --tenant SLUG`, `keys create --role operator --tenants a,b`, `keys list`, `keys revoke ID`.
     Keys(keys::KeysArgs),
     /// Tenant secrets' master keys: `secrets keygen FILE`, `secrets status`, `secrets rotate --new-key-file FILE`.
@@ -97,6 +100,7 @@ fn main() -> anyhow::Result<()> {
         Task::Bench(args) => bench::run(args, &settings(&cli)?),
         Task::Cache(args) => cache::run(args, &settings(&cli)?),
         Task::Chaos(args) => chaos::run(args),
+        Task::Cluster(args) => cluster::run(args),
         Task::Keys(args) => keys::run(args, &settings(&cli)?),
         Task::Secrets(args) => secrets::run(args, &settings(&cli)?),
         Task::Loadtest(args) => loadtest::run(args),

@@ -134,6 +134,7 @@ pub(crate) async fn list_tenants(State(state): State<AppState>, _admin: AdminAut
 pub(crate) async fn create_tenant(
     State(state): State<AppState>,
     admin: AdminAuth,
+    rid: crate::audit::RequestId,
     JsonBody(body): JsonBody<CreateTenant>,
 ) -> Result<Response, ApiError> {
     let name = body.name.trim().to_owned();
@@ -153,6 +154,16 @@ pub(crate) async fn create_tenant(
     let new = NewTenant { name, slug: body.slug.clone(), currency, tone: body.tone.unwrap_or_default(), settings };
     let tenant = state.store().tenants().create(new).await.map_err(|e| conflict(e, &format!("tenant `{}`", body.slug)))?;
     tracing::info!(admin_key = %admin.key_id, tenant = %tenant.slug, "tenant created");
+    crate::audit::record(
+        &state,
+        crate::audit::Actor::from(&admin),
+        &rid,
+        crate::audit::tenant_of(&tenant),
+        "tenant.created",
+        format!("tenant:{}", tenant.slug),
+        json!({}),
+    )
+    .await;
     Ok((StatusCode::CREATED, Json(tenant_json(&tenant))).into_response())
 }
 
@@ -176,6 +187,7 @@ pub(crate) async fn get_tenant(
 pub(crate) async fn update_tenant(
     State(state): State<AppState>,
     admin: AdminAuth,
+    rid: crate::audit::RequestId,
     PathParam(slug): PathParam<String>,
     JsonBody(body): JsonBody<UpdateTenant>,
 ) -> Result<Response, ApiError> {
@@ -186,6 +198,10 @@ pub(crate) async fn update_tenant(
     check_settings(body.settings.as_ref())?;
     check_tone(body.tone.as_ref())?;
     let tenant = tenant_by_slug(&state, &slug).await?;
+    let fields: Vec<&str> = [("name", body.name.is_some()), ("tone", body.tone.is_some()), ("settings", body.settings.is_some())]
+        .into_iter()
+        .filter_map(|(field, given)| given.then_some(field))
+        .collect();
     // The merged result is checked, so what is stored is always a valid combination.
     let settings = match body.settings {
         Some(patch) => {
@@ -204,6 +220,16 @@ pub(crate) async fn update_tenant(
         tracing::warn!(error = %err, tenant = %slug, "could not retire cached answers after a tenant update");
     }
     tracing::info!(admin_key = %admin.key_id, tenant = %slug, "tenant updated");
+    crate::audit::record(
+        &state,
+        crate::audit::Actor::from(&admin),
+        &rid,
+        crate::audit::tenant_of(&updated),
+        "tenant.updated",
+        format!("tenant:{slug}"),
+        json!({ "fields": fields }),
+    )
+    .await;
     Ok(Json(tenant_json(&updated)).into_response())
 }
 
@@ -215,11 +241,22 @@ pub(crate) async fn update_tenant(
 pub(crate) async fn reindex_tenant(
     State(state): State<AppState>,
     admin: AdminAuth,
+    rid: crate::audit::RequestId,
     PathParam(slug): PathParam<String>,
 ) -> Result<Response, ApiError> {
     let tenant = tenant_by_slug(&state, &slug).await?;
     let chunks = state.agent().reindexed(tenant.id).await?;
     tracing::info!(admin_key = %admin.key_id, tenant = %slug, chunks, "tenant re-indexed");
+    crate::audit::record(
+        &state,
+        crate::audit::Actor::from(&admin),
+        &rid,
+        crate::audit::tenant_of(&tenant),
+        "tenant.reindexed",
+        format!("tenant:{slug}"),
+        json!({ "chunks": chunks }),
+    )
+    .await;
     Ok(Json(serde_json::json!({ "tenant": slug, "chunks": chunks })).into_response())
 }
 
@@ -283,6 +320,7 @@ pub(crate) async fn list_keys(
 pub(crate) async fn create_key(
     State(state): State<AppState>,
     admin: AdminAuth,
+    rid: crate::audit::RequestId,
     JsonBody(body): JsonBody<CreateKey>,
 ) -> Result<Response, ApiError> {
     let role =
@@ -312,6 +350,16 @@ pub(crate) async fn create_key(
         None => state.store().keys().create(tenant, role, &label).await.map_err(|e| conflict(e, "key"))?,
     };
     tracing::info!(admin_key = %admin.key_id, key = %info.id, role = role.as_str(), "API key created");
+    crate::audit::record(
+        &state,
+        crate::audit::Actor::from(&admin),
+        &rid,
+        None,
+        "key.created",
+        format!("key:{}", info.id),
+        json!({ "role": role.as_str(), "tenant": body.tenant, "tenants": body.tenants }),
+    )
+    .await;
     let mut body = key_json(&state, &info).await?;
     body["key"] = Value::String(plaintext);
     Ok((StatusCode::CREATED, Json(body)).into_response())
@@ -322,6 +370,7 @@ pub(crate) async fn create_key(
 pub(crate) async fn revoke_key(
     State(state): State<AppState>,
     admin: AdminAuth,
+    rid: crate::audit::RequestId,
     PathParam(id): PathParam<String>,
 ) -> Result<Response, ApiError> {
     let id: Uuid = id.parse().map_err(|_| ApiError::bad_request("key ids are UUIDs"))?;
@@ -332,6 +381,7 @@ pub(crate) async fn revoke_key(
     state.auth_cache().forget_all();
     let info = state.store().keys().get(id).await?.ok_or_else(|| ApiError::not_found("no such key"))?;
     tracing::info!(admin_key = %admin.key_id, key = %id, "API key revoked");
+    crate::audit::record(&state, crate::audit::Actor::from(&admin), &rid, None, "key.revoked", format!("key:{id}"), json!({})).await;
     Ok(Json(key_json(&state, &info).await?).into_response())
 }
 
@@ -385,6 +435,7 @@ pub(crate) struct Invalidate {
 pub(crate) async fn cache_invalidate(
     State(state): State<AppState>,
     admin: AdminAuth,
+    rid: crate::audit::RequestId,
     JsonBody(body): JsonBody<Invalidate>,
 ) -> Result<Response, ApiError> {
     let cache = state.agent().answer_cache();
@@ -418,6 +469,16 @@ pub(crate) async fn cache_invalidate(
         _ => return Err(ApiError::bad_request("give `tenant` (and optionally `level`), or `pattern` alone")),
     };
     tracing::info!(admin_key = %admin.key_id, request = ?body, "cache invalidated");
+    crate::audit::record(
+        &state,
+        crate::audit::Actor::from(&admin),
+        &rid,
+        None,
+        "cache.invalidated",
+        body.tenant.clone().or(body.pattern.clone()).unwrap_or_default(),
+        json!({ "tenant": body.tenant, "level": body.level, "pattern": body.pattern }),
+    )
+    .await;
     Ok(Json(result).into_response())
 }
 

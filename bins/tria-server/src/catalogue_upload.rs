@@ -35,7 +35,10 @@ fn limits(state: &AppState) -> Limits {
 /// The import jobs of this deployment, as configured (`[import]`).
 pub(crate) fn import_jobs(state: &AppState) -> ImportJobs {
     let import = &state.settings().import;
-    ImportJobs::new(state.store().clone(), import.max_bytes, import.job_lease)
+    // An upload request lasts at most the request timeout, so a spool idle for longer than it
+    // (and than a lease) is a cut-off upload's, never a live one's.
+    let spool_expiry = import.job_lease.max(state.settings().request_timeout);
+    ImportJobs::new(state.store().clone(), import.max_bytes, import.job_lease).with_spool_expiry(spool_expiry)
 }
 
 /// After an import job's swap: the same reload the synchronous uploads do below.
@@ -84,6 +87,7 @@ async fn accept_job(
 pub(crate) async fn put_catalogue(
     State(state): State<AppState>,
     admin: AdminAuth,
+    rid: crate::audit::RequestId,
     PathParam(slug): PathParam<String>,
     RawQuery(query): RawQuery,
     request: Request,
@@ -105,12 +109,23 @@ pub(crate) async fn put_catalogue(
     // cache: reload the one and retire the other, or chat keeps quoting the old prices.
     state.agent().reindexed(tenant.id).await?;
     tracing::info!(admin_key = %admin.key_id, tenant = %slug, rows = outcome.rows, mode = outcome.mode.as_str(), "catalogue uploaded");
+    crate::audit::record(
+        &state,
+        crate::audit::Actor::from(&admin),
+        &rid,
+        crate::audit::tenant_of(&tenant),
+        "catalogue.uploaded",
+        format!("tenant:{slug}"),
+        serde_json::json!({ "rows": outcome.rows, "mode": outcome.mode.as_str() }),
+    )
+    .await;
     Ok(summary(&outcome))
 }
 
 pub(crate) async fn put_customers(
     State(state): State<AppState>,
     admin: AdminAuth,
+    rid: crate::audit::RequestId,
     PathParam(slug): PathParam<String>,
     RawQuery(query): RawQuery,
     request: Request,
@@ -131,6 +146,16 @@ pub(crate) async fn put_customers(
         tracing::warn!(tenant = %slug, error = %e, "cache invalidation after a customer upload failed");
     }
     tracing::info!(admin_key = %admin.key_id, tenant = %slug, rows = outcome.rows, mode = outcome.mode.as_str(), "customers uploaded");
+    crate::audit::record(
+        &state,
+        crate::audit::Actor::from(&admin),
+        &rid,
+        crate::audit::tenant_of(&tenant),
+        "customers.uploaded",
+        format!("tenant:{slug}"),
+        serde_json::json!({ "rows": outcome.rows, "mode": outcome.mode.as_str() }),
+    )
+    .await;
     Ok(summary(&outcome))
 }
 

@@ -77,6 +77,7 @@ pub(crate) struct UploadQuery {
 pub(crate) async fn put_document(
     State(state): State<AppState>,
     admin: AdminAuth,
+    rid: crate::audit::RequestId,
     PathParam((slug, doc_id)): PathParam<(String, String)>,
     Query(query): Query<UploadQuery>,
     headers: HeaderMap,
@@ -102,6 +103,16 @@ pub(crate) async fn put_document(
     let upload = tria_ingest::Upload { body: &body, content_type: &content_type, title: query.title.as_deref() };
     let job = knowledge.upload_document(tenant.id, &doc_id, upload).await?;
     tracing::info!(admin_key = %admin.key_id, tenant = %slug, %doc_id, job = %job.id, bytes = body.len(), "document upload queued");
+    crate::audit::record(
+        &state,
+        crate::audit::Actor::from(&admin),
+        &rid,
+        crate::audit::tenant_of(&tenant),
+        "document.uploaded",
+        format!("document:{doc_id}"),
+        json!({ "job": job.id, "bytes": body.len(), "content_type": content_type }),
+    )
+    .await;
     // Start it now on this replica; the runner's poll takes it if this task loses the race.
     let runner_state = state.clone();
     tokio::spawn(async move {
@@ -130,12 +141,23 @@ pub(crate) async fn list_documents(
 pub(crate) async fn delete_document(
     State(state): State<AppState>,
     admin: AdminAuth,
+    rid: crate::audit::RequestId,
     PathParam((slug, doc_id)): PathParam<(String, String)>,
 ) -> Result<Response, ApiError> {
     let tenant = tenant_by_slug(&state, &slug).await?;
     let version = knowledge(&state).delete_document(tenant.id, &doc_id).await?;
     AgentReload(state.clone()).knowledge_changed(tenant.id).await;
     tracing::info!(admin_key = %admin.key_id, tenant = %slug, %doc_id, version, "document deleted");
+    crate::audit::record(
+        &state,
+        crate::audit::Actor::from(&admin),
+        &rid,
+        crate::audit::tenant_of(&tenant),
+        "document.deleted",
+        format!("document:{doc_id}"),
+        json!({ "knowledge_version": version }),
+    )
+    .await;
     Ok(Json(json!({ "tenant": slug, "deleted": doc_id, "knowledge_version": version })).into_response())
 }
 
@@ -174,6 +196,7 @@ fn whole_number<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<i32
 pub(crate) async fn rollback(
     State(state): State<AppState>,
     admin: AdminAuth,
+    rid: crate::audit::RequestId,
     PathParam(slug): PathParam<String>,
     crate::json_body::JsonBody(body): crate::json_body::JsonBody<Rollback>,
 ) -> Result<Response, ApiError> {
@@ -181,6 +204,16 @@ pub(crate) async fn rollback(
     knowledge(&state).rollback(tenant.id, body.version).await?;
     AgentReload(state.clone()).knowledge_changed(tenant.id).await;
     tracing::info!(admin_key = %admin.key_id, tenant = %slug, version = body.version, "knowledge rolled back");
+    crate::audit::record(
+        &state,
+        crate::audit::Actor::from(&admin),
+        &rid,
+        crate::audit::tenant_of(&tenant),
+        "knowledge.rolled_back",
+        format!("knowledge_version:{}", body.version),
+        json!({}),
+    )
+    .await;
     Ok(Json(json!({ "tenant": slug, "knowledge_version": body.version })).into_response())
 }
 

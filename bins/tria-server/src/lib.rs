@@ -5,11 +5,13 @@
 mod admin;
 mod admin_fields;
 mod api_schemas;
+mod audit;
 mod auth;
 mod auth_cache;
 mod catalogue_upload;
 mod chat_admission;
 mod console;
+mod customer_data;
 mod customers;
 mod error;
 mod health;

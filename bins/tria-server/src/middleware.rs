@@ -25,8 +25,10 @@ fn request_id(req: &Request) -> String {
 
 /// Gives every request an id (echoed in `x-request-id`), a tracing span carrying it, and the
 /// configured deadline.
-pub(crate) async fn request_context(State(state): State<AppState>, req: Request, next: Next) -> Response {
+pub(crate) async fn request_context(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
     let id = request_id(&req);
+    // Handlers that record what they did (the audit log) read it back.
+    req.extensions_mut().insert(crate::audit::RequestId(id.clone()));
     let span = tracing::info_span!(
         "request",
         request_id = %id,

@@ -91,6 +91,7 @@ impl Modify for BearerAuth {
         crate::onboarding_described::put_catalogue, crate::onboarding_described::put_customers,
         crate::onboarding_described::list_secrets, crate::onboarding_described::put_secret, crate::onboarding_described::delete_secret,
         crate::xero_connect::connect, crate::xero_connect::callback, crate::xero_connect::status, crate::xero_connect::disconnect,
+        crate::customer_data::export, crate::customer_data::erase, crate::customer_data::erase_by_email, crate::audit::list,
         crate::web::described::index, crate::web::described::widget_js, crate::web::described::widget_css,
         crate::web::described::console_page, crate::web::described::console_js, crate::web::described::console_css,
         crate::web::described::session_events, crate::web::described::feedback,

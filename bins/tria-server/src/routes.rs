@@ -14,7 +14,7 @@ use crate::json_body::JsonBody;
 use crate::path_param::PathParam;
 use crate::state::AppState;
 use crate::{
-    ApiError, admin, catalogue_upload, console, customers, health, knowledge, metrics, middleware, openai, openapi, secrets, shed,
+    ApiError, admin, audit, catalogue_upload, console, customer_data, customers, health, knowledge, metrics, middleware, openai, openapi, secrets, shed,
     slack_events, stream, usage, web, xero_connect,
 };
 
@@ -39,7 +39,10 @@ fn admin_routes() -> Router<AppState> {
         .route("/admin/tenants/{slug}/knowledge/rollback", post(knowledge::rollback))
         .route("/admin/jobs/{id}", get(knowledge::get_job))
         .route("/admin/tenants/{slug}/catalogue", put(catalogue_upload::put_catalogue))
-        .route("/admin/tenants/{slug}/customers", put(catalogue_upload::put_customers))
+        .route("/admin/tenants/{slug}/customers", put(catalogue_upload::put_customers).delete(customer_data::erase_by_email))
+        .route("/admin/tenants/{slug}/customers/{customer_number}", delete(customer_data::erase))
+        .route("/admin/tenants/{slug}/customers/{customer_number}/export", get(customer_data::export))
+        .route("/admin/audit", get(audit::list))
         .route("/admin/tenants/{slug}/secrets", get(secrets::list_secrets))
         .route("/admin/tenants/{slug}/secrets/{name}", put(secrets::put_secret).delete(secrets::delete_secret))
         .route("/admin/keys", get(admin::list_keys).post(admin::create_key))

@@ -47,6 +47,7 @@ fn secret_name(name: &str) -> Result<SecretName, ApiError> {
 pub(crate) async fn put_secret(
     State(state): State<AppState>,
     admin: AdminAuth,
+    rid: crate::audit::RequestId,
     PathParam((slug, name)): PathParam<(String, String)>,
     JsonBody(body): JsonBody<PutSecret>,
 ) -> Result<Response, ApiError> {
@@ -68,6 +69,16 @@ pub(crate) async fn put_secret(
         own.forget(tenant.id);
     }
     tracing::info!(admin_key = %admin.key_id, tenant = %tenant.slug, secret = %name, "tenant secret set");
+    crate::audit::record(
+        &state,
+        crate::audit::Actor::from(&admin),
+        &rid,
+        crate::audit::tenant_of(&tenant),
+        "secret.set",
+        format!("secret:{name}"),
+        json!({}),
+    )
+    .await;
     Ok(Json(hint_json(&hint)).into_response())
 }
 
@@ -85,6 +96,7 @@ pub(crate) async fn list_secrets(
 pub(crate) async fn delete_secret(
     State(state): State<AppState>,
     admin: AdminAuth,
+    rid: crate::audit::RequestId,
     PathParam((slug, name)): PathParam<(String, String)>,
 ) -> Result<Response, ApiError> {
     let secrets = secret_store(&state)?;
@@ -97,5 +109,15 @@ pub(crate) async fn delete_secret(
         own.forget(tenant.id);
     }
     tracing::info!(admin_key = %admin.key_id, tenant = %tenant.slug, secret = %name, "tenant secret deleted");
+    crate::audit::record(
+        &state,
+        crate::audit::Actor::from(&admin),
+        &rid,
+        crate::audit::tenant_of(&tenant),
+        "secret.deleted",
+        format!("secret:{name}"),
+        json!({}),
+    )
+    .await;
     Ok(StatusCode::NO_CONTENT.into_response())
 }

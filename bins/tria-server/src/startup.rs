@@ -97,9 +97,11 @@ pub fn provider_config(llm: &tria_config::LlmSettings) -> Option<tria_llm::Provi
 /// The built-in LLM price table with the deployment's `[llm.prices]` over it: what the cost
 /// ledger and each reply's reported cost price tokens at.
 pub fn price_table(llm: &tria_config::LlmSettings) -> tria_llm::PriceTable {
-    tria_llm::PriceTable::builtin_with(llm.prices.iter().map(|(model, p)| {
-        (model.clone(), tria_llm::ModelPrice::new(p.input_per_mtok, p.output_per_mtok, p.cached_input_per_mtok))
-    }))
+    tria_llm::PriceTable::builtin_with(
+        llm.prices
+            .iter()
+            .map(|(model, p)| (model.clone(), tria_llm::ModelPrice::new(p.input_per_mtok, p.output_per_mtok, p.cached_input_per_mtok))),
+    )
 }
 
 /// The LLM client and prompts when `llm.provider` names one (openai, azure, anthropic), `None`
@@ -267,10 +269,8 @@ pub async fn build_state(settings: &Settings) -> Result<(AppState, StartupReport
     // The deployment's model labels messages the intent model is unsure of (counted like replies).
     let intent_llm = llm.as_ref().filter(|_| settings.intent.llm_fallback).map(|(client, _)| wrap_llm(client.clone()));
     let own = crate::tenant_integrations::from_settings(settings, &store, secrets.clone(), llm, wrap_llm)?;
-    let turn_locks = tria_store::TurnLockOptions {
-        connections: settings.database.turn_lock_connections,
-        wait: settings.database.turn_lock_wait,
-    };
+    let turn_locks =
+        tria_store::TurnLockOptions { connections: settings.database.turn_lock_connections, wait: settings.database.turn_lock_wait };
     let mut builder = Agent::builder(store.clone())
         .turn_locks(store.turn_locks(turn_locks))
         .knowledge_check_interval(settings.knowledge.version_check)
@@ -284,7 +284,9 @@ pub async fn build_state(settings: &Settings) -> Result<(AppState, StartupReport
     }
     builder = builder.llm_resilience(llm_resilience(&settings.llm));
     // A provider's 429 `Retry-After` holds back every replica: shared through the limits' Redis.
-    if let Some(hold_off) = tria_admission::RedisHoldOff::beside(&limiter, "tria", settings.cache.redis_timeout.max(Duration::from_millis(20))) {
+    if let Some(hold_off) =
+        tria_admission::RedisHoldOff::beside(&limiter, "tria", settings.cache.redis_timeout.max(Duration::from_millis(20)))
+    {
         builder = builder.llm_shared_hold_off(Arc::new(hold_off));
     }
     if let Some(client) = intent_llm {
@@ -294,6 +296,7 @@ pub async fn build_state(settings: &Settings) -> Result<(AppState, StartupReport
     }
     let llm_description = own.llm_description.clone();
     let agent = builder.build();
+    own.integrations.set_llm_guard(agent.llm_guard().clone());
     report.tenants = tenants.len();
     for tenant in &tenants {
         let chunks = agent.reload_index(tenant.id).await?;

@@ -51,6 +51,13 @@ enum Kind {
     SlackId,
     /// An object with these known keys (others free-form).
     Object(&'static [(&'static str, Kind)]),
+    /// One of these words.
+    OneOf(&'static [&'static str]),
+    /// A list of at most `max` objects with these known keys.
+    List {
+        max: usize,
+        item: &'static [(&'static str, Kind)],
+    },
 }
 
 const RATE_LIMIT: &[(&str, Kind)] = &[
@@ -90,9 +97,32 @@ const GORGIAS: &[(&str, Kind)] = &[("base_url", Kind::ServiceUrl), ("username", 
 /// (`tria_console::slack`).
 const SLACK: &[(&str, Kind)] = &[("team_id", Kind::SlackId), ("channel_id", Kind::SlackId)];
 
-/// `settings.llm`: the tenant's own OpenAI-compatible provider (with its secret `llm_api_key`),
-/// read by `tenant_integrations`; its monthly spend limit is `budget.usd_per_month`.
-const LLM: &[(&str, Kind)] = &[("base_url", Kind::ServiceUrl), ("model", Kind::Label { max_chars: 200 })];
+/// The providers a tenant's LLM may speak (`tria_llm::Provider`).
+const LLM_PROVIDERS: &[&str] = &["openai", "anthropic", "azure"];
+/// Most entries of `settings.llm.failover` (one secret `llm_failover_{n}_api_key` each).
+pub(crate) const MAX_LLM_FAILOVER: usize = 2;
+
+/// One provider of a tenant: `provider` (default `openai`), its endpoint and model, and for
+/// Azure its deployment (default: the model) and `api_version`.
+const LLM_ENDPOINT: &[(&str, Kind)] = &[
+    ("provider", Kind::OneOf(LLM_PROVIDERS)),
+    ("base_url", Kind::ServiceUrl),
+    ("model", Kind::Label { max_chars: 200 }),
+    ("deployment", Kind::Label { max_chars: 200 }),
+    ("api_version", Kind::Label { max_chars: 40 }),
+];
+
+/// `settings.llm`: the tenant's own provider (with its secret `llm_api_key`) and its failover
+/// list (each entry with its own `llm_failover_{n}_api_key`), read by `tenant_integrations`;
+/// its monthly spend limit is `budget.usd_per_month`.
+const LLM: &[(&str, Kind)] = &[
+    ("provider", Kind::OneOf(LLM_PROVIDERS)),
+    ("base_url", Kind::ServiceUrl),
+    ("model", Kind::Label { max_chars: 200 }),
+    ("deployment", Kind::Label { max_chars: 200 }),
+    ("api_version", Kind::Label { max_chars: 40 }),
+    ("failover", Kind::List { max: MAX_LLM_FAILOVER, item: LLM_ENDPOINT }),
+];
 
 /// Every key of a tenant's settings the code reads (`ratelimit.rs`, `budget.rs`,
 /// `tria_agent::orders::rules`, `generation.rs`, `helpdesk.rs`, the responder and hand-off).
@@ -185,6 +215,22 @@ fn check_value(path: &str, value: &mut Value, kind: Kind, prompt_sets: &[String]
             Value::Object(map) => check_object(path, map, known, prompt_sets),
             _ => Err(refuse(path, "a JSON object")),
         },
+        Kind::OneOf(words) => match value.as_str() {
+            Some(word) if words.contains(&word) => Ok(()),
+            _ => Err(refuse(path, &format!("one of {}", words.join(", ")))),
+        },
+        Kind::List { max, item } => match value {
+            Value::Array(items) if items.len() <= max => {
+                for (i, entry) in items.iter_mut().enumerate() {
+                    match entry {
+                        Value::Object(map) => check_object(&format!("{path}[{i}]"), map, item, prompt_sets)?,
+                        _ => return Err(refuse(&format!("{path}[{i}]"), "a JSON object")),
+                    }
+                }
+                Ok(())
+            }
+            _ => Err(refuse(path, &format!("a list of at most {max} objects"))),
+        },
     }
 }
 
@@ -244,6 +290,15 @@ fn properties(known: &[(&str, Kind)]) -> Value {
     Value::Object(known.iter().map(|(key, kind)| ((*key).to_owned(), schema(*kind))).collect())
 }
 
+fn object_schema(known: &[(&str, Kind)]) -> Value {
+    json!({
+        "type": "object",
+        "propertyNames": { "pattern": PROSE_PATTERN },
+        "properties": properties(known),
+        "additionalProperties": { "$ref": "#/components/schemas/SettingValue" },
+    })
+}
+
 fn schema(kind: Kind) -> Value {
     let value = match kind {
         Kind::Rate => json!({
@@ -272,12 +327,9 @@ fn schema(kind: Kind) -> Value {
             "description": "An https:// URL (http:// only to 127.0.0.1 or localhost); the tenant's key is sent to it.",
         }),
         Kind::SlackId => json!({ "type": "string", "maxLength": 32, "pattern": SLACK_ID_PATTERN }),
-        Kind::Object(known) => json!({
-            "type": "object",
-            "propertyNames": { "pattern": PROSE_PATTERN },
-            "properties": properties(known),
-            "additionalProperties": { "$ref": "#/components/schemas/SettingValue" },
-        }),
+        Kind::Object(known) => object_schema(known),
+        Kind::OneOf(words) => json!({ "type": "string", "enum": words }),
+        Kind::List { max, item } => json!({ "type": "array", "maxItems": max, "items": object_schema(item) }),
     };
     json!({ "anyOf": [value, { "type": "null" }] })
 }
@@ -344,6 +396,24 @@ mod tests {
         for url in ["http://acme.gorgias.com", "https://1.2.3.4", "https://a.b/?q"] {
             assert!(!pattern.is_match(url), "{url}");
         }
+    }
+
+    #[test]
+    fn a_tenant_llm_names_a_known_provider_and_at_most_two_failover_entries() {
+        let mut good = json!({ "llm": {
+            "provider": "anthropic", "model": "claude-3-5-haiku-latest",
+            "failover": [{ "provider": "azure", "base_url": "https://acme.openai.azure.com", "deployment": "chat", "api_version": "2024-10-21" }],
+        } });
+        check(&mut good, &sets()).expect("valid");
+        let err = check(&mut json!({ "llm": { "provider": "bedrock" } }), &sets()).expect_err("unknown provider");
+        assert_eq!(err.status, http::StatusCode::UNPROCESSABLE_ENTITY);
+        assert_eq!(err.message, "settings.llm.provider must be one of openai, anthropic, azure");
+        let err = check(&mut json!({ "llm": { "failover": [{ "base_url": "http://10.0.0.5/v1" }] } }), &sets()).expect_err("plain http");
+        assert!(err.message.starts_with("settings.llm.failover[0].base_url must be an https:// URL"), "{}", err.message);
+        let err = check(&mut json!({ "llm": { "failover": [{}, {}, {}] } }), &sets()).expect_err("too many");
+        assert_eq!(err.message, "settings.llm.failover must be a list of at most 2 objects");
+        let err = check(&mut json!({ "llm": { "failover": ["openai"] } }), &sets()).expect_err("not an object");
+        assert_eq!(err.message, "settings.llm.failover[0] must be a JSON object");
     }
 
     #[test]

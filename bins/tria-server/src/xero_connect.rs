@@ -91,6 +91,7 @@ fn connect_error(err: ConnectError) -> Response {
 pub(crate) async fn connect(
     State(state): State<AppState>,
     admin: AdminAuth,
+    rid: crate::audit::RequestId,
     PathParam(slug): PathParam<String>,
     RawQuery(query): RawQuery,
 ) -> Result<Response, ApiError> {
@@ -103,6 +104,16 @@ pub(crate) async fn connect(
     match xero.connector.start(tenant.id, organisation.as_deref()).await {
         Ok(start) => {
             tracing::info!(admin_key = %admin.key_id, tenant = %tenant.slug, "Xero connection started");
+            crate::audit::record(
+                &state,
+                crate::audit::Actor::from(&admin),
+                &rid,
+                crate::audit::tenant_of(&tenant),
+                "integration.xero.connect_started",
+                format!("tenant:{}", tenant.slug),
+                json!({}),
+            )
+            .await;
             Ok(Json(json!({ "authorize_url": start.authorize_url, "state": start.state, "expires_at": start.expires_at })).into_response())
         }
         Err(err) => Ok(connect_error(err)),
@@ -165,6 +176,7 @@ pub(crate) async fn status(
 pub(crate) async fn disconnect(
     State(state): State<AppState>,
     admin: AdminAuth,
+    rid: crate::audit::RequestId,
     PathParam(slug): PathParam<String>,
 ) -> Result<Response, ApiError> {
     let xero = xero_tenants(&state)?;
@@ -181,5 +193,15 @@ pub(crate) async fn disconnect(
         tracing::warn!(error = %err, "refreshing Xero statuses after a disconnection failed");
     }
     tracing::info!(admin_key = %admin.key_id, tenant = %tenant.slug, "Xero disconnected");
+    crate::audit::record(
+        &state,
+        crate::audit::Actor::from(&admin),
+        &rid,
+        crate::audit::tenant_of(&tenant),
+        "integration.xero.disconnected",
+        format!("tenant:{}", tenant.slug),
+        json!({}),
+    )
+    .await;
     Ok(StatusCode::NO_CONTENT.into_response())
 }

@@ -65,7 +65,16 @@ impl AgentBuilder {
     /// The turn deadline, first-token deadline and per-provider breaker settings of LLM calls
     /// (default: [`LlmResilience::default`](crate::LlmResilience)).
     pub fn llm_resilience(mut self, config: crate::LlmResilience) -> Self {
-        self.llm_guard = Arc::new(crate::llm_guard::LlmGuard::new(config));
+        let shared = self.llm_guard.shared_hold_off();
+        self.llm_guard = Arc::new(crate::llm_guard::LlmGuard::new(config).with_shared_hold_off(shared));
+        self
+    }
+
+    /// Shares LLM providers' 429 hold-offs with the other replicas through `store` (Redis):
+    /// a `Retry-After` one replica is given holds them all back (default: this process only).
+    pub fn llm_shared_hold_off(mut self, store: Arc<dyn tria_llm::SharedHoldOff>) -> Self {
+        let config = self.llm_guard.config().clone();
+        self.llm_guard = Arc::new(crate::llm_guard::LlmGuard::new(config).with_shared_hold_off(Some(store)));
         self
     }
 
@@ -117,6 +126,7 @@ impl AgentBuilder {
             (Some(learned), None) => Arc::new((*self.screen).clone().with_learned(learned.clone())),
             _ => self.screen,
         };
+        let intent = self.intent.with_guard(&self.llm_guard);
         Agent {
             writer: ExchangeWriter::new(self.store.clone()),
             classifications: quick_cache::sync::Cache::new(CLASSIFICATION_MEMO),
@@ -134,7 +144,7 @@ impl AgentBuilder {
             notifier: self.notifier,
             history_tokens: self.history_tokens,
             turns: self.turns,
-            intent: self.intent,
+            intent,
         }
     }
 }
@@ -286,7 +296,9 @@ impl Agent {
         classification: Classification,
     ) -> Result<Generated, AgentError> {
         let clock = StageClock::default();
-        let ask = Ask { message, history: &[], conversation: None, customer: None, clock: &clock, sink: None };
+        // Cache warming asks a tenant's FAQ as an English-speaking customer would.
+        let language = crate::language::Language::English;
+        let ask = Ask { message, history: &[], conversation: None, customer: None, clock: &clock, sink: None, language };
         self.respond(tenant, ask, classification).await
     }
 

@@ -302,13 +302,15 @@ impl Agent {
         let cache = &self.cache.cache;
         let basis = KnowledgeBasis(self.indexes.knowledge(tenant.id).await.ok());
         let basis = &basis;
+        // Without a context (unreadable, or a reply in another language) nothing is shared: L3 is skipped too.
+        let shared = context.is_some();
         // Boxed: classification, L3 and generation hold kilobytes of state that a hit never
         // needs; unboxed, every chat future (hits included) would be that large.
         let compute = || {
             Box::pin(async {
                 let classification = classify().await;
                 let label = classification.label;
-                let wants_l3 = cache.config().l3.enabled && !label.is_customer_specific();
+                let wants_l3 = shared && cache.config().l3.enabled && !label.is_customer_specific();
                 let vector = if wants_l3 { self.query_vector(tenant.id, message).await } else { None };
                 let evidence = if vector.is_some() { self.answer_evidence(tenant.id, message).await } else { Vec::new() };
                 if let Some(v) = &vector

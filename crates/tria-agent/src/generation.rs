@@ -7,13 +7,14 @@ use std::sync::Arc;
 
 use futures::StreamExt;
 use tria_core::{IntentLabel, TenantContext};
-use tria_guard::{OutputIssue, OutputPolicy, check_grounding, check_output, truncate_at_sentence};
+use tria_guard::{OutputIssue, OutputPolicy, PersonalDataAllowance, PersonalKind, check_grounding, check_output, truncate_at_sentence};
 use tria_llm::{
     ChatMessage, CompletionRequest, GroundingItem, LedgerOutcome, LlmClient, LlmError, PriceTable, PromptContext, PromptError,
-    PromptLibrary, RenderedPrompt, StreamEvent, Usage,
+    PromptLibrary, RenderedPrompt, Role, StreamEvent, Usage,
 };
 
 use crate::AgentBuilder;
+use crate::language::Language;
 use crate::stream::{StreamSignal, StreamSink};
 use crate::trace::{Stage, StageClock};
 
@@ -26,7 +27,10 @@ const MAX_TOKENS: u32 = 400;
 /// The LLM one turn's reply is written with, its prompts and prices.
 #[derive(Clone)]
 pub(crate) struct LlmParts {
+    /// The client the reply is asked of: the first of `routes`, until the turn's guard puts
+    /// all of them, in failover order, behind their breakers.
     pub(crate) client: Arc<dyn LlmClient>,
+    pub(crate) routes: Vec<LlmRoute>,
     pub(crate) prompts: Arc<PromptLibrary>,
     pub(crate) prices: Arc<PriceTable>,
 }
@@ -39,6 +43,44 @@ pub(crate) struct LlmParts {
 #[async_trait::async_trait]
 pub trait LlmDirectory: Send + Sync {
     async fn for_tenant(&self, tenant: &TenantContext) -> Option<Arc<dyn LlmClient>>;
+
+    /// The tenant's LLMs in failover order: the first is asked, each next one when the one
+    /// before is held back (breaker open, 429) or fails within the turn (empty: the offline
+    /// responder). Default: [`LlmDirectory::for_tenant`]'s client alone.
+    async fn routes_for_tenant(&self, tenant: &TenantContext) -> Vec<LlmRoute> {
+        self.for_tenant(tenant).await.map(LlmRoute::new).into_iter().collect()
+    }
+}
+
+/// One LLM a tenant's replies may be written with, and the key its circuit breaker and 429
+/// hold-off are kept under (the same key, the same breaker, for every tenant that uses it).
+#[derive(Clone)]
+pub struct LlmRoute {
+    pub client: Arc<dyn LlmClient>,
+    /// `provider/model` (e.g. `openai/gpt-4o-mini`); a tenant's own endpoint and key are
+    /// scoped to it (`northwind:anthropic/claude-3-5-haiku`), so one tenant's outage or rate
+    /// limit never holds back another's.
+    pub key: String,
+}
+
+impl LlmRoute {
+    /// Keyed `provider/model`, as the client reports them.
+    pub fn new(client: Arc<dyn LlmClient>) -> Self {
+        let key = format!("{}/{}", client.provider(), client.model());
+        Self { client, key }
+    }
+
+    /// Keyed `scope:provider/model`.
+    pub fn scoped(scope: &str, client: Arc<dyn LlmClient>) -> Self {
+        let key = format!("{scope}:{}/{}", client.provider(), client.model());
+        Self { client, key }
+    }
+}
+
+impl std::fmt::Debug for LlmRoute {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LlmRoute").field("key", &self.key).finish_non_exhaustive()
+    }
 }
 
 /// One client for every tenant.
@@ -62,8 +104,9 @@ pub(crate) struct LlmSource {
 impl LlmSource {
     /// The LLM `tenant`'s reply is written with, if any.
     pub(crate) async fn for_tenant(&self, tenant: &TenantContext) -> Option<LlmParts> {
-        let client = self.directory.for_tenant(tenant).await?;
-        Some(LlmParts { client, prompts: self.prompts.clone(), prices: self.prices.clone() })
+        let routes = self.directory.routes_for_tenant(tenant).await;
+        let client = routes.first()?.client.clone();
+        Some(LlmParts { client, routes, prompts: self.prompts.clone(), prices: self.prices.clone() })
     }
 }
 
@@ -126,6 +169,10 @@ pub(crate) enum ReplyRejected {
     Ungrounded(Vec<String>),
     #[error("output check: {0:?}")]
     Output(Vec<OutputIssue>),
+    /// Someone else's email address, phone, card number or street address (only the kinds are
+    /// kept: the log must not repeat them).
+    #[error("personal data that is neither the customer's nor the tenant's published: {0:?}")]
+    PersonalData(Vec<PersonalKind>),
 }
 
 /// Intents whose reply the LLM writes; the others are templates (greeting, hand-off,
@@ -143,6 +190,7 @@ impl LlmParts {
         message: &str,
         grounding: &[(String, String)],
         history: &[ChatMessage],
+        language: Language,
     ) -> Result<(RenderedPrompt, Vec<String>), GenerationError> {
         let items: Vec<GroundingItem<'_>> = grounding.iter().map(|(source, text)| GroundingItem { source, text }).collect();
         let set = tenant.settings.get("prompt_set").and_then(|v| v.as_str()).unwrap_or("default");
@@ -155,7 +203,16 @@ impl LlmParts {
             history,
             user_message: message,
         };
-        let rendered = self.prompts.render(set, &context).map_err(GenerationError::Prompt)?;
+        let mut rendered = self.prompts.render(set, &context).map_err(GenerationError::Prompt)?;
+        if let Some(instruction) = crate::language::reply_instruction(language) {
+            // After the template's rules, in the system prompt (so the leak check covers it too);
+            // the version says the prompt was not the template's alone.
+            rendered.system = format!("{}\n\n{instruction}", rendered.system.trim_end());
+            if let Some(system) = rendered.messages.iter_mut().find(|m| m.role == Role::System) {
+                system.content = format!("{}\n\n{instruction}", system.content.trim_end());
+            }
+            rendered.version = format!("{}+lang-{}", rendered.version, language.code());
+        }
         let mut texts: Vec<String> = grounding.iter().map(|(_, t)| t.clone()).collect();
         texts.push(message.to_owned());
         Ok((rendered, texts))
@@ -179,7 +236,8 @@ impl LlmParts {
         request: GenerationRequest<'_>,
         attempts: usize,
     ) -> Result<(String, GenerationInfo), GenerationError> {
-        let (rendered, texts) = self.prepare(request.tenant, request.label, request.message, request.grounding, request.history)?;
+        let (rendered, texts) =
+            self.prepare(request.tenant, request.label, request.message, request.grounding, request.history, request.language)?;
         let texts: Vec<&str> = texts.iter().map(String::as_str).collect();
         let clock = request.clock;
         let mut last = GenerationError::NoAttempt;
@@ -189,7 +247,9 @@ impl LlmParts {
                 Ok(c) => c,
                 Err(e) => return Err(ledger_failed(GenerationError::Llm(e))),
             };
-            match clock.time(Stage::Validation, || validate_reply(completion.text.trim(), &texts, &rendered.system, request.must_name)) {
+            match clock.time(Stage::Validation, || {
+                validate_reply(completion.text.trim(), &texts, &rendered.system, request.must_name, request.personal)
+            }) {
                 Ok(text) => return Ok((text, self.info(&completion.model, &rendered, &completion.usage))),
                 Err(reason) => {
                     // The ledger: this reply was paid for and thrown away (regenerated if another follows).
@@ -212,7 +272,8 @@ impl LlmParts {
         sink: &StreamSink,
         meta: StreamSignal,
     ) -> Result<(String, GenerationInfo), GenerationError> {
-        let (rendered, texts) = self.prepare(request.tenant, request.label, request.message, request.grounding, request.history)?;
+        let (rendered, texts) =
+            self.prepare(request.tenant, request.label, request.message, request.grounding, request.history, request.language)?;
         let texts: Vec<&str> = texts.iter().map(String::as_str).collect();
         let clock = request.clock;
         let completion_request = CompletionRequest::new(rendered.messages.clone()).with_max_tokens(MAX_TOKENS);
@@ -223,7 +284,8 @@ impl LlmParts {
         let _ = sink.unbounded_send(meta);
         let policy = OutputPolicy { system_prompt: &rendered.system, max_chars: MAX_REPLY_CHARS, forbidden: &[] };
         let sentence_ok = |sentence: &str| {
-            check_grounding(sentence, &texts).is_grounded()
+            request.personal.unexpected(sentence).is_empty()
+                && check_grounding(sentence, &texts).is_grounded()
                 && check_output(sentence, &policy).iter().all(|i| matches!(i, OutputIssue::TooLong { .. }))
         };
         let mut buffer = String::new();
@@ -257,7 +319,7 @@ impl LlmParts {
         }
         // The stream has ended (its call is recorded): a refused whole reply was paid for.
         let text = clock
-            .time(Stage::Validation, || validate_reply(buffer.trim(), &texts, &rendered.system, request.must_name))
+            .time(Stage::Validation, || validate_reply(buffer.trim(), &texts, &rendered.system, request.must_name, request.personal))
             .inspect_err(|_| tria_llm::observe::mark_last_call(LedgerOutcome::DiscardedByValidation))?;
         let tail = buffer.trim_end().get(forwarded..).unwrap_or_default();
         if !tail.is_empty() && text.ends_with(tail) {
@@ -267,7 +329,10 @@ impl LlmParts {
         }
         // The OpenAI client reports (or counts) usage with `Done`; a stream without one is counted here.
         let usage = usage.unwrap_or_else(|| {
-            Usage::estimated(rendered.messages.iter().map(|m| tria_cache::count_tokens(&m.content)).sum(), tria_cache::count_tokens(&text))
+            Usage::estimated(
+                rendered.messages.iter().map(|m| tria_cache::count_tokens(&m.content)).sum(),
+                tria_cache::count_tokens(&text),
+            )
         });
         Ok((text, self.info(self.client.model(), &rendered, &usage)))
     }
@@ -293,6 +358,10 @@ pub(crate) struct GenerationRequest<'a> {
     pub(crate) clock: &'a StageClock,
     /// The reply must contain one of these (the SKUs of the products it answers about).
     pub(crate) must_name: &'a [String],
+    /// The personal data the reply may mention (the customer's own, the tenant's published).
+    pub(crate) personal: &'a PersonalDataAllowance,
+    /// The customer's language: the reply is asked for in it (the same checks apply).
+    pub(crate) language: Language,
 }
 
 /// The byte length of the first complete sentence of `text` with the whitespace after it:
@@ -311,11 +380,22 @@ fn sentence_end(text: &str) -> Option<usize> {
 }
 
 /// `text` if it names one of `must_name` (when given: a product answer must say which
-/// product), every number in it is in `grounding` and it leaks nothing (cut at a sentence when
-/// merely too long), else why not.
-pub(crate) fn validate_reply(text: &str, grounding: &[&str], system_prompt: &str, must_name: &[String]) -> Result<String, ReplyRejected> {
+/// product), mentions no personal data beyond what `personal` allows, every number in it is in
+/// `grounding` and it leaks nothing (cut at a sentence when merely too long), else why not.
+pub(crate) fn validate_reply(
+    text: &str,
+    grounding: &[&str],
+    system_prompt: &str,
+    must_name: &[String],
+    personal: &PersonalDataAllowance,
+) -> Result<String, ReplyRejected> {
     if !must_name.is_empty() && !must_name.iter().any(|name| text.contains(name.as_str())) {
         return Err(ReplyRejected::NamesNoProduct(must_name.to_vec()));
+    }
+    // Before the grounding check, so a leaked phone or card number is named as what it is.
+    let leaked = personal.unexpected(text);
+    if !leaked.is_empty() {
+        return Err(ReplyRejected::PersonalData(leaked.iter().map(|item| item.kind).collect()));
     }
     let report = check_grounding(text, grounding);
     if !report.is_grounded() {
@@ -338,5 +418,31 @@ mod tests {
         assert_eq!(sentence_end("The fee is $12.50 per case."), None, "the last sentence may still grow");
         assert_eq!(sentence_end("1.5% per month"), None);
         assert_eq!(sentence_end("Yes!\nMore"), Some(5));
+    }
+
+    #[test]
+    fn a_reply_with_someone_elses_personal_data_is_refused_and_the_customers_and_tenants_pass() {
+        let grounding = [
+            "Returns are accepted within 30 days at 12 Harbour Road. Questions: returns@northwind.example or 555-010-0199.",
+            "Order ORD-10001 of 24 cases of NW-1001 at $12.50 shipped on 2025-01-15.",
+        ];
+        let mut personal = PersonalDataAllowance::new();
+        personal.allow_text(grounding[0]).allow_text(grounding[1]).allow_contact("jane@acme.example");
+        let check = |text: &str| validate_reply(text, &grounding, "You are Nora, the assistant.", &[], &personal);
+        for accepted in [
+            "Returns are accepted within 30 days: write to returns@northwind.example or call 555-010-0199.",
+            "Send it to 12 Harbour Rd within 30 days; we will email jane@acme.example.",
+            "Order ORD-10001 (24 cases of NW-1001 at $12.50) shipped on 2025-01-15.",
+        ] {
+            assert_eq!(check(accepted).as_deref().ok(), Some(accepted), "{accepted}");
+        }
+        for (leak, kind) in [
+            ("Returns are accepted within 30 days; ask bob@other.example.", PersonalKind::Email),
+            ("Call Bob on 555-0123 about returns.", PersonalKind::Phone),
+            ("Your card 4111 1111 1111 1111 is refunded within 30 days.", PersonalKind::CardNumber),
+            ("Bob at 9 Elm Street returned his within 30 days.", PersonalKind::StreetAddress),
+        ] {
+            assert!(matches!(check(leak), Err(ReplyRejected::PersonalData(kinds)) if kinds == vec![kind]), "{leak}: {:?}", check(leak));
+        }
     }
 }

@@ -3,10 +3,12 @@
 //! deadline, a stream's first token and each next one arrive within the first-token deadline,
 //! and a provider that times out, answers 5xx, breaks connections or garbles its answers has its
 //! breaker opened, so later turns fall back to the grounded responder at once instead of waiting.
-//! A 429 holds the provider back until its `Retry-After` (in-process; not shared across replicas).
+//! A 429 holds the provider back until its `Retry-After`: in-process, and through a
+//! [`SharedHoldOff`] (Redis) when one is given, so every replica holds back.
 //!
 //! The breaker is `tria-integrations`' [`CircuitBreaker`] (the agent already depends on that
-//! crate); one per provider, keyed by the model name the client reports.
+//! crate); one per provider, keyed by [`LlmRoute::key`] (`provider/model`, scoped to a tenant
+//! for its own endpoint). A tenant's failover list is `llm_failover.rs`.
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -19,9 +21,9 @@ use serde::Serialize;
 use tokio::time::Instant;
 use tria_integrations::resilience::{BreakerConfig, BreakerSnapshot, BreakerState, CircuitBreaker, OwnedPermit};
 use tria_integrations::{IntegrationProbe, IntegrationState, IntegrationStatus};
-use tria_llm::{Completion, CompletionRequest, LlmClient, LlmError, LlmStream, StreamEvent};
+use tria_llm::{Completion, CompletionRequest, LlmClient, LlmError, LlmStream, SharedHoldOff, StreamEvent};
 
-use crate::generation::GenerationError;
+use crate::generation::{GenerationError, LlmRoute};
 
 /// Time kept after the model gives up for what follows it (the grounded reply is already
 /// composed; tone and persistence remain), so the turn still ends by its deadline.
@@ -147,36 +149,61 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 }
 
 /// One provider's breaker, 429 hold-off and last failure.
-struct Provider {
+pub(crate) struct Provider {
+    /// Its [`LlmRoute::key`].
+    key: String,
     breaker: Arc<CircuitBreaker>,
     held_until: Mutex<Option<Instant>>,
     last_failure: Mutex<Option<&'static str>>,
 }
 
 impl Provider {
-    /// Leave to call now, or the error the caller falls back on without calling.
-    fn admit(&self, deadline: Instant) -> Result<OwnedPermit, LlmError> {
-        let now = Instant::now();
-        if let Some(until) = *lock(&self.held_until)
-            && now < until
-        {
-            return Err(LlmError::RateLimited { retry_after: Some(until - now) });
+    /// Leave to call now, or the error the caller falls back on without calling: held back by
+    /// this process's record of a 429, then (when shared) by another replica's, then the breaker.
+    async fn admit(&self, deadline: Instant, shared: Option<&Arc<dyn SharedHoldOff>>) -> Result<OwnedPermit, LlmError> {
+        if let Some(left) = self.held_back_for() {
+            return Err(LlmError::RateLimited { retry_after: Some(left) });
         }
-        if now >= deadline {
+        if Instant::now() >= deadline {
             return Err(LlmError::Timeout);
         }
+        if let Some(shared) = shared {
+            match tokio::time::timeout_at(deadline, shared.held_for(&self.key)).await {
+                Ok(Ok(Some(left))) => {
+                    self.hold(left);
+                    return Err(LlmError::RateLimited { retry_after: Some(left) });
+                }
+                Ok(Ok(None)) => {}
+                Ok(Err(error)) => {
+                    tracing::debug!(provider = %self.key, %error, "shared 429 hold-off unreadable; this replica's own applies")
+                }
+                Err(_) => return Err(LlmError::Timeout),
+            }
+        }
         self.breaker.try_acquire_owned().map_err(|open| LlmError::CircuitOpen { retry_in: open.retry_in })
+    }
+
+    /// Holds this provider back in this process for `duration` (a longer hold stays).
+    fn hold(&self, duration: Duration) {
+        let until = Instant::now() + duration;
+        let mut held = lock(&self.held_until);
+        *held = Some(held.map_or(until, |h| h.max(until)));
+    }
+
+    /// Tells the other replicas of a 429 (after [`Provider::settle`] has held this one back).
+    async fn share(&self, outcome: Result<(), &LlmError>, shared: Option<&Arc<dyn SharedHoldOff>>) {
+        if let (Some(shared), Err(LlmError::RateLimited { retry_after })) = (shared, outcome)
+            && let Err(error) = shared.hold(&self.key, retry_after.unwrap_or(DEFAULT_HOLD)).await
+        {
+            tracing::debug!(provider = %self.key, %error, "429 hold-off not shared; only this replica holds back");
+        }
     }
 
     /// Records how a call admitted with `permit` ended.
     fn settle(&self, permit: OwnedPermit, outcome: Result<(), &LlmError>) {
         match outcome {
             Ok(()) => permit.success(),
-            Err(LlmError::RateLimited { retry_after }) => {
-                let until = Instant::now() + retry_after.unwrap_or(DEFAULT_HOLD);
-                let mut held = lock(&self.held_until);
-                *held = Some(held.map_or(until, |h| h.max(until)));
-            }
+            Err(LlmError::RateLimited { retry_after }) => self.hold(retry_after.unwrap_or(DEFAULT_HOLD)),
             Err(error) if provider_failed(error) => {
                 *lock(&self.last_failure) = Some(error.kind());
                 permit.failure();
@@ -188,12 +215,21 @@ impl Provider {
     fn held_back_for(&self) -> Option<Duration> {
         lock(&self.held_until).and_then(|until| until.checked_duration_since(Instant::now())).filter(|d| !d.is_zero())
     }
+
+    fn status(&self) -> LlmProviderStatus {
+        LlmProviderStatus {
+            provider: self.key.clone(),
+            breaker: self.breaker.snapshot(),
+            held_back_ms: self.held_back_for().map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX).max(1)),
+            last_failure: *lock(&self.last_failure),
+        }
+    }
 }
 
 /// One provider as `/health`, `/admin/integrations` and `/metrics` show it.
 #[derive(Clone, Debug, Serialize)]
 pub struct LlmProviderStatus {
-    /// The key of its breaker (the model name).
+    /// The key of its breaker ([`LlmRoute::key`]: `provider/model`, maybe `tenant:` first).
     pub provider: String,
     pub breaker: BreakerSnapshot,
     /// Time left of a 429's hold-off.
@@ -224,6 +260,8 @@ impl LlmProviderStatus {
 /// every turn. A probe for `/health`: `llm` is degraded while any provider is held back.
 pub struct LlmGuard {
     config: LlmResilience,
+    /// Where 429 hold-offs are shared with other replicas (Redis), if anywhere.
+    shared: Option<Arc<dyn SharedHoldOff>>,
     providers: Mutex<BTreeMap<String, Arc<Provider>>>,
     fallbacks: [AtomicU64; FallbackReason::ALL.len()],
 }
@@ -242,7 +280,18 @@ impl Default for LlmGuard {
 
 impl LlmGuard {
     pub fn new(config: LlmResilience) -> Self {
-        Self { config, providers: Mutex::default(), fallbacks: Default::default() }
+        Self { config, shared: None, providers: Mutex::default(), fallbacks: Default::default() }
+    }
+
+    /// Shares 429 hold-offs through `store`: read before each call, written after a 429.
+    pub fn with_shared_hold_off(mut self, store: Option<Arc<dyn SharedHoldOff>>) -> Self {
+        self.shared = store;
+        self
+    }
+
+    /// The store 429 hold-offs are shared through, if any.
+    pub fn shared_hold_off(&self) -> Option<Arc<dyn SharedHoldOff>> {
+        self.shared.clone()
     }
 
     pub fn config(&self) -> &LlmResilience {
@@ -255,6 +304,7 @@ impl LlmGuard {
             return p.clone();
         }
         let provider = Arc::new(Provider {
+            key: key.to_owned(),
             breaker: Arc::new(CircuitBreaker::new(format!("llm:{key}"), self.config.breaker.clone())),
             held_until: Mutex::new(None),
             last_failure: Mutex::new(None),
@@ -268,16 +318,37 @@ impl LlmGuard {
         started + self.config.turn_deadline.saturating_sub(FALLBACK_MARGIN)
     }
 
-    /// `client` for one turn begun at `started`: behind its provider's breaker, every call
-    /// ending by the turn's deadline.
+    /// `client` for one turn begun at `started`: behind its provider's breaker (keyed
+    /// `provider/model`), every call ending by the turn's deadline.
     pub fn guard(&self, client: Arc<dyn LlmClient>, started: std::time::Instant) -> Arc<dyn LlmClient> {
-        let provider = self.provider(client.model());
-        Arc::new(GuardedLlm {
-            inner: client,
-            provider,
-            deadline: Instant::from_std(self.llm_deadline(started)),
-            first_token: self.config.first_token_deadline,
-        })
+        self.guard_routes(&[LlmRoute::new(client)], started)
+    }
+
+    /// `routes` for one turn begun at `started`, each behind its own breaker and hold-off, in
+    /// failover order (see `llm_failover.rs`); every call ends by the turn's deadline.
+    pub fn guard_routes(&self, routes: &[LlmRoute], started: std::time::Instant) -> Arc<dyn LlmClient> {
+        let deadline = Instant::from_std(self.llm_deadline(started));
+        let mut guarded: Vec<GuardedLlm> = routes
+            .iter()
+            .map(|route| GuardedLlm {
+                inner: route.client.clone(),
+                provider: self.provider(&route.key),
+                shared: self.shared.clone(),
+                deadline,
+                open_by: None,
+                first_token: self.config.first_token_deadline,
+            })
+            .collect();
+        match guarded.len() {
+            1 => Arc::new(guarded.remove(0)),
+            _ => Arc::new(crate::llm_failover::FailoverLlm::new(guarded)),
+        }
+    }
+
+    /// The state of the provider kept under `key`, if it has been called.
+    pub fn provider_status(&self, key: &str) -> Option<LlmProviderStatus> {
+        let provider = lock(&self.providers).get(key).cloned()?;
+        Some(provider.status())
     }
 
     pub(crate) fn record_fallback(&self, reason: FallbackReason) {
@@ -292,15 +363,7 @@ impl LlmGuard {
     /// Every provider called so far, by key.
     pub fn providers(&self) -> Vec<LlmProviderStatus> {
         let providers: Vec<(String, Arc<Provider>)> = lock(&self.providers).iter().map(|(k, p)| (k.clone(), p.clone())).collect();
-        providers
-            .into_iter()
-            .map(|(provider, p)| LlmProviderStatus {
-                provider,
-                breaker: p.breaker.snapshot(),
-                held_back_ms: p.held_back_for().map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX).max(1)),
-                last_failure: *lock(&p.last_failure),
-            })
-            .collect()
+        providers.into_iter().map(|(_, p)| p.status()).collect()
     }
 }
 
@@ -326,11 +389,33 @@ impl IntegrationProbe for LlmGuard {
 
 /// An [`LlmClient`] for one turn: its provider's breaker and hold-off decide whether to call,
 /// and every call ends by the turn's deadline.
-struct GuardedLlm {
+#[derive(Clone)]
+pub(crate) struct GuardedLlm {
     inner: Arc<dyn LlmClient>,
     provider: Arc<Provider>,
+    shared: Option<Arc<dyn SharedHoldOff>>,
     deadline: Instant,
+    /// A failover entry with another after it: a whole answer, or a stream's first token, by
+    /// this (so the next one still has time), else the call counts as timed out.
+    open_by: Option<Instant>,
     first_token: Duration,
+}
+
+impl GuardedLlm {
+    /// The turn's deadline for every call.
+    pub(crate) fn deadline(&self) -> Instant {
+        self.deadline
+    }
+
+    /// The provider key (for logs).
+    pub(crate) fn key(&self) -> &str {
+        &self.provider.key
+    }
+
+    /// This entry, made to answer (or open its stream) by `by`.
+    pub(crate) fn opening_by(&self, by: Instant) -> Self {
+        Self { open_by: Some(by.min(self.deadline)), ..self.clone() }
+    }
 }
 
 #[async_trait]
@@ -344,24 +429,30 @@ impl LlmClient for GuardedLlm {
     }
 
     async fn complete(&self, request: &CompletionRequest) -> Result<Completion, LlmError> {
-        let permit = self.provider.admit(self.deadline)?;
+        let deadline = self.open_by.map_or(self.deadline, |by| by.min(self.deadline));
+        let permit = self.provider.admit(deadline, self.shared.as_ref()).await?;
         // The client's own attempts and retries fit the time left (and give up early on a
         // `Retry-After` past it); the timeout here bounds clients that do not honour it.
-        let request = request.clone().with_deadline(self.deadline.into_std());
-        let result = tokio::time::timeout_at(self.deadline, self.inner.complete(&request)).await.unwrap_or(Err(LlmError::Timeout));
+        let request = request.clone().with_deadline(deadline.into_std());
+        let result = tokio::time::timeout_at(deadline, self.inner.complete(&request)).await.unwrap_or(Err(LlmError::Timeout));
         self.provider.settle(permit, result.as_ref().map(|_| ()));
+        self.provider.share(result.as_ref().map(|_| ()), self.shared.as_ref()).await;
         result
     }
 
     async fn stream(&self, request: &CompletionRequest) -> Result<LlmStream, LlmError> {
-        let permit = self.provider.admit(self.deadline)?;
-        let first_by = self.deadline.min(Instant::now() + self.first_token);
+        let mut first_by = self.deadline.min(Instant::now() + self.first_token);
+        if let Some(by) = self.open_by {
+            first_by = first_by.min(by);
+        }
+        let permit = self.provider.admit(first_by, self.shared.as_ref()).await?;
         let request = request.clone().with_deadline(first_by.into_std());
         let opened = tokio::time::timeout_at(first_by, self.inner.stream(&request)).await.unwrap_or(Err(LlmError::Timeout));
         let inner = match opened {
             Ok(stream) => stream,
             Err(error) => {
                 self.provider.settle(permit, Err(&error));
+                self.provider.share(Err(&error), self.shared.as_ref()).await;
                 return Err(error);
             }
         };
@@ -525,7 +616,11 @@ mod tests {
         assert_eq!(state(&guard), BreakerState::Open);
         let status = guard.status();
         assert_eq!(status.state, IntegrationState::Degraded);
-        assert!(status.detail.contains("llm:m: circuit open") && status.detail.contains("last failure: timeout"), "{}", status.detail);
+        assert!(
+            status.detail.contains("llm:unknown/m: circuit open") && status.detail.contains("last failure: timeout"),
+            "{}",
+            status.detail
+        );
         let refused = guard.guard(fake.clone(), Instant::now().into_std()).complete(&request()).await;
         assert!(matches!(refused, Err(LlmError::CircuitOpen { .. })), "{refused:?}");
         assert_eq!(fake.calls(), 2, "an open breaker does not call the provider");
@@ -583,6 +678,38 @@ mod tests {
         let events: Vec<_> = guard.guard(fake.clone(), Instant::now().into_std()).stream(&request()).await.expect("opens").collect().await;
         assert_eq!(events.len(), 2);
         assert_eq!(guard.providers()[0].breaker.consecutive_failures, 0, "the success reset the run");
+    }
+
+    /// Hold-offs in one map, as Redis would be for two replicas.
+    #[derive(Default)]
+    struct SharedMap(Mutex<BTreeMap<String, Instant>>);
+
+    #[async_trait]
+    impl SharedHoldOff for SharedMap {
+        async fn held_for(&self, key: &str) -> Result<Option<Duration>, tria_llm::HoldOffError> {
+            Ok(lock(&self.0).get(key).and_then(|until| until.checked_duration_since(Instant::now())))
+        }
+
+        async fn hold(&self, key: &str, duration: Duration) -> Result<(), tria_llm::HoldOffError> {
+            lock(&self.0).insert(key.to_owned(), Instant::now() + duration);
+            Ok(())
+        }
+    }
+
+    #[tokio::test]
+    async fn a_429_seen_by_one_replica_holds_back_another_sharing_the_store() {
+        let shared: Arc<dyn SharedHoldOff> = Arc::new(SharedMap::default());
+        let one = guard(1).with_shared_hold_off(Some(shared.clone()));
+        let two = guard(1).with_shared_hold_off(Some(shared.clone()));
+        let fake = Scripted::new([Act::Fail(LlmError::RateLimited { retry_after: Some(Duration::from_millis(200)) })]);
+        let _ = one.guard(fake.clone(), Instant::now().into_std()).complete(&request()).await;
+        assert!(shared.held_for("unknown/m").await.expect("read").is_some(), "written to the shared store");
+        let held = two.guard(fake.clone(), Instant::now().into_std()).complete(&request()).await;
+        assert!(matches!(held, Err(LlmError::RateLimited { retry_after: Some(_) })), "{held:?}");
+        assert_eq!(fake.calls(), 1, "the second replica did not call");
+        assert!(two.status().detail.contains("rate-limited (429)"), "and shows it: {}", two.status().detail);
+        tokio::time::sleep(Duration::from_millis(220)).await;
+        two.guard(fake.clone(), Instant::now().into_std()).complete(&request()).await.expect("the hold-off is over");
     }
 
     #[tokio::test]

@@ -1,7 +1,11 @@
 //! The offline grounded responder: composes a reply from the tenant's own policy text with a
 //! template per intent. It never invents a number: everything factual is quoted from a chunk.
+//! To a customer writing in another language than the policy's it says, in theirs, that the
+//! policy is quoted in the tenant's language, then quotes it (`language.rs`).
 
 use tria_core::{IntentLabel, TenantContext};
+
+use crate::language::{self, Language};
 use tria_rag::PolicyHit;
 use tria_rag::bm25::analyze;
 
@@ -132,8 +136,16 @@ fn best_passage<'h>(hits: &'h [PolicyHit], question: &str) -> Option<(&'h Policy
     best.map(|(hit, text, _)| (hit, text))
 }
 
-/// The reply text for a message of intent `label`, grounded in `hits`.
-pub(crate) fn compose(tenant: &TenantContext, label: IntentLabel, question: &str, hits: &[PolicyHit]) -> String {
+/// The language a policy passage is written in: the tenant's; English when it says too little to tell.
+fn passage_language(text: &str) -> Language {
+    language::detect(text).unwrap_or_default()
+}
+
+/// The reply text for a message of intent `label`, grounded in `hits`, for a customer writing
+/// in `customer` (policy and complaint replies; the other templates are English). `question`
+/// is what retrieval searched (`Ask::retrieval_query`: a message in another language carries
+/// its topics' English words), so the passage's sentences are picked with it.
+pub(crate) fn compose(tenant: &TenantContext, label: IntentLabel, question: &str, hits: &[PolicyHit], customer: Language) -> String {
     match label {
         IntentLabel::Greeting => {
             if tenant.tone.greeting.is_empty() {
@@ -155,12 +167,29 @@ pub(crate) fn compose(tenant: &TenantContext, label: IntentLabel, question: &str
             hours(tenant)
         ),
         IntentLabel::Complaint => match best_passage(hits, question) {
-            Some((hit, text)) => format!("I'm sorry about this experience. Here is what our {} policy says: {text}", hit.chunk.title),
-            None => "I'm sorry about this experience. I can connect you with a person who can put it right.".to_owned(),
+            Some((hit, text)) => {
+                let (title, heading) = (&hit.chunk.title, &hit.chunk.heading_path);
+                match language::quoting_lead_in(customer, passage_language(&hit.chunk.text), title, heading) {
+                    Some(lead_in) => format!("{} {lead_in} {text}", language::complaint_apology(customer)),
+                    None => format!("I'm sorry about this experience. Here is what our {title} policy says: {text}"),
+                }
+            }
+            None => match customer {
+                Language::English => "I'm sorry about this experience. I can connect you with a person who can put it right.".to_owned(),
+                other => format!("{} {}", language::complaint_apology(other), language::nothing_found(other, &tenant.name).unwrap_or_default()),
+            },
         },
         IntentLabel::PolicyQuestion | IntentLabel::ProductInquiry | IntentLabel::Billing => match best_passage(hits, question) {
-            Some((hit, text)) => format!("From our {} ({}): {text}", hit.chunk.title, hit.chunk.heading_path),
-            None => format!("I couldn't find that in {}'s policies. I can connect you with a person who can help.", tenant.name),
+            Some((hit, text)) => {
+                let (title, heading) = (&hit.chunk.title, &hit.chunk.heading_path);
+                match language::quoting_lead_in(customer, passage_language(&hit.chunk.text), title, heading) {
+                    Some(lead_in) => format!("{lead_in} {text}"),
+                    None => format!("From our {title} ({heading}): {text}"),
+                }
+            }
+            None => language::nothing_found(customer, &tenant.name).unwrap_or_else(|| {
+                format!("I couldn't find that in {}'s policies. I can connect you with a person who can help.", tenant.name)
+            }),
         },
     }
 }
@@ -259,9 +288,9 @@ mod tests {
             settings: serde_json::json!({}),
         };
         let hits = vec![hit("Payment Terms", "Payment Terms › Late payment", "A late fee of 1.5% per month applies to overdue invoices.")];
-        let reply = compose(&tenant, IntentLabel::Billing, "Is there a late fee?", &hits);
+        let reply = compose(&tenant, IntentLabel::Billing, "Is there a late fee?", &hits, Language::English);
         assert!(reply.contains("1.5%"), "{reply}");
-        let reply = compose(&tenant, IntentLabel::OrderStatus, "where is my order", &[]);
+        let reply = compose(&tenant, IntentLabel::OrderStatus, "where is my order", &[], Language::English);
         assert!(reply.contains("ORD-") && !reply.contains("not enabled"), "{reply}");
     }
 }

@@ -8,6 +8,7 @@ use tria_intent::Classification;
 use tria_llm::ChatMessage;
 
 use crate::cached::Generated;
+use crate::language::Language;
 use crate::pipeline::{Drafted, adapt_tone};
 use crate::stream::StreamSink;
 use crate::trace::{Stage, StageClock};
@@ -29,6 +30,29 @@ pub(crate) struct Ask<'a> {
     pub(crate) clock: &'a StageClock,
     /// Where a streamed LLM reply goes as it is generated (`chat_stream`).
     pub(crate) sink: Option<&'a StreamSink>,
+    /// The customer's language (`Session::language`): retrieval adds its topics' English words,
+    /// the reply is written in it.
+    pub(crate) language: Language,
+}
+
+impl Ask<'_> {
+    /// The text retrieval searches and the responder picks sentences with: the message, with
+    /// the English words of the policy topics it names when it is in another language
+    /// (`tria_rag::cross_lingual`), since the policies and the embedder are English.
+    pub(crate) fn retrieval_query(&self) -> std::borrow::Cow<'_, str> {
+        tria_rag::cross_lingual::expand_query(self.message, self.language.code())
+    }
+
+    /// The words a policy section must cover for a weak out-of-scope verdict to be answered
+    /// from the policies (`scope::policies_cover`): the message's own, or for a message in
+    /// another language the English words of the topics it names (its own cannot be in an
+    /// English section).
+    pub(crate) fn coverage_text(&self) -> std::borrow::Cow<'_, str> {
+        if self.language.is_english() {
+            return std::borrow::Cow::Borrowed(self.message);
+        }
+        std::borrow::Cow::Owned(tria_rag::cross_lingual::topic_words(self.message, self.language.code()).join(" "))
+    }
 }
 
 /// What the order flow gets: the tenant, the conversation and customer (if known), the message
@@ -48,7 +72,7 @@ pub(crate) struct OrderTurn<'a> {
 pub(crate) async fn route_order(agent: &Agent, turn: OrderTurn<'_>) -> Result<Generated, AgentError> {
     let _ = agent;
     tracing::debug!(conversation = ?turn.conversation, customer = ?turn.customer, intent = %turn.classification.label, "order message outside a conversation: template reply");
-    let reply = responder::compose(turn.tenant, turn.classification.label, turn.message, &[]);
+    let reply = responder::compose(turn.tenant, turn.classification.label, turn.message, &[], Language::English);
     let reply = tria_guard::adapt_tone(&reply, &turn.tenant.tone, turn.classification.label, turn.classification.tone);
     let answer = tria_core::Answer::new(reply, turn.classification.label, turn.classification.confidence);
     Ok(Generated { answer, usage: ReplyUsage::default(), refused: false })
@@ -90,7 +114,7 @@ impl Agent {
             }
             IntentLabel::OutOfScope
                 if scope::worth_a_second_look(&classification)
-                    && scope::policies_cover(&*ask.clock.time_async(Stage::Retrieval, self.indexes.get(tenant.id)).await?, ask.message) =>
+                    && scope::policies_cover(&*ask.clock.time_async(Stage::Retrieval, self.indexes.get(tenant.id)).await?, &ask.coverage_text()) =>
             {
                 tracing::debug!("no intent evidence, but the policies cover the message: answered as a policy question");
                 let classification = Classification { label: IntentLabel::PolicyQuestion, ..classification };
@@ -98,7 +122,7 @@ impl Agent {
             }
             // Greeting, a request for a person (the pipeline hands off), out of scope: templates.
             _ => {
-                let text = ask.clock.time(Stage::Generation, || responder::compose(tenant, label, ask.message, &[]));
+                let text = ask.clock.time(Stage::Generation, || responder::compose(tenant, label, ask.message, &[], ask.language));
                 Ok(adapt_tone(Drafted::template(text), &tenant.tone, &classification, ask.clock))
             }
         }

@@ -9,6 +9,7 @@ use tria_store::repo::NewConversation;
 
 use crate::context::{MAX_LOADED_MESSAGES, Subject, TrimmedHistory, Turn, subject, trim_history};
 use crate::input::CleanRequest;
+use crate::language::{self, Language};
 use crate::{Agent, AgentError};
 
 /// Where a conversation's messages arrive from, recorded by the write that opens it. The web
@@ -109,6 +110,10 @@ pub(crate) struct Session {
     pub(crate) turns: Vec<Turn>,
     pub(crate) history: TrimmedHistory,
     pub(crate) subject: Option<Subject>,
+    /// The customer's language for this turn: the message's own when it says enough, else the
+    /// language of their newest earlier message that did (`language::of_turn`), else English.
+    /// Kept as session state derived from the stored messages, so it needs no column of its own.
+    pub(crate) language: Language,
 }
 
 impl Agent {
@@ -162,6 +167,7 @@ impl Agent {
                 turns: Vec::new(),
                 history: TrimmedHistory::default(),
                 subject: None,
+                language: language::of_turn(&req.message, []),
             });
         };
         let row = row.ok_or_else(session_not_found)?;
@@ -183,6 +189,8 @@ impl Agent {
         let turns: Vec<Turn> = rows.iter().filter_map(Turn::from_row).collect();
         let pairs: Vec<_> = turns.iter().map(|t| (t.role, t.text.clone())).collect();
         let history = trim_history(&pairs, self.history_tokens);
+        let earlier = turns.iter().rev().filter(|t| t.role == tria_core::MessageRole::User).map(|t| t.text.as_str());
+        let language = language::of_turn(&req.message, earlier);
         Ok(Session {
             conversation: id,
             opens: None,
@@ -191,6 +199,7 @@ impl Agent {
             subject: subject(&turns),
             turns,
             history,
+            language,
         })
     }
 }

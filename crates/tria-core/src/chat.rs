@@ -111,6 +111,10 @@ pub struct ChatReply {
     /// True when the conversation is now with a person (the bot no longer answers it).
     #[serde(default)]
     pub handoff: bool,
+    /// The customer's language as the reply was written for it (ISO 639-1: `en`, `de`, `es`,
+    /// `fr`): the message's own, or the session's when the message was too short to tell.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub language: Option<String>,
 }
 
 /// An order as shown to the customer. Every number comes from the catalogue or the stored order
@@ -157,9 +161,11 @@ mod tests {
             order: None,
             usage: ReplyUsage::default(),
             handoff: false,
+            language: None,
         };
         let json = serde_json::to_value(&reply).expect("serialises");
         assert!(json.get("order").is_none(), "{json}");
+        assert!(json.get("language").is_none(), "{json}");
         reply.order = Some(OrderSummary {
             order_number: None,
             status: OrderStatus::Draft,

@@ -3,6 +3,7 @@
 //! extraction and a lexicon-based tone (sentiment, urgency). Takes vectors as input; embedding is
 //! the caller's job.
 
+mod concepts;
 mod entities;
 mod examples;
 mod knn;
@@ -12,6 +13,7 @@ mod model;
 mod rules;
 mod tone;
 
+pub use concepts::concepts;
 pub use entities::{Entities, extract_entities};
 pub use examples::{ExampleError, LabelledExample, load_examples, parse_examples};
 pub use knn::ExampleIndex;

@@ -7,7 +7,7 @@
 use tria_core::IntentLabel;
 
 use crate::knn::ExampleIndex;
-use crate::lexical::lexical_features;
+use crate::lexical::intent_features;
 use crate::linear::{LinearHead, Row, TrainOptions};
 use crate::rules::{RuleClassifier, keyword_scores};
 use crate::{Classification, DecidedBy, IntentClassifier, LabelledExample, assess_tone, explicit_intent, extract_entities};
@@ -96,7 +96,9 @@ pub struct Mixing {
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct ModelFit {
     pub mixing: Mixing,
-    /// Accuracy of the full mix on out-of-fold predictions over the training examples.
+    /// Accuracy on out-of-fold predictions over the training examples: the explicit rules, then
+    /// the full mix with the head trained without the example's fold and the example itself
+    /// left out of the neighbours.
     pub cross_validated_accuracy: f32,
     pub folds: usize,
 }
@@ -106,6 +108,9 @@ pub struct IntentModel {
     examples: ExampleIndex,
     head: LinearHead<{ IntentLabel::ALL.len() }>,
     fit: ModelFit,
+    /// The out-of-fold verdict of every training example, in their order: what the k-fold
+    /// figure counts, kept so an eval can say which labels and examples it misses.
+    out_of_fold: Vec<(IntentLabel, f32)>,
     fallback_threshold: f32,
     /// FNV-1a over the examples, their vectors and the options: equal for models that classify alike.
     data_fingerprint: u64,
@@ -192,7 +197,7 @@ impl IntentModel {
         let labels: Vec<IntentLabel> = examples.iter().map(|e| e.label).collect();
         let index = ExampleIndex::new(&labels, vectors);
         let label_ids: Vec<usize> = (0..index.len()).map(|i| index.label_of(i)).collect();
-        let lexical: Vec<Vec<(u32, f32)>> = examples.iter().map(|e| lexical_features(&e.text)).collect();
+        let lexical: Vec<Vec<(u32, f32)>> = examples.iter().map(|e| intent_features(&e.text)).collect();
         let rows: Vec<Row<'_>> = vectors.iter().zip(&lexical).map(|(v, l)| Row { dense: v, sparse: l }).collect();
         let train = options.train_options();
 
@@ -236,12 +241,24 @@ impl IntentModel {
             }
         }
         let mixing = best.1;
-        let correct = held_out.iter().filter(|(h, s, k, truth)| argmax(&mix(h, s, k, mixing)) == *truth).count();
+        // Counted as the classifier answers: the explicit rules first, then the mix.
+        let out_of_fold: Vec<(IntentLabel, f32)> = held_out
+            .iter()
+            .zip(examples)
+            .map(|((h, s, k, _), example)| {
+                explicit_intent(&example.text).unwrap_or_else(|| {
+                    let p = softmax(&mix(h, s, k, mixing));
+                    let best = argmax(&p);
+                    (IntentLabel::ALL[best], p[best])
+                })
+            })
+            .collect();
+        let correct = out_of_fold.iter().zip(&label_ids).filter(|((predicted, _), truth)| *predicted == IntentLabel::ALL[**truth]).count();
         let fit = ModelFit { mixing, cross_validated_accuracy: correct as f32 / held_out.len().max(1) as f32, folds };
         tracing::debug!(?fit, nll = best.0, "intent model fitted");
         let head = LinearHead::train(&rows, &label_ids, train);
         let data_fingerprint = data_fingerprint(examples, vectors, &options);
-        Ok(Self { examples: index, head, fit, fallback_threshold: DEFAULT_FALLBACK_THRESHOLD, data_fingerprint })
+        Ok(Self { examples: index, head, fit, out_of_fold, fallback_threshold: DEFAULT_FALLBACK_THRESHOLD, data_fingerprint })
     }
 
     pub fn with_fallback_threshold(mut self, threshold: f32) -> Self {
@@ -263,6 +280,12 @@ impl IntentModel {
     /// The fitted mixing weights and the out-of-fold accuracy on the training examples.
     pub fn fit(&self) -> ModelFit {
         self.fit
+    }
+
+    /// The out-of-fold verdict (label, confidence) for each training example, in the order the
+    /// examples were given: the k-fold figure per label or per example, and its calibration.
+    pub fn out_of_fold_verdicts(&self) -> &[(IntentLabel, f32)] {
+        &self.out_of_fold
     }
 
     pub fn dimension(&self) -> usize {
@@ -305,7 +328,7 @@ impl IntentClassifier for IntentModel {
         }
         let similarity = self.examples.label_scores(embedding);
         let keywords = keyword_scores(message, &entities);
-        let lexical = lexical_features(message);
+        let lexical = intent_features(message);
         let head = self.head.logits(Row { dense: embedding, sparse: &lexical });
         let probabilities = softmax(&mix(&head, &similarity, &keywords, self.fit.mixing));
         let mut ranked: Vec<(IntentLabel, f32)> = IntentLabel::ALL.iter().copied().zip(probabilities).collect();
@@ -360,6 +383,10 @@ mod tests {
         let fit = model.fit();
         assert!(fit.cross_validated_accuracy > 0.9, "{fit:?}");
         assert_eq!(fit.folds, 5);
+        let verdicts = model.out_of_fold_verdicts();
+        assert_eq!(verdicts.len(), examples.len());
+        let right = verdicts.iter().zip(&examples).filter(|((v, _), e)| *v == e.label).count();
+        assert_eq!(right as f32 / examples.len() as f32, fit.cross_validated_accuracy);
     }
 
     #[test]

@@ -3,6 +3,7 @@
 
 pub mod bm25;
 pub mod chunk;
+pub mod cross_lingual;
 pub mod embed;
 pub mod evidence;
 pub mod flat;

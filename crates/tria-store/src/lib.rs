@@ -15,6 +15,7 @@ mod migration;
 mod pool;
 pub mod records;
 pub mod repo;
+pub mod retention;
 mod store;
 pub mod turn_locks;
 pub mod uploads;

@@ -1,6 +1,7 @@
 //! `eval intents`: accuracy, macro-F1, per-intent precision and recall and the confusion matrix
 //! of the full classifier, with the rules-only classifier for comparison, on the held-out set;
 //! accuracy and macro-F1 on the fresh and multilingual sets; the model's own k-fold accuracy.
+//! With `--intent-fallback`, the cost and gain of the LLM intent fallback (`intent_fallback.rs`).
 
 use std::time::Instant;
 
@@ -94,7 +95,9 @@ fn parse_options(spec: &str) -> anyhow::Result<ModelOptions> {
     Ok(options)
 }
 
-pub(super) fn run(settings: &Settings, verbose: bool) -> anyhow::Result<()> {
+pub(super) use super::intent_fallback::FallbackTarget;
+
+pub(super) fn run(settings: &Settings, verbose: bool, fallback: Option<FallbackTarget<'_>>) -> anyhow::Result<()> {
     let examples = load_examples(&settings.fixtures_dir.join("intents"))?;
     let mut sets = Vec::new();
     for (name, file, about) in SETS {
@@ -136,10 +139,17 @@ pub(super) fn run(settings: &Settings, verbose: bool) -> anyhow::Result<()> {
         "mixing fitted on {}-fold out-of-fold predictions: head {}, k-NN {}, keywords {}; k-fold accuracy on the training examples {:.3}",
         fit.folds, fit.mixing.head_weight, fit.mixing.knn_weight, fit.mixing.keyword_weight, fit.cross_validated_accuracy
     );
+    report_k_fold(&examples, model.out_of_fold_verdicts(), verbose);
 
+    let fallback = fallback.map(|target| super::intent_fallback::FallbackEval::start(settings, target)).transpose()?;
     let mut first = true;
     for set in &sets {
-        report(set, &model, embedder.as_ref(), &example_vectors, verbose, first)?;
+        let verdicts = report(set, &model, embedder.as_ref(), &example_vectors, verbose, first)?;
+        if let Some(fallback) = &fallback {
+            let truth: Vec<IntentLabel> = set.cases.iter().map(|c| c.label).collect();
+            let texts: Vec<&str> = set.cases.iter().map(|c| c.text.as_str()).collect();
+            fallback.report(&model, &texts, &truth, &verdicts)?;
+        }
         first = false;
     }
     Ok(())
@@ -184,7 +194,7 @@ fn report(
     example_vectors: &[Vec<f32>],
     verbose: bool,
     full_report: bool,
-) -> anyhow::Result<()> {
+) -> anyhow::Result<Vec<Classification>> {
     let cases = &set.cases;
     let started = Instant::now();
     let case_texts: Vec<&str> = cases.iter().map(|c| c.text.as_str()).collect();
@@ -221,7 +231,7 @@ fn report(
         if verbose {
             print_misclassified(cases, &verdicts);
         }
-        return Ok(());
+        return Ok(verdicts);
     }
     println!();
     println!("{:<16} {:>7} {:>9} {:>7}", "intent", "support", "precision", "recall");
@@ -263,7 +273,35 @@ fn report(
     if verbose {
         print_misclassified(cases, &verdicts);
     }
-    Ok(())
+    Ok(verdicts)
+}
+
+/// The k-fold figure per label, its calibration and (verbose) the training examples it misses:
+/// the figure options are tuned on, so the one to read when changing training text or features.
+fn report_k_fold(examples: &[tria_intent::LabelledExample], verdicts: &[(IntentLabel, f32)], verbose: bool) {
+    let recall: Vec<String> = IntentLabel::ALL
+        .iter()
+        .map(|label| {
+            let ids: Vec<usize> = (0..examples.len()).filter(|&i| examples[i].label == *label).collect();
+            let right = ids.iter().filter(|&&i| verdicts[i].0 == *label).count();
+            format!("{} {:.3}", label.as_str(), right as f64 / ids.len().max(1) as f64)
+        })
+        .collect();
+    println!("k-fold recall: {}", recall.join(", "));
+    let buckets: Vec<String> = [(0.0f32, 0.5f32), (0.5, 0.7), (0.7, 0.9), (0.9, 1.01)]
+        .iter()
+        .map(|&(lo, hi)| {
+            let in_bucket: Vec<usize> = (0..verdicts.len()).filter(|&i| verdicts[i].1 >= lo && verdicts[i].1 < hi).collect();
+            let right = in_bucket.iter().filter(|&&i| verdicts[i].0 == examples[i].label).count();
+            format!("[{lo:.1}, {:.1}) {} {:.3}", hi.min(1.0), in_bucket.len(), right as f64 / in_bucket.len().max(1) as f64)
+        })
+        .collect();
+    println!("k-fold calibration (bucket messages accuracy): {}", buckets.join("; "));
+    if verbose {
+        for (example, (label, confidence)) in examples.iter().zip(verdicts).filter(|(e, (l, _))| e.label != *l) {
+            println!("  k-fold miss {:<16} -> {:<16} {confidence:.2}  {}", example.label.as_str(), label.as_str(), example.text);
+        }
+    }
 }
 
 fn print_misclassified(cases: &[Case], verdicts: &[Classification]) {

@@ -4,6 +4,7 @@
 mod answers;
 mod conversations;
 pub(crate) mod harness;
+mod intent_fallback;
 mod intents;
 mod retrieval;
 mod safety;
@@ -28,6 +29,15 @@ enum Which {
         /// List every misclassified message.
         #[arg(long)]
         verbose: bool,
+        /// Also put the verdicts below the fallback threshold to an LLM, as the server's intent
+        /// fallback does: `mock` (the in-repo mock LLM) or an OpenAI-compatible base URL
+        /// (key from `llm.api_key` / TRIA_LLM__API_KEY). Reports calls per 100 messages,
+        /// tokens and the accuracy with its answers.
+        #[arg(long, value_name = "mock|BASE_URL")]
+        intent_fallback: Option<String>,
+        /// The model the fallback asks.
+        #[arg(long, default_value = "tria-mock")]
+        fallback_model: String,
     },
     /// Semantic cache (L3) on fixtures/eval/cache_pairs.jsonl: hit and wrong-answer rate per threshold.
     Cache {
@@ -77,7 +87,10 @@ enum Which {
 
 pub(crate) fn run(args: &EvalArgs, settings: &Settings) -> anyhow::Result<()> {
     match &args.which {
-        Which::Intents { verbose } => intents::run(settings, *verbose),
+        Which::Intents { verbose, intent_fallback, fallback_model } => {
+            let fallback = intent_fallback.as_deref().map(|target| intents::FallbackTarget { target, model: fallback_model });
+            intents::run(settings, *verbose, fallback)
+        }
         Which::Retrieval { verbose } => retrieval::run(settings, *verbose),
         Which::Cache { verbose } => crate::eval_cache::run(settings, *verbose),
         Which::Safety { verbose } => safety::run(settings, *verbose),

@@ -81,9 +81,20 @@ fn changed(caller: &ConsoleAuth, updated: &ConversationRow) -> Response {
 pub(crate) async fn take_over(
     State(state): State<AppState>,
     caller: ConsoleAuth,
+    rid: crate::audit::RequestId,
     PathParam(id): PathParam<String>,
 ) -> Result<Response, ApiError> {
     let updated = console(&state).take_over(&caller.tenants, &id).await?;
+    crate::audit::record(
+        &state,
+        crate::audit::Actor { key_id: caller.key_id, role: caller.role },
+        &rid,
+        updated.tenant.as_ref().map(|t| (t.id, t.slug.as_str())),
+        "conversation.taken_over",
+        format!("conversation:{}", updated.id),
+        json!({ "status": updated.status }),
+    )
+    .await;
     Ok(changed(&caller, &updated))
 }
 
@@ -91,9 +102,20 @@ pub(crate) async fn take_over(
 pub(crate) async fn hand_back(
     State(state): State<AppState>,
     caller: ConsoleAuth,
+    rid: crate::audit::RequestId,
     PathParam(id): PathParam<String>,
 ) -> Result<Response, ApiError> {
     let updated = console(&state).hand_back(&caller.tenants, &id).await?;
+    crate::audit::record(
+        &state,
+        crate::audit::Actor { key_id: caller.key_id, role: caller.role },
+        &rid,
+        updated.tenant.as_ref().map(|t| (t.id, t.slug.as_str())),
+        "conversation.handed_back",
+        format!("conversation:{}", updated.id),
+        json!({ "status": updated.status }),
+    )
+    .await;
     Ok(changed(&caller, &updated))
 }
 

@@ -1,6 +1,8 @@
 //! Each tenant's own helpdesk (Gorgias), Slack and LLM, from its settings (`gorgias.*`,
 //! `slack.*`, `llm.*`) and its sealed secrets (`gorgias_api_key`, `slack_webhook_url`,
-//! `slack_signing_secret`, `llm_api_key`); a tenant without its own uses the deployment's.
+//! `slack_signing_secret`, `llm_api_key`, `llm_failover_{1,2}_api_key`); a tenant without its
+//! own uses the deployment's. A tenant's LLM is any provider `tria_llm::build` speaks (OpenAI-
+//! compatible, Anthropic, Azure), followed by its failover list, each a [`LlmRoute`] of its own.
 //! [`TenantIntegrations`] is the helpdesk's [`HelpdeskDirectory`] and the agent's
 //! [`LlmDirectory`], so neither sees a key.
 //!
@@ -18,7 +20,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
-use tria_agent::LlmDirectory;
+use tria_agent::{LlmDirectory, LlmGuard, LlmRoute};
 use tria_console::{HelpdeskDirectory, HelpdeskTargets};
 use tria_core::{TenantContext, TenantId};
 use tria_integrations::slack::SlackWebhook;
@@ -27,7 +29,7 @@ use tria_integrations::{IntegrationProbe, IntegrationState, IntegrationStatus};
 use tria_llm::LlmClient;
 use tria_secrets::{SecretName, SecretStore, SecretValue, SecretsError};
 
-use plan::{DeploymentOffer, KeyFrom, OwnSecrets, Source};
+use plan::{DeploymentOffer, FAILOVER_KEYS, KeyFrom, LlmEndpointPlan, OfferedLlm, OwnSecrets, Source};
 
 /// How long a tenant's clients are used before its secrets are read again.
 pub const RECHECK: Duration = Duration::from_secs(30);
@@ -35,14 +37,17 @@ pub const RECHECK: Duration = Duration::from_secs(30);
 /// Wraps each LLM client built (the server's: metrics and the tenant's spend budget).
 pub type LlmWrapper = Arc<dyn Fn(Arc<dyn LlmClient>) -> Arc<dyn LlmClient> + Send + Sync>;
 
-/// The deployment's `[llm]` when its provider is `openai`.
+/// One provider of the deployment's `[llm]` (unless it is offline).
 pub struct DeploymentLlm {
     /// Already wrapped.
     pub client: Arc<dyn LlmClient>,
+    pub provider: tria_llm::Provider,
     pub base_url: String,
     pub model: String,
     /// Sent only to `base_url`.
     pub api_key: Option<String>,
+    /// `[[llm.failover]]`, in order (their own `failover` empty).
+    pub failover: Vec<DeploymentLlm>,
 }
 
 /// What tenants without their own fall back to, and how tenants' own clients are made.
@@ -89,7 +94,11 @@ pub struct TenantIntegrations {
     deployment: Deployment,
     offer: DeploymentOffer,
     helpdesks: KeptMap<HelpdeskTargets>,
-    llms: KeptMap<Option<Arc<dyn LlmClient>>>,
+    llms: KeptMap<Vec<LlmRoute>>,
+    /// The deployment's providers in failover order, for tenants without their own.
+    deployment_routes: Vec<LlmRoute>,
+    /// The agent's breakers, for `/admin/integrations` (set once the agent is built).
+    llm_guard: std::sync::OnceLock<Arc<LlmGuard>>,
     /// Tenants whose secrets could not be read at their last use (slug → why).
     unreadable: Mutex<HashMap<TenantId, (String, String)>>,
     unrouted_slack_events: AtomicU64,
@@ -107,8 +116,11 @@ impl TenantIntegrations {
             gorgias: deployment.helpdesk.ticketing.is_some(),
             slack_webhook: deployment.helpdesk.slack.is_some(),
             slack_signing_secret: deployment.slack_signing_secret,
-            llm: deployment.llm.as_ref().map(|l| (l.base_url.clone(), l.model.clone())),
+            llm: deployment.llm.as_ref().map(offered),
+            llm_failover: deployment.llm.as_ref().map(|l| l.failover.iter().map(offered).collect()).unwrap_or_default(),
         };
+        let deployment_routes =
+            deployment.llm.iter().flat_map(|l| std::iter::once(l).chain(&l.failover)).map(|l| LlmRoute::new(l.client.clone())).collect();
         Self {
             secrets,
             http: reqwest::Client::new(),
@@ -116,9 +128,17 @@ impl TenantIntegrations {
             offer,
             helpdesks: Mutex::default(),
             llms: Mutex::default(),
+            deployment_routes,
+            llm_guard: std::sync::OnceLock::new(),
             unreadable: Mutex::default(),
             unrouted_slack_events: AtomicU64::new(0),
         }
+    }
+
+    /// The agent's LLM guard, whose breakers `/admin/integrations` shows with each tenant's
+    /// providers (the agent is built after this; the first call wins).
+    pub fn set_llm_guard(&self, guard: Arc<LlmGuard>) {
+        let _ = self.llm_guard.set(guard);
     }
 
     /// Drops what was built for `tenant` (its secrets changed); the next use builds afresh.
@@ -211,54 +231,71 @@ impl TenantIntegrations {
         })
     }
 
-    async fn llm_for(&self, tenant: &TenantContext) -> Option<Arc<dyn LlmClient>> {
+    /// The tenant's LLMs in failover order (empty: the offline responder).
+    async fn llm_for(&self, tenant: &TenantContext) -> Vec<LlmRoute> {
         let settings = settings_hash(tenant, "llm");
-        if let Some(client) = Self::fresh(&self.llms, tenant.id, settings) {
-            return client;
+        if let Some(routes) = Self::fresh(&self.llms, tenant.id, settings) {
+            return routes;
         }
-        let Ok(values) = self.read(tenant, &[SecretName::LlmApiKey]).await else {
+        let names = [SecretName::LlmApiKey, FAILOVER_KEYS[0], FAILOVER_KEYS[1]];
+        let Ok(values) = self.read(tenant, &names).await else {
             // A tenant's own provider without its key is not used; nor is anyone else's.
-            return None;
+            return Vec::new();
         };
-        let key = &values[0];
-        let own = OwnSecrets { llm_api_key: key.is_some(), ..OwnSecrets::default() };
-        let inputs = hash_of(&[&settings.to_string(), key.as_ref().map(SecretValue::expose).unwrap_or_default()]);
+        let own = OwnSecrets {
+            llm_api_key: values[0].is_some(),
+            llm_failover_api_keys: [values[1].is_some(), values[2].is_some()],
+            ..OwnSecrets::default()
+        };
+        let expose = |v: &Option<SecretValue>| v.as_ref().map(SecretValue::expose).unwrap_or_default().to_owned();
+        let inputs = hash_of(&[&settings.to_string(), &expose(&values[0]), "\u{0}", &expose(&values[1]), "\u{0}", &expose(&values[2])]);
         Self::keep(&self.llms, tenant.id, settings, inputs, || {
             let plan = plan::llm(&tenant.settings, own, &self.offer);
-            let client = match (&plan.source, &plan.base_url, &plan.model) {
-                (Source::Deployment, ..) => self.deployment.llm.as_ref().map(|l| l.client.clone()),
-                (Source::Own, Some(url), Some(model)) => {
-                    let api_key = match plan.api_key {
-                        KeyFrom::Own => key.as_ref().map(|k| k.expose().to_owned()),
-                        KeyFrom::Deployment => self.deployment.llm.as_ref().and_then(|l| l.api_key.clone()),
-                        KeyFrom::None => None,
-                    };
-                    self.own_llm(tenant, url, model, api_key)
-                }
+            let routes = match plan.source {
+                Source::Deployment => self.deployment_routes.clone(),
+                Source::Own => std::iter::once(&plan.primary)
+                    .chain(&plan.failover)
+                    .filter_map(|endpoint| {
+                        let secret = endpoint.api_key_secret.and_then(|name| names.iter().position(|n| *n == name));
+                        let api_key = match endpoint.api_key {
+                            KeyFrom::Own => secret.and_then(|i| values[i].as_ref()).map(|k| k.expose().to_owned()),
+                            KeyFrom::Deployment => self.deployment.llm.as_ref().and_then(|l| l.api_key.clone()),
+                            KeyFrom::None => None,
+                        };
+                        self.own_llm(tenant, endpoint, api_key)
+                    })
+                    .collect(),
                 _ => {
-                    tracing::warn!(tenant = %tenant.slug, missing = ?plan.missing, "tenant LLM incomplete; the offline responder answers");
-                    None
+                    tracing::warn!(tenant = %tenant.slug, missing = ?plan.primary.missing, "tenant LLM incomplete; the offline responder answers");
+                    Vec::new()
                 }
             };
-            (client, plan.source)
+            (routes, plan.source)
         })
     }
 
-    fn own_llm(&self, tenant: &TenantContext, url: &str, model: &str, api_key: Option<String>) -> Option<Arc<dyn LlmClient>> {
-        let mut config = tria_llm::OpenAiConfig::new(url, model).with_timeout(self.deployment.llm_timeout);
-        if let Some(key) = api_key {
-            config = config.with_api_key(key);
-        }
-        if let Some(headers) = &self.deployment.llm_headers {
-            config = config.with_header_source(headers.clone());
-        }
-        match tria_llm::OpenAiClient::new(config) {
+    /// One of the tenant's own providers, wrapped and keyed to the tenant; `None` (logged) when
+    /// the plan says something is missing or the client cannot be built.
+    fn own_llm(&self, tenant: &TenantContext, endpoint: &LlmEndpointPlan, api_key: Option<String>) -> Option<LlmRoute> {
+        let (Some(provider), Some(url), Some(model), true) =
+            (endpoint.provider, &endpoint.base_url, &endpoint.model, endpoint.missing.is_empty())
+        else {
+            tracing::warn!(tenant = %tenant.slug, missing = ?endpoint.missing, "tenant LLM provider incomplete; left out");
+            return None;
+        };
+        let mut config = tria_llm::ProviderConfig::new(provider, url.clone(), model.clone());
+        config.api_key = api_key;
+        config.deployment.clone_from(&endpoint.deployment);
+        config.api_version.clone_from(&endpoint.api_version);
+        config.http.timeout = self.deployment.llm_timeout;
+        config.http.header_source.clone_from(&self.deployment.llm_headers);
+        match tria_llm::build(config) {
             Ok(client) => {
-                tracing::info!(tenant = %tenant.slug, base_url = %url, %model, "tenant LLM built");
-                Some((self.deployment.wrap_llm)(Arc::new(client)))
+                tracing::info!(tenant = %tenant.slug, %provider, base_url = %url, %model, "tenant LLM built");
+                Some(LlmRoute::scoped(&tenant.slug, (self.deployment.wrap_llm)(client)))
             }
             Err(err) => {
-                tracing::warn!(tenant = %tenant.slug, error = %err, "tenant LLM could not be built; the offline responder answers");
+                tracing::warn!(tenant = %tenant.slug, %provider, error = %err, "tenant LLM could not be built; left out");
                 None
             }
         }
@@ -266,7 +303,10 @@ impl TenantIntegrations {
 
     /// Every tenant's integrations as configured (names of secrets, never values), for
     /// `/admin/integrations`.
+    /// Each LLM provider of a tenant carries its breaker's state (`not_called` before its first
+    /// call) once [`TenantIntegrations::set_llm_guard`] has been given the agent's guard.
     pub(crate) async fn describe(&self, store: &tria_store::Store) -> Result<Value, crate::ApiError> {
+        let guard = self.llm_guard.get().map(Arc::as_ref);
         let tenants = store.tenants().list().await?;
         let unreadable = lock(&self.unreadable).clone();
         let mut rows = Vec::with_capacity(tenants.len());
@@ -281,13 +321,19 @@ impl TenantIntegrations {
                 slack_webhook_url: has(SecretName::SlackWebhookUrl),
                 slack_signing_secret: has(SecretName::SlackSigningSecret),
                 llm_api_key: has(SecretName::LlmApiKey),
+                llm_failover_api_keys: FAILOVER_KEYS.map(has),
             };
+            let llm = plan::llm(&tenant.settings, own, &self.offer);
             let mut row = json!({
                 "tenant": tenant.slug,
                 "helpdesk": plan::helpdesk(&tenant.settings, own, &self.offer),
                 "slack": plan::slack(&tenant.settings, own, &self.offer),
-                "llm": plan::llm(&tenant.settings, own, &self.offer),
+                "llm": llm,
             });
+            row["llm"]["breaker"] = breaker_state(guard, llm.primary.breaker_key(llm.source, &tenant.slug));
+            for (i, entry) in llm.failover.iter().enumerate() {
+                row["llm"]["failover"][i]["breaker"] = breaker_state(guard, entry.breaker_key(llm.source, &tenant.slug));
+            }
             if let Some((_, why)) = unreadable.get(&tenant.id) {
                 row["error"] = json!(why);
             }
@@ -307,7 +353,30 @@ impl HelpdeskDirectory for TenantIntegrations {
 #[async_trait::async_trait]
 impl LlmDirectory for TenantIntegrations {
     async fn for_tenant(&self, tenant: &TenantContext) -> Option<Arc<dyn LlmClient>> {
+        self.llm_for(tenant).await.into_iter().next().map(|route| route.client)
+    }
+
+    async fn routes_for_tenant(&self, tenant: &TenantContext) -> Vec<LlmRoute> {
         self.llm_for(tenant).await
+    }
+}
+
+fn offered(llm: &DeploymentLlm) -> OfferedLlm {
+    OfferedLlm { provider: llm.provider, base_url: llm.base_url.clone(), model: llm.model.clone() }
+}
+
+/// A provider's breaker as `/admin/integrations` shows it: its key and state, never a secret.
+fn breaker_state(guard: Option<&LlmGuard>, key: Option<String>) -> Value {
+    let (Some(guard), Some(key)) = (guard, key) else { return Value::Null };
+    match guard.provider_status(&key) {
+        Some(p) => json!({
+            "key": key,
+            "state": p.breaker.state,
+            "status": p.integration_status(),
+            "held_back_ms": p.held_back_ms,
+            "last_failure": p.last_failure,
+        }),
+        None => json!({ "key": key, "state": "not_called" }),
     }
 }
 
@@ -344,8 +413,8 @@ pub struct Wired {
 }
 
 /// The tenants' integrations over the deployment's `[integrations.gorgias]`,
-/// `[integrations.slack]` and `[llm]` (`llm`: its client and prompts when its provider is
-/// `openai`; `wrap_llm` wraps that client and each tenant's own).
+/// `[integrations.slack]` and `[llm]` (`llm`: its client and prompts unless it is offline,
+/// then `[[llm.failover]]`'s; `wrap_llm` wraps those clients and each tenant's own).
 pub fn from_settings(
     settings: &tria_config::Settings,
     store: &tria_store::Store,
@@ -360,18 +429,25 @@ pub fn from_settings(
         }),
         slack: settings.integrations.slack.webhook_url.as_ref().map(|url| SlackWebhook::new(http.clone(), url)),
     };
-    let (llm, prompts, llm_description) = match llm {
-        Some((client, prompts)) => {
-            let description = format!("{} at {}", settings.llm.model, settings.llm.base_url);
+    let (llm, prompts, llm_description) = match (llm, provider_of(settings.llm.provider)) {
+        (Some((client, prompts)), Some(provider)) => {
+            let failover =
+                settings.llm.failover.iter().map(|entry| failover_llm(entry, &settings.llm, &wrap_llm)).collect::<Result<Vec<_>, _>>()?;
+            let mut description = format!("{provider} {} at {}", settings.llm.model, settings.llm.base_url);
+            for entry in &failover {
+                description.push_str(&format!(", then {} {} at {}", entry.provider, entry.model, entry.base_url));
+            }
             let deployment = DeploymentLlm {
                 client: wrap_llm(client),
+                provider,
                 base_url: settings.llm.base_url.clone(),
                 model: settings.llm.model.clone(),
                 api_key: Some(settings.llm.api_key.clone()).filter(|k| !k.is_empty()),
+                failover,
             };
             (Some(deployment), prompts, description)
         }
-        None => (None, crate::startup::prompt_library()?, "offline grounded responder (tenants may bring their own LLM)".to_owned()),
+        _ => (None, crate::startup::prompt_library()?, "offline grounded responder (tenants may bring their own LLM)".to_owned()),
     };
     let deployment = Deployment {
         helpdesk,
@@ -384,4 +460,39 @@ pub fn from_settings(
     let integrations = Arc::new(TenantIntegrations::new(secrets, deployment));
     let helpdesk = Arc::new(tria_console::Helpdesk::with_directory(store.clone(), integrations.clone()));
     Ok(Wired { integrations, helpdesk, prompts, llm_description })
+}
+
+fn provider_of(provider: tria_config::LlmProvider) -> Option<tria_llm::Provider> {
+    match provider {
+        tria_config::LlmProvider::Offline => None,
+        tria_config::LlmProvider::OpenAi => Some(tria_llm::Provider::OpenAi),
+        tria_config::LlmProvider::Azure => Some(tria_llm::Provider::Azure),
+        tria_config::LlmProvider::Anthropic => Some(tria_llm::Provider::Anthropic),
+    }
+}
+
+/// One `[[llm.failover]]` entry's client, wrapped, with `[llm]`'s timeout and trace headers.
+fn failover_llm(
+    entry: &tria_config::LlmEndpoint,
+    llm: &tria_config::LlmSettings,
+    wrap_llm: &LlmWrapper,
+) -> Result<DeploymentLlm, crate::startup::StartupError> {
+    let provider =
+        provider_of(entry.provider).ok_or_else(|| crate::startup::StartupError::Llm("llm.failover: offline is no provider".into()))?;
+    let given = |value: &str| (!value.is_empty()).then(|| value.to_owned());
+    let mut config = tria_llm::ProviderConfig::new(provider, entry.base_url.clone(), entry.model.clone());
+    config.api_key = given(&entry.api_key);
+    config.deployment = given(&entry.deployment);
+    config.api_version = given(&entry.api_version);
+    config.http.timeout = llm.timeout;
+    config.http.header_source = Some(Arc::new(crate::telemetry::outgoing_trace_headers));
+    let client = tria_llm::build(config).map_err(|e| crate::startup::StartupError::Llm(format!("llm.failover: {e}")))?;
+    Ok(DeploymentLlm {
+        client: wrap_llm(client),
+        provider,
+        base_url: entry.base_url.clone(),
+        model: entry.model.clone(),
+        api_key: given(&entry.api_key),
+        failover: Vec::new(),
+    })
 }

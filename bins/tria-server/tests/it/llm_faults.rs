@@ -164,11 +164,11 @@ async fn every_chat_is_answered_in_time_whatever_the_provider_does_and_the_break
         let scrape = metrics(&app).await;
         if matches!(fault, Fault::RateLimited { .. }) {
             assert!(detail.contains("rate-limited (429)"), "{name}: {detail}");
-            assert!(scrape.contains(r#"tria_llm_held_back{provider="tria-mock"} 1"#), "{name}:\n{scrape}");
+            assert!(scrape.contains(r#"tria_llm_held_back{provider="openai/tria-mock"} 1"#), "{name}:\n{scrape}");
             assert!(reasons.iter().all(|r| r == "rate_limited"), "{name}: {reasons:?}");
         } else {
             assert!(detail.contains("circuit open") && detail.contains("last failure"), "{name}: {detail}");
-            assert!(scrape.contains(r#"tria_llm_breaker_state{provider="tria-mock"} 2"#), "{name}:\n{scrape}");
+            assert!(scrape.contains(r#"tria_llm_breaker_state{provider="openai/tria-mock"} 2"#), "{name}:\n{scrape}");
             let providers = admin_llm_statuses(&app, &admin).await;
             assert!(
                 providers.iter().any(|p| p["status"]["state"] == "degraded" && p["breaker"]["state"] == "open"),
@@ -200,7 +200,7 @@ async fn every_chat_is_answered_in_time_whatever_the_provider_does_and_the_break
         assert!(mock.stats().requests > calls, "{name}: the probe went to the provider");
         let llm = health_llm(&app).await;
         assert_eq!(llm["status"], "ok", "{name}: closed again: {llm}");
-        assert!(metrics(&app).await.contains(r#"tria_llm_breaker_state{provider="tria-mock"} 0"#), "{name}");
+        assert!(metrics(&app).await.contains(r#"tria_llm_breaker_state{provider="openai/tria-mock"} 0"#), "{name}");
     }
     let scrape = metrics(&app).await;
     for reason in ["deadline", "circuit_open", "rate_limited", "llm_error"] {

@@ -94,9 +94,11 @@ async fn setup(deployment_llm: Option<&str>) -> Setup {
             tria_llm::OpenAiConfig::new(url, "gpt-4o-mini").with_api_key(DEPLOYMENT_LLM_KEY).with_retry(tria_llm::RetryPolicy::none());
         DeploymentLlm {
             client: Arc::new(tria_llm::OpenAiClient::new(config).expect("client")),
+            provider: tria_llm::Provider::OpenAi,
             base_url: url.to_owned(),
             model: "gpt-4o-mini".into(),
             api_key: Some(DEPLOYMENT_LLM_KEY.into()),
+            failover: Vec::new(),
         }
     });
     let secrets = SecretStore::new(db.store.clone(), Keyring::new(MasterKey::generate(), Vec::new()));

@@ -34,7 +34,10 @@ impl Agent {
         let tenant = turn.tenant;
         let message = question.text(turn);
         let cache_started = Instant::now();
-        let context = self.cache_context(tenant.id, session).await;
+        // A reply in another language than English is not shared through the cache: its key is
+        // the message alone, and L3 matches across phrasings, so an English reply could be served
+        // to a German question or the reverse. Without a context the cache is bypassed.
+        let context = if session.language.is_english() { self.cache_context(tenant.id, session).await } else { None };
         let usage_slot = Mutex::new(ReplyUsage::default());
         let ask = Ask {
             message,
@@ -43,6 +46,7 @@ impl Agent {
             customer: session.customer,
             clock: &turn.clock,
             sink: turn.sink.as_ref(),
+            language: session.language,
         };
         let classify = || turn.clock.time_async(Stage::Intent, self.intent(tenant.id, message, question.subject_intent));
         let generate = |c| {

@@ -37,6 +37,7 @@ impl Agent {
             usage: outcome.usage,
             handoff,
             order,
+            language: Some(session.language.code().to_owned()),
         };
         match then {
             Then::Reply | Then::WithPerson => {}

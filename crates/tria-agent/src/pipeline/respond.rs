@@ -5,6 +5,7 @@
 //! and a streamed reply is checked one sentence at a time as it is sent (`generation.rs`).
 
 use tria_core::{IntentVerdict, ReplyUsage, SourceRef, TenantContext};
+use tria_guard::PersonalDataAllowance;
 use tria_intent::Classification;
 use tria_rag::ProductHit;
 
@@ -34,6 +35,36 @@ impl Drafted {
 }
 
 impl Agent {
+    /// The personal data an LLM reply may mention: the tenant's published contact details
+    /// (`support_email`, `support_phone`, and what its documents and catalogue say: the
+    /// grounding) and the customer's own (their profile's email, what they wrote in this
+    /// conversation). Anything else is someone else's (`generation::validate_reply`).
+    async fn personal_data_allowance(&self, tenant: &TenantContext, ask: Ask<'_>, grounding: &[(String, String)]) -> PersonalDataAllowance {
+        let mut allowance = PersonalDataAllowance::new();
+        for key in ["support_email", "support_phone"] {
+            if let Some(value) = tenant.settings.get(key).and_then(|v| v.as_str()) {
+                allowance.allow_contact(value);
+            }
+        }
+        for (_, text) in grounding {
+            allowance.allow_text(text);
+        }
+        allowance.allow_text(ask.message);
+        for earlier in ask.history.iter().filter(|m| m.role == tria_llm::Role::User) {
+            allowance.allow_text(&earlier.content);
+        }
+        if let Some(customer) = ask.customer {
+            match self.store().customers().get(tenant.id, customer).await {
+                Ok(Some(profile)) if !profile.email.is_empty() => {
+                    allowance.allow_contact(&profile.email);
+                }
+                Ok(_) => {}
+                Err(error) => tracing::warn!(%error, "customer profile unreadable: only the tenant's details may be in the reply"),
+            }
+        }
+        allowance
+    }
+
     /// The reply grounded in what retrieval found, and what it cites.
     pub(crate) async fn draft(
         &self,
@@ -55,7 +86,9 @@ impl Agent {
                 Drafted { text, sources, usage }
             }
             Retrieved::Policies(hits) => {
-                let offline = clock.time(Stage::Generation, || responder::compose(tenant, classification.label, ask.message, &hits));
+                let question = ask.retrieval_query();
+                let offline =
+                    clock.time(Stage::Generation, || responder::compose(tenant, classification.label, &question, &hits, ask.language));
                 let sources = hits.iter().map(|h| h.source_ref()).collect();
                 let grounding: Vec<(String, String)> =
                     hits.iter().map(|h| (format!("{} › {}", h.chunk.title, h.chunk.heading_path), h.chunk.text.clone())).collect();
@@ -80,9 +113,11 @@ impl Agent {
             return (offline, ReplyUsage::default());
         }
         let Some(llm) = self.llm_for(tenant).await else { return (offline, ReplyUsage::default()) };
-        // Every call of this turn ends by its deadline, behind the provider's breaker.
-        let llm = LlmParts { client: self.llm_guard().guard(llm.client, ask.clock.started()), ..llm };
+        // Every call of this turn ends by its deadline, behind each provider's breaker, in failover order.
+        let llm = LlmParts { client: self.llm_guard().guard_routes(&llm.routes, ask.clock.started()), ..llm };
+        let personal = self.personal_data_allowance(tenant, ask, grounding).await;
         let request = GenerationRequest {
+            personal: &personal,
             tenant,
             label: classification.label,
             message: ask.message,
@@ -90,6 +125,7 @@ impl Agent {
             history: ask.history,
             clock: ask.clock,
             must_name,
+            language: ask.language,
         };
         let generated = match (ask.sink, ask.conversation) {
             (Some(sink), Some(conversation)) => {

@@ -33,7 +33,10 @@ impl Agent {
                 return Ok(Retrieved::Products(relevant));
             }
         }
-        let hits = clock.time_async(Stage::Retrieval, self.policy_hits(tenant.id, &index, message, TOP_K)).await;
+        // Policies across languages: the message with its topics' English words (catalogue
+        // rows are matched on the message as written: product names and SKUs are not translated).
+        let query = ask.retrieval_query();
+        let hits = clock.time_async(Stage::Retrieval, self.policy_hits(tenant.id, &index, &query, TOP_K)).await;
         Ok(Retrieved::Policies(hits))
     }
 }

@@ -10,6 +10,7 @@ mod knowledge_jobs;
 mod ledger;
 mod orders;
 mod outbox_backlog;
+mod retention;
 mod seed;
 mod tenancy;
 mod turn_locks;
