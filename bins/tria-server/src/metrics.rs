@@ -326,8 +326,41 @@ async fn scrape_time_registry(state: &AppState) -> Registry {
     llm_guard_metrics(state, &mut r);
     outbox_metrics(state, &mut r).await;
     cache_metrics(state, &mut r).await;
+    retention_metrics(state, &mut r);
     process_metrics(&mut r);
     r
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct RetentionKindLabels {
+    kind: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct RetentionRunLabels {
+    outcome: &'static str,
+}
+
+/// What this replica's retention passes deleted, by kind, and how its passes ended (`skipped`:
+/// another replica held the retention lock). Summed over replicas, the deletions are the total.
+fn retention_metrics(state: &AppState, r: &mut Registry) {
+    let Some(totals) = state.retention() else { return };
+    let t = totals.snapshot();
+    let deleted = Family::<RetentionKindLabels, Counter>::default();
+    for (kind, n) in [
+        ("conversations", t.removed.conversations),
+        ("messages", t.removed.messages),
+        ("escalations", t.removed.escalations),
+        ("audit_entries", t.removed.audit_entries),
+    ] {
+        deleted.get_or_create(&RetentionKindLabels { kind }).inc_by(n);
+    }
+    r.register("retention_deleted", "Rows deleted by this replica's retention passes, by kind", deleted);
+    let runs = Family::<RetentionRunLabels, Counter>::default();
+    for (outcome, n) in [("done", t.runs_done), ("skipped", t.runs_skipped), ("failed", t.runs_failed)] {
+        runs.get_or_create(&RetentionRunLabels { outcome }).inc_by(n);
+    }
+    r.register("retention_runs", "Retention passes tried by this replica, by outcome", runs);
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]

@@ -94,6 +94,22 @@ pub fn provider_config(llm: &tria_config::LlmSettings) -> Option<tria_llm::Provi
     Some(config)
 }
 
+/// The retention job over `[retention]` (each tenant's `settings.retention` over its defaults).
+pub fn retention_job(store: &tria_store::Store, retention: &tria_config::RetentionSettings) -> tria_store::retention::RetentionJob {
+    let defaults = tria_store::retention::RetentionPolicy {
+        transcripts_days: retention.transcripts_days,
+        escalations_days: retention.escalations_days,
+        audit_days: retention.audit_days,
+    };
+    let options = tria_store::retention::RetentionOptions {
+        defaults,
+        batch_size: retention.batch_size,
+        pause: retention.batch_pause,
+        ..tria_store::retention::RetentionOptions::default()
+    };
+    tria_store::retention::RetentionJob::new(store, options)
+}
+
 /// The built-in LLM price table with the deployment's `[llm.prices]` over it: what the cost
 /// ledger and each reply's reported cost price tokens at.
 pub fn price_table(llm: &tria_config::LlmSettings) -> tria_llm::PriceTable {
@@ -338,6 +354,8 @@ pub async fn build_state(settings: &Settings) -> Result<(AppState, StartupReport
     if let Some(xero) = &integrations.xero_tenants {
         state = state.with_xero_tenants(xero.clone());
     }
+    let retention = retention_job(state.store(), &settings.retention);
+    state = state.with_retention(retention.totals());
     report.background = crate::integrations::Background::start(integrations.worker, integrations.fake_xero);
     if let Some(xero) = integrations.xero_tenants {
         // Other replicas' revocations and reconnections reach this one's /health.
@@ -356,6 +374,9 @@ pub async fn build_state(settings: &Settings) -> Result<(AppState, StartupReport
     let reload: Arc<dyn tria_store::import_jobs::ImportFinished> = Arc::new(crate::catalogue_upload::ImportReload(state.clone()));
     let import_poll = settings.import.job_poll;
     report.background.spawn(move |stop| imports.run(reload, import_poll, stop));
+    // Data past its tenant's retention limits is deleted by one replica at a time.
+    let retention_every = settings.retention.interval;
+    report.background.spawn(move |stop| retention.run(retention_every, stop));
     // L3's evidence passages are embedded in the background, so the first customer of each
     // tenant after a first start does not wait seconds for them (later starts read them from
     // the vector cache). Until they are ready, L3 matches on its plain threshold.

@@ -85,6 +85,8 @@ struct Inner {
     ledger: Option<Arc<tria_agent::ledger::LlmLedger>>,
     /// Tenants' own Xero connections; `None` without `[integrations.xero_app]`.
     xero_tenants: Option<Arc<crate::xero_connect::XeroTenants>>,
+    /// The retention job's figures (`None` until the job is started).
+    retention: Option<Arc<tria_store::retention::RetentionTotals>>,
     /// Each tenant's own helpdesk, Slack and LLM (`None`: every tenant uses the deployment's).
     tenant_integrations: Option<Arc<crate::tenant_integrations::TenantIntegrations>>,
     insights: tria_console::CustomerInsights,
@@ -155,6 +157,7 @@ impl AppState {
                 secrets: None,
                 ledger: None,
                 xero_tenants: None,
+                retention: None,
                 tenant_integrations: None,
                 insights: tria_console::CustomerInsights::default(),
             }),
@@ -214,6 +217,19 @@ impl AppState {
             None => tracing::error!("Xero tenants set after the state was shared; ignored"),
         }
         self
+    }
+
+    /// Reports the retention job's figures in `/metrics` (call before the state is shared).
+    pub fn with_retention(mut self, totals: Arc<tria_store::retention::RetentionTotals>) -> Self {
+        match Arc::get_mut(&mut self.inner) {
+            Some(inner) => inner.retention = Some(totals),
+            None => tracing::error!("retention figures set after the state was shared; ignored"),
+        }
+        self
+    }
+
+    pub(crate) fn retention(&self) -> Option<&tria_store::retention::RetentionTotals> {
+        self.inner.retention.as_deref()
     }
 
     pub fn xero_tenants(&self) -> Option<&crate::xero_connect::XeroTenants> {

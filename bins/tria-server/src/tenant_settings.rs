@@ -124,6 +124,20 @@ const LLM: &[(&str, Kind)] = &[
     ("failover", Kind::List { max: MAX_LLM_FAILOVER, item: LLM_ENDPOINT }),
 ];
 
+/// `settings.retention`: how long the tenant's data is kept, read by the retention job
+/// (`tria_store::retention`); `null` or absent leaves the deployment's `[retention]` default.
+const RETENTION: &[(&str, Kind)] = &[
+    (
+        "transcripts_days",
+        Kind::Int { min: 1, max: 3650, note: " (days after a conversation's last activity; null: the deployment's default)" },
+    ),
+    (
+        "escalations_days",
+        Kind::Int { min: 1, max: 3650, note: " (days after an escalation's last change; null: the deployment's default)" },
+    ),
+    ("audit_days", Kind::Int { min: 1, max: 3650, note: " (days an audit entry is kept; null: the deployment's default)" }),
+];
+
 /// Every key of a tenant's settings the code reads (`ratelimit.rs`, `budget.rs`,
 /// `tria_agent::orders::rules`, `generation.rs`, `helpdesk.rs`, the responder and hand-off).
 const SETTINGS: &[(&str, Kind)] = &[
@@ -143,6 +157,7 @@ const SETTINGS: &[(&str, Kind)] = &[
     ("slack", Kind::Object(SLACK)),
     ("llm", Kind::Object(LLM)),
     ("invoicing", Kind::Object(INVOICING)),
+    ("retention", Kind::Object(RETENTION)),
 ];
 
 fn refuse(path: &str, expected: &str) -> ApiError {

@@ -9,6 +9,7 @@ mod layers;
 mod llm_failover;
 mod llm_prices;
 mod raw;
+mod retention;
 mod secrets;
 mod settings;
 mod xero_app;
@@ -20,6 +21,7 @@ pub use layers::{ConfigSources, DEFAULT_PROFILE, load};
 pub use llm_failover::{LlmEndpoint, MAX_FAILOVER, RawLlmEndpoint};
 pub use llm_prices::{ModelPriceSetting, RawModelPrice};
 pub use raw::RawSettings;
+pub use retention::{MAX_RETENTION_DAYS, RawRetention, RetentionSettings};
 pub use secrets::{RawSecrets, RedactedText, SecretsSettings};
 pub use settings::{
     CacheSettings, DatabaseSettings, EmbeddingProvider, GorgiasSettings, IntegrationSettings, LimitSettings, LlmProvider, LlmSettings,

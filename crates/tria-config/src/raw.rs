@@ -28,6 +28,8 @@ pub struct RawSettings {
     pub intent: crate::intent::RawIntent,
     #[serde(default)]
     pub secrets: crate::secrets::RawSecrets,
+    #[serde(default)]
+    pub retention: crate::retention::RawRetention,
 }
 
 /// `[integrations.*]`: every external system is off unless configured.

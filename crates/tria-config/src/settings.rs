@@ -30,6 +30,7 @@ pub struct Settings {
     pub import: crate::import::ImportSettings,
     pub intent: crate::intent::IntentSettings,
     pub secrets: crate::secrets::SecretsSettings,
+    pub retention: crate::retention::RetentionSettings,
 }
 
 /// Overload protection: the chat concurrency gate and per-tenant request rates.
@@ -341,6 +342,7 @@ impl Settings {
         let import = crate::import::validate_import(&raw.import)?;
         let intent = crate::intent::validate_intent(&raw.intent)?;
         let secrets = crate::secrets::validate_secrets(&raw.secrets, &profile, &data_dir)?;
+        let retention = crate::retention::validate_retention(&raw.retention)?;
 
         Ok(Settings {
             integrations,
@@ -348,6 +350,7 @@ impl Settings {
             import,
             intent,
             secrets,
+            retention,
             limits,
             profile,
             listen,

@@ -17,8 +17,8 @@
 //! process and an in-process lock is enough. Between batches the job yields (and sleeps
 //! `pause`), so chat writes are never queued behind a long delete.
 
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};

@@ -54,3 +54,49 @@ async fn metrics_cover_requests_chat_latency_cache_pool_limits_and_the_process()
     assert!(!text.contains("0b7c6b0e"), "raw paths never become labels");
     assert!(text.lines().filter(|l| !l.starts_with('#') && !l.is_empty()).all(|l| l.starts_with("tria_")), "every series is prefixed");
 }
+
+#[tokio::test]
+async fn retention_passes_are_counted_by_kind_and_outcome() {
+    let db = crate::seeded_db().await;
+    let store = db.store.clone();
+    // A tenant keeping transcripts 30 days, whose one conversation is 40 days quiet by the
+    // pass's clock; the seeded tenants keep everything (the deployment's default).
+    let northwind = store
+        .tenants()
+        .create(tria_store::repo::NewTenant {
+            name: "Retained".into(),
+            slug: "retained".into(),
+            currency: "USD".into(),
+            tone: Default::default(),
+            settings: json!({ "retention": { "transcripts_days": 30 } }),
+        })
+        .await
+        .expect("tenant");
+    let conv = tria_core::ConversationId::new_random();
+    let exchange = tria_store::repo::Exchange {
+        conversation: conv,
+        opens_conversation: Some(tria_store::repo::NewConversation { customer: None, channel: "api".into() }),
+        user: tria_store::repo::NewMessage::new(tria_core::MessageRole::User, "hello"),
+        assistant: tria_store::repo::NewMessage::new(tria_core::MessageRole::Assistant, "hi"),
+    };
+    store.conversations().record_exchange(northwind.id, exchange).await.expect("record");
+    let retention = tria_server::startup::retention_job(&store, &tria_config::RetentionSettings::default());
+    let now = chrono::Utc::now() + chrono::Duration::days(40);
+    assert!(matches!(retention.run_once(now).await.expect("pass"), tria_store::retention::RetentionRun::Done(_)));
+    assert!(store.conversations().get(northwind.id, conv).await.expect("get").is_none());
+
+    let agent = tria_agent::Agent::builder(store.clone()).build();
+    let state = tria_server::AppState::new(store.clone(), agent, Vec::new(), tria_server::ServiceSettings::default())
+        .with_retention(retention.totals());
+    let app = TestApp::from_state(state, db);
+    let text = scrape(&app).await;
+    for expected in [
+        r#"tria_retention_deleted_total{kind="conversations"} 1"#,
+        r#"tria_retention_deleted_total{kind="messages"} 2"#,
+        r#"tria_retention_deleted_total{kind="escalations"} 0"#,
+        r#"tria_retention_runs_total{outcome="done"} 1"#,
+        r#"tria_retention_runs_total{outcome="skipped"} 0"#,
+    ] {
+        assert!(text.contains(expected), "missing `{expected}` in:\n{text}");
+    }
+}

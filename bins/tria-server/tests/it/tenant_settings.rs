@@ -287,3 +287,39 @@ fn arbitrary_values_in_every_settings_field_never_give_a_5xx_or_a_panic() {
     }
     eprintln!("settings fuzz: {cases} cases in {:?}", started.elapsed());
 }
+
+#[tokio::test]
+async fn retention_limits_are_whole_days_from_1_to_3650_or_null_and_anything_else_is_refused_422() {
+    let app = TestApp::new().await;
+    let admin = app.admin_key().await;
+    let cases = [
+        (json!({ "retention": { "transcripts_days": 0 } }), "settings.retention.transcripts_days"),
+        (json!({ "retention": { "transcripts_days": 3651 } }), "settings.retention.transcripts_days"),
+        (json!({ "retention": { "escalations_days": 1.5 } }), "settings.retention.escalations_days"),
+        (json!({ "retention": { "escalations_days": -30 } }), "settings.retention.escalations_days"),
+        (json!({ "retention": { "audit_days": "90" } }), "settings.retention.audit_days"),
+        (json!({ "retention": { "audit_days": 1e12 } }), "settings.retention.audit_days"),
+    ];
+    for (settings, field) in cases {
+        let (status, json) = patch_settings(&app, &admin, settings.clone()).await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{settings} → {json}");
+        assert_eq!(error_code(&json), "invalid_field", "{json}");
+        let message = json["error"]["message"].as_str().unwrap_or_default();
+        assert!(message.starts_with(&format!("{field} must be a whole number from 1 to 3650")), "{settings}: {message}");
+    }
+    let (status, json) = patch_settings(&app, &admin, json!({ "retention": 90 })).await;
+    assert_eq!((status, error_code(&json)), (StatusCode::UNPROCESSABLE_ENTITY, "invalid_field".to_owned()), "{json}");
+    assert_eq!(json["error"]["message"], "settings.retention must be a JSON object");
+    let (_, _, velo) = app.call("GET", "/admin/tenants/velo", Some(&admin), None).await;
+    assert!(velo["settings"].get("retention").is_none(), "nothing stored by the refusals: {velo}");
+
+    // Whole days (a float over a whole number is stored as an integer) and null are taken.
+    let good = json!({ "retention": { "transcripts_days": 90.0, "escalations_days": 365, "audit_days": null } });
+    let (status, json) = patch_settings(&app, &admin, good).await;
+    assert_eq!(status, StatusCode::OK, "{json}");
+    let (_, _, velo) = app.call("GET", "/admin/tenants/velo", Some(&admin), None).await;
+    let retention = &velo["settings"]["retention"];
+    assert_eq!((retention["transcripts_days"].as_i64(), retention["escalations_days"].as_i64()), (Some(90), Some(365)), "{velo}");
+    assert!(retention["transcripts_days"].is_i64(), "{retention}");
+    assert!(retention.get("audit_days").is_none_or(Value::is_null), "{retention}");
+}

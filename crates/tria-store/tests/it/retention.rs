@@ -10,7 +10,7 @@ use sea_orm::{ConnectionTrait, DbBackend, Statement};
 use tria_core::{ConversationId, MessageRole, TenantContext};
 use tria_store::repo::{AuditFilter, Exchange, NewConversation, NewMessage, NewTenant};
 use tria_store::retention::{
-    RetentionCounts, RetentionJob, RetentionOptions, RetentionPolicy, RetentionRun, TenantPurge, RETENTION_ACTION,
+    RETENTION_ACTION, RetentionCounts, RetentionJob, RetentionOptions, RetentionPolicy, RetentionRun, TenantPurge,
 };
 use tria_store::{Backend, Store};
 use uuid::Uuid;
@@ -35,7 +35,7 @@ fn backend(store: &Store) -> DbBackend {
 }
 
 fn placeholders(store: &Store, n: usize) -> Vec<String> {
-    (1..=n).map(|i| if store.backend() == Backend::Postgres { format!("${i}") } else { "?".to_owned() }).collect()
+    (1..=n).map(|i| if store.backend() == Backend::Postgres { format!("${i}") } else { format!("?{i}") }).collect()
 }
 
 async fn exec(store: &Store, sql: String, values: Vec<sea_orm::Value>) {
@@ -162,7 +162,7 @@ async fn a_pass_removes_exactly_what_is_past_each_tenants_limits_in_bounded_batc
         let of_a = purges.iter().find(|p| p.tenant == Some(a.id)).expect("tenant a's purge");
         assert_eq!(of_a.removed, RetentionCounts { conversations: 5, messages: 10, escalations: 2, audit_entries: 2 }, "{}", db.label);
         // 10 messages two at a time, 5 conversations two at a time, then escalations and audit.
-        assert!(of_a.batches >= 5 + 3 + 1 + 1, "{} batches on {}", of_a.batches, db.label);
+        assert!(of_a.batches >= 10, "{} batches on {}", of_a.batches, db.label);
         let of_b = purges.iter().find(|p| p.tenant == Some(b.id)).expect("tenant b has the default audit limit");
         assert!(of_b.removed.is_empty(), "{:?}", of_b.removed);
         let deployment = purges.iter().find(|p| p.tenant.is_none()).expect("entries of no tenant");
