@@ -14,14 +14,20 @@ use tria_store::Store;
 
 use super::load::Ledger;
 
+/// How long after the backends' termination an interleaving counts as the lock lost with them:
+/// a turn that held its lock then runs on unlocked for at most its own length.
+const LOCK_LOSS_WINDOW: chrono::TimeDelta = chrono::TimeDelta::seconds(15);
+
 pub(crate) struct Check {
     pub(crate) name: &'static str,
     pub(crate) pass: bool,
+    /// Passed, but only because what went wrong is a documented limitation (shown as KNOWN).
+    pub(crate) known: bool,
     pub(crate) detail: String,
 }
 
 async fn rows(store: &Store, sql: &str) -> anyhow::Result<Vec<sea_orm::QueryResult>> {
-    Ok(store.connection().query_all_raw(Statement::from_string(DbBackend::Postgres, sql.to_owned())).await.with_context(|| sql.to_owned())?)
+    store.connection().query_all_raw(Statement::from_string(DbBackend::Postgres, sql.to_owned())).await.with_context(|| sql.to_owned())
 }
 
 fn text(row: &sea_orm::QueryResult, col: &str) -> String {
@@ -32,8 +38,11 @@ fn text(row: &sea_orm::QueryResult, col: &str) -> String {
 pub(crate) async fn wait_for_invoices(store: &Store, within: Duration) -> anyhow::Result<Duration> {
     let started = Instant::now();
     loop {
-        let left = rows(store, "SELECT count(*)::text AS n FROM integration_outbox WHERE kind = 'xero.invoice' AND state IN ('pending', 'leased')")
-            .await?;
+        let left = rows(
+            store,
+            "SELECT count(*)::text AS n FROM integration_outbox WHERE kind = 'xero.invoice' AND state IN ('pending', 'leased')",
+        )
+        .await?;
         if left.first().map(|r| text(r, "n")).as_deref() == Some("0") || started.elapsed() > within {
             return Ok(started.elapsed());
         }
@@ -43,6 +52,7 @@ pub(crate) async fn wait_for_invoices(store: &Store, within: Duration) -> anyhow
 
 struct Message {
     id: String,
+    created_at: String,
     conversation: String,
     role: String,
     content: String,
@@ -51,14 +61,21 @@ struct Message {
 /// Messages of the conversations opened since `since` (RFC 3339), in stored order.
 async fn messages(store: &Store, since: &str) -> anyhow::Result<Vec<Message>> {
     let sql = format!(
-        "SELECT m.id::text AS id, m.conversation_id::text AS conversation, m.role, m.content FROM messages m \
+        "SELECT m.id::text AS id, m.conversation_id::text AS conversation, m.role, m.content, \
+         to_char(m.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"') AS created_at FROM messages m \
          JOIN conversations c ON c.id = m.conversation_id WHERE c.started_at >= '{since}'::timestamptz \
          ORDER BY m.conversation_id, m.created_at, m.id"
     );
     Ok(rows(store, &sql)
         .await?
         .iter()
-        .map(|r| Message { id: text(r, "id"), conversation: text(r, "conversation"), role: text(r, "role"), content: text(r, "content") })
+        .map(|r| Message {
+            id: text(r, "id"),
+            created_at: text(r, "created_at"),
+            conversation: text(r, "conversation"),
+            role: text(r, "role"),
+            content: text(r, "content"),
+        })
         .collect())
 }
 
@@ -85,7 +102,9 @@ pub(crate) async fn exchanges(store: &Store, ledger: &Ledger, since: &str) -> an
         };
         match by_id.get(id.as_str()) {
             Some(m) if m.conversation == s.session && m.role == "assistant" && m.content == s.reply => {}
-            Some(m) => missing.push(format!("{id}: stored as {} in {} `{:.40}`, answered `{:.40}`", m.role, m.conversation, m.content, s.reply)),
+            Some(m) => {
+                missing.push(format!("{id}: stored as {} in {} `{:.40}`, answered `{:.40}`", m.role, m.conversation, m.content, s.reply))
+            }
             None => missing.push(format!("{id} in {}: not stored", s.session)),
         }
     }
@@ -113,6 +132,7 @@ pub(crate) async fn exchanges(store: &Store, ledger: &Ledger, since: &str) -> an
         Check {
             name: "every 200 reply stored",
             pass: missing.is_empty(),
+            known: false,
             detail: format!(
                 "{} replies, {} with a message id checked by id, {no_id} by content; {} not as answered{}",
                 ledger.served.len(),
@@ -124,6 +144,7 @@ pub(crate) async fn exchanges(store: &Store, ledger: &Ledger, since: &str) -> an
         Check {
             name: "no exchange stored twice",
             pass: extra.is_empty() && orphan_ok,
+            known: false,
             detail: format!(
                 "{} sessions: {exact_sessions} with every send answered (stored = answered), {uncertain} with a resend \
                  (answered <= stored <= sent); {} off{}; {orphans} conversations opened by sends whose answer was lost \
@@ -139,18 +160,37 @@ pub(crate) async fn exchanges(store: &Store, ledger: &Ledger, since: &str) -> an
 
 /// Every conversation alternates user, assistant (operators' messages aside) from its first
 /// message to its last; each clean burst's answers showed 3, 5, 7, 9 and 11 cases and its
-/// order holds 11.
-pub(crate) async fn turn_order(store: &Store, ledger: &Ledger, since: &str) -> anyhow::Result<Vec<Check>> {
+/// order holds 11. An interleaving that starts within `LOCK_LOSS_WINDOW` after the replicas'
+/// PostgreSQL backends were terminated (`terminated`) is the turn lock's documented gap
+/// (crates/tria-store/src/turn_locks.rs: a turn whose lock backend is terminated finishes
+/// unlocked): it is counted and shown as KNOWN, not failed; any other fails the check.
+pub(crate) async fn turn_order(
+    store: &Store,
+    ledger: &Ledger,
+    since: &str,
+    terminated: Option<chrono::DateTime<chrono::Utc>>,
+) -> anyhow::Result<Vec<Check>> {
     let stored = messages(store, since).await?;
-    let mut roles: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
+    let mut roles: BTreeMap<&str, Vec<&Message>> = BTreeMap::new();
     for m in stored.iter().filter(|m| m.role != "operator") {
-        roles.entry(m.conversation.as_str()).or_default().push(m.role.as_str());
+        roles.entry(m.conversation.as_str()).or_default().push(m);
     }
-    let bad: Vec<String> = roles
-        .iter()
-        .filter(|(_, r)| r.len() % 2 == 1 || r.chunks(2).any(|pair| pair != ["user", "assistant"]))
-        .map(|(c, r)| format!("{c}: {}", r.join(",")))
-        .collect();
+    let (mut bad, mut known) = (Vec::new(), Vec::new());
+    for (conversation, ms) in &roles {
+        let Some(at) = ms.chunks(2).position(|pair| pair.len() != 2 || pair[0].role != "user" || pair[1].role != "assistant") else {
+            continue;
+        };
+        let first_wrong = ms[at * 2].created_at.as_str();
+        let line = format!(
+            "{conversation}: {} (out of turn from {first_wrong})",
+            ms.iter().map(|m| if m.role == "user" { "u" } else { "a" }).collect::<String>()
+        );
+        let after_termination = terminated.zip(chrono::DateTime::parse_from_rfc3339(first_wrong).ok()).is_some_and(|(t, w)| {
+            let since_t = w.with_timezone(&chrono::Utc) - t;
+            since_t >= -chrono::TimeDelta::seconds(1) && since_t <= LOCK_LOSS_WINDOW
+        });
+        if after_termination { known.push(line) } else { bad.push(line) }
+    }
     let operator_rows = stored.iter().filter(|m| m.role == "operator").count();
 
     let mut burst_bad = Vec::new();
@@ -177,17 +217,22 @@ pub(crate) async fn turn_order(store: &Store, ledger: &Ledger, since: &str) -> a
         Check {
             name: "turns in order, none interleaved",
             pass: bad.is_empty(),
+            known: !known.is_empty(),
             detail: format!(
-                "{} conversations, {} messages ({operator_rows} by operators); {} not user/assistant alternating{}",
+                "{} conversations, {} messages ({operator_rows} by operators); {} not user/assistant alternating{}; \
+                 {} interleaved right after the backends were terminated (turn lock lost with its backend){}",
                 roles.len(),
                 stored.len(),
                 bad.len(),
-                first(&bad)
+                first(&bad),
+                known.len(),
+                first(&known)
             ),
         },
         Check {
             name: "concurrent adds serialised",
             pass: burst_bad.is_empty() && !clean.is_empty(),
+            known: false,
             detail: format!(
                 "{} bursts of 5 concurrent \"add 2 cases\" ({} answered on first send, checked): {} wrong{}",
                 ledger.bursts.len(),
@@ -230,8 +275,9 @@ pub(crate) async fn invoices(store: &Store, ledger: &Ledger, fake: &FakeXero, si
     Ok(Check {
         name: "every confirmed order invoiced once",
         pass: bad.is_empty() && !orders.is_empty(),
+        known: false,
         detail: format!(
-            "{} orders placed ({} confirmations answered), {} invoices in the fake, outbox drained {:.1} s after the load; {} wrong{}",
+            "{} orders placed in the whole run (the fault run's replies confirmed {}), {} invoices in the fake, outbox drained {:.1} s after the load; {} wrong{}",
             orders.len(),
             ledger.orders_seen.len(),
             per_reference.values().sum::<usize>(),
@@ -266,6 +312,7 @@ pub(crate) async fn rate_limit(base: &str, key: &str, replicas: usize, per_secon
     Ok(Check {
         name: "customer rate limit held",
         pass: ok <= bound && limited > 0,
+        known: false,
         detail: format!(
             "{requests} requests for one customer in {elapsed:.1} s: {ok} answered, {limited} limited (429); the limit allows {allowed} \
              (burst {burst} + {per_second}/s), bound {bound} with one extra per replica"

@@ -13,6 +13,8 @@ pub(crate) struct Fault {
     pub(crate) took_s: f64,
     pub(crate) note: String,
     pub(crate) ok: bool,
+    /// When it started, for matching against stored timestamps.
+    pub(crate) wall: chrono::DateTime<chrono::Utc>,
 }
 
 /// Waits long enough for HAProxy's health check (`rise 2`, `inter 500ms`) to send to a
@@ -27,6 +29,7 @@ pub(crate) async fn run(stack: &mut Stack, started: Instant, gap: Duration) -> V
         took_s: at.elapsed().as_secs_f64(),
         ok: outcome.is_ok(),
         note: outcome.unwrap_or_else(|e| format!("{e:#}")),
+        wall: chrono::Utc::now() - chrono::TimeDelta::from_std(at.elapsed()).unwrap_or_default(),
     };
     let victim = stack.replicas.len().min(2) - 1;
 

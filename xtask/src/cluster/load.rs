@@ -168,7 +168,7 @@ pub(crate) async fn run(config: LoadConfig) -> anyhow::Result<(Ledger, f64)> {
                     10..=13 => ("stream", driver.policy(&mut rng, true).await),
                     14..=17 => ("order", driver.order(&mut rng, user).await),
                     18 => ("take-over", driver.take_over(&mut rng).await),
-                    _ if turn % 2 == 0 => ("burst", driver.burst(user).await),
+                    _ if turn.is_multiple_of(2) => ("burst", driver.burst(user).await),
                     _ => ("order", driver.order(&mut rng, user).await),
                 };
                 driver.ledger.lock().expect("ledger").flows.entry(name).or_default()[usize::from(!ok)] += 1;
@@ -196,7 +196,14 @@ impl Driver {
     }
 
     /// Sends until answered (or the run's hard stop). Returns the reply and the sends it took.
-    async fn say(&self, tenant: Tenant, session: Option<&str>, customer: Option<&str>, message: &str, stream: bool) -> Option<(Reply, u32)> {
+    async fn say(
+        &self,
+        tenant: Tenant,
+        session: Option<&str>,
+        customer: Option<&str>,
+        message: &str,
+        stream: bool,
+    ) -> Option<(Reply, u32)> {
         let mut sends = 0u32;
         loop {
             sends += 1;
@@ -378,10 +385,7 @@ impl Driver {
         let add = || self.say(Tenant::Northwind, Some(&draft.session), None, "add 2 cases of NW-MLK-OAT", false);
         let answers = futures::future::join_all((0..5).map(|_| add())).await;
         let clean = answers.iter().all(|a| a.as_ref().is_some_and(|(_, sends)| *sends == 1));
-        let seen: Vec<i64> = answers
-            .iter()
-            .filter_map(|a| a.as_ref()?.0.order.as_ref()?["lines"][0]["quantity"].as_i64())
-            .collect();
+        let seen: Vec<i64> = answers.iter().filter_map(|a| a.as_ref()?.0.order.as_ref()?["lines"][0]["quantity"].as_i64()).collect();
         let order_number = self.confirm(Tenant::Northwind, &draft.session).await;
         let ok = order_number.is_some();
         self.ledger.lock().expect("ledger").bursts.push(Burst { session: draft.session, seen, clean, order_number });
@@ -389,10 +393,24 @@ impl Driver {
     }
 }
 
+/// Each question asked once per tenant, as a production cache would already hold them.
+pub(crate) async fn warm(base: &str, keys: &Keys) {
+    let http = reqwest::Client::new();
+    for (key, questions) in [(&keys.northwind, NORTHWIND_QUESTIONS), (&keys.velo, VELO_QUESTIONS)] {
+        for q in questions {
+            let _ = http.post(format!("{base}/api/chat")).bearer_auth(key).json(&json!({ "message": q })).send().await;
+        }
+    }
+}
+
 fn parse_json(text: &str) -> Option<(Reply, Served)> {
     let v: Value = serde_json::from_str(text).ok()?;
     let session = v["session_id"].as_str()?.to_owned();
-    let served = Served { session: session.clone(), message_id: v["message_id"].as_str().map(str::to_owned), reply: v["reply"].as_str()?.to_owned() };
+    let served = Served {
+        session: session.clone(),
+        message_id: v["message_id"].as_str().map(str::to_owned),
+        reply: v["reply"].as_str()?.to_owned(),
+    };
     Some((Reply { session, order: v.get("order").filter(|o| !o.is_null()).cloned() }, served))
 }
 

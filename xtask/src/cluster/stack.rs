@@ -83,7 +83,7 @@ impl Replica {
     pub(crate) fn terminate(&mut self, within: Duration) -> Duration {
         let started = Instant::now();
         if let Some(mut child) = self.child.take() {
-            let _ = Command::new("kill").args(["-TERM", &child.id().to_string()]).status();
+            let _ = Command::new("kill").args(["-TERM", &child.id().to_string()]).stderr(Stdio::null()).status();
             while started.elapsed() < within && matches!(child.try_wait(), Ok(None)) {
                 std::thread::sleep(Duration::from_millis(50));
             }
@@ -128,6 +128,7 @@ pub(crate) struct StackConfig {
     pub(crate) xero_client_secret: String,
     pub(crate) xero_tenant_id: String,
     pub(crate) keep_database: bool,
+    pub(crate) no_model: bool,
 }
 
 pub(crate) struct Stack {
@@ -142,6 +143,8 @@ pub(crate) struct Stack {
     pub(crate) lb_port: u16,
     pub(crate) replicas: Vec<Replica>,
     keep_database: bool,
+    /// Copy the logs to target/cluster-logs when dropped (a failed run).
+    pub(crate) keep_logs: bool,
 }
 
 impl Stack {
@@ -164,6 +167,7 @@ impl Stack {
             lb_port: free_port()?,
             replicas: Vec::new(),
             keep_database: config.keep_database,
+            keep_logs: false,
             work,
         };
         stack.start_redis()?;
@@ -181,6 +185,8 @@ impl Stack {
         let key_file = stack.work.path().join("secrets.key");
         tria_secrets::generate_key_file(&key_file)?;
         let database_url = stack.database_url();
+        let no_model = stack.work.path().join("no-model");
+        std::fs::create_dir_all(&no_model)?;
         for i in 0..config.replicas {
             let (port, ops_port) = (free_port()?, free_port()?);
             let data = stack.work.path().join(format!("r{}", i + 1));
@@ -205,8 +211,11 @@ impl Stack {
                 ("TRIA_INTEGRATIONS__XERO__CLIENT_SECRET", config.xero_client_secret.clone()),
                 ("TRIA_INTEGRATIONS__XERO__XERO_TENANT_ID", config.xero_tenant_id.clone()),
                 ("TRIA_INTEGRATIONS__XERO__POLL_MS", "250".into()),
+                ("TRIA_LIMITS__CUSTOMER_PER_SECOND", "2".into()),
+                ("TRIA_LIMITS__CUSTOMER_BURST", "10".into()),
             ]
             .into_iter()
+            .chain(config.no_model.then(|| ("TRIA_MODELS_DIR", no_model.display().to_string())))
             .map(|(k, v)| (k.to_owned(), v))
             .collect();
             stack.replicas.push(Replica {
@@ -342,6 +351,17 @@ impl Drop for Stack {
             let _ = mock.wait();
         }
         self.kill_redis();
+        if self.keep_logs {
+            let to = target_dir().join("cluster-logs");
+            let _ = std::fs::remove_dir_all(&to);
+            let _ = std::fs::create_dir_all(&to);
+            for entry in std::fs::read_dir(self.work.path()).into_iter().flatten().flatten() {
+                if entry.path().extension().is_some_and(|e| e == "log" || e == "cfg") {
+                    let _ = std::fs::copy(entry.path(), to.join(entry.file_name()));
+                }
+            }
+            eprintln!("xtask cluster: logs copied to {}", to.display());
+        }
         if !self.keep_database {
             let _ = psql(&self.admin_url, "postgres", &format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.database));
         }
