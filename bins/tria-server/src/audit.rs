@@ -102,11 +102,11 @@ fn time(field: &str, value: Option<&str>) -> Result<Option<DateTime<Utc>>, ApiEr
 
 #[utoipa::path(get, path = "/admin/audit", tag = "admin", security(("bearer" = [])),
     params(("tenant" = Option<String>, Query, description = "Only this tenant's entries (slug)"),
-        ("actor" = Option<String>, Query, description = "Only this API key's actions (key id)"),
-        ("from" = Option<String>, Query, description = "Entries at or after this time (RFC 3339)"),
-        ("to" = Option<String>, Query, description = "Entries before this time (RFC 3339)"),
-        ("cursor" = Option<String>, Query, description = "`next_cursor` of the previous page"),
-        ("limit" = Option<u32>, Query, description = "Entries per page, 1-500 (100)")),
+        ("actor" = Option<String>, Query, pattern = "^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$", description = "Only this API key's actions (key id)"),
+        ("from" = Option<String>, Query, format = DateTime, description = "Entries at or after this time (RFC 3339)"),
+        ("to" = Option<String>, Query, format = DateTime, description = "Entries before this time (RFC 3339)"),
+        ("cursor" = Option<String>, Query, pattern = "^[0-9]{1,18}$", description = "`next_cursor` of the previous page"),
+        ("limit" = Option<u32>, Query, minimum = 1, maximum = 500, description = "Entries per page, 1-500 (100)")),
     responses((status = 200, description = "`{entries: [{seq, id, tenant_id, tenant, actor_key_id, actor_role, action, target, request_id, details, created_at}], next_cursor}`, oldest first; `next_cursor` is null on the last page. Entries cannot be changed or deleted through the API."),
         (status = 400), (status = 401), (status = 403), (status = 404)))]
 /// The audit log of admin and operator actions, oldest first.

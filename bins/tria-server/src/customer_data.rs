@@ -162,7 +162,7 @@ pub(crate) struct ByEmail {
 }
 
 #[utoipa::path(delete, path = "/admin/tenants/{slug}/customers", tag = "admin", security(("bearer" = [])),
-    params(("slug" = String, Path), ("email" = String, Query, description = "Erase every customer of the tenant with this email (compared case-insensitively)")),
+    params(("slug" = String, Path), ("email" = String, Query, min_length = 1, pattern = "\\S", description = "Erase every customer of the tenant with this email (compared case-insensitively)")),
     responses((status = 200, description = "`customers`: one erasure per customer with that email (each as the by-number erasure); `status` erased or already_erased"),
         (status = 400, description = "`email` missing or empty"), (status = 401), (status = 403),
         (status = 404, description = "No such tenant, and no customer with that email now or erased before"), (status = 503)))]
