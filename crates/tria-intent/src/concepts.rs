@@ -3,7 +3,7 @@
 //! learns from the many English examples carries to the few non-English ones, and pairs that
 //! decide a label boundary fire a feature of their own — a reference to an existing order next to
 //! a change verb is a change, not a new order; the customer's own invoice, credit note or late fee
-//! is billing, not the general rules.
+//! is billing, not the general rules; something delivered next to a failure is a complaint.
 
 use std::sync::LazyLock;
 
@@ -20,6 +20,8 @@ const ORDER_REFERENCE: &str = "order-reference";
 const CHANGE: &str = "change";
 const OWN: &str = "own";
 const ACCOUNT_DOCUMENT: &str = "account-document";
+const DELIVERED: &str = "delivered";
+const FAILURE: &str = "failure";
 
 const CONCEPTS: &[Concept] = &[
     Concept {
@@ -48,6 +50,13 @@ const CONCEPTS: &[Concept] = &[
             "my subscription",
             "our subscription",
             "that order",
+            "pending order",
+            "order placed",
+            "order i put",
+            "order we put",
+            "pedido que",
+            "commande que",
+            "bestellung vom",
             "this order",
             "mi pedido",
             "nuestro pedido",
@@ -141,6 +150,21 @@ const CONCEPTS: &[Concept] = &[
             "reduzier*",
             "tausch*",
             "statt",
+            "append",
+            "tack",
+            "onto",
+            "revise",
+            "more",
+            "another",
+            "extra",
+            "additional",
+            "pospon*",
+            "reportez",
+            "reporter",
+            "décal*",
+            "verschieb*",
+            "pausier*",
+            "adelant*",
             "en lugar",
             "au lieu",
         ],
@@ -178,6 +202,41 @@ const CONCEPTS: &[Concept] = &[
             "unterwegs",
         ],
     },
+    Concept {
+        name: DELIVERED,
+        cues: &[
+            "received",
+            "got",
+            "arrived",
+            "came",
+            "sent us",
+            "sent me",
+            "delivered",
+            "delivery",
+            "turned up",
+            "showed up",
+            "llegó",
+            "llego",
+            "llegaron",
+            "recibimos",
+            "recibí",
+            "mandaron",
+            "enviaron",
+            "entrega",
+            "reçu",
+            "arrivé*",
+            "envoyé",
+            "livré*",
+            "livraison",
+            "geliefert",
+            "erhalten",
+            "bekommen",
+            "kam",
+            "kamen",
+            "geschickt",
+            "lieferung",
+        ],
+    },
     Concept { name: OWN, cues: &["my", "our", "mi", "mis", "nuestr*", "ma", "mon", "mes", "notre", "nos", "mein*", "unser*"] },
     Concept {
         name: ACCOUNT_DOCUMENT,
@@ -211,6 +270,16 @@ const CONCEPTS: &[Concept] = &[
             "nota de crédito",
             "límite de crédito",
             "reembols*",
+            "devuelto",
+            "estado de cuenta",
+            "gastado",
+            "dépensé*",
+            "ausgegeben",
+            "rückerstatt*",
+            "money back",
+            "owe",
+            "debo",
+            "debemos",
             "débit*",
             "prélev*",
             "solde",
@@ -281,7 +350,7 @@ const CONCEPTS: &[Concept] = &[
         ],
     },
     Concept {
-        name: "failure",
+        name: FAILURE,
         cues: &[
             "damaged",
             "broken",
@@ -336,6 +405,25 @@ const CONCEPTS: &[Concept] = &[
             "enttäuscht*",
             "unhöflich*",
             "schrecklich*",
+            "pésim*",
+            "horrible*",
+            "furchtbar*",
+            "schlecht*",
+            "harto",
+            "marre",
+            "rassis",
+            "verdorben",
+            "ausgelaufen",
+            "zerdrückt",
+            "aplastad*",
+            "écrasé*",
+            "chirr*",
+            "quietsch*",
+            "coulé",
+            "squeal*",
+            "cracked",
+            "soaked",
+            "snapped",
         ],
     },
     Concept {
@@ -534,7 +622,7 @@ fn cue_matches(cue: &str, words: &[String], joined: &str) -> bool {
 }
 
 /// The names of the concepts `message` mentions, plus the boundary pairs
-/// (`order-reference+change`, `own+account-document`), in a fixed order.
+/// (`order-reference+change`, `own+account-document`, `delivered+failure`), in a fixed order.
 pub fn concepts(message: &str) -> Vec<&'static str> {
     let words = words(message);
     let joined = format!(" {} ", words.join(" "));
@@ -551,6 +639,9 @@ pub fn concepts(message: &str) -> Vec<&'static str> {
     }
     if has(OWN) && has(ACCOUNT_DOCUMENT) {
         pairs.push("own+account-document");
+    }
+    if has(DELIVERED) && has(FAILURE) {
+        pairs.push("delivered+failure");
     }
     found.extend(pairs);
     found
@@ -578,5 +669,12 @@ mod tests {
         let new_order = concepts("I'd like to order 6 boxes of lids");
         assert!(!new_order.contains(&ORDER_REFERENCE) && !new_order.contains(&"order-reference+change"), "{new_order:?}");
         assert!(concepts("").is_empty());
+    }
+
+    #[test]
+    fn a_failure_in_what_was_delivered_is_a_pair() {
+        assert!(concepts("the cups arrived crushed").contains(&"delivered+failure"));
+        assert!(concepts("Die Lieferung kam zerdrückt an").contains(&"delivered+failure"));
+        assert!(!concepts("are the cups crush-proof?").contains(&"delivered+failure"));
     }
 }

@@ -39,7 +39,7 @@ fn words(message: &str) -> Vec<String> {
 /// How many times a concept feature counts against one word, word pair or trigram: a concept
 /// stands for a word in four languages, so it should outweigh any single spelling of it.
 /// Chosen on the k-fold figure.
-pub const CONCEPT_WEIGHT: f32 = 0.0;
+pub const CONCEPT_WEIGHT: f32 = 2.0;
 
 /// Sparse features `(bucket, value)`, sorted by bucket with duplicates summed, L2-normalised.
 pub fn lexical_features(message: &str) -> Vec<(u32, f32)> {
