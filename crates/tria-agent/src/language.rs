@@ -122,9 +122,15 @@ pub(crate) fn quoting_lead_in(customer: Language, source: Language, title: &str,
     }
     let name = customer.name_of(source);
     Some(match customer {
-        Language::German => format!("Unsere Richtlinien liegen nur auf {name} vor, deshalb zitiere ich den passenden Abschnitt im Original. Aus „{title}“ ({heading}):"),
-        Language::Spanish => format!("Nuestras políticas solo están disponibles en {name}, así que cito el apartado correspondiente en el original. De «{title}» ({heading}):"),
-        Language::French => format!("Nos conditions ne sont disponibles qu'en {name} : voici le passage concerné, cité dans la langue d'origine. Extrait de « {title} » ({heading}) :"),
+        Language::German => format!(
+            "Unsere Richtlinien liegen nur auf {name} vor, deshalb zitiere ich den passenden Abschnitt im Original. Aus „{title}“ ({heading}):"
+        ),
+        Language::Spanish => format!(
+            "Nuestras políticas solo están disponibles en {name}, así que cito el apartado correspondiente en el original. De «{title}» ({heading}):"
+        ),
+        Language::French => format!(
+            "Nos conditions ne sont disponibles qu'en {name} : voici le passage concerné, cité dans la langue d'origine. Extrait de « {title} » ({heading}) :"
+        ),
         Language::English => return None,
     })
 }
@@ -142,9 +148,15 @@ pub(crate) fn complaint_apology(customer: Language) -> &'static str {
 /// Nothing in the policies answers the question: said in the customer's language.
 pub(crate) fn nothing_found(customer: Language, tenant_name: &str) -> Option<String> {
     Some(match customer {
-        Language::German => format!("Dazu habe ich in den Richtlinien von {tenant_name} nichts gefunden. Ich kann Sie mit einem Mitarbeiter verbinden, der Ihnen weiterhilft."),
-        Language::Spanish => format!("No he encontrado esto en las políticas de {tenant_name}. Puedo ponerle en contacto con una persona que le ayude."),
-        Language::French => format!("Je n'ai pas trouvé cela dans les conditions de {tenant_name}. Je peux vous mettre en relation avec une personne qui pourra vous aider."),
+        Language::German => format!(
+            "Dazu habe ich in den Richtlinien von {tenant_name} nichts gefunden. Ich kann Sie mit einem Mitarbeiter verbinden, der Ihnen weiterhilft."
+        ),
+        Language::Spanish => {
+            format!("No he encontrado esto en las políticas de {tenant_name}. Puedo ponerle en contacto con una persona que le ayude.")
+        }
+        Language::French => format!(
+            "Je n'ai pas trouvé cela dans les conditions de {tenant_name}. Je peux vous mettre en relation avec une personne qui pourra vous aider."
+        ),
         Language::English => return None,
     })
 }

@@ -176,7 +176,9 @@ pub(crate) fn compose(tenant: &TenantContext, label: IntentLabel, question: &str
             }
             None => match customer {
                 Language::English => "I'm sorry about this experience. I can connect you with a person who can put it right.".to_owned(),
-                other => format!("{} {}", language::complaint_apology(other), language::nothing_found(other, &tenant.name).unwrap_or_default()),
+                other => {
+                    format!("{} {}", language::complaint_apology(other), language::nothing_found(other, &tenant.name).unwrap_or_default())
+                }
             },
         },
         IntentLabel::PolicyQuestion | IntentLabel::ProductInquiry | IntentLabel::Billing => match best_passage(hits, question) {

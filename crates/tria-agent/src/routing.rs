@@ -43,15 +43,15 @@ impl Ask<'_> {
         tria_rag::cross_lingual::expand_query(self.message, self.language.code())
     }
 
-    /// The words a policy section must cover for a weak out-of-scope verdict to be answered
-    /// from the policies (`scope::policies_cover`): the message's own, or for a message in
-    /// another language the English words of the topics it names (its own cannot be in an
-    /// English section).
-    pub(crate) fn coverage_text(&self) -> std::borrow::Cow<'_, str> {
+    /// Whether a policy section of `index` covers what the message asks about, for a weak
+    /// out-of-scope verdict to be answered from the policies: the message's own words, or for a
+    /// message in another language the English words of the topics it names (its own cannot be
+    /// in an English section).
+    pub(crate) fn policies_cover(&self, index: &tria_rag::TenantIndex) -> bool {
         if self.language.is_english() {
-            return std::borrow::Cow::Borrowed(self.message);
+            return scope::policies_cover(index, self.message);
         }
-        std::borrow::Cow::Owned(tria_rag::cross_lingual::topic_words(self.message, self.language.code()).join(" "))
+        scope::topics_covered(index, &tria_rag::cross_lingual::topic_words(self.message, self.language.code()).join(" "))
     }
 }
 
@@ -114,7 +114,7 @@ impl Agent {
             }
             IntentLabel::OutOfScope
                 if scope::worth_a_second_look(&classification)
-                    && scope::policies_cover(&*ask.clock.time_async(Stage::Retrieval, self.indexes.get(tenant.id)).await?, &ask.coverage_text()) =>
+                    && ask.policies_cover(&*ask.clock.time_async(Stage::Retrieval, self.indexes.get(tenant.id)).await?) =>
             {
                 tracing::debug!("no intent evidence, but the policies cover the message: answered as a policy question");
                 let classification = Classification { label: IntentLabel::PolicyQuestion, ..classification };

@@ -28,8 +28,24 @@ pub(crate) fn worth_a_second_look(classification: &Classification) -> bool {
 /// Whether one of the tenant's policy sections (the BM25 hits a reply could cite) covers the message's
 /// content words.
 pub(crate) fn policies_cover(index: &TenantIndex, message: &str) -> bool {
+    covered(index, message, MIN_SHARED, MIN_COVERAGE)
+}
+
+/// Share of a foreign message's topic words one section must contain: the words are a topic's
+/// synonyms ("VAT tax"), of which a section usually has one.
+const MIN_TOPIC_COVERAGE: f32 = 0.34;
+
+/// Whether one section covers the English words of the policy topics a message in another
+/// language names (`tria_rag::cross_lingual::topic_words`): the words come from a message long
+/// enough to tell its language, and each names a policy topic, so one is enough ("Que couvre la
+/// garantie ?" → "warranty covers cover").
+pub(crate) fn topics_covered(index: &TenantIndex, topic_words: &str) -> bool {
+    covered(index, topic_words, 1, MIN_TOPIC_COVERAGE)
+}
+
+fn covered(index: &TenantIndex, message: &str, min_shared: usize, min_coverage: f32) -> bool {
     let terms: HashSet<String> = analyze(message).into_iter().collect();
-    if terms.len() < MIN_SHARED {
+    if terms.len() < min_shared || terms.is_empty() {
         return false;
     }
     index.search(message, TOP_K).iter().any(|hit| {
@@ -37,7 +53,7 @@ pub(crate) fn policies_cover(index: &TenantIndex, message: &str) -> bool {
         let shared = terms.iter().filter(|t| section.contains(*t)).count();
         #[allow(clippy::cast_precision_loss)] // a handful of terms
         let coverage = shared as f32 / terms.len() as f32;
-        shared >= MIN_SHARED && coverage >= MIN_COVERAGE
+        shared >= min_shared && coverage >= min_coverage
     })
 }
 
@@ -78,5 +94,18 @@ mod tests {
             assert!(!policies_cover(&index, message), "{message}");
         }
         assert!(!policies_cover(&TenantIndex::from_chunks(vec![]), "What is the order cut-off time?"));
+    }
+
+    #[test]
+    fn one_topic_word_of_a_message_in_another_language_is_enough_when_a_section_has_it() {
+        let index = index();
+        // "Quel taux de TVA ?" names one topic: VAT.
+        assert!(topics_covered(&index, "VAT tax"));
+        assert!(topics_covered(&index, "dispatch"));
+        // A topic the policies do not have, or none at all, is not covered.
+        assert!(!topics_covered(&index, "warranty"));
+        assert!(!topics_covered(&index, ""));
+        // The English rule still wants two shared words.
+        assert!(!policies_cover(&index, "dispatch"));
     }
 }

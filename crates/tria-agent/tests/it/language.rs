@@ -65,6 +65,28 @@ async fn spanish_and_french_shipping_questions_get_the_passage_with_a_lead_in_in
 }
 
 #[tokio::test]
+async fn the_offline_replies_in_german_spanish_and_french_read_as_a_customer_sees_them() {
+    let (db, velo) = seeded_tenant("velo").await;
+    let agent = Agent::builder(db.store.clone()).build();
+    let mut text = String::new();
+    for question in
+        ["Wie hoch sind die Versandkosten nach Deutschland?", "¿Cuál es el plazo para devolver un artículo?", "Que couvre la garantie ?"]
+    {
+        let reply = say(&agent, &velo, question, None).await;
+        text.push_str(&format!("> {question}\n< [{}] {}\n", reply.language.as_deref().unwrap_or("-"), reply.reply));
+    }
+    expect_test::expect![[r#"
+        > Wie hoch sind die Versandkosten nach Deutschland?
+        < [de] Unsere Richtlinien liegen nur auf Englisch vor, deshalb zitiere ich den passenden Abschnitt im Original. Aus „Shipping and Delivery“ (Shipping and Delivery › Shipping charges): Shipping is free of charge for orders with a net goods value of €400.00 or more, excluding VAT, to all three zones. Below this amount, the following flat charges apply per order: | Zone | Shipping charge below €400.00 | |---|---| | Zone 1 | €9.50 | | Zone 2 | €16.00 | | Zone 3 | €24.00 | An express next-business-day service is available in Zone 1 only, at €19.50 per order regardless of order value, for orders confirmed by 12:00 CET. Shipping charges are subject to VAT on the same basis as the goods. Kind regards, the Velo Parts trade desk.
+        > ¿Cuál es el plazo para devolver un artículo?
+        < [es] Nuestras políticas solo están disponibles en inglés, así que cito el apartado correspondiente en el original. De «Returns and Credit Notes» (Returns and Credit Notes › Return authorisation procedure): Please request an RA number by email to trade@veloparts.example or through this chat, stating the order number (for example ORD-20001), the SKU and quantity of each item and the reason for the return. The trade desk issues RA numbers within 2 business days. Goods must be handed to the carrier within this period; expired RA numbers must be requested again, and the original 14-day return period continues to apply. Kind regards, the Velo Parts trade desk.
+        > Que couvre la garantie ?
+        < [fr] Nos conditions ne sont disponibles qu'en anglais : voici le passage concerné, cité dans la langue d'origine. Extrait de « Warranty » (Warranty › Warranty periods) : Warranty periods are calculated from the date of delivery to the trade account holder: | Product category | Warranty period | |---|---| | Bottom brackets | 24 months | | Grips | 12 months | | Chains, cassettes, brake pads, tyres, inner tubes and cables (wear parts) | 6 months, manufacturing defects only | For wear parts, the warranty covers manufacturing defects such as a cracked chain plate on a new chain, a tyre bead that does not seat, or a valve that separates from the tube. A replacement part is covered for the remainder of the original warranty period. Kind regards, the Velo Parts trade desk.
+    "#]].assert_eq(&text);
+    db.cleanup().await;
+}
+
+#[tokio::test]
 async fn an_english_question_stays_english_and_a_short_follow_up_keeps_the_sessions_language() {
     let (db, velo) = seeded_tenant("velo").await;
     let agent = Agent::builder(db.store.clone()).build();
@@ -132,7 +154,8 @@ async fn with_a_model_the_prompt_asks_for_the_customers_language_and_numbers_are
     let model = canned(&[grounded]);
     let agent = Agent::builder(db.store.clone()).llm(model.clone(), prompts.clone()).build();
     let reply = say(&agent, &velo, "Wie hoch sind die Versandkosten nach Deutschland?", None).await;
-    assert_eq!(reply.reply, grounded, "the model's grounded German reply is used");
+    // The tenant's own sign-off (its configured text) follows.
+    assert!(reply.reply.starts_with(grounded), "the model's grounded German reply is used: {}", reply.reply);
     assert!(reply.usage.prompt_version.as_deref().is_some_and(|v| v.ends_with("+lang-de")), "{:?}", reply.usage);
     {
         let seen = model.seen.lock().expect("lock");
@@ -156,9 +179,7 @@ async fn with_a_model_the_prompt_asks_for_the_customers_language_and_numbers_are
     let model = canned(&["Shipping to Germany is €9.50 per order below €400.00."]);
     let agent = Agent::builder(db.store.clone()).llm(model.clone(), prompts).build();
     say(&agent, &velo, "How much is shipping to Germany?", None).await;
-    let seen = model.seen.lock().expect("lock");
-    let system = seen[0].messages.iter().find(|m| m.role == Role::System).expect("a system message");
+    let system = model.seen.lock().expect("lock")[0].messages.iter().find(|m| m.role == Role::System).expect("a system message").clone();
     assert!(!system.content.contains("whole reply in"), "{}", system.content);
-    drop(seen);
     db.cleanup().await;
 }
