@@ -19,6 +19,9 @@ struct Case {
     /// ISO 639-1 code, on non-English sets.
     #[serde(default)]
     lang: Option<String>,
+    /// `plain`, `hard` (a boundary case) or `non_english`, on the independent set.
+    #[serde(default)]
+    slice: Option<String>,
 }
 
 struct Scores {
@@ -60,6 +63,11 @@ const SETS: [(&str, &str, &str); 4] = [
     ("multilingual", "eval/intents_multilingual.jsonl", "Spanish, French and German"),
 ];
 
+/// The final split: written independently of the training text, run once after training is
+/// frozen (`--final`), never used for tuning.
+const FINAL_SET: (&str, &str, &str) =
+    ("independent", "eval/intents_independent.jsonl", "written from CONTRACT's rules without the training text; the final split");
+
 fn load_cases(path: &std::path::Path) -> anyhow::Result<Vec<Case>> {
     let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
     text.lines()
@@ -97,19 +105,30 @@ fn parse_options(spec: &str) -> anyhow::Result<ModelOptions> {
 
 pub(super) use super::intent_fallback::FallbackTarget;
 
-pub(super) fn run(settings: &Settings, verbose: bool, fallback: Option<FallbackTarget<'_>>) -> anyhow::Result<()> {
+pub(super) fn run(settings: &Settings, verbose: bool, final_split: bool, fallback: Option<FallbackTarget<'_>>) -> anyhow::Result<()> {
     let examples = load_examples(&settings.fixtures_dir.join("intents"))?;
     let mut sets = Vec::new();
-    for (name, file, about) in SETS {
+    let chosen: Vec<(&str, &str, &str)> = if final_split { vec![FINAL_SET] } else { SETS.to_vec() };
+    for (name, file, about) in chosen {
         let path = settings.fixtures_dir.join(file);
-        if name != "held-out" && !path.exists() {
+        if name != "held-out" && name != "independent" && !path.exists() {
             continue;
         }
         sets.push(EvalSet { name, file, about, cases: load_cases(&path)? });
     }
+    let is_training = |text: &str| examples.iter().any(|e| e.text.trim().eq_ignore_ascii_case(text.trim()));
+    if final_split {
+        // Written apart from the training text, the final split can still meet it word for word
+        // (a generic phrase both wrote): such messages are left out of the score, and counted.
+        for set in &mut sets {
+            let before = set.cases.len();
+            set.cases.retain(|c| !is_training(&c.text));
+            println!("{} set: {} of {before} messages are also training examples, left out", set.name, before - set.cases.len());
+        }
+    }
     // Held out means held out: no eval message may also be a training example.
     for case in sets.iter().flat_map(|s| &s.cases) {
-        if examples.iter().any(|e| e.text.trim().eq_ignore_ascii_case(case.text.trim())) {
+        if is_training(&case.text) {
             bail!("eval message is also a training example: {}", case.text);
         }
     }
@@ -226,6 +245,21 @@ fn report(
         let ids: Vec<usize> = (0..cases.len()).filter(|&i| cases[i].lang.as_deref() == Some(lang)).collect();
         let right = ids.iter().filter(|&&i| predicted[i] == truth[i]).count();
         println!("  language {lang}: {right}/{} = {:.3}", ids.len(), right as f64 / ids.len().max(1) as f64);
+    }
+    let mut slices: Vec<&str> = cases.iter().filter_map(|c| c.slice.as_deref()).collect();
+    slices.sort_unstable();
+    slices.dedup();
+    for slice in &slices {
+        let ids: Vec<usize> = (0..cases.len()).filter(|&i| cases[i].slice.as_deref() == Some(*slice)).collect();
+        let right = ids.iter().filter(|&&i| predicted[i] == truth[i]).count();
+        println!("  slice {slice}: {right}/{} = {:.3}", ids.len(), right as f64 / ids.len().max(1) as f64);
+    }
+    if !slices.is_empty() {
+        for label in IntentLabel::ALL {
+            let ids: Vec<usize> = (0..cases.len()).filter(|&i| truth[i] == label).collect();
+            let right = ids.iter().filter(|&&i| predicted[i] == truth[i]).count();
+            println!("  label {label}: {right}/{} = {:.3}", ids.len(), right as f64 / ids.len().max(1) as f64);
+        }
     }
     if !full_report {
         if verbose {

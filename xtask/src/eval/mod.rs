@@ -29,6 +29,11 @@ enum Which {
         /// List every misclassified message.
         #[arg(long)]
         verbose: bool,
+        /// Run only the final split (fixtures/eval/intents_independent.jsonl: written
+        /// independently of the training text, with per-label and per-slice accuracy). Run it
+        /// once when training is frozen; never tune on it.
+        #[arg(long = "final")]
+        final_split: bool,
         /// Also put the verdicts below the fallback threshold to an LLM, as the server's intent
         /// fallback does: `mock` (the in-repo mock LLM) or an OpenAI-compatible base URL
         /// (key from `llm.api_key` / TRIA_LLM__API_KEY). Reports calls per 100 messages,
@@ -87,9 +92,9 @@ enum Which {
 
 pub(crate) fn run(args: &EvalArgs, settings: &Settings) -> anyhow::Result<()> {
     match &args.which {
-        Which::Intents { verbose, intent_fallback, fallback_model } => {
+        Which::Intents { verbose, final_split, intent_fallback, fallback_model } => {
             let fallback = intent_fallback.as_deref().map(|target| intents::FallbackTarget { target, model: fallback_model });
-            intents::run(settings, *verbose, fallback)
+            intents::run(settings, *verbose, *final_split, fallback)
         }
         Which::Retrieval { verbose } => retrieval::run(settings, *verbose),
         Which::Cache { verbose } => crate::eval_cache::run(settings, *verbose),
