@@ -14,8 +14,8 @@ use crate::json_body::JsonBody;
 use crate::path_param::PathParam;
 use crate::state::AppState;
 use crate::{
-    ApiError, admin, audit, catalogue_upload, console, customer_data, customers, health, knowledge, metrics, middleware, openai, openapi, secrets, shed,
-    slack_events, stream, usage, web, xero_connect,
+    ApiError, admin, audit, catalogue_upload, console, customer_data, customers, health, knowledge, metrics, middleware, openai, openapi,
+    secrets, shed, slack_events, stream, usage, web, xero_connect,
 };
 
 /// The routes that run the chat pipeline, behind the load-shedding gate.

@@ -329,10 +329,7 @@ impl LlmParts {
         }
         // The OpenAI client reports (or counts) usage with `Done`; a stream without one is counted here.
         let usage = usage.unwrap_or_else(|| {
-            Usage::estimated(
-                rendered.messages.iter().map(|m| tria_cache::count_tokens(&m.content)).sum(),
-                tria_cache::count_tokens(&text),
-            )
+            Usage::estimated(rendered.messages.iter().map(|m| tria_cache::count_tokens(&m.content)).sum(), tria_cache::count_tokens(&text))
         });
         Ok((text, self.info(self.client.model(), &rendered, &usage)))
     }

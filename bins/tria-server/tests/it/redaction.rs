@@ -7,8 +7,8 @@ use std::io::Write;
 use std::sync::{Arc, Mutex};
 
 use tower::ServiceExt;
-use tracing_subscriber::fmt::format::FmtSpan;
 use tracing_subscriber::Layer;
+use tracing_subscriber::fmt::format::FmtSpan;
 use tracing_subscriber::layer::SubscriberExt;
 
 use crate::{NORTHWIND_KEY, TestApp};
