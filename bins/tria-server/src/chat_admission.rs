@@ -96,10 +96,11 @@ pub(crate) async fn admit_turn(state: &AppState, from: ChatCaller, request: Chat
     let ChatCaller { tenant, caller, client } = from;
     // The customer's rate is counted under the id as sent, as for a whole reply.
     let customer = request.customer_id.clone();
-    // Boxed: it reads the store, and only streams carry it.
-    let turn = Box::pin(state.agent().begin_turn(&tenant, request, caller)).await?;
+    // Boxed: it reads the store, and only streams carry it. The begun turn (its lock guard
+    // included) is held across the limits' awaits, so it waits on the heap, not in this future.
+    let turn = Box::new(Box::pin(state.agent().begin_turn(&tenant, request, caller)).await?);
     let scope = admit_spend(state, &tenant, customer.as_deref(), client).await?;
-    Ok(AdmittedTurn { tenant, turn, scope })
+    Ok(AdmittedTurn { tenant, turn: *turn, scope })
 }
 
 /// The customer's rate and the tenant's spend budget (`tria_admission::admit`), then the
