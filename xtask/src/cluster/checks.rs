@@ -268,6 +268,29 @@ pub(crate) async fn invoices(store: &Store, ledger: &Ledger, fake: &FakeXero, si
             bad.push(format!("invoice for unknown reference {reference} ({n})"));
         }
     }
+    // What the outbox and the fake say about the first few, for whoever looks into them.
+    let mut evidence = Vec::new();
+    for line in bad.iter().take(5) {
+        let number: String =
+            line.split(':').next().unwrap_or_default().chars().filter(|c| c.is_ascii_alphanumeric() || *c == '-').collect();
+        let sql = format!(
+            "SELECT x.state, x.attempts::text AS attempts, left(coalesce(x.last_error, ''), 160) AS last_error, \
+             to_char(x.updated_at, 'HH24:MI:SS.MS') AS updated FROM integration_outbox x JOIN orders r \
+             ON x.payload::text LIKE '%' || r.id::text || '%' WHERE r.number = '{number}' AND x.kind = 'xero.invoice'"
+        );
+        for row in rows(store, &sql).await.unwrap_or_default() {
+            evidence.push(format!(
+                "{number}: outbox {} after {} attempts at {}, last error `{}`",
+                text(&row, "state"),
+                text(&row, "attempts"),
+                text(&row, "updated"),
+                text(&row, "last_error")
+            ));
+        }
+        for invoice in fake.invoices().iter().filter(|i| i.get("Reference").and_then(serde_json::Value::as_str) == Some(number.as_str())) {
+            evidence.push(format!("{number}: fake invoice {} {}", invoice["InvoiceID"], invoice["Status"]));
+        }
+    }
     let unseen: Vec<&String> = ledger.orders_seen.iter().filter(|n| !numbers.contains(*n)).collect();
     for n in &unseen {
         bad.push(format!("{n}: confirmed in a reply, not in the store"));
@@ -283,7 +306,15 @@ pub(crate) async fn invoices(store: &Store, ledger: &Ledger, fake: &FakeXero, si
             per_reference.values().sum::<usize>(),
             drained_in.as_secs_f64(),
             bad.len(),
-            first(&bad)
+            if bad.is_empty() {
+                String::new()
+            } else {
+                format!(
+                    ":\n      {}\n      {}",
+                    bad.iter().take(20).cloned().collect::<Vec<_>>().join("\n      "),
+                    evidence.join("\n      ")
+                )
+            }
         ),
     })
 }

@@ -230,8 +230,20 @@ fn report(scaling: &[(usize, Figures)], faults: &[faults::Fault], ledger: &load:
 
 async fn connect(url: &str) -> anyhow::Result<Store> {
     let mut options = DbOptions::new(url.to_owned());
-    options.max_connections = 4;
-    Store::connect(&options).await.context("connecting to the cluster's database")
+    options.max_connections = 2;
+    options.min_connections = 1;
+    let mut tries = 0;
+    loop {
+        match Store::connect(&options).await {
+            Ok(store) => return Ok(store),
+            Err(e) if tries < 10 => {
+                tries += 1;
+                eprintln!("xtask cluster: database not reachable yet ({e}); again in 2 s");
+                tokio::time::sleep(Duration::from_secs(2)).await;
+            }
+            Err(e) => return Err(e).context("connecting to the cluster's database"),
+        }
+    }
 }
 
 /// Migrates and seeds the demo tenants (before any replica starts, so none of them seeds),

@@ -185,6 +185,10 @@ impl Stack {
         let key_file = stack.work.path().join("secrets.key");
         tria_secrets::generate_key_file(&key_file)?;
         let database_url = stack.database_url();
+        let (pool, turn_locks) = connection_budget(&config.admin_url, config.replicas)?;
+        println!(
+            "xtask cluster: each replica gets {pool} pooled + {turn_locks} turn-lock connections (within the server's max_connections)"
+        );
         let no_model = stack.work.path().join("no-model");
         std::fs::create_dir_all(&no_model)?;
         for i in 0..config.replicas {
@@ -211,6 +215,8 @@ impl Stack {
                 ("TRIA_INTEGRATIONS__XERO__CLIENT_SECRET", config.xero_client_secret.clone()),
                 ("TRIA_INTEGRATIONS__XERO__XERO_TENANT_ID", config.xero_tenant_id.clone()),
                 ("TRIA_INTEGRATIONS__XERO__POLL_MS", "250".into()),
+                ("TRIA_DATABASE__MAX_CONNECTIONS", pool.to_string()),
+                ("TRIA_DATABASE__TURN_LOCK_CONNECTIONS", turn_locks.to_string()),
                 ("TRIA_LIMITS__CUSTOMER_PER_SECOND", "2".into()),
                 ("TRIA_LIMITS__CUSTOMER_BURST", "10".into()),
             ]
@@ -320,6 +326,19 @@ impl Stack {
     pub(crate) fn log_dir(&self) -> &Path {
         self.work.path()
     }
+}
+
+/// Pooled and turn-lock connections per replica so that every replica's, the checks' and other
+/// users' connections fit the server's `max_connections` (100 by default: three replicas with
+/// the defaults, 16 + 32 each, would not). A third of each replica's share is pooled.
+fn connection_budget(admin_url: &str, replicas: usize) -> anyhow::Result<(usize, usize)> {
+    let max: usize = psql(admin_url, "postgres", "SHOW max_connections")?.parse().context("max_connections")?;
+    let in_use: usize = psql(admin_url, "postgres", "SELECT count(*) FROM pg_stat_activity")?.parse().context("pg_stat_activity")?;
+    // Room for the xtask's own connections, psql, and whoever else connects meanwhile.
+    let share = max.saturating_sub(in_use + 20) / replicas.max(1);
+    anyhow::ensure!(share >= 8, "PostgreSQL allows {max} connections, {in_use} in use: too few for {replicas} replicas");
+    let pool = (share / 3).clamp(4, 16);
+    Ok((pool, (share - pool).min(32)))
 }
 
 fn haproxy_config(port: u16, replicas: &[Replica]) -> String {
