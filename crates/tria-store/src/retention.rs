@@ -193,10 +193,22 @@ impl RetentionTotals {
     }
 }
 
-/// Held while a pass runs; dropping it lets another replica's pass run.
+/// Held while a pass runs; [`RetentionLease::release`] lets another replica's pass run.
 #[derive(Debug)]
 pub struct RetentionLease {
     _held: Held,
+}
+
+impl RetentionLease {
+    /// Releases the lock now. Dropping also releases it, but sqlx rolls a dropped transaction
+    /// back only when its connection is next used, so until then another replica would skip.
+    pub async fn release(self) {
+        if let Held::Postgres(tx) = self._held
+            && let Err(e) = tx.rollback().await
+        {
+            tracing::warn!(error = %e, "retention lock: rollback failed; the lock ends with the connection");
+        }
+    }
 }
 
 #[derive(Debug)]
@@ -305,7 +317,7 @@ impl RetentionJob {
     async fn locked_pass(&self, now: DateTime<Utc>) -> Result<RetentionRun, StoreError> {
         let Some(lease) = self.try_lock().await? else { return Ok(RetentionRun::Skipped) };
         let purges = self.pass(now).await;
-        drop(lease);
+        lease.release().await;
         purges.map(RetentionRun::Done)
     }
 

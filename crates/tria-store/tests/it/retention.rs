@@ -268,7 +268,7 @@ async fn one_pass_at_a_time_a_second_replica_does_nothing_while_the_first_holds_
             assert!(first.try_lock().await.expect("lock").is_none());
             assert_eq!(first.run_once(now).await.expect("pass"), RetentionRun::Skipped);
         }
-        drop(held);
+        held.release().await;
         let purges = done(second.run_once(now).await.expect("pass after release"));
         assert_eq!(purges[0].removed.conversations, 1, "{}", db.label);
         assert!(db.store.conversations().get(t.id, old).await.expect("get").is_none());
