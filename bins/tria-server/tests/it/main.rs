@@ -184,3 +184,18 @@ pub(crate) fn error_code(json: &serde_json::Value) -> String {
     assert!(!message.is_empty());
     code.to_owned()
 }
+
+/// Everything a tracing fmt layer writes while its guard is held (the in-process router runs on
+/// the test's current-thread runtime), for tests that check what reaches the logs.
+#[derive(Clone, Default)]
+pub(crate) struct Captured(pub(crate) std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for Captured {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().expect("lock").extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}

@@ -3,29 +3,13 @@
 //! email address, a phone number, a card number and a marker phrase is captured at TRACE level,
 //! and none of them appears anywhere in it.
 
-use std::io::Write;
-use std::sync::{Arc, Mutex};
-
 use tower::ServiceExt;
 use tracing_subscriber::Layer;
 use tracing_subscriber::fmt::format::FmtSpan;
 use tracing_subscriber::layer::SubscriberExt;
 
+use crate::Captured;
 use crate::{NORTHWIND_KEY, TestApp};
-
-/// Everything the fmt layer writes, shared with the test.
-#[derive(Clone, Default)]
-struct Captured(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Captured {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().expect("lock").extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
 
 const SECRETS: [&str; 6] = ["jane.doe@example.com", "4111 1111 1111 1111", "4111111111111111", "07700 900123", "zebra-ostrich", "Ximena"];
 

@@ -2,15 +2,13 @@
 //! response, not in the log, not in `/admin/integrations` — and without a master key the API
 //! answers 503 while the rest of the service is unaffected.
 
-use std::io::Write;
-use std::sync::{Arc, Mutex};
-
 use http::StatusCode;
 use tracing_subscriber::layer::SubscriberExt as _;
 use tria_agent::Agent;
 use tria_secrets::{Keyring, MasterKey, SecretName, SecretStore};
 use tria_server::{AppState, ServiceSettings};
 
+use crate::Captured;
 use crate::{NORTHWIND_KEY, TestApp, error_code, seeded_db};
 
 const VALUE: &str = "xoxb-PLAINTEXT-slack-secret-7f3a";
@@ -21,21 +19,6 @@ async fn app_with_secrets() -> TestApp {
     let secrets = SecretStore::new(db.store.clone(), Keyring::new(MasterKey::generate(), Vec::new()));
     let state = AppState::new(db.store.clone(), agent, Vec::new(), ServiceSettings::default()).with_secrets(secrets);
     TestApp::from_state(state, db)
-}
-
-/// Everything the service logs while the guard is held (this thread: the in-process router runs
-/// on the test's current-thread runtime).
-#[derive(Clone, Default)]
-struct Captured(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Captured {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().expect("lock").extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
 }
 
 impl Captured {

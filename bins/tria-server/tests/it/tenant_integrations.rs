@@ -5,12 +5,10 @@
 //! own OpenAI-compatible endpoint with its key. A tenant with nothing of its own uses the
 //! deployment's. No key appears in a response, `/admin/integrations` or the log.
 
-use std::io::Write;
-use std::sync::{Arc, Mutex};
-
 use axum::body::Body;
 use http::{Request, StatusCode};
 use serde_json::{Value, json};
+use std::sync::{Arc, Mutex};
 use tracing_subscriber::layer::SubscriberExt as _;
 use tria_agent::Agent;
 use tria_console::{Helpdesk, HelpdeskTargets};
@@ -22,6 +20,7 @@ use tria_server::slack_events::SlackEvents;
 use tria_server::tenant_integrations::{Deployment, DeploymentLlm, TenantIntegrations};
 use tria_server::{AppState, ServiceSettings};
 
+use crate::Captured;
 use crate::{NORTHWIND_KEY, TestApp, VELO_KEY};
 
 const APP_SECRET: &str = "deployment-app-signing-secret";
@@ -301,20 +300,6 @@ async fn slack_events_from_one_app_reach_the_tenant_of_their_workspace_checked_w
     }
     let (status, _, _) = app.send(slack_request(&challenge, "forged")).await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
-}
-
-/// Everything the service logs while held (this thread's default subscriber).
-#[derive(Clone, Default)]
-struct Captured(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Captured {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().expect("lock").extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
 }
 
 const QUESTION: &str = "What is your returns policy?";
